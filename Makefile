@@ -1,0 +1,117 @@
+# gatescope build: .bpf.c -> .bpf.o -> (bpftool gen object) -> .skel.h -> binary
+#
+#   make            build build/gatescope
+#   make test       install dependencies, build, run every test
+#   make demo       install dependencies, build, run the netns demo
+#   make bench      install dependencies, build, run the benchmarks
+#   make install    copy build/gatescope to $(PREFIX)/sbin
+#   V=1             show the full commands
+
+VERSION    := 0.1.0
+BUILD      := build
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+CC         ?= cc
+PREFIX     ?= /usr/local
+ARCH       := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+ifeq ($(V),1)
+  Q =
+  msg =
+else
+  Q = @
+  msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+US_SRCS    := $(wildcard userspace/*.c)
+US_OBJS    := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(US_SRCS))
+LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o,$(US_OBJS))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+
+LIBS       := $(shell pkg-config --libs libbpf libmicrohttpd ncursesw 2>/dev/null || echo -lbpf -lmicrohttpd -lncursesw) -lelf -lz -lm
+CFLAGS     ?= -O2 -g
+CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -MMD -MP -D_GNU_SOURCE \
+              -DGS_VERSION='"$(VERSION)"' -Iheaders -Iuserspace -I$(BUILD)
+BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
+              -Wall -Werror -I$(BUILD) -Iheaders -Ibpf
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps test unit e2e demo bench install clean tools
+
+all: $(BUILD)/gatescope
+
+deps:
+	$(Q)tools/install-deps.sh
+
+# vmlinux.h comes from the running kernel's BTF; rewritten only when it
+# changed, so an unchanged kernel does not rebuild every BPF object.
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "gatescope: $(VMLINUX_BTF) missing: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y needed)" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/gatescope.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK-BPF,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/gatescope.skel.h: $(BUILD)/gatescope.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name gatescope_bpf > $@
+
+# Every userspace object may include the skeleton: build it first.
+$(BUILD)/obj/%.o: userspace/%.c $(BUILD)/gatescope.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gatescope: $(US_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testlib.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LIBS) -o $@
+
+$(BUILD)/tests/%: tests/tools/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+tools: $(TOOL_BINS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
+	$(Q)tools/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
+	$(Q)tools/bench
+
+install: $(BUILD)/gatescope
+	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/gatescope
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/bpf/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* TCP connection tracer: lifecycle, handshake, resets, retransmits and
+ * errors of every connection of the traced processes, on tp_btf
+ * tracepoints only (no kprobes).  One gs_conn_event per connection, emitted
+ * when it reaches TCP_CLOSE. */
+#include "gs.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile bool filter_pid = false;
+const volatile bool filter_listen = false;
+
+/* Addresses are copied while the socket is still hashed: by the time it
+ * reaches TCP_CLOSE the kernel has released the local port (inet_num = 0). */
+static __always_inline void copy_addrs(struct gs_conn_event *c, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+
+	if (c->sport || !skc->skc_num)
+		return;		/* already known, or not yet / no longer */
+	c->family = skc->skc_family;
+	c->sport = skc->skc_num;
+	c->dport = bpf_ntohs(skc->skc_dport);
+	if (c->family == AF_INET) {
+		__builtin_memcpy(c->saddr, &skc->skc_rcv_saddr, 4);
+		__builtin_memcpy(c->daddr, &skc->skc_daddr, 4);
+	} else {
+		BPF_CORE_READ_INTO(&c->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&c->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline void copy_addrs_peer(struct gs_conn_event *c, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+
+	c->family = skc->skc_family;
+	c->dport = bpf_ntohs(skc->skc_dport);
+	if (c->family == AF_INET)
+		__builtin_memcpy(c->daddr, &skc->skc_daddr, 4);
+	else
+		BPF_CORE_READ_INTO(&c->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+}
+
+/* Enter a new connection into the table. */
+static __always_inline void conn_start(const struct sock *sk, __u8 direction, __u64 now)
+{
+	struct gs_conn_event c = {};
+	__u64 key = (__u64)sk;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	c.type = GS_EV_CONN;
+	c.size = sizeof(c);
+	c.sk = key;
+	c.direction = direction;
+	c.ts_start = now;
+	if (direction == GS_DIR_UPSTREAM) {
+		/* connect() runs in the caller's context: pid and comm are real. */
+		c.pid = id >> 32;
+		c.tid = (__u32)id;
+		bpf_get_current_comm(c.comm, sizeof(c.comm));
+	} else {
+		/* Passive opens complete in softirq: the owner is found later,
+		 * from the accepting process (userspace fills it in). */
+		c.ts_established = now;
+		c.flags |= GS_CONN_F_ESTABLISHED;
+		copy_addrs(&c, sk);
+	}
+	if (bpf_map_update_elem(&conns, &key, &c, BPF_ANY)) {
+		stat_inc(GS_STAT_CONN_INSERT_FAIL);
+		return;
+	}
+	stat_inc(GS_STAT_CONN_INSERTS);
+}
+
+/* Final counters, emit, forget. */
+static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_event *c,
+					int oldstate, __u64 now)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 key = (__u64)sk;
+
+	c->ts_close = now;
+	c->close_state = oldstate;
+	c->sk_err = c->sk_err ? c->sk_err : BPF_CORE_READ(sk, sk_err);
+	c->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+	c->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	if (!c->family)		/* closed before the port was known: keep the peer */
+		copy_addrs_peer(c, sk);
+	emit(c, sizeof(*c));
+	if (!bpf_map_delete_elem(&conns, &key))
+		stat_inc(GS_STAT_CONN_DELETES);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct gs_conn_event *c;
+	__u64 now;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	now = bpf_ktime_get_ns();
+
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
+		if (caller_traced())
+			conn_start(sk, GS_DIR_UPSTREAM, now);
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		if (port_is_listener(sk->__sk_common.skc_num))
+			conn_start(sk, GS_DIR_DOWNSTREAM, now);
+		return 0;
+	}
+
+	c = conn_lookup(sk);
+	if (!c)
+		return 0;
+	if (newstate != TCP_CLOSE)
+		copy_addrs(c, sk);
+	switch (newstate) {
+	case TCP_ESTABLISHED:
+		c->ts_established = now;
+		c->flags |= GS_CONN_F_ESTABLISHED;
+		break;
+	case TCP_FIN_WAIT1:
+		if (!c->fin_by) {
+			c->fin_by = GS_FIN_LOCAL;
+			c->ts_fin = now;
+		}
+		break;
+	case TCP_CLOSE_WAIT:
+		if (!c->fin_by) {
+			c->fin_by = GS_FIN_REMOTE;
+			c->ts_fin = now;
+		}
+		break;
+	case TCP_CLOSE:
+		conn_finish(sk, c, oldstate, now);
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct gs_conn_event *c = conn_lookup(sk);
+
+	if (!c)
+		return 0;
+	copy_addrs(c, sk);
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+		c->syn_retrans++;
+	else
+		c->retrans++;
+	return 0;
+}
+
+static __always_inline void note_rst(struct gs_conn_event *c, const struct sock *sk)
+{
+	copy_addrs(c, sk);
+	if (c->ts_rst)
+		return;
+	c->ts_rst = bpf_ktime_get_ns();
+	c->rst_state = sk->__sk_common.skc_state;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(gs_receive_reset, struct sock *sk)
+{
+	struct gs_conn_event *c = conn_lookup(sk);
+
+	if (!c)
+		return 0;
+	note_rst(c, sk);
+	c->rst_received++;
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+		c->flags |= GS_CONN_F_RST_IN_SYN;
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(gs_send_reset, const struct sock *sk, const struct sk_buff *skb, int reason)
+{
+	struct gs_conn_event *c;
+
+	if (!sk)	/* RST for a segment with no socket */
+		return 0;
+	c = conn_lookup(sk);
+	if (!c)
+		return 0;
+	note_rst(c, sk);
+	c->rst_sent++;
+	return 0;
+}
+
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(gs_error_report, const struct sock *sk)
+{
+	struct gs_conn_event *c = conn_lookup(sk);
+
+	if (!c)
+		return 0;
+	copy_addrs(c, sk);
+	c->sk_err = sk->sk_err;
+	return 0;
+}
+
+/* nginx reloads and pre-forking servers create workers by fork(): follow
+ * them in-kernel so no connection of a new worker is missed. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(gs_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid, ctgid;
+	__u8 one = 1;
+
+	if (!filter_pid)
+		return 0;
+	ptgid = parent->tgid;
+	ctgid = child->tgid;
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&traced_pids, &ptgid))
+		return 0;
+	if (!bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_NOEXIST))
+		stat_inc(GS_STAT_PID_FORKS);
+	return 0;
+}

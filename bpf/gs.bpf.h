@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers and maps shared by every gatescope BPF program.  Several .bpf.c
+ * files are linked into one object (bpftool gen object), so maps defined
+ * here with __weak are one map in the final skeleton. */
+#ifndef GATESCOPE_GS_BPF_H
+#define GATESCOPE_GS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "conn.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+
+/* Set by userspace before load: the verifier prunes what is switched off. */
+extern const volatile bool filter_pid;		/* only tgids in traced_pids */
+extern const volatile bool filter_listen;	/* downstream only on listen_ports */
+
+/* Ring buffer wake-ups cost more than the programs: only wake userspace when
+ * this much is queued; it also drains the ring on a short timer. */
+#define GS_WAKEUP_BYTES (64 * 1024)
+
+struct gs_conn_state;
+
+/* Per-CPU counters (enum gs_stat); summed by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GS_STAT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps") __weak;
+
+/* Tgids to trace (when filter_pid).  Userspace fills it from --pid/--comm;
+ * the fork program adds children of traced processes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_pids SEC(".maps") __weak;
+
+/* Process names to trace (--comm): matched at connect(), when the
+ * caller's tgid then joins traced_pids.  Short-lived clients are caught
+ * without userspace having to see them first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[GS_COMM_LEN]);
+	__type(value, __u8);
+} traced_comms SEC(".maps") __weak;
+
+/* Local ports whose accepted connections are downstream (client-facing). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} listen_ports SEC(".maps") __weak;
+
+/* Open connections of traced processes, keyed by socket address.  LRU so a
+ * connection whose close we never see cannot pin an entry forever; its size
+ * comes from --max-conns.  Evictions = inserts - deletes - live entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct gs_conn_event);
+} conns SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps") __weak;
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;	/* per-CPU slot: no atomic needed */
+}
+
+static __always_inline bool pid_traced(__u32 tgid)
+{
+	if (!filter_pid)
+		return true;
+	return bpf_map_lookup_elem(&traced_pids, &tgid) != NULL;
+}
+
+/* At connect(): traced by pid, or by name (then remembered by pid). */
+static __always_inline bool caller_traced(void)
+{
+	char comm[GS_COMM_LEN] = {};
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 one = 1;
+
+	if (pid_traced(tgid))
+		return true;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (!bpf_map_lookup_elem(&traced_comms, comm))
+		return false;
+	bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY);
+	return true;
+}
+
+static __always_inline bool port_is_listener(__u16 port)
+{
+	if (!filter_listen)
+		return true;
+	return bpf_map_lookup_elem(&listen_ports, &port) != NULL;
+}
+
+static __always_inline struct gs_conn_event *conn_lookup(const void *sk)
+{
+	__u64 key = (__u64)sk;
+
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* Queue an event; count it as lost when the ring is full. */
+static __always_inline void emit(void *data, __u64 size)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= GS_WAKEUP_BYTES ?
+		      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&events, data, size, flags))
+		stat_inc(GS_STAT_LOST_EVENTS);
+}
+
+#endif /* GATESCOPE_GS_BPF_H */

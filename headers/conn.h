@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Connection summary event: one per finished or failed TCP connection of a
+ * traced process.  Shared by bpf/conn.bpf.c and userspace/.  64-bit fields
+ * first, fixed-size arrays, no pointers: the layout is also the on-disk
+ * record format of --record files. */
+#ifndef GATESCOPE_CONN_H
+#define GATESCOPE_CONN_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define GS_COMM_LEN 16
+
+enum gs_event_type {
+	GS_EV_CONN = 1,		/* struct gs_conn_event */
+	GS_EV_HTTP = 2,		/* struct gs_http_event (headers/http.h) */
+};
+
+enum gs_direction {
+	GS_DIR_UPSTREAM = 1,	/* active open: the traced process connected out */
+	GS_DIR_DOWNSTREAM = 2,	/* passive open: a client connected to it */
+};
+
+/* Who sent the first FIN (or nobody: the connection ended by RST/abort). */
+enum gs_fin_by {
+	GS_FIN_NONE = 0,
+	GS_FIN_LOCAL = 1,
+	GS_FIN_REMOTE = 2,
+};
+
+/* Flags in gs_conn_event.flags */
+#define GS_CONN_F_ESTABLISHED	(1u << 0)	/* reached ESTABLISHED */
+#define GS_CONN_F_RST_IN_SYN	(1u << 1)	/* RST answered our SYN */
+#define GS_CONN_F_DESTROYED	(1u << 2)	/* close seen via tcp_destroy_sock */
+
+/* Every event starts with this header (also in --record files). */
+struct gs_event_hdr {
+	__u32 type;		/* enum gs_event_type */
+	__u32 size;		/* size of the whole event in bytes */
+};
+
+struct gs_conn_event {
+	__u32 type;		/* GS_EV_CONN */
+	__u32 size;		/* sizeof(struct gs_conn_event) */
+	__u64 sk;		/* kernel socket address: connection key */
+	__u64 ts_start;		/* connect() (SYN sent) or SYN received, ns */
+	__u64 ts_established;	/* 0 if never established */
+	__u64 ts_fin;		/* first FIN (either side), 0 if none */
+	__u64 ts_rst;		/* first RST (either direction), 0 if none */
+	__u64 ts_close;		/* reached TCP_CLOSE */
+	__u64 ts_last_send;	/* last byte count change, from socket counters */
+	__u64 bytes_sent;	/* bytes acked by the peer (tcp_sock.bytes_acked) */
+	__u64 bytes_received;	/* tcp_sock.bytes_received */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 flags;		/* GS_CONN_F_* */
+	__u32 syn_retrans;
+	__u32 retrans;		/* data retransmits, after the handshake */
+	__u32 rst_received;
+	__u32 rst_sent;
+	__s32 sk_err;		/* last socket error reported (positive errno), 0 if none */
+	__u32 srtt_us;		/* smoothed RTT at close, microseconds */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 sport;		/* local port, host order */
+	__u16 dport;		/* remote port, host order */
+	__u8 direction;		/* enum gs_direction */
+	__u8 fin_by;		/* enum gs_fin_by */
+	__u8 rst_state;		/* TCP state when the first RST was seen */
+	__u8 close_state;	/* state we left for TCP_CLOSE */
+	__u8 pad[2];
+	__u8 saddr[16];		/* local address; IPv4 in the first 4 bytes */
+	__u8 daddr[16];		/* remote address */
+	char comm[GS_COMM_LEN];
+};
+
+/* Indexes into the per-CPU "stats" array map: kernel-side counters that
+ * userspace sums over CPUs and shows in every report. */
+enum gs_stat {
+	GS_STAT_LOST_EVENTS = 0,	/* ring buffer full: event dropped */
+	GS_STAT_CONN_INSERTS,		/* connections entered into the table */
+	GS_STAT_CONN_DELETES,		/* connections removed at close */
+	GS_STAT_CONN_INSERT_FAIL,	/* map update failed */
+	GS_STAT_HTTP_CAPTURES,		/* HTTP head captures emitted */
+	GS_STAT_HTTP_TRUNCATED,		/* capture shorter than the buffer */
+	GS_STAT_PID_FORKS,		/* children of traced processes added */
+	GS_STAT__MAX,
+};
+
+#endif /* GATESCOPE_CONN_H */

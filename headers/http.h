@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP capture event: the first bytes of a socket buffer that may start an
+ * HTTP/1.x head (or continue one), with the connection it belongs to.
+ * Shared by bpf/http.bpf.c and userspace/. */
+#ifndef GATESCOPE_HTTP_H
+#define GATESCOPE_HTTP_H
+
+#include "conn.h"
+
+#define GS_CAPTURE_DEFAULT	256
+#define GS_CAPTURE_MAX		4096
+
+enum gs_io_dir {
+	GS_IO_SEND = 1,		/* the traced process wrote these bytes */
+	GS_IO_RECV = 2,		/* the traced process read these bytes */
+};
+
+/* Flags in gs_http_event.flags */
+#define GS_HTTP_F_CONT	(1u << 0)	/* continuation of an unfinished head */
+
+struct gs_http_event {
+	__u32 type;		/* GS_EV_HTTP */
+	__u32 size;		/* offsetof(data) + cap_len */
+	__u64 sk;		/* connection key, as in gs_conn_event */
+	__u64 ts;		/* send: at the call; recv: after the copy to user */
+	__u64 stream_off;	/* bytes in this direction before this buffer */
+	__u64 ts_conn_start;	/* connect() / accept of the connection */
+	__u64 ts_established;
+	__u64 ts_first_byte;	/* recv: when the first byte of it reached the socket */
+	__u32 pid;
+	__u32 tid;
+	__u32 len;		/* bytes moved by this call */
+	__u32 cap_len;		/* bytes captured in data[] */
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 io_dir;		/* enum gs_io_dir */
+	__u8 conn_dir;		/* enum gs_direction */
+	__u8 flags;		/* GS_HTTP_F_* */
+	__u8 pad[7];
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[GS_COMM_LEN];
+	__u8 data[GS_CAPTURE_MAX];
+};
+
+#define GS_HTTP_HDR_SIZE ((__u32)__builtin_offsetof(struct gs_http_event, data))
+
+#endif /* GATESCOPE_HTTP_H */

@@ -1,0 +1,254 @@
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "http.h"
+#include "util.h"
+
+void cli_usage(FILE *out)
+{
+	fputs(
+"Usage: gatescope [OPTIONS]\n"
+"Who caused the 504s: the gateway, the network or the backend.  Traces the\n"
+"TCP connections of gateway processes from the kernel (eBPF tracepoints) and\n"
+"reports per backend: connects, refused / timed-out / unreachable connects,\n"
+"resets by direction, retransmits, connect latency.\n"
+"\n"
+"What to trace:\n"
+"  -p, --pid PID[,PID...]      trace these processes (and their children)\n"
+"  -c, --comm NAME[,NAME...]   trace processes with these names\n"
+"                              (default: nginx, haproxy, envoy; if none runs, all)\n"
+"  -l, --listen PORT[,...]     client-facing ports: accepted connections on them\n"
+"                              are downstream (default: every accepted connection)\n"
+"      --max-conns N           connection table size (default 16384); evictions\n"
+"                              are counted and shown\n"
+"\n"
+"Reporting:\n"
+"  -i, --interval SEC          report period (default 1, fractions allowed)\n"
+"  -d, --duration SEC          stop after SEC seconds (default: until Ctrl-C)\n"
+"  -o, --output FORMAT         table (default on a terminal) or json\n"
+"      --json                  same as -o json\n"
+"  -e, --events WHICH          also one line per event: errors (failed or reset\n"
+"                              connections), 504, slow, all\n"
+"      --backend-names FILE    lines of \"ip:port name\" to name backends\n"
+"      --metrics ADDR:PORT     serve Prometheus metrics (not in this build yet)\n"
+"\n"
+"Recording:\n"
+"      --record FILE           also write the raw event stream to FILE\n"
+"      --replay FILE           read events from FILE instead of the kernel (no root)\n"
+"\n"
+"  -v, --verbose               libbpf and loader diagnostics on stderr\n"
+"  -h, --help                  this text\n"
+"  -V, --version               print the version\n"
+"\n"
+"Exit status: 0 normal end, 1 runtime failure, 2 bad usage.\n"
+"\n"
+"EXAMPLES\n"
+"  sudo gatescope                          live table for nginx/haproxy/envoy\n"
+"  sudo gatescope -c nginx --json -d 60    one minute of JSON summaries\n"
+"  sudo gatescope -p 1234 -e errors        print every failed connection\n"
+"  sudo gatescope --record inc.gsr -d 30   capture an incident for later\n"
+"  gatescope --replay inc.gsr --json       analyse it anywhere, without root\n",
+	out);
+}
+
+static enum cli_result usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("gatescope: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'gatescope --help' for more information.\n", stderr);
+	return CLI_USAGE;
+}
+
+/* Split a comma list; every item goes through add(), which may refuse it. */
+static enum cli_result for_each_item(const char *opt, char *list,
+				     enum cli_result (*add)(const char *opt, const char *item,
+							    struct options *o),
+				     struct options *o)
+{
+	char *save = NULL, *item;
+
+	if (!*list)
+		return usage_error("%s needs a value", opt);
+	for (item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		enum cli_result r = add(opt, item, o);
+
+		if (r != CLI_OK)
+			return r;
+	}
+	return CLI_OK;
+}
+
+static enum cli_result add_pid(const char *opt, const char *item, struct options *o)
+{
+	uint64_t v;
+
+	if (!parse_u64(item, 1, 4194304, &v))
+		return usage_error("%s: '%s' is not a process id", opt, item);
+	if (o->npids == CLI_MAX_PIDS)
+		return usage_error("%s: at most %d pids", opt, CLI_MAX_PIDS);
+	o->pids[o->npids++] = v;
+	return CLI_OK;
+}
+
+static enum cli_result add_comm(const char *opt, const char *item, struct options *o)
+{
+	if (strlen(item) > 15)
+		return usage_error("%s: '%s' is longer than a process name (15 characters)", opt, item);
+	if (o->ncomms == CLI_MAX_COMMS)
+		return usage_error("%s: at most %d names", opt, CLI_MAX_COMMS);
+	o->comms[o->ncomms++] = (char *)item;
+	return CLI_OK;
+}
+
+static enum cli_result add_port(const char *opt, const char *item, struct options *o)
+{
+	uint64_t v;
+
+	if (!parse_u64(item, 1, 65535, &v))
+		return usage_error("%s: '%s' is not a port (1-65535)", opt, item);
+	if (o->nports == CLI_MAX_PORTS)
+		return usage_error("%s: at most %d ports", opt, CLI_MAX_PORTS);
+	o->ports[o->nports++] = v;
+	return CLI_OK;
+}
+
+static enum cli_result parse_output(const char *s, struct options *o)
+{
+	if (!strcmp(s, "table"))
+		o->output = OUTPUT_TABLE;
+	else if (!strcmp(s, "json"))
+		o->output = OUTPUT_JSON;
+	else if (!strcmp(s, "tui"))
+		return usage_error("--output tui is not in this build yet; use table or json");
+	else
+		return usage_error("--output: unknown format '%s' (table, json)", s);
+	o->output_set = true;
+	return CLI_OK;
+}
+
+static enum cli_result parse_events(const char *s, struct options *o)
+{
+	static const struct { const char *name; enum events_mode mode; } modes[] = {
+		{ "errors", EVENTS_ERRORS }, { "504", EVENTS_504 },
+		{ "slow", EVENTS_SLOW }, { "all", EVENTS_ALL },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		if (!strcmp(s, modes[i].name)) {
+			o->events = modes[i].mode;
+			return CLI_OK;
+		}
+	}
+	return usage_error("--events: unknown value '%s' (errors, 504, slow, all)", s);
+}
+
+enum {
+	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
+	OPT_MAX_CONNS, OPT_CAPTURE_BYTES,
+};
+
+static const struct option long_opts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "comm", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "events", required_argument, NULL, 'e' },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "backend-names", required_argument, NULL, OPT_BACKEND_NAMES },
+	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
+
+static void set_defaults(struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->interval_s = 1;
+	o->output = isatty(STDOUT_FILENO) ? OUTPUT_TABLE : OUTPUT_JSON;
+	o->max_conns = 16384;
+	o->capture_bytes = GS_CAPTURE_DEFAULT;
+}
+
+static enum cli_result parse_one(int c, char *arg, struct options *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'p': return for_each_item("--pid", arg, add_pid, o);
+	case 'c': return for_each_item("--comm", arg, add_comm, o);
+	case 'l': return for_each_item("--listen", arg, add_port, o);
+	case 'i':
+		if (!parse_seconds(arg, 3600, &o->interval_s) || o->interval_s < 0.1)
+			return usage_error("--interval: '%s' is not a number of seconds in [0.1, 3600]", arg);
+		return CLI_OK;
+	case 'd':
+		if (!parse_seconds(arg, 31536000, &o->duration_s))
+			return usage_error("--duration: '%s' is not a positive number of seconds", arg);
+		return CLI_OK;
+	case 'o': return parse_output(arg, o);
+	case OPT_JSON: o->output = OUTPUT_JSON; o->output_set = true; return CLI_OK;
+	case 'e': return parse_events(arg, o);
+	case OPT_METRICS: o->metrics_addr = arg; return CLI_OK;
+	case OPT_BACKEND_NAMES: o->backend_names = arg; return CLI_OK;
+	case OPT_RECORD: o->record = arg; return CLI_OK;
+	case OPT_REPLAY: o->replay = arg; return CLI_OK;
+	case OPT_MAX_CONNS:
+		if (!parse_u64(arg, 64, 1 << 22, &v))
+			return usage_error("--max-conns: '%s' is not a number in [64, 4194304]", arg);
+		o->max_conns = v;
+		return CLI_OK;
+	case OPT_CAPTURE_BYTES:
+		if (!parse_u64(arg, 16, GS_CAPTURE_MAX, &v))
+			return usage_error("--capture-bytes: '%s' is not a number in [16, %d]", arg,
+					   GS_CAPTURE_MAX);
+		o->capture_bytes = v;
+		return CLI_OK;
+	case 'v': o->verbose = true; return CLI_OK;
+	case 'h': cli_usage(stdout); return CLI_EXIT_OK;
+	case 'V': printf("gatescope %s\n", GS_VERSION); return CLI_EXIT_OK;
+	default: return usage_error("unknown option");
+	}
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	set_defaults(o);
+	opterr = 0;	/* our own messages, with the usage hint */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":p:c:l:i:d:o:e:vhV", long_opts, NULL)) != -1) {
+		enum cli_result r;
+
+		if (c == '?')
+			return optopt ? usage_error("unknown option '-%c'", optopt)
+				      : usage_error("unknown option '%s'", argv[optind - 1]);
+		if (c == ':')
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		r = parse_one(c, optarg, o);
+		if (r != CLI_OK)
+			return r;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->record && o->replay)
+		return usage_error("--record and --replay cannot be used together");
+	if (o->metrics_addr)
+		return usage_error("--metrics is not in this build yet");
+	return CLI_OK;
+}

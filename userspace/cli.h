@@ -1,0 +1,46 @@
+/* Command line: parse and validate every option (CONTRACT.md). */
+#ifndef GS_CLI_H
+#define GS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define CLI_MAX_PIDS	256
+#define CLI_MAX_COMMS	32
+#define CLI_MAX_PORTS	64
+
+enum output_format { OUTPUT_TABLE, OUTPUT_JSON, OUTPUT_TUI };
+
+/* --events WHICH */
+enum events_mode { EVENTS_NONE, EVENTS_ERRORS, EVENTS_504, EVENTS_SLOW, EVENTS_ALL };
+
+struct options {
+	pid_t pids[CLI_MAX_PIDS];
+	size_t npids;
+	char *comms[CLI_MAX_COMMS];
+	size_t ncomms;
+	uint16_t ports[CLI_MAX_PORTS];
+	size_t nports;
+	double interval_s;
+	double duration_s;		/* 0: until SIGINT/SIGTERM */
+	enum output_format output;
+	bool output_set;
+	enum events_mode events;
+	const char *metrics_addr;
+	const char *backend_names;
+	const char *record;
+	const char *replay;
+	uint32_t max_conns;
+	uint32_t capture_bytes;
+	bool verbose;
+};
+
+enum cli_result { CLI_OK = 0, CLI_EXIT_OK = 1, CLI_USAGE = 2 };
+
+/* Fills o; on CLI_USAGE a message was printed to stderr. */
+enum cli_result cli_parse(int argc, char **argv, struct options *o);
+void cli_usage(FILE *out);
+
+#endif

@@ -1,0 +1,45 @@
+/* Event decoder: turns raw events from the BPF ring buffer, or from a
+ * --record file, into validated events for the pipeline.  Also writes the
+ * --record file.  Everything after the kernel is driven through here, so the
+ * pipeline can be tested from recorded files without root. */
+#ifndef GS_DECODER_H
+#define GS_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "conn.h"
+
+#define GS_REC_MAGIC	"GSREC\0\0\1"
+#define GS_REC_VERSION	1
+#define GS_EVENT_MAX	(64 * 1024)	/* no event is larger */
+
+/* Called for every valid event, in order. */
+typedef void (*event_fn)(const struct gs_event_hdr *ev, void *ctx);
+
+struct decoder {
+	event_fn fn;
+	void *ctx;
+	FILE *record;		/* --record FILE, or NULL */
+	const char *record_path;
+	uint64_t events;	/* valid events passed on */
+	uint64_t malformed;	/* rejected from the ring buffer (should stay 0) */
+	int64_t wall_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for epoch ts */
+};
+
+void decoder_init(struct decoder *d, event_fn fn, void *ctx);
+/* Start writing --record FILE. 0 or -errno (message printed). */
+int decoder_record_open(struct decoder *d, const char *path);
+void decoder_record_close(struct decoder *d);
+/* One raw event (ring buffer callback): validate, record, pass on. */
+int decoder_feed(struct decoder *d, const void *data, size_t size);
+/* Read a --record file through the pipeline.  0, or -1 after printing a
+ * message that names the file and the byte offset of the problem. */
+int decoder_replay(struct decoder *d, const char *path);
+/* Kernel monotonic ns -> seconds since the epoch. */
+double decoder_epoch(const struct decoder *d, uint64_t mono_ns);
+
+/* NULL if an event of this type may have this size, else why not. */
+const char *event_check_size(uint32_t type, size_t size);
+
+#endif

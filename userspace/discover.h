@@ -1,0 +1,14 @@
+/* Process discovery: which processes to trace, found by name in /proc. */
+#ifndef GS_DISCOVER_H
+#define GS_DISCOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Every pid whose comm is one of names[]; returns how many were written
+ * to out (at most max). */
+size_t discover_by_comm(char *const *names, size_t nnames, pid_t *out, size_t max);
+bool process_exists(pid_t pid);
+
+#endif

@@ -1,0 +1,143 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "gatescope.skel.h"
+#include "loader.h"
+#include "log.h"
+
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+int loader_check_env(void)
+{
+	if (geteuid() != 0) {
+		log_err("needs root (or CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_RESOURCE) to load BPF programs; try: sudo gatescope, or --replay FILE");
+		return -1;
+	}
+	if (access(BTF_PATH, R_OK)) {
+		log_err("kernel has no BTF (%s missing): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y", BTF_PATH);
+		return -1;
+	}
+	return 0;
+}
+
+static int fill_filters(struct loader *l, const struct loader_opts *o)
+{
+	int fd = bpf_map__fd(l->skel->maps.listen_ports);
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < o->npids; i++)
+		if (loader_add_pid(l, o->pids[i]))
+			return -1;
+	for (size_t i = 0; i < o->ncomms; i++) {
+		char key[GS_COMM_LEN] = {0};
+
+		strncpy(key, o->comms[i], sizeof(key) - 1);
+		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.traced_comms), key, &one, BPF_ANY)) {
+			log_err("cannot add process name %s: %s", o->comms[i], strerror(errno));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < o->nports; i++) {
+		if (bpf_map_update_elem(fd, &o->listen_ports[i], &one, BPF_ANY)) {
+			log_err("cannot add listen port %u: %s", o->listen_ports[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int loader_start(struct loader *l, const struct loader_opts *o)
+{
+	struct gatescope_bpf *skel;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	skel = gatescope_bpf__open();
+	if (!skel) {
+		log_err("cannot open BPF object: %s", strerror(errno));
+		return -1;
+	}
+	l->skel = skel;
+	skel->rodata->filter_pid = o->filter_pid;
+	/* When only some processes are traced, only their client-facing ports
+	 * make a connection downstream; with no filter, every accept does. */
+	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
+	l->max_conns = o->max_conns;
+	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+
+	err = gatescope_bpf__load(skel);
+	if (err) {
+		log_err("cannot load BPF programs: %s (run with -v for the verifier log)", strerror(-err));
+		goto fail;
+	}
+	if (fill_filters(l, o))
+		goto fail;
+	err = gatescope_bpf__attach(skel);
+	if (err) {
+		log_err("cannot attach BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	return 0;
+fail:
+	loader_stop(l);
+	return -1;
+}
+
+void loader_stop(struct loader *l)
+{
+	gatescope_bpf__destroy(l->skel);	/* detaches links, closes maps */
+	l->skel = NULL;
+}
+
+int loader_add_pid(struct loader *l, pid_t pid)
+{
+	uint32_t key = pid;
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.traced_pids), &key, &one, BPF_ANY)) {
+		log_err("cannot trace pid %d: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int loader_ring_fd(const struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.events);
+}
+
+void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(l->skel->maps.stats);
+	uint64_t *vals;
+
+	memset(out, 0, GS_STAT__MAX * sizeof(*out));
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return;
+	for (uint32_t k = 0; k < GS_STAT__MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+}
+
+uint64_t loader_live_conns(const struct loader *l)
+{
+	int fd = bpf_map__fd(l->skel->maps.conns);
+	uint64_t key, next, n = 0;
+	void *prev = NULL;
+
+	/* Bounded: never more steps than the map can hold entries. */
+	while (n < l->max_conns && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,41 @@
+/* Loader stage: open -> configure -> load -> attach the BPF programs, fill
+ * the filter maps, read kernel-side counters, detach cleanly. */
+#ifndef GS_LOADER_H
+#define GS_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "conn.h"
+
+struct gatescope_bpf;
+struct ring_buffer;
+
+struct loader_opts {
+	bool filter_pid;		/* trace only the pids added below */
+	const pid_t *pids;
+	size_t npids;
+	char *const *comms;		/* also trace processes with these names */
+	size_t ncomms;
+	const uint16_t *listen_ports;	/* client-facing ports; none: every accept */
+	size_t nports;
+	uint32_t max_conns;		/* size of the connection table */
+};
+
+struct loader {
+	struct gatescope_bpf *skel;
+	uint32_t max_conns;
+};
+
+/* Root/capabilities and kernel BTF present?  Prints one clear line if not. */
+int loader_check_env(void);
+int loader_start(struct loader *l, const struct loader_opts *o);
+void loader_stop(struct loader *l);
+int loader_add_pid(struct loader *l, pid_t pid);
+int loader_ring_fd(const struct loader *l);
+/* Kernel counters summed over CPUs. */
+void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX]);
+/* Entries in the connection table right now (bounded walk). */
+uint64_t loader_live_conns(const struct loader *l);
+
+#endif

@@ -1,0 +1,14 @@
+/* Logging: one place for messages to stderr and the libbpf print callback. */
+#ifndef GS_LOG_H
+#define GS_LOG_H
+
+#include <stdbool.h>
+
+void log_init(bool verbose);
+bool log_verbose(void);
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

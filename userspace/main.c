@@ -1,0 +1,273 @@
+/* gatescope: who caused the 504s.  Wires the stages together: options ->
+ * loader -> ring buffer -> decoder -> pipeline -> output, and runs the
+ * event loop (signalfd + timerfd + ring buffer in one epoll). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+#include "discover.h"
+#include "loader.h"
+#include "log.h"
+#include "pipeline.h"
+#include "util.h"
+
+#define TICK_NS		(100 * 1000 * 1000ull)	/* ring buffer drain period */
+#define RESCAN_TICKS	10			/* look for new processes every 1 s */
+
+static char *default_comms[] = { "nginx", "haproxy", "envoy" };
+
+struct live {
+	struct options *opts;
+	struct pipeline *pipe;
+	struct loader loader;
+	struct ring_buffer *rb;
+	pid_t known[CLI_MAX_PIDS * 4];	/* pids already in the kernel filter */
+	size_t nknown;
+	int sfd, tfd, efd;
+};
+
+static int ring_cb(void *ctx, void *data, size_t size)
+{
+	return decoder_feed(ctx, data, size);
+}
+
+/* Pick the processes to trace: --pid, else --comm, else the default
+ * gateway names, else everything. */
+static int choose_targets(struct options *o, bool *filter)
+{
+	if (o->npids) {
+		for (size_t i = 0; i < o->npids; i++) {
+			if (!process_exists(o->pids[i])) {
+				fprintf(stderr, "gatescope: no process with pid %d\n", o->pids[i]);
+				return 2;
+			}
+		}
+		*filter = true;
+		return 0;
+	}
+	if (o->ncomms) {
+		*filter = true;	/* even if none runs yet: they are picked up when they start */
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(default_comms); i++)
+		o->comms[o->ncomms++] = default_comms[i];
+	*filter = discover_by_comm(o->comms, o->ncomms, o->pids, 1) > 0;
+	if (!*filter) {
+		o->ncomms = 0;
+		log_info("no nginx, haproxy or envoy running: tracing every process");
+	}
+	return 0;
+}
+
+static bool known_pid(const struct live *lv, pid_t pid)
+{
+	for (size_t i = 0; i < lv->nknown; i++)
+		if (lv->known[i] == pid)
+			return true;
+	return false;
+}
+
+/* New processes with a traced name (restarts, reloads) join the filter. */
+static void rescan(struct live *lv)
+{
+	pid_t found[CLI_MAX_PIDS];
+	size_t n = discover_by_comm(lv->opts->comms, lv->opts->ncomms, found, CLI_MAX_PIDS);
+
+	for (size_t i = 0; i < n; i++) {
+		if (known_pid(lv, found[i]) || loader_add_pid(&lv->loader, found[i]))
+			continue;
+		if (lv->nknown < ARRAY_SIZE(lv->known))
+			lv->known[lv->nknown++] = found[i];
+		log_debug("tracing pid %d", found[i]);
+	}
+}
+
+static void update_kernel_stats(struct live *lv)
+{
+	uint64_t k[GS_STAT__MAX], live, gone;
+	struct run_stats *st = &lv->pipe->stats;
+
+	loader_stats(&lv->loader, k);
+	live = loader_live_conns(&lv->loader);
+	st->lost_events = k[GS_STAT_LOST_EVENTS];
+	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
+	/* Every insert is either still live, deleted at close, or evicted. */
+	gone = k[GS_STAT_CONN_DELETES] + live;
+	if (k[GS_STAT_CONN_INSERTS] > gone && k[GS_STAT_CONN_INSERTS] - gone > st->evicted_conns)
+		st->evicted_conns = k[GS_STAT_CONN_INSERTS] - gone;
+}
+
+static int setup_fds(struct live *lv)
+{
+	sigset_t mask;
+	struct itimerspec its = {
+		.it_interval = { 0, TICK_NS }, .it_value = { 0, TICK_NS },
+	};
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	lv->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	lv->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	lv->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (lv->sfd < 0 || lv->tfd < 0 || lv->efd < 0 ||
+	    timerfd_settime(lv->tfd, 0, &its, NULL)) {
+		log_err("event loop setup: %s", strerror(errno));
+		return -1;
+	}
+	ev.data.fd = lv->sfd;
+	epoll_ctl(lv->efd, EPOLL_CTL_ADD, lv->sfd, &ev);
+	ev.data.fd = lv->tfd;
+	epoll_ctl(lv->efd, EPOLL_CTL_ADD, lv->tfd, &ev);
+	ev.data.fd = ring_buffer__epoll_fd(lv->rb);
+	epoll_ctl(lv->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	return 0;
+}
+
+/* A second Ctrl-C while we shut down kills at once. */
+static void arm_second_signal(void)
+{
+	sigset_t mask;
+
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
+}
+
+static int event_loop(struct live *lv)
+{
+	const struct options *o = lv->opts;
+	uint64_t start = mono_ns(), next_report = start + o->interval_s * 1e9;
+	uint64_t end = o->duration_s ? start + o->duration_s * 1e9 : UINT64_MAX;
+	unsigned ticks = 0;
+
+	for (;;) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(lv->efd, evs, ARRAY_SIZE(evs), -1);
+		uint64_t now;
+
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == lv->sfd)
+				return 0;	/* SIGINT/SIGTERM: final report in the caller */
+			if (evs[i].data.fd == lv->tfd) {
+				uint64_t expirations;
+
+				if (read(lv->tfd, &expirations, sizeof(expirations)) < 0)
+					continue;
+				if (o->ncomms && ++ticks % RESCAN_TICKS == 0)
+					rescan(lv);
+			}
+		}
+		/* Events arrive without wake-ups (batched in BPF): drain every tick. */
+		ring_buffer__consume(lv->rb);
+		now = mono_ns();
+		if (now >= next_report && now < end) {
+			update_kernel_stats(lv);
+			pipeline_report(lv->pipe, wall_s(), o->interval_s);
+			next_report += o->interval_s * 1e9;
+		}
+		if (now >= end)
+			return 0;
+	}
+}
+
+static int run_live(struct options *o, struct pipeline *pipe)
+{
+	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
+	struct loader_opts lo = { .max_conns = o->max_conns };
+	uint64_t start;
+	int ret = 1;
+
+	if (choose_targets(o, &lo.filter_pid) == 2)
+		return 2;
+	if (loader_check_env())
+		return 1;
+	if (o->ncomms)
+		o->npids = discover_by_comm(o->comms, o->ncomms, o->pids, CLI_MAX_PIDS);
+	lo.pids = o->pids;
+	lo.npids = o->npids;
+	lo.comms = o->comms;
+	lo.ncomms = o->ncomms;
+	lo.listen_ports = o->ports;
+	lo.nports = o->nports;
+	for (size_t i = 0; i < o->npids; i++)
+		lv.known[lv.nknown++] = o->pids[i];
+	if (o->record && decoder_record_open(&pipe->decoder, o->record))
+		return 1;
+	if (loader_start(&lv.loader, &lo))
+		return 1;
+	lv.rb = ring_buffer__new(loader_ring_fd(&lv.loader), ring_cb, &pipe->decoder, NULL);
+	if (!lv.rb) {
+		log_err("cannot open ring buffer: %s", strerror(errno));
+		goto out;
+	}
+	if (setup_fds(&lv))
+		goto out;
+	log_info("tracing %s%s; Ctrl-C to stop",
+		 lo.filter_pid ? "selected processes" : "all processes",
+		 o->nports ? " (downstream on --listen ports)" : "");
+	start = mono_ns();
+	ret = event_loop(&lv);
+	arm_second_signal();
+	ring_buffer__consume(lv.rb);
+	update_kernel_stats(&lv);
+	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
+out:
+	ring_buffer__free(lv.rb);
+	loader_stop(&lv.loader);
+	if (lv.efd >= 0)
+		close(lv.efd);
+	if (lv.tfd >= 0)
+		close(lv.tfd);
+	if (lv.sfd >= 0)
+		close(lv.sfd);
+	return ret;
+}
+
+static int run_replay(const struct options *o, struct pipeline *pipe)
+{
+	pipe->replaying = true;
+	if (decoder_replay(&pipe->decoder, o->replay))
+		return 1;
+	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
+		       (pipe->last_ns - pipe->first_ns) / 1e9);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct options opts;
+	static struct pipeline pipe;
+	int ret;
+
+	switch (cli_parse(argc, argv, &opts)) {
+	case CLI_EXIT_OK: return 0;
+	case CLI_USAGE: return 2;
+	default: break;
+	}
+	log_init(opts.verbose);
+	if (pipeline_init(&pipe, &opts, stdout))
+		return 1;
+	if (opts.backend_names && pipeline_load_backend_names(&pipe, opts.backend_names)) {
+		pipeline_free(&pipe);
+		return 1;
+	}
+	ret = opts.replay ? run_replay(&opts, &pipe) : run_live(&opts, &pipe);
+	pipeline_free(&pipe);
+	return ret;
+}

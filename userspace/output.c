@@ -1,0 +1,212 @@
+#include <string.h>
+#include <time.h>
+#include "output.h"
+#include "util.h"
+
+void output_init(struct output *o, enum output_format format, FILE *out)
+{
+	o->format = format;
+	o->out = out;
+	json_init(&o->json, out);
+}
+
+static double ms(double ns)
+{
+	return ns / 1e6;
+}
+
+/* {"p50":..,"p99":..} in ms, or null when there is no sample. */
+static void json_percentiles(struct json *j, const char *key, const struct hist *h)
+{
+	json_key(j, key);
+	if (!h->count) {
+		json_null(j);
+		return;
+	}
+	json_obj_open(j);
+	json_kdouble(j, "p50", ms(hist_quantile(h, 0.50)), 3);
+	json_kdouble(j, "p99", ms(hist_quantile(h, 0.99)), 3);
+	json_obj_close(j);
+}
+
+static void json_backend(struct json *j, const struct backend *b, bool total)
+{
+	const struct backend_stats *s = total ? &b->total : &b->win;
+
+	json_obj_open(j);
+	json_kstr(j, "backend", b->label);
+	if (b->name[0])
+		json_kstr(j, "name", b->name);
+	json_ku64(j, "connects", s->connects);
+	json_key(j, "connect_failures");
+	json_obj_open(j);
+	json_ku64(j, "refused", s->refused);
+	json_ku64(j, "timeout", s->timeout);
+	json_ku64(j, "unreachable", s->unreachable);
+	json_obj_close(j);
+	json_key(j, "resets");
+	json_obj_open(j);
+	json_ku64(j, "received", s->resets_received);
+	json_ku64(j, "sent", s->resets_sent);
+	json_obj_close(j);
+	json_ku64(j, "retransmits", s->retransmits);
+	json_percentiles(j, "connect_ms", &s->connect);
+	json_percentiles(j, "ttfb_ms", &s->ttfb);
+	json_obj_close(j);
+}
+
+static bool backend_active(const struct backend *b, bool total)
+{
+	return (total ? &b->total : &b->win)->connects > 0 ||
+	       (total ? &b->total : &b->win)->ttfb.count > 0;
+}
+
+static void json_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
+			 double ts, double interval_s, bool total)
+{
+	struct json *j = &o->json;
+
+	json_obj_open(j);
+	json_kstr(j, "type", total ? "total" : "summary");
+	json_kdouble(j, "ts", ts, 3);
+	json_kdouble(j, "interval_s", interval_s, 3);
+	json_key(j, "backends");
+	json_arr_open(j);
+	for (size_t i = 0; i < a->n; i++)
+		if (backend_active(a->backends[i], total))
+			json_backend(j, a->backends[i], total);
+	if (a->other && backend_active(a->other, total))
+		json_backend(j, a->other, total);
+	json_arr_close(j);
+	json_ku64(j, "lost_events", st->lost_events);
+	json_ku64(j, "evicted_conns", st->evicted_conns);
+	json_ku64(j, "conn_table_failures", st->insert_failures);
+	json_ku64(j, "malformed_events", st->malformed_events);
+	json_ku64(j, "backends_overflowed", st->backend_overflow);
+	json_obj_close(j);
+	json_end_line(j);
+}
+
+static void table_row(FILE *f, const struct backend *b, const struct backend_stats *s)
+{
+	char label[GS_ADDR_STRLEN + AGG_NAME_LEN + 4];
+
+	if (b->name[0])
+		snprintf(label, sizeof(label), "%s (%s)", b->label, b->name);
+	else
+		snprintf(label, sizeof(label), "%s", b->label);
+	fprintf(f, "%-28s %8llu %7llu %7llu %7llu %6llu %6llu %7llu", label,
+		(unsigned long long)s->connects, (unsigned long long)s->refused,
+		(unsigned long long)s->timeout, (unsigned long long)s->unreachable,
+		(unsigned long long)s->resets_received, (unsigned long long)s->resets_sent,
+		(unsigned long long)s->retransmits);
+	if (s->connect.count)
+		fprintf(f, " %10.3f %10.3f\n", ms(hist_quantile(&s->connect, 0.5)),
+			ms(hist_quantile(&s->connect, 0.99)));
+	else
+		fprintf(f, " %10s %10s\n", "-", "-");
+}
+
+static void table_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
+			  double ts, double interval_s, bool total)
+{
+	FILE *f = o->out;
+	char when[32];
+	time_t t = (time_t)ts;
+	size_t shown = 0;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	fprintf(f, "\n%s  %s %.1f s   lost events %llu   evicted conns %llu\n", when,
+		total ? "TOTAL over" : "last", interval_s, (unsigned long long)st->lost_events,
+		(unsigned long long)st->evicted_conns);
+	fprintf(f, "%-28s %8s %7s %7s %7s %6s %6s %7s %10s %10s\n", "BACKEND", "CONNECTS",
+		"REFUSED", "TIMEOUT", "UNREACH", "RST_IN", "RST_OUT", "RETRANS", "CONN_P50ms",
+		"CONN_P99ms");
+	for (size_t i = 0; i < a->n; i++) {
+		if (!backend_active(a->backends[i], total))
+			continue;
+		table_row(f, a->backends[i], total ? &a->backends[i]->total : &a->backends[i]->win);
+		shown++;
+	}
+	if (a->other && backend_active(a->other, total))
+		table_row(f, a->other, total ? &a->other->total : &a->other->win);
+	if (!shown)
+		fprintf(f, "(no upstream connections%s)\n", total ? "" : " in this interval");
+	fflush(f);
+}
+
+void output_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
+		    double ts, double interval_s, bool total)
+{
+	if (o->format == OUTPUT_JSON)
+		json_summary(o, a, st, ts, interval_s, total);
+	else
+		table_summary(o, a, st, ts, interval_s, total);
+}
+
+static const char *outcome_name(const struct conn_outcome *c)
+{
+	if (c->failure != CONNECT_OK)
+		return connect_failure_name(c->failure);
+	if (c->resets_received)
+		return "reset_received";
+	if (c->resets_sent)
+		return "reset_sent";
+	return "ok";
+}
+
+static void json_ms_or_null(struct json *j, const char *key, uint64_t from, uint64_t to)
+{
+	json_key(j, key);
+	if (from && to >= from)
+		json_double(j, ms(to - from), 3);
+	else
+		json_null(j);
+}
+
+static const char *fin_by_name(uint8_t fin_by)
+{
+	return fin_by == GS_FIN_LOCAL ? "local" : fin_by == GS_FIN_REMOTE ? "remote" : "none";
+}
+
+void output_connection(struct output *o, const struct gs_conn_event *e,
+		       const struct conn_outcome *c, double ts)
+{
+	struct json *j = &o->json;
+	char comm[GS_COMM_LEN + 1] = {0};
+	const char *err = errno_name(e->sk_err);
+
+	memcpy(comm, e->comm, GS_COMM_LEN);
+	if (o->format != OUTPUT_JSON) {
+		fprintf(o->out, "conn %-9s %s %s -> %s  syn_retrans %u retrans %u rst in/out %u/%u%s%s\n",
+			outcome_name(c), comm, c->local, c->peer, e->syn_retrans, e->retrans,
+			c->resets_received, c->resets_sent, err ? "  error " : "", err ? err : "");
+		return;
+	}
+	json_obj_open(j);
+	json_kstr(j, "type", "connection");
+	json_kdouble(j, "ts", ts, 6);
+	json_ku64(j, "pid", e->pid);
+	json_kstr(j, "comm", comm);
+	json_kstr(j, "direction", c->upstream ? "upstream" : "downstream");
+	json_kstr(j, "local", c->local);
+	json_kstr(j, c->upstream ? "backend" : "client", c->peer);
+	json_kstr(j, "outcome", outcome_name(c));
+	json_ms_or_null(j, "connect_ms", e->ts_start, e->ts_established);
+	json_ku64(j, "syn_retransmits", e->syn_retrans);
+	json_ku64(j, "retransmits", e->retrans);
+	json_key(j, "resets");
+	json_obj_open(j);
+	json_ku64(j, "received", c->resets_received);
+	json_ku64(j, "sent", c->resets_sent);
+	json_obj_close(j);
+	json_ms_or_null(j, "rst_at_ms", e->ts_start, e->ts_rst);
+	json_ku64(j, "rst_state", e->rst_state);
+	json_kstr(j, "error", err);
+	json_kstr(j, "first_fin", fin_by_name(e->fin_by));
+	json_ku64(j, "bytes_sent", e->bytes_sent);
+	json_ku64(j, "bytes_received", e->bytes_received);
+	json_ms_or_null(j, "duration_ms", e->ts_start, e->ts_close);
+	json_obj_close(j);
+	json_end_line(j);
+}

@@ -1,0 +1,37 @@
+/* Output stage: the periodic report as a table or JSON lines, and the
+ * per-event lines of --events. */
+#ifndef GS_OUTPUT_H
+#define GS_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "aggregate.h"
+#include "cli.h"
+#include "conn.h"
+#include "conntable.h"
+#include "json.h"
+
+/* Pipeline health, shown in every report: nothing is lost silently. */
+struct run_stats {
+	uint64_t lost_events;		/* ring buffer full in the kernel */
+	uint64_t evicted_conns;		/* connection table LRU evictions */
+	uint64_t insert_failures;	/* connection table updates that failed */
+	uint64_t malformed_events;	/* rejected by the decoder */
+	uint64_t backend_overflow;	/* connections folded into backend "other" */
+};
+
+struct output {
+	enum output_format format;
+	FILE *out;
+	struct json json;
+};
+
+void output_init(struct output *o, enum output_format format, FILE *out);
+/* One report; total=true for the whole-run report at exit. */
+void output_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
+		    double ts, double interval_s, bool total);
+void output_connection(struct output *o, const struct gs_conn_event *e,
+		       const struct conn_outcome *c, double ts);
+
+#endif

@@ -1,0 +1,34 @@
+/* The userspace pipeline after the decoder: every event goes through
+ * classification and aggregation here; reports are cut per interval, in
+ * wall time when live and in event time when replaying. */
+#ifndef GS_PIPELINE_H
+#define GS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "aggregate.h"
+#include "cli.h"
+#include "decoder.h"
+#include "output.h"
+
+struct pipeline {
+	const struct options *opts;
+	struct decoder decoder;
+	struct aggregator agg;
+	struct output out;
+	struct run_stats stats;
+	bool replaying;
+	uint64_t window_start_ns;	/* event time of the current interval (replay) */
+	uint64_t first_ns, last_ns;	/* event time span seen (replay) */
+};
+
+int pipeline_init(struct pipeline *p, const struct options *o, FILE *out);
+void pipeline_free(struct pipeline *p);
+/* Print the interval report and start a new interval. */
+void pipeline_report(struct pipeline *p, double ts, double interval_s);
+/* Print the whole-run report. */
+void pipeline_total(struct pipeline *p, double ts, double run_s);
+/* Read "ip:port name" lines into the aggregator; -1 with a message. */
+int pipeline_load_backend_names(struct pipeline *p, const char *path);
+
+#endif

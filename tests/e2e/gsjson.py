@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Read a field from gatescope's JSON output for end-to-end assertions.
+
+gsjson.py FILE BACKEND PATH   field PATH (dots) of BACKEND in the "total" line;
+                              prints "absent" if the backend is not there
+gsjson.py FILE --count TYPE   number of lines of that "type"
+gsjson.py FILE --top PATH     top-level field of the "total" line
+"""
+import json, sys
+
+def lines(path):
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError as e:
+                sys.exit(f"{path}:{n}: not JSON ({e}): {line[:120]}")
+
+def total(path):
+    t = [o for o in lines(path) if o.get("type") == "total"]
+    if not t:
+        sys.exit(f"{path}: no total line")
+    return t[-1]
+
+def dig(obj, path):
+    for part in path.split("."):
+        if obj is None:
+            return None
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+def main():
+    path, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+    if a == "--count":
+        print(sum(1 for o in lines(path) if o.get("type") == b))
+    elif a == "--top":
+        print(json.dumps(dig(total(path), b)))
+    else:
+        for be in total(path).get("backends", []):
+            if be.get("backend") == a:
+                print(json.dumps(dig(be, b)))
+                return
+        print("absent")
+
+main()

@@ -1,0 +1,107 @@
+# Shared helpers for end-to-end tests (source it).  Every test builds its own
+# network namespaces with a per-run suffix, talks only to their addresses or
+# loopback, bounds every loop, and tears everything down on exit.
+#
+# Test protocol: print "PASS name", "FAIL name: why" or "SKIP name: why".
+
+GS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GS_BIN=$GS_ROOT/build/gatescope
+GS_TOOLS=$GS_ROOT/build/tests
+GS_SUFFIX=${GS_SUFFIX:-$$}
+# A per-run /24 inside 198.18.0.0/15 so parallel runs never share addresses.
+GS_NET3=$(( (GS_SUFFIX % 200) + 20 ))
+GS_TMP=$(mktemp -d /tmp/gs-e2e.XXXXXX)
+GS_NETNS=()
+GS_PIDS=()
+GS_FAILS=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; GS_FAILS=$((GS_FAILS + 1)); }
+skip() { echo "SKIP $1${2:+: $2}"; }
+
+gs_cleanup() {
+	local p ns
+	for p in "${GS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.1
+	for p in "${GS_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for ns in "${GS_NETNS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$GS_TMP"
+}
+trap gs_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Skip (loudly) when the real BPF programs cannot be loaded here.
+gs_require_bpf() {	# test-name
+	if [ "$(id -u)" != 0 ]; then skip "$1" "needs root to load BPF"; exit 0; fi
+	if [ ! -r /sys/kernel/btf/vmlinux ]; then skip "$1" "kernel has no BTF"; exit 0; fi
+	if [ ! -x "$GS_BIN" ]; then fail "$1" "$GS_BIN not built"; exit 1; fi
+}
+
+# gs_ns NAME -> creates namespace gs-NAME-SUFFIX, prints its name
+gs_ns() {
+	local ns="gs-$1-$GS_SUFFIX"
+	ip netns add "$ns" || return 1
+	ip -n "$ns" link set lo up
+	GS_NETNS+=("$ns")
+	echo "$ns"
+}
+
+# gs_link NS_A NS_B N: veth between two namespaces, addresses
+# 198.18.NET3.(4N+1)/30 and .(4N+2)/30, fd00:5c::NET3:N:1/2 (/112).
+gs_link() {
+	local a=$1 b=$2 n=$3
+	local va="gsv${GS_SUFFIX}a$n" vb="gsv${GS_SUFFIX}b$n"
+	ip link add "$va" netns "$a" type veth peer name "$vb" netns "$b" || return 1
+	ip -n "$a" addr add "198.18.$GS_NET3.$((4 * n + 1))/30" dev "$va"
+	ip -n "$b" addr add "198.18.$GS_NET3.$((4 * n + 2))/30" dev "$vb"
+	ip -n "$a" -6 addr add "fd00:5c::$GS_NET3:$n:1/112" dev "$va" nodad
+	ip -n "$b" -6 addr add "fd00:5c::$GS_NET3:$n:2/112" dev "$vb" nodad
+	ip -n "$a" link set "$va" up
+	ip -n "$b" link set "$vb" up
+}
+gs_ip_a() { echo "198.18.$GS_NET3.$((4 * $1 + 1))"; }
+gs_ip_b() { echo "198.18.$GS_NET3.$((4 * $1 + 2))"; }
+gs_ip6_a() { echo "fd00:5c::$GS_NET3:$1:1"; }
+gs_ip6_b() { echo "fd00:5c::$GS_NET3:$1:2"; }
+
+# gs_bg CMD...: run in the background, killed at exit.  Sets GS_LAST_PID.
+gs_bg() {
+	"$@" &
+	GS_LAST_PID=$!
+	GS_PIDS+=("$GS_LAST_PID")
+}
+
+# gs_start OUT ARGS...: start gatescope with ARGS, JSON to OUT, stderr to
+# OUT.err; returns once the programs are attached (or fails after 10 s).
+gs_start() {
+	local out=$1; shift
+	gs_bg "$GS_BIN" --json "$@" >"$out" 2>"$out.err"
+	GS_GATESCOPE_PID=$GS_LAST_PID
+	for _ in $(seq 100); do
+		grep -q "tracing" "$out.err" 2>/dev/null && return 0
+		kill -0 "$GS_GATESCOPE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "gatescope did not start:" >&2
+	cat "$out.err" >&2
+	return 1
+}
+
+# gs_stop: SIGINT gatescope and wait for its total line (at most 5 s).
+gs_stop() {
+	kill -INT "$GS_GATESCOPE_PID" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$GS_GATESCOPE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$GS_GATESCOPE_PID" 2>/dev/null
+}
+
+# gs_total OUT BACKEND PATH: a field of one backend in the "total" line,
+# e.g. gs_total out.json 198.18.20.2:8080 connect_failures.refused
+gs_total() {
+	python3 "$GS_ROOT/tests/e2e/gsjson.py" "$@"
+}

@@ -45,28 +45,29 @@ static __always_inline void copy_addrs_peer(struct gs_conn_event *c, const struc
 /* Enter a new connection into the table. */
 static __always_inline void conn_start(const struct sock *sk, __u8 direction, __u64 now)
 {
-	struct gs_conn_event c = {};
+	struct gs_conn_state st = {};
+	struct gs_conn_event *c = &st.ev;
 	__u64 key = (__u64)sk;
 	__u64 id = bpf_get_current_pid_tgid();
 
-	c.type = GS_EV_CONN;
-	c.size = sizeof(c);
-	c.sk = key;
-	c.direction = direction;
-	c.ts_start = now;
+	c->type = GS_EV_CONN;
+	c->size = sizeof(*c);
+	c->sk = key;
+	c->direction = direction;
+	c->ts_start = now;
 	if (direction == GS_DIR_UPSTREAM) {
 		/* connect() runs in the caller's context: pid and comm are real. */
-		c.pid = id >> 32;
-		c.tid = (__u32)id;
-		bpf_get_current_comm(c.comm, sizeof(c.comm));
+		c->pid = id >> 32;
+		c->tid = (__u32)id;
+		bpf_get_current_comm(c->comm, sizeof(c->comm));
 	} else {
 		/* Passive opens complete in softirq: the owner is found later,
-		 * from the accepting process (userspace fills it in). */
-		c.ts_established = now;
-		c.flags |= GS_CONN_F_ESTABLISHED;
-		copy_addrs(&c, sk);
+		 * from the first process that reads or writes it. */
+		c->ts_established = now;
+		c->flags |= GS_CONN_F_ESTABLISHED;
+		copy_addrs(c, sk);
 	}
-	if (bpf_map_update_elem(&conns, &key, &c, BPF_ANY)) {
+	if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
 		stat_inc(GS_STAT_CONN_INSERT_FAIL);
 		return;
 	}
@@ -96,6 +97,7 @@ static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_ev
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	struct gs_conn_state *st;
 	struct gs_conn_event *c;
 	__u64 now;
 
@@ -114,9 +116,10 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 
-	c = conn_lookup(sk);
-	if (!c)
+	st = conn_lookup(sk);
+	if (!st)
 		return 0;
+	c = &st->ev;
 	if (newstate != TCP_CLOSE)
 		copy_addrs(c, sk);
 	switch (newstate) {
@@ -146,10 +149,12 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	struct gs_conn_event *c = conn_lookup(sk);
+	struct gs_conn_state *st = conn_lookup(sk);
+	struct gs_conn_event *c;
 
-	if (!c)
+	if (!st)
 		return 0;
+	c = &st->ev;
 	copy_addrs(c, sk);
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		c->syn_retrans++;
@@ -170,10 +175,12 @@ static __always_inline void note_rst(struct gs_conn_event *c, const struct sock 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(gs_receive_reset, struct sock *sk)
 {
-	struct gs_conn_event *c = conn_lookup(sk);
+	struct gs_conn_state *st = conn_lookup(sk);
+	struct gs_conn_event *c;
 
-	if (!c)
+	if (!st)
 		return 0;
+	c = &st->ev;
 	note_rst(c, sk);
 	c->rst_received++;
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
@@ -184,27 +191,27 @@ int BPF_PROG(gs_receive_reset, struct sock *sk)
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(gs_send_reset, const struct sock *sk, const struct sk_buff *skb, int reason)
 {
-	struct gs_conn_event *c;
+	struct gs_conn_state *st;
 
 	if (!sk)	/* RST for a segment with no socket */
 		return 0;
-	c = conn_lookup(sk);
-	if (!c)
+	st = conn_lookup(sk);
+	if (!st)
 		return 0;
-	note_rst(c, sk);
-	c->rst_sent++;
+	note_rst(&st->ev, sk);
+	st->ev.rst_sent++;
 	return 0;
 }
 
 SEC("tp_btf/inet_sk_error_report")
 int BPF_PROG(gs_error_report, const struct sock *sk)
 {
-	struct gs_conn_event *c = conn_lookup(sk);
+	struct gs_conn_state *st = conn_lookup(sk);
 
-	if (!c)
+	if (!st)
 		return 0;
-	copy_addrs(c, sk);
-	c->sk_err = sk->sk_err;
+	copy_addrs(&st->ev, sk);
+	st->ev.sk_err = sk->sk_err;
 	return 0;
 }
 

@@ -24,7 +24,16 @@ extern const volatile bool filter_listen;	/* downstream only on listen_ports */
  * this much is queued; it also drains the ring on a short timer. */
 #define GS_WAKEUP_BYTES (64 * 1024)
 
-struct gs_conn_state;
+/* Per-connection state: the event being built, plus what the HTTP capture
+ * needs between calls (never emitted). */
+struct gs_conn_state {
+	struct gs_conn_event ev;
+	__u64 ts_rx_ready;	/* oldest unread data arrived (sk_data_ready), 0 if none */
+	__u8 tx_in_call;	/* inside one sendmsg: capture only its first segment */
+	__u8 tx_cont;		/* continuation captures still allowed, send side */
+	__u8 rx_cont;		/* same, receive side */
+	__u8 pad[5];
+};
 
 /* Per-CPU counters (enum gs_stat); summed by userspace. */
 struct {
@@ -68,7 +77,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct gs_conn_event);
+	__type(value, struct gs_conn_state);
 } conns SEC(".maps") __weak;
 
 struct {
@@ -114,7 +123,7 @@ static __always_inline bool port_is_listener(__u16 port)
 	return bpf_map_lookup_elem(&listen_ports, &port) != NULL;
 }
 
-static __always_inline struct gs_conn_event *conn_lookup(const void *sk)
+static __always_inline struct gs_conn_state *conn_lookup(const void *sk)
 {
 	__u64 key = (__u64)sk;
 

@@ -49,7 +49,10 @@ struct gs_conn_event {
 	__u64 ts_fin;		/* first FIN (either side), 0 if none */
 	__u64 ts_rst;		/* first RST (either direction), 0 if none */
 	__u64 ts_close;		/* reached TCP_CLOSE */
-	__u64 ts_last_send;	/* last byte count change, from socket counters */
+	__u64 ts_last_tx;	/* last send()/write() by the process, 0 if none */
+	__u64 ts_last_rx;	/* last recv()/read() returning data, 0 if none */
+	__u64 app_tx_bytes;	/* bytes the process wrote (socket tracepoints) */
+	__u64 app_rx_bytes;	/* bytes the process read */
 	__u64 bytes_sent;	/* bytes acked by the peer (tcp_sock.bytes_acked) */
 	__u64 bytes_received;	/* tcp_sock.bytes_received */
 	__u32 pid;		/* tgid */

@@ -26,7 +26,10 @@ struct gs_http_event {
 	__u64 stream_off;	/* bytes in this direction before this buffer */
 	__u64 ts_conn_start;	/* connect() / accept of the connection */
 	__u64 ts_established;
-	__u64 ts_first_byte;	/* recv: when the first byte of it reached the socket */
+	__u64 ts_first_byte;	/* recv: when the oldest unread byte reached the socket */
+	__u64 ts_last_tx;	/* previous send on this connection, 0 if none */
+	__u64 ts_last_rx;	/* previous recv on this connection, 0 if none */
+	__u64 other_off;	/* bytes so far in the other direction */
 	__u32 pid;
 	__u32 tid;
 	__u32 len;		/* bytes moved by this call */

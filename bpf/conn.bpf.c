@@ -75,13 +75,15 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 }
 
 /* Final counters, emit, forget. */
-static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_event *c,
+static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_state *st,
 					int oldstate, __u64 now)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct gs_conn_event *c = &st->ev;
 	__u64 key = (__u64)sk;
 
 	c->ts_close = now;
+	c->ts_rx_pending = st->ts_rx_ready;
 	c->close_state = oldstate;
 	c->sk_err = c->sk_err ? c->sk_err : BPF_CORE_READ(sk, sk_err);
 	c->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
@@ -140,7 +142,7 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		}
 		break;
 	case TCP_CLOSE:
-		conn_finish(sk, c, oldstate, now);
+		conn_finish(sk, st, oldstate, now);
 		break;
 	}
 	return 0;

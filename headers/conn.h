@@ -51,6 +51,7 @@ struct gs_conn_event {
 	__u64 ts_close;		/* reached TCP_CLOSE */
 	__u64 ts_last_tx;	/* last send()/write() by the process, 0 if none */
 	__u64 ts_last_rx;	/* last recv()/read() returning data, 0 if none */
+	__u64 ts_rx_pending;	/* data reached the socket at this time and was never read */
 	__u64 app_tx_bytes;	/* bytes the process wrote (socket tracepoints) */
 	__u64 app_rx_bytes;	/* bytes the process read */
 	__u64 bytes_sent;	/* bytes acked by the peer (tcp_sock.bytes_acked) */

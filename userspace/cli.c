@@ -11,10 +11,12 @@ void cli_usage(FILE *out)
 {
 	fputs(
 "Usage: gatescope [OPTIONS]\n"
-"Who caused the 504s: the gateway, the network or the backend.  Traces the\n"
-"TCP connections of gateway processes from the kernel (eBPF tracepoints) and\n"
-"reports per backend: connects, refused / timed-out / unreachable connects,\n"
-"resets by direction, retransmits, connect latency.\n"
+"Who caused the 504s: the gateway, the network or the backend.  Follows the\n"
+"TCP connections and HTTP/1.x requests of gateway processes from the kernel\n"
+"(eBPF tracepoints, no kprobes) and reports per route (requests, statuses,\n"
+"504s by cause, latency) and per backend (connects, refused / timed-out /\n"
+"unreachable connects, resets by direction, retransmits, connect and\n"
+"time-to-first-byte latency).\n"
 "\n"
 "What to trace:\n"
 "  -p, --pid PID[,PID...]      trace these processes (and their children)\n"
@@ -30,9 +32,15 @@ void cli_usage(FILE *out)
 "  -d, --duration SEC          stop after SEC seconds (default: until Ctrl-C)\n"
 "  -o, --output FORMAT         table (default on a terminal) or json\n"
 "      --json                  same as -o json\n"
-"  -e, --events WHICH          also one line per event: errors (failed or reset\n"
-"                              connections), 504, slow, all\n"
+"  -e, --events WHICH          also one line per request or connection: errors\n"
+"                              (5xx, client aborts, failed or reset connections),\n"
+"                              504, slow, all\n"
 "      --backend-names FILE    lines of \"ip:port name\" to name backends\n"
+"      --route-map FILE        lines of \"/path-prefix name\" to name routes\n"
+"      --top-routes N          routes shown (default 50), the rest as \"other\"\n"
+"      --slow-ms MS            --events slow: requests slower than MS (default 1000)\n"
+"      --capture-bytes N       bytes of each HTTP head captured (default 256,\n"
+"                              max 4096); longer heads are counted as truncated\n"
 "      --metrics ADDR:PORT     serve Prometheus metrics (not in this build yet)\n"
 "\n"
 "Recording:\n"
@@ -151,7 +159,7 @@ static enum cli_result parse_events(const char *s, struct options *o)
 
 enum {
 	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
-	OPT_MAX_CONNS, OPT_CAPTURE_BYTES,
+	OPT_MAX_CONNS, OPT_CAPTURE_BYTES, OPT_ROUTE_MAP, OPT_TOP_ROUTES, OPT_SLOW_MS,
 };
 
 static const struct option long_opts[] = {
@@ -169,6 +177,9 @@ static const struct option long_opts[] = {
 	{ "replay", required_argument, NULL, OPT_REPLAY },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
+	{ "route-map", required_argument, NULL, OPT_ROUTE_MAP },
+	{ "top-routes", required_argument, NULL, OPT_TOP_ROUTES },
+	{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -182,6 +193,8 @@ static void set_defaults(struct options *o)
 	o->output = isatty(STDOUT_FILENO) ? OUTPUT_TABLE : OUTPUT_JSON;
 	o->max_conns = 16384;
 	o->capture_bytes = GS_CAPTURE_DEFAULT;
+	o->top_routes = 50;
+	o->slow_ms = 1000;
 }
 
 static enum cli_result parse_one(int c, char *arg, struct options *o)
@@ -217,6 +230,16 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 			return usage_error("--capture-bytes: '%s' is not a number in [16, %d]", arg,
 					   GS_CAPTURE_MAX);
 		o->capture_bytes = v;
+		return CLI_OK;
+	case OPT_ROUTE_MAP: o->route_map = arg; return CLI_OK;
+	case OPT_TOP_ROUTES:
+		if (!parse_u64(arg, 1, 256, &v))
+			return usage_error("--top-routes: '%s' is not a number in [1, 256]", arg);
+		o->top_routes = v;
+		return CLI_OK;
+	case OPT_SLOW_MS:
+		if (!parse_seconds(arg, 3600000, &o->slow_ms))
+			return usage_error("--slow-ms: '%s' is not a positive number of milliseconds", arg);
 		return CLI_OK;
 	case 'v': o->verbose = true; return CLI_OK;
 	case 'h': cli_usage(stdout); return CLI_EXIT_OK;

@@ -34,6 +34,9 @@ struct options {
 	const char *replay;
 	uint32_t max_conns;
 	uint32_t capture_bytes;
+	uint32_t top_routes;		/* routes shown, the rest as "other" */
+	const char *route_map;
+	double slow_ms;			/* --events slow threshold */
 	bool verbose;
 };
 

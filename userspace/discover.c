@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "discover.h"
 
 static bool read_comm(pid_t pid, char *buf, size_t len)
@@ -54,4 +55,96 @@ size_t discover_by_comm(char *const *names, size_t nnames, pid_t *out, size_t ma
 bool process_exists(pid_t pid)
 {
 	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+#define MAX_SOCK_INODES 4096
+
+/* Socket inodes among the open files of pid ("socket:[12345]" links). */
+static size_t socket_inodes(pid_t pid, unsigned long *out, size_t n, size_t max)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return n;
+	while (n < max && (de = readdir(d))) {
+		char fdpath[320];
+		ssize_t len;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		len = readlink(fdpath, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = 0;
+		if (sscanf(link, "socket:[%lu]", &out[n]) == 1)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool has_inode(const unsigned long *inodes, size_t n, unsigned long ino)
+{
+	for (size_t i = 0; i < n; i++)
+		if (inodes[i] == ino)
+			return true;
+	return false;
+}
+
+static size_t add_port(uint16_t *out, size_t n, size_t max, uint16_t port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == port)
+			return n;
+	if (n < max)
+		out[n++] = port;
+	return n;
+}
+
+/* LISTEN sockets (state 0A) of /proc/PID/net/tcp{,6} whose inode is ours:
+ * read through the process so its network namespace is the one read. */
+static size_t listen_ports_of(pid_t pid, const char *file, const unsigned long *inodes,
+			      size_t ninodes, uint16_t *out, size_t n, size_t max)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return n;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned port, state;
+		unsigned long ino;
+
+		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*d %*d %lu",
+			   &port, &state, &ino) != 3)
+			continue;
+		if (state == 0x0A && has_inode(inodes, ninodes, ino))
+			n = add_port(out, n, max, port);
+	}
+	fclose(f);
+	return n;
+}
+
+size_t discover_listen_ports(const pid_t *pids, size_t npids, uint16_t *out, size_t max)
+{
+	unsigned long *inodes = malloc(MAX_SOCK_INODES * sizeof(*inodes));
+	size_t n = 0;
+
+	if (!inodes)
+		return 0;
+	for (size_t i = 0; i < npids; i++) {
+		size_t ninodes = socket_inodes(pids[i], inodes, 0, MAX_SOCK_INODES);
+
+		if (!ninodes)
+			continue;
+		n = listen_ports_of(pids[i], "tcp", inodes, ninodes, out, n, max);
+		n = listen_ports_of(pids[i], "tcp6", inodes, ninodes, out, n, max);
+	}
+	free(inodes);
+	return n;
 }

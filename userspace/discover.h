@@ -4,11 +4,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Every pid whose comm is one of names[]; returns how many were written
  * to out (at most max). */
 size_t discover_by_comm(char *const *names, size_t nnames, pid_t *out, size_t max);
 bool process_exists(pid_t pid);
+/* Local ports of TCP sockets in LISTEN state owned by these processes
+ * (their client-facing ports).  Returns how many were written to out. */
+size_t discover_listen_ports(const pid_t *pids, size_t npids, uint16_t *out, size_t max);
 
 #endif

@@ -23,9 +23,19 @@ int loader_check_env(void)
 	return 0;
 }
 
+int loader_add_port(struct loader *l, uint16_t port)
+{
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.listen_ports), &port, &one, BPF_ANY)) {
+		log_err("cannot add listen port %u: %s", port, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int fill_filters(struct loader *l, const struct loader_opts *o)
 {
-	int fd = bpf_map__fd(l->skel->maps.listen_ports);
 	uint8_t one = 1;
 
 	for (size_t i = 0; i < o->npids; i++)
@@ -40,12 +50,9 @@ static int fill_filters(struct loader *l, const struct loader_opts *o)
 			return -1;
 		}
 	}
-	for (size_t i = 0; i < o->nports; i++) {
-		if (bpf_map_update_elem(fd, &o->listen_ports[i], &one, BPF_ANY)) {
-			log_err("cannot add listen port %u: %s", o->listen_ports[i], strerror(errno));
+	for (size_t i = 0; i < o->nports; i++)
+		if (loader_add_port(l, o->listen_ports[i]))
 			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -65,6 +72,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	/* When only some processes are traced, only their client-facing ports
 	 * make a connection downstream; with no filter, every accept does. */
 	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
+	skel->rodata->capture_bytes = o->capture_bytes;
 	l->max_conns = o->max_conns;
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 

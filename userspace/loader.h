@@ -20,6 +20,7 @@ struct loader_opts {
 	const uint16_t *listen_ports;	/* client-facing ports; none: every accept */
 	size_t nports;
 	uint32_t max_conns;		/* size of the connection table */
+	uint32_t capture_bytes;		/* HTTP head bytes captured per buffer */
 };
 
 struct loader {
@@ -32,6 +33,7 @@ int loader_check_env(void);
 int loader_start(struct loader *l, const struct loader_opts *o);
 void loader_stop(struct loader *l);
 int loader_add_pid(struct loader *l, pid_t pid);
+int loader_add_port(struct loader *l, uint16_t port);
 int loader_ring_fd(const struct loader *l);
 /* Kernel counters summed over CPUs. */
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX]);

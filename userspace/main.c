@@ -29,6 +29,9 @@ struct live {
 	struct ring_buffer *rb;
 	pid_t known[CLI_MAX_PIDS * 4];	/* pids already in the kernel filter */
 	size_t nknown;
+	bool discover_ports;		/* no --listen: follow the traced processes' listeners */
+	uint16_t ports[CLI_MAX_PORTS];	/* client-facing ports in the kernel filter */
+	size_t nports;
 	int sfd, tfd, efd;
 };
 
@@ -73,6 +76,24 @@ static bool known_pid(const struct live *lv, pid_t pid)
 	return false;
 }
 
+/* Listening ports of the traced processes that are not in the filter yet. */
+static void rescan_ports(struct live *lv)
+{
+	uint16_t found[CLI_MAX_PORTS];
+	size_t n = discover_listen_ports(lv->known, lv->nknown, found, CLI_MAX_PORTS);
+
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < lv->nports; k++)
+			known |= lv->ports[k] == found[i];
+		if (known || lv->nports == CLI_MAX_PORTS || loader_add_port(&lv->loader, found[i]))
+			continue;
+		lv->ports[lv->nports++] = found[i];
+		log_info("client-facing port %u (listening in a traced process)", found[i]);
+	}
+}
+
 /* New processes with a traced name (restarts, reloads) join the filter. */
 static void rescan(struct live *lv)
 {
@@ -86,6 +107,8 @@ static void rescan(struct live *lv)
 			lv->known[lv->nknown++] = found[i];
 		log_debug("tracing pid %d", found[i]);
 	}
+	if (lv->discover_ports)
+		rescan_ports(lv);
 }
 
 static void update_kernel_stats(struct live *lv)
@@ -169,7 +192,7 @@ static int event_loop(struct live *lv)
 
 				if (read(lv->tfd, &expirations, sizeof(expirations)) < 0)
 					continue;
-				if (o->ncomms && ++ticks % RESCAN_TICKS == 0)
+				if ((o->ncomms || lv->discover_ports) && ++ticks % RESCAN_TICKS == 0)
 					rescan(lv);
 			}
 		}
@@ -189,7 +212,7 @@ static int event_loop(struct live *lv)
 static int run_live(struct options *o, struct pipeline *pipe)
 {
 	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
-	struct loader_opts lo = { .max_conns = o->max_conns };
+	struct loader_opts lo = { .max_conns = o->max_conns, .capture_bytes = o->capture_bytes };
 	uint64_t start;
 	int ret = 1;
 
@@ -203,10 +226,17 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	lo.npids = o->npids;
 	lo.comms = o->comms;
 	lo.ncomms = o->ncomms;
-	lo.listen_ports = o->ports;
-	lo.nports = o->nports;
 	for (size_t i = 0; i < o->npids; i++)
 		lv.known[lv.nknown++] = o->pids[i];
+	/* Downstream = accepted on a client-facing port: --listen, or the
+	 * listening sockets of the traced processes. */
+	lv.discover_ports = lo.filter_pid && !o->nports;
+	if (lv.discover_ports)
+		lv.nports = discover_listen_ports(o->pids, o->npids, lv.ports, CLI_MAX_PORTS);
+	else
+		memcpy(lv.ports, o->ports, (lv.nports = o->nports) * sizeof(lv.ports[0]));
+	lo.listen_ports = lv.ports;
+	lo.nports = lv.nports;
 	if (o->record && decoder_record_open(&pipe->decoder, o->record))
 		return 1;
 	if (loader_start(&lv.loader, &lo))
@@ -218,9 +248,9 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	}
 	if (setup_fds(&lv))
 		goto out;
-	log_info("tracing %s%s; Ctrl-C to stop",
-		 lo.filter_pid ? "selected processes" : "all processes",
-		 o->nports ? " (downstream on --listen ports)" : "");
+	log_info("tracing %s, %zu client-facing port%s; Ctrl-C to stop",
+		 lo.filter_pid ? "selected processes" : "all processes", lv.nports,
+		 lv.nports == 1 ? "" : "s");
 	start = mono_ns();
 	ret = event_loop(&lv);
 	arm_second_signal();

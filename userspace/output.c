@@ -1,5 +1,8 @@
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "attribute.h"
+#include "http_parser.h"
 #include "output.h"
 #include "util.h"
 
@@ -55,14 +58,115 @@ static void json_backend(struct json *j, const struct backend *b, bool total)
 	json_obj_close(j);
 }
 
+static void json_status(struct json *j, const struct route_stats *s)
+{
+	static const char *cls[] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+	json_key(j, "status");
+	json_obj_open(j);
+	for (int i = 1; i <= 5; i++)
+		if (s->status_class[i] || i == 2 || i == 4 || i == 5)
+			json_ku64(j, cls[i], s->status_class[i]);
+	json_ku64(j, "504", s->s504);
+	json_obj_close(j);
+	json_ku64(j, "client_aborts", s->status_class[0]);
+	json_key(j, "cause_504");
+	json_obj_open(j);
+	for (int c = CAUSE_GATEWAY; c < CAUSE__MAX; c++)
+		json_ku64(j, cause_name(c), s->cause_504[c]);
+	json_obj_close(j);
+}
+
+static void json_xlate(struct json *j, const struct route_stats *s)
+{
+	json_key(j, "status_translation");
+	json_arr_open(j);
+	for (size_t i = 0; i < ROUTE_XLATE_MAX; i++) {
+		if (!s->xlate[i].count)
+			continue;
+		json_obj_open(j);
+		json_key(j, "upstream");
+		if (s->xlate[i].upstream)
+			json_u64(j, s->xlate[i].upstream);
+		else
+			json_null(j);
+		json_ku64(j, "downstream", s->xlate[i].downstream);
+		json_ku64(j, "count", s->xlate[i].count);
+		json_obj_close(j);
+	}
+	json_arr_close(j);
+}
+
+static void json_route(struct json *j, const char *name, const struct route_stats *s)
+{
+	const struct hist *h = &s->latency;
+
+	json_obj_open(j);
+	json_kstr(j, "route", name);
+	json_ku64(j, "requests", s->requests);
+	json_status(j, s);
+	json_key(j, "latency_ms");
+	json_obj_open(j);
+	json_kdouble(j, "p50", ms(hist_quantile(h, 0.50)), 3);
+	json_kdouble(j, "p90", ms(hist_quantile(h, 0.90)), 3);
+	json_kdouble(j, "p99", ms(hist_quantile(h, 0.99)), 3);
+	json_kdouble(j, "max", ms(h->max_ns), 3);
+	json_obj_close(j);
+	json_ku64(j, "upstream_attempts", s->attempts);
+	json_kdouble(j, "retry_amplification", s->requests ? (double)s->attempts / s->requests : 0, 3);
+	json_ku64(j, "throttled", s->throttled);
+	json_xlate(j, s);
+	json_obj_close(j);
+}
+
+static void json_routes(struct json *j, const struct routes *rt, bool total)
+{
+	const struct route *top[ROUTES_MAX];
+	struct route_stats *rest = calloc(1, sizeof(*rest));
+	bool have_rest;
+	size_t n;
+
+	json_key(j, "routes");
+	json_arr_open(j);
+	if (rest) {
+		n = routes_top(rt, total, top, ROUTES_MAX, rest, &have_rest);
+		for (size_t i = 0; i < n; i++)
+			json_route(j, top[i]->name, total ? &top[i]->total : &top[i]->win);
+		if (have_rest)
+			json_route(j, "other", rest);
+		free(rest);
+	}
+	json_arr_close(j);
+}
+
+static void json_http_stats(struct json *j, const struct run_stats *st)
+{
+	json_key(j, "join_rate");
+	if (st->requests)
+		json_double(j, (double)st->requests_joined / st->requests, 4);
+	else
+		json_null(j);
+	json_key(j, "http");
+	json_obj_open(j);
+	json_ku64(j, "requests", st->requests);
+	json_ku64(j, "requests_joined", st->requests_joined);
+	json_ku64(j, "attempts_unjoined", st->attempts_unjoined);
+	json_ku64(j, "unparsable_conns", st->http_unparsable);
+	json_ku64(j, "conns_evicted", st->http_conns_evicted);
+	json_ku64(j, "pipeline_overflow", st->http_pipeline_overflow);
+	json_ku64(j, "requests_evicted", st->requests_evicted);
+	json_ku64(j, "routes_overflowed", st->route_overflow);
+	json_obj_close(j);
+}
+
 static bool backend_active(const struct backend *b, bool total)
 {
 	return (total ? &b->total : &b->win)->connects > 0 ||
 	       (total ? &b->total : &b->win)->ttfb.count > 0;
 }
 
-static void json_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
-			 double ts, double interval_s, bool total)
+static void json_summary(struct output *o, const struct aggregator *a, const struct routes *rt,
+			 const struct run_stats *st, double ts, double interval_s, bool total)
 {
 	struct json *j = &o->json;
 
@@ -70,6 +174,7 @@ static void json_summary(struct output *o, const struct aggregator *a, const str
 	json_kstr(j, "type", total ? "total" : "summary");
 	json_kdouble(j, "ts", ts, 3);
 	json_kdouble(j, "interval_s", interval_s, 3);
+	json_routes(j, rt, total);
 	json_key(j, "backends");
 	json_arr_open(j);
 	for (size_t i = 0; i < a->n; i++)
@@ -83,8 +188,41 @@ static void json_summary(struct output *o, const struct aggregator *a, const str
 	json_ku64(j, "conn_table_failures", st->insert_failures);
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
+	json_http_stats(j, st);
 	json_obj_close(j);
 	json_end_line(j);
+}
+
+static void table_route_row(FILE *f, const char *name, const struct route_stats *s)
+{
+	fprintf(f, "%-40.40s %8llu %6llu %6llu %6llu %5llu %5llu %5llu %5llu %10.3f %10.3f\n", name,
+		(unsigned long long)s->requests, (unsigned long long)s->status_class[2],
+		(unsigned long long)s->status_class[4], (unsigned long long)s->status_class[5],
+		(unsigned long long)s->s504, (unsigned long long)s->cause_504[CAUSE_GATEWAY],
+		(unsigned long long)s->cause_504[CAUSE_NETWORK],
+		(unsigned long long)s->cause_504[CAUSE_BACKEND],
+		ms(hist_quantile(&s->latency, 0.5)), ms(hist_quantile(&s->latency, 0.99)));
+}
+
+static void table_routes(struct output *o, const struct routes *rt, bool total)
+{
+	const struct route *top[ROUTES_MAX];
+	struct route_stats *rest = calloc(1, sizeof(*rest));
+	bool have_rest;
+	size_t n;
+
+	if (!rest)
+		return;
+	n = routes_top(rt, total, top, ROUTES_MAX, rest, &have_rest);
+	if (n || have_rest) {
+		fprintf(o->out, "\n%-40s %8s %6s %6s %6s %5s %5s %5s %5s %10s %10s\n", "ROUTE",
+			"REQS", "2XX", "4XX", "5XX", "504", "GW", "NET", "BE", "P50ms", "P99ms");
+		for (size_t i = 0; i < n; i++)
+			table_route_row(o->out, top[i]->name, total ? &top[i]->total : &top[i]->win);
+		if (have_rest)
+			table_route_row(o->out, "other", rest);
+	}
+	free(rest);
 }
 
 static void table_row(FILE *f, const struct backend *b, const struct backend_stats *s)
@@ -135,13 +273,15 @@ static void table_summary(struct output *o, const struct aggregator *a, const st
 	fflush(f);
 }
 
-void output_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
-		    double ts, double interval_s, bool total)
+void output_summary(struct output *o, const struct aggregator *a, const struct routes *rt,
+		    const struct run_stats *st, double ts, double interval_s, bool total)
 {
-	if (o->format == OUTPUT_JSON)
-		json_summary(o, a, st, ts, interval_s, total);
-	else
+	if (o->format == OUTPUT_JSON) {
+		json_summary(o, a, rt, st, ts, interval_s, total);
+	} else {
+		table_routes(o, rt, total);
 		table_summary(o, a, st, ts, interval_s, total);
+	}
 }
 
 static const char *outcome_name(const struct conn_outcome *c)
@@ -207,6 +347,79 @@ void output_connection(struct output *o, const struct gs_conn_event *e,
 	json_ku64(j, "bytes_sent", e->bytes_sent);
 	json_ku64(j, "bytes_received", e->bytes_received);
 	json_ms_or_null(j, "duration_ms", e->ts_start, e->ts_close);
+	json_obj_close(j);
+	json_end_line(j);
+}
+
+static void json_attempts(struct json *j, const struct request *r)
+{
+	json_key(j, "attempts");
+	json_arr_open(j);
+	for (unsigned i = 0; i < r->nattempts; i++) {
+		const struct attempt *a = &r->attempts[i];
+
+		json_obj_open(j);
+		json_kstr(j, "backend", a->backend);
+		json_key(j, "status");
+		a->status ? json_u64(j, a->status) : json_null(j);
+		json_key(j, "reused");
+		json_bool(j, a->reused);
+		json_obj_close(j);
+	}
+	json_arr_close(j);
+}
+
+static void json_ms_opt(struct json *j, const char *key, double v)
+{
+	json_key(j, key);
+	if (v >= 0)
+		json_double(j, v, 3);
+	else
+		json_null(j);
+}
+
+static double span_ms(uint64_t from, uint64_t to)
+{
+	return from && to >= from ? (to - from) / 1e6 : -1;
+}
+
+void output_request(struct output *o, const struct request *r, const struct verdict *v, double ts)
+{
+	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
+	struct json *j = &o->json;
+	char route[REQ_PATH_LEN];
+
+	if (o->format != OUTPUT_JSON) {
+		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  %.3f ms  %s\n", r->status, r->method,
+			r->host, r->path, a ? a->backend : "-", v->term,
+			v->cause ? cause_name(v->cause) : "-", v->reason ? v->reason : "-",
+			span_ms(r->ts_start, r->ts_done), v->evidence);
+		return;
+	}
+	json_obj_open(j);
+	json_kstr(j, "type", "request");
+	json_kdouble(j, "ts", ts, 6);
+	json_ku64(j, "pid", r->pid);
+	json_kstr(j, "comm", r->comm);
+	json_kstr(j, "client", r->client);
+	json_kstr(j, "method", r->method);
+	json_kstr(j, "host", r->host);
+	http_route_template(r->path, route, sizeof(route));
+	json_kstr(j, "route", route);
+	json_key(j, "status");
+	r->status ? json_u64(j, r->status) : json_null(j);
+	json_kstr(j, "backend", a ? a->backend : NULL);
+	json_key(j, "upstream_status");
+	a && a->status ? json_u64(j, a->status) : json_null(j);
+	json_ms_opt(j, "connect_ms", a ? a->connect_ms : -1);
+	json_ms_opt(j, "ttfb_ms", a ? span_ms(a->ts_start, a->ts_resp_read) : -1);
+	json_ms_opt(j, "ttfb_kernel_ms", a ? span_ms(a->ts_start, a->ts_resp_kernel) : -1);
+	json_ms_opt(j, "total_ms", span_ms(r->ts_start, r->ts_done));
+	json_kstr(j, "cause", cause_name(v->cause));
+	json_kstr(j, "reason", v->reason);
+	json_kstr(j, "term", v->term);
+	json_kstr(j, "evidence", v->evidence[0] ? v->evidence : NULL);
+	json_attempts(j, r);
 	json_obj_close(j);
 	json_end_line(j);
 }

@@ -10,7 +10,11 @@
 #include "cli.h"
 #include "conn.h"
 #include "conntable.h"
+#include "correlate.h"
 #include "json.h"
+#include "routes.h"
+
+struct verdict;
 
 /* Pipeline health, shown in every report: nothing is lost silently. */
 struct run_stats {
@@ -19,6 +23,14 @@ struct run_stats {
 	uint64_t insert_failures;	/* connection table updates that failed */
 	uint64_t malformed_events;	/* rejected by the decoder */
 	uint64_t backend_overflow;	/* connections folded into backend "other" */
+	uint64_t route_overflow;	/* requests folded into route "other" */
+	uint64_t http_conns_evicted;	/* HTTP connection table full */
+	uint64_t http_unparsable;	/* connections whose HTTP could not be parsed */
+	uint64_t http_pipeline_overflow;/* pipelined exchanges beyond the limit */
+	uint64_t requests;		/* downstream requests finished */
+	uint64_t requests_joined;	/* ... joined to at least one upstream attempt */
+	uint64_t attempts_unjoined;	/* upstream attempts with no request to join */
+	uint64_t requests_evicted;	/* in-flight requests forced out of a full pool */
 };
 
 struct output {
@@ -29,8 +41,9 @@ struct output {
 
 void output_init(struct output *o, enum output_format format, FILE *out);
 /* One report; total=true for the whole-run report at exit. */
-void output_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
-		    double ts, double interval_s, bool total);
+void output_summary(struct output *o, const struct aggregator *a, const struct routes *rt,
+		    const struct run_stats *st, double ts, double interval_s, bool total);
+void output_request(struct output *o, const struct request *r, const struct verdict *v, double ts);
 void output_connection(struct output *o, const struct gs_conn_event *e,
 		       const struct conn_outcome *c, double ts);
 

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <string.h>
+#include "attribute.h"
 #include "conntable.h"
 #include "log.h"
 #include "pipeline.h"
@@ -38,8 +39,54 @@ static void on_conn(struct pipeline *p, const struct gs_conn_event *e)
 		replay_clock(p, e->ts_close);
 	conn_classify(e, &c);
 	agg_add_conn(&p->agg, &c);
+	http_track_conn_closed(&p->http, e, &c);
 	if (want_connection_line(p, &c))
 		output_connection(&p->out, e, &c, decoder_epoch(&p->decoder, e->ts_close));
+}
+
+static void on_http(struct pipeline *p, const struct gs_http_event *e)
+{
+	if (p->replaying)
+		replay_clock(p, e->ts);
+	http_track_event(&p->http, e);
+}
+
+static bool want_request_line(const struct pipeline *p, const struct request *r,
+			      double total_ms)
+{
+	switch (p->opts->events) {
+	case EVENTS_ALL: return true;
+	case EVENTS_ERRORS: return r->status == 0 || r->status >= 500;
+	case EVENTS_504: return r->status == 504;
+	case EVENTS_SLOW: return total_ms >= p->opts->slow_ms;
+	default: return false;
+	}
+}
+
+/* A finished downstream request: attribute, aggregate per route, print. */
+static void on_request(const struct request *r, void *ctx)
+{
+	struct pipeline *p = ctx;
+	const struct attempt *last = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
+	char route[ROUTE_LEN];
+	struct verdict v;
+	struct route_sample s = {
+		.route = route,
+		.status = r->status,
+		.attempts = r->nattempts,
+		.latency_ns = r->ts_done > r->ts_start ? r->ts_done - r->ts_start : 0,
+	};
+
+	attribute(r, &v);
+	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));
+	if (last) {
+		s.upstream_status = last->status;
+		s.throttled = last->status == 429 || (last->status == 503 && last->retry_after);
+	}
+	s.cause = v.cause == CAUSE_NONE ? CAUSE_UNKNOWN : v.cause;
+	routes_add(&p->routes, &s);
+	if (want_request_line(p, r, s.latency_ns / 1e6))
+		output_request(&p->out, r, &v, decoder_epoch(&p->decoder, r->ts_done));
 }
 
 static void on_event(const struct gs_event_hdr *ev, void *ctx)
@@ -49,6 +96,9 @@ static void on_event(const struct gs_event_hdr *ev, void *ctx)
 	switch (ev->type) {
 	case GS_EV_CONN:
 		on_conn(p, (const struct gs_conn_event *)ev);
+		break;
+	case GS_EV_HTTP:
+		on_http(p, (const struct gs_http_event *)ev);
 		break;
 	default:
 		break;
@@ -61,32 +111,54 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	p->opts = o;
 	decoder_init(&p->decoder, on_event, p);
 	output_init(&p->out, o->output, out);
-	if (agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT)) {
+	if (agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) || corr_init(&p->corr, on_request, p) ||
+	    http_track_init(&p->http, o->max_conns, &p->corr, &p->agg) ||
+	    routes_init(&p->routes, o->top_routes)) {
 		log_err("out of memory");
 		return -1;
 	}
+	if (o->route_map && routes_load_map(&p->routes, o->route_map))
+		return -1;
 	return 0;
 }
 
 void pipeline_free(struct pipeline *p)
 {
 	decoder_record_close(&p->decoder);
+	http_track_free(&p->http);
+	corr_free(&p->corr);
+	routes_free(&p->routes);
 	agg_free(&p->agg);
+}
+
+static void collect_stats(struct pipeline *p)
+{
+	struct run_stats *st = &p->stats;
+
+	st->malformed_events = p->decoder.malformed;
+	st->backend_overflow = p->agg.overflowed;
+	st->route_overflow = p->routes.overflowed;
+	st->http_conns_evicted = p->http.evicted;
+	st->http_unparsable = p->http.unparsable;
+	st->http_pipeline_overflow = p->http.pipeline_overflow;
+	st->requests = p->corr.requests;
+	st->requests_joined = p->corr.joined;
+	st->attempts_unjoined = p->corr.unjoined_attempts;
+	st->requests_evicted = p->corr.pool_evictions;
 }
 
 void pipeline_report(struct pipeline *p, double ts, double interval_s)
 {
-	p->stats.malformed_events = p->decoder.malformed;
-	p->stats.backend_overflow = p->agg.overflowed;
-	output_summary(&p->out, &p->agg, &p->stats, ts, interval_s, false);
+	collect_stats(p);
+	output_summary(&p->out, &p->agg, &p->routes, &p->stats, ts, interval_s, false);
 	agg_window_reset(&p->agg);
+	routes_window_reset(&p->routes);
 }
 
 void pipeline_total(struct pipeline *p, double ts, double run_s)
 {
-	p->stats.malformed_events = p->decoder.malformed;
-	p->stats.backend_overflow = p->agg.overflowed;
-	output_summary(&p->out, &p->agg, &p->stats, ts, run_s, true);
+	collect_stats(p);
+	output_summary(&p->out, &p->agg, &p->routes, &p->stats, ts, run_s, true);
 }
 
 int pipeline_load_backend_names(struct pipeline *p, const char *path)

@@ -8,13 +8,19 @@
 #include <stdint.h>
 #include "aggregate.h"
 #include "cli.h"
+#include "correlate.h"
 #include "decoder.h"
+#include "http_track.h"
 #include "output.h"
+#include "routes.h"
 
 struct pipeline {
 	const struct options *opts;
 	struct decoder decoder;
 	struct aggregator agg;
+	struct correlator corr;
+	struct http_tracker http;
+	struct routes routes;
 	struct output out;
 	struct run_stats stats;
 	bool replaying;

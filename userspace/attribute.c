@@ -1,0 +1,189 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "attribute.h"
+
+static double ms(uint64_t from, uint64_t to)
+{
+	return to >= from ? (to - from) / 1e6 : 0;
+}
+
+static void evidence(struct verdict *v, const char *fmt, ...)
+{
+	size_t used = strlen(v->evidence);
+	va_list ap;
+
+	if (used >= sizeof(v->evidence) - 1)
+		return;
+	if (used)
+		used += snprintf(v->evidence + used, sizeof(v->evidence) - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(v->evidence + used, sizeof(v->evidence) - used, fmt, ap);
+	va_end(ap);
+}
+
+static void set(struct verdict *v, enum cause c, const char *reason, const char *term)
+{
+	v->cause = c;
+	v->reason = reason;
+	snprintf(v->term, sizeof(v->term), "%s", term);
+}
+
+bool request_failed(const struct request *r)
+{
+	return r->status == 0 || r->status == 502 || r->status == 503 || r->status == 504;
+}
+
+static const struct attempt *last_attempt(const struct request *r)
+{
+	return r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
+}
+
+/* Were the request bytes acknowledged by the backend's TCP stack? */
+static bool request_acked(const struct attempt *a)
+{
+	return a->have_conn && a->conn.app_tx_bytes && a->conn.bytes_sent >= a->conn.app_tx_bytes;
+}
+
+static void connect_facts(struct verdict *v, const struct attempt *a)
+{
+	const struct gs_conn_event *e = &a->conn;
+
+	if (!a->have_conn)
+		return;
+	if (e->flags & GS_CONN_F_ESTABLISHED)
+		evidence(v, "connected in %.3f ms", ms(e->ts_start, e->ts_established));
+	else
+		evidence(v, "SYN sent, %u SYN retransmits, no SYN-ACK in %.3f ms", e->syn_retrans,
+			 ms(e->ts_start, e->ts_close));
+}
+
+/* The attempt failed before the connection was up. */
+static bool attribute_connect(const struct attempt *a, struct verdict *v)
+{
+	switch (a->failure) {
+	case ATTEMPT_REFUSED:
+		set(v, CAUSE_BACKEND, "backend_refused", "SC");
+		evidence(v, "RST answered the SYN to %s after %.3f ms (nothing listening)",
+			 a->backend, ms(a->conn.ts_start, a->conn.ts_rst ? a->conn.ts_rst : a->conn.ts_close));
+		return true;
+	case ATTEMPT_CONNECT_TIMEOUT:
+		set(v, CAUSE_NETWORK, "connect_timeout", "sC");
+		connect_facts(v, a);
+		return true;
+	case ATTEMPT_UNREACHABLE:
+		set(v, CAUSE_NETWORK, "unreachable", "SC");
+		evidence(v, "ICMP error on connect to %s: errno %d", a->backend, a->conn.sk_err);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The backend closed or reset after the request. */
+static bool attribute_backend_close(const struct attempt *a, struct verdict *v)
+{
+	const struct gs_conn_event *e = &a->conn;
+	uint64_t when = a->failure == ATTEMPT_RESET ? e->ts_rst : e->ts_fin;
+	bool quick = a->reused && when >= a->ts_request && when - a->ts_request < STALE_KEEPALIVE_NS;
+
+	if (a->failure != ATTEMPT_RESET && a->failure != ATTEMPT_CLOSED)
+		return false;
+	if (quick) {
+		set(v, CAUSE_BACKEND, "stale_keepalive", "SH");
+		evidence(v, "request written on a reused pooled connection to %s; backend %s it %.3f ms later",
+			 a->backend, a->failure == ATTEMPT_RESET ? "reset" : "closed",
+			 ms(a->ts_request, when));
+		return true;
+	}
+	if (a->failure == ATTEMPT_RESET) {
+		set(v, CAUSE_BACKEND, "backend_reset", "SH");
+		evidence(v, "backend %s sent RST %.3f ms after the request", a->backend,
+			 ms(a->ts_request, e->ts_rst));
+	} else {
+		set(v, CAUSE_BACKEND, "backend_closed", "SD");
+		evidence(v, "backend %s sent FIN %.3f ms after the request, before a complete response",
+			 a->backend, ms(a->ts_request, e->ts_fin));
+	}
+	return true;
+}
+
+/* No response head was read before the gateway gave up. */
+static void attribute_no_response(const struct attempt *a, struct verdict *v)
+{
+	const struct gs_conn_event *e = &a->conn;
+
+	if (a->have_conn && e->ts_rx_pending && e->ts_rx_pending < e->ts_close) {
+		set(v, CAUSE_GATEWAY, "gateway_stall", "PH");
+		evidence(v, "response bytes reached the gateway's socket at +%.3f ms and were never read; gateway closed at +%.3f ms",
+			 ms(a->ts_start, e->ts_rx_pending), ms(a->ts_start, e->ts_close));
+		return;
+	}
+	if (a->have_conn && (e->retrans || !request_acked(a))) {
+		set(v, CAUSE_NETWORK, "packet_loss", "sH");
+		evidence(v, "%u retransmits; request %s (%llu of %llu bytes acked)", e->retrans,
+			 request_acked(a) ? "acked" : "not acknowledged",
+			 (unsigned long long)e->bytes_sent, (unsigned long long)e->app_tx_bytes);
+		return;
+	}
+	set(v, CAUSE_BACKEND, "backend_slow", "sH");
+	if (a->have_conn)
+		evidence(v, "request acked by backend %s; no response byte; gateway closed upstream after %.3f ms",
+			 a->backend, ms(a->ts_request, e->ts_fin ? e->ts_fin : e->ts_close));
+	else
+		evidence(v, "request written to %s; no response byte before the gateway answered",
+			 a->backend);
+}
+
+static void attribute_attempt(const struct request *r, const struct attempt *a, struct verdict *v)
+{
+	if (a->status == 429 || (a->status == 503 && a->retry_after)) {
+		set(v, CAUSE_BACKEND, "backend_throttled", "--");
+		evidence(v, "backend %s answered %u%s", a->backend, a->status,
+			 a->retry_after ? " with Retry-After" : "");
+		return;
+	}
+	if (a->status >= 500) {
+		set(v, CAUSE_BACKEND, "backend_error", "--");
+		evidence(v, "backend %s answered %u", a->backend, a->status);
+		return;
+	}
+	if (a->status) {
+		/* An answer was read, yet the client got a failure. */
+		set(v, CAUSE_GATEWAY, "gateway_cutoff", "PD");
+		evidence(v, "backend %s answered %u after %.3f ms; the gateway still answered %u",
+			 a->backend, a->status, ms(a->ts_start, a->ts_resp_read), r->status);
+		return;
+	}
+	if (attribute_connect(a, v) || attribute_backend_close(a, v))
+		return;
+	attribute_no_response(a, v);
+}
+
+void attribute(const struct request *r, struct verdict *v)
+{
+	const struct attempt *a = last_attempt(r);
+
+	memset(v, 0, sizeof(*v));
+	snprintf(v->term, sizeof(v->term), "--");
+	if (!request_failed(r))
+		return;
+	if (r->status == 0 && r->client_closed) {
+		set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
+		evidence(v, "client closed after %.3f ms, before any response", ms(r->ts_start, r->ts_done));
+		if (a && a->status == 0)
+			evidence(v, "upstream %s had not answered", a->backend);
+		return;
+	}
+	if (!a) {
+		if (r->status == 0)
+			return;	/* not a failure we can attribute */
+		set(v, CAUSE_GATEWAY, "no_upstream", "P-");
+		evidence(v, "gateway answered %u with no upstream attempt", r->status);
+		return;
+	}
+	attribute_attempt(r, a, v);
+	if (r->nattempts > 1)
+		evidence(v, "%u attempts", r->nattempts);
+}

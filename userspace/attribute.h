@@ -1,0 +1,28 @@
+/* Attribution engine: for a finished downstream request that failed (502,
+ * 503, 504, or the client gave up), one cause, one reason, the evidence
+ * that decided it, and a two-letter termination code in the style of
+ * HAProxy logs.  Pure function of the request and its attempts' TCP facts. */
+#ifndef GS_ATTRIBUTE_H
+#define GS_ATTRIBUTE_H
+
+#include <stdbool.h>
+#include "correlate.h"
+#include "routes.h"
+
+#define EVIDENCE_LEN 320
+/* A reused pooled connection the backend closes this soon after the request
+ * was written was already being closed: its keep-alive timeout is shorter
+ * than the gateway's pool idle time. */
+#define STALE_KEEPALIVE_NS (20 * 1000 * 1000ull)
+
+struct verdict {
+	enum cause cause;		/* CAUSE_NONE for a request that did not fail */
+	const char *reason;		/* DESIGN.md taxonomy, NULL if none */
+	char term[3];			/* e.g. "sH", "--" */
+	char evidence[EVIDENCE_LEN];
+};
+
+bool request_failed(const struct request *r);
+void attribute(const struct request *r, struct verdict *v);
+
+#endif

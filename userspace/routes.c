@@ -1,0 +1,233 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http_parser.h"
+#include "log.h"
+#include "routes.h"
+
+const char *cause_name(enum cause c)
+{
+	static const char *names[CAUSE__MAX] = {
+		[CAUSE_NONE] = NULL, [CAUSE_GATEWAY] = "gateway", [CAUSE_NETWORK] = "network",
+		[CAUSE_BACKEND] = "backend", [CAUSE_CLIENT] = "client", [CAUSE_UNKNOWN] = "unknown",
+	};
+	return c < CAUSE__MAX ? names[c] : NULL;
+}
+
+static struct route *route_new(const char *name)
+{
+	struct route *r = calloc(1, sizeof(*r));
+
+	if (r)
+		snprintf(r->name, sizeof(r->name), "%s", name);
+	return r;
+}
+
+int routes_init(struct routes *rt, unsigned shown)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->shown = shown ? shown : ROUTES_SHOWN_DEFAULT;
+	rt->other = route_new("other");
+	return rt->other ? 0 : -1;
+}
+
+void routes_free(struct routes *rt)
+{
+	for (size_t i = 0; i < rt->n; i++)
+		free(rt->r[i]);
+	free(rt->other);
+	free(rt->map);
+	memset(rt, 0, sizeof(*rt));
+}
+
+int routes_load_map(struct routes *rt, const char *path)
+{
+	char line[2 * ROUTE_LEN + 16], prefix[ROUTE_LEN], name[ROUTE_LEN];
+	unsigned lineno = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		log_err("cannot open --route-map file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line + strspn(line, " \t");
+		struct route_map_entry *m;
+
+		lineno++;
+		if (*s == '#' || *s == '\n' || !*s)
+			continue;
+		if (sscanf(s, "%255s %255s", prefix, name) != 2 || prefix[0] != '/') {
+			log_err("%s:%u: expected \"/path-prefix name\"", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		m = realloc(rt->map, (rt->nmap + 1) * sizeof(*m));
+		if (!m) {
+			fclose(f);
+			return -1;
+		}
+		rt->map = m;
+		snprintf(m[rt->nmap].prefix, ROUTE_LEN, "%s", prefix);
+		snprintf(m[rt->nmap].name, ROUTE_LEN, "%s", name);
+		rt->nmap++;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The longest --route-map prefix that matches names the route. */
+static const char *mapped_name(const struct routes *rt, const char *path)
+{
+	const char *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < rt->nmap; i++) {
+		size_t n = strlen(rt->map[i].prefix);
+
+		if (n > best_len && !strncmp(path, rt->map[i].prefix, n)) {
+			best = rt->map[i].name;
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+void routes_name(const struct routes *rt, const char *method, const char *host,
+		 const char *path, char *out, size_t len)
+{
+	char tmpl[ROUTE_LEN];
+	const char *mapped = mapped_name(rt, path);
+
+	if (mapped) {
+		snprintf(out, len, "%s %s", method, mapped);
+		return;
+	}
+	http_route_template(path, tmpl, sizeof(tmpl));
+	snprintf(out, len, "%s %s%s", method, host && *host ? host : "-", tmpl);
+}
+
+static struct route *route_find(struct routes *rt, const char *name)
+{
+	for (size_t i = 0; i < rt->n; i++)
+		if (!strcmp(rt->r[i]->name, name))
+			return rt->r[i];
+	if (rt->n < ROUTES_MAX && (rt->r[rt->n] = route_new(name)))
+		return rt->r[rt->n++];
+	rt->overflowed++;
+	return rt->other;
+}
+
+static void xlate_add(struct route_stats *s, uint16_t up, uint16_t down, uint64_t n)
+{
+	for (size_t i = 0; i < ROUTE_XLATE_MAX; i++) {
+		struct status_xlate *x = &s->xlate[i];
+
+		if (x->count && (x->upstream != up || x->downstream != down))
+			continue;
+		x->upstream = up;
+		x->downstream = down;
+		x->count += n;
+		return;
+	}
+	s->xlate_other += n;
+}
+
+static void stats_add(struct route_stats *s, const struct route_sample *x)
+{
+	unsigned cls = x->status / 100;
+
+	s->requests++;
+	s->status_class[cls <= 5 ? cls : 0]++;
+	if (x->status == 504) {
+		s->s504++;
+		s->cause_504[x->cause < CAUSE__MAX ? x->cause : CAUSE_UNKNOWN]++;
+	}
+	s->attempts += x->attempts;
+	s->joined += x->attempts > 0;
+	s->throttled += x->throttled;
+	if (x->attempts)
+		xlate_add(s, x->upstream_status, x->status, 1);
+	hist_add(&s->latency, x->latency_ns);
+}
+
+void routes_add(struct routes *rt, const struct route_sample *x)
+{
+	struct route *r = route_find(rt, x->route);
+
+	stats_add(&r->win, x);
+	stats_add(&r->total, x);
+}
+
+void routes_window_reset(struct routes *rt)
+{
+	for (size_t i = 0; i < rt->n; i++)
+		memset(&rt->r[i]->win, 0, sizeof(rt->r[i]->win));
+	memset(&rt->other->win, 0, sizeof(rt->other->win));
+}
+
+void route_stats_merge(struct route_stats *acc, const struct route_stats *a)
+{
+	acc->requests += a->requests;
+	for (int i = 0; i < 6; i++)
+		acc->status_class[i] += a->status_class[i];
+	acc->s504 += a->s504;
+	for (int i = 0; i < CAUSE__MAX; i++)
+		acc->cause_504[i] += a->cause_504[i];
+	acc->attempts += a->attempts;
+	acc->joined += a->joined;
+	acc->throttled += a->throttled;
+	for (size_t i = 0; i < ROUTE_XLATE_MAX; i++)
+		if (a->xlate[i].count)
+			xlate_add(acc, a->xlate[i].upstream, a->xlate[i].downstream,
+				  a->xlate[i].count);
+	acc->xlate_other += a->xlate_other;
+	hist_merge(&acc->latency, &a->latency);
+}
+
+static const struct route_stats *view(const struct route *r, bool total)
+{
+	return total ? &r->total : &r->win;
+}
+
+static int by_requests_win(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct route **)a)->win.requests;
+	uint64_t y = (*(const struct route **)b)->win.requests;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int by_requests_total(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct route **)a)->total.requests;
+	uint64_t y = (*(const struct route **)b)->total.requests;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+size_t routes_top(const struct routes *rt, bool total, const struct route **out,
+		  size_t max, struct route_stats *rest, bool *have_rest)
+{
+	const struct route *all[ROUTES_MAX];
+	size_t n = 0, limit = rt->shown < max ? rt->shown : max;
+
+	for (size_t i = 0; i < rt->n; i++)
+		if (view(rt->r[i], total)->requests)
+			all[n++] = rt->r[i];
+	qsort(all, n, sizeof(all[0]), total ? by_requests_total : by_requests_win);
+	memset(rest, 0, sizeof(*rest));
+	*have_rest = false;
+	for (size_t i = limit; i < n; i++) {
+		route_stats_merge(rest, view(all[i], total));
+		*have_rest = true;
+	}
+	if (view(rt->other, total)->requests) {
+		route_stats_merge(rest, view(rt->other, total));
+		*have_rest = true;
+	}
+	n = n < limit ? n : limit;
+	memcpy(out, all, n * sizeof(all[0]));
+	return n;
+}

@@ -1,0 +1,86 @@
+/* Route aggregation: per "METHOD host/path-template" request counts, status
+ * classes, latency, retry amplification and the upstream -> downstream
+ * status translation matrix.  Kept per interval and for the whole run. */
+#ifndef GS_ROUTES_H
+#define GS_ROUTES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "hist.h"
+
+#define ROUTE_LEN		256
+#define ROUTES_MAX		256	/* tracked routes; later ones fold into "other" */
+#define ROUTES_SHOWN_DEFAULT	50	/* top routes in reports, the rest "other" */
+#define ROUTE_XLATE_MAX		16	/* distinct (upstream, downstream) status pairs */
+
+enum cause { CAUSE_NONE = 0, CAUSE_GATEWAY, CAUSE_NETWORK, CAUSE_BACKEND, CAUSE_CLIENT,
+	     CAUSE_UNKNOWN, CAUSE__MAX };
+
+struct status_xlate {
+	uint16_t upstream;	/* 0: no upstream answer */
+	uint16_t downstream;
+	uint64_t count;
+};
+
+struct route_stats {
+	uint64_t requests;
+	uint64_t status_class[6];	/* [1]..[5] = 1xx..5xx; [0] = no status (aborted) */
+	uint64_t s504;
+	uint64_t cause_504[CAUSE__MAX];
+	uint64_t attempts;		/* upstream attempts these requests caused */
+	uint64_t joined;		/* requests joined to at least one attempt */
+	uint64_t throttled;		/* upstream 429, or 503 with Retry-After */
+	struct status_xlate xlate[ROUTE_XLATE_MAX];
+	uint64_t xlate_other;		/* pairs beyond ROUTE_XLATE_MAX */
+	struct hist latency;		/* downstream request -> response complete */
+};
+
+struct route {
+	char name[ROUTE_LEN];
+	struct route_stats win, total;
+};
+
+/* One finished downstream request, as the route table needs it. */
+struct route_sample {
+	const char *route;
+	uint16_t status;		/* 0 if the client got no status */
+	uint16_t upstream_status;	/* last attempt's status, 0 if none */
+	bool throttled;
+	unsigned attempts;
+	enum cause cause;		/* for 504s */
+	uint64_t latency_ns;
+};
+
+struct route_map_entry {
+	char prefix[ROUTE_LEN];
+	char name[ROUTE_LEN];
+};
+
+struct routes {
+	struct route *r[ROUTES_MAX];
+	size_t n;
+	struct route *other;		/* overflow, always present */
+	uint64_t overflowed;
+	struct route_map_entry *map;	/* --route-map */
+	size_t nmap;
+	unsigned shown;			/* top N in reports */
+};
+
+int routes_init(struct routes *rt, unsigned shown);
+void routes_free(struct routes *rt);
+/* --route-map FILE: lines "PREFIX NAME"; -1 with a message. */
+int routes_load_map(struct routes *rt, const char *path);
+/* "METHOD host/template" for a request (query never included). */
+void routes_name(const struct routes *rt, const char *method, const char *host,
+		 const char *path, char *out, size_t len);
+void routes_add(struct routes *rt, const struct route_sample *s);
+void routes_window_reset(struct routes *rt);
+/* Routes sorted by requests (descending) for this view, at most rt->shown;
+ * returns the count; *rest gets the sum of everything not shown. */
+size_t routes_top(const struct routes *rt, bool total, const struct route **out,
+		  size_t max, struct route_stats *rest, bool *have_rest);
+/* Merge a into acc (for the "other" row). */
+void route_stats_merge(struct route_stats *acc, const struct route_stats *a);
+const char *cause_name(enum cause c);
+
+#endif

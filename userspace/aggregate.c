@@ -3,6 +3,7 @@
 #include <string.h>
 #include "aggregate.h"
 #include "log.h"
+#include "timeouts.h"
 
 int agg_init(struct aggregator *a, size_t max_backends)
 {
@@ -91,6 +92,21 @@ void agg_add_ttfb(struct aggregator *a, const char *label, uint64_t ns)
 		return;
 	hist_add(&b->win.ttfb, ns);
 	hist_add(&b->total.ttfb, ns);
+}
+
+void agg_add_timeout_close(struct aggregator *a, const char *label, int closer)
+{
+	struct backend *b = agg_backend(a, label);
+
+	if (!b)
+		return;
+	if (closer == CLOSER_GATEWAY) {
+		b->win.timeout_closes_gateway++;
+		b->total.timeout_closes_gateway++;
+	} else {
+		b->win.timeout_closes_backend++;
+		b->total.timeout_closes_backend++;
+	}
 }
 
 void agg_window_reset(struct aggregator *a)

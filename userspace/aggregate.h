@@ -49,6 +49,8 @@ void agg_free(struct aggregator *a);
  * the "other" backend (counted in a->overflowed). */
 struct backend *agg_backend(struct aggregator *a, const char *label);
 void agg_add_conn(struct aggregator *a, const struct conn_outcome *o);
+/* A timeout-driven close on a connection to this backend. */
+void agg_add_timeout_close(struct aggregator *a, const char *backend, int closer);
 void agg_add_ttfb(struct aggregator *a, const char *backend, uint64_t ns);
 void agg_window_reset(struct aggregator *a);
 /* Apply "ip:port name" from --backend-names to known and future backends. */

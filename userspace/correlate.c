@@ -56,16 +56,58 @@ static void slot_release(struct correlator *c, uint32_t slot)
 	c->free_slots[c->nfree++] = slot;
 }
 
+/* A failed request whose last attempt got no answer is attributed from
+ * that connection's TCP facts, which come when it closes. */
+static bool needs_facts(const struct request *r)
+{
+	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
+	bool failed = r->status == 0 || r->status >= 500;
+
+	return failed && a && !a->have_conn && !a->status;
+}
+
+static void hand_over(struct correlator *c, struct request *r)
+{
+	c->requests++;
+	c->joined += r->nattempts > 0;
+	c->sink(r, c->ctx);
+	slot_release(c, SLOT(r->id));
+}
+
 void corr_request_done(struct correlator *c, uint32_t id)
 {
 	struct request *r = corr_get(c, id);
 
-	if (!r)
+	if (!r || r->waiting_facts)
 		return;
-	c->requests++;
-	c->joined += r->nattempts > 0;
-	c->sink(r, c->ctx);
-	slot_release(c, SLOT(id));
+	if (needs_facts(r)) {
+		r->waiting_facts = true;
+		return;
+	}
+	hand_over(c, r);
+}
+
+void corr_attempt_closed(struct correlator *c, uint32_t id)
+{
+	struct request *r = corr_get(c, id);
+
+	if (r && r->waiting_facts && !needs_facts(r))
+		hand_over(c, r);
+}
+
+void corr_flush(struct correlator *c, uint64_t now)
+{
+	/* Backwards: hand_over moves the last active slot into freed places. */
+	for (uint32_t i = c->nactive; i-- > 0;) {
+		struct request *r = &c->pool[c->active[i]];
+
+		if (!r->waiting_facts)
+			continue;
+		if (now != UINT64_MAX && r->ts_done + CORR_FACTS_WAIT_NS > now)
+			continue;
+		c->facts_timeouts++;
+		hand_over(c, r);
+	}
 }
 
 /* A full pool means requests whose end we never saw: finish the oldest
@@ -81,7 +123,7 @@ static void evict_oldest(struct correlator *c)
 			oldest = r;
 	}
 	c->pool_evictions++;
-	corr_request_done(c, oldest->id);
+	hand_over(c, oldest);
 }
 
 uint32_t corr_request_start(struct correlator *c, const struct request *proto)

@@ -61,6 +61,7 @@ struct request {
 	bool client_closed;		/* the client closed before the response */
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
+	bool waiting_facts;		/* finished, waiting for the upstream connection's close */
 	struct attempt attempts[REQ_ATTEMPTS];
 };
 
@@ -79,15 +80,26 @@ struct correlator {
 	uint64_t joined;		/* ... with at least one attempt */
 	uint64_t unjoined_attempts;	/* upstream attempts with no request to join */
 	uint64_t pool_evictions;	/* requests forced out of a full pool */
+	uint64_t facts_timeouts;	/* failed requests reported without upstream TCP facts */
 };
+
+/* A failed request waits at most this long for its upstream connection's
+ * TCP facts (the gateway often answers before that connection is closed). */
+#define CORR_FACTS_WAIT_NS (3 * 1000000000ull)
 
 int corr_init(struct correlator *c, request_sink sink, void *ctx);
 void corr_free(struct correlator *c);
 /* A downstream request head was read; returns its id (never 0). */
 uint32_t corr_request_start(struct correlator *c, const struct request *proto);
 struct request *corr_get(struct correlator *c, uint32_t id);
-/* Finish: hands the request to the sink and frees its slot. */
+/* Finish: hands the request to the sink and frees its slot; a failed
+ * request whose last attempt has no TCP facts yet waits for them. */
 void corr_request_done(struct correlator *c, uint32_t id);
+/* The upstream connection of this attempt closed (its facts are in). */
+void corr_attempt_closed(struct correlator *c, uint32_t id);
+/* Hand over waiting requests finished before now - CORR_FACTS_WAIT_NS
+ * (all of them with now = UINT64_MAX). */
+void corr_flush(struct correlator *c, uint64_t now);
 /* An upstream attempt began (request head written, or a connection that
  * failed before any request).  Returns the owning request id and the
  * attempt index, or 0 when no pending request of that thread matches. */

@@ -26,6 +26,7 @@ struct http_conn {
 	uint32_t pid;
 	char comm[GS_COMM_LEN + 1];
 	char peer[GS_ADDR_STRLEN];
+	char listener[GS_ADDR_STRLEN];	/* downstream: the client-facing port */
 	uint64_t ts_conn_start, ts_established;
 	unsigned nreq;			/* request heads seen */
 	bool broken;
@@ -41,7 +42,7 @@ static size_t bucket_of(const struct http_tracker *t, uint64_t sk)
 }
 
 int http_track_init(struct http_tracker *t, size_t max_conns, struct correlator *corr,
-		    struct aggregator *agg)
+		    struct aggregator *agg, struct timeouts *timeouts)
 {
 	memset(t, 0, sizeof(*t));
 	t->max = max_conns ? max_conns : HTTP_CONNS_MAX_DEFAULT;
@@ -50,6 +51,7 @@ int http_track_init(struct http_tracker *t, size_t max_conns, struct correlator 
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	t->corr = corr;
 	t->agg = agg;
+	t->timeouts = timeouts;
 	return t->buckets ? 0 : -1;
 }
 
@@ -122,6 +124,8 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	c->pid = e->pid;
 	memcpy(c->comm, e->comm, GS_COMM_LEN);
 	format_endpoint(c->peer, sizeof(c->peer), e->family, e->daddr, e->dport);
+	snprintf(c->listener, sizeof(c->listener), "%s:%u",
+		 e->family == 10 ? "[::]" : "0.0.0.0", e->sport);
 	c->ts_conn_start = e->ts_conn_start;
 	c->ts_established = e->ts_established;
 	http_stream_init(&c->req, HTTP_REQUEST);
@@ -344,6 +348,44 @@ static enum attempt_failure failure_of(const struct conn_outcome *o, const struc
 	return ATTEMPT_ABANDONED;
 }
 
+/* When the first FIN or RST left, and who sent it. */
+static uint64_t close_time(const struct gs_conn_event *e)
+{
+	uint64_t t = e->ts_fin;
+
+	if (e->ts_rst && (!t || e->ts_rst < t))
+		t = e->ts_rst;
+	return t ? t : e->ts_close;
+}
+
+static bool closed_by_peer(const struct gs_conn_event *e)
+{
+	if (e->ts_rst && (!e->ts_fin || e->ts_rst < e->ts_fin))
+		return e->rst_received > 0;
+	return e->fin_by == GS_FIN_REMOTE;
+}
+
+/* Last progress on the connection: the last byte written or read. */
+static uint64_t last_progress(const struct gs_conn_event *e)
+{
+	return e->ts_last_tx > e->ts_last_rx ? e->ts_last_tx : e->ts_last_rx;
+}
+
+/* An upstream connection closed with a request outstanding: whoever
+ * closed it waited `idle` for progress, which is that side's timeout. */
+static void upstream_timeout_close(struct http_tracker *t, const char *backend,
+				   const struct gs_conn_event *e)
+{
+	uint64_t at = close_time(e), since = last_progress(e);
+	bool by_backend = closed_by_peer(e);
+
+	if (!since || at < since)
+		return;
+	agg_add_timeout_close(t->agg, backend, by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY);
+	timeouts_add(t->timeouts, by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY, backend,
+		     by_backend ? "idle" : "read", at - since);
+}
+
 /* An upstream connection that failed before carrying a request is still an
  * attempt of whichever request the gateway was serving. */
 static void failed_connect_attempt(struct http_tracker *t, const struct gs_conn_event *e,
@@ -357,11 +399,18 @@ static void failed_connect_attempt(struct http_tracker *t, const struct gs_conn_
 
 	snprintf(a.backend, sizeof(a.backend), "%s", o->peer);
 	corr_attempt_start(t->corr, e->pid, e->tid, NULL, NULL, e->ts_start, &a, &idx);
+	/* The gateway abandoned an unanswered SYN: its connect timeout. */
+	if (o->failure == CONNECT_TIMEOUT && !e->sk_err) {
+		agg_add_timeout_close(t->agg, o->peer, CLOSER_GATEWAY);
+		timeouts_add(t->timeouts, CLOSER_GATEWAY, o->peer, "connect", e->ts_close - e->ts_start);
+	}
 }
 
 static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 			   const struct conn_outcome *o)
 {
+	if (xchg_unanswered(c))
+		upstream_timeout_close(c->t, c->peer, e);
 	for (unsigned i = 0; i < c->qlen; i++) {
 		struct xchg *x = xchg_at(c, i);
 		struct attempt *a = corr_attempt(c->t->corr, x->id, x->attempt);
@@ -373,6 +422,7 @@ static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 		a->ts_end = e->ts_close;
 		if (!x->responded)
 			a->failure = failure_of(o, e);
+		corr_attempt_closed(c->t->corr, x->id);
 	}
 }
 
@@ -386,11 +436,12 @@ static void close_downstream(struct http_conn *c, const struct gs_conn_event *e)
 
 		if (r) {
 			/* Unanswered at close: who closed first tells if the
-			 * client gave up. */
-			r->client_closed = e->fin_by == GS_FIN_REMOTE || e->rst_received;
-			r->ts_done = e->ts_fin ? e->ts_fin : e->ts_close;
-			if (e->ts_rst && (!e->ts_fin || e->ts_rst < e->ts_fin))
-				r->ts_done = e->ts_rst;
+			 * client gave up, and after how long. */
+			r->client_closed = closed_by_peer(e);
+			r->ts_done = close_time(e);
+			if (r->client_closed && r->ts_done > r->ts_start)
+				timeouts_add(c->t->timeouts, CLOSER_CLIENT, c->listener, "response",
+					     r->ts_done - r->ts_start);
 		}
 		corr_request_done(c->t->corr, x->id);
 		xchg_pop(c);

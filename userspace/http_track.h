@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "correlate.h"
 #include "http.h"
+#include "timeouts.h"
 
 #define HTTP_CONNS_MAX_DEFAULT 8192
 
@@ -23,6 +24,7 @@ struct http_tracker {
 	uint64_t clock;			/* use counter, for eviction */
 	struct correlator *corr;
 	struct aggregator *agg;
+	struct timeouts *timeouts;
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */
 	uint64_t unparsable;		/* connections whose HTTP could not be parsed */
@@ -30,7 +32,7 @@ struct http_tracker {
 };
 
 int http_track_init(struct http_tracker *t, size_t max_conns, struct correlator *corr,
-		    struct aggregator *agg);
+		    struct aggregator *agg, struct timeouts *timeouts);
 void http_track_free(struct http_tracker *t);
 void http_track_event(struct http_tracker *t, const struct gs_http_event *e);
 /* The connection closed: finish its exchanges with its TCP facts. */

@@ -53,6 +53,11 @@ static void json_backend(struct json *j, const struct backend *b, bool total)
 	json_ku64(j, "sent", s->resets_sent);
 	json_obj_close(j);
 	json_ku64(j, "retransmits", s->retransmits);
+	json_key(j, "timeout_closes");
+	json_obj_open(j);
+	json_ku64(j, "gateway", s->timeout_closes_gateway);
+	json_ku64(j, "backend", s->timeout_closes_backend);
+	json_obj_close(j);
 	json_percentiles(j, "connect_ms", &s->connect);
 	json_percentiles(j, "ttfb_ms", &s->ttfb);
 	json_obj_close(j);
@@ -155,26 +160,72 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "conns_evicted", st->http_conns_evicted);
 	json_ku64(j, "pipeline_overflow", st->http_pipeline_overflow);
 	json_ku64(j, "requests_evicted", st->requests_evicted);
+	json_ku64(j, "attributed_without_tcp_facts", st->facts_timeouts);
 	json_ku64(j, "routes_overflowed", st->route_overflow);
 	json_obj_close(j);
 }
 
 static bool backend_active(const struct backend *b, bool total)
 {
-	return (total ? &b->total : &b->win)->connects > 0 ||
-	       (total ? &b->total : &b->win)->ttfb.count > 0;
+	const struct backend_stats *s = total ? &b->total : &b->win;
+
+	return s->connects || s->ttfb.count || s->timeout_closes_gateway ||
+	       s->timeout_closes_backend;
 }
 
-static void json_summary(struct output *o, const struct aggregator *a, const struct routes *rt,
-			 const struct run_stats *st, double ts, double interval_s, bool total)
+static void json_timeouts(struct json *j, const struct timeouts *t)
 {
+	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
+	char warn[TIMEOUT_KEYS_MAX][256];
+	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
+	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
+
+	json_key(j, "timeouts");
+	json_arr_open(j);
+	for (size_t i = 0; i < n; i++) {
+		json_obj_open(j);
+		json_kstr(j, "closer", closer_name(inf[i].key.closer));
+		json_kstr(j, "peer", inf[i].key.peer);
+		json_kstr(j, "kind", inf[i].key.kind);
+		json_kdouble(j, "seconds", inf[i].seconds, 3);
+		json_ku64(j, "n", inf[i].n);
+		json_obj_close(j);
+	}
+	json_arr_close(j);
+	json_key(j, "ladder_warnings");
+	json_arr_open(j);
+	for (size_t i = 0; i < nw; i++)
+		json_str(j, warn[i]);
+	json_arr_close(j);
+}
+
+static void table_timeouts(FILE *f, const struct timeouts *t)
+{
+	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
+	char warn[TIMEOUT_KEYS_MAX][256];
+	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
+	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "inferred timeout: %s -> %s: %s timeout ~ %.3f s, n=%zu\n",
+			closer_name(inf[i].key.closer), inf[i].key.peer, inf[i].key.kind,
+			inf[i].seconds, inf[i].n);
+	for (size_t i = 0; i < nw; i++)
+		fprintf(f, "LADDER WARNING: %s\n", warn[i]);
+}
+
+static void json_summary(struct output *o, const struct report *r)
+{
+	const struct aggregator *a = r->agg;
+	const struct run_stats *st = r->stats;
+	bool total = r->total;
 	struct json *j = &o->json;
 
 	json_obj_open(j);
 	json_kstr(j, "type", total ? "total" : "summary");
-	json_kdouble(j, "ts", ts, 3);
-	json_kdouble(j, "interval_s", interval_s, 3);
-	json_routes(j, rt, total);
+	json_kdouble(j, "ts", r->ts, 3);
+	json_kdouble(j, "interval_s", r->interval_s, 3);
+	json_routes(j, r->routes, total);
 	json_key(j, "backends");
 	json_arr_open(j);
 	for (size_t i = 0; i < a->n; i++)
@@ -189,6 +240,7 @@ static void json_summary(struct output *o, const struct aggregator *a, const str
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
 	json_http_stats(j, st);
+	json_timeouts(j, r->timeouts);
 	json_obj_close(j);
 	json_end_line(j);
 }
@@ -245,9 +297,12 @@ static void table_row(FILE *f, const struct backend *b, const struct backend_sta
 		fprintf(f, " %10s %10s\n", "-", "-");
 }
 
-static void table_summary(struct output *o, const struct aggregator *a, const struct run_stats *st,
-			  double ts, double interval_s, bool total)
+static void table_summary(struct output *o, const struct report *r)
 {
+	const struct aggregator *a = r->agg;
+	const struct run_stats *st = r->stats;
+	double ts = r->ts, interval_s = r->interval_s;
+	bool total = r->total;
 	FILE *f = o->out;
 	char when[32];
 	time_t t = (time_t)ts;
@@ -270,17 +325,17 @@ static void table_summary(struct output *o, const struct aggregator *a, const st
 		table_row(f, a->other, total ? &a->other->total : &a->other->win);
 	if (!shown)
 		fprintf(f, "(no upstream connections%s)\n", total ? "" : " in this interval");
+	table_timeouts(f, r->timeouts);
 	fflush(f);
 }
 
-void output_summary(struct output *o, const struct aggregator *a, const struct routes *rt,
-		    const struct run_stats *st, double ts, double interval_s, bool total)
+void output_summary(struct output *o, const struct report *r)
 {
 	if (o->format == OUTPUT_JSON) {
-		json_summary(o, a, rt, st, ts, interval_s, total);
+		json_summary(o, r);
 	} else {
-		table_routes(o, rt, total);
-		table_summary(o, a, st, ts, interval_s, total);
+		table_routes(o, r->routes, r->total);
+		table_summary(o, r);
 	}
 }
 

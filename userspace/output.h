@@ -13,6 +13,7 @@
 #include "correlate.h"
 #include "json.h"
 #include "routes.h"
+#include "timeouts.h"
 
 struct verdict;
 
@@ -31,6 +32,7 @@ struct run_stats {
 	uint64_t requests_joined;	/* ... joined to at least one upstream attempt */
 	uint64_t attempts_unjoined;	/* upstream attempts with no request to join */
 	uint64_t requests_evicted;	/* in-flight requests forced out of a full pool */
+	uint64_t facts_timeouts;	/* failed requests attributed without upstream TCP facts */
 };
 
 struct output {
@@ -41,8 +43,18 @@ struct output {
 
 void output_init(struct output *o, enum output_format format, FILE *out);
 /* One report; total=true for the whole-run report at exit. */
-void output_summary(struct output *o, const struct aggregator *a, const struct routes *rt,
-		    const struct run_stats *st, double ts, double interval_s, bool total);
+/* Everything one report shows. */
+struct report {
+	const struct aggregator *agg;
+	const struct routes *routes;
+	const struct timeouts *timeouts;
+	const struct run_stats *stats;
+	double ts;			/* seconds since the epoch */
+	double interval_s;		/* the span it covers */
+	bool total;			/* whole run (at exit) rather than one interval */
+};
+
+void output_summary(struct output *o, const struct report *r);
 void output_request(struct output *o, const struct request *r, const struct verdict *v, double ts);
 void output_connection(struct output *o, const struct gs_conn_event *e,
 		       const struct conn_outcome *c, double ts);

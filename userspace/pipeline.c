@@ -110,9 +110,10 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	decoder_init(&p->decoder, on_event, p);
+	timeouts_init(&p->timeouts);
 	output_init(&p->out, o->output, out);
 	if (agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) || corr_init(&p->corr, on_request, p) ||
-	    http_track_init(&p->http, o->max_conns, &p->corr, &p->agg) ||
+	    http_track_init(&p->http, o->max_conns, &p->corr, &p->agg, &p->timeouts) ||
 	    routes_init(&p->routes, o->top_routes)) {
 		log_err("out of memory");
 		return -1;
@@ -145,20 +146,33 @@ static void collect_stats(struct pipeline *p)
 	st->requests_joined = p->corr.joined;
 	st->attempts_unjoined = p->corr.unjoined_attempts;
 	st->requests_evicted = p->corr.pool_evictions;
+	st->facts_timeouts = p->corr.facts_timeouts;
+}
+
+static void report(struct pipeline *p, double ts, double span_s, bool total)
+{
+	/* Failed requests still waiting for upstream TCP facts: at the end,
+	 * all of them; otherwise those that waited long enough. */
+	corr_flush(&p->corr, total ? UINT64_MAX : p->replaying ? p->last_ns : mono_ns());
+	struct report r = {
+		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
+		.stats = &p->stats, .ts = ts, .interval_s = span_s, .total = total,
+	};
+
+	collect_stats(p);
+	output_summary(&p->out, &r);
 }
 
 void pipeline_report(struct pipeline *p, double ts, double interval_s)
 {
-	collect_stats(p);
-	output_summary(&p->out, &p->agg, &p->routes, &p->stats, ts, interval_s, false);
+	report(p, ts, interval_s, false);
 	agg_window_reset(&p->agg);
 	routes_window_reset(&p->routes);
 }
 
 void pipeline_total(struct pipeline *p, double ts, double run_s)
 {
-	collect_stats(p);
-	output_summary(&p->out, &p->agg, &p->routes, &p->stats, ts, run_s, true);
+	report(p, ts, run_s, true);
 }
 
 int pipeline_load_backend_names(struct pipeline *p, const char *path)

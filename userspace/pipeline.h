@@ -21,6 +21,7 @@ struct pipeline {
 	struct correlator corr;
 	struct http_tracker http;
 	struct routes routes;
+	struct timeouts timeouts;
 	struct output out;
 	struct run_stats stats;
 	bool replaying;

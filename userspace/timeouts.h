@@ -1,0 +1,58 @@
+/* Timeout inference: every timeout-driven close (an endpoint closes a
+ * connection with a request outstanding after a period without progress)
+ * gives one idle time.  Clusters of idle times per (closer, peer, kind)
+ * reveal each hop's effective timeout; comparing hops finds inverted or
+ * tight timeout ladders (the outer hop must wait longest, 2 s or more
+ * longer than the hop inside it). */
+#ifndef GS_TIMEOUTS_H
+#define GS_TIMEOUTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "util.h"
+
+#define TIMEOUT_KEYS_MAX	64	/* distinct (closer, peer, kind) followed */
+#define TIMEOUT_SAMPLES		128	/* idle times kept per key (most recent) */
+#define TIMEOUT_MIN_CLUSTER	3	/* closes needed before a value is inferred */
+#define LADDER_MIN_GAP_S	2.0	/* outer hop should wait this much longer */
+
+enum closer { CLOSER_GATEWAY, CLOSER_BACKEND, CLOSER_CLIENT };
+
+struct timeout_key {
+	enum closer closer;
+	char peer[GS_ADDR_STRLEN];	/* backend ip:port, or listener 0.0.0.0:port */
+	const char *kind;		/* "connect", "read", "response" */
+};
+
+struct timeout_series {
+	struct timeout_key key;
+	uint64_t idle_ns[TIMEOUT_SAMPLES];
+	size_t n;			/* samples held (<= TIMEOUT_SAMPLES) */
+	size_t next;			/* ring position */
+	uint64_t total;			/* closes seen */
+};
+
+struct inferred_timeout {
+	struct timeout_key key;
+	double seconds;			/* median of the densest cluster */
+	size_t n;			/* closes in that cluster */
+};
+
+struct timeouts {
+	struct timeout_series s[TIMEOUT_KEYS_MAX];
+	size_t n;
+	uint64_t dropped;		/* closes of keys beyond TIMEOUT_KEYS_MAX */
+};
+
+void timeouts_init(struct timeouts *t);
+void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, const char *kind,
+		  uint64_t idle_ns);
+/* Inferred timeouts (whole run); returns how many were written to out. */
+size_t timeouts_infer(const struct timeouts *t, struct inferred_timeout *out, size_t max);
+/* Ladder warnings as sentences; returns how many were written. */
+size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[256],
+		       size_t max);
+const char *closer_name(enum closer c);
+
+#endif

@@ -8,14 +8,10 @@
  *         buffer comes from the reading syscall's own registers.
  * One event per head (or head fragment), never one per syscall; byte
  * counts and times are kept in the connection's map entry. */
-#include "gs.bpf.h"
-#include "http.h"
+#include "capture.bpf.h"
 
 const volatile bool http_enabled = true;
 const volatile __u32 capture_bytes = GS_CAPTURE_DEFAULT;
-
-#define MSG_PEEK 2
-#define HEAD_CONT_MAX 2		/* fragments captured after an unfinished head */
 
 /* Syscalls whose buffer sock_recv_length can find in the registers. */
 #if defined(__TARGET_ARCH_x86)
@@ -33,129 +29,6 @@ const volatile __u32 capture_bytes = GS_CAPTURE_DEFAULT;
 #else
 #error "gatescope: add this architecture's syscall numbers"
 #endif
-
-/* The event is too large for the 512-byte stack: build it per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct gs_http_event);
-} http_scratch SEC(".maps");
-
-/* First four bytes of every HTTP/1.x request method we follow, and of a
- * status line, as little-endian words. */
-#define W(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
-
-static __always_inline bool may_start_head(__u32 w)
-{
-	switch (w) {
-	case W('G', 'E', 'T', ' '):
-	case W('P', 'O', 'S', 'T'):
-	case W('P', 'U', 'T', ' '):
-	case W('H', 'E', 'A', 'D'):
-	case W('D', 'E', 'L', 'E'):
-	case W('P', 'A', 'T', 'C'):
-	case W('O', 'P', 'T', 'I'):
-	case W('C', 'O', 'N', 'N'):
-	case W('T', 'R', 'A', 'C'):
-	case W('H', 'T', 'T', 'P'):
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* The owner of a passive connection is the first process to use it. */
-static __always_inline void claim_owner(struct gs_conn_event *c)
-{
-	__u64 id;
-
-	if (c->pid)
-		return;
-	id = bpf_get_current_pid_tgid();
-	c->pid = id >> 32;
-	c->tid = (__u32)id;
-	bpf_get_current_comm(c->comm, sizeof(c->comm));
-}
-
-/* Did the captured bytes end a head ("\r\n\r\n" at their end)? */
-static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
-{
-	__u64 i = n - 4;
-
-	if (n < 4 || i > GS_CAPTURE_MAX - 4)
-		return false;
-	return e->data[i] == '\r' && e->data[i + 1] == '\n' &&
-	       e->data[i + 2] == '\r' && e->data[i + 3] == '\n';
-}
-
-/* Capture up to capture_bytes of a user buffer if it may start a head or
- * continue an unfinished one.  avail: bytes readable at buf (first iovec). */
-static __always_inline void capture(struct gs_conn_state *st, const void *buf, __u32 len,
-				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready)
-{
-	__u8 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
-	struct gs_conn_event *c = &st->ev;
-	struct gs_http_event *e;
-	__u32 zero = 0, first = 0;
-	__u64 n;
-	__u8 flags = 0;
-
-	if (!buf || !len)
-		return;
-	if (bpf_probe_read_user(&first, sizeof(first), buf) && avail >= 4)
-		return;		/* unreadable user memory: nothing to capture */
-	if (!may_start_head(first)) {
-		if (!*cont)
-			return;
-		(*cont)--;
-		flags = GS_HTTP_F_CONT;
-	}
-	e = bpf_map_lookup_elem(&http_scratch, &zero);
-	if (!e)
-		return;
-	n = len < capture_bytes ? len : capture_bytes;
-	n = n < avail ? n : avail;
-	barrier_var(n);		/* keep the clamp below where the verifier sees it */
-	if (n > GS_CAPTURE_MAX)
-		n = GS_CAPTURE_MAX;
-	if (n == 0 || bpf_probe_read_user(e->data, n, buf))
-		return;
-	if (n < len)
-		stat_inc(GS_STAT_HTTP_TRUNCATED);
-	/* A whole small buffer that does not end a head: the rest follows. */
-	if (!flags)
-		*cont = (n == len && !ends_head(e, n)) ? HEAD_CONT_MAX : 0;
-	else if (ends_head(e, n))
-		*cont = 0;
-
-	e->type = GS_EV_HTTP;
-	e->size = GS_HTTP_HDR_SIZE + n;
-	e->cap_len = n;
-	e->len = len;
-	e->sk = c->sk;
-	e->ts = bpf_ktime_get_ns();
-	e->stream_off = off;
-	e->other_off = io_dir == GS_IO_SEND ? c->app_rx_bytes : c->app_tx_bytes;
-	e->ts_conn_start = c->ts_start;
-	e->ts_established = c->ts_established;
-	e->ts_first_byte = ts_ready;
-	e->ts_last_tx = c->ts_last_tx;
-	e->ts_last_rx = c->ts_last_rx;
-	e->pid = c->pid;
-	e->tid = (__u32)bpf_get_current_pid_tgid();
-	e->family = c->family;
-	e->sport = c->sport;
-	e->dport = c->dport;
-	e->io_dir = io_dir;
-	e->conn_dir = c->direction;
-	e->flags = flags;
-	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
-	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
-	stat_inc(GS_STAT_HTTP_CAPTURES);
-	emit(e, GS_HTTP_HDR_SIZE + n);
-}
 
 /* iov_iter.__iov was "iov" before 6.4 (commit de4f5fed3f23). */
 struct iov_iter___pre64 {

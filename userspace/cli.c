@@ -41,6 +41,10 @@ void cli_usage(FILE *out)
 "      --slow-ms MS            --events slow: requests slower than MS (default 1000)\n"
 "      --capture-bytes N       bytes of each HTTP head captured (default 256,\n"
 "                              max 4096); longer heads are counted as truncated\n"
+"      --capture-path PATH     how HTTP bytes are read: auto (default: socket\n"
+"                              tracepoints if the kernel has them), socket,\n"
+"                              syscall (fallback; slows every syscall a little),\n"
+"                              off (TCP facts only)\n"
 "      --metrics ADDR:PORT     serve Prometheus metrics (not in this build yet)\n"
 "\n"
 "Recording:\n"
@@ -157,9 +161,23 @@ static enum cli_result parse_events(const char *s, struct options *o)
 	return usage_error("--events: unknown value '%s' (errors, 504, slow, all)", s);
 }
 
+static enum cli_result parse_capture_path(const char *s, struct options *o)
+{
+	static const char *names[] = { "auto", "socket", "syscall", "off" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(s, names[i])) {
+			o->capture_path = i;	/* same order as enum capture_path */
+			return CLI_OK;
+		}
+	}
+	return usage_error("--capture-path: unknown value '%s' (auto, socket, syscall, off)", s);
+}
+
 enum {
 	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
 	OPT_MAX_CONNS, OPT_CAPTURE_BYTES, OPT_ROUTE_MAP, OPT_TOP_ROUTES, OPT_SLOW_MS,
+	OPT_CAPTURE_PATH,
 };
 
 static const struct option long_opts[] = {
@@ -180,6 +198,7 @@ static const struct option long_opts[] = {
 	{ "route-map", required_argument, NULL, OPT_ROUTE_MAP },
 	{ "top-routes", required_argument, NULL, OPT_TOP_ROUTES },
 	{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
+	{ "capture-path", required_argument, NULL, OPT_CAPTURE_PATH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -241,6 +260,7 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 		if (!parse_seconds(arg, 3600000, &o->slow_ms))
 			return usage_error("--slow-ms: '%s' is not a positive number of milliseconds", arg);
 		return CLI_OK;
+	case OPT_CAPTURE_PATH: return parse_capture_path(arg, o);
 	case 'v': o->verbose = true; return CLI_OK;
 	case 'h': cli_usage(stdout); return CLI_EXIT_OK;
 	case 'V': printf("gatescope %s\n", GS_VERSION); return CLI_EXIT_OK;

@@ -3,7 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include "gatescope.skel.h"
 #include "loader.h"
 #include "log.h"
@@ -32,6 +35,81 @@ int loader_add_port(struct loader *l, uint16_t port)
 		return -1;
 	}
 	return 0;
+}
+
+const char *capture_path_name(enum capture_path p)
+{
+	switch (p) {
+	case CAPTURE_SOCKET: return "socket tracepoints";
+	case CAPTURE_SYSCALL: return "syscall tracepoints (fallback)";
+	case CAPTURE_OFF: return "off";
+	default: return "auto";
+	}
+}
+
+/* Does the kernel have this tracepoint as a BTF-typed (tp_btf) hook? */
+static bool kernel_has_tp(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+static void set_autoload(struct bpf_object *obj, const char *prefix, bool on)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj)
+		if (!strncmp(bpf_program__name(prog), prefix, strlen(prefix)))
+			bpf_program__set_autoload(prog, on);
+}
+
+/* Syscall tracepoints attach through tracefs: mount it if nobody did. */
+static void ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/tracing/events", &st) || !stat("/sys/kernel/debug/tracing/events", &st))
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		log_warn("tracefs is not mounted and could not be: %s", strerror(errno));
+}
+
+/* Pick the hooks this kernel has; say in one line what is degraded. */
+static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_path want)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool socket_ok = kernel_has_tp(vmlinux, "tcp_sendmsg_locked") &&
+			 kernel_has_tp(vmlinux, "sock_send_length") &&
+			 kernel_has_tp(vmlinux, "sock_recv_length");
+	enum capture_path use = want;
+
+	if (want == CAPTURE_AUTO)
+		use = socket_ok ? CAPTURE_SOCKET : CAPTURE_SYSCALL;
+	if (use == CAPTURE_SOCKET && !socket_ok) {
+		log_warn("--capture-path socket: this kernel lacks tcp_sendmsg_locked / sock_*_length tracepoints (Linux 6.10+); using syscall tracepoints");
+		use = CAPTURE_SYSCALL;
+	} else if (want == CAPTURE_AUTO && !socket_ok) {
+		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses syscall tracepoints (slower for every process)");
+	}
+	bpf_program__set_autoload(skel->progs.gs_sendmsg, use == CAPTURE_SOCKET);
+	bpf_program__set_autoload(skel->progs.gs_send_length, use == CAPTURE_SOCKET);
+	bpf_program__set_autoload(skel->progs.gs_recv_length, use == CAPTURE_SOCKET);
+	set_autoload(skel->obj, "gs_sys_", use == CAPTURE_SYSCALL);
+	skel->rodata->http_enabled = use != CAPTURE_OFF;
+	if (!kernel_has_tp(vmlinux, "sk_data_ready")) {
+		bpf_program__set_autoload(skel->progs.gs_data_ready, false);
+		log_info("degraded: no sk_data_ready tracepoint; gateway_stall evidence (unread response bytes) unavailable");
+	}
+	if (!kernel_has_tp(vmlinux, "inet_sk_error_report")) {
+		bpf_program__set_autoload(skel->progs.gs_error_report, false);
+		log_info("degraded: no inet_sk_error_report tracepoint; socket errno not recorded");
+	}
+	if (use == CAPTURE_SYSCALL)
+		ensure_tracefs();
+	btf__free(vmlinux);
+	return use;
 }
 
 static int fill_filters(struct loader *l, const struct loader_opts *o)
@@ -74,6 +152,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
 	skel->rodata->capture_bytes = o->capture_bytes;
 	l->max_conns = o->max_conns;
+	l->capture = choose_hooks(skel, o->capture);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 
 	err = gatescope_bpf__load(skel);

@@ -11,6 +11,14 @@
 struct gatescope_bpf;
 struct ring_buffer;
 
+/* How HTTP bytes are captured. */
+enum capture_path {
+	CAPTURE_AUTO = 0,	/* socket tracepoints if the kernel has them, else syscalls */
+	CAPTURE_SOCKET,		/* tcp_sendmsg_locked + sock_{send,recv}_length */
+	CAPTURE_SYSCALL,	/* syscalls:sys_{enter,exit}_{read,write,...}: the fallback */
+	CAPTURE_OFF,		/* TCP facts only */
+};
+
 struct loader_opts {
 	bool filter_pid;		/* trace only the pids added below */
 	const pid_t *pids;
@@ -21,12 +29,16 @@ struct loader_opts {
 	size_t nports;
 	uint32_t max_conns;		/* size of the connection table */
 	uint32_t capture_bytes;		/* HTTP head bytes captured per buffer */
+	enum capture_path capture;
 };
 
 struct loader {
 	struct gatescope_bpf *skel;
 	uint32_t max_conns;
+	enum capture_path capture;	/* the path actually in use */
 };
+
+const char *capture_path_name(enum capture_path p);
 
 /* Root/capabilities and kernel BTF present?  Prints one clear line if not. */
 int loader_check_env(void);

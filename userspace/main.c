@@ -212,7 +212,10 @@ static int event_loop(struct live *lv)
 static int run_live(struct options *o, struct pipeline *pipe)
 {
 	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
-	struct loader_opts lo = { .max_conns = o->max_conns, .capture_bytes = o->capture_bytes };
+	struct loader_opts lo = {
+		.max_conns = o->max_conns, .capture_bytes = o->capture_bytes,
+		.capture = o->capture_path,
+	};
 	uint64_t start;
 	int ret = 1;
 
@@ -248,9 +251,9 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	}
 	if (setup_fds(&lv))
 		goto out;
-	log_info("tracing %s, %zu client-facing port%s; Ctrl-C to stop",
+	log_info("tracing %s, %zu client-facing port%s, HTTP capture: %s; Ctrl-C to stop",
 		 lo.filter_pid ? "selected processes" : "all processes", lv.nports,
-		 lv.nports == 1 ? "" : "s");
+		 lv.nports == 1 ? "" : "s", capture_path_name(lv.loader.capture));
 	start = mono_ns();
 	ret = event_loop(&lv);
 	arm_second_signal();

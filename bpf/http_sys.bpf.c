@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Fallback HTTP capture for kernels without the socket tracepoints
+ * (tcp_sendmsg_locked, sock_send_length, sock_recv_length): the syscall
+ * tracepoints of read, write, readv, writev, sendto, recvfrom, sendmsg and
+ * recvmsg.  Attaching any syscall tracepoint slows every syscall of every
+ * process, so userspace loads these only when the primary path is missing
+ * or --capture-path syscall asks for them.  Enter: remember the socket and
+ * the user buffer per thread; exit: count the bytes and capture the head. */
+#include "capture.bpf.h"
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* One syscall in progress per thread. */
+struct sys_io {
+	__u64 sk;
+	const void *buf;
+	__u32 avail;		/* contiguous bytes at buf (first iovec) */
+	__u8 io_dir;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sys_io);
+} sys_pending SEC(".maps");
+
+/* fd -> struct sock, if the fd is a socket. */
+static __always_inline struct sock *sock_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline void io_enter(int fd, const void *buf, __u32 avail, __u8 io_dir)
+{
+	struct sock *sk = sock_of_fd(fd);
+	struct sys_io io = { .buf = buf, .avail = avail, .io_dir = io_dir };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!sk || !conn_lookup(sk))
+		return;		/* not a connection we follow: one lookup */
+	io.sk = (__u64)sk;
+	bpf_map_update_elem(&sys_pending, &tid, &io, BPF_ANY);
+}
+
+/* The first iovec of a user iovec array. */
+static __always_inline void iov_enter(int fd, const struct iovec *uiov, __u8 io_dir)
+{
+	struct iovec iov;
+
+	if (!bpf_probe_read_user(&iov, sizeof(iov), uiov))
+		io_enter(fd, iov.iov_base, iov.iov_len, io_dir);
+}
+
+static __always_inline void msg_enter(int fd, const struct user_msghdr *umsg, __u8 io_dir)
+{
+	struct user_msghdr m;
+
+	if (!bpf_probe_read_user(&m, sizeof(m), umsg))
+		iov_enter(fd, m.msg_iov, io_dir);
+}
+
+static __always_inline void io_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sys_io *io = bpf_map_lookup_elem(&sys_pending, &tid);
+	struct gs_conn_state *st;
+	__u64 *bytes, *last, ts_ready = 0;
+	__u32 len;
+
+	if (!io)
+		return;
+	st = conn_lookup((void *)io->sk);
+	if (!st || ret <= 0)
+		goto out;
+	claim_owner(&st->ev);
+	len = ret;
+	bytes = io->io_dir == GS_IO_SEND ? &st->ev.app_tx_bytes : &st->ev.app_rx_bytes;
+	last = io->io_dir == GS_IO_SEND ? &st->ev.ts_last_tx : &st->ev.ts_last_rx;
+	if (io->io_dir == GS_IO_RECV) {
+		ts_ready = st->ts_rx_ready;
+		st->ts_rx_ready = 0;
+	}
+	if (http_enabled)
+		capture(st, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
+			ts_ready);
+	*bytes += len;
+	*last = bpf_ktime_get_ns();
+out:
+	bpf_map_delete_elem(&sys_pending, &tid);
+}
+
+#define ARG(n) ((unsigned long)ctx->args[n])
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int gs_sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_SEND);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int gs_sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_SEND);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int gs_sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_SEND);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int gs_sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_SEND);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int gs_sys_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int gs_sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	/* MSG_PEEK leaves the data queued: it is read again later. */
+	if (!(ARG(3) & MSG_PEEK))
+		io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int gs_sys_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_RECV);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int gs_sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ARG(2) & MSG_PEEK))
+		msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_RECV);
+	return 0;
+}
+
+/* One exit program serves every syscall above: the pending entry says
+ * which direction it was. */
+#define SYS_EXIT(name)								\
+	SEC("tracepoint/syscalls/sys_exit_" #name)				\
+	int gs_sys_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
+	{									\
+		io_exit(ctx->ret);						\
+		return 0;							\
+	}
+
+SYS_EXIT(write)
+SYS_EXIT(sendto)
+SYS_EXIT(writev)
+SYS_EXIT(sendmsg)
+SYS_EXIT(read)
+SYS_EXIT(recvfrom)
+SYS_EXIT(readv)
+SYS_EXIT(recvmsg)

@@ -137,6 +137,7 @@ static int setup_fds(struct live *lv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	lv->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	lv->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
@@ -153,6 +154,23 @@ static int setup_fds(struct live *lv)
 	ev.data.fd = ring_buffer__epoll_fd(lv->rb);
 	epoll_ctl(lv->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	return 0;
+}
+
+/* Read the pending signal.  SIGHUP reloads --backend-names and goes on;
+ * anything else stops (returns false). */
+static bool on_signal(struct live *lv)
+{
+	struct signalfd_siginfo si;
+
+	if (read(lv->sfd, &si, sizeof(si)) != sizeof(si))
+		return true;
+	if (si.ssi_signo != SIGHUP)
+		return false;
+	if (!lv->opts->backend_names)
+		log_info("SIGHUP: no --backend-names file to reload");
+	else if (!pipeline_load_backend_names(lv->pipe, lv->opts->backend_names))
+		log_info("SIGHUP: reloaded %s", lv->opts->backend_names);
+	return true;
 }
 
 /* A second Ctrl-C while we shut down kills at once. */
@@ -185,7 +203,7 @@ static int event_loop(struct live *lv)
 			return 1;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == lv->sfd)
+			if (evs[i].data.fd == lv->sfd && !on_signal(lv))
 				return 0;	/* SIGINT/SIGTERM: final report in the caller */
 			if (evs[i].data.fd == lv->tfd) {
 				uint64_t expirations;

@@ -124,6 +124,12 @@ void agg_set_name(struct aggregator *a, const char *label, const char *name)
 	for (size_t i = 0; i < a->n; i++)
 		if (!strcmp(a->backends[i]->label, label))
 			snprintf(a->backends[i]->name, AGG_NAME_LEN, "%s", name);
+	for (size_t i = 0; i < a->nnames; i++) {
+		if (!strcmp(a->names[i].label, label)) {	/* reloaded: replace */
+			snprintf(a->names[i].name, AGG_NAME_LEN, "%s", name);
+			return;
+		}
+	}
 	p = realloc(a->names, (a->nnames + 1) * sizeof(*p));
 	if (!p) {
 		log_warn("out of memory naming backend %s", label);

@@ -1,0 +1,1006 @@
+/* HTTP/1.x heads and message boundaries from captured I/O prefixes; see
+ * http_parser.h for the model. Everything is line based: a head, a chunk
+ * size, the CRLF after chunk data and the trailers are lines; bodies and
+ * chunk data are skipped by moving s->pos, never read. */
+#include <string.h>
+#include "http_parser.h"
+
+enum parse_state {
+	ST_SEEK = 0,	/* out of sync: wait for a fragment that starts a head */
+	ST_IDLE,	/* the next head starts at pos (CR/LF before it skipped) */
+	ST_HEAD,	/* inside a head */
+	ST_CHUNK_SIZE,	/* chunked body: a chunk-size line at pos */
+	ST_CHUNK_CRLF,	/* chunked body: the CRLF after chunk data at pos */
+	ST_TRAILER,	/* chunked body: trailer lines up to the blank one */
+	ST_CLOSE,	/* body runs to the connection's end */
+	ST_TUNNEL,	/* no more HTTP on this connection */
+};
+
+/* s->hflags: what the headers of the current head said */
+#define HF_CLOSE		(1u << 0)
+#define HF_KEEPALIVE		(1u << 1)
+#define HF_UPGRADE_TOKEN	(1u << 2)	/* Connection: upgrade */
+#define HF_UPGRADE_HEADER	(1u << 3)	/* Upgrade: ... */
+#define HF_TE			(1u << 4)
+#define HF_TE_CHUNKED_LAST	(1u << 5)
+#define HF_TE_CHUNKED_EARLY	(1u << 6)	/* chunked, then another coding */
+#define HF_HOST_FROM_TARGET	(1u << 7)
+#define HF_HOST_SEEN		(1u << 8)
+#define HF_THROTTLE_WORD	(1u << 9)
+
+/* s->expect[] entries: what kind of request a response answers */
+enum expect_kind { EXPECT_OTHER = 0, EXPECT_HEAD, EXPECT_CONNECT };
+
+#define CL_DIGITS_MAX	18	/* < 2^63: no overflow */
+#define CHUNK_DIGITS_MAX 15	/* < 2^60 */
+
+/* One fed I/O */
+struct frag {
+	const uint8_t *data;
+	uint64_t off, cend, end, ts;	/* start, end of captured bytes, end of the I/O */
+	http_cb cb;
+	void *ctx;
+	int events;
+	bool untouched;			/* no byte of it parsed yet: may resync here */
+};
+
+static const char *const methods[] = {
+	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+};
+
+/* ---- small character helpers ---- */
+
+static bool is_tchar(uint8_t c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return true;
+	return c && strchr("!#$%&'*+-.^_`|~", c);
+}
+
+static bool is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hex_value(uint8_t c)
+{
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static size_t token_len(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && is_tchar(p[i]))
+		i++;
+	return i;
+}
+
+static bool ci_equal(const char *a, size_t n, const char *lit)
+{
+	size_t i;
+
+	if (strlen(lit) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (lower(a[i]) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+/* Case-insensitive search of a lowercase needle. */
+static bool ci_contains(const uint8_t *p, size_t n, const char *needle)
+{
+	size_t m = strlen(needle), i, j;
+
+	for (i = 0; i + m <= n; i++) {
+		for (j = 0; j < m && lower(p[i + j]) == (uint8_t)needle[j]; j++)
+			;
+		if (j == m)
+			return true;
+	}
+	return false;
+}
+
+static void trim_ows(const char **p, size_t *n)
+{
+	while (*n && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* Next element of a comma-separated list, trimmed; false at the end. */
+static bool next_element(const char **p, const char *end, const char **el, size_t *n)
+{
+	const char *comma;
+
+	if (*p > end)
+		return false;
+	comma = memchr(*p, ',', end - *p);
+	if (!comma)
+		comma = end;
+	*el = *p;
+	*n = comma - *p;
+	*p = comma + 1;
+	trim_ows(el, n);
+	return true;
+}
+
+static void copy_str(char *dst, size_t size, const char *src, size_t n, bool to_lower)
+{
+	size_t i;
+
+	if (n >= size)
+		n = size - 1;
+	for (i = 0; i < n; i++)
+		dst[i] = to_lower ? (char)lower(src[i]) : src[i];
+	dst[n] = '\0';
+}
+
+/* Header and framing bytes: no NUL or other control bytes except HTAB and
+ * CR (LF ends the line before it gets here). Returns the first bad one's
+ * index, or n. */
+static size_t first_bad_byte(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r') || p[i] == 0x7f)
+			break;
+	return i;
+}
+
+/* ---- stream bookkeeping ---- */
+
+static void fail(struct http_stream *s, const char *why)
+{
+	if (!s->error) {
+		s->error = why;
+		s->error_off = s->pos;
+	}
+}
+
+static void emit(struct http_stream *s, struct frag *f, enum http_event ev)
+{
+	if (ev == HTTP_EV_HEAD) {
+		s->stats.heads++;
+		if (s->cur.truncated)
+			s->stats.truncated++;
+	}
+	f->events++;
+	if (f->cb)
+		f->cb(ev, &s->cur, f->ctx);
+}
+
+static enum expect_kind expect_pop(struct http_stream *s)
+{
+	uint8_t k;
+
+	if (!s->expect_len)
+		return EXPECT_OTHER;
+	k = s->expect[s->expect_head];
+	s->expect_head = (s->expect_head + 1) % HTTP_EXPECT_MAX;
+	s->expect_len--;
+	return k;
+}
+
+static void seek(struct http_stream *s, bool after_loss)
+{
+	s->state = ST_SEEK;
+	s->seek_counted = after_loss;
+}
+
+static void lose_sync(struct http_stream *s)
+{
+	s->stats.lost++;
+	seek(s, true);
+}
+
+/* ---- start lines ---- */
+
+static bool parse_version(const char *p, size_t n, uint8_t *minor)
+{
+	if (n != 8 || memcmp(p, "HTTP/1.", 7) || !is_digit(p[7]))
+		return false;
+	*minor = p[7] - '0';
+	return true;
+}
+
+static void set_path(struct http_head *h, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && p[i] != '?' && p[i] != '#'; i++)
+		;
+	copy_str(h->path, sizeof(h->path), p, i, false);
+}
+
+static size_t scheme_len(const char *t, size_t n)
+{
+	if (n >= 7 && ci_equal(t, 7, "http://"))
+		return 7;
+	if (n >= 8 && ci_equal(t, 8, "https://"))
+		return 8;
+	return 0;
+}
+
+/* origin-form, absolute-form (the authority overrides Host, userinfo
+ * dropped), asterisk-form, or authority-form for CONNECT. */
+static bool set_target(struct http_stream *s, const char *t, size_t n)
+{
+	struct http_head *h = &s->cur;
+	size_t sch = scheme_len(t, n), alen;
+	const char *a, *at, *rest;
+
+	if (t[0] == '/') {
+		set_path(h, t, n);
+		return true;
+	}
+	if (n == 1 && t[0] == '*') {
+		strcpy(h->path, "*");
+		return true;
+	}
+	if (sch) {
+		a = t + sch;
+		for (alen = 0; sch + alen < n && !strchr("/?#", a[alen]); alen++)
+			;
+		rest = a + alen;
+		at = memrchr(a, '@', alen);
+		if (at) {
+			alen -= at + 1 - a;
+			a = at + 1;
+		}
+		copy_str(h->host, sizeof(h->host), a, alen, true);
+		s->hflags |= HF_HOST_FROM_TARGET;
+		if (rest < t + n && *rest == '/')
+			set_path(h, rest, t + n - rest);
+		else
+			strcpy(h->path, "/");
+		return true;
+	}
+	if (!strcmp(h->method, "CONNECT")) {
+		copy_str(h->host, sizeof(h->host), t, n, true);
+		s->hflags |= HF_HOST_FROM_TARGET;
+		return true;
+	}
+	return false;
+}
+
+/* METHOD SP target SP HTTP/1.x. l holds the first plen bytes of an n-byte
+ * line; the line's last bytes are in s->tail (tail_end marks the end of
+ * them, CR excluded). A cut line (whole = false: truncated capture) needs
+ * only the method and the start of the target. */
+static bool parse_request_line(struct http_stream *s, const char *l, size_t plen, size_t n,
+			       bool whole, size_t tail_end)
+{
+	struct http_head *h = &s->cur;
+	size_t m = token_len(l, plen), avail, tlen;
+	const char *t, *sp;
+
+	if (m == 0 || m >= sizeof(h->method) || m >= plen || l[m] != ' ')
+		return false;
+	copy_str(h->method, sizeof(h->method), l, m, false);
+	t = l + m + 1;
+	avail = plen - m - 1;
+	if (whole && n == plen) {
+		sp = memrchr(t, ' ', avail);
+		if (!sp || !parse_version(sp + 1, l + n - sp - 1, &h->version_minor))
+			return false;
+		tlen = sp - t;
+	} else if (whole) {
+		/* longer than kept: the version is in the tail */
+		if (s->tail[tail_end - 9] != ' ' ||
+		    !parse_version((const char *)s->tail + tail_end - 8, 8, &h->version_minor))
+			return false;
+		tlen = avail;
+	} else {
+		sp = memchr(t, ' ', avail);
+		tlen = sp ? (size_t)(sp - t) : avail;
+		if (sp && l + plen - sp - 1 >= 8)
+			parse_version(sp + 1, 8, &h->version_minor);
+	}
+	if (tlen == 0 || memchr(t, ' ', tlen))
+		return false;
+	return set_target(s, t, tlen);
+}
+
+/* HTTP/1.x SP 3DIGIT [SP reason] */
+static bool parse_status_line(struct http_stream *s, const char *l, size_t plen)
+{
+	struct http_head *h = &s->cur;
+
+	if (plen < 12 || !parse_version(l, 8, &h->version_minor) || l[8] != ' ' ||
+	    !is_digit(l[9]) || l[9] == '0' || !is_digit(l[10]) || !is_digit(l[11]) ||
+	    (plen > 12 && l[12] != ' '))
+		return false;
+	h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	h->interim = h->status < 200 && h->status != 101;
+	return true;
+}
+
+/* Can the start line seen so far still become a valid one? Lets garbage
+ * break the stream without waiting for a line end that may never come. */
+static bool start_prefix_ok(const struct http_stream *s)
+{
+	size_t plen = s->line_len < HTTP_LINE_KEEP ? s->line_len : HTTP_LINE_KEEP;
+	size_t m;
+
+	if (s->kind == HTTP_REQUEST) {
+		m = token_len(s->line, plen);
+		if (m >= HTTP_METHOD_LEN)
+			return false;
+		return m == plen || (m > 0 && s->line[m] == ' ');
+	}
+	m = plen < 7 ? plen : 7;
+	if (memcmp(s->line, "HTTP/1.", m))
+		return false;
+	return (plen < 8 || is_digit(s->line[7])) && (plen < 9 || s->line[8] == ' ');
+}
+
+/* ---- header lines ---- */
+
+static bool parse_content_length(struct http_stream *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *el;
+	size_t len, i;
+	int64_t val;
+
+	while (next_element(&p, end, &el, &len)) {
+		if (len == 0 || len > CL_DIGITS_MAX)
+			return false;
+		for (val = 0, i = 0; i < len; i++) {
+			if (!is_digit(el[i]))
+				return false;
+			val = val * 10 + (el[i] - '0');
+		}
+		if (s->cl >= 0 && s->cl != val)
+			return false;
+		s->cl = val;
+	}
+	return true;
+}
+
+static void parse_transfer_encoding(struct http_stream *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *el, *semi;
+	size_t len;
+
+	while (next_element(&p, end, &el, &len)) {
+		semi = memchr(el, ';', len);
+		if (semi)
+			len = semi - el;
+		trim_ows(&el, &len);
+		if (!len)
+			continue;
+		s->hflags |= HF_TE;
+		if (s->hflags & HF_TE_CHUNKED_LAST)
+			s->hflags |= HF_TE_CHUNKED_EARLY;
+		if (ci_equal(el, len, "chunked"))
+			s->hflags |= HF_TE_CHUNKED_LAST;
+		else
+			s->hflags &= ~HF_TE_CHUNKED_LAST;
+	}
+}
+
+static void parse_connection(struct http_stream *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *el;
+	size_t len;
+
+	while (next_element(&p, end, &el, &len)) {
+		if (ci_equal(el, len, "close"))
+			s->hflags |= HF_CLOSE;
+		else if (ci_equal(el, len, "keep-alive"))
+			s->hflags |= HF_KEEPALIVE;
+		else if (ci_equal(el, len, "upgrade"))
+			s->hflags |= HF_UPGRADE_TOKEN;
+	}
+}
+
+/* name: OWS value OWS. cut: the line was longer than the bytes kept. */
+static void parse_header(struct http_stream *s, const char *l, size_t plen, bool cut)
+{
+	struct http_head *h = &s->cur;
+	size_t k, vlen;
+	const char *v;
+
+	if (l[0] == ' ' || l[0] == '\t')
+		return;		/* obsolete line folding: a value continues; none we need */
+	k = token_len(l, plen);
+	if (k == 0 || k >= plen || l[k] != ':') {
+		fail(s, "malformed header line");
+		return;
+	}
+	v = l + k + 1;
+	vlen = plen - k - 1;
+	trim_ows(&v, &vlen);
+	if (s->kind == HTTP_RESPONSE && ci_contains((const uint8_t *)l, plen, "throttl"))
+		s->hflags |= HF_THROTTLE_WORD;
+
+	if (ci_equal(l, k, "host")) {
+		if (!(s->hflags & (HF_HOST_FROM_TARGET | HF_HOST_SEEN)))
+			copy_str(h->host, sizeof(h->host), v, vlen, true);
+		s->hflags |= HF_HOST_SEEN;
+	} else if (ci_equal(l, k, "content-length")) {
+		if (cut || !parse_content_length(s, v, vlen))
+			fail(s, "bad Content-Length");
+	} else if (ci_equal(l, k, "transfer-encoding")) {
+		if (cut)
+			fail(s, "Transfer-Encoding line too long");
+		else
+			parse_transfer_encoding(s, v, vlen);
+	} else if (ci_equal(l, k, "connection")) {
+		parse_connection(s, v, vlen);
+	} else if (ci_equal(l, k, "upgrade")) {
+		s->hflags |= HF_UPGRADE_HEADER;
+	} else if (ci_equal(l, k, "retry-after")) {
+		h->retry_after = true;
+	}
+}
+
+/* ---- end of a head: framing of what follows ---- */
+
+static void fill_common(struct http_stream *s)
+{
+	struct http_head *h = &s->cur;
+
+	h->content_length = s->cl;
+	h->chunked = (s->hflags & HF_TE) && (s->hflags & HF_TE_CHUNKED_LAST);
+	h->conn_close = (s->hflags & HF_CLOSE) ||
+			(h->version_minor == 0 && !(s->hflags & HF_KEEPALIVE));
+}
+
+static enum http_body request_body(struct http_stream *s)
+{
+	if (s->hflags & HF_TE) {
+		/* RFC 9112 6.3: a request whose last coding is not chunked is
+		 * unframed: a server answers 400 and closes */
+		if (!s->cur.chunked || (s->hflags & HF_TE_CHUNKED_EARLY)) {
+			fail(s, "request Transfer-Encoding does not end in chunked");
+			return HTTP_BODY_UNKNOWN;
+		}
+		return HTTP_BODY_CHUNKED;
+	}
+	return s->cl > 0 ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+}
+
+static enum http_body response_body(struct http_stream *s)
+{
+	uint16_t st = s->cur.status;
+	enum expect_kind req;
+
+	if (st == 101) {
+		expect_pop(s);
+		return HTTP_BODY_TUNNEL;
+	}
+	if (st < 200)
+		return HTTP_BODY_NONE;
+	req = expect_pop(s);
+	if (req == EXPECT_HEAD || st == 204 || st == 304)
+		return HTTP_BODY_NONE;
+	if (req == EXPECT_CONNECT && st < 300)
+		return HTTP_BODY_TUNNEL;
+	if (s->hflags & HF_TE)
+		return s->cur.chunked ? HTTP_BODY_CHUNKED : HTTP_BODY_CLOSE;
+	if (s->cl >= 0)
+		return s->cl > 0 ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+	return HTTP_BODY_CLOSE;
+}
+
+/* 4xx/5xx that name throttling in a header or in the visible body bytes
+ * (e.g. "Throttling", "PriorRequestNotComplete" in a 400). */
+static bool throttling_hint(struct http_stream *s, const struct frag *f)
+{
+	static const char *const words[] = {
+		"throttl", "priorrequestnotcomplete", "too many requests", "rate exceeded",
+	};
+	const uint8_t *p;
+	uint64_t n;
+	size_t i;
+
+	if (s->cur.status < 400)
+		return false;
+	if (s->hflags & HF_THROTTLE_WORD)
+		return true;
+	if (!f || s->pos >= f->cend)
+		return false;
+	p = f->data + (s->pos - f->off);
+	n = f->cend - s->pos;
+	if (s->cur.body_end != HTTP_UNKNOWN && s->cur.body_end - s->pos < n)
+		n = s->cur.body_end - s->pos;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (ci_contains(p, n, words[i]))
+			return true;
+	return false;
+}
+
+static void finish_head(struct http_stream *s, struct frag *f)
+{
+	struct http_head *h = &s->cur;
+
+	h->head_end = s->pos;
+	h->ts_end = f->ts;
+	fill_common(s);
+	h->body = s->kind == HTTP_REQUEST ? request_body(s) : response_body(s);
+	if (s->error)
+		return;
+	if (s->kind == HTTP_REQUEST)
+		s->maybe_tunnel = !strcmp(h->method, "CONNECT") ||
+				  ((s->hflags & HF_UPGRADE_TOKEN) && (s->hflags & HF_UPGRADE_HEADER));
+	if (h->body == HTTP_BODY_NONE) {
+		h->body_end = h->head_end;
+	} else if (h->body == HTTP_BODY_LENGTH) {
+		if ((uint64_t)s->cl > UINT64_MAX - h->head_end - 1) {
+			fail(s, "Content-Length past the stream's end");
+			return;
+		}
+		h->body_end = h->head_end + s->cl;
+	}
+	h->throttling_hint = throttling_hint(s, f);
+	emit(s, f, HTTP_EV_HEAD);
+
+	switch (h->body) {
+	case HTTP_BODY_CHUNKED:
+		s->state = ST_CHUNK_SIZE;
+		break;
+	case HTTP_BODY_CLOSE:
+		s->state = ST_CLOSE;
+		break;
+	case HTTP_BODY_TUNNEL:
+		s->state = ST_TUNNEL;
+		break;
+	default:
+		s->state = ST_IDLE;
+		s->pos = h->body_end;
+	}
+}
+
+/* The rest of the head was not captured: report what was seen if the start
+ * line is usable, then wait for a fragment that starts a head. */
+static void truncate_head(struct http_stream *s, struct frag *f)
+{
+	struct http_head *h = &s->cur;
+	size_t plen = s->line_len < HTTP_LINE_KEEP ? s->line_len : HTTP_LINE_KEEP;
+	bool ok = true;
+
+	if (s->nlines == 0) {
+		if (plen && s->line[plen - 1] == '\r')
+			plen--;
+		ok = s->kind == HTTP_REQUEST ?
+			parse_request_line(s, s->line, plen, plen, false, 0) :
+			parse_status_line(s, s->line, plen < 12 ? plen : 12);
+	}
+	seek(s, false);
+	if (!ok) {
+		s->stats.dropped++;
+		return;
+	}
+	h->truncated = true;
+	h->ts_end = f->ts;
+	fill_common(s);
+	if (s->kind == HTTP_RESPONSE && (h->status >= 200 || h->status == 101))
+		expect_pop(s);
+	if (s->kind == HTTP_RESPONSE && h->status == 101)
+		s->state = ST_TUNNEL;
+	h->throttling_hint = h->status >= 400 && (s->hflags & HF_THROTTLE_WORD);
+	emit(s, f, HTTP_EV_HEAD);
+}
+
+/* ---- chunked bodies ---- */
+
+/* 1*HEXDIG [BWS ; extensions] */
+static void chunk_size_line(struct http_stream *s, const char *l, size_t plen)
+{
+	uint64_t size = 0;
+	size_t i;
+	int v;
+
+	for (i = 0; i < plen && (v = hex_value(l[i])) >= 0; i++) {
+		if (i == CHUNK_DIGITS_MAX) {
+			fail(s, "chunk size too large");
+			return;
+		}
+		size = size * 16 + v;
+	}
+	while (i > 0 && i < plen && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (i == 0 || (i < plen && l[i] != ';')) {
+		fail(s, "bad chunk size");
+		return;
+	}
+	if (size == 0) {
+		s->state = ST_TRAILER;
+		return;
+	}
+	if (size > UINT64_MAX - s->pos - 1) {
+		fail(s, "chunk past the stream's end");
+		return;
+	}
+	s->pos += size;		/* chunk data: skipped, never read */
+	s->state = ST_CHUNK_CRLF;
+}
+
+static void end_message(struct http_stream *s, struct frag *f)
+{
+	s->cur.body_end = s->pos;
+	s->cur.ts_msg_end = f->ts;
+	s->state = ST_IDLE;
+	emit(s, f, HTTP_EV_END);
+}
+
+/* ---- the byte-level driver ---- */
+
+static void begin_head(struct http_stream *s, struct frag *f)
+{
+	struct http_head *h = &s->cur;
+
+	memset(h, 0, sizeof(*h));
+	h->kind = s->kind;
+	h->stream_off = s->pos;
+	h->head_end = h->body_end = HTTP_UNKNOWN;
+	h->ts_start = f->ts;
+	h->content_length = -1;
+	h->version_minor = 1;
+	s->cl = -1;
+	s->hflags = 0;
+	s->nlines = 0;
+	s->head_len = 0;
+	s->line_len = 0;
+	s->state = ST_HEAD;
+}
+
+static void line_append(struct http_stream *s, const uint8_t *p, size_t n)
+{
+	const size_t tl = sizeof(s->tail);
+
+	if (s->line_len < HTTP_LINE_KEEP)
+		memcpy(s->line + s->line_len, p,
+		       n < HTTP_LINE_KEEP - s->line_len ? n : HTTP_LINE_KEEP - s->line_len);
+	if (n >= tl) {
+		memcpy(s->tail, p + n - tl, tl);
+	} else if (n) {
+		memmove(s->tail, s->tail + n, tl - n);
+		memcpy(s->tail + tl - n, p, n);
+	}
+	s->line_len += n;
+}
+
+/* Bytes that cannot be HTTP: after a request that asked to switch protocols
+ * (CONNECT, Upgrade) where the next head should start, they are the new
+ * protocol; anywhere else they break the stream. */
+static void not_http(struct http_stream *s, const char *why)
+{
+	if (s->kind == HTTP_REQUEST && s->maybe_tunnel && s->state == ST_HEAD &&
+	    s->nlines == 0)
+		s->state = ST_TUNNEL;
+	else
+		fail(s, why);
+}
+
+/* Consume captured bytes at pos up to and including a LF. Returns true when
+ * a whole line is in s->line / s->tail. Errors are those of the earliest
+ * offending byte, so they do not depend on how the bytes were split. */
+static bool read_line(struct http_stream *s, struct frag *f)
+{
+	const uint8_t *p = f->data + (s->pos - f->off);
+	size_t n = f->cend - s->pos, seg, take, room;
+	const uint8_t *lf = memchr(p, '\n', n);
+	const char *why = NULL;
+
+	seg = lf ? (size_t)(lf - p) : n;
+	take = first_bad_byte(p, seg);
+	if (take < seg)
+		why = p[take] ? "control byte" : "NUL byte";
+	room = HTTP_LINE_MAX - s->line_len;
+	if (take > room) {
+		take = room;
+		why = "line too long";
+	}
+	room = s->state != ST_HEAD ? SIZE_MAX :
+	       s->head_len + 1 < HTTP_HEAD_MAX ? HTTP_HEAD_MAX - 1 - s->head_len : 0;
+	if (take > room) {
+		take = room;
+		why = "head too long";
+	}
+	line_append(s, p, take);
+	s->pos += take;
+	if (s->state == ST_HEAD) {
+		s->head_len += take;
+		if (s->nlines == 0 && !start_prefix_ok(s))
+			why = s->kind == HTTP_REQUEST ? "not an HTTP/1.x request" :
+							"not an HTTP/1.x response";
+	}
+	if (why) {
+		not_http(s, why);
+		return false;
+	}
+	if (!lf)
+		return false;
+	s->pos++;
+	s->head_len += s->state == ST_HEAD;
+	return true;
+}
+
+static void line_done(struct http_stream *s, struct frag *f)
+{
+	size_t n = s->line_len, plen, tail_end = sizeof(s->tail);
+	const char *l = s->line;
+
+	if (n && s->tail[sizeof(s->tail) - 1] == '\r') {
+		n--;
+		tail_end--;
+	}
+	plen = n < HTTP_LINE_KEEP ? n : HTTP_LINE_KEEP;
+	s->line_len = 0;
+
+	switch (s->state) {
+	case ST_HEAD:
+		if (s->nlines == 0) {
+			bool ok = s->kind == HTTP_REQUEST ?
+				parse_request_line(s, l, plen, n, true, tail_end) :
+				parse_status_line(s, l, plen);
+			if (!ok)
+				not_http(s, s->kind == HTTP_REQUEST ? "bad request line" :
+								      "bad status line");
+		} else if (n == 0) {
+			finish_head(s, f);
+		} else {
+			parse_header(s, l, plen, n > plen);
+		}
+		s->nlines++;
+		break;
+	case ST_CHUNK_SIZE:
+		chunk_size_line(s, l, plen);
+		break;
+	case ST_CHUNK_CRLF:
+		if (n)
+			fail(s, "chunk data longer than its size");
+		s->state = ST_CHUNK_SIZE;
+		break;
+	case ST_TRAILER:
+		if (n == 0)
+			end_message(s, f);
+		break;
+	}
+}
+
+static void idle_step(struct http_stream *s, struct frag *f)
+{
+	const uint8_t *p = f->data + (s->pos - f->off);
+	const uint8_t *end = f->data + (f->cend - f->off);
+
+	/* RFC 9112 2.2: empty lines before a request line are ignored */
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	s->pos = f->off + (p - f->data);
+	if (p < end)
+		begin_head(s, f);
+}
+
+static bool starts_head(const struct http_stream *s, const struct frag *f)
+{
+	uint64_t cap = f->cend - f->off;
+
+	if (s->kind == HTTP_REQUEST)
+		return http_is_method(f->data, cap);
+	return cap >= 7 && !memcmp(f->data, "HTTP/1.", 7);
+}
+
+/* Out of sync: take this fragment if a head starts at its first byte (or,
+ * on a fresh stream, if it is the stream's first byte: garbage there
+ * breaks the stream). */
+static bool resync(struct http_stream *s, struct frag *f)
+{
+	if (!f->untouched || !((s->fresh && f->off == 0) || starts_head(s, f)))
+		return false;
+	if (s->seek_counted)
+		s->stats.resyncs++;
+	s->fresh = false;
+	s->pos = f->off;
+	s->state = ST_IDLE;
+	return true;
+}
+
+/* The byte at pos was not captured (or the fragment starts past it). */
+static void missing_bytes(struct http_stream *s, struct frag *f)
+{
+	if (s->state == ST_HEAD)
+		truncate_head(s, f);
+	else
+		lose_sync(s);
+}
+
+int http_stream_feed(struct http_stream *s, const uint8_t *data, uint32_t cap, uint32_t len,
+		     uint64_t off, uint64_t ts, http_cb cb, void *ctx)
+{
+	struct frag f = { .data = data, .off = off, .ts = ts, .cb = cb, .ctx = ctx,
+			  .untouched = true };
+
+	if (s->error)
+		return -1;
+	if (cap > len)
+		cap = len;
+	if (!data)
+		cap = 0;
+	if (off > UINT64_MAX - len) {
+		s->pos = off;
+		fail(s, "stream offset out of range");
+		return -1;
+	}
+	f.cend = off + cap;
+	f.end = off + len;
+
+	while (!s->error) {
+		if (s->state == ST_CLOSE || s->state == ST_TUNNEL)
+			break;
+		if (s->state == ST_SEEK) {
+			if (!resync(s, &f))
+				break;
+			continue;
+		}
+		if (s->pos >= f.end)
+			break;
+		if (s->pos < f.off) {
+			missing_bytes(s, &f);	/* then perhaps resync on f */
+			continue;
+		}
+		f.untouched = false;
+		if (s->pos >= f.cend) {
+			missing_bytes(s, &f);
+			break;
+		}
+		if (s->state == ST_IDLE)
+			idle_step(s, &f);
+		else if (read_line(s, &f))
+			line_done(s, &f);
+	}
+	return s->error ? -1 : f.events;
+}
+
+void http_stream_close(struct http_stream *s, uint64_t ts, http_cb cb, void *ctx)
+{
+	struct frag f = { .ts = ts, .cb = cb, .ctx = ctx };
+
+	if (!s->error && s->state == ST_HEAD)
+		truncate_head(s, &f);
+}
+
+void http_stream_init(struct http_stream *s, enum http_kind kind)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->state = ST_SEEK;
+	s->fresh = true;
+	s->cl = -1;
+}
+
+void http_stream_expect(struct http_stream *s, const char *method)
+{
+	uint8_t k = EXPECT_OTHER;
+
+	if (s->expect_len == HTTP_EXPECT_MAX) {
+		s->stats.expect_overflow++;
+		return;
+	}
+	if (!strcmp(method, "HEAD"))
+		k = EXPECT_HEAD;
+	else if (!strcmp(method, "CONNECT"))
+		k = EXPECT_CONNECT;
+	s->expect[(s->expect_head + s->expect_len) % HTTP_EXPECT_MAX] = k;
+	s->expect_len++;
+}
+
+bool http_stream_broken(const struct http_stream *s)
+{
+	return s->error != NULL;
+}
+
+const char *http_stream_error(const struct http_stream *s, uint64_t *off)
+{
+	if (off)
+		*off = s->error_off;
+	return s->error;
+}
+
+const struct http_stream_stats *http_stream_stats(const struct http_stream *s)
+{
+	return &s->stats;
+}
+
+bool http_is_method(const uint8_t *p, size_t n)
+{
+	size_t i, m;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		m = strlen(methods[i]);
+		if (n > m && p[m] == ' ' && !memcmp(p, methods[i], m))
+			return true;
+	}
+	return false;
+}
+
+/* ---- route templates ---- */
+
+static bool all_hex(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (hex_value(p[i]) < 0)
+			return false;
+	return true;
+}
+
+static bool is_uuid(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return false;
+	for (i = 0; i < n; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? p[i] != '-' : hex_value(p[i]) < 0)
+			return false;
+	}
+	return true;
+}
+
+static bool is_id_segment(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n && is_digit(p[i]); i++)
+		;
+	return i == n || is_uuid(p, n) || (n >= 16 && all_hex(p, n));
+}
+
+static size_t put_bytes(char *out, size_t len, size_t o, const char *p, size_t n)
+{
+	if (o + 1 >= len)
+		return o;
+	if (n > len - 1 - o)
+		n = len - 1 - o;
+	memcpy(out + o, p, n);
+	return o + n;
+}
+
+size_t http_route_template(const char *path, char *out, size_t len)
+{
+	const char *p = path;
+	size_t o = 0, seg;
+
+	if (!len)
+		return 0;
+	while (*p && *p != '?' && *p != '#') {
+		seg = strcspn(p, "/?#");
+		if (seg == 0) {
+			o = put_bytes(out, len, o, p, 1);
+			p++;
+			continue;
+		}
+		if (is_id_segment(p, seg))
+			o = put_bytes(out, len, o, "{id}", 4);
+		else
+			o = put_bytes(out, len, o, p, seg);
+		p += seg;
+	}
+	out[o] = '\0';
+	return o;
+}

@@ -1,0 +1,145 @@
+/* HTTP/1.x parser stage: turns the captured prefixes of socket I/O (one
+ * struct gs_http_event each) into request and response heads, and follows
+ * message boundaries so the next head is found where it starts.
+ *
+ * The kernel copies only the first N bytes of an I/O that may start (or
+ * continue) a head, with the I/O's stream offset and full length; body bytes
+ * are usually not captured. So the parser works on stream offsets: a head
+ * ends at its blank line, a Content-Length body is skipped by arithmetic,
+ * chunked bodies are followed chunk by chunk as far as the chunk headers
+ * were captured. When the bytes it needs were not captured, it loses sync
+ * (counted) and picks up again at the next I/O that starts with a head.
+ *
+ * One struct http_stream per connection and direction; it is fixed size
+ * (about 1 KiB), allocates nothing and keeps at most HTTP_LINE_KEEP bytes of
+ * an unfinished line. Heads that are longer than what was captured are
+ * reported with .truncated set. Input that cannot be HTTP/1.x (control
+ * bytes, over-long lines, bad numbers) marks the stream broken: sticky, the
+ * stream ignores everything afterwards and the caller counts it. */
+#ifndef GS_HTTP_PARSER_H
+#define GS_HTTP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_METHOD_LEN	16
+#define HTTP_HOST_LEN	128
+#define HTTP_PATH_LEN	256
+#define HTTP_LINE_KEEP	512	/* bytes of a line kept for parsing */
+#define HTTP_LINE_MAX	8192	/* a longer line marks the stream broken */
+#define HTTP_HEAD_MAX	65536	/* a longer head marks the stream broken */
+#define HTTP_EXPECT_MAX	16	/* requests awaiting a response */
+#define HTTP_UNKNOWN	UINT64_MAX
+
+enum http_kind { HTTP_REQUEST = 1, HTTP_RESPONSE = 2 };
+
+enum http_event {
+	HTTP_EV_HEAD = 1,	/* a head is complete (or truncated) */
+	HTTP_EV_END = 2,	/* a chunked body ended: body_end is now known */
+};
+
+/* How the message after the head ends. */
+enum http_body {
+	HTTP_BODY_UNKNOWN = 0,	/* truncated head: framing not seen */
+	HTTP_BODY_NONE,		/* no body: HEAD, 1xx, 204, 304, no length on a request */
+	HTTP_BODY_LENGTH,	/* Content-Length bytes */
+	HTTP_BODY_CHUNKED,	/* chunked: an HTTP_EV_END follows if the chunks are seen */
+	HTTP_BODY_CLOSE,	/* response without length: ends when the connection closes */
+	HTTP_BODY_TUNNEL,	/* 101 / CONNECT: no more HTTP on this connection */
+};
+
+struct http_head {
+	uint64_t stream_off;	/* offset of the head's first byte */
+	uint64_t head_end;	/* offset just past the blank line (HTTP_UNKNOWN if truncated) */
+	uint64_t body_end;	/* offset just past the message, HTTP_UNKNOWN if not known */
+	uint64_t ts_start;	/* ts of the fragment where the head started */
+	uint64_t ts_end;	/* ... where it completed (or was found truncated) */
+	uint64_t ts_msg_end;	/* HTTP_EV_END: ts of the fragment holding the last chunk */
+	int64_t content_length;	/* -1 if absent */
+	enum http_kind kind;
+	enum http_body body;
+	uint16_t status;	/* response */
+	uint8_t version_minor;	/* HTTP/1.x; 1 assumed if the start line was cut */
+	bool interim;		/* 1xx other than 101: the final response follows */
+	bool retry_after;	/* response carries Retry-After */
+	bool throttling_hint;	/* 4xx/5xx whose visible headers/body name throttling */
+	bool chunked;		/* Transfer-Encoding ends in chunked */
+	bool conn_close;	/* Connection: close, or HTTP/1.0 without keep-alive */
+	bool truncated;		/* the head was not fully captured: fields may be missing */
+	char method[HTTP_METHOD_LEN];	/* request */
+	char host[HTTP_HOST_LEN];	/* request: Host (or absolute-form authority), lowercased */
+	char path[HTTP_PATH_LEN];	/* request: target without query or fragment; never the query */
+};
+
+/* Called for every head and every chunked message end. h is valid only
+ * during the call. */
+typedef void (*http_cb)(enum http_event ev, const struct http_head *h, void *ctx);
+
+struct http_stream_stats {
+	uint64_t heads;		/* HTTP_EV_HEAD reported (truncated included) */
+	uint64_t truncated;	/* heads reported with .truncated */
+	uint64_t dropped;	/* cut before even the start line was usable */
+	uint64_t lost;		/* sync lost: the bytes of a boundary were not captured */
+	uint64_t resyncs;	/* sync found again at a fragment starting a head */
+	uint64_t expect_overflow; /* http_stream_expect() calls beyond HTTP_EXPECT_MAX */
+};
+
+/* Fields are private to http_parser.c; the struct is public so callers can
+ * embed it. */
+struct http_stream {
+	struct http_stream_stats stats;
+	uint64_t pos;		/* stream offset of the next byte the parser needs */
+	uint64_t error_off;
+	const char *error;	/* why the stream is broken, NULL if not */
+	int64_t cl;		/* Content-Length of the head being parsed */
+	uint32_t line_len;	/* bytes of the current line, CR included */
+	uint32_t head_len;
+	uint32_t nlines;	/* lines of the current head completed */
+	enum http_kind kind;
+	uint8_t state;
+	uint16_t hflags;	/* header facts of the head being parsed */
+	bool fresh;		/* nothing parsed yet */
+	bool seek_counted;	/* the current search for a head follows a loss */
+	bool maybe_tunnel;	/* last request asked for CONNECT / Upgrade */
+	uint8_t expect[HTTP_EXPECT_MAX];
+	uint8_t expect_head, expect_len;
+	uint8_t tail[16];	/* the last bytes of the current line */
+	struct http_head cur;
+	char line[HTTP_LINE_KEEP];
+};
+
+void http_stream_init(struct http_stream *s, enum http_kind kind);
+
+/* Feed one I/O: cap captured bytes (its prefix) of a len-byte I/O that
+ * starts at stream offset off. Fragments come in stream order; bytes between
+ * fragments were not captured. Returns the number of callbacks made, or -1
+ * if the stream is broken (now or before). */
+int http_stream_feed(struct http_stream *s, const uint8_t *data, uint32_t cap, uint32_t len,
+		     uint64_t off, uint64_t ts, http_cb cb, void *ctx);
+
+/* The connection closed: a head still being assembled is reported as
+ * truncated. */
+void http_stream_close(struct http_stream *s, uint64_t ts, http_cb cb, void *ctx);
+
+/* Responses only: a request with this method was sent on the connection and
+ * awaits an answer (FIFO), so a response to HEAD is known to have no body and
+ * a 2xx to CONNECT to start a tunnel. With nothing expected, a response is
+ * framed as an answer to GET. */
+void http_stream_expect(struct http_stream *s, const char *method);
+
+bool http_stream_broken(const struct http_stream *s);
+/* Why it is broken and at which stream offset; NULL if it is not. */
+const char *http_stream_error(const struct http_stream *s, uint64_t *off);
+const struct http_stream_stats *http_stream_stats(const struct http_stream *s);
+
+/* Does p start with a known request method followed by a space? (The whole
+ * "GET " must be there: a shorter buffer says no.) */
+bool http_is_method(const uint8_t *p, size_t n);
+
+/* Route template of a path: segments that are decimal numbers, UUIDs or
+ * 16+ hex digits become "{id}"; a query or fragment is dropped. Writes a
+ * NUL-terminated string, cut to fit len; returns its length. */
+size_t http_route_template(const char *path, char *out, size_t len);
+
+#endif

@@ -11,7 +11,7 @@
 
 #define T(lit)		lit, sizeof(lit) - 1
 #define MAX_RECS	32
-#define DESC_LEN	320
+#define DESC_LEN	1024
 
 struct rec {
 	enum http_event ev;
@@ -50,12 +50,12 @@ static void fmt_off(char *buf, size_t n, uint64_t v)
 		snprintf(buf, n, "%llu", (unsigned long long)v);
 }
 
-/* Every field of a record but the timestamps, as one comparable string. */
+/* Every field of a record but the timestamps, as one comparable string
+ * (n must hold it: DESC_LEN does). */
 static void describe(const struct rec *r, char *buf, size_t n)
 {
 	const struct http_head *h = &r->h;
-	char he[24], be[24];
-	int k;
+	char he[24], be[24], cl[32], first[HTTP_METHOD_LEN + HTTP_HOST_LEN + HTTP_PATH_LEN + 8];
 
 	fmt_off(he, sizeof(he), h->head_end);
 	fmt_off(be, sizeof(be), h->body_end);
@@ -64,18 +64,20 @@ static void describe(const struct rec *r, char *buf, size_t n)
 		return;
 	}
 	if (h->kind == HTTP_REQUEST)
-		k = snprintf(buf, n, "%s %s %s", h->method, h->host[0] ? h->host : "-",
-			     h->path[0] ? h->path : "-");
+		snprintf(first, sizeof(first), "%s %s %s", h->method, h->host[0] ? h->host : "-",
+			 h->path[0] ? h->path : "-");
 	else
-		k = snprintf(buf, n, "%u", h->status);
-	k += snprintf(buf + k, n - k, " 1.%u off=%llu head=%s end=%s %s", h->version_minor,
-		      (unsigned long long)h->stream_off, he, be, body_name(h->body));
+		snprintf(first, sizeof(first), "%u", h->status);
+	cl[0] = '\0';
 	if (h->content_length >= 0)
-		k += snprintf(buf + k, n - k, " cl=%lld", (long long)h->content_length);
-	snprintf(buf + k, n - k, "%s%s%s%s%s%s%s", h->chunked ? " chunked" : "",
-		 h->conn_close ? " close" : "", h->interim ? " interim" : "",
-		 h->retry_after ? " retry" : "", h->throttling_hint ? " throttle" : "",
-		 h->truncated ? " trunc" : "", h->method[0] && h->kind == HTTP_RESPONSE ? " !method" : "");
+		snprintf(cl, sizeof(cl), " cl=%lld", (long long)h->content_length);
+	snprintf(buf, n, "%s 1.%u off=%llu head=%s end=%s %s%s%s%s%s%s%s%s%s%s", first,
+		 h->version_minor, (unsigned long long)h->stream_off, he, be, body_name(h->body),
+		 cl, h->chunked ? " chunked" : "", h->conn_close ? " close" : "",
+		 h->interim ? " interim" : "", h->retry_after ? " retry" : "",
+		 h->throttling_hint ? " throttle" : "", h->truncated ? " trunc" : "",
+		 h->method[0] && h->kind == HTTP_RESPONSE ? " !method" : "",
+		 h->kind == HTTP_REQUEST && h->status ? " !status" : "");
 }
 
 static void expect_methods(struct http_stream *s, const char *list)
@@ -305,23 +307,76 @@ static void check_split_ts(const struct msg_case *c, const struct log *l, size_t
 	}
 }
 
+/* Split in two at every offset, and one byte at a time: same records as
+ * the whole message. Returns the whole message's records in *whole. */
+static void check_every_split(const struct msg_case *c, struct log *whole)
+{
+	static struct log part;
+	size_t k;
+
+	run_msg(c, whole, 0, false);
+	for (k = 1; k < c->len; k++) {
+		run_msg(c, &part, k, false);
+		assert_same_log(&part, whole, c->name, k);
+		check_split_ts(c, &part, k);
+	}
+	run_msg(c, &part, 0, true);
+	assert_same_log(&part, whole, c->name, (size_t)-1);
+}
+
 static void test_messages_split_everywhere(void)
 {
-	static struct log whole, part;
-	size_t i, k;
+	static struct log whole;
+	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(msg_cases); i++) {
-		const struct msg_case *c = &msg_cases[i];
+	for (i = 0; i < ARRAY_SIZE(msg_cases); i++)
+		check_every_split(&msg_cases[i], &whole);
+}
 
-		run_msg(c, &whole, 0, false);
-		for (k = 1; k < c->len; k++) {
-			run_msg(c, &part, k, false);
-			assert_same_log(&part, &whole, c->name, k);
-			check_split_ts(c, &part, k);
-		}
-		run_msg(c, &part, 0, true);
-		assert_same_log(&part, &whole, c->name, (size_t)-1);
-	}
+/* Lines longer than HTTP_LINE_KEEP: the request line's version comes from
+ * its tail, long values are cut to their fields' sizes, long uninteresting
+ * headers are skipped. */
+static void test_long_lines(void)
+{
+	static char buf[4096];
+	static struct log whole;
+	struct msg_case c = { .name = "long_lines", .kind = HTTP_REQUEST, .text = buf };
+	char want_path[HTTP_PATH_LEN], want_host[HTTP_HOST_LEN];
+	size_t n = 0;
+
+	n += sprintf(buf + n, "GET /search?q=%0600d HTTP/1.0\r\nHost: h\r\nCookie: %01000d\r\n\r\n",
+		     7, 8);
+	n += sprintf(buf + n, "GET /%0400d HTTP/1.1\r\nHost: %0300d\r\n\r\n", 9, 5);
+	c.len = n;
+	check_every_split(&c, &whole);
+	ASSERT_EQ(whole.n, 2);
+	ASSERT_STREQ(whole.r[0].h.path, "/search");
+	ASSERT_EQ(whole.r[0].h.version_minor, 0);
+	ASSERT_TRUE(whole.r[0].h.conn_close);
+	ASSERT_STREQ(whole.r[0].h.host, "h");
+	memset(want_path, '0', sizeof(want_path));
+	want_path[0] = '/';
+	want_path[sizeof(want_path) - 1] = '\0';
+	ASSERT_STREQ(whole.r[1].h.path, want_path);
+	memset(want_host, '0', sizeof(want_host));
+	want_host[sizeof(want_host) - 1] = '\0';
+	ASSERT_STREQ(whole.r[1].h.host, want_host);
+	ASSERT_EQ(whole.r[1].h.stream_off, whole.r[0].h.body_end);
+	ASSERT_EQ(whole.r[1].h.body_end, n);
+}
+
+/* A framing header cut to HTTP_LINE_KEEP cannot be trusted. */
+static void test_long_framing_header(void)
+{
+	static char buf[2048];
+	struct http_stream s;
+	struct log l = { .n = 0 };
+	size_t n;
+
+	n = sprintf(buf, "POST / HTTP/1.1\r\nTransfer-Encoding: %0600d, chunked\r\n\r\n", 0);
+	http_stream_init(&s, HTTP_REQUEST);
+	ASSERT_EQ(feed(&s, &l, buf, n, n, 0, 1), -1);
+	ASSERT_STREQ(http_stream_error(&s, NULL), "Transfer-Encoding line too long");
 }
 
 /* ---- malformed input: broken, sticky, never a crash ---- */
@@ -908,6 +963,8 @@ int main(void)
 {
 	RUN_TEST(test_messages_whole);
 	RUN_TEST(test_messages_split_everywhere);
+	RUN_TEST(test_long_lines);
+	RUN_TEST(test_long_framing_header);
 	RUN_TEST(test_malformed_table);
 	RUN_TEST(test_binary_garbage);
 	RUN_TEST(test_64k_request_line);

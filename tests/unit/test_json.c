@@ -67,7 +67,9 @@ static void test_nesting(void)
 		     "{\"a\":0}\n");
 }
 
-/* Every supported level deep, with siblings before and after each level. */
+/* Every supported level deep, with siblings before and after each child
+ * and an empty container after it (its close must not upset the comma
+ * state of the level it sits in). */
 static void test_deep_nesting(void)
 {
 	char want[1024] = "", *w = want;
@@ -90,13 +92,18 @@ static void test_deep_nesting(void)
 	w += sprintf(w, "null");
 	for (int i = levels - 1; i >= 0; i--) {
 		if (i % 2) {
+			json_obj_open(&j);
+			json_obj_close(&j);
 			json_u64(&j, 100 + i);
 			json_arr_close(&j);
-			w += sprintf(w, ",%d]", 100 + i);
+			w += sprintf(w, ",{},%d]", 100 + i);
 		} else {
+			json_key(&j, "e");
+			json_arr_open(&j);
+			json_arr_close(&j);
 			json_ku64(&j, "z", i);
 			json_obj_close(&j);
-			w += sprintf(w, ",\"z\":%d}", i);
+			w += sprintf(w, ",\"e\":[],\"z\":%d}", i);
 		}
 	}
 	json_end_line(&j);

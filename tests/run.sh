@@ -21,6 +21,7 @@ mkdir -p "$logdir"
 run_one() {	# name, command...
 	local name=$1; shift
 	local log="$logdir/$name.log" start=$SECONDS rc
+	mkdir -p "$(dirname "$log")"
 	printf '%-40s ' "$name"
 	"$@" >"$log" 2>&1
 	rc=$?

@@ -89,7 +89,7 @@ static void make_run(void)
 	h->type = GS_EV_HTTP;
 	h->cap_len = 16;
 	h->size = GS_HTTP_HDR_SIZE + h->cap_len;
-	h->ts = T0 + 1100 * MS;
+	h->ts = T0 + 1150 * MS;	/* not on a window edge */
 	h->io_dir = GS_IO_SEND;
 	h->conn_dir = GS_DIR_UPSTREAM;
 	memcpy(h->data, "GET / HTTP/1.1\r\n", 16);

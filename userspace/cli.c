@@ -268,19 +268,32 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 	}
 }
 
+#define SHORT_OPTS ":p:c:l:i:d:o:e:vhV"
+
+/* getopt returned '?': optopt is the short option it did not know, 0 for an
+ * unknown long option (arg), or a long option's value when it was given a
+ * value it does not take ("--json=yes", optopt OPT_JSON). */
+static enum cli_result option_error(const char *arg)
+{
+	if (optopt > 0 && optopt < 256 && (optopt == ':' || !strchr(SHORT_OPTS, optopt)))
+		return usage_error("unknown option '-%c'", optopt);
+	if (optopt)
+		return usage_error("option '%s' takes no value", arg);
+	return usage_error("unknown option '%s'", arg);
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct options *o)
 {
 	int c;
 
 	set_defaults(o);
 	opterr = 0;	/* our own messages, with the usage hint */
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":p:c:l:i:d:o:e:vhV", long_opts, NULL)) != -1) {
+	optind = 0;	/* glibc: a full restart, also of a scan left mid "-xv" */
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, long_opts, NULL)) != -1) {
 		enum cli_result r;
 
 		if (c == '?')
-			return optopt ? usage_error("unknown option '-%c'", optopt)
-				      : usage_error("unknown option '%s'", argv[optind - 1]);
+			return option_error(argv[optind - 1]);
 		if (c == ':')
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		r = parse_one(c, optarg, o);

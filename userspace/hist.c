@@ -68,7 +68,7 @@ void hist_merge(struct hist *dst, const struct hist *src)
 double hist_quantile(const struct hist *h, double q)
 {
 	uint64_t rank, seen = 0;
-	double mid;
+	double mid, x, r;
 
 	if (!h->count)
 		return 0;
@@ -76,7 +76,12 @@ double hist_quantile(const struct hist *h, double q)
 		return h->min_ns;
 	if (q >= 1)
 		return h->max_ns;
-	rank = (uint64_t)ceil(q * h->count);
+	/* q is a decimal rounded to binary: 0.07 * 100 computes as
+	 * 7.000000000000001, and ceil() of that would skip a rank.  A product
+	 * within rounding error of an integer is that integer. */
+	x = q * h->count;
+	r = nearbyint(x);
+	rank = fabs(x - r) <= x * 1e-15 ? (uint64_t)r : (uint64_t)ceil(x);
 	if (rank < 1)
 		rank = 1;
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {

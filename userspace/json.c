@@ -36,16 +36,60 @@ void json_obj_close(struct json *j) { pop(j, '}'); }
 void json_arr_open(struct json *j) { sep(j); push(j, '['); }
 void json_arr_close(struct json *j) { pop(j, ']'); }
 
+/* Code point of the UTF-8 sequence at p and its length, or 0 when it is
+ * not one (bad lead byte, cut short, overlong, surrogate, past U+10FFFF). */
+static int utf8_decode(const unsigned char *p, uint32_t *cp)
+{
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	uint32_t c;
+	int n;
+
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, c = p[0] & 0x1f;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, c = p[0] & 0x0f;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* ASCII-only output: non-ASCII characters as \uXXXX (UTF-16 pairs above
+ * U+FFFF); bytes that are not UTF-8 (a comm can hold anything) as U+FFFD. */
 static void write_escaped(FILE *out, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	int n;
+
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(out, "\\u%04x", *p);	/* also keeps output ASCII */
-		else
-			fputc(*p, out);
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(out, "\\%c", *p++);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(out, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			fputc(*p++, out);
+		} else if ((n = utf8_decode(p, &cp)) == 0) {
+			fputs("\\ufffd", out);
+			p++;
+		} else if (cp < 0x10000) {
+			fprintf(out, "\\u%04x", cp);
+			p += n;
+		} else {
+			cp -= 0x10000;
+			fprintf(out, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+			p += n;
+		}
 	}
 	fputc('"', out);
 }

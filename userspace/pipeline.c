@@ -14,15 +14,31 @@ static bool want_connection_line(const struct pipeline *p, const struct conn_out
 	}
 }
 
-/* Replay has no wall clock: cut intervals when event time crosses them. */
+/* Replay has no wall clock: cut intervals when event time crosses them.
+ * A jump over more than this many empty intervals (a long idle stretch, or
+ * a corrupt timestamp years ahead) is skipped, with a warning, instead of
+ * being printed one empty report at a time. */
+#define REPLAY_MAX_EMPTY_INTERVALS 1000
+
 static void replay_clock(struct pipeline *p, uint64_t ts)
 {
 	uint64_t interval_ns = p->opts->interval_s * 1e9;
+	uint64_t ends;
 
 	if (!p->first_ns) {
 		p->first_ns = p->window_start_ns = ts;
 	}
-	while (ts >= p->window_start_ns + interval_ns) {
+	ends = ts > p->window_start_ns ? (ts - p->window_start_ns) / interval_ns : 0;
+	if (ends > REPLAY_MAX_EMPTY_INTERVALS) {
+		p->window_start_ns += interval_ns;
+		pipeline_report(p, decoder_epoch(&p->decoder, p->window_start_ns),
+				p->opts->interval_s);
+		log_warn("replay: event time jumps %.0f s ahead; %llu empty intervals not reported",
+			 (ts - p->window_start_ns) / 1e9, (unsigned long long)(ends - 1));
+		p->window_start_ns += (ends - 1) * interval_ns;
+		ends = 0;
+	}
+	while (ends--) {
 		p->window_start_ns += interval_ns;
 		pipeline_report(p, decoder_epoch(&p->decoder, p->window_start_ns),
 				p->opts->interval_s);

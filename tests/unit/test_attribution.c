@@ -1,0 +1,259 @@
+/* The attribution engine, timeout inference and ladder warnings, from
+ * synthetic requests, and the whole pipeline on a stream recorded with
+ * --record from a real nginx (tests/fixtures/nginx_faults.gsr: 2 answered
+ * requests, one to a closed port, 3 to a backend that never answers behind
+ * proxy_read_timeout 1s, one client that gives up after 0.3 s). */
+#include <errno.h>
+#include <stdlib.h>
+#include "attribute.h"
+#include "pipeline.h"
+#include "testlib.h"
+#include "timeouts.h"
+
+#define MS 1000000ull
+#define T0 (1000 * 1000 * MS)
+
+static struct request req(uint16_t status)
+{
+	struct request r = { .status = status, .ts_start = T0, .ts_done = T0 + 1000 * MS };
+
+	snprintf(r.method, sizeof(r.method), "GET");
+	snprintf(r.path, sizeof(r.path), "/x");
+	return r;
+}
+
+/* An attempt whose connection closed with these TCP facts. */
+static struct attempt *attempt(struct request *r, enum attempt_failure f)
+{
+	struct attempt *a = &r->attempts[r->nattempts++];
+
+	snprintf(a->backend, sizeof(a->backend), "198.18.2.2:8080");
+	a->ts_start = T0 + MS;
+	a->ts_request = T0 + 2 * MS;
+	a->failure = f;
+	a->have_conn = true;
+	a->conn.ts_start = a->ts_start;
+	a->conn.ts_established = a->ts_start + MS;
+	a->conn.flags = GS_CONN_F_ESTABLISHED;
+	a->conn.app_tx_bytes = 100;
+	a->conn.bytes_sent = 100;
+	a->conn.ts_close = T0 + 1000 * MS;
+	return a;
+}
+
+static void expect(const struct request *r, enum cause c, const char *reason, const char *term)
+{
+	struct verdict v;
+
+	attribute(r, &v);
+	ASSERT_STREQ(cause_name(v.cause), cause_name(c));
+	ASSERT_STREQ(v.reason, reason);
+	ASSERT_STREQ(v.term, term);
+	if (reason)
+		ASSERT_TRUE(v.evidence[0] != 0);
+}
+
+static void test_success_has_no_cause(void)
+{
+	struct request r = req(200);
+	struct verdict v;
+
+	attempt(&r, ATTEMPT_OK)->status = 200;
+	attribute(&r, &v);
+	ASSERT_EQ(v.cause, CAUSE_NONE);
+	ASSERT_TRUE(v.reason == NULL);
+	ASSERT_STREQ(v.term, "--");
+}
+
+static void test_connect_failures(void)
+{
+	struct request r = req(502);
+	struct attempt *a = attempt(&r, ATTEMPT_REFUSED);
+
+	a->conn.flags = GS_CONN_F_RST_IN_SYN;
+	expect(&r, CAUSE_BACKEND, "backend_refused", "SC");
+	r = req(504);
+	a = attempt(&r, ATTEMPT_CONNECT_TIMEOUT);
+	a->conn.flags = 0;
+	a->conn.syn_retrans = 2;
+	expect(&r, CAUSE_NETWORK, "connect_timeout", "sC");
+	r = req(502);
+	attempt(&r, ATTEMPT_UNREACHABLE)->conn.sk_err = EHOSTUNREACH;
+	expect(&r, CAUSE_NETWORK, "unreachable", "SC");
+}
+
+static void test_backend_closes(void)
+{
+	struct request r = req(502);
+	struct attempt *a = attempt(&r, ATTEMPT_RESET);
+
+	a->conn.ts_rst = a->ts_request + 300 * MS;
+	expect(&r, CAUSE_BACKEND, "backend_reset", "SH");
+	r = req(502);
+	a = attempt(&r, ATTEMPT_CLOSED);
+	a->conn.ts_fin = a->ts_request + 300 * MS;
+	expect(&r, CAUSE_BACKEND, "backend_closed", "SD");
+	/* The same close a few ms after a request on a reused connection:
+	 * the backend's keep-alive timeout fired first. */
+	r = req(502);
+	a = attempt(&r, ATTEMPT_CLOSED);
+	a->reused = true;
+	a->conn.ts_fin = a->ts_request + 2 * MS;
+	expect(&r, CAUSE_BACKEND, "stale_keepalive", "SH");
+	/* ... but not when the connection was fresh. */
+	a->reused = false;
+	expect(&r, CAUSE_BACKEND, "backend_closed", "SD");
+}
+
+static void test_no_response(void)
+{
+	struct request r = req(504);
+	struct attempt *a = attempt(&r, ATTEMPT_ABANDONED);
+
+	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
+	a->conn.retrans = 3;
+	expect(&r, CAUSE_NETWORK, "packet_loss", "sH");
+	a->conn.retrans = 0;
+	a->conn.bytes_sent = 1;		/* request not acknowledged */
+	expect(&r, CAUSE_NETWORK, "packet_loss", "sH");
+	a->conn.bytes_sent = 100;
+	a->conn.ts_rx_pending = a->ts_request + 10 * MS;	/* answer waited unread */
+	expect(&r, CAUSE_GATEWAY, "gateway_stall", "PH");
+}
+
+static void test_answers(void)
+{
+	struct request r = req(502);
+	struct attempt *a = attempt(&r, ATTEMPT_OK);
+
+	a->status = 429;
+	expect(&r, CAUSE_BACKEND, "backend_throttled", "--");
+	a->status = 503;
+	expect(&r, CAUSE_BACKEND, "backend_error", "--");
+	a->retry_after = true;
+	expect(&r, CAUSE_BACKEND, "backend_throttled", "--");
+	r = req(504);
+	attempt(&r, ATTEMPT_OK)->status = 200;
+	expect(&r, CAUSE_GATEWAY, "gateway_cutoff", "PD");
+	r = req(503);
+	expect(&r, CAUSE_GATEWAY, "no_upstream", "P-");
+}
+
+static void test_client_abort(void)
+{
+	struct request r = req(0);
+
+	r.client_closed = true;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CR");
+	attempt(&r, ATTEMPT_ABANDONED);
+	expect(&r, CAUSE_CLIENT, "client_abort", "CH");
+	/* The gateway closing on its client without a status is not a
+	 * client abort. */
+	r.client_closed = false;
+	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
+}
+
+static void test_timeouts_cluster(void)
+{
+	static struct timeouts t;
+	struct inferred_timeout inf[8];
+	size_t n;
+
+	timeouts_init(&t);
+	/* 2.000 s read timeout with scheduling noise, plus two stray closes. */
+	for (int i = 0; i < 14; i++)
+		timeouts_add(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", 2000 * MS + (i % 5) * MS);
+	timeouts_add(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", 350 * MS);
+	timeouts_add(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", 7300 * MS);
+	/* Two closes are not enough to infer anything. */
+	timeouts_add(&t, CLOSER_BACKEND, "198.18.2.2:8080", "idle", 5000 * MS);
+	timeouts_add(&t, CLOSER_BACKEND, "198.18.2.2:8080", "idle", 5000 * MS);
+	n = timeouts_infer(&t, inf, 8);
+	ASSERT_EQ(n, 1);
+	ASSERT_NEAR(inf[0].seconds, 2.002, 0.003);
+	ASSERT_EQ(inf[0].n, 14);
+	ASSERT_STREQ(inf[0].key.kind, "read");
+}
+
+static size_t ladder(double client_s, double gateway_s, char (*w)[256])
+{
+	static struct timeouts t;
+	struct inferred_timeout inf[8];
+
+	timeouts_init(&t);
+	for (int i = 0; i < 5; i++) {
+		timeouts_add(&t, CLOSER_CLIENT, "0.0.0.0:80", "response", client_s * 1e9);
+		timeouts_add(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", gateway_s * 1e9);
+	}
+	return timeouts_ladder(inf, timeouts_infer(&t, inf, 8), w, 8);
+}
+
+static void test_ladder(void)
+{
+	char w[8][256];
+
+	ASSERT_EQ(ladder(1.5, 2.0, w), 1);	/* inverted */
+	ASSERT_TRUE(strstr(w[0], "give up after 1.500 s, before the gateway's 2.000 s") != NULL);
+	ASSERT_EQ(ladder(3.0, 2.0, w), 1);	/* right order, too tight */
+	ASSERT_TRUE(strstr(w[0], "tight ladder") != NULL);
+	ASSERT_EQ(ladder(5.0, 2.0, w), 0);	/* right order, 3 s apart */
+}
+
+/* The recorded nginx run, replayed through the whole pipeline. */
+static void test_recorded_nginx(void)
+{
+	static struct options o;
+	static struct pipeline p;
+	char *out = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	int n504 = 0, abort = 0, refused = 0, ok = 0;
+
+	o.interval_s = 1;
+	o.output = OUTPUT_JSON;
+	o.events = EVENTS_ALL;
+	o.max_conns = 1024;
+	o.top_routes = 50;
+	ASSERT_EQ(pipeline_init(&p, &o, f), 0);
+	p.replaying = true;
+	ASSERT_EQ(decoder_replay(&p.decoder, "tests/fixtures/nginx_faults.gsr"), 0);
+	pipeline_total(&p, 0, 1);
+	pipeline_free(&p);
+	fclose(f);
+	ASSERT_TRUE(out != NULL);
+	if (!out)
+		return;
+	ASSERT_TRUE(strstr(out, "\"kind\":\"read\",\"seconds\":1.00") != NULL);
+	ASSERT_TRUE(strstr(out, "\"join_rate\":1.0000") != NULL);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strstr(line, "\"type\":\"request\""))
+			continue;
+		if (strstr(line, "\"status\":504"))
+			n504 += strstr(line, "\"reason\":\"backend_slow\"") != NULL;
+		else if (strstr(line, "\"status\":502"))
+			refused += strstr(line, "\"reason\":\"backend_refused\"") != NULL;
+		else if (strstr(line, "\"status\":null"))
+			abort += strstr(line, "\"reason\":\"client_abort\"") != NULL;
+		else if (strstr(line, "\"cause\":null"))
+			ok++;
+	}
+	ASSERT_EQ(n504, 3);
+	ASSERT_EQ(refused, 1);
+	ASSERT_EQ(abort, 1);
+	ASSERT_EQ(ok, 2);
+	free(out);
+}
+
+int main(void)
+{
+	RUN_TEST(test_success_has_no_cause);
+	RUN_TEST(test_connect_failures);
+	RUN_TEST(test_backend_closes);
+	RUN_TEST(test_no_response);
+	RUN_TEST(test_answers);
+	RUN_TEST(test_client_abort);
+	RUN_TEST(test_timeouts_cluster);
+	RUN_TEST(test_ladder);
+	RUN_TEST(test_recorded_nginx);
+	TEST_MAIN_END();
+}

@@ -30,6 +30,12 @@ static void set(struct verdict *v, enum cause c, const char *reason, const char 
 	snprintf(v->term, sizeof(v->term), "%s", term);
 }
 
+bool attempt_throttled(const struct attempt *a)
+{
+	return a->status == 429 || (a->status == 503 && a->retry_after) ||
+	       (a->status == 400 && a->throttling_hint);
+}
+
 bool request_failed(const struct request *r)
 {
 	return r->status == 0 || r->status == 502 || r->status == 503 || r->status == 504;
@@ -138,10 +144,11 @@ static void attribute_no_response(const struct attempt *a, struct verdict *v)
 
 static void attribute_attempt(const struct request *r, const struct attempt *a, struct verdict *v)
 {
-	if (a->status == 429 || (a->status == 503 && a->retry_after)) {
+	if (attempt_throttled(a)) {
 		set(v, CAUSE_BACKEND, "backend_throttled", "--");
 		evidence(v, "backend %s answered %u%s", a->backend, a->status,
-			 a->retry_after ? " with Retry-After" : "");
+			 a->retry_after ? " with Retry-After" :
+			 a->throttling_hint ? " naming throttling" : "");
 		return;
 	}
 	if (a->status >= 500) {

@@ -23,6 +23,8 @@ struct verdict {
 };
 
 bool request_failed(const struct request *r);
+/* 429, 503 with Retry-After, or a 400 that names throttling. */
+bool attempt_throttled(const struct attempt *a);
 void attribute(const struct request *r, struct verdict *v);
 
 #endif

@@ -40,6 +40,7 @@ struct attempt {
 	double connect_ms;		/* -1 when reused or unknown */
 	uint16_t status;		/* 0: no response head */
 	bool reused, retry_after;
+	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
 	enum attempt_failure failure;
 	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
 	bool have_conn;

@@ -276,6 +276,7 @@ static void upstream_response(struct http_conn *c, const struct http_head *h)
 	if (a) {
 		a->status = h->status;
 		a->retry_after = h->retry_after;
+		a->throttling_hint = h->throttling_hint;
 		a->ts_resp_kernel = first_byte < h->ts_start ? first_byte : h->ts_start;
 		a->ts_resp_read = h->ts_start;
 	}

@@ -97,7 +97,7 @@ static void on_request(const struct request *r, void *ctx)
 	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));
 	if (last) {
 		s.upstream_status = last->status;
-		s.throttled = last->status == 429 || (last->status == 503 && last->retry_after);
+		s.throttled = attempt_throttled(last);
 	}
 	s.cause = v.cause == CAUSE_NONE ? CAUSE_UNKNOWN : v.cause;
 	routes_add(&p->routes, &s);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "http.h"
+#include "metrics.h"
 #include "util.h"
 
 void cli_usage(FILE *out)
@@ -45,7 +46,9 @@ void cli_usage(FILE *out)
 "                              tracepoints if the kernel has them), socket,\n"
 "                              syscall (fallback; slows every syscall a little),\n"
 "                              off (TCP facts only)\n"
-"      --metrics ADDR:PORT     serve Prometheus metrics (not in this build yet)\n"
+"      --metrics ADDR:PORT     serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                              and a health check at /healthz; ADDR is IPv4 or\n"
+"                              [IPv6], default 127.0.0.1 (\"--metrics 9464\")\n"
 "\n"
 "Recording:\n"
 "      --record FILE           also write the raw event stream to FILE\n"
@@ -62,7 +65,8 @@ void cli_usage(FILE *out)
 "  sudo gatescope -c nginx --json -d 60    one minute of JSON summaries\n"
 "  sudo gatescope -p 1234 -e errors        print every failed connection\n"
 "  sudo gatescope --record inc.gsr -d 30   capture an incident for later\n"
-"  gatescope --replay inc.gsr --json       analyse it anywhere, without root\n",
+"  gatescope --replay inc.gsr --json       analyse it anywhere, without root\n"
+"  sudo gatescope --metrics 0.0.0.0:9464   export to Prometheus on every address\n",
 	out);
 }
 
@@ -174,6 +178,19 @@ static enum cli_result parse_capture_path(const char *s, struct options *o)
 	return usage_error("--capture-path: unknown value '%s' (auto, socket, syscall, off)", s);
 }
 
+static enum cli_result parse_metrics(const char *s, struct options *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char why[96];
+
+	if (!metrics_parse_addr(s, &ss, &len, why, sizeof(why)))
+		return usage_error("--metrics: '%s': %s (e.g. 127.0.0.1:9464, [::1]:9464, :9464)",
+				   s, why);
+	o->metrics_addr = s;
+	return CLI_OK;
+}
+
 enum {
 	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
 	OPT_MAX_CONNS, OPT_CAPTURE_BYTES, OPT_ROUTE_MAP, OPT_TOP_ROUTES, OPT_SLOW_MS,
@@ -235,7 +252,7 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 	case 'o': return parse_output(arg, o);
 	case OPT_JSON: o->output = OUTPUT_JSON; o->output_set = true; return CLI_OK;
 	case 'e': return parse_events(arg, o);
-	case OPT_METRICS: o->metrics_addr = arg; return CLI_OK;
+	case OPT_METRICS: return parse_metrics(arg, o);
 	case OPT_BACKEND_NAMES: o->backend_names = arg; return CLI_OK;
 	case OPT_RECORD: o->record = arg; return CLI_OK;
 	case OPT_REPLAY: o->replay = arg; return CLI_OK;
@@ -304,7 +321,7 @@ enum cli_result cli_parse(int argc, char **argv, struct options *o)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->record && o->replay)
 		return usage_error("--record and --replay cannot be used together");
-	if (o->metrics_addr)
-		return usage_error("--metrics is not in this build yet");
+	if (o->metrics_addr && o->replay)
+		return usage_error("--metrics serves live data: it cannot be used with --replay");
 	return CLI_OK;
 }

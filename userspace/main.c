@@ -14,6 +14,7 @@
 #include "discover.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -27,6 +28,7 @@ struct live {
 	struct pipeline *pipe;
 	struct loader loader;
 	struct ring_buffer *rb;
+	struct metrics *metrics;	/* --metrics server, or NULL */
 	pid_t known[CLI_MAX_PIDS * 4];	/* pids already in the kernel filter */
 	size_t nknown;
 	bool discover_ports;		/* no --listen: follow the traced processes' listeners */
@@ -220,6 +222,7 @@ static int event_loop(struct live *lv)
 		if (now >= next_report && now < end) {
 			update_kernel_stats(lv);
 			pipeline_report(lv->pipe, wall_s(), o->interval_s);
+			metrics_publish(lv->metrics, &lv->pipe->agg, &lv->pipe->stats);
 			next_report += o->interval_s * 1e9;
 		}
 		if (now >= end)
@@ -262,6 +265,11 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		return 1;
 	if (loader_start(&lv.loader, &lo))
 		return 1;
+	/* Unhealthy (/healthz 503) after three missed reports. */
+	if (o->metrics_addr &&
+	    !(lv.metrics = metrics_start(o->metrics_addr, 3 * o->interval_s + 2)))
+		goto out;
+	metrics_publish(lv.metrics, &pipe->agg, &pipe->stats);
 	lv.rb = ring_buffer__new(loader_ring_fd(&lv.loader), ring_cb, &pipe->decoder, NULL);
 	if (!lv.rb) {
 		log_err("cannot open ring buffer: %s", strerror(errno));
@@ -279,6 +287,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	update_kernel_stats(&lv);
 	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
 out:
+	metrics_stop(lv.metrics);
 	ring_buffer__free(lv.rb);
 	loader_stop(&lv.loader);
 	if (lv.efd >= 0)

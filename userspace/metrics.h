@@ -1,0 +1,36 @@
+/* Metrics server (--metrics): serves GET /metrics and /healthz over HTTP
+ * with libmicrohttpd on its own thread.  The event loop renders the text
+ * once per report (metrics_publish) and swaps it in; request handlers only
+ * hand out the latest text, so no client, however slow or hostile, can
+ * block the event loop or make it allocate. */
+#ifndef GS_METRICS_H
+#define GS_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "aggregate.h"
+#include "output.h"
+
+/* Connections served at once; past it the least useful one is dropped. */
+#define METRICS_MAX_CONNS	32
+
+struct metrics;
+
+/* Parse --metrics: "IPv4:PORT", "[IPv6]:PORT", ":PORT" or "PORT" (the last
+ * two bind 127.0.0.1).  Port 0 picks a free port.  false and a reason in
+ * err when it is none of these. */
+bool metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+			char *err, size_t errlen);
+
+/* Listen on addr and start the server thread.  /healthz answers 503 once no
+ * report was published for stale_after_s.  NULL with a message on failure. */
+struct metrics *metrics_start(const char *addr, double stale_after_s);
+/* Render a and st and serve the result from now on.  NULL m: nothing. */
+void metrics_publish(struct metrics *m, const struct aggregator *a, const struct run_stats *st);
+/* Stop the thread, close every connection, free.  NULL m: nothing. */
+void metrics_stop(struct metrics *m);
+/* The address listened on, with the real port: "127.0.0.1:9464". */
+const char *metrics_address(const struct metrics *m);
+
+#endif

@@ -1,0 +1,416 @@
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "prom.h"
+#include "util.h"
+
+/* From a fast local hop (0.5 ms) to the longest common gateway timeouts
+ * (30 s on managed gateways, 60 s proxy_read_timeout in nginx). */
+const char *const prom_le_labels[PROM_LE_COUNT] = {
+	"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+	"0.25", "0.5", "1", "2.5", "5", "10", "30", "60",
+};
+const uint64_t prom_le_ns[PROM_LE_COUNT] = {
+	500000ull, 1000000ull, 2500000ull, 5000000ull, 10000000ull, 25000000ull,
+	50000000ull, 100000000ull, 250000000ull, 500000000ull, 1000000000ull,
+	2500000000ull, 5000000000ull, 10000000000ull, 30000000000ull, 60000000000ull,
+};
+
+/* ---- text buffer ---- */
+
+void prom_buf_free(struct prom_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static bool reserve(struct prom_buf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (b->len + more + 1 <= b->cap)
+		return true;
+	if (b->len + more + 1 > PROM_MAX_BYTES) {
+		b->failed = true;
+		return false;
+	}
+	cap = b->cap ? b->cap : 16384;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	if (cap > PROM_MAX_BYTES)
+		cap = PROM_MAX_BYTES;
+	p = realloc(b->data, cap);
+	if (!p) {
+		b->failed = true;
+		return false;
+	}
+	b->data = p;
+	b->cap = cap;
+	return true;
+}
+
+static void put(struct prom_buf *b, const char *s, size_t n)
+{
+	if (!reserve(b, n))
+		return;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void puts_(struct prom_buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+/* ---- escaping ---- */
+
+/* Length of the valid UTF-8 sequence at p, 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* A label value as the exposition format wants it: \\, \" and \n escaped,
+ * valid UTF-8 only.  Values come from the network (addresses now, HTTP
+ * routes later): other control characters become '?' and invalid bytes
+ * U+FFFD, so no input can break a scraper's parser. */
+static void put_label_value(struct prom_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (n == 0) {
+			puts_(b, "\xef\xbf\xbd");
+			p++;
+		} else if (n > 1) {
+			put(b, (const char *)p, n);
+			p += n;
+		} else {
+			if (*p == '\\')
+				puts_(b, "\\\\");
+			else if (*p == '"')
+				puts_(b, "\\\"");
+			else if (*p == '\n')
+				puts_(b, "\\n");
+			else if (*p < 0x20 || *p == 0x7f)
+				puts_(b, "?");
+			else
+				put(b, (const char *)p, 1);
+			p++;
+		}
+	}
+}
+
+/* HELP text: only \\ and \n are escaped. */
+static void put_help(struct prom_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			puts_(b, "\\\\");
+		else if (*s == '\n')
+			puts_(b, "\\n");
+		else
+			put(b, s, 1);
+	}
+}
+
+/* ---- samples ---- */
+
+struct label {
+	const char *name, *value;
+};
+
+/* name{k="v",...} value -- labels with a NULL name are skipped. */
+static void put_sample(struct prom_buf *b, const char *name, const char *suffix,
+		       const struct label *labels, size_t n, const char *value)
+{
+	bool first = true;
+
+	puts_(b, name);
+	puts_(b, suffix);
+	for (size_t i = 0; i < n; i++) {
+		if (!labels[i].name)
+			continue;
+		puts_(b, first ? "{" : ",");
+		puts_(b, labels[i].name);
+		puts_(b, "=\"");
+		put_label_value(b, labels[i].value);
+		puts_(b, "\"");
+		first = false;
+	}
+	if (!first)
+		puts_(b, "}");
+	puts_(b, " ");
+	puts_(b, value);
+	puts_(b, "\n");
+}
+
+static void put_u64_sample(struct prom_buf *b, const char *name, const char *suffix,
+			   const struct label *labels, size_t n, uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	put_sample(b, name, suffix, labels, n, num);
+}
+
+/* ---- histograms ---- */
+
+uint64_t prom_hist_le(const struct hist *h, uint64_t le_ns)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HIST_BUCKETS && hist_bucket_hi(i) <= le_ns; i++)
+		n += h->buckets[i];
+	return n;
+}
+
+/* hist buckets [0, ends[k]) lie entirely at or below prom_le_ns[k].  A hist
+ * bucket straddling an le (at most 1/64 of its value wide) is counted in the
+ * next one up: a bucket never claims a latency lower than it may have been. */
+static void ladder_ends(unsigned ends[PROM_LE_COUNT])
+{
+	unsigned i = 0;
+
+	for (unsigned k = 0; k < PROM_LE_COUNT; k++) {
+		while (i < HIST_BUCKETS && hist_bucket_hi(i) <= prom_le_ns[k])
+			i++;
+		ends[k] = i;
+	}
+}
+
+static void put_histogram(struct prom_buf *b, const char *name, const char *label,
+			  const char *value, const struct hist *h, const unsigned ends[])
+{
+	struct label l[2] = { { label, value }, { "le", NULL } };
+	uint64_t cum = 0;
+	unsigned i = 0;
+	char sum[48];
+
+	for (unsigned k = 0; k < PROM_LE_COUNT; k++) {
+		for (; h->count && i < ends[k]; i++)
+			cum += h->buckets[i];
+		l[1].value = prom_le_labels[k];
+		put_u64_sample(b, name, "_bucket", l, 2, cum);
+	}
+	l[1].value = "+Inf";
+	put_u64_sample(b, name, "_bucket", l, 2, h->count);
+	/* Exact decimal seconds from integer nanoseconds: no float rounding. */
+	snprintf(sum, sizeof(sum), "%llu.%09llu", (unsigned long long)(h->sum_ns / 1000000000ull),
+		 (unsigned long long)(h->sum_ns % 1000000000ull));
+	put_sample(b, name, "_sum", l, 1, sum);
+	put_u64_sample(b, name, "_count", l, 1, h->count);
+}
+
+/* ---- metric families ---- */
+
+struct render {
+	struct prom_buf *b;
+	const struct aggregator *a;
+	const struct run_stats *st;
+	unsigned ends[PROM_LE_COUNT];
+};
+
+struct family;
+typedef void (*emit_fn)(struct render *r, const struct family *f);
+
+/* A per-backend counter: one sample per value of the second label. */
+struct field {
+	const char *value;	/* second label's value, or NULL for none */
+	size_t off;		/* offset of the uint64_t in struct backend_stats */
+};
+
+struct family {
+	const char *name, *type, *help;
+	emit_fn emit;		/* NULL: no samples yet (HELP and TYPE only) */
+	const char *label;	/* second label of per-backend counters */
+	struct field fields[3];
+	size_t off;		/* hist in backend_stats, or uint64_t in run_stats */
+};
+
+/* Backends in order of first sight, then "other" (the aggregator's cap). */
+static const struct backend *backend_at(const struct aggregator *a, size_t i)
+{
+	if (i < a->n)
+		return a->backends[i];
+	return i == a->n ? a->other : NULL;
+}
+
+static void emit_backend_counter(struct render *r, const struct family *f)
+{
+	const struct backend *be;
+
+	for (size_t i = 0; (be = backend_at(r->a, i)); i++) {
+		/* fields[0] always; the rest while they name a label value. */
+		for (size_t k = 0; k < ARRAY_SIZE(f->fields) && (k == 0 || f->fields[k].value); k++) {
+			const struct field *fd = &f->fields[k];
+			struct label l[2] = {
+				{ "backend", be->label },
+				{ fd->value ? f->label : NULL, fd->value },
+			};
+			uint64_t v = *(const uint64_t *)((const char *)&be->total + fd->off);
+
+			put_u64_sample(r->b, f->name, "", l, 2, v);
+		}
+	}
+}
+
+static void emit_backend_hist(struct render *r, const struct family *f)
+{
+	const struct backend *be;
+
+	for (size_t i = 0; (be = backend_at(r->a, i)); i++)
+		put_histogram(r->b, f->name, "backend", be->label,
+			      (const struct hist *)((const char *)&be->total + f->off), r->ends);
+}
+
+static void emit_backend_info(struct render *r, const struct family *f)
+{
+	const struct backend *be;
+
+	for (size_t i = 0; (be = backend_at(r->a, i)); i++) {
+		struct label l[2] = { { "backend", be->label }, { "name", be->name } };
+
+		if (be->name[0])
+			put_sample(r->b, f->name, "", l, 2, "1");
+	}
+}
+
+static void emit_run_counter(struct render *r, const struct family *f)
+{
+	put_u64_sample(r->b, f->name, "", NULL, 0,
+		       *(const uint64_t *)((const char *)r->st + f->off));
+}
+
+static void emit_build_info(struct render *r, const struct family *f)
+{
+	struct label l[1] = { { "version", GS_VERSION } };
+
+	put_sample(r->b, f->name, "", l, 1, "1");
+}
+
+#define BS(field) offsetof(struct backend_stats, field)
+#define RS(field) offsetof(struct run_stats, field)
+
+/* Routes and 504 causes have no samples until the HTTP stages fill the
+ * aggregator: their emitters will walk its route table like the backend
+ * ones walk backends, with routes past the cap as route="other". */
+static const struct family families[] = {
+	{ .name = "gatescope_build_info", .type = "gauge",
+	  .help = "gatescope version (always 1).", .emit = emit_build_info },
+	{ .name = "gatescope_requests_total", .type = "counter",
+	  .help = "Requests finished by the gateway, by route and status class (2xx, 4xx, 5xx)." },
+	{ .name = "gatescope_504_total", .type = "counter",
+	  .help = "504 responses by route, backend, attributed cause and reason." },
+	{ .name = "gatescope_connects_total", .type = "counter",
+	  .help = "Upstream connection attempts (SYN sent) by backend.",
+	  .emit = emit_backend_counter, .fields = { { NULL, BS(connects) } } },
+	{ .name = "gatescope_connect_failures_total", .type = "counter",
+	  .help = "Upstream connection attempts that failed: refused (RST to SYN), "
+		  "timeout (no answer), unreachable (ICMP error).",
+	  .emit = emit_backend_counter, .label = "reason",
+	  .fields = { { "refused", BS(refused) }, { "timeout", BS(timeout) },
+		      { "unreachable", BS(unreachable) } } },
+	{ .name = "gatescope_resets_total", .type = "counter",
+	  .help = "TCP resets on established upstream connections, received from or sent to "
+		  "the backend.",
+	  .emit = emit_backend_counter, .label = "direction",
+	  .fields = { { "received", BS(resets_received) }, { "sent", BS(resets_sent) } } },
+	{ .name = "gatescope_retransmits_total", .type = "counter",
+	  .help = "SYN and data retransmits on upstream connections.",
+	  .emit = emit_backend_counter, .fields = { { NULL, BS(retransmits) } } },
+	{ .name = "gatescope_timeout_closes_total", .type = "counter",
+	  .help = "Upstream connections closed after an idle period with a request "
+		  "outstanding, by closer.",
+	  .emit = emit_backend_counter, .label = "closer",
+	  .fields = { { "gateway", BS(timeout_closes_gateway) },
+		      { "backend", BS(timeout_closes_backend) } } },
+	{ .name = "gatescope_upstream_connect_seconds", .type = "histogram",
+	  .help = "Upstream connect latency (SYN sent to ESTABLISHED) in seconds.",
+	  .emit = emit_backend_hist, .off = BS(connect) },
+	{ .name = "gatescope_upstream_ttfb_seconds", .type = "histogram",
+	  .help = "Upstream time to first response byte after the request was sent, in seconds.",
+	  .emit = emit_backend_hist, .off = BS(ttfb) },
+	{ .name = "gatescope_backend_info", .type = "gauge",
+	  .help = "Names given to backends by --backend-names (always 1).",
+	  .emit = emit_backend_info },
+	{ .name = "gatescope_lost_events_total", .type = "counter",
+	  .help = "Events dropped in the kernel because the ring buffer was full.",
+	  .emit = emit_run_counter, .off = RS(lost_events) },
+	{ .name = "gatescope_evicted_conns_total", .type = "counter",
+	  .help = "Connections evicted from the kernel connection table before they closed.",
+	  .emit = emit_run_counter, .off = RS(evicted_conns) },
+	{ .name = "gatescope_conn_table_failures_total", .type = "counter",
+	  .help = "Kernel connection table updates that failed.",
+	  .emit = emit_run_counter, .off = RS(insert_failures) },
+	{ .name = "gatescope_malformed_events_total", .type = "counter",
+	  .help = "Events rejected by the decoder.",
+	  .emit = emit_run_counter, .off = RS(malformed_events) },
+	{ .name = "gatescope_backends_overflowed_total", .type = "counter",
+	  .help = "Connections counted under backend=\"other\" because the backend table "
+		  "was full.",
+	  .emit = emit_run_counter, .off = RS(backend_overflow) },
+};
+
+int prom_render(const struct aggregator *a, const struct run_stats *st, struct prom_buf *b)
+{
+	struct render r = { .b = b, .a = a, .st = st };
+
+	b->len = 0;
+	b->failed = false;
+	if (!reserve(b, 0))
+		return -1;
+	b->data[0] = '\0';
+	ladder_ends(r.ends);
+	for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+		const struct family *f = &families[i];
+
+		puts_(b, "# HELP ");
+		puts_(b, f->name);
+		puts_(b, " ");
+		put_help(b, f->help);
+		puts_(b, "\n# TYPE ");
+		puts_(b, f->name);
+		puts_(b, " ");
+		puts_(b, f->type);
+		puts_(b, "\n");
+		if (f->emit)
+			f->emit(&r, f);
+	}
+	return b->failed ? -1 : 0;
+}

@@ -1,0 +1,40 @@
+/* Prometheus output stage: renders the aggregator as the text exposition
+ * format (version 0.0.4).  Counters cover the whole run (they never go
+ * down), latencies are histograms in seconds.  Pure and single-threaded:
+ * the metrics server (metrics.h) serves what this renders. */
+#ifndef GS_PROM_H
+#define GS_PROM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "aggregate.h"
+#include "output.h"
+
+/* A rendered document larger than this is refused (the previous one stays
+ * served): a bound on memory whatever the aggregator holds. */
+#define PROM_MAX_BYTES	(16u << 20)
+
+/* Upper bounds ("le") of the latency histograms, in seconds. */
+#define PROM_LE_COUNT	16
+extern const char *const prom_le_labels[PROM_LE_COUNT];
+extern const uint64_t prom_le_ns[PROM_LE_COUNT];
+
+/* A growing text buffer; reused between renders to avoid reallocation. */
+struct prom_buf {
+	char *data;
+	size_t len, cap;
+	bool failed;		/* out of memory or over PROM_MAX_BYTES */
+};
+
+void prom_buf_free(struct prom_buf *b);
+
+/* Render every metric family into b (replacing its contents); the text is
+ * NUL-terminated, b->len excludes the NUL.  -1 when it did not fit. */
+int prom_render(const struct aggregator *a, const struct run_stats *st, struct prom_buf *b);
+
+/* Cumulative count of h at or below le_ns, counting only hist buckets that
+ * lie entirely at or below it (exposed for tests). */
+uint64_t prom_hist_le(const struct hist *h, uint64_t le_ns);
+
+#endif

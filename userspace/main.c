@@ -222,7 +222,7 @@ static int event_loop(struct live *lv)
 		if (now >= next_report && now < end) {
 			update_kernel_stats(lv);
 			pipeline_report(lv->pipe, wall_s(), o->interval_s);
-			metrics_publish(lv->metrics, &lv->pipe->agg, &lv->pipe->stats);
+			metrics_publish(lv->metrics, lv->pipe);
 			next_report += o->interval_s * 1e9;
 		}
 		if (now >= end)
@@ -269,7 +269,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (o->metrics_addr &&
 	    !(lv.metrics = metrics_start(o->metrics_addr, 3 * o->interval_s + 2)))
 		goto out;
-	metrics_publish(lv.metrics, &pipe->agg, &pipe->stats);
+	metrics_publish(lv.metrics, pipe);
 	lv.rb = ring_buffer__new(loader_ring_fd(&lv.loader), ring_cb, &pipe->decoder, NULL);
 	if (!lv.rb) {
 		log_err("cannot open ring buffer: %s", strerror(errno));

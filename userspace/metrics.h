@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
-#include "aggregate.h"
-#include "output.h"
+
+struct pipeline;
 
 /* Connections served at once; past it the least useful one is dropped. */
 #define METRICS_MAX_CONNS	32
@@ -26,8 +26,9 @@ bool metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *l
 /* Listen on addr and start the server thread.  /healthz answers 503 once no
  * report was published for stale_after_s.  NULL with a message on failure. */
 struct metrics *metrics_start(const char *addr, double stale_after_s);
-/* Render a and st and serve the result from now on.  NULL m: nothing. */
-void metrics_publish(struct metrics *m, const struct aggregator *a, const struct run_stats *st);
+/* Render the pipeline's whole-run aggregates and serve them from now on.
+ * Called by the event loop after each report.  NULL m: nothing. */
+void metrics_publish(struct metrics *m, const struct pipeline *p);
 /* Stop the thread, close every connection, free.  NULL m: nothing. */
 void metrics_stop(struct metrics *m);
 /* The address listened on, with the real port: "127.0.0.1:9464". */

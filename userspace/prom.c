@@ -243,6 +243,10 @@ struct render {
 	struct prom_buf *b;
 	const struct aggregator *a;
 	const struct run_stats *st;
+	const struct routes *rt;	/* or NULL */
+	const struct timeouts *to;	/* or NULL */
+	size_t nroutes;			/* routes with series of their own */
+	struct route_stats other;	/* every other route, summed */
 	unsigned ends[PROM_LE_COUNT];
 };
 
@@ -257,7 +261,7 @@ struct field {
 
 struct family {
 	const char *name, *type, *help;
-	emit_fn emit;		/* NULL: no samples yet (HELP and TYPE only) */
+	emit_fn emit;		/* NULL: no samples (HELP and TYPE only) */
 	const char *label;	/* second label of per-backend counters */
 	struct field fields[3];
 	size_t off;		/* hist in backend_stats, or uint64_t in run_stats */
@@ -324,19 +328,97 @@ static void emit_build_info(struct render *r, const struct family *f)
 	put_sample(r->b, f->name, "", l, 1, "1");
 }
 
+/* Routes with series of their own, then "other" once it has requests. */
+static const struct route_stats *route_at(const struct render *r, size_t i, const char **name)
+{
+	if (i < r->nroutes) {
+		*name = r->rt->r[i]->name;
+		return &r->rt->r[i]->total;
+	}
+	*name = "other";
+	return i == r->nroutes && r->rt && r->other.requests ? &r->other : NULL;
+}
+
+static void emit_route_requests(struct render *r, const struct family *f)
+{
+	static const char *const classes[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	const struct route_stats *s;
+	const char *name;
+
+	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
+		for (int c = 0; c < 6; c++) {
+			struct label l[2] = { { "route", name }, { "status_class", classes[c] } };
+
+			/* The usual classes always, so rate() sees their first increase. */
+			if (s->status_class[c] || c == 2 || c == 4 || c == 5)
+				put_u64_sample(r->b, f->name, "", l, 2, s->status_class[c]);
+		}
+	}
+}
+
+static void emit_route_504(struct render *r, const struct family *f)
+{
+	const struct route_stats *s;
+	const char *name;
+
+	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
+		for (int c = CAUSE_GATEWAY; s->s504 && c < CAUSE__MAX; c++) {
+			struct label l[2] = { { "route", name }, { "cause", cause_name(c) } };
+
+			put_u64_sample(r->b, f->name, "", l, 2, s->cause_504[c]);
+		}
+	}
+}
+
+static void emit_route_latency(struct render *r, const struct family *f)
+{
+	const struct route_stats *s;
+	const char *name;
+
+	for (size_t i = 0; (s = route_at(r, i, &name)); i++)
+		put_histogram(r->b, f->name, "route", name, &s->latency, r->ends);
+}
+
+static void emit_inferred_timeouts(struct render *r, const struct family *f)
+{
+	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
+	size_t n = r->to ? timeouts_infer(r->to, inf, TIMEOUT_KEYS_MAX) : 0;
+	char secs[32];
+
+	for (size_t i = 0; i < n; i++) {
+		struct label l[3] = {
+			{ "closer", closer_name(inf[i].key.closer) },
+			{ "peer", inf[i].key.peer },
+			{ "kind", inf[i].key.kind ? inf[i].key.kind : "" },
+		};
+
+		snprintf(secs, sizeof(secs), "%.6f", inf[i].seconds);
+		put_sample(r->b, f->name, "", l, 3, secs);
+	}
+}
+
+static void emit_timeout_keys_dropped(struct render *r, const struct family *f)
+{
+	put_u64_sample(r->b, f->name, "", NULL, 0, r->to ? r->to->dropped : 0);
+}
+
 #define BS(field) offsetof(struct backend_stats, field)
 #define RS(field) offsetof(struct run_stats, field)
 
-/* Routes and 504 causes have no samples until the HTTP stages fill the
- * aggregator: their emitters will walk its route table like the backend
- * ones walk backends, with routes past the cap as route="other". */
 static const struct family families[] = {
 	{ .name = "gatescope_build_info", .type = "gauge",
 	  .help = "gatescope version (always 1).", .emit = emit_build_info },
 	{ .name = "gatescope_requests_total", .type = "counter",
-	  .help = "Requests finished by the gateway, by route and status class (2xx, 4xx, 5xx)." },
+	  .help = "Requests finished by the gateway, by route and status class "
+		  "(1xx-5xx; none: the client got no answer).",
+	  .emit = emit_route_requests },
 	{ .name = "gatescope_504_total", .type = "counter",
-	  .help = "504 responses by route, backend, attributed cause and reason." },
+	  .help = "504 responses by route and attributed cause "
+		  "(gateway, network, backend, client, unknown).",
+	  .emit = emit_route_504 },
+	{ .name = "gatescope_request_duration_seconds", .type = "histogram",
+	  .help = "Downstream request duration (request to end of response) by route, in seconds.",
+	  .emit = emit_route_latency },
 	{ .name = "gatescope_connects_total", .type = "counter",
 	  .help = "Upstream connection attempts (SYN sent) by backend.",
 	  .emit = emit_backend_counter, .fields = { { NULL, BS(connects) } } },
@@ -369,6 +451,10 @@ static const struct family families[] = {
 	{ .name = "gatescope_backend_info", .type = "gauge",
 	  .help = "Names given to backends by --backend-names (always 1).",
 	  .emit = emit_backend_info },
+	{ .name = "gatescope_inferred_timeout_seconds", .type = "gauge",
+	  .help = "Effective timeout of a hop, inferred from clusters of timeout-driven closes "
+		  "(closer, peer, kind: connect, read or response).",
+	  .emit = emit_inferred_timeouts },
 	{ .name = "gatescope_lost_events_total", .type = "counter",
 	  .help = "Events dropped in the kernel because the ring buffer was full.",
 	  .emit = emit_run_counter, .off = RS(lost_events) },
@@ -385,18 +471,57 @@ static const struct family families[] = {
 	  .help = "Connections counted under backend=\"other\" because the backend table "
 		  "was full.",
 	  .emit = emit_run_counter, .off = RS(backend_overflow) },
+	{ .name = "gatescope_routes_overflowed_total", .type = "counter",
+	  .help = "Requests counted under route=\"other\" because the route table was full.",
+	  .emit = emit_run_counter, .off = RS(route_overflow) },
+	{ .name = "gatescope_http_conns_evicted_total", .type = "counter",
+	  .help = "Connections whose HTTP was not followed because the HTTP table was full.",
+	  .emit = emit_run_counter, .off = RS(http_conns_evicted) },
+	{ .name = "gatescope_http_unparsable_total", .type = "counter",
+	  .help = "Connections whose HTTP could not be parsed.",
+	  .emit = emit_run_counter, .off = RS(http_unparsable) },
+	{ .name = "gatescope_http_pipeline_overflow_total", .type = "counter",
+	  .help = "Pipelined HTTP exchanges beyond the per-connection limit.",
+	  .emit = emit_run_counter, .off = RS(http_pipeline_overflow) },
+	{ .name = "gatescope_requests_evicted_total", .type = "counter",
+	  .help = "In-flight requests forced out of a full request pool.",
+	  .emit = emit_run_counter, .off = RS(requests_evicted) },
+	{ .name = "gatescope_attempts_unjoined_total", .type = "counter",
+	  .help = "Upstream attempts that could not be joined to a downstream request.",
+	  .emit = emit_run_counter, .off = RS(attempts_unjoined) },
+	{ .name = "gatescope_attributed_without_tcp_facts_total", .type = "counter",
+	  .help = "Failed requests attributed before their upstream TCP facts arrived.",
+	  .emit = emit_run_counter, .off = RS(facts_timeouts) },
+	{ .name = "gatescope_timeout_keys_dropped_total", .type = "counter",
+	  .help = "Timeout-driven closes not followed because too many (closer, peer, kind) "
+		  "were already followed.",
+	  .emit = emit_timeout_keys_dropped },
 };
 
-int prom_render(const struct aggregator *a, const struct run_stats *st, struct prom_buf *b)
+static void routes_prepare(struct render *r)
 {
-	struct render r = { .b = b, .a = a, .st = st };
+	memset(&r->other, 0, sizeof(r->other));
+	r->nroutes = 0;
+	if (!r->rt)
+		return;
+	r->nroutes = r->rt->n < r->rt->shown ? r->rt->n : r->rt->shown;
+	for (size_t i = r->nroutes; i < r->rt->n; i++)
+		route_stats_merge(&r->other, &r->rt->r[i]->total);
+	if (r->rt->other)
+		route_stats_merge(&r->other, &r->rt->other->total);
+}
 
+int prom_render(const struct report *rep, struct prom_buf *b)
+{
+	struct render r = { .b = b, .a = rep->agg, .st = rep->stats, .rt = rep->routes,
+			    .to = rep->timeouts };
 	b->len = 0;
 	b->failed = false;
 	if (!reserve(b, 0))
 		return -1;
 	b->data[0] = '\0';
 	ladder_ends(r.ends);
+	routes_prepare(&r);
 	for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
 		const struct family *f = &families[i];
 

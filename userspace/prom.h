@@ -1,4 +1,4 @@
-/* Prometheus output stage: renders the aggregator as the text exposition
+/* Prometheus output stage: renders the aggregates as the text exposition
  * format (version 0.0.4).  Counters cover the whole run (they never go
  * down), latencies are histograms in seconds.  Pure and single-threaded:
  * the metrics server (metrics.h) serves what this renders. */
@@ -29,9 +29,16 @@ struct prom_buf {
 
 void prom_buf_free(struct prom_buf *b);
 
-/* Render every metric family into b (replacing its contents); the text is
- * NUL-terminated, b->len excludes the NUL.  -1 when it did not fit. */
-int prom_render(const struct aggregator *a, const struct run_stats *st, struct prom_buf *b);
+/* Render every metric family of a whole-run report (r->agg and r->stats
+ * required, r->routes and r->timeouts optional) into b, replacing its
+ * contents; the text is NUL-terminated, b->len excludes the NUL.  -1 when
+ * it did not fit.
+ *
+ * Cardinality: backends are capped by the aggregator (the rest "other");
+ * routes by r->routes->shown (--top-routes): the first routes seen get their
+ * own series and later ones are summed into route="other".  First seen, not
+ * busiest, so a series never changes meaning and counters never go down. */
+int prom_render(const struct report *r, struct prom_buf *b);
 
 /* Cumulative count of h at or below le_ns, counting only hist buckets that
  * lie entirely at or below it (exposed for tests). */

@@ -13,6 +13,7 @@
 #include "aggregate.h"
 #include "log.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "prom.h"
 #include "testlib.h"
 #include "util.h"
@@ -23,13 +24,34 @@
 #define SCRAPE "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
 #define WEIRD_ESC "we\\\"ird\\\\la\\nbel"
 
-/* Four backends fill the table; the fifth goes to "other". */
-static void fill(struct aggregator *a, struct run_stats *st)
+#define R1 "GET example.com/orders/{id}"
+#define R2 "GET example.com/users"
+
+static struct pipeline P;	/* only the aggregates metrics_publish reads */
+
+static void add_request(struct routes *rt, const char *route, int status, enum cause cause,
+			uint64_t latency_ns)
 {
+	struct route_sample s = {
+		.route = route, .status = status, .upstream_status = status, .attempts = 1,
+		.cause = cause, .latency_ns = latency_ns,
+	};
+
+	routes_add(rt, &s);
+}
+
+/* Four backends fill the table, the fifth goes to "other"; two routes get
+ * series of their own (shown = 2), the rest are "other". */
+static void fill(struct pipeline *p)
+{
+	struct aggregator *a = &p->agg;
+	struct run_stats *st = &p->stats;
 	struct backend *b;
 
-	memset(st, 0, sizeof(*st));
+	memset(p, 0, sizeof(*p));
 	agg_init(a, 4);
+	routes_init(&p->routes, 2);
+	timeouts_init(&p->timeouts);
 	agg_set_name(a, BE1, "orders-a");
 	agg_set_name(a, BE2, "caf\xc3\xa9-\xff");	/* valid UTF-8, then an invalid byte */
 	b = agg_backend(a, BE1);
@@ -54,22 +76,53 @@ static void fill(struct aggregator *a, struct run_stats *st)
 	agg_backend(a, "198.18.2.4:80")->total.connects = 3;
 	agg_backend(a, "198.18.2.5:80")->total.connects += 5;	/* -> other */
 	agg_backend(a, "198.18.2.6:80")->total.connects += 6;	/* -> other again */
+
+	for (int i = 0; i < 3; i++)
+		add_request(&p->routes, R1, 200, CAUSE_NONE, 2000000);
+	add_request(&p->routes, R1, 504, CAUSE_BACKEND, 1000000000);
+	add_request(&p->routes, R1, 504, CAUSE_NETWORK, 1000000000);
+	add_request(&p->routes, R1, 0, CAUSE_CLIENT, 1500000000);	/* client gave up */
+	add_request(&p->routes, R2, 404, CAUSE_NONE, 1000000);
+	add_request(&p->routes, R2, 404, CAUSE_NONE, 1000000);
+	add_request(&p->routes, "POST example.com/pay", 502, CAUSE_BACKEND, 5000000);	/* other */
+	add_request(&p->routes, "DELETE example.com/x", 200, CAUSE_NONE, 5000000);	/* other */
+	add_request(&p->routes, "DELETE example.com/x", 504, CAUSE_GATEWAY, 5000000);
+
+	timeouts_add(&p->timeouts, CLOSER_GATEWAY, BE1, "read", 2000000000);
+	timeouts_add(&p->timeouts, CLOSER_GATEWAY, BE1, "read", 2001000000);
+	timeouts_add(&p->timeouts, CLOSER_GATEWAY, BE1, "read", 2002000000);
+
 	st->lost_events = 12;
 	st->evicted_conns = 13;
 	st->insert_failures = 14;
 	st->malformed_events = 15;
 	st->backend_overflow = a->overflowed;
+	st->route_overflow = 16;
+}
+
+static void unfill(struct pipeline *p)
+{
+	agg_free(&p->agg);
+	routes_free(&p->routes);
+}
+
+static int render_into(struct pipeline *p, struct prom_buf *b)
+{
+	struct report r = {
+		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
+		.stats = &p->stats, .total = true,
+	};
+
+	return prom_render(&r, b);
 }
 
 static char *render(void)
 {
-	struct aggregator a;
-	struct run_stats st;
 	struct prom_buf b = { 0 };
 
-	fill(&a, &st);
-	ASSERT_EQ(prom_render(&a, &st, &b), 0);
-	agg_free(&a);
+	fill(&P);
+	ASSERT_EQ(render_into(&P, &b), 0);
+	unfill(&P);
 	return b.data;
 }
 
@@ -271,9 +324,6 @@ static void test_contract_families(void)
 		snprintf(line, sizeof(line), "\n# HELP %s ", want[i][0]);
 		ASSERT_TRUE(strstr(text, line));
 	}
-	/* No route table yet: the families are declared, without samples. */
-	ASSERT_TRUE(!strstr(text, "\ngatescope_requests_total{"));
-	ASSERT_TRUE(!strstr(text, "\ngatescope_504_total{"));
 	free(text);
 }
 
@@ -407,19 +457,96 @@ static void test_bucket_error_bound(void)
 /* The render buffer is reused: a second render replaces, never appends. */
 static void test_render_twice(void)
 {
-	struct aggregator a;
-	struct run_stats st;
 	struct prom_buf b = { 0 };
 	size_t first;
 
-	fill(&a, &st);
-	ASSERT_EQ(prom_render(&a, &st, &b), 0);
+	fill(&P);
+	ASSERT_EQ(render_into(&P, &b), 0);
 	first = b.len;
-	ASSERT_EQ(prom_render(&a, &st, &b), 0);
+	ASSERT_EQ(render_into(&P, &b), 0);
 	ASSERT_EQ(b.len, first);
 	ASSERT_EQ(strlen(b.data), b.len);
-	agg_free(&a);
+	unfill(&P);
 	prom_buf_free(&b);
+}
+
+static void test_routes(void)
+{
+	char *text = render();
+
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R1 "\",status_class=\"2xx\"} 3");
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R1 "\",status_class=\"4xx\"} 0");
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R1 "\",status_class=\"5xx\"} 2");
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R1 "\",status_class=\"none\"} 1");
+	ASSERT_TRUE(!strstr(text, "{route=\"" R1 "\",status_class=\"1xx\"}"));
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R2 "\",status_class=\"4xx\"} 2");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"backend\"} 1");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"network\"} 1");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"gateway\"} 0");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"unknown\"} 0");
+	ASSERT_TRUE(!strstr(text, "gatescope_504_total{route=\"" R2 "\""));	/* no 504 there */
+	/* Past --top-routes (2 here): summed into "other", never named. */
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"other\",status_class=\"2xx\"} 1");
+	ASSERT_LINE(text, "gatescope_requests_total{route=\"other\",status_class=\"5xx\"} 2");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"other\",cause=\"gateway\"} 1");
+	ASSERT_TRUE(!strstr(text, "example.com/pay") && !strstr(text, "example.com/x"));
+	ASSERT_LINE(text, "gatescope_request_duration_seconds_count{route=\"" R1 "\"} 6");
+	ASSERT_LINE(text, "gatescope_request_duration_seconds_bucket{route=\"" R1 "\",le=\"0.0025\"} 3");
+	ASSERT_LINE(text, "gatescope_request_duration_seconds_sum{route=\"" R1 "\"} 3.506000000");
+	ASSERT_LINE(text, "gatescope_routes_overflowed_total 16");
+	free(text);
+}
+
+static void test_inferred_timeouts(void)
+{
+	char *text = render();
+	const char *p = strstr(text, "\ngatescope_inferred_timeout_seconds{closer=\"gateway\",peer=\""
+				 BE1 "\",kind=\"read\"} ");
+
+	ASSERT_TRUE(p != NULL);
+	if (p)
+		ASSERT_NEAR(strtod(strchr(p + 1, '}') + 2, NULL), 2.001, 0.002);
+	ASSERT_LINE(text, "gatescope_timeout_keys_dropped_total 0");
+	free(text);
+}
+
+/* Every series of one scrape is still there in the next, never lower: more
+ * traffic, including new routes and backends past the caps, only adds. */
+static void test_monotonic(void)
+{
+	struct prom_buf b1 = { 0 }, b2 = { 0 };
+	char *save = NULL, *line;
+	int checked = 0;
+
+	fill(&P);
+	render_into(&P, &b1);
+	add_request(&P.routes, "GET example.com/new", 504, CAUSE_BACKEND, 1000);
+	add_request(&P.routes, R2, 200, CAUSE_NONE, 1000);
+	agg_backend(&P.agg, "198.18.2.9:80")->total.connects++;
+	P.stats.backend_overflow = P.agg.overflowed;
+	render_into(&P, &b2);
+	for (line = strtok_r(b1.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char key[512];
+		const char *sp = strrchr(line, ' '), *p;
+
+		if (line[0] == '#' || !sp || strstr(line, "_info{") || strstr(line, "_timeout_seconds{"))
+			continue;	/* gauges */
+		snprintf(key, sizeof(key), "\n%.*s", (int)(sp - line + 1), line);
+		p = strstr(b2.data, key);
+		if (!p) {
+			TL_FAIL("series gone: %s", line);
+			continue;
+		}
+		if (strtod(p + strlen(key), NULL) < strtod(sp + 1, NULL))
+			TL_FAIL("went down: %s -> %.*s", line, (int)strcspn(p + 1, "\n"), p + 1);
+		checked++;
+	}
+	ASSERT_TRUE(checked > 100);
+	ASSERT_TRUE(!strstr(b2.data, "example.com/new"));	/* a third route: "other" */
+	ASSERT_TRUE(strstr(b2.data, "\ngatescope_504_total{route=\"other\",cause=\"backend\"} 1\n"));
+	unfill(&P);
+	prom_buf_free(&b1);
+	prom_buf_free(&b2);
 }
 
 /* ---- the server ---- */
@@ -560,18 +687,16 @@ static int request(const char *where, const char *req, char *body, size_t cap)
 
 static struct metrics *start_published(char **expect)
 {
-	struct aggregator a;
-	struct run_stats st;
 	struct prom_buf b = { 0 };
 	struct metrics *m = metrics_start("127.0.0.1:0", 60);
 
 	ASSERT_TRUE(m != NULL);
 	if (!m)
 		return NULL;
-	fill(&a, &st);
-	metrics_publish(m, &a, &st);
-	prom_render(&a, &st, &b);
-	agg_free(&a);
+	fill(&P);
+	metrics_publish(m, &P);
+	render_into(&P, &b);
+	unfill(&P);
 	*expect = b.data;
 	return m;
 }
@@ -697,8 +822,6 @@ static void test_server_slowloris(void)
 
 static void test_server_health_stale(void)
 {
-	struct aggregator a;
-	struct run_stats st;
 	struct metrics *m = metrics_start("127.0.0.1:0", 0.3);
 	char body[128];
 
@@ -706,18 +829,18 @@ static void test_server_health_stale(void)
 		TL_FAIL("server did not start");
 		return;
 	}
-	fill(&a, &st);
-	metrics_publish(m, &a, &st);
+	fill(&P);
+	metrics_publish(m, &P);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 200);
 	usleep(500 * 1000);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 503);
 	ASSERT_TRUE(starts(body, "stale"));
-	metrics_publish(m, &a, &st);
+	metrics_publish(m, &P);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 200);
-	agg_free(&a);
+	unfill(&P);
 	metrics_stop(m);
 }
 
@@ -725,8 +848,6 @@ static void test_server_health_stale(void)
 static void test_server_publish_while_serving(void)
 {
 	static char body[1 << 20];
-	struct aggregator a;
-	struct run_stats st;
 	struct metrics *m = metrics_start("127.0.0.1:0", 60);
 	int bad = 0;
 
@@ -734,15 +855,15 @@ static void test_server_publish_while_serving(void)
 		TL_FAIL("server did not start");
 		return;
 	}
-	fill(&a, &st);
+	fill(&P);
 	for (int i = 0; i < 200; i++) {
 		int fd;
 
-		st.lost_events = i;
-		metrics_publish(m, &a, &st);
+		P.stats.lost_events = i;
+		metrics_publish(m, &P);
 		fd = dial(metrics_address(m));
 		send(fd, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL);
-		metrics_publish(m, &a, &st);	/* swapped while the answer is out */
+		metrics_publish(m, &P);	/* swapped while the answer is out */
 		if (read_response(fd, body, sizeof(body)) != 200 ||
 		    !starts(body, "# HELP") || body[strlen(body) - 1] != '\n' ||
 		    !strstr(body, "\ngatescope_backends_overflowed_total 2\n"))
@@ -750,7 +871,7 @@ static void test_server_publish_while_serving(void)
 		close(fd);
 	}
 	ASSERT_EQ(bad, 0);
-	agg_free(&a);
+	unfill(&P);
 	metrics_stop(m);
 }
 
@@ -780,6 +901,9 @@ int main(void)
 	RUN_TEST(test_histogram);
 	RUN_TEST(test_bucket_error_bound);
 	RUN_TEST(test_render_twice);
+	RUN_TEST(test_routes);
+	RUN_TEST(test_inferred_timeouts);
+	RUN_TEST(test_monotonic);
 	RUN_TEST(test_parse_addr);
 	RUN_TEST(test_server_routes);
 	RUN_TEST(test_server_hostile);

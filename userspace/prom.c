@@ -112,7 +112,17 @@ static void put_label_value(struct prom_buf *b, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
-		size_t n = utf8_seq(p);
+		size_t n = 0;
+
+		/* Runs of plain printable ASCII (every address, most routes) in one copy. */
+		while (p[n] >= 0x20 && p[n] < 0x7f && p[n] != '\\' && p[n] != '"')
+			n++;
+		if (n) {
+			put(b, (const char *)p, n);
+			p += n;
+			continue;
+		}
+		n = utf8_seq(p);
 
 		if (n == 0) {
 			puts_(b, "\xef\xbf\xbd");

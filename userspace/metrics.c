@@ -19,7 +19,7 @@
  * per-connection memory is answered 431 and closed; a connection silent for
  * the timeout is closed by libmicrohttpd; one that trickles bytes without
  * finishing a request is dropped after METRICS_HEAD_NS, or sooner when its
- * slot is needed (make_room). */
+ * slot is needed (on_accept). */
 #define METRICS_CONN_MEMORY	(32 * 1024)
 #define METRICS_TIMEOUT_S	10
 #define METRICS_HEAD_NS		(5 * 1000000000ull)
@@ -39,7 +39,7 @@ struct snapshot {
 struct slot {
 	int fd;			/* -1: free */
 	bool busy;		/* a request arrived and is being answered */
-	bool dropping;		/* shut down by make_room, not closed yet */
+	bool dropping;		/* shut down by on_accept, not closed yet */
 	uint64_t since_ns;	/* accepted, or its last answer finished */
 };
 
@@ -211,6 +211,7 @@ void metrics_publish(struct metrics *m, const struct pipeline *p)
 		m->render_failed = true;
 		return;
 	}
+	m->render_failed = false;
 	s = malloc(sizeof(*s) + m->render.len);
 	if (!s) {
 		log_warn("out of memory publishing metrics");

@@ -20,8 +20,13 @@ N=25
 COMM="gsrst$GS_SUFFIX"
 COMM=${COMM:0:15}
 cp "$RST" "$GS_TMP/$COMM"
-cli=$(gs_ns pcli) && srv=$(gs_ns psrv) && gs_link "$cli" "$srv" 0 ||
+# Not cli=$(gs_ns ...): in a subshell gs_ns could not record the namespace
+# for the cleanup trap.
+gs_ns pcli >/dev/null && gs_ns psrv >/dev/null ||
 	{ fail "$T" "cannot build namespaces"; exit 1; }
+cli=gs-pcli-$GS_SUFFIX
+srv=gs-psrv-$GS_SUFFIX
+gs_link "$cli" "$srv" 0 || { fail "$T" "cannot link namespaces"; exit 1; }
 SRV_IP=$(gs_ip_b 0)
 BACKEND="$SRV_IP:8080"
 OUT=$GS_TMP/out.json

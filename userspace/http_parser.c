@@ -2,6 +2,7 @@
  * http_parser.h for the model. Everything is line based: a head, a chunk
  * size, the CRLF after chunk data and the trailers are lines; bodies and
  * chunk data are skipped by moving s->pos, never read. */
+#include <stddef.h>
 #include <string.h>
 #include "http_parser.h"
 
@@ -50,12 +51,13 @@ static const char *const methods[] = {
 
 /* ---- small character helpers ---- */
 
-static bool is_tchar(uint8_t c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c);
-}
+/* RFC 9110 tchar: the bytes of methods and header names */
+static const bool tchar[256] = {
+	['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+	['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+	['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+	['`'] = true, ['|'] = true, ['~'] = true,
+};
 
 static bool is_digit(uint8_t c)
 {
@@ -82,7 +84,7 @@ static size_t token_len(const char *p, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n && is_tchar(p[i]))
+	while (i < n && tchar[(uint8_t)p[i]])
 		i++;
 	return i;
 }
@@ -151,15 +153,32 @@ static void copy_str(char *dst, size_t size, const char *src, size_t n, bool to_
 	dst[n] = '\0';
 }
 
+static bool bad_byte(uint8_t c)
+{
+	return (c < 0x20 && c != '\t' && c != '\r') || c == 0x7f;
+}
+
 /* Header and framing bytes: no NUL or other control bytes except HTAB and
  * CR (LF ends the line before it gets here). Returns the first bad one's
- * index, or n. */
+ * index, or n. Words of 8 bytes with no byte < 0x20 or 0x7f are skipped
+ * whole; only a flagged word (the one with the CR, say) is looked into. */
 static size_t first_bad_byte(const uint8_t *p, size_t n)
 {
-	size_t i;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t w, del;
+	size_t i = 0, j;
 
-	for (i = 0; i < n; i++)
-		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r') || p[i] == 0x7f)
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		del = w ^ (0x7f * ones);
+		if (!(((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs)))
+			continue;
+		for (j = i; j < i + 8; j++)
+			if (bad_byte(p[j]))
+				return j;
+	}
+	for (; i < n; i++)
+		if (bad_byte(p[i]))
 			break;
 	return i;
 }
@@ -334,21 +353,20 @@ static bool parse_status_line(struct http_stream *s, const char *l, size_t plen)
 
 /* Can the start line seen so far still become a valid one? Lets garbage
  * break the stream without waiting for a line end that may never come. */
-static bool start_prefix_ok(const struct http_stream *s)
+static bool start_prefix_ok(enum http_kind kind, const char *l, size_t plen)
 {
-	size_t plen = s->line_len < HTTP_LINE_KEEP ? s->line_len : HTTP_LINE_KEEP;
 	size_t m;
 
-	if (s->kind == HTTP_REQUEST) {
-		m = token_len(s->line, plen);
+	if (kind == HTTP_REQUEST) {
+		m = token_len(l, plen);
 		if (m >= HTTP_METHOD_LEN)
 			return false;
-		return m == plen || (m > 0 && s->line[m] == ' ');
+		return m == plen || (m > 0 && l[m] == ' ');
 	}
 	m = plen < 7 ? plen : 7;
-	if (memcmp(s->line, "HTTP/1.", m))
+	if (memcmp(l, "HTTP/1.", m))
 		return false;
-	return (plen < 8 || is_digit(s->line[7])) && (plen < 9 || s->line[8] == ' ');
+	return (plen < 8 || is_digit(l[7])) && (plen < 9 || l[8] == ' ');
 }
 
 /* ---- header lines ---- */
@@ -428,7 +446,8 @@ static void parse_header(struct http_stream *s, const char *l, size_t plen, bool
 	v = l + k + 1;
 	vlen = plen - k - 1;
 	trim_ows(&v, &vlen);
-	if (s->kind == HTTP_RESPONSE && ci_contains((const uint8_t *)l, plen, "throttl"))
+	if (s->kind == HTTP_RESPONSE && h->status >= 400 &&
+	    ci_contains((const uint8_t *)l, plen, "throttl"))
 		s->hflags |= HF_THROTTLE_WORD;
 
 	if (ci_equal(l, k, "host")) {
@@ -648,7 +667,9 @@ static void begin_head(struct http_stream *s, struct frag *f)
 {
 	struct http_head *h = &s->cur;
 
-	memset(h, 0, sizeof(*h));
+	/* the scalars; the strings only need emptying (480 bytes per head) */
+	memset(h, 0, offsetof(struct http_head, method));
+	h->method[0] = h->host[0] = h->path[0] = '\0';
 	h->kind = s->kind;
 	h->stream_off = s->pos;
 	h->head_end = h->body_end = HTTP_UNKNOWN;
@@ -691,14 +712,24 @@ static void not_http(struct http_stream *s, const char *why)
 		fail(s, why);
 }
 
+/* A line being handed to its parser: the first plen bytes of an n-byte line
+ * (CR and LF excluded); when n > plen the last bytes are in s->tail. */
+struct line {
+	const char *p;
+	size_t plen, n, tail_end;
+};
+
 /* Consume captured bytes at pos up to and including a LF. Returns true when
- * a whole line is in s->line / s->tail. Errors are those of the earliest
- * offending byte, so they do not depend on how the bytes were split. */
-static bool read_line(struct http_stream *s, struct frag *f)
+ * a whole line is ready in *ln: in place in the fragment when it lies whole
+ * in it (the common case), else assembled in s->line / s->tail. Errors are
+ * those of the earliest offending byte, so they do not depend on how the
+ * bytes were split. */
+static bool read_line(struct http_stream *s, struct frag *f, struct line *ln)
 {
 	const uint8_t *p = f->data + (s->pos - f->off);
-	size_t n = f->cend - s->pos, seg, take, room;
+	size_t n = f->cend - s->pos, seg, take, room, total;
 	const uint8_t *lf = memchr(p, '\n', n);
+	bool in_place;
 	const char *why = NULL;
 
 	seg = lf ? (size_t)(lf - p) : n;
@@ -716,11 +747,16 @@ static bool read_line(struct http_stream *s, struct frag *f)
 		take = room;
 		why = "head too long";
 	}
-	line_append(s, p, take);
+	in_place = lf && !why && s->line_len == 0 && take <= HTTP_LINE_KEEP;
+	if (!in_place)
+		line_append(s, p, take);
+	total = in_place ? take : s->line_len;
 	s->pos += take;
 	if (s->state == ST_HEAD) {
 		s->head_len += take;
-		if (s->nlines == 0 && !start_prefix_ok(s))
+		if (s->nlines == 0 &&
+		    !start_prefix_ok(s->kind, in_place ? (const char *)p : s->line,
+				     total < HTTP_LINE_KEEP ? total : HTTP_LINE_KEEP))
 			why = s->kind == HTTP_REQUEST ? "not an HTTP/1.x request" :
 							"not an HTTP/1.x response";
 	}
@@ -732,26 +768,29 @@ static bool read_line(struct http_stream *s, struct frag *f)
 		return false;
 	s->pos++;
 	s->head_len += s->state == ST_HEAD;
+	s->line_len = 0;
+
+	ln->p = in_place ? (const char *)p : s->line;
+	ln->n = total;
+	ln->tail_end = sizeof(s->tail);
+	if (total && (total <= HTTP_LINE_KEEP ? ln->p[total - 1] : s->tail[ln->tail_end - 1]) == '\r') {
+		ln->n--;
+		ln->tail_end--;
+	}
+	ln->plen = ln->n < HTTP_LINE_KEEP ? ln->n : HTTP_LINE_KEEP;
 	return true;
 }
 
-static void line_done(struct http_stream *s, struct frag *f)
+static void line_done(struct http_stream *s, struct frag *f, const struct line *ln)
 {
-	size_t n = s->line_len, plen, tail_end = sizeof(s->tail);
-	const char *l = s->line;
-
-	if (n && s->tail[sizeof(s->tail) - 1] == '\r') {
-		n--;
-		tail_end--;
-	}
-	plen = n < HTTP_LINE_KEEP ? n : HTTP_LINE_KEEP;
-	s->line_len = 0;
+	const char *l = ln->p;
+	size_t n = ln->n, plen = ln->plen;
 
 	switch (s->state) {
 	case ST_HEAD:
 		if (s->nlines == 0) {
 			bool ok = s->kind == HTTP_REQUEST ?
-				parse_request_line(s, l, plen, n, true, tail_end) :
+				parse_request_line(s, l, plen, n, true, ln->tail_end) :
 				parse_status_line(s, l, plen);
 			if (!ok)
 				not_http(s, s->kind == HTTP_REQUEST ? "bad request line" :
@@ -829,6 +868,7 @@ int http_stream_feed(struct http_stream *s, const uint8_t *data, uint32_t cap, u
 {
 	struct frag f = { .data = data, .off = off, .ts = ts, .cb = cb, .ctx = ctx,
 			  .untouched = true };
+	struct line ln;
 
 	if (s->error)
 		return -1;
@@ -865,8 +905,8 @@ int http_stream_feed(struct http_stream *s, const uint8_t *data, uint32_t cap, u
 		}
 		if (s->state == ST_IDLE)
 			idle_step(s, &f);
-		else if (read_line(s, &f))
-			line_done(s, &f);
+		else if (read_line(s, &f, &ln))
+			line_done(s, &f, &ln);
 	}
 	return s->error ? -1 : f.events;
 }

@@ -72,8 +72,10 @@ struct http_head {
 	char path[HTTP_PATH_LEN];	/* request: target without query or fragment; never the query */
 };
 
-/* Called for every head and every chunked message end. h is valid only
- * during the call. */
+/* Called for every head (HTTP_EV_HEAD) and, for chunked messages whose
+ * chunks were followed to the end, once more with body_end and ts_msg_end
+ * set (HTTP_EV_END). A 1xx head is followed by the final response's head.
+ * h is valid only during the call. */
 typedef void (*http_cb)(enum http_event ev, const struct http_head *h, void *ctx);
 
 struct http_stream_stats {
@@ -123,9 +125,10 @@ int http_stream_feed(struct http_stream *s, const uint8_t *data, uint32_t cap, u
 void http_stream_close(struct http_stream *s, uint64_t ts, http_cb cb, void *ctx);
 
 /* Responses only: a request with this method was sent on the connection and
- * awaits an answer (FIFO), so a response to HEAD is known to have no body and
- * a 2xx to CONNECT to start a tunnel. With nothing expected, a response is
- * framed as an answer to GET. */
+ * awaits an answer (FIFO, call it when the request head is seen, before its
+ * response is fed), so a response to HEAD is known to have no body and a 2xx
+ * to CONNECT to start a tunnel. With nothing expected, a response is framed
+ * as an answer to GET. */
 void http_stream_expect(struct http_stream *s, const char *method);
 
 bool http_stream_broken(const struct http_stream *s);

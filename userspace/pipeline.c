@@ -100,6 +100,8 @@ static void on_request(const struct request *r, void *ctx)
 		s.throttled = attempt_throttled(last);
 	}
 	s.cause = v.cause == CAUSE_NONE ? CAUSE_UNKNOWN : v.cause;
+	s.reason = v.reason;
+	s.backend = last ? last->backend : NULL;
 	routes_add(&p->routes, &s);
 	if (want_request_line(p, r, s.latency_ns / 1e6))
 		output_request(&p->out, r, &v, decoder_epoch(&p->decoder, r->ts_done));

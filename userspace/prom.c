@@ -372,10 +372,22 @@ static void emit_route_504(struct render *r, const struct family *f)
 	const char *name;
 
 	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
-		for (int c = CAUSE_GATEWAY; s->s504 && c < CAUSE__MAX; c++) {
-			struct label l[2] = { { "route", name }, { "cause", cause_name(c) } };
+		for (size_t k = 0; k < ROUTE_F504_MAX; k++) {
+			const struct fail_504 *x = &s->f504[k];
+			struct label l[4] = {
+				{ "route", name }, { "backend", x->backend },
+				{ "cause", cause_name(x->cause) ? cause_name(x->cause) : "unknown" },
+				{ "reason", x->reason ? x->reason : "unknown" },
+			};
 
-			put_u64_sample(r->b, f->name, "", l, 2, s->cause_504[c]);
+			if (x->count)
+				put_u64_sample(r->b, f->name, "", l, 4, x->count);
+		}
+		if (s->f504_other) {
+			struct label l[4] = { { "route", name }, { "backend", "other" },
+					      { "cause", "unknown" }, { "reason", "other" } };
+
+			put_u64_sample(r->b, f->name, "", l, 4, s->f504_other);
 		}
 	}
 }
@@ -423,8 +435,8 @@ static const struct family families[] = {
 		  "(1xx-5xx; none: the client got no answer).",
 	  .emit = emit_route_requests },
 	{ .name = "gatescope_504_total", .type = "counter",
-	  .help = "504 responses by route and attributed cause "
-		  "(gateway, network, backend, client, unknown).",
+	  .help = "504 responses by route, last upstream backend, attributed cause "
+		  "(gateway, network, backend, client, unknown) and reason.",
 	  .emit = emit_route_504 },
 	{ .name = "gatescope_request_duration_seconds", .type = "histogram",
 	  .help = "Downstream request duration (request to end of response) by route, in seconds.",

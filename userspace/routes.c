@@ -134,6 +134,25 @@ static void xlate_add(struct route_stats *s, uint16_t up, uint16_t down, uint64_
 	s->xlate_other += n;
 }
 
+static void f504_add(struct route_stats *s, const char *backend, enum cause c,
+		     const char *reason, uint64_t n)
+{
+	for (size_t i = 0; i < ROUTE_F504_MAX; i++) {
+		struct fail_504 *f = &s->f504[i];
+
+		if (f->count && (f->cause != c || f->reason != reason || strcmp(f->backend, backend)))
+			continue;
+		if (!f->count) {
+			snprintf(f->backend, sizeof(f->backend), "%s", backend);
+			f->cause = c;
+			f->reason = reason;
+		}
+		f->count += n;
+		return;
+	}
+	s->f504_other += n;
+}
+
 static void stats_add(struct route_stats *s, const struct route_sample *x)
 {
 	unsigned cls = x->status / 100;
@@ -143,6 +162,7 @@ static void stats_add(struct route_stats *s, const struct route_sample *x)
 	if (x->status == 504) {
 		s->s504++;
 		s->cause_504[x->cause < CAUSE__MAX ? x->cause : CAUSE_UNKNOWN]++;
+		f504_add(s, x->backend ? x->backend : "", x->cause, x->reason, 1);
 	}
 	s->attempts += x->attempts;
 	s->joined += x->attempts > 0;
@@ -183,6 +203,11 @@ void route_stats_merge(struct route_stats *acc, const struct route_stats *a)
 			xlate_add(acc, a->xlate[i].upstream, a->xlate[i].downstream,
 				  a->xlate[i].count);
 	acc->xlate_other += a->xlate_other;
+	for (size_t i = 0; i < ROUTE_F504_MAX; i++)
+		if (a->f504[i].count)
+			f504_add(acc, a->f504[i].backend, a->f504[i].cause, a->f504[i].reason,
+				 a->f504[i].count);
+	acc->f504_other += a->f504_other;
 	hist_merge(&acc->latency, &a->latency);
 }
 

@@ -12,6 +12,7 @@
 #define ROUTES_MAX		256	/* tracked routes; later ones fold into "other" */
 #define ROUTES_SHOWN_DEFAULT	50	/* top routes in reports, the rest "other" */
 #define ROUTE_XLATE_MAX		16	/* distinct (upstream, downstream) status pairs */
+#define ROUTE_F504_MAX		8	/* distinct (backend, cause, reason) of 504s */
 
 enum cause { CAUSE_NONE = 0, CAUSE_GATEWAY, CAUSE_NETWORK, CAUSE_BACKEND, CAUSE_CLIENT,
 	     CAUSE_UNKNOWN, CAUSE__MAX };
@@ -19,6 +20,14 @@ enum cause { CAUSE_NONE = 0, CAUSE_GATEWAY, CAUSE_NETWORK, CAUSE_BACKEND, CAUSE_
 struct status_xlate {
 	uint16_t upstream;	/* 0: no upstream answer */
 	uint16_t downstream;
+	uint64_t count;
+};
+
+/* 504s of a route by backend, cause and reason (Prometheus labels). */
+struct fail_504 {
+	char backend[64];		/* "" when no upstream attempt */
+	enum cause cause;
+	const char *reason;		/* static string from the attribution engine */
 	uint64_t count;
 };
 
@@ -32,6 +41,8 @@ struct route_stats {
 	uint64_t throttled;		/* upstream 429, or 503 with Retry-After */
 	struct status_xlate xlate[ROUTE_XLATE_MAX];
 	uint64_t xlate_other;		/* pairs beyond ROUTE_XLATE_MAX */
+	struct fail_504 f504[ROUTE_F504_MAX];
+	uint64_t f504_other;		/* 504 keys beyond ROUTE_F504_MAX */
 	struct hist latency;		/* downstream request -> response complete */
 };
 
@@ -48,6 +59,8 @@ struct route_sample {
 	bool throttled;
 	unsigned attempts;
 	enum cause cause;		/* for 504s */
+	const char *reason;		/* for 504s, NULL if unattributed */
+	const char *backend;		/* last attempt's backend, NULL if none */
 	uint64_t latency_ns;
 };
 

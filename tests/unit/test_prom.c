@@ -32,9 +32,14 @@ static struct pipeline P;	/* only the aggregates metrics_publish reads */
 static void add_request(struct routes *rt, const char *route, int status, enum cause cause,
 			uint64_t latency_ns)
 {
+	static const char *reasons[CAUSE__MAX] = {
+		[CAUSE_GATEWAY] = "gateway_stall", [CAUSE_NETWORK] = "connect_timeout",
+		[CAUSE_BACKEND] = "backend_slow", [CAUSE_CLIENT] = "client_abort",
+	};
 	struct route_sample s = {
 		.route = route, .status = status, .upstream_status = status, .attempts = 1,
-		.cause = cause, .latency_ns = latency_ns,
+		.cause = cause, .latency_ns = latency_ns, .reason = reasons[cause],
+		.backend = "198.18.2.2:8080",
 	};
 
 	routes_add(rt, &s);
@@ -480,15 +485,14 @@ static void test_routes(void)
 	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R1 "\",status_class=\"none\"} 1");
 	ASSERT_TRUE(!strstr(text, "{route=\"" R1 "\",status_class=\"1xx\"}"));
 	ASSERT_LINE(text, "gatescope_requests_total{route=\"" R2 "\",status_class=\"4xx\"} 2");
-	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"backend\"} 1");
-	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"network\"} 1");
-	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"gateway\"} 0");
-	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",cause=\"unknown\"} 0");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",backend=\"198.18.2.2:8080\",cause=\"backend\",reason=\"backend_slow\"} 1");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"" R1 "\",backend=\"198.18.2.2:8080\",cause=\"network\",reason=\"connect_timeout\"} 1");
+	ASSERT_TRUE(!strstr(text, "gatescope_504_total{route=\"" R1 "\",backend=\"198.18.2.2:8080\",cause=\"gateway\""));
 	ASSERT_TRUE(!strstr(text, "gatescope_504_total{route=\"" R2 "\""));	/* no 504 there */
 	/* Past --top-routes (2 here): summed into "other", never named. */
 	ASSERT_LINE(text, "gatescope_requests_total{route=\"other\",status_class=\"2xx\"} 1");
 	ASSERT_LINE(text, "gatescope_requests_total{route=\"other\",status_class=\"5xx\"} 2");
-	ASSERT_LINE(text, "gatescope_504_total{route=\"other\",cause=\"gateway\"} 1");
+	ASSERT_LINE(text, "gatescope_504_total{route=\"other\",backend=\"198.18.2.2:8080\",cause=\"gateway\",reason=\"gateway_stall\"} 1");
 	ASSERT_TRUE(!strstr(text, "example.com/pay") && !strstr(text, "example.com/x"));
 	ASSERT_LINE(text, "gatescope_request_duration_seconds_count{route=\"" R1 "\"} 6");
 	ASSERT_LINE(text, "gatescope_request_duration_seconds_bucket{route=\"" R1 "\",le=\"0.0025\"} 3");
@@ -543,7 +547,7 @@ static void test_monotonic(void)
 	}
 	ASSERT_TRUE(checked > 100);
 	ASSERT_TRUE(!strstr(b2.data, "example.com/new"));	/* a third route: "other" */
-	ASSERT_TRUE(strstr(b2.data, "\ngatescope_504_total{route=\"other\",cause=\"backend\"} 1\n"));
+	ASSERT_TRUE(strstr(b2.data, "\ngatescope_504_total{route=\"other\",backend=\"198.18.2.2:8080\",cause=\"backend\",reason=\"backend_slow\"} 1\n"));
 	unfill(&P);
 	prom_buf_free(&b1);
 	prom_buf_free(&b2);

@@ -793,7 +793,9 @@ def resolve_metric(name, exported):
 	for suf in ("_bucket", "_sum", "_count"):
 		base = name[:-len(suf)]
 		if name.endswith(suf) and base in exported and exported[base][0] in ("histogram", "summary"):
-			labels = set(exported[base][1]) | ({"le"} if suf == "_bucket" else set())
+			labels = exported[base][1]
+			if labels is not None and suf == "_bucket":
+				labels = set(labels) | {"le"}
 			typ = "counter"		# _bucket, _sum and _count all only grow
 			return (base, typ, labels)
 	return None
@@ -832,6 +834,9 @@ def check_expr(expr, exported, where):
 			known = None	# labels of an unknown metric are unknown
 			continue
 		base, typ, mlabels = r
+		if mlabels is None:	# a live metric with no series: labels unknown
+			known = None
+			mlabels = labels
 		if known is not None:
 			known |= set(mlabels)
 		bad = labels - set(mlabels) - TARGET_LABELS
@@ -935,7 +940,7 @@ def check_dashboard(path, exported, source):
 				r = resolve_metric(name, exported)
 				if r is None:
 					errs.append(f"{where}: {name} is not a metric gatescope exports")
-				elif m.group(2) not in set(r[2]) | TARGET_LABELS:
+				elif r[2] is not None and m.group(2) not in set(r[2]) | TARGET_LABELS:
 					errs.append(f"{where}: {name} has no label {m.group(2)}")
 			continue
 		e_errs, e_used = check_expr(e, exported, where)
@@ -1037,6 +1042,18 @@ def check_scrape_config(path, ds, no_live):
 
 
 def scrape_with_prometheus(conf, tmp, stub, path):
+	"""Run Prometheus on a free port (three tries: another run may take
+	the port between the probe and the bind)."""
+	for attempt in range(3):
+		errs, busy = scrape_once(conf, os.path.join(tmp, str(attempt)), stub, path)
+		if not busy:
+			break
+	return errs
+
+
+def scrape_once(conf, tmp, stub, path):
+	"""(errors, whether the port was taken)."""
+	os.makedirs(tmp)
 	port = free_port()
 	api = f"http://127.0.0.1:{port}/api/v1/targets"
 	want = f"http://127.0.0.1:{stub.port}{path}"
@@ -1064,6 +1081,8 @@ def scrape_with_prometheus(conf, tmp, stub, path):
 				log.flush()
 				with open(log.name) as f:
 					tail = " | ".join(f.read().strip().splitlines()[-2:])
+				if "address already in use" in tail:
+					return [f"prometheus could not bind a port: {tail[:200]}"], True
 				errs.append(f"prometheus exited {p.returncode}: {tail[:300]}")
 			elif len(active) != 1 or not up:
 				errs.append(f"prometheus has {len(active)} active targets, {len(up)} up "
@@ -1083,7 +1102,7 @@ def scrape_with_prometheus(conf, tmp, stub, path):
 			except subprocess.TimeoutExpired:
 				p.kill()
 				p.wait()
-	return errs
+	return errs, False
 
 
 # ------------------------------------------------------------- live scrape
@@ -1111,10 +1130,10 @@ def parse_exposition(text):
 			labels.setdefault(base, set()).update(ls)
 	out = {}
 	for name, typ in types.items():
-		seen = labels.get(name) or set()
 		# A labelled metric with no series yet shows no labels: take the
-		# contract's for it, the scrape's for everything else.
-		if not seen and name in CONTRACT_METRICS:
+		# contract's for it; for others they are unknown (None).
+		seen = labels.get(name) or None
+		if seen is None and name in CONTRACT_METRICS:
 			seen = CONTRACT_METRICS[name][1]
 		out[name] = (typ, seen)
 	return out
@@ -1143,13 +1162,14 @@ def live_metrics(build, ds, no_live):
 	if not ds:
 		return None, ["DaemonSet args unavailable"], None
 	argv, probe_path, scrape_path, _ = ds
-	port = free_port()
 	argv = list(argv)
+	# Port 0: gatescope binds a free one and says which, so parallel runs
+	# never race for a port.
 	for i, a in enumerate(argv):
 		if a == "--metrics":
-			argv[i + 1] = f"127.0.0.1:{port}"
+			argv[i + 1] = "127.0.0.1:0"
 		elif a.startswith("--metrics="):
-			argv[i] = f"--metrics=127.0.0.1:{port}"
+			argv[i] = "--metrics=127.0.0.1:0"
 	# Trace only a process name nobody runs, for a bounded time.
 	comm = f"gsdeploy{os.getpid() % 100000}"
 	argv += ["--comm", comm, "--duration", "30"]
@@ -1157,18 +1177,23 @@ def live_metrics(build, ds, no_live):
 	with tempfile.TemporaryFile("w+") as err:
 		p = subprocess.Popen([build.binary] + argv, stdout=subprocess.DEVNULL, stderr=err)
 		try:
-			base = f"http://127.0.0.1:{port}"
+			base = None
 			for _ in range(100):
 				if p.poll() is not None:
 					break
+				err.seek(0)
+				m = re.search(r"http://(127\.0\.0\.1:\d+)/", err.read())
+				base = f"http://{m.group(1)}" if m else None
 				try:
-					if http_get(base + probe_path, 1)[0] == 200:
+					if base and http_get(base + probe_path, 1)[0] == 200:
 						break
 				except OSError:
 					pass
 				time.sleep(0.1)
 			else:
-				errs.append(f"{probe_path} did not answer 200 within 10 s")
+				errs.append(f"{probe_path} did not answer 200 within 10 s" if base else
+					    "gatescope never said where it serves metrics")
+				return None, errs, None
 			if p.poll() is not None:
 				err.seek(0)
 				errs.append(f"gatescope {' '.join(argv)} exited {p.returncode}: {err.read().strip()[:300]}")

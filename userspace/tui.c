@@ -729,6 +729,8 @@ static void draw_timeouts(const struct tui *t, int y, int h)
 {
 	int line = 1;
 
+	if (h <= 0)
+		return;
 	put(y, 0, A_BOLD, " INFERRED TIMEOUTS  %zu, ladder warnings %zu", t->ninf, t->nwarn);
 	if (!t->ninf && !t->nwarn)
 		put(y + 1, 0, attr_of(C_DIM), "(no timeout-driven closes clustered yet)");
@@ -1100,13 +1102,17 @@ static void setup_colors(void)
 	init_pair(C_HEAD, COLOR_BLACK, COLOR_WHITE);
 }
 
-/* Any exit() while the screen is ours still leaves a sane terminal. */
+/* Any exit() while the screen is ours still leaves a sane terminal and
+ * the captured messages on stderr. */
 static void tui_atexit(void)
 {
-	if (open_tui && open_tui->active) {
+	if (!open_tui)
+		return;
+	if (open_tui->active) {
 		endwin();
 		open_tui->active = false;
 	}
+	release_stderr(open_tui);
 }
 
 static void free_tui(struct tui *t)

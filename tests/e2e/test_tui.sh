@@ -242,9 +242,10 @@ ended() {
 		fail "$T/$name: exit 0, terminal settings restored" "pane: $(grep GSEXIT "$GS_TMP/screen")"
 		sed 's/^/    # /' "$GS_TMP/screen"
 	fi
+	wait_screen 3 "any(l.rstrip() == 'gsprompt\$' for l in lines)"
 	if [ "$("${TM[@]}" display -p -t tui '#{alternate_on}')" = 0 ] &&
 		! grep -q -e ' ROUTES ' -e 'lost events' "$GS_TMP/screen" &&
-		tail -n +1 "$GS_TMP/screen" | grep -q 'gsprompt\$ *$'; then
+		grep -q '^gsprompt\$ *$' "$GS_TMP/screen"; then
 		pass "$T/$name: normal screen back, no TUI left on it, shell prompt"
 	else
 		fail "$T/$name: normal screen back" "alternate_on $("${TM[@]}" display -p -t tui '#{alternate_on}')"
@@ -342,6 +343,21 @@ check "e: the filter applies to the list" 3 "'LAST FAILING REQUESTS  $N_DOWN mat
 keys Escape
 check "e: Esc goes back" 3 "' ROUTES ' in text and 'filter: refused' in text"
 keys / BSpace BSpace BSpace BSpace BSpace BSpace BSpace Enter
+
+# Clients that give up after 0.4 s, before nginx's 1 s read timeout: their
+# timeout is inferred and the ladder is flagged.
+pids=()
+for i in 11 12 13 14; do
+	ip netns exec "$NS" curl -s -o /dev/null --max-time 0.4 -H 'Host: tui.test' \
+		"http://127.0.0.1:$P_GW/api/slow/$i" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+check "inferred timeouts and a ladder warning" 8 \
+	"any(l.startswith('LADDER WARNING: ') and 'clients of :$P_GW ' in l for l in lines)
+	 and any(l.startswith('client -> 0.0.0.0:$P_GW: response timeout ~ ')
+	         and 0.35 <= float(l.split('~ ')[1].split()[0]) <= 0.45 for l in lines)
+	 and ' INFERRED TIMEOUTS ' in text"
 
 # Pause: new requests stay off screen until unpaused.
 keys p

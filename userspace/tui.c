@@ -847,14 +847,29 @@ static uint64_t fails_first(const struct tui *t)
 	return t->nfails > TUI_FAILS ? t->nfails - TUI_FAILS : 0;
 }
 
-static void draw_fail(const struct fail_entry *e, int y)
+/* "ip:port (name)" when --backend-names names it. */
+static void backend_label(const struct tui *t, const char *label, char *buf, size_t len)
 {
-	char when[24];
+	for (size_t i = 0; i < t->total.nbackends; i++) {
+		const struct backend_row *b = &t->total.backends[i];
+
+		if (b->name[0] && !strcmp(b->label, label)) {
+			snprintf(buf, len, "%s (%s)", label, b->name);
+			return;
+		}
+	}
+	snprintf(buf, len, "%s", *label ? label : "(none)");
+}
+
+static void draw_fail(const struct tui *t, const struct fail_entry *e, int y)
+{
+	char when[24], backend[GS_ADDR_STRLEN + AGG_NAME_LEN + 4];
 
 	fmt_clock(when, sizeof(when), e->ts, true);
+	backend_label(t, e->backend, backend, sizeof(backend));
 	put(y, 0, e->cause ? attr_of(C_BAD) : attr_of(C_WARN),
 	    "%s  %3u  %-s  -> %s  attempts %u  term %s  %s/%s  %.3f ms  client %s", when,
-	    e->status, e->route, e->backend[0] ? e->backend : "(none)", e->attempts, e->term,
+	    e->status, e->route, backend, e->attempts, e->term,
 	    e->cause ? cause_name(e->cause) : "-", e->reason[0] ? e->reason : "-", e->total_ms,
 	    e->client);
 	put(y + 1, 0, 0, "      %s", e->evidence[0] ? e->evidence : "(no evidence)");
@@ -882,7 +897,7 @@ static void draw_fails(struct tui *t)
 
 		if (!fail_matches(&m, e) || skipped++ < t->fail_scroll)
 			continue;
-		draw_fail(e, y);
+		draw_fail(t, e, y);
 		y += 2;
 	}
 }

@@ -334,7 +334,8 @@ check "Esc clears the filter" 3 "len(routes) == 3 and len(backends) == 3 and 'fi
 keys e
 check "e: failing requests with cause, reason and evidence" 3 \
 	"'LAST FAILING REQUESTS  $((N_SLOW + N_DOWN)) of $((N_SLOW + N_DOWN)) seen' in text
-	 and sum(1 for i, l in enumerate(lines) if ' 504  $R_SLOW' in l and 'backend/backend_slow' in l
+	 and sum(1 for i, l in enumerate(lines) if ' 504  $R_SLOW  -> 127.0.0.1:$P_SLOW (slow-svc) ' in l
+	         and 'backend/backend_slow' in l
 	         and lines[i + 1].startswith('      ') and len(lines[i + 1].strip()) > 10) == $N_SLOW
 	 and sum(1 for i, l in enumerate(lines) if ' 502  $R_DOWN' in l and 'backend/backend_refused' in l
 	         and 'RST answered the SYN' in lines[i + 1]) == $N_DOWN"

@@ -31,7 +31,9 @@ void cli_usage(FILE *out)
 "Reporting:\n"
 "  -i, --interval SEC          report period (default 1, fractions allowed)\n"
 "  -d, --duration SEC          stop after SEC seconds (default: until Ctrl-C)\n"
-"  -o, --output FORMAT         table (default on a terminal) or json\n"
+"  -o, --output FORMAT         table (default on a terminal), json, or tui: a\n"
+"                              live full-screen view (keys: s sort, / filter,\n"
+"                              p pause, e failing requests, q quit)\n"
 "      --json                  same as -o json\n"
 "  -e, --events WHICH          also one line per request or connection: errors\n"
 "                              (5xx, client aborts, failed or reset connections),\n"
@@ -64,6 +66,7 @@ void cli_usage(FILE *out)
 "  sudo gatescope                          live table for nginx/haproxy/envoy\n"
 "  sudo gatescope -c nginx --json -d 60    one minute of JSON summaries\n"
 "  sudo gatescope -p 1234 -e errors        print every failed connection\n"
+"  sudo gatescope -c nginx -o tui          live full-screen view for an incident\n"
 "  sudo gatescope --record inc.gsr -d 30   capture an incident for later\n"
 "  gatescope --replay inc.gsr --json       analyse it anywhere, without root\n"
 "  sudo gatescope --metrics 0.0.0.0:9464   export to Prometheus on every address\n",
@@ -142,9 +145,9 @@ static enum cli_result parse_output(const char *s, struct options *o)
 	else if (!strcmp(s, "json"))
 		o->output = OUTPUT_JSON;
 	else if (!strcmp(s, "tui"))
-		return usage_error("--output tui is not in this build yet; use table or json");
+		o->output = OUTPUT_TUI;
 	else
-		return usage_error("--output: unknown format '%s' (table, json)", s);
+		return usage_error("--output: unknown format '%s' (table, tui, json)", s);
 	o->output_set = true;
 	return CLI_OK;
 }
@@ -323,5 +326,7 @@ enum cli_result cli_parse(int argc, char **argv, struct options *o)
 		return usage_error("--record and --replay cannot be used together");
 	if (o->metrics_addr && o->replay)
 		return usage_error("--metrics serves live data: it cannot be used with --replay");
+	if (o->output == OUTPUT_TUI && o->replay)
+		return usage_error("-o tui shows live tracing; with --replay use table or json");
 	return CLI_OK;
 }

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "tui.h"
 #include "util.h"
 
 #define TICK_NS		(100 * 1000 * 1000ull)	/* ring buffer drain period */
@@ -155,6 +156,10 @@ static int setup_fds(struct live *lv)
 	epoll_ctl(lv->efd, EPOLL_CTL_ADD, lv->tfd, &ev);
 	ev.data.fd = ring_buffer__epoll_fd(lv->rb);
 	epoll_ctl(lv->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (lv->opts->output == OUTPUT_TUI) {	/* keys, as soon as they are typed */
+		ev.data.fd = STDIN_FILENO;
+		epoll_ctl(lv->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	return 0;
 }
 
@@ -216,6 +221,9 @@ static int event_loop(struct live *lv)
 					rescan(lv);
 			}
 		}
+		/* Keys and window resizes (SIGWINCH interrupts the wait). */
+		if (tui_input(lv->pipe->out.tui) == TUI_QUIT)
+			return 0;
 		/* Events arrive without wake-ups (batched in BPF): drain every tick. */
 		ring_buffer__consume(lv->rb);
 		now = mono_ns();
@@ -228,6 +236,13 @@ static int event_loop(struct live *lv)
 		if (now >= end)
 			return 0;
 	}
+}
+
+/* The terminal is given back on every way out of the event loop. */
+static void end_tui(struct pipeline *pipe)
+{
+	tui_close(pipe->out.tui);
+	pipe->out.tui = NULL;
 }
 
 static int run_live(struct options *o, struct pipeline *pipe)
@@ -280,13 +295,18 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	log_info("tracing %s, %zu client-facing port%s, HTTP capture: %s; Ctrl-C to stop",
 		 lo.filter_pid ? "selected processes" : "all processes", lv.nports,
 		 lv.nports == 1 ? "" : "s", capture_path_name(lv.loader.capture));
+	if (o->output == OUTPUT_TUI &&
+	    !(pipe->out.tui = tui_open(o->interval_s, capture_path_name(lv.loader.capture))))
+		goto out;
 	start = mono_ns();
 	ret = event_loop(&lv);
+	end_tui(pipe);
 	arm_second_signal();
 	ring_buffer__consume(lv.rb);
 	update_kernel_stats(&lv);
 	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
 out:
+	end_tui(pipe);
 	metrics_stop(lv.metrics);
 	ring_buffer__free(lv.rb);
 	loader_stop(&lv.loader);

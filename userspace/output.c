@@ -4,6 +4,7 @@
 #include "attribute.h"
 #include "http_parser.h"
 #include "output.h"
+#include "tui.h"
 #include "util.h"
 
 void output_init(struct output *o, enum output_format format, FILE *out)
@@ -331,7 +332,9 @@ static void table_summary(struct output *o, const struct report *r)
 
 void output_summary(struct output *o, const struct report *r)
 {
-	if (o->format == OUTPUT_JSON) {
+	if (o->format == OUTPUT_TUI) {
+		tui_report(o->tui, r);	/* nothing once the screen is closed */
+	} else if (o->format == OUTPUT_JSON) {
 		json_summary(o, r);
 	} else {
 		table_routes(o, r->routes, r->total);
@@ -371,6 +374,8 @@ void output_connection(struct output *o, const struct gs_conn_event *e,
 	char comm[GS_COMM_LEN + 1] = {0};
 	const char *err = errno_name(e->sk_err);
 
+	if (o->format == OUTPUT_TUI)
+		return;		/* the screen owns the terminal */
 	memcpy(comm, e->comm, GS_COMM_LEN);
 	if (o->format != OUTPUT_JSON) {
 		fprintf(o->out, "conn %-9s %s %s -> %s  syn_retrans %u retrans %u rst in/out %u/%u%s%s\n",
@@ -444,6 +449,8 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	struct json *j = &o->json;
 	char route[REQ_PATH_LEN];
 
+	if (o->format == OUTPUT_TUI)
+		return;		/* failing requests reach the screen through tui_request() */
 	if (o->format != OUTPUT_JSON) {
 		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  %.3f ms  %s\n", r->status, r->method,
 			r->host, r->path, a ? a->backend : "-", v->term,

@@ -16,6 +16,7 @@
 #include "timeouts.h"
 
 struct verdict;
+struct tui;
 
 /* Pipeline health, shown in every report: nothing is lost silently. */
 struct run_stats {
@@ -39,6 +40,7 @@ struct output {
 	enum output_format format;
 	FILE *out;
 	struct json json;
+	struct tui *tui;		/* -o tui, while the screen is up */
 };
 
 void output_init(struct output *o, enum output_format format, FILE *out);

@@ -223,15 +223,46 @@ int BPF_PROG(gs_send_reset, const struct sock *sk, const struct sk_buff *skb, in
 	return 0;
 }
 
+#define SO_EE_ORIGIN_ICMP	2
+#define SO_EE_ORIGIN_ICMP6	3
+
+/* errno of the ICMP error just queued on the socket's error queue.  An ICMP
+ * error that arrives while the owner holds the socket (a local reject,
+ * answered inside connect()) is queued and reported before it becomes
+ * sk_err_soft, which connect() then returns. */
+static __always_inline int queued_icmp_errno(const struct sock *sk)
+{
+	const struct sock_exterr_skb *serr;
+	struct sk_buff *skb;
+
+	if (!sk->sk_error_queue.qlen)
+		return 0;
+	skb = sk->sk_error_queue.prev;
+	serr = (const struct sock_exterr_skb *)skb->cb;
+	if (serr->ee.ee_origin != SO_EE_ORIGIN_ICMP && serr->ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+		return 0;
+	return serr->ee.ee_errno;
+}
+
+/* The tracepoint fires after the owner was woken, which may already have
+ * consumed the error (SO_ERROR clears it): keep what was seen before rather
+ * than overwrite it with 0. */
 SEC("tp_btf/inet_sk_error_report")
 int BPF_PROG(gs_error_report, const struct sock *sk)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
+	int err;
 
 	if (!st)
 		return 0;
 	copy_addrs(&st->ev, sk);
-	st->ev.sk_err = sk->sk_err;
+	err = sk->sk_err;
+	if (!err)
+		err = sk->sk_err_soft;
+	if (!err)
+		err = queued_icmp_errno(sk);
+	if (err)
+		st->ev.sk_err = err;
 	return 0;
 }
 

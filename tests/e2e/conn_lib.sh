@@ -61,30 +61,47 @@ conn_client_sum() { gs_total "$COUT" --sum client "$1"; }
 # line for backend LABEL.  Keys: connects refused timeout unreachable
 # rst_received rst_sent retransmits.
 conn_expect() {
-	local t=$1 label=$2 kv key want path
+	local t=$1 label=$2 kv key paths=() wants=() got i
 	shift 2
 	for kv in "$@"; do
 		key=${kv%%=*}
-		want=${kv#*=}
 		case $key in
-		connects|retransmits) path=$key ;;
-		refused|timeout|unreachable) path=connect_failures.$key ;;
-		rst_received) path=resets.received ;;
-		rst_sent) path=resets.sent ;;
+		connects|retransmits) paths+=("$key") ;;
+		refused|timeout|unreachable) paths+=("connect_failures.$key") ;;
+		rst_received) paths+=(resets.received) ;;
+		rst_sent) paths+=(resets.sent) ;;
 		*) fail "$t" "unknown key $key"; continue ;;
 		esac
-		gs_check "$t: $label $path" "$(gs_total "$OUT" "$label" "$path")" "$want"
+		wants+=("${kv#*=}")
+	done
+	# One read of the total line for every field.
+	mapfile -t got < <(gs_total "$OUT" "$label" "${paths[@]}")
+	for i in "${!paths[@]}"; do
+		gs_check "$t: $label ${paths[$i]}" "${got[$i]:-}" "${wants[$i]}"
 	done
 }
 
 # conn_events T LABEL OUTCOME N: exactly N "connection" lines for LABEL
-# with this outcome, and no connection line with another outcome.
+# with this outcome, none with another, and (when N > 0) they are the
+# client's connections: the same local ip:port as the client saw.
 conn_events() {
 	local t=$1 label=$2 outcome=$3 n=$4
 	gs_check "$t: connection lines $outcome" \
 		"$(gs_total "$OUT" --where connection backend "$label" outcome "$outcome" comm "$COMM")" "$n"
 	gs_check "$t: connection lines in all" \
 		"$(gs_total "$OUT" --where connection backend "$label")" "$n"
+	[ "$n" -gt 0 ] || return 0
+	gs_check "$t: connection lines name the client's sockets" "$(python3 - "$OUT" "$COUT" "$label" <<-'PY'
+		import json, sys
+		def objs(path):
+		    return [json.loads(l) for l in open(path) if l.strip()]
+		gs = sorted(o["local"] for o in objs(sys.argv[1])
+		            if o.get("type") == "connection" and o.get("backend") == sys.argv[3])
+		cl = sorted(o["local"] for o in objs(sys.argv[2])
+		            if o.get("type") == "client" and o["local"] in gs)
+		print("same" if gs == cl else f"gatescope {gs} client {cl}")
+		PY
+	)" same
 }
 
 # conn_dump: show what was seen, for a failing run's log.

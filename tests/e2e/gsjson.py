@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Read a field from gatescope's JSON output for end-to-end assertions.
 
-gsjson.py FILE BACKEND PATH   field PATH (dots) of BACKEND in the "total" line;
-                              prints "absent" if the backend is not there
+gsjson.py FILE BACKEND PATH [PATH...]
+                              field PATH (dots) of BACKEND in the "total" line,
+                              one line per PATH; "absent" if the backend is
+                              not there
 gsjson.py FILE --count TYPE   number of lines of that "type"
 gsjson.py FILE --top PATH     top-level field of the "total" line
 gsjson.py FILE --where TYPE KEY VALUE [KEY VALUE...]
@@ -61,8 +63,10 @@ def main():
     else:
         for be in total(path).get("backends", []):
             if be.get("backend") == a:
-                print(json.dumps(dig(be, b)))
+                for p in sys.argv[3:]:
+                    print(json.dumps(dig(be, p)))
                 return
-        print("absent")
+        for p in sys.argv[3:]:
+            print("absent")
 
 main()

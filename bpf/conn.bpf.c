@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* TCP connection tracer: lifecycle, handshake, resets, retransmits and
  * errors of every connection of the traced processes, on tp_btf
- * tracepoints only (no kprobes).  One gs_conn_event per connection, emitted
- * when it reaches TCP_CLOSE. */
+ * tracepoints only (no kprobes).  One gs_conn_event per connection: its
+ * final counters are taken when it reaches TCP_CLOSE, and it is emitted when
+ * the socket is destroyed, because a close() that aborts the connection
+ * (SO_LINGER {1,0}, unread data) enters TCP_CLOSE first and sends its RST
+ * just after. */
 #include "gs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -74,13 +77,12 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 	stat_inc(GS_STAT_CONN_INSERTS);
 }
 
-/* Final counters, emit, forget. */
+/* Final counters at TCP_CLOSE; the event waits for conn_emit(). */
 static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_state *st,
 					int oldstate, __u64 now)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	struct gs_conn_event *c = &st->ev;
-	__u64 key = (__u64)sk;
 
 	c->ts_close = now;
 	c->ts_rx_pending = st->ts_rx_ready;
@@ -91,7 +93,14 @@ static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_st
 	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	if (!c->family)		/* closed before the port was known: keep the peer */
 		copy_addrs_peer(c, sk);
-	emit(c, sizeof(*c));
+}
+
+/* Emit, forget. */
+static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_state *st)
+{
+	__u64 key = (__u64)sk;
+
+	emit(&st->ev, sizeof(st->ev));
 	if (!bpf_map_delete_elem(&conns, &key))
 		stat_inc(GS_STAT_CONN_DELETES);
 }
@@ -108,8 +117,13 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 	now = bpf_ktime_get_ns();
 
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
-		if (caller_traced())
-			conn_start(sk, GS_DIR_UPSTREAM, now);
+		if (!caller_traced())
+			return 0;
+		/* connect() again on a closed socket: the old one is over. */
+		st = conn_lookup(sk);
+		if (st && st->ev.ts_close)
+			conn_emit(sk, st);
+		conn_start(sk, GS_DIR_UPSTREAM, now);
 		return 0;
 	}
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
@@ -167,11 +181,15 @@ int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb, in
 
 static __always_inline void note_rst(struct gs_conn_event *c, const struct sock *sk)
 {
+	__u8 state = sk->__sk_common.skc_state;
+
 	copy_addrs(c, sk);
 	if (c->ts_rst)
 		return;
 	c->ts_rst = bpf_ktime_get_ns();
-	c->rst_state = sk->__sk_common.skc_state;
+	/* An abort sends its RST just after entering TCP_CLOSE: the state it
+	 * aborted is the one it left. */
+	c->rst_state = state == TCP_CLOSE && c->ts_close ? c->close_state : state;
 }
 
 SEC("tp_btf/tcp_receive_reset")
@@ -205,15 +223,62 @@ int BPF_PROG(gs_send_reset, const struct sock *sk, const struct sk_buff *skb, in
 	return 0;
 }
 
+#define SO_EE_ORIGIN_ICMP	2
+#define SO_EE_ORIGIN_ICMP6	3
+
+/* errno of the ICMP error just queued on the socket's error queue.  An ICMP
+ * error that arrives while the owner holds the socket (a local reject,
+ * answered inside connect()) is queued and reported before it becomes
+ * sk_err_soft, which connect() then returns. */
+static __always_inline int queued_icmp_errno(const struct sock *sk)
+{
+	const struct sock_exterr_skb *serr;
+	struct sk_buff *skb;
+
+	if (!sk->sk_error_queue.qlen)
+		return 0;
+	skb = sk->sk_error_queue.prev;
+	serr = (const struct sock_exterr_skb *)skb->cb;
+	if (serr->ee.ee_origin != SO_EE_ORIGIN_ICMP && serr->ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+		return 0;
+	return serr->ee.ee_errno;
+}
+
+/* The tracepoint fires after the owner was woken, which may already have
+ * consumed the error (SO_ERROR clears it): keep what was seen before rather
+ * than overwrite it with 0. */
 SEC("tp_btf/inet_sk_error_report")
 int BPF_PROG(gs_error_report, const struct sock *sk)
+{
+	struct gs_conn_state *st = conn_lookup(sk);
+	int err;
+
+	if (!st)
+		return 0;
+	copy_addrs(&st->ev, sk);
+	err = sk->sk_err;
+	if (!err)
+		err = sk->sk_err_soft;
+	if (!err)
+		err = queued_icmp_errno(sk);
+	if (err)
+		st->ev.sk_err = err;
+	return 0;
+}
+
+/* The socket is freed: after TCP_CLOSE and any RST its close() sent. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(gs_destroy_sock, struct sock *sk)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
 
 	if (!st)
 		return 0;
-	copy_addrs(&st->ev, sk);
-	st->ev.sk_err = sk->sk_err;
+	if (!st->ev.ts_close) {	/* freed without a TCP_CLOSE transition seen */
+		st->ev.flags |= GS_CONN_F_DESTROYED;
+		conn_finish(sk, st, sk->__sk_common.skc_state, bpf_ktime_get_ns());
+	}
+	conn_emit(sk, st);
 	return 0;
 }
 

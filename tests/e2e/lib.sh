@@ -105,3 +105,35 @@ gs_stop() {
 gs_total() {
 	python3 "$GS_ROOT/tests/e2e/gsjson.py" "$@"
 }
+
+# gs_check NAME GOT WANT: PASS when the two strings are equal, else FAIL.
+gs_check() {
+	if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# gs_tool_as NAME: a copy of build/tests/gs-tcp named NAME (at most 15
+# characters), so its comm is unique to this run; prints its path.
+gs_tool_as() {
+	local path="$GS_TMP/$1"
+	cp "$GS_TOOLS/gs-tcp" "$path" && echo "$path"
+}
+
+# gs_serve NS ADDR PORT MODE: gs-tcp server in namespace NS (killed at
+# exit); returns once it listens (or fails after 5 s).
+gs_serve() {
+	local ns=$1 out="$GS_TMP/serve-$3.out"
+	gs_bg ip netns exec "$ns" "$GS_TOOLS/gs-tcp" serve "$2" "$3" "$4" --max-seconds 60 >"$out"
+	for _ in $(seq 50); do
+		grep -q '^ready' "$out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "gs-tcp server on $2 port $3 did not start" >&2
+	return 1
+}
+
+# gs_label ADDR PORT: the backend label gatescope prints for this peer.
+gs_label() {
+	python3 -c 'import ipaddress, sys
+a = ipaddress.ip_address(sys.argv[1])
+print(f"{a}:{sys.argv[2]}" if a.version == 4 else f"[{a}]:{sys.argv[2]}")' "$1" "$2"
+}

@@ -1,0 +1,39 @@
+#!/bin/bash
+# (a) Healthy server: N connections, each sends a request, reads the reply
+# and closes.  gatescope must count N connects, no failure, no reset, no
+# retransmit, and a connect time no longer than the client's own.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/conn_lib.sh"
+T=conn_healthy
+N=5
+PORT=8080
+gs_require_bpf $T
+conn_setup ok || { fail $T "testbed setup"; exit 1; }
+gs_serve "$BNS" "$BE4" $PORT ok || { fail $T "server did not start"; exit 1; }
+conn_run -- "$BE4" $PORT --count $N --timeout-ms 2000 || { fail $T "run"; conn_dump; exit 1; }
+L=$(gs_label "$BE4" $PORT)
+
+# The oracle: every connection of the client succeeded and got its reply.
+gs_check "$T: client saw ok replies" "$(conn_client outcome ok eof true)" $N
+conn_expect $T "$L" connects=$N refused=0 timeout=0 unreachable=0 \
+	rst_received=0 rst_sent=0 retransmits="$(conn_client_sum total_retrans)"
+conn_events $T "$L" ok 0
+
+# SYN -> ESTABLISHED as the kernel saw it lies inside the client's
+# connect() -> writable interval; the histogram is good to 1 %.
+read -r p50 p99 < <(python3 - "$OUT" "$L" "$COUT" <<'PY'
+import json, sys
+tot = [json.loads(l) for l in open(sys.argv[1]) if '"total"' in l][-1]
+be = [b for b in tot["backends"] if b["backend"] == sys.argv[2]][0]
+print(be["connect_ms"]["p50"], be["connect_ms"]["p99"]) if be["connect_ms"] else print("null null")
+PY
+)
+cmax=$(python3 -c 'import json,sys; print(max(json.loads(l)["connect_ms"] for l in open(sys.argv[1])))' "$COUT")
+if python3 -c 'import sys; p50, p99, c = map(float, sys.argv[1:]); sys.exit(not (0 < p50 <= p99 <= c * 1.01 + 0.001))' \
+	"$p50" "$p99" "$cmax" 2>/dev/null; then
+	pass "$T: connect_ms p50 $p50 p99 $p99 within client max $cmax"
+else
+	fail "$T" "connect_ms p50 '$p50' p99 '$p99' not in (0, client max $cmax]"
+fi
+[ "$GS_FAILS" -eq 0 ] || conn_dump
+exit 0

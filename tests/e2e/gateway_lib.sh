@@ -19,8 +19,13 @@
 #   gw_route LOCATION BACKEND [DIRECTIVE...]      one location -> upstream
 #   gw_nginx_start / gw_nginx_stop                run nginx (GW_NGINX_PID)
 #   gw_gatescope OUT [ARGS]   gatescope -p <nginx master> --json -e all
+#   gw_client LABEL LOC URL   curl from the client namespace, answers kept
 #   gw_fault_* NS PORT        nft faults inside a backend namespace
-#   gw_oracle / gw_requests   nginx's access log and gatescope's request lines
+#   gw_check_http ...         gatescope vs. the client and nginx's access log
+#   gw_attr_* / gw_check_*    attribution scenarios (see below)
+#
+# nginx's access log ($GW_DIR/access.log) has one request per line:
+# METHOD URI STATUS UPSTREAM_STATUS CONNECT_TIME HEADER_TIME REQUEST_TIME
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -106,7 +111,7 @@ gw_hostport() {
 # BACKEND (ip:port or [ip6]:port) through an upstream of their own.
 # Directives (e.g. "proxy_next_upstream off") go into the location.
 gw_route() {
-	local loc=$1 be=$2 extra=""
+	local loc=$1 be=$2 extra="" d
 	shift 2
 	for d in "$@"; do extra+="            $d;"$'\n'; done
 	GW_ROUTES+=("$loc|$be|$extra")
@@ -197,8 +202,8 @@ gw_nginx_stop() {
 	GW_NGINX_PID=
 }
 
-# gw_workers_traced OUT: did gatescope see requests from every worker pid
-# that served one?  Prints the worker pids it saw.
+# gw_request_pids OUT: the pids of gatescope's request lines (the nginx
+# workers it followed).
 gw_request_pids() {
 	python3 - "$1" <<-'EOF'
 	import json, sys
@@ -261,10 +266,6 @@ gw_fault_drop_after_handshake() { gw_nft "$1" in tcp dport "$2" tcp flags \& syn
 gw_fault_fin_drop() { gw_nft "$1" out tcp sport "$2" tcp flags \& fin == fin drop; }
 
 # --- oracles ---------------------------------------------------------------
-
-# gw_access_log: nginx's access log, one request per line:
-# METHOD URI STATUS UPSTREAM_STATUS CONNECT_TIME HEADER_TIME REQUEST_TIME
-gw_access_log() { cat "$GW_DIR/access.log"; }
 
 # gw_client LABEL LOCATION URL [CURL ARGS...]: requests from the client
 # namespace (URL may be a curl glob, one connection for all of them); one

@@ -8,8 +8,8 @@
 #
 # Routes (client side -> backend side):
 #   /a/         IPv4 -> be1 IPv4   200
-#   /b/         IPv6 -> be2 IPv6   200
-#   /status/    IPv4 -> be2 IPv4   200, 404, 500, 503 as asked
+#   /b/         IPv6 -> be2 IPv6   200, chunked
+#   /status/    IPv4 -> be2 IPv4   200, 404, 500, 503 as asked, chunked
 #   /throttled  IPv6 -> be1 IPv6   429
 . "$(dirname "$0")/gateway_lib.sh"
 T=http_nginx
@@ -21,9 +21,9 @@ GW_BACKEND_SECONDS=40
 GW_NGINX_RT=1	# nginx's own times are the oracle: keep its event loop prompt
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
 P1=$(gw_be_port 1) P2=$(gw_be_port 2)
-# "::" takes IPv4 (mapped) and IPv6 alike.
+# "::" takes IPv4 (mapped) and IPv6 alike.  be2 answers chunked.
 gw_backend "$B1NS" :: "$P1" || { fail "$T" "backend 1"; exit 1; }
-gw_backend "$B2NS" :: "$P2" || { fail "$T" "backend 2"; exit 1; }
+gw_backend "$B2NS" :: "$P2" --chunked --body-bytes 300 || { fail "$T" "backend 2"; exit 1; }
 gw_route /a/ "$(gw_hostport "$BE1_4" "$P1")"
 gw_route /b/ "$(gw_hostport "$BE2_6" "$P2")"
 gw_route /status/ "$(gw_hostport "$BE2_4" "$P2")"

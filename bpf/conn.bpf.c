@@ -105,6 +105,20 @@ static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_stat
 		stat_inc(GS_STAT_CONN_DELETES);
 }
 
+/* Entering FIN_WAIT1 from close() (both directions shut) with bytes the
+ * peer never acknowledged: the process gave up on a connection that lost
+ * its data.  The orphan now retransmits for minutes before TCP_CLOSE, but
+ * the facts (retransmits, bytes acked) are needed when the process gave
+ * up, e.g. to tell packet loss from a slow backend. */
+static __always_inline bool abandoned_with_unacked(const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u8 shut = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+
+	return shut == 3 /* SHUTDOWN_MASK */ &&
+	       BPF_CORE_READ(tp, snd_una) != BPF_CORE_READ(tp, write_seq);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 {
@@ -147,6 +161,10 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		if (!c->fin_by) {
 			c->fin_by = GS_FIN_LOCAL;
 			c->ts_fin = now;
+		}
+		if (abandoned_with_unacked(sk)) {
+			c->flags |= GS_CONN_F_ABANDONED;
+			conn_finish(sk, st, oldstate, now);
 		}
 		break;
 	case TCP_CLOSE_WAIT:

@@ -33,6 +33,8 @@ enum gs_fin_by {
 #define GS_CONN_F_ESTABLISHED	(1u << 0)	/* reached ESTABLISHED */
 #define GS_CONN_F_RST_IN_SYN	(1u << 1)	/* RST answered our SYN */
 #define GS_CONN_F_DESTROYED	(1u << 2)	/* close seen via tcp_destroy_sock */
+#define GS_CONN_F_ABANDONED	(1u << 3)	/* emitted when the process closed it with
+						 * unacknowledged data, before TCP_CLOSE */
 
 /* Every event starts with this header (also in --record files). */
 struct gs_event_hdr {

@@ -52,6 +52,67 @@ size_t discover_by_comm(char *const *names, size_t nnames, pid_t *out, size_t ma
 	return n;
 }
 
+/* Parent pid from /proc/PID/stat (after the last ')': the comm may hold
+ * spaces and parentheses); 0 if the process is gone. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+static bool pid_in(const pid_t *set, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == pid)
+			return true;
+	return false;
+}
+
+#define DESCENDANT_DEPTH 4	/* master -> worker -> helper is already deep */
+
+size_t discover_descendants(const pid_t *pids, size_t npids, pid_t *out, size_t max)
+{
+	size_t n = 0, before;
+	unsigned depth = 0;
+
+	do {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+
+		if (!d)
+			break;
+		before = n;
+		while (n < max && (de = readdir(d))) {
+			pid_t pid, ppid;
+
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			pid = atoi(de->d_name);
+			if (pid_in(pids, npids, pid) || pid_in(out, n, pid))
+				continue;
+			ppid = parent_of(pid);
+			if (ppid && (pid_in(pids, npids, ppid) || pid_in(out, n, ppid)))
+				out[n++] = pid;
+		}
+		closedir(d);
+	} while (n > before && n < max && ++depth < DESCENDANT_DEPTH);
+	return n;
+}
+
 bool process_exists(pid_t pid)
 {
 	return kill(pid, 0) == 0 || errno == EPERM;

@@ -10,6 +10,10 @@
 /* Every pid whose comm is one of names[]; returns how many were written
  * to out (at most max). */
 size_t discover_by_comm(char *const *names, size_t nnames, pid_t *out, size_t max);
+/* Children of these processes (and theirs), not already in pids: the
+ * workers a pre-forking gateway started before gatescope did, which the
+ * in-kernel fork hook never saw.  Returns how many were written to out. */
+size_t discover_descendants(const pid_t *pids, size_t npids, pid_t *out, size_t max);
 bool process_exists(pid_t pid);
 /* Local ports of TCP sockets in LISTEN state owned by these processes
  * (their client-facing ports).  Returns how many were written to out. */

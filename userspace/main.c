@@ -261,6 +261,11 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		return 1;
 	if (o->ncomms)
 		o->npids = discover_by_comm(o->comms, o->ncomms, o->pids, CLI_MAX_PIDS);
+	/* Children forked before we attached (nginx workers) are invisible
+	 * to the fork hook: trace them from the start. */
+	if (lo.filter_pid)
+		o->npids += discover_descendants(o->pids, o->npids, o->pids + o->npids,
+						 CLI_MAX_PIDS - o->npids);
 	lo.pids = o->pids;
 	lo.npids = o->npids;
 	lo.comms = o->comms;

@@ -380,7 +380,8 @@ static void upstream_timeout_close(struct http_tracker *t, const char *backend,
 	uint64_t at = close_time(e), since = last_progress(e);
 	bool by_backend = closed_by_peer(e);
 
-	if (!since || at < since)
+	/* A backend RST right after the request is a reset, not a timeout. */
+	if (!since || at < since || (by_backend && e->rst_received))
 		return;
 	agg_add_timeout_close(t->agg, backend, by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY);
 	timeouts_add(t->timeouts, by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY, backend,

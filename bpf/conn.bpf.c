@@ -163,8 +163,10 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 			c->ts_fin = now;
 		}
 		if (abandoned_with_unacked(sk)) {
+			/* Report it now: its destroy comes minutes later. */
 			c->flags |= GS_CONN_F_ABANDONED;
 			conn_finish(sk, st, oldstate, now);
+			conn_emit(sk, st);
 		}
 		break;
 	case TCP_CLOSE_WAIT:

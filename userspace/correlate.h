@@ -44,6 +44,11 @@ struct attempt {
 	enum attempt_failure failure;
 	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
 	bool have_conn;
+	/* The connection closed with this attempt unanswered after this long
+	 * without progress: a timeout sample, counted when the request ends
+	 * (not when the gateway closed it because the client had left). */
+	uint64_t idle_close_ns;
+	bool idle_closed_by_backend;
 };
 
 struct request {

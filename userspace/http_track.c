@@ -15,6 +15,7 @@ struct xchg {
 	uint64_t ts_attempt;	/* upstream: attempt start (connect or request write) */
 	uint64_t body_end;	/* stream offset where the response ends, if known */
 	bool responded;
+	bool client_gone;	/* upstream: the owning request's client left first */
 };
 
 struct http_conn {
@@ -372,20 +373,62 @@ static uint64_t last_progress(const struct gs_conn_event *e)
 	return e->ts_last_tx > e->ts_last_rx ? e->ts_last_tx : e->ts_last_rx;
 }
 
+static void add_timeout_close(struct http_tracker *t, const char *backend, bool by_backend,
+			      uint64_t idle)
+{
+	enum closer who = by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY;
+
+	agg_add_timeout_close(t->agg, backend, who);
+	timeouts_add(t->timeouts, who, backend, by_backend ? "idle" : "read", idle);
+}
+
 /* An upstream connection closed with a request outstanding: whoever
- * closed it waited `idle` for progress, which is that side's timeout. */
-static void upstream_timeout_close(struct http_tracker *t, const char *backend,
+ * closed it waited that long for progress, which is that side's timeout.
+ * Unless the gateway closed it because the client had left: that is the
+ * client's timeout, counted on the downstream side.  Whether the client
+ * left is known when the request ends, so an attempt whose request is
+ * still followed carries the sample until then. */
+static void upstream_timeout_close(struct http_tracker *t, struct http_conn *c,
 				   const struct gs_conn_event *e)
 {
+	struct xchg *x = xchg_unanswered(c);
 	uint64_t at = close_time(e), since = last_progress(e);
 	bool by_backend = closed_by_peer(e);
+	struct attempt *a;
 
 	/* A backend RST right after the request is a reset, not a timeout. */
-	if (!since || at < since || (by_backend && e->rst_received))
+	if (!x || !since || at < since || (by_backend && e->rst_received))
 		return;
-	agg_add_timeout_close(t->agg, backend, by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY);
-	timeouts_add(t->timeouts, by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY, backend,
-		     by_backend ? "idle" : "read", at - since);
+	a = corr_attempt(t->corr, x->id, x->attempt);
+	if (a) {
+		a->idle_close_ns = at - since;
+		a->idle_closed_by_backend = by_backend;
+	} else if (by_backend || !x->client_gone) {
+		add_timeout_close(t, c->peer, by_backend, at - since);
+	}
+}
+
+void http_track_request_done(struct http_tracker *t, const struct request *r)
+{
+	for (unsigned i = 0; i < r->nattempts; i++) {
+		const struct attempt *a = &r->attempts[i];
+
+		if (a->idle_close_ns && (a->idle_closed_by_backend || !r->client_closed))
+			add_timeout_close(t, a->backend, a->idle_closed_by_backend, a->idle_close_ns);
+	}
+}
+
+/* The client of request r left: its upstream exchanges still open were
+ * abandoned for that reason, whenever their connections close. */
+static void mark_client_gone(struct http_tracker *t, const struct request *r)
+{
+	for (unsigned i = 0; i < r->nattempts; i++) {
+		struct http_conn *u = conn_find(t, r->attempts[i].sk);
+
+		for (unsigned j = 0; u && u->dir == GS_DIR_UPSTREAM && j < u->qlen; j++)
+			if (xchg_at(u, j)->id == r->id)
+				xchg_at(u, j)->client_gone = true;
+	}
 }
 
 /* An upstream connection that failed before carrying a request is still an
@@ -411,8 +454,7 @@ static void failed_connect_attempt(struct http_tracker *t, const struct gs_conn_
 static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 			   const struct conn_outcome *o)
 {
-	if (xchg_unanswered(c))
-		upstream_timeout_close(c->t, c->peer, e);
+	upstream_timeout_close(c->t, c, e);
 	for (unsigned i = 0; i < c->qlen; i++) {
 		struct xchg *x = xchg_at(c, i);
 		struct attempt *a = corr_attempt(c->t->corr, x->id, x->attempt);
@@ -444,6 +486,8 @@ static void close_downstream(struct http_conn *c, const struct gs_conn_event *e)
 			if (r->client_closed && r->ts_done > r->ts_start)
 				timeouts_add(c->t->timeouts, CLOSER_CLIENT, c->listener, "response",
 					     r->ts_done - r->ts_start);
+			if (r->client_closed)
+				mark_client_gone(c->t, r);
 		}
 		corr_request_done(c->t->corr, x->id);
 		xchg_pop(c);

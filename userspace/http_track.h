@@ -38,5 +38,7 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e);
 /* The connection closed: finish its exchanges with its TCP facts. */
 void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *e,
 			    const struct conn_outcome *o);
+/* A request was handed over: count the timeout closes of its attempts. */
+void http_track_request_done(struct http_tracker *t, const struct request *r);
 
 #endif

@@ -94,6 +94,7 @@ static void on_request(const struct request *r, void *ctx)
 		.latency_ns = r->ts_done > r->ts_start ? r->ts_done - r->ts_start : 0,
 	};
 
+	http_track_request_done(&p->http, r);
 	attribute(r, &v);
 	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));
 	if (last) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Fallback HTTP capture for kernels without the socket tracepoints
- * (tcp_sendmsg_locked, sock_send_length, sock_recv_length): the syscall
- * tracepoints of read, write, readv, writev, sendto, recvfrom, sendmsg and
- * recvmsg.  Attaching any syscall tracepoint slows every syscall of every
+ * (tcp_sendmsg_locked, sock_send_length, sock_recv_length): read, write,
+ * readv, writev, sendto, recvfrom, sendmsg and recvmsg, seen from the
+ * raw_syscalls tracepoints.  Attaching any syscall tracepoint slows every syscall of every
  * process, so userspace loads these only when the primary path is missing
  * or --capture-path syscall asks for them.  Enter: remember the socket and
  * the user buffer per thread; exit: count the bytes and capture the head. */
@@ -107,82 +107,62 @@ out:
 	bpf_map_delete_elem(&sys_pending, &tid);
 }
 
+/* Syscall numbers: one raw_syscalls enter/exit pair serves all eight
+ * syscalls, so start-up attaches and shutdown detaches two links (each
+ * detach waits for an RCU grace period), not sixteen. */
+#if defined(__TARGET_ARCH_x86)
+enum { NR_read = 0, NR_write = 1, NR_readv = 19, NR_writev = 20, NR_sendto = 44,
+       NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47 };
+#elif defined(__TARGET_ARCH_arm64)
+enum { NR_read = 63, NR_write = 64, NR_readv = 65, NR_writev = 66, NR_sendto = 206,
+       NR_recvfrom = 207, NR_sendmsg = 211, NR_recvmsg = 212 };
+#else
+#error "syscall numbers for this architecture are missing"
+#endif
+
 #define ARG(n) ((unsigned long)ctx->args[n])
 
-SEC("tracepoint/syscalls/sys_enter_write")
-int gs_sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+SEC("tracepoint/raw_syscalls/sys_enter")
+int gs_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_SEND);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int gs_sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_SEND);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int gs_sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_SEND);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int gs_sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_SEND);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_read")
-int gs_sys_enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int gs_sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	/* MSG_PEEK leaves the data queued: it is read again later. */
-	if (!(ARG(3) & MSG_PEEK))
+	switch (ctx->id) {
+	case NR_write:
+	case NR_sendto:
+		io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_SEND);
+		break;
+	case NR_writev:
+		iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_SEND);
+		break;
+	case NR_sendmsg:
+		msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_SEND);
+		break;
+	case NR_read:
 		io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int gs_sys_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_RECV);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int gs_sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	if (!(ARG(2) & MSG_PEEK))
-		msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_RECV);
-	return 0;
-}
-
-/* One exit program serves every syscall above: the pending entry says
- * which direction it was. */
-#define SYS_EXIT(name)								\
-	SEC("tracepoint/syscalls/sys_exit_" #name)				\
-	int gs_sys_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
-	{									\
-		io_exit(ctx->ret);						\
-		return 0;							\
+		break;
+	case NR_recvfrom:
+		/* MSG_PEEK leaves the data queued: it is read again later. */
+		if (!(ARG(3) & MSG_PEEK))
+			io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
+		break;
+	case NR_readv:
+		iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_RECV);
+		break;
+	case NR_recvmsg:
+		if (!(ARG(2) & MSG_PEEK))
+			msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_RECV);
+		break;
 	}
+	return 0;
+}
 
-SYS_EXIT(write)
-SYS_EXIT(sendto)
-SYS_EXIT(writev)
-SYS_EXIT(sendmsg)
-SYS_EXIT(read)
-SYS_EXIT(recvfrom)
-SYS_EXIT(readv)
-SYS_EXIT(recvmsg)
+/* The pending entry, if any, says which direction the syscall was. */
+SEC("tracepoint/raw_syscalls/sys_exit")
+int gs_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	switch (ctx->id) {
+	case NR_write: case NR_sendto: case NR_writev: case NR_sendmsg:
+	case NR_read: case NR_recvfrom: case NR_readv: case NR_recvmsg:
+		io_exit(ctx->ret);
+	}
+	return 0;
+}

@@ -1,6 +1,7 @@
 #!/bin/bash
 # A real nginx reverse proxy in front of two backends, upstream keep-alive
-# off and then on, IPv4 and IPv6 on both sides.  gatescope (traced by the
+# off and then on (then on again, with the syscall capture path forced),
+# IPv4 and IPv6 on both sides.  gatescope (traced by the
 # nginx master's pid) must count every route and status exactly as the
 # client saw them, agree with nginx's own $upstream_connect_time and
 # $upstream_header_time request by request, join (almost) every request to
@@ -54,11 +55,12 @@ load() {	# LABEL
 	wait "${pids[@]}"	# not a bare wait: nginx and gatescope run in the background too
 }
 
-phase() {	# NAME KEEPALIVE
+phase() {	# NAME KEEPALIVE [GATESCOPE ARGS]
 	local name=$1 out=$GS_TMP/$1.json
 	GW_KEEPALIVE=$2
+	shift 2
 	gw_nginx_start || { fail "$T/$name" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; return 1; }
-	gw_gatescope "$out" || { fail "$T/$name" "gatescope did not start"; return 1; }
+	gw_gatescope "$out" "$@" || { fail "$T/$name" "gatescope did not start"; return 1; }
 	: >"$GS_TMP/client.$name"
 	load "$name"
 	sleep 0.5	# events are drained every 100 ms
@@ -96,4 +98,6 @@ phase() {	# NAME KEEPALIVE
 
 phase keepalive_off 0
 phase keepalive_on 8
+# The fallback capture path (syscall tracepoints), forced: same answers.
+phase syscall_path 8 --capture-path syscall
 exit $((GS_FAILS > 0))

@@ -128,8 +128,6 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	now = bpf_ktime_get_ns();
-
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		if (!caller_traced())
 			return 0;
@@ -137,19 +135,24 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		st = conn_lookup(sk);
 		if (st && st->ev.ts_close)
 			conn_emit(sk, st);
-		conn_start(sk, GS_DIR_UPSTREAM, now);
+		conn_start(sk, GS_DIR_UPSTREAM, bpf_ktime_get_ns());
 		return 0;
 	}
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		if (port_is_listener(sk->__sk_common.skc_num))
-			conn_start(sk, GS_DIR_DOWNSTREAM, now);
+			conn_start(sk, GS_DIR_DOWNSTREAM, bpf_ktime_get_ns());
 		return 0;
 	}
-
+	/* FIN_WAIT2, TIME_WAIT, LAST_ACK, CLOSING record nothing: skip the
+	 * lookup, this program runs on every state change of every socket. */
+	if (newstate != TCP_ESTABLISHED && newstate != TCP_FIN_WAIT1 &&
+	    newstate != TCP_CLOSE_WAIT && newstate != TCP_CLOSE)
+		return 0;
 	st = conn_lookup(sk);
 	if (!st)
 		return 0;
 	c = &st->ev;
+	now = bpf_ktime_get_ns();
 	if (newstate != TCP_CLOSE)
 		copy_addrs(c, sk);
 	switch (newstate) {

@@ -60,9 +60,6 @@ trap gw_exit EXIT
 
 gw_setup() {
 	CNS=$(gs_ns c) && GNS=$(gs_ns g) && B1NS=$(gs_ns b1) && B2NS=$(gs_ns b2)
-	# gs_ns ran in a subshell: register the namespaces here so that the
-	# exit trap deletes them.
-	GS_NETNS+=("gs-c-$GS_SUFFIX" "gs-g-$GS_SUFFIX" "gs-b1-$GS_SUFFIX" "gs-b2-$GS_SUFFIX")
 	[ -n "$CNS" ] && [ -n "$GNS" ] && [ -n "$B1NS" ] && [ -n "$B2NS" ] || return 1
 	gs_link "$GNS" "$CNS" 0 && gs_link "$GNS" "$B1NS" 1 && gs_link "$GNS" "$B2NS" 2 || return 1
 	GW4=$(gs_ip_a 0) GW6=$(gs_ip6_a 0)

@@ -24,7 +24,10 @@ gs_cleanup() {
 	for p in "${GS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.1
 	for p in "${GS_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for ns in "${GS_NETNS[@]}"; do
+	# Every namespace of this run, also those gs_ns created in a subshell
+	# (NS=$(gs_ns x) cannot add to GS_NETNS): they all end in the suffix.
+	for ns in "${GS_NETNS[@]}" $(ip netns list | awk -v s="-$GS_SUFFIX" \
+		'$1 ~ /^gs-/ && substr($1, length($1) - length(s) + 1) == s { print $1 }'); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done

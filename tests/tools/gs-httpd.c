@@ -7,7 +7,10 @@
  * --mode when that segment names no mode:
  *
  *   /ok          200 with Content-Length (--body-bytes)
- *   /slow        sleep ?ms=N (or --delay-ms) before answering 200
+ *   /slow        sleep ?ms=N (or --delay-ms) before answering 200; stop
+ *                waiting when the client goes away
+ *   /hang        the same, but never notice the client went away (a
+ *                backend stuck in its work)
  *   /reset       read the request, then close with SO_LINGER {1,0} (RST)
  *   /throttled   429; ?code=503 (or --retry-after): 503 with Retry-After
  *   /partial     head announcing a body, half of it, then FIN
@@ -37,10 +40,10 @@
 #define HEAD_MAX	16384	/* longer request heads are refused */
 #define BODY_MAX	(1 << 20)
 
-enum mode { M_OK, M_SLOW, M_RESET, M_THROTTLED, M_PARTIAL, M_STATUS, M_NONE };
+enum mode { M_OK, M_SLOW, M_HANG, M_RESET, M_THROTTLED, M_PARTIAL, M_STATUS, M_NONE };
 
 static const char *const mode_names[] = {
-	[M_OK] = "ok", [M_SLOW] = "slow", [M_RESET] = "reset",
+	[M_OK] = "ok", [M_SLOW] = "slow", [M_HANG] = "hang", [M_RESET] = "reset",
 	[M_THROTTLED] = "throttled", [M_PARTIAL] = "partial", [M_STATUS] = "status",
 };
 
@@ -86,7 +89,7 @@ static int ms_left(void)
 
 static void usage(void)
 {
-	fputs("usage: gs-httpd [--mode ok|slow|reset|throttled|partial|status] [--delay-ms N]\n"
+	fputs("usage: gs-httpd [--mode ok|slow|hang|reset|throttled|partial|status] [--delay-ms N]\n"
 	      "                [--keepalive-ms N] [--max-seconds N] [--body-bytes N]\n"
 	      "                [--chunked] [--retry-after] [-v] ADDR PORT\n", stderr);
 	exit(2);
@@ -260,6 +263,15 @@ static void close_with_reset(int fd)
 }
 
 /* Sleep ms, but stop early if the client goes away (FIN or RST). */
+/* Bounded by --max-seconds like every wait. */
+static void sleep_ms(unsigned ms)
+{
+	uint64_t until = now_ms() + ms;
+
+	while (now_ms() < until && ms_left())
+		usleep(10000);
+}
+
 static void sleep_unless_gone(int fd, unsigned ms)
 {
 	uint64_t until = now_ms() + ms;
@@ -296,6 +308,9 @@ static bool serve_request(int fd, const struct req *r)
 	switch (m) {
 	case M_SLOW:
 		sleep_unless_gone(fd, query_uint(r, "ms", cfg.delay_ms, 600000));
+		return respond(fd, r, 200, NULL, cfg.body_bytes);
+	case M_HANG:
+		sleep_ms(query_uint(r, "ms", cfg.delay_ms, 600000));
 		return respond(fd, r, 200, NULL, cfg.body_bytes);
 	case M_RESET:
 		close_with_reset(fd);

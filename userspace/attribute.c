@@ -133,13 +133,17 @@ static void attribute_no_response(const struct attempt *a, struct verdict *v)
 			 (unsigned long long)e->bytes_sent, (unsigned long long)e->app_tx_bytes);
 		return;
 	}
-	set(v, CAUSE_BACKEND, "backend_slow", "sH");
-	if (a->have_conn)
-		evidence(v, "request acked by backend %s; no response byte; gateway closed upstream after %.3f ms",
-			 a->backend, ms(a->ts_request, e->ts_fin ? e->ts_fin : e->ts_close));
-	else
-		evidence(v, "request written to %s; no response byte before the gateway answered",
+	if (!a->have_conn) {
+		/* Without the connection's facts, a slow backend cannot be told
+		 * from lost request bytes or a stalled gateway. */
+		set(v, CAUSE_UNKNOWN, "no_tcp_facts", "-H");
+		evidence(v, "request written to %s; no response byte before the gateway answered; the upstream connection's TCP facts did not arrive in time",
 			 a->backend);
+		return;
+	}
+	set(v, CAUSE_BACKEND, "backend_slow", "sH");
+	evidence(v, "request acked by backend %s; no response byte; gateway closed upstream after %.3f ms",
+		 a->backend, ms(a->ts_request, e->ts_fin ? e->ts_fin : e->ts_close));
 }
 
 static void attribute_attempt(const struct request *r, const struct attempt *a, struct verdict *v)

@@ -119,6 +119,9 @@ static void test_no_response(void)
 	a->conn.bytes_sent = 100;
 	a->conn.ts_rx_pending = a->ts_request + 10 * MS;	/* answer waited unread */
 	expect(&r, CAUSE_GATEWAY, "gateway_stall", "PH");
+	/* No TCP facts of the upstream connection: no guess. */
+	a->have_conn = false;
+	expect(&r, CAUSE_UNKNOWN, "no_tcp_facts", "-H");
 }
 
 static void test_answers(void)

@@ -199,7 +199,7 @@ void pipeline_total(struct pipeline *p, double ts, double run_s)
 
 int pipeline_load_backend_names(struct pipeline *p, const char *path)
 {
-	char line[512], label[128], name[128];
+	char line[512], label[128], name[128], endpoint[GS_ADDR_STRLEN];
 	unsigned lineno = 0;
 	FILE *f = fopen(path, "r");
 
@@ -218,7 +218,12 @@ int pipeline_load_backend_names(struct pipeline *p, const char *path)
 			fclose(f);
 			return -1;
 		}
-		agg_set_name(&p->agg, label, name);
+		if (!parse_endpoint(label, endpoint, sizeof(endpoint))) {
+			log_err("%s:%u: \"%s\" is not ip:port or [ip6]:port", path, lineno, label);
+			fclose(f);
+			return -1;
+		}
+		agg_set_name(&p->agg, endpoint, name);
 	}
 	fclose(f);
 	return 0;

@@ -32,6 +32,33 @@ void format_endpoint(char *buf, size_t len, uint16_t family, const uint8_t addr[
 	}
 }
 
+bool parse_endpoint(const char *s, char *canon, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	uint8_t addr[16] = {};
+	uint64_t port;
+	size_t iplen;
+	int family = AF_INET;
+
+	if (!colon || !parse_u64(colon + 1, 1, 65535, &port))
+		return false;
+	iplen = colon - s;
+	if (iplen >= 2 && s[0] == '[' && s[iplen - 1] == ']') {
+		s++;
+		iplen -= 2;
+		family = AF_INET6;
+	}
+	if (iplen >= sizeof(ip))
+		return false;
+	memcpy(ip, s, iplen);
+	ip[iplen] = 0;
+	if (inet_pton(family, ip, addr) != 1)
+		return false;
+	format_endpoint(canon, len, family, addr, port);
+	return true;
+}
+
 bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;

@@ -14,6 +14,10 @@
 void format_endpoint(char *buf, size_t len, uint16_t family, const uint8_t addr[16],
 		     uint16_t port);
 
+/* "ip:port" or "[ip6]:port" (port 1-65535) into the form format_endpoint
+ * prints, so user-given endpoints compare equal to the traced ones. */
+bool parse_endpoint(const char *s, char *canon, size_t len);
+
 /* Strict decimal parse of the whole string into [min, max]. */
 bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds, possibly fractional ("0.5"), > 0 and <= max. */

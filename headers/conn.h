@@ -56,8 +56,8 @@ struct gs_conn_event {
 	__u64 ts_rx_pending;	/* data reached the socket at this time and was never read */
 	__u64 app_tx_bytes;	/* bytes the process wrote (socket tracepoints) */
 	__u64 app_rx_bytes;	/* bytes the process read */
-	__u64 bytes_sent;	/* bytes acked by the peer (tcp_sock.bytes_acked) */
-	__u64 bytes_received;	/* tcp_sock.bytes_received */
+	__u64 bytes_sent;	/* data bytes acked by the peer (bytes_acked - SYN, FIN) */
+	__u64 bytes_received;	/* data bytes received (bytes_received - FIN) */
 	__u32 pid;		/* tgid */
 	__u32 tid;
 	__u32 flags;		/* GS_CONN_F_* */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # (a) Healthy server: N connections, each sends a request, reads the reply
 # and closes.  gatescope must count N connects, no failure, no reset, no
-# retransmit, and a connect time no longer than the client's own.
+# retransmit, a connect time no longer than the client's own, and (with
+# -e all, one line per connection) the bytes each one sent and received.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/conn_lib.sh"
 T=conn_healthy
@@ -10,14 +11,35 @@ PORT=8080
 gs_require_bpf $T
 conn_setup ok || { fail $T "testbed setup"; exit 1; }
 gs_serve "$BNS" "$BE4" $PORT ok || { fail $T "server did not start"; exit 1; }
-conn_run -- "$BE4" $PORT --count $N --timeout-ms 2000 || { fail $T "run"; conn_dump; exit 1; }
+conn_run -e all -- "$BE4" $PORT --count $N --timeout-ms 2000 --send 1000 || { fail $T "run"; conn_dump; exit 1; }
 L=$(gs_label "$BE4" $PORT)
 
 # The oracle: every connection of the client succeeded and got its reply.
 gs_check "$T: client saw ok replies" "$(conn_client outcome ok eof true)" $N
 conn_expect $T "$L" connects=$N refused=0 timeout=0 unreachable=0 \
 	rst_received=0 rst_sent=0 retransmits="$(conn_client_sum total_retrans)"
-conn_events $T "$L" ok 0
+conn_events $T "$L" ok $N
+
+# Bytes per connection, as the client counted them: data only (the SYN and
+# FINs take sequence numbers the kernel's byte counters include).
+bad=$(python3 - "$OUT" "$COUT" <<'PY'
+import json, sys
+gs = {o["local"]: o for o in map(json.loads, open(sys.argv[1]))
+      if o.get("type") == "connection" and o.get("direction") == "upstream"}
+bad = []
+for c in (json.loads(l) for l in open(sys.argv[2])):
+    g = gs.get(c["local"])
+    if not g or (g["bytes_sent"], g["bytes_received"]) != (c["sent"], c["received"]):
+        bad.append(f'{c["local"]}: client sent {c["sent"]} received {c["received"]}, '
+                   f'gatescope {g and (g["bytes_sent"], g["bytes_received"])}')
+print("; ".join(bad))
+PY
+)
+if [ -z "$bad" ]; then
+	pass "$T: bytes sent and received per connection match the client's"
+else
+	fail "$T: bytes sent and received per connection" "$bad"
+fi
 
 # SYN -> ESTABLISHED as the kernel saw it lies inside the client's
 # connect() -> writable interval; the histogram is good to 1 %.

@@ -144,27 +144,41 @@ uint32_t corr_request_start(struct correlator *c, const struct request *proto)
 	return r->id;
 }
 
+/* Has the request an attempt still waiting for its answer? */
+static bool attempt_in_flight(const struct request *r)
+{
+	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
+
+	return a && !a->status && a->failure == ATTEMPT_OK && !a->have_conn;
+}
+
 /* The pending request of this thread an attempt belongs to: the oldest
- * without a response whose method and path match; when the gateway
- * rewrote them, the newest one that started before the attempt. */
+ * without a response whose method and path match, preferring one with no
+ * attempt in flight (two clients asking for the same path at once get one
+ * attempt each; a retry goes to the request whose attempt failed); when
+ * the gateway rewrote them, the newest one that started before the
+ * attempt. */
 static struct request *find_owner(struct correlator *c, uint32_t pid, uint32_t tid,
 				  const char *method, const char *path, uint64_t ts)
 {
-	struct request *match = NULL, *latest = NULL;
+	struct request *match = NULL, *idle = NULL, *latest = NULL;
 
 	for (uint32_t i = 0; i < c->nactive; i++) {
 		struct request *r = &c->pool[c->active[i]];
 
-		if (r->pid != pid || r->tid != tid || r->ts_response ||
+		if (r->pid != pid || r->tid != tid || r->ts_response || r->waiting_facts ||
 		    r->ts_start > ts)
-			continue;
-		if (method && path && !strcmp(r->method, method) && !strcmp(r->path, path) &&
-		    (!match || r->ts_start < match->ts_start))
-			match = r;
+			continue;	/* another thread's, answered, finished, or later */
+		if (method && path && !strcmp(r->method, method) && !strcmp(r->path, path)) {
+			if (!match || r->ts_start < match->ts_start)
+				match = r;
+			if (!attempt_in_flight(r) && (!idle || r->ts_start < idle->ts_start))
+				idle = r;
+		}
 		if (!latest || r->ts_start > latest->ts_start)
 			latest = r;
 	}
-	return match ? match : latest;
+	return idle ? idle : match ? match : latest;
 }
 
 uint32_t corr_attempt_start(struct correlator *c, uint32_t pid, uint32_t tid,

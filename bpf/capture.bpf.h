@@ -13,14 +13,6 @@ extern const volatile __u32 capture_bytes;
 #define MSG_PEEK 2
 #define HEAD_CONT_MAX 2		/* fragments captured after an unfinished head */
 
-/* The event is too large for the 512-byte stack: build it per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct gs_http_event);
-} http_scratch SEC(".maps") __weak;
-
 /* First four bytes of every HTTP/1.x request method we follow, and of a
  * status line, as little-endian words. */
 #define W(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
@@ -62,21 +54,26 @@ static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
 {
 	__u64 i = n - 4;
 
-	if (n < 4 || i > GS_CAPTURE_MAX - 4)
+	if (n < 4 || i > capture_bytes - 4)
 		return false;
 	return e->data[i] == '\r' && e->data[i + 1] == '\n' &&
 	       e->data[i + 2] == '\r' && e->data[i + 3] == '\n';
 }
 
 /* Capture up to capture_bytes of a user buffer if it may start a head or
- * continue an unfinished one.  avail: bytes readable at buf (first iovec). */
+ * continue an unfinished one.  avail: bytes readable at buf (first iovec).
+ * The bytes go straight from user memory into a ring buffer record of
+ * fixed size (capture_bytes is a load-time constant); the event's size
+ * field says how much of it is used.  now: the caller's clock reading, or
+ * 0 to read it here, only when something is captured. */
 static __always_inline void capture(struct gs_conn_state *st, const void *buf, __u32 len,
-				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready)
+				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready,
+				    __u64 now)
 {
 	__u8 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
 	struct gs_conn_event *c = &st->ev;
 	struct gs_http_event *e;
-	__u32 zero = 0, first = 0;
+	__u32 first = 0;
 	__u64 n;
 	__u8 flags = 0;
 
@@ -90,16 +87,21 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 		(*cont)--;
 		flags = GS_HTTP_F_CONT;
 	}
-	e = bpf_map_lookup_elem(&http_scratch, &zero);
-	if (!e)
-		return;
-	n = len < capture_bytes ? len : capture_bytes;
-	n = n < avail ? n : avail;
+	n = len < avail ? len : avail;
 	barrier_var(n);		/* keep the clamp below where the verifier sees it */
-	if (n > GS_CAPTURE_MAX)
-		n = GS_CAPTURE_MAX;
-	if (n == 0 || bpf_probe_read_user(e->data, n, buf))
+	if (n > capture_bytes)
+		n = capture_bytes;
+	if (n == 0)
 		return;
+	e = bpf_ringbuf_reserve(&events, GS_HTTP_HDR_SIZE + capture_bytes, 0);
+	if (!e) {
+		stat_inc(GS_STAT_LOST_EVENTS);
+		return;
+	}
+	if (bpf_probe_read_user(e->data, n, buf)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
 	if (n < len)
 		stat_inc(GS_STAT_HTTP_TRUNCATED);
 	/* A whole small buffer that does not end a head: the rest follows. */
@@ -113,7 +115,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	e->cap_len = n;
 	e->len = len;
 	e->sk = c->sk;
-	e->ts = bpf_ktime_get_ns();
+	e->ts = now ? now : bpf_ktime_get_ns();
 	e->stream_off = off;
 	e->other_off = io_dir == GS_IO_SEND ? c->app_rx_bytes : c->app_tx_bytes;
 	e->ts_conn_start = c->ts_start;
@@ -132,8 +134,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
-	stat_inc(GS_STAT_HTTP_CAPTURES);
-	emit(e, GS_HTTP_HDR_SIZE + n);
+	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
 #endif /* GATESCOPE_CAPTURE_BPF_H */

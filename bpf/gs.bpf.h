@@ -130,13 +130,18 @@ static __always_inline struct gs_conn_state *conn_lookup(const void *sk)
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
+/* Wake userspace only once this much is queued (it also drains the ring
+ * on a short timer). */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= GS_WAKEUP_BYTES ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Queue an event; count it as lost when the ring is full. */
 static __always_inline void emit(void *data, __u64 size)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= GS_WAKEUP_BYTES ?
-		      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_output(&events, data, size, flags))
+	if (bpf_ringbuf_output(&events, data, size, wakeup_flags()))
 		stat_inc(GS_STAT_LOST_EVENTS);
 }
 

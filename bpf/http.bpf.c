@@ -19,13 +19,13 @@ const volatile __u32 capture_bytes = GS_CAPTURE_DEFAULT;
 #define NR_READV 19
 #define NR_RECVFROM 45
 #define NR_RECVMSG 47
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_READ 63
 #define NR_READV 65
 #define NR_RECVFROM 207
 #define NR_RECVMSG 212
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
 #else
 #error "gatescope: add this architecture's syscall numbers"
 #endif
@@ -54,8 +54,8 @@ static __always_inline const void *send_user_buf(const struct msghdr *msg, __u32
 		iov = it->__iov;
 	else
 		iov = BPF_CORE_READ((struct iov_iter___pre64 *)it, iov);
-	base = BPF_CORE_READ(iov, iov_base);
-	iov_len = BPF_CORE_READ(iov, iov_len);
+	base = iov->iov_base;	/* the kernel's copy of the iovec: a direct read */
+	iov_len = iov->iov_len;
 	*avail = iov_len > off ? iov_len - off : 0;
 	return base + off;
 }
@@ -76,7 +76,7 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	if (!http_enabled)
 		return 0;
 	buf = send_user_buf(msg, &avail);
-	capture(st, buf, msg->msg_iter.count, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0);
+	capture(st, buf, msg->msg_iter.count, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
 	return 0;
 }
 
@@ -110,7 +110,8 @@ static __always_inline const void *first_iov(const struct iovec *uiov, __u32 *av
 static __always_inline const void *recv_user_buf(__u32 ret, __u32 *avail)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	unsigned long arg2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	/* A trusted pointer: plain loads, no probe-read helper calls. */
+	unsigned long arg2 = PT_REGS_PARM2_SYSCALL(regs);
 	struct user_msghdr m;
 
 	*avail = ret;
@@ -133,7 +134,7 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(gs_recv_length, struct sock *sk, int ret, int flags)
 {
 	struct gs_conn_state *st;
-	__u64 off, ts_ready;
+	__u64 off, ts_ready, now;
 	const void *buf;
 	__u32 avail;
 
@@ -146,14 +147,15 @@ int BPF_PROG(gs_recv_length, struct sock *sk, int ret, int flags)
 	off = st->ev.app_rx_bytes;
 	ts_ready = st->ts_rx_ready;
 	st->ts_rx_ready = 0;
+	now = bpf_ktime_get_ns();
 	if (http_enabled) {
 		buf = recv_user_buf(ret, &avail);
 		if (avail > (__u32)ret)
 			avail = ret;
-		capture(st, buf, ret, avail, GS_IO_RECV, off, ts_ready);
+		capture(st, buf, ret, avail, GS_IO_RECV, off, ts_ready, now);
 	}
 	st->ev.app_rx_bytes += ret;
-	st->ev.ts_last_rx = bpf_ktime_get_ns();
+	st->ev.ts_last_rx = now;
 	return 0;
 }
 

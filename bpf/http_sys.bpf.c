@@ -82,7 +82,7 @@ static __always_inline void io_exit(long ret)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sys_io *io = bpf_map_lookup_elem(&sys_pending, &tid);
 	struct gs_conn_state *st;
-	__u64 *bytes, *last, ts_ready = 0;
+	__u64 *bytes, *last, ts_ready = 0, now;
 	__u32 len;
 
 	if (!io)
@@ -98,11 +98,12 @@ static __always_inline void io_exit(long ret)
 		ts_ready = st->ts_rx_ready;
 		st->ts_rx_ready = 0;
 	}
+	now = bpf_ktime_get_ns();
 	if (http_enabled)
 		capture(st, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
-			ts_ready);
+			ts_ready, now);
 	*bytes += len;
-	*last = bpf_ktime_get_ns();
+	*last = now;
 out:
 	bpf_map_delete_elem(&sys_pending, &tid);
 }

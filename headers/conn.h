@@ -87,7 +87,6 @@ enum gs_stat {
 	GS_STAT_CONN_INSERTS,		/* connections entered into the table */
 	GS_STAT_CONN_DELETES,		/* connections removed at close */
 	GS_STAT_CONN_INSERT_FAIL,	/* map update failed */
-	GS_STAT_HTTP_CAPTURES,		/* HTTP head captures emitted */
 	GS_STAT_HTTP_TRUNCATED,		/* capture shorter than the buffer */
 	GS_STAT_PID_FORKS,		/* children of traced processes added */
 	GS_STAT__MAX,

@@ -84,13 +84,13 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 static __always_inline __u64 data_acked(const struct tcp_sock *tp, const struct gs_conn_event *c,
 					int oldstate)
 {
-	__u64 n = BPF_CORE_READ(tp, bytes_acked);
+	__u64 n = tp->bytes_acked;
 	bool fin_sent = oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
 
 	if (n && c->direction == GS_DIR_UPSTREAM && (c->flags & GS_CONN_F_ESTABLISHED))
 		n--;
-	if (n && fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (n && fin_sent && tp->snd_una == tp->write_seq)
 		n--;
 	return n;
 }
@@ -99,27 +99,30 @@ static __always_inline __u64 data_acked(const struct tcp_sock *tp, const struct 
 static __always_inline __u64 data_received(const struct tcp_sock *tp,
 					   const struct gs_conn_event *c, int oldstate)
 {
-	__u64 n = BPF_CORE_READ(tp, bytes_received);
+	__u64 n = tp->bytes_received;
 	bool peer_fin = c->fin_by == GS_FIN_REMOTE || oldstate == TCP_CLOSE_WAIT ||
 			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
 
 	return n && peer_fin ? n - 1 : n;
 }
 
-/* Final counters at TCP_CLOSE; the event waits for conn_emit(). */
+/* Final counters at TCP_CLOSE; the event waits for conn_emit().  The
+ * helper gives a trusted tcp_sock: plain loads, not one probe read each. */
 static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_state *st,
 					int oldstate, __u64 now)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct gs_conn_event *c = &st->ev;
 
 	c->ts_close = now;
 	c->ts_rx_pending = st->ts_rx_ready;
 	c->close_state = oldstate;
-	c->sk_err = c->sk_err ? c->sk_err : BPF_CORE_READ(sk, sk_err);
-	c->bytes_sent = data_acked(tp, c, oldstate);
-	c->bytes_received = data_received(tp, c, oldstate);
-	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	c->sk_err = c->sk_err ? c->sk_err : sk->sk_err;
+	if (tp) {
+		c->bytes_sent = data_acked(tp, c, oldstate);
+		c->bytes_received = data_received(tp, c, oldstate);
+		c->srtt_us = tp->srtt_us >> 3;
+	}
 	if (!c->family)		/* closed before the port was known: keep the peer */
 		copy_addrs_peer(c, sk);
 }

@@ -11,6 +11,20 @@ extern const volatile bool http_enabled;
 extern const volatile __u32 capture_bytes;
 
 #define MSG_PEEK 2
+
+/* Syscalls whose buffers the capture paths find, and where a task's user
+ * registers keep the syscall number. */
+#if defined(__TARGET_ARCH_x86)
+enum { NR_read = 0, NR_write = 1, NR_readv = 19, NR_writev = 20, NR_sendto = 44,
+       NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47 };
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+enum { NR_read = 63, NR_write = 64, NR_readv = 65, NR_writev = 66, NR_sendto = 206,
+       NR_recvfrom = 207, NR_sendmsg = 211, NR_recvmsg = 212 };
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#else
+#error "gatescope: add this architecture's syscall numbers"
+#endif
 #define HEAD_CONT_MAX 2		/* fragments captured after an unfinished head */
 
 /* First four bytes of every HTTP/1.x request method we follow, and of a

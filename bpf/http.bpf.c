@@ -13,23 +13,6 @@
 const volatile bool http_enabled = true;
 const volatile __u32 capture_bytes = GS_CAPTURE_DEFAULT;
 
-/* Syscalls whose buffer sock_recv_length can find in the registers. */
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ 0
-#define NR_READV 19
-#define NR_RECVFROM 45
-#define NR_RECVMSG 47
-#define SYSCALL_NR(regs) ((regs)->orig_ax)
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_READ 63
-#define NR_READV 65
-#define NR_RECVFROM 207
-#define NR_RECVMSG 212
-#define SYSCALL_NR(regs) ((regs)->syscallno)
-#else
-#error "gatescope: add this architecture's syscall numbers"
-#endif
-
 /* iov_iter.__iov was "iov" before 6.4 (commit de4f5fed3f23). */
 struct iov_iter___pre64 {
 	const struct iovec *iov;
@@ -116,12 +99,12 @@ static __always_inline const void *recv_user_buf(__u32 ret, __u32 *avail)
 
 	*avail = ret;
 	switch (SYSCALL_NR(regs)) {
-	case NR_READ:
-	case NR_RECVFROM:
+	case NR_read:
+	case NR_recvfrom:
 		return (const void *)arg2;
-	case NR_READV:
+	case NR_readv:
 		return first_iov((const struct iovec *)arg2, avail);
-	case NR_RECVMSG:
+	case NR_recvmsg:
 		if (bpf_probe_read_user(&m, sizeof(m), (const void *)arg2))
 			return NULL;
 		return first_iov(m.msg_iov, avail);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Fallback HTTP capture for kernels without the socket tracepoints
  * (tcp_sendmsg_locked, sock_send_length, sock_recv_length): read, write,
- * readv, writev, sendto, recvfrom, sendmsg and recvmsg, seen from the
- * raw_syscalls tracepoints.  Attaching any syscall tracepoint slows every syscall of every
+ * readv, writev, sendto, recvfrom, sendmsg and recvmsg, seen from the raw
+ * syscall tracepoints.  Attaching them slows every syscall of every
  * process, so userspace loads these only when the primary path is missing
  * or --capture-path syscall asks for them.  Enter: remember the socket and
  * the user buffer per thread; exit: count the bytes and capture the head. */
@@ -108,62 +108,62 @@ out:
 	bpf_map_delete_elem(&sys_pending, &tid);
 }
 
-/* Syscall numbers: one raw_syscalls enter/exit pair serves all eight
- * syscalls, so start-up attaches and shutdown detaches two links (each
- * detach waits for an RCU grace period), not sixteen. */
-#if defined(__TARGET_ARCH_x86)
-enum { NR_read = 0, NR_write = 1, NR_readv = 19, NR_writev = 20, NR_sendto = 44,
-       NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47 };
-#elif defined(__TARGET_ARCH_arm64)
-enum { NR_read = 63, NR_write = 64, NR_readv = 65, NR_writev = 66, NR_sendto = 206,
-       NR_recvfrom = 207, NR_sendmsg = 211, NR_recvmsg = 212 };
-#else
-#error "syscall numbers for this architecture are missing"
-#endif
+/* One raw tracepoint pair (tp_btf sys_enter/sys_exit) serves all eight
+ * syscalls: start-up attaches and shutdown detaches two links (each
+ * detach waits for an RCU grace period), not sixteen; and a raw tracepoint
+ * costs other syscalls less than a classic one, which formats a record. */
+#define ARG(regs, n) PT_REGS_PARM##n##_SYSCALL(regs)
 
-#define ARG(n) ((unsigned long)ctx->args[n])
-
-SEC("tracepoint/raw_syscalls/sys_enter")
-int gs_sys_enter(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(gs_sys_enter, struct pt_regs *regs, long id)
 {
-	switch (ctx->id) {
+	switch (id) {
+	case NR_write: case NR_sendto: case NR_writev: case NR_sendmsg:
+	case NR_read: case NR_recvfrom: case NR_readv: case NR_recvmsg:
+		break;
+	default:
+		return 0;
+	}
+	if (!pid_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;	/* bystanders pay a switch and one lookup */
+	switch (id) {
 	case NR_write:
 	case NR_sendto:
-		io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_SEND);
+		io_enter(ARG(regs, 1), (const void *)ARG(regs, 2), ARG(regs, 3), GS_IO_SEND);
 		break;
 	case NR_writev:
-		iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_SEND);
+		iov_enter(ARG(regs, 1), (const struct iovec *)ARG(regs, 2), GS_IO_SEND);
 		break;
 	case NR_sendmsg:
-		msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_SEND);
+		msg_enter(ARG(regs, 1), (const struct user_msghdr *)ARG(regs, 2), GS_IO_SEND);
 		break;
 	case NR_read:
-		io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
+		io_enter(ARG(regs, 1), (const void *)ARG(regs, 2), ARG(regs, 3), GS_IO_RECV);
 		break;
 	case NR_recvfrom:
 		/* MSG_PEEK leaves the data queued: it is read again later. */
-		if (!(ARG(3) & MSG_PEEK))
-			io_enter(ARG(0), (const void *)ARG(1), ARG(2), GS_IO_RECV);
+		if (!(ARG(regs, 4) & MSG_PEEK))
+			io_enter(ARG(regs, 1), (const void *)ARG(regs, 2), ARG(regs, 3), GS_IO_RECV);
 		break;
 	case NR_readv:
-		iov_enter(ARG(0), (const struct iovec *)ARG(1), GS_IO_RECV);
+		iov_enter(ARG(regs, 1), (const struct iovec *)ARG(regs, 2), GS_IO_RECV);
 		break;
 	case NR_recvmsg:
-		if (!(ARG(2) & MSG_PEEK))
-			msg_enter(ARG(0), (const struct user_msghdr *)ARG(1), GS_IO_RECV);
+		if (!(ARG(regs, 3) & MSG_PEEK))
+			msg_enter(ARG(regs, 1), (const struct user_msghdr *)ARG(regs, 2), GS_IO_RECV);
 		break;
 	}
 	return 0;
 }
 
 /* The pending entry, if any, says which direction the syscall was. */
-SEC("tracepoint/raw_syscalls/sys_exit")
-int gs_sys_exit(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(gs_sys_exit, struct pt_regs *regs, long ret)
 {
-	switch (ctx->id) {
+	switch (SYSCALL_NR(regs)) {
 	case NR_write: case NR_sendto: case NR_writev: case NR_sendmsg:
 	case NR_read: case NR_recvfrom: case NR_readv: case NR_recvmsg:
-		io_exit(ctx->ret);
+		io_exit(ret);
 	}
 	return 0;
 }

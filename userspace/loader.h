@@ -15,7 +15,7 @@ struct ring_buffer;
 enum capture_path {
 	CAPTURE_AUTO = 0,	/* socket tracepoints if the kernel has them, else syscalls */
 	CAPTURE_SOCKET,		/* tcp_sendmsg_locked + sock_{send,recv}_length */
-	CAPTURE_SYSCALL,	/* raw_syscalls:sys_{enter,exit} for read, write, ...: the fallback */
+	CAPTURE_SYSCALL,	/* raw tracepoints sys_enter/sys_exit for read, write, ...: the fallback */
 	CAPTURE_OFF,		/* TCP facts only */
 };
 

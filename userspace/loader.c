@@ -5,7 +5,6 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include "gatescope.skel.h"
 #include "loader.h"
@@ -65,17 +64,6 @@ static void set_autoload(struct bpf_object *obj, const char *prefix, bool on)
 			bpf_program__set_autoload(prog, on);
 }
 
-/* Syscall tracepoints attach through tracefs: mount it if nobody did. */
-static void ensure_tracefs(void)
-{
-	struct stat st;
-
-	if (!stat("/sys/kernel/tracing/events", &st) || !stat("/sys/kernel/debug/tracing/events", &st))
-		return;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
-		log_warn("tracefs is not mounted and could not be: %s", strerror(errno));
-}
-
 /* Pick the hooks this kernel has; say in one line what is degraded. */
 static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_path want)
 {
@@ -88,10 +76,10 @@ static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_p
 	if (want == CAPTURE_AUTO)
 		use = socket_ok ? CAPTURE_SOCKET : CAPTURE_SYSCALL;
 	if (use == CAPTURE_SOCKET && !socket_ok) {
-		log_warn("--capture-path socket: this kernel lacks tcp_sendmsg_locked / sock_*_length tracepoints (Linux 6.10+); using syscall tracepoints");
+		log_warn("--capture-path socket: this kernel lacks tcp_sendmsg_locked / sock_*_length tracepoints (Linux 6.10+); using the raw syscall tracepoints");
 		use = CAPTURE_SYSCALL;
 	} else if (want == CAPTURE_AUTO && !socket_ok) {
-		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses syscall tracepoints (slower for every process)");
+		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses the raw syscall tracepoints (slower for every process)");
 	}
 	bpf_program__set_autoload(skel->progs.gs_sendmsg, use == CAPTURE_SOCKET);
 	bpf_program__set_autoload(skel->progs.gs_send_length, use == CAPTURE_SOCKET);
@@ -106,8 +94,6 @@ static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_p
 		bpf_program__set_autoload(skel->progs.gs_error_report, false);
 		log_info("degraded: no inet_sk_error_report tracepoint; socket errno not recorded");
 	}
-	if (use == CAPTURE_SYSCALL)
-		ensure_tracefs();
 	btf__free(vmlinux);
 	return use;
 }

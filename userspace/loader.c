@@ -5,7 +5,6 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <sys/stat.h>
 #include "gatescope.skel.h"
 #include "loader.h"
 #include "log.h"

@@ -148,7 +148,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
 }
 
 #endif /* GATESCOPE_CAPTURE_BPF_H */

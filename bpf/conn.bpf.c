@@ -12,6 +12,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile bool filter_pid = false;
 const volatile bool filter_listen = false;
+const volatile __u64 wakeup_bytes = 64 * 1024;
 
 /* Addresses are copied while the socket is still hashed: by the time it
  * reaches TCP_CLOSE the kernel has released the local port (inet_num = 0). */

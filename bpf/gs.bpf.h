@@ -19,10 +19,10 @@
 /* Set by userspace before load: the verifier prunes what is switched off. */
 extern const volatile bool filter_pid;		/* only tgids in traced_pids */
 extern const volatile bool filter_listen;	/* downstream only on listen_ports */
+/* Each CPU wakes userspace once it queued this much (a share of the ring
+ * buffer); userspace also drains the ring on a short timer. */
+extern const volatile __u64 wakeup_bytes;
 
-/* Ring buffer wake-ups cost more than the programs: only wake userspace when
- * this much is queued; it also drains the ring on a short timer. */
-#define GS_WAKEUP_BYTES (64 * 1024)
 
 /* Per-connection state: the event being built, plus what the HTTP capture
  * needs between calls (never emitted). */
@@ -130,18 +130,39 @@ static __always_inline struct gs_conn_state *conn_lookup(const void *sk)
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
-/* Wake userspace only once this much is queued (it also drains the ring
- * on a short timer). */
-static __always_inline __u64 wakeup_flags(void)
+/* Bytes this CPU queued since it last woke userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwoken_bytes SEC(".maps") __weak;
+
+/* Each CPU wakes userspace once per wakeup_bytes it queued; in between,
+ * userspace drains the ring every 100 ms.  Wake-ups cost more than events
+ * (and wake the reader onto a CPU the gateway needs), so they are rare:
+ * wakeup_bytes is a quarter of the ring divided among the CPUs.  Counted
+ * per CPU: asking the ring how full it is reads the consumer position, a
+ * cache line the reader on another CPU keeps writing, which costs more
+ * than the event itself. */
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= GS_WAKEUP_BYTES ?
-	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 *unwoken = bpf_map_lookup_elem(&unwoken_bytes, &zero);
+
+	if (!unwoken)
+		return BPF_RB_NO_WAKEUP;
+	*unwoken += size;
+	if (*unwoken < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	*unwoken = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /* Queue an event; count it as lost when the ring is full. */
 static __always_inline void emit(void *data, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, data, size, wakeup_flags()))
+	if (bpf_ringbuf_output(&events, data, size, wakeup_flags(size)))
 		stat_inc(GS_STAT_LOST_EVENTS);
 }
 

@@ -97,6 +97,16 @@ static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_p
 	return use;
 }
 
+/* Bytes each CPU queues before it wakes userspace: with every CPU just
+ * under it, a quarter of the ring is in use. */
+static uint64_t wakeup_share(uint64_t ring_bytes)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t share = ring_bytes / 4 / (ncpu > 0 ? ncpu : 1);
+
+	return share < 4096 ? 4096 : share;
+}
+
 static int fill_filters(struct loader *l, const struct loader_opts *o)
 {
 	uint8_t one = 1;
@@ -135,6 +145,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	/* When only some processes are traced, only their client-facing ports
 	 * make a connection downstream; with no filter, every accept does. */
 	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
+	skel->rodata->wakeup_bytes = wakeup_share(bpf_map__max_entries(skel->maps.events));
 	skel->rodata->capture_bytes = o->capture_bytes;
 	l->max_conns = o->max_conns;
 	l->capture = choose_hooks(skel, o->capture);

@@ -36,6 +36,7 @@ struct live {
 	uint16_t ports[CLI_MAX_PORTS];	/* client-facing ports in the kernel filter */
 	size_t nports;
 	int sfd, tfd, efd;
+	uint64_t unaccounted;		/* connection inserts not live nor deleted, last sample */
 };
 
 static int ring_cb(void *ctx, void *data, size_t size)
@@ -116,17 +117,23 @@ static void rescan(struct live *lv)
 
 static void update_kernel_stats(struct live *lv)
 {
-	uint64_t k[GS_STAT__MAX], live, gone;
+	uint64_t k[GS_STAT__MAX], live, gone, unaccounted, evicted;
 	struct run_stats *st = &lv->pipe->stats;
 
 	loader_stats(&lv->loader, k);
 	live = loader_live_conns(&lv->loader);
 	st->lost_events = k[GS_STAT_LOST_EVENTS];
 	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
-	/* Every insert is either still live, deleted at close, or evicted. */
+	/* Every insert is either still live, deleted at close, or evicted.
+	 * A connection that closes between reading the counters and walking
+	 * the map looks evicted for one sample; an eviction stays: count
+	 * what two samples in a row agree on. */
 	gone = k[GS_STAT_CONN_DELETES] + live;
-	if (k[GS_STAT_CONN_INSERTS] > gone && k[GS_STAT_CONN_INSERTS] - gone > st->evicted_conns)
-		st->evicted_conns = k[GS_STAT_CONN_INSERTS] - gone;
+	unaccounted = k[GS_STAT_CONN_INSERTS] > gone ? k[GS_STAT_CONN_INSERTS] - gone : 0;
+	evicted = unaccounted < lv->unaccounted ? unaccounted : lv->unaccounted;
+	lv->unaccounted = unaccounted;
+	if (evicted > st->evicted_conns)
+		st->evicted_conns = evicted;
 }
 
 static int setup_fds(struct live *lv)
@@ -309,6 +316,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	arm_second_signal();
 	ring_buffer__consume(lv.rb);
 	update_kernel_stats(&lv);
+	update_kernel_stats(&lv);	/* a second sample confirms evictions */
 	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
 out:
 	end_tui(pipe);

@@ -32,18 +32,24 @@ static uint32_t attempt(struct correlator *c, const char *path, uint64_t ts, con
 	return corr_attempt_start(c, 10, 10, "GET", path, ts, &a, &idx);
 }
 
-/* Two clients ask one worker for the same path at once: one attempt each,
- * in order, not both on the first request. */
+/* Two clients ask one worker for GET /x at once (requests a, b at 1 and
+ * 2 ms), and the worker sends one attempt upstream for each: a's, b's. */
+static void two_concurrent(struct correlator *c, uint32_t *a, uint32_t *b)
+{
+	ASSERT_EQ(corr_init(c, sink, NULL), 0);
+	*a = start(c, "/x", 1 * MS);
+	*b = start(c, "/x", 2 * MS);
+	ASSERT_EQ(attempt(c, "/x", 3 * MS, "198.18.0.1:80"), *a);
+	ASSERT_EQ(attempt(c, "/x", 4 * MS, "198.18.0.1:80"), *b);
+}
+
+/* Same path at once: one attempt each, in order, not both on the first. */
 static void test_same_path_concurrent(void)
 {
 	static struct correlator c;
 	uint32_t a, b;
 
-	ASSERT_EQ(corr_init(&c, sink, NULL), 0);
-	a = start(&c, "/x", 1 * MS);
-	b = start(&c, "/x", 2 * MS);
-	ASSERT_EQ(attempt(&c, "/x", 3 * MS, "198.18.0.1:80"), a);
-	ASSERT_EQ(attempt(&c, "/x", 4 * MS, "198.18.0.1:80"), b);
+	two_concurrent(&c, &a, &b);
 	ASSERT_EQ(corr_get(&c, a)->nattempts, 1);
 	ASSERT_EQ(corr_get(&c, b)->nattempts, 1);
 	corr_free(&c);
@@ -56,11 +62,7 @@ static void test_retry_joins_failed_request(void)
 	static struct correlator c;
 	uint32_t a, b;
 
-	ASSERT_EQ(corr_init(&c, sink, NULL), 0);
-	a = start(&c, "/x", 1 * MS);
-	b = start(&c, "/x", 2 * MS);
-	ASSERT_EQ(attempt(&c, "/x", 3 * MS, "198.18.0.1:80"), a);
-	ASSERT_EQ(attempt(&c, "/x", 4 * MS, "198.18.0.1:80"), b);
+	two_concurrent(&c, &a, &b);
 	corr_attempt(&c, a, 0)->failure = ATTEMPT_RESET;
 	ASSERT_EQ(attempt(&c, "/x", 5 * MS, "198.18.0.2:80"), a);
 	ASSERT_EQ(corr_get(&c, a)->nattempts, 2);

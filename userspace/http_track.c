@@ -396,8 +396,12 @@ static void upstream_timeout_close(struct http_tracker *t, struct http_conn *c,
 	bool by_backend = closed_by_peer(e);
 	struct attempt *a;
 
-	/* A backend RST right after the request is a reset, not a timeout. */
-	if (!x || !since || at < since || (by_backend && e->rst_received))
+	/* A backend RST right after the request is a reset, not a timeout.
+	 * Nor is a close with response bytes waiting unread: the backend
+	 * made progress the gateway never looked at (a stalled gateway,
+	 * whose timer fired late), so the idle time is the stall's. */
+	if (!x || !since || at < since || (by_backend && e->rst_received) ||
+	    (e->ts_rx_pending && e->ts_rx_pending < at))
 		return;
 	a = corr_attempt(t->corr, x->id, x->attempt);
 	if (a) {

@@ -202,15 +202,15 @@ static void test_ladder(void)
 	ASSERT_EQ(ladder(5.0, 2.0, w), 0);	/* right order, 3 s apart */
 }
 
-/* The recorded nginx run, replayed through the whole pipeline. */
-static void test_recorded_nginx(void)
+/* A recorded run replayed through the whole pipeline: its JSON output
+ * (malloc'd), NULL on failure. */
+static char *replay(const char *fixture)
 {
 	static struct options o;
 	static struct pipeline p;
-	char *out = NULL, *line, *save = NULL;
+	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
-	int n504 = 0, abort = 0, refused = 0, ok = 0;
 
 	o.interval_s = 1;
 	o.output = OUTPUT_JSON;
@@ -219,11 +219,20 @@ static void test_recorded_nginx(void)
 	o.top_routes = 50;
 	ASSERT_EQ(pipeline_init(&p, &o, f), 0);
 	p.replaying = true;
-	ASSERT_EQ(decoder_replay(&p.decoder, "tests/fixtures/nginx_faults.gsr"), 0);
+	ASSERT_EQ(decoder_replay(&p.decoder, fixture), 0);
 	pipeline_total(&p, 0, 1);
 	pipeline_free(&p);
 	fclose(f);
 	ASSERT_TRUE(out != NULL);
+	return out;
+}
+
+/* The recorded nginx run. */
+static void test_recorded_nginx(void)
+{
+	char *out = replay("tests/fixtures/nginx_faults.gsr"), *line, *save = NULL;
+	int n504 = 0, abort = 0, refused = 0, ok = 0;
+
 	if (!out)
 		return;
 	ASSERT_TRUE(strstr(out, "\"kind\":\"read\",\"seconds\":1.00") != NULL);
@@ -247,6 +256,41 @@ static void test_recorded_nginx(void)
 	free(out);
 }
 
+/* A recorded gs-stallproxy run (tests/e2e/test_attr_gateway_stall.sh): three
+ * /stall requests whose responses reached the proxy's upstream socket at once
+ * and sat unread through a 1 s stall, then 504; two healthy /ok requests.
+ * Each 504 is the gateway's stall, and the stalled closes (all 1 s after the
+ * request, with a 500 ms read timeout) infer no timeout. */
+static void test_recorded_stall(void)
+{
+	char *out = replay("tests/fixtures/proxy_stall.gsr"), *line, *save = NULL;
+	int stall = 0, ok = 0, other = 0, totals = 0;
+
+	if (!out)
+		return;
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, "\"type\":\"total\"")) {
+			totals++;
+			ASSERT_TRUE(strstr(line, "\"timeouts\":[]") != NULL);
+			ASSERT_TRUE(strstr(line, "\"timeout_closes\":{\"gateway\":0,"
+					    "\"backend\":0}") != NULL);
+		}
+		if (!strstr(line, "\"type\":\"request\""))
+			continue;
+		if (strstr(line, "\"status\":504") && strstr(line, "\"reason\":\"gateway_stall\""))
+			stall++;
+		else if (strstr(line, "\"status\":200") && strstr(line, "\"cause\":null"))
+			ok++;
+		else
+			other++;
+	}
+	ASSERT_EQ(stall, 3);
+	ASSERT_EQ(ok, 2);
+	ASSERT_EQ(other, 0);
+	ASSERT_EQ(totals, 1);
+	free(out);
+}
+
 int main(void)
 {
 	RUN_TEST(test_success_has_no_cause);
@@ -258,5 +302,6 @@ int main(void)
 	RUN_TEST(test_timeouts_cluster);
 	RUN_TEST(test_ladder);
 	RUN_TEST(test_recorded_nginx);
+	RUN_TEST(test_recorded_stall);
 	TEST_MAIN_END();
 }

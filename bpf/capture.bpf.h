@@ -11,6 +11,7 @@ extern const volatile bool http_enabled;
 extern const volatile __u32 capture_bytes;
 
 #define MSG_PEEK 2
+#define HEAD_CONT_MAX 2		/* fragments captured after an unfinished head */
 
 /* Syscalls whose buffers the capture paths find, and where a task's user
  * registers keep the syscall number. */
@@ -25,7 +26,6 @@ enum { NR_read = 63, NR_write = 64, NR_readv = 65, NR_writev = 66, NR_sendto = 2
 #else
 #error "gatescope: add this architecture's syscall numbers"
 #endif
-#define HEAD_CONT_MAX 2		/* fragments captured after an unfinished head */
 
 /* First four bytes of every HTTP/1.x request method we follow, and of a
  * status line, as little-endian words. */
@@ -145,6 +145,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	e->io_dir = io_dir;
 	e->conn_dir = c->direction;
 	e->flags = flags;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));	/* ring memory is not zeroed */
 	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));

@@ -23,7 +23,6 @@ extern const volatile bool filter_listen;	/* downstream only on listen_ports */
  * buffer); userspace also drains the ring on a short timer. */
 extern const volatile __u64 wakeup_bytes;
 
-
 /* Per-connection state: the event being built, plus what the HTTP capture
  * needs between calls (never emitted). */
 struct gs_conn_state {

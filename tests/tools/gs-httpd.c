@@ -36,6 +36,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "tool.h"
+
+const char *tool_name = "gs-httpd";
 
 #define HEAD_MAX	16384	/* longer request heads are refused */
 #define BODY_MAX	(1 << 20)
@@ -93,20 +96,6 @@ static void usage(void)
 	      "                [--keepalive-ms N] [--max-seconds N] [--body-bytes N]\n"
 	      "                [--chunked] [--retry-after] [-v] ADDR PORT\n", stderr);
 	exit(2);
-}
-
-static unsigned parse_uint(const char *s, unsigned max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max) {
-		fprintf(stderr, "gs-httpd: '%s' is not a number in [0, %u]\n", s, max);
-		exit(2);
-	}
-	return v;
 }
 
 static enum mode mode_of(const char *name, size_t len)
@@ -409,24 +398,10 @@ out:
 
 static int listen_on(const char *addr, unsigned port)
 {
-	struct sockaddr_storage ss = {0};
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
+	struct sockaddr_storage ss;
+	socklen_t len = tool_sockaddr(addr, port, &ss);
 	int one = 1, fd;
 
-	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		len = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		len = sizeof(*s6);
-	} else {
-		fprintf(stderr, "gs-httpd: '%s' is not an IPv4 or IPv6 address\n", addr);
-		exit(2);
-	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 512)) {
@@ -464,13 +439,13 @@ static void parse_args(int argc, char **argv, const char **addr, unsigned *port)
 			if (cfg.mode == M_NONE)
 				usage();
 		} else if (!strcmp(o, "--delay-ms")) {
-			cfg.delay_ms = parse_uint(v, 600000);
+			cfg.delay_ms = tool_uint(v, 600000);
 		} else if (!strcmp(o, "--keepalive-ms")) {
-			cfg.keepalive_ms = parse_uint(v, 3600000);
+			cfg.keepalive_ms = tool_uint(v, 3600000);
 		} else if (!strcmp(o, "--max-seconds")) {
-			cfg.max_seconds = parse_uint(v, 86400);
+			cfg.max_seconds = tool_uint(v, 86400);
 		} else if (!strcmp(o, "--body-bytes")) {
-			cfg.body_bytes = parse_uint(v, BODY_MAX);
+			cfg.body_bytes = tool_uint(v, BODY_MAX);
 		} else {
 			usage();
 		}
@@ -478,7 +453,7 @@ static void parse_args(int argc, char **argv, const char **addr, unsigned *port)
 	if (argc - i != 2)
 		usage();
 	*addr = argv[i];
-	*port = parse_uint(argv[i + 1], 65535);
+	*port = tool_uint(argv[i + 1], 65535);
 }
 
 int main(int argc, char **argv)

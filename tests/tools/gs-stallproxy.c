@@ -40,6 +40,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "tool.h"
+
+const char *tool_name = "gs-stallproxy";
 
 #define HEAD_MAX	16384		/* longer heads are refused */
 #define BODY_MAX	(1 << 20)	/* longer response bodies are refused */
@@ -104,41 +107,6 @@ static void usage(void)
 	fputs("usage: gs-stallproxy [--stall-ms N] [--timeout-ms N] [--max-seconds N]\n"
 	      "                     [--access-log FILE] LISTEN_ADDR PORT BACKEND_ADDR BACKEND_PORT\n",
 	      stderr);
-	exit(2);
-}
-
-static unsigned parse_uint(const char *s, unsigned max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v > max) {
-		fprintf(stderr, "gs-stallproxy: '%s' is not a number in [0, %u]\n", s, max);
-		exit(2);
-	}
-	return v;
-}
-
-/* ADDR PORT -> socket address; exits (usage error) on a bad address. */
-static socklen_t sockaddr_of(const char *addr, unsigned port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	}
-	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		return sizeof(*s6);
-	}
-	fprintf(stderr, "gs-stallproxy: '%s' is not an IPv4 or IPv6 address\n", addr);
 	exit(2);
 }
 
@@ -419,7 +387,7 @@ static void serve(int cfd, const struct sockaddr_storage *be, socklen_t be_len)
 static int listen_on(const char *addr, unsigned port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sockaddr_of(addr, port, &ss);
+	socklen_t len = tool_sockaddr(addr, port, &ss);
 	int one = 1, fd;
 
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -444,11 +412,11 @@ static int parse_args(int argc, char **argv)
 			usage();
 		i++;
 		if (!strcmp(o, "--stall-ms"))
-			cfg.stall_ms = parse_uint(v, 600000);
+			cfg.stall_ms = tool_uint(v, 600000);
 		else if (!strcmp(o, "--timeout-ms"))
-			cfg.timeout_ms = parse_uint(v, 600000);
+			cfg.timeout_ms = tool_uint(v, 600000);
 		else if (!strcmp(o, "--max-seconds"))
-			cfg.max_seconds = parse_uint(v, 86400);
+			cfg.max_seconds = tool_uint(v, 86400);
 		else if (!strcmp(o, "--access-log"))
 			cfg.access_log = v;
 		else
@@ -480,9 +448,9 @@ int main(int argc, char **argv)
 	struct sockaddr_storage be;
 	socklen_t be_len;
 	int i = parse_args(argc, argv), lfd;
-	unsigned port = parse_uint(argv[i + 1], 65535);
+	unsigned port = tool_uint(argv[i + 1], 65535);
 
-	be_len = sockaddr_of(argv[i + 2], parse_uint(argv[i + 3], 65535), &be);
+	be_len = tool_sockaddr(argv[i + 2], tool_uint(argv[i + 3], 65535), &be);
 	if (cfg.access_log) {
 		alog = fopen(cfg.access_log, "a");
 		if (!alog) {

@@ -29,6 +29,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "tool.h"
+
+const char *tool_name = "gs-tcp";
 
 #define REQ_MAX		(1 << 20)
 #define REPLY		"OK gs-tcp\n"
@@ -68,20 +71,6 @@ static void usage(void)
 	exit(2);
 }
 
-static unsigned parse_uint(const char *s, unsigned max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > max || *s == '-') {
-		fprintf(stderr, "gs-tcp: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -119,23 +108,7 @@ static int wait_fd(int fd, short events, int ms)
 
 static socklen_t make_addr(const char *ip, const char *port, struct sockaddr_storage *ss)
 {
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-	unsigned p = parse_uint(port, 65535);
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons(p);
-		return sizeof(*a4);
-	}
-	if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons(p);
-		return sizeof(*a6);
-	}
-	fprintf(stderr, "gs-tcp: '%s' is not an IPv4 or IPv6 address\n", ip);
-	exit(2);
+	return tool_sockaddr(ip, tool_uint(port, 65535), ss);
 }
 
 static void set_linger0(int fd)
@@ -200,7 +173,7 @@ static int serve(int argc, char **argv)
 		usage();
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc)
-			max_s = parse_uint(argv[++i], 3600);
+			max_s = tool_uint(argv[++i], 3600);
 		else
 			usage();
 	}
@@ -406,15 +379,15 @@ static int client(int argc, char **argv)
 		bool has_val = i + 1 < argc;
 
 		if (!strcmp(a, "--count") && has_val)
-			c.count = parse_uint(argv[++i], 100000);
+			c.count = tool_uint(argv[++i], 100000);
 		else if (!strcmp(a, "--timeout-ms") && has_val)
-			c.timeout_ms = parse_uint(argv[++i], 600000);
+			c.timeout_ms = tool_uint(argv[++i], 600000);
 		else if (!strcmp(a, "--send") && has_val)
-			c.send_bytes = parse_uint(argv[++i], REQ_MAX);
+			c.send_bytes = tool_uint(argv[++i], REQ_MAX);
 		else if (!strcmp(a, "--wait-retrans") && has_val)
-			c.wait_retrans = parse_uint(argv[++i], 1000);
+			c.wait_retrans = tool_uint(argv[++i], 1000);
 		else if (!strcmp(a, "--hold-ms") && has_val)
-			c.hold_ms = parse_uint(argv[++i], 600000);
+			c.hold_ms = tool_uint(argv[++i], 600000);
 		else if (!strcmp(a, "--linger0"))
 			c.linger0 = true;
 		else

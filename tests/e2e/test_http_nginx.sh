@@ -99,5 +99,9 @@ phase() {	# NAME KEEPALIVE [GATESCOPE ARGS]
 phase keepalive_off 0
 phase keepalive_on 8
 # The fallback capture path (syscall tracepoints), forced: same answers.
-phase syscall_path 8 --capture-path syscall
+# It slows every syscall of nginx, whose event loop then stamps its cached
+# millisecond clock later (seen: nginx 2 ms where the kernel saw the answer
+# read 0.15 ms after the request): nginx's timings are a noisier oracle on
+# this path, so 97 % of requests must agree instead of 99 %.
+GW_TIMING_BAR=0.97 phase syscall_path 8 --capture-path syscall
 exit $((GS_FAILS > 0))

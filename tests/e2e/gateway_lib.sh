@@ -79,16 +79,6 @@ gw_setup() {
 	done
 }
 
-# gw_wait_listen NS PORT: until something listens on PORT in NS (5 s).
-gw_wait_listen() {
-	for _ in $(seq 50); do
-		[ -n "$(ip netns exec "$1" ss -Htln "sport = :$2")" ] && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $2 in $1" >&2
-	return 1
-}
-
 # gw_backend NS ADDR PORT [gs-httpd options]: a backend that lives at most
 # GW_BACKEND_SECONDS (default 60).
 gw_backend() {
@@ -96,7 +86,7 @@ gw_backend() {
 	shift 3
 	gs_bg ip netns exec "$ns" "$GS_TOOLS/gs-httpd" --max-seconds "${GW_BACKEND_SECONDS:-60}" \
 		"$@" "$addr" "$port" >/dev/null 2>>"$GS_TMP/backends.err"
-	gw_wait_listen "$ns" "$port"
+	gs_wait_listen "$ns" "$port"
 }
 
 # gw_hostport ADDR PORT: "a.b.c.d:p" or "[v6]:p".
@@ -118,19 +108,10 @@ gw_nginx_conf() {
 	local i=0 r loc be extra ka=""
 	[ "$GW_KEEPALIVE" -gt 0 ] &&
 		ka="keepalive $GW_KEEPALIVE; keepalive_timeout $GW_KEEPALIVE_TIMEOUT;"
+	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
 	cat <<-EOF
-	worker_processes $GW_WORKERS;
-	pid $GW_DIR/nginx.pid;
-	error_log $GW_DIR/error.log info;
-	events { worker_connections 1024; }
-	http {
 	    log_format gs '\$request_method \$uri \$status \$upstream_status \$upstream_connect_time \$upstream_header_time \$request_time';
 	    access_log $GW_DIR/access.log gs;
-	    client_body_temp_path $GW_DIR/body;
-	    proxy_temp_path $GW_DIR/proxy;
-	    fastcgi_temp_path $GW_DIR/fastcgi;
-	    uwsgi_temp_path $GW_DIR/uwsgi;
-	    scgi_temp_path $GW_DIR/scgi;
 	    keepalive_timeout 30s;
 	EOF
 	for r in "${GW_ROUTES[@]}"; do
@@ -177,7 +158,7 @@ gw_nginx_start() {
 	gs_bg ip netns exec "$GNS" "${rt[@]}" nginx -p "$GW_DIR" -c "$GW_DIR/nginx.conf" \
 		-e "$GW_DIR/error.log" -g 'daemon off;'
 	GW_NGINX_PID=$GS_LAST_PID
-	gw_wait_listen "$GNS" "$GW_PORT" || return 1
+	gs_wait_listen "$GNS" "$GW_PORT" || return 1
 	for _ in $(seq 50); do
 		[ "$(pgrep -c -P "$GW_NGINX_PID")" -ge "$GW_WORKERS" ] && return 0
 		sleep 0.1

@@ -134,6 +134,35 @@ gs_serve() {
 	return 1
 }
 
+# gs_wait_listen NS PORT: until something listens on PORT in NS (5 s).
+gs_wait_listen() {
+	for _ in $(seq 50); do
+		[ -n "$(ip netns exec "$1" ss -Htln "sport = :$2")" ] && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $2 in $1" >&2
+	return 1
+}
+
+# gs_nginx_head DIR WORKERS [ERROR_LOG_LEVEL]: the start of an nginx config
+# that keeps everything (pid, logs, temp files) in DIR, open inside
+# "http {": the caller adds its access log, upstreams, servers and the
+# closing brace.
+gs_nginx_head() {
+	cat <<-EOF
+	worker_processes $2;
+	pid $1/nginx.pid;
+	error_log $1/error.log${3:+ $3};
+	events { worker_connections 1024; }
+	http {
+	    client_body_temp_path $1/body;
+	    proxy_temp_path $1/proxy;
+	    fastcgi_temp_path $1/fastcgi;
+	    uwsgi_temp_path $1/uwsgi;
+	    scgi_temp_path $1/scgi;
+	EOF
+}
+
 # gs_label ADDR PORT: the backend label gatescope prints for this peer.
 gs_label() {
 	python3 -c 'import ipaddress, sys

@@ -29,7 +29,7 @@ gs_bg ip netns exec "$GNS" "$GS_TOOLS/gs-stallproxy" --stall-ms "$STALL_MS" \
 	--timeout-ms "$TIMEOUT_MS" --max-seconds 40 --access-log "$GW_DIR/access.log" \
 	:: "$GW_PORT" "$BE1_4" "$P" >/dev/null 2>"$GW_DIR/error.log"
 GW_NGINX_PID=$GS_LAST_PID
-gw_wait_listen "$GNS" "$GW_PORT" || { fail "$T" "proxy did not start: $(cat "$GW_DIR/error.log")"; exit 1; }
+gs_wait_listen "$GNS" "$GW_PORT" || { fail "$T" "proxy did not start: $(cat "$GW_DIR/error.log")"; exit 1; }
 gw_gatescope "$GW_OUT" || { fail "$T" "gatescope did not start"; exit 1; }
 
 # One connection at a time: /ok requests queue behind the stalls.

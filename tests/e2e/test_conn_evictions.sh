@@ -28,10 +28,7 @@ while time.time() < end:
         elif not c.recv(64):
             c.close(); conns.remove(c)
 ' "$BE4" $PORT
-for _ in $(seq 50); do
-	[ -n "$(ip netns exec "$BNS" ss -Htln "sport = :$PORT")" ] && break
-	sleep 0.1
-done
+gs_wait_listen "$BNS" $PORT
 # Client: waits for gatescope, then opens HELD connections, holds them all
 # for a second, closes them, and prints how many it made.
 gs_bg ip netns exec "$CNS" python3 -c '

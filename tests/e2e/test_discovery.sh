@@ -26,42 +26,27 @@ OUT=$GS_TMP/default.json
 OUT_C=$GS_TMP/comm.json
 chmod 755 "$GS_TMP"	# nginx workers drop root
 
-wait_listen() {	# PORT
-	for _ in $(seq 50); do
-		[ -n "$(ip netns exec "$NS" ss -Htln "sport = :$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # nginx_start NAME PORT: an nginx (2 workers) proxying to the backend;
 # sets MASTER_<NAME> to the master's pid.
 nginx_start() {
 	local name=$1 port=$2 dir=$GS_TMP/$1
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	cat >"$dir/nginx.conf" <<-EOF
-	worker_processes 2;
-	pid $dir/nginx.pid;
-	error_log $dir/error.log;
-	events { worker_connections 256; }
-	http {
+	{
+		gs_nginx_head "$dir" 2
+		cat <<-EOF
 	    access_log off;
-	    client_body_temp_path $dir/body;
-	    proxy_temp_path $dir/proxy;
-	    fastcgi_temp_path $dir/fastcgi;
-	    uwsgi_temp_path $dir/uwsgi;
-	    scgi_temp_path $dir/scgi;
 	    server {
 	        listen 127.0.0.1:$port;
 	        location / { proxy_pass http://127.0.0.1:$P_BE; }
 	    }
 	}
 	EOF
+	} >"$dir/nginx.conf"
 	gs_bg ip netns exec "$NS" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
 		-g 'daemon off;'
 	printf -v "MASTER_$name" %s "$GS_LAST_PID"
-	wait_listen "$port" || return 1
+	gs_wait_listen "$NS" "$port" || return 1
 	for _ in $(seq 50); do
 		[ "$(pgrep -c -P "$GS_LAST_PID")" -ge 2 ] && return 0
 		sleep 0.1
@@ -109,7 +94,7 @@ for d in a b c m; do
 done
 gs_bg ip netns exec "$NS" python3 -m http.server --bind 127.0.0.1 --directory "$GS_TMP/www" \
 	"$P_BE" >/dev/null 2>&1
-wait_listen "$P_BE" || { fail "$T" "backend did not start"; exit 1; }
+gs_wait_listen "$NS" "$P_BE" || { fail "$T" "backend did not start"; exit 1; }
 nginx_start one "$P_GW" || { fail "$T" "nginx did not start: $(tail -2 "$GS_TMP/one/error.log")"; exit 1; }
 
 # Default discovery, and a --comm override beside it.

@@ -29,10 +29,7 @@ cp "$(command -v curl)" "$GS_TMP/$CLIENT"
 mkdir -p "$GS_TMP/www" && echo ok >"$GS_TMP/www/index.html"
 gs_bg ip netns exec "$NS" python3 -m http.server --bind 127.0.0.1 --directory "$GS_TMP/www" \
 	"$PORT" >/dev/null 2>&1
-for _ in $(seq 50); do
-	[ -n "$(ip netns exec "$NS" ss -Htln "sport = :$PORT")" ] && break
-	sleep 0.1
-done
+gs_wait_listen "$NS" "$PORT"
 
 requests() {	# N: N requests from the traced client, one connection each
 	local i

@@ -67,18 +67,10 @@ threading.Timer(120, lambda: os._exit(0)).start()
 ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
 
-cat >"$DIR/nginx.conf" <<EOF
-worker_processes 1;
-pid $DIR/nginx.pid;
-error_log $DIR/error.log;
-events { worker_connections 256; }
-http {
+{
+gs_nginx_head "$DIR" 1
+cat <<EOF
     access_log off;
-    client_body_temp_path $DIR/body;
-    proxy_temp_path $DIR/proxy;
-    fastcgi_temp_path $DIR/fastcgi;
-    uwsgi_temp_path $DIR/uwsgi;
-    scgi_temp_path $DIR/scgi;
     upstream orders { server 127.0.0.1:$P_OK; }
     upstream slow { server 127.0.0.1:$P_SLOW; }
     upstream down { server 127.0.0.1:$P_DOWN; }
@@ -94,23 +86,16 @@ http {
     }
 }
 EOF
+} >"$DIR/nginx.conf"
 printf '127.0.0.1:%s orders-svc\n127.0.0.1:%s slow-svc\n127.0.0.1:%s down-svc\n' \
 	"$P_OK" "$P_SLOW" "$P_DOWN" >"$NAMES"
-
-wait_listen() {	# PORT
-	for _ in $(seq 50); do
-		[ -n "$(ip netns exec "$NS" ss -Htln "sport = :$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 gs_bg ip netns exec "$NS" python3 "$GS_TMP/backend.py" "$P_OK" 0
 gs_bg ip netns exec "$NS" python3 "$GS_TMP/backend.py" "$P_SLOW" 3
 gs_bg ip netns exec "$NS" "$GS_TMP/$NGX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" \
 	-g 'daemon off;'
 for p in "$P_OK" "$P_SLOW" "$P_GW"; do
-	wait_listen "$p" || { fail "$T" "nothing listens on $p: $(tail -2 "$DIR/error.log")"; exit 1; }
+	gs_wait_listen "$NS" "$p" || { fail "$T" "nothing listens on $p: $(tail -2 "$DIR/error.log")"; exit 1; }
 done
 
 # Requests from the namespace; every status the client got goes to

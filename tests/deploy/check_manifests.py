@@ -1096,13 +1096,18 @@ def scrape_once(conf, tmp, stub, path):
 				if len(dropped) != 1:
 					errs.append(f"{len(dropped)} dropped targets: a pod without scrape=true must be dropped")
 		finally:
-			p.terminate()
-			try:
-				p.wait(10)
-			except subprocess.TimeoutExpired:
-				p.kill()
-				p.wait()
+			stop_process(p, 10)
 	return errs, False
+
+
+def stop_process(p, timeout):
+	"""SIGTERM, and SIGKILL if it is still there after timeout seconds."""
+	p.terminate()
+	try:
+		p.wait(timeout)
+	except subprocess.TimeoutExpired:
+		p.kill()
+		p.wait()
 
 
 # ------------------------------------------------------------- live scrape
@@ -1209,12 +1214,7 @@ def live_metrics(build, ds, no_live):
 			errs.append(f"scrape failed: {e}")
 			lint = None
 		finally:
-			p.terminate()
-			try:
-				p.wait(5)
-			except subprocess.TimeoutExpired:
-				p.kill()
-				p.wait()
+			stop_process(p, 5)
 	if lint is not None:
 		report("promtool_check_metrics", *lint)
 	return exported, errs, None

@@ -11,7 +11,6 @@ extern const volatile bool http_enabled;
 extern const volatile __u32 capture_bytes;
 
 #define MSG_PEEK 2
-#define HEAD_CONT_MAX 2		/* fragments captured after an unfinished head */
 
 /* Syscalls whose buffers the capture paths find, and where a task's user
  * registers keep the syscall number. */
@@ -84,7 +83,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready,
 				    __u64 now)
 {
-	__u8 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
+	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
 	struct gs_conn_event *c = &st->ev;
 	struct gs_http_event *e;
 	__u32 first = 0;
@@ -98,10 +97,11 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	if (!may_start_head(first)) {
 		if (!*cont)
 			return;
-		(*cont)--;
 		flags = GS_HTTP_F_CONT;
 	}
 	n = len < avail ? len : avail;
+	if (flags && n > *cont)
+		n = *cont;	/* a head is captured up to capture_bytes in all */
 	barrier_var(n);		/* keep the clamp below where the verifier sees it */
 	if (n > capture_bytes)
 		n = capture_bytes;
@@ -118,11 +118,15 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	}
 	if (n < len)
 		stat_inc(GS_STAT_HTTP_TRUNCATED);
-	/* A whole small buffer that does not end a head: the rest follows. */
+	/* A whole buffer that does not end a head: the rest of the head
+	 * follows in later writes (or reads), however many, until the head
+	 * ends or capture_bytes of it were captured. */
 	if (!flags)
-		*cont = (n == len && !ends_head(e, n)) ? HEAD_CONT_MAX : 0;
-	else if (ends_head(e, n))
+		*cont = (n == len && !ends_head(e, n)) ? capture_bytes - n : 0;
+	else if (ends_head(e, n) || n < len)
 		*cont = 0;
+	else
+		*cont -= n;
 
 	e->type = GS_EV_HTTP;
 	e->size = GS_HTTP_HDR_SIZE + n;

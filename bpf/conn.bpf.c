@@ -5,7 +5,9 @@
  * final counters are taken when it reaches TCP_CLOSE, and it is emitted when
  * the socket is destroyed, because a close() that aborts the connection
  * (SO_LINGER {1,0}, unread data) enters TCP_CLOSE first and sends its RST
- * just after. */
+ * just after.  Two kinds are emitted as soon as the kernel knows: a failed
+ * connect (at TCP_CLOSE from SYN_SENT) and a connection abandoned with
+ * unacknowledged data. */
 #include "gs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -213,6 +215,12 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		break;
 	case TCP_CLOSE:
 		conn_finish(sk, st, oldstate, now);
+		/* A connect that failed (RST or ICMP answer, SYN timeout, or
+		 * the process gave up on it) is reported now: the gateway
+		 * answers its client at once, and the socket may live on
+		 * until it is closed.  No RST follows a close in SYN_SENT. */
+		if (oldstate == TCP_SYN_SENT)
+			conn_emit(sk, st);
 		break;
 	}
 	return 0;

@@ -29,9 +29,10 @@ struct gs_conn_state {
 	struct gs_conn_event ev;
 	__u64 ts_rx_ready;	/* oldest unread data arrived (sk_data_ready), 0 if none */
 	__u8 tx_in_call;	/* inside one sendmsg: capture only its first segment */
-	__u8 tx_cont;		/* continuation captures still allowed, send side */
-	__u8 rx_cont;		/* same, receive side */
-	__u8 pad[5];
+	__u8 pad0;
+	__u16 tx_cont;		/* bytes of an unfinished head still to capture, send side */
+	__u16 rx_cont;		/* same, receive side */
+	__u8 pad[2];
 };
 
 /* Per-CPU counters (enum gs_stat); summed by userspace. */

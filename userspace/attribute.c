@@ -36,11 +36,6 @@ bool attempt_throttled(const struct attempt *a)
 	       (a->status == 400 && a->throttling_hint);
 }
 
-bool request_failed(const struct request *r)
-{
-	return r->status == 0 || r->status == 502 || r->status == 503 || r->status == 504;
-}
-
 static const struct attempt *last_attempt(const struct request *r)
 {
 	return r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
@@ -146,8 +141,55 @@ static void attribute_no_response(const struct attempt *a, struct verdict *v)
 		 a->backend, ms(a->ts_request, e->ts_fin ? e->ts_fin : e->ts_close));
 }
 
+/* The response was cut short: by the backend (FIN or RST inside the body,
+ * or silence until the gateway gave up), or somewhere we cannot see. */
+static void attribute_truncated(const struct request *r, const struct attempt *a,
+				struct verdict *v)
+{
+	const struct gs_conn_event *e = &a->conn;
+
+	if (!a->truncated) {
+		set(v, CAUSE_UNKNOWN, "response_truncated", "-D");
+		evidence(v, "the client got %llu of %llu announced body bytes; the upstream response was complete",
+			 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
+		return;
+	}
+	set(v, CAUSE_BACKEND, "backend_truncated", "SD");
+	evidence(v, "backend %s answered %u and announced a body ending at byte %llu; the connection ended at byte %llu",
+		 a->backend, a->status, (unsigned long long)a->resp_body_end,
+		 (unsigned long long)a->resp_bytes);
+	if (e->rst_received)
+		evidence(v, "backend reset it");
+	else if (e->fin_by == GS_FIN_REMOTE)
+		evidence(v, "backend closed it %.3f ms after the response head", ms(a->ts_resp_read, e->ts_fin));
+	else if (a->idle_close_ns)
+		evidence(v, "backend stalled mid-body; gateway closed it after %.3f ms without progress",
+			 a->idle_close_ns / 1e6);
+	if (r->truncated)
+		evidence(v, "the client got %llu of %llu body bytes",
+			 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
+}
+
+/* Bytes came back on a connection gatescope cannot read (TLS without
+ * plaintext, another protocol): the backend answered something. */
+static void attribute_opaque_answer(const struct request *r, const struct attempt *a,
+				    struct verdict *v)
+{
+	set(v, CAUSE_UNKNOWN, "unreadable_answer", "--");
+	evidence(v, "backend %s sent %llu bytes gatescope cannot read (TLS or another protocol) after the last request bytes; the gateway answered %u",
+		 a->backend, (unsigned long long)a->conn.app_rx_bytes, r->status);
+}
+
 static void attribute_attempt(const struct request *r, const struct attempt *a, struct verdict *v)
 {
+	if (r->truncated || a->truncated) {
+		attribute_truncated(r, a, v);
+		return;
+	}
+	if (a->opaque_answered) {
+		attribute_opaque_answer(r, a, v);
+		return;
+	}
 	if (attempt_throttled(a)) {
 		set(v, CAUSE_BACKEND, "backend_throttled", "--");
 		evidence(v, "backend %s answered %u%s", a->backend, a->status,
@@ -172,6 +214,24 @@ static void attribute_attempt(const struct request *r, const struct attempt *a, 
 	attribute_no_response(a, v);
 }
 
+/* The client left before any response: its own timeout, whatever the
+ * gateway did afterwards. */
+static void attribute_client_abort(const struct request *r, const struct attempt *a,
+				   struct verdict *v)
+{
+	set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
+	evidence(v, "client closed after %.3f ms, before any response",
+		 ms(r->ts_start, r->ts_client_fin ? r->ts_client_fin : r->ts_done));
+	if (r->status)
+		evidence(v, "the gateway wrote %u into the closed connection at +%.3f ms", r->status,
+			 ms(r->ts_start, r->ts_response));
+	if (a && a->status == 0)
+		evidence(v, "upstream %s had not answered", a->backend);
+	else if (a)
+		evidence(v, "upstream %s answered %u after %.3f ms", a->backend, a->status,
+			 ms(a->ts_start, a->ts_resp_read));
+}
+
 void attribute(const struct request *r, struct verdict *v)
 {
 	const struct attempt *a = last_attempt(r);
@@ -180,16 +240,24 @@ void attribute(const struct request *r, struct verdict *v)
 	snprintf(v->term, sizeof(v->term), "--");
 	if (!request_failed(r))
 		return;
-	if (r->status == 0 && r->client_closed) {
-		set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
-		evidence(v, "client closed after %.3f ms, before any response", ms(r->ts_start, r->ts_done));
-		if (a && a->status == 0)
-			evidence(v, "upstream %s had not answered", a->backend);
+	if (r->client_closed) {
+		attribute_client_abort(r, a, v);
+		return;
+	}
+	if (r->join == JOIN_AMBIGUOUS) {
+		set(v, CAUSE_UNKNOWN, "ambiguous_join", "--");
+		evidence(v, "several upstream attempts fit this request equally well and would give different verdicts; none was joined");
 		return;
 	}
 	if (!a) {
 		if (r->status == 0)
 			return;	/* not a failure we can attribute */
+		if (r->truncated) {
+			set(v, CAUSE_UNKNOWN, "response_truncated", "-D");
+			evidence(v, "the client got %llu of %llu announced body bytes; no upstream attempt",
+				 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
+			return;
+		}
 		set(v, CAUSE_GATEWAY, "no_upstream", "P-");
 		evidence(v, "gateway answered %u with no upstream attempt", r->status);
 		return;

@@ -6,7 +6,7 @@
 #define GS_ATTRIBUTE_H
 
 #include <stdbool.h>
-#include "correlate.h"
+#include "join.h"
 #include "routes.h"
 
 #define EVIDENCE_LEN 320
@@ -22,7 +22,6 @@ struct verdict {
 	char evidence[EVIDENCE_LEN];
 };
 
-bool request_failed(const struct request *r);
 /* 429, 503 with Retry-After, or a 400 that names throttling. */
 bool attempt_throttled(const struct attempt *a);
 void attribute(const struct request *r, struct verdict *v);

@@ -42,6 +42,11 @@ void cli_usage(FILE *out)
 "      --route-map FILE        lines of \"/path-prefix name\" to name routes\n"
 "      --top-routes N          routes shown (default 50), the rest as \"other\"\n"
 "      --slow-ms MS            --events slow: requests slower than MS (default 1000)\n"
+"      --join-wait MS          how long a finished request waits for late evidence\n"
+"                              (an upstream connection's close, a failed connect)\n"
+"                              before it is joined and reported (default 100,\n"
+"                              max 900); failed requests wait up to 3 s more for\n"
+"                              their upstream connection's TCP facts\n"
 "      --capture-bytes N       bytes of each HTTP head captured (default 256,\n"
 "                              max 4096); longer heads are counted as truncated\n"
 "      --capture-path PATH     how HTTP bytes are read: auto (default: socket\n"
@@ -197,7 +202,7 @@ static enum cli_result parse_metrics(const char *s, struct options *o)
 enum {
 	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
 	OPT_MAX_CONNS, OPT_CAPTURE_BYTES, OPT_ROUTE_MAP, OPT_TOP_ROUTES, OPT_SLOW_MS,
-	OPT_CAPTURE_PATH,
+	OPT_CAPTURE_PATH, OPT_JOIN_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -219,6 +224,7 @@ static const struct option long_opts[] = {
 	{ "top-routes", required_argument, NULL, OPT_TOP_ROUTES },
 	{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
 	{ "capture-path", required_argument, NULL, OPT_CAPTURE_PATH },
+	{ "join-wait", required_argument, NULL, OPT_JOIN_WAIT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -234,6 +240,7 @@ static void set_defaults(struct options *o)
 	o->capture_bytes = GS_CAPTURE_DEFAULT;
 	o->top_routes = 50;
 	o->slow_ms = 1000;
+	o->join_wait_ms = 100;
 }
 
 static enum cli_result parse_one(int c, char *arg, struct options *o)
@@ -281,6 +288,11 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 			return usage_error("--slow-ms: '%s' is not a positive number of milliseconds", arg);
 		return CLI_OK;
 	case OPT_CAPTURE_PATH: return parse_capture_path(arg, o);
+	case OPT_JOIN_WAIT:
+		if (!parse_u64(arg, 1, 900, &v))
+			return usage_error("--join-wait: '%s' is not a number of milliseconds in [1, 900]", arg);
+		o->join_wait_ms = v;
+		return CLI_OK;
 	case 'v': o->verbose = true; return CLI_OK;
 	case 'h': cli_usage(stdout); return CLI_EXIT_OK;
 	case 'V': printf("gatescope %s\n", GS_VERSION); return CLI_EXIT_OK;

@@ -37,6 +37,7 @@ struct options {
 	uint32_t top_routes;		/* routes shown, the rest as "other" */
 	const char *route_map;
 	double slow_ms;			/* --events slow threshold */
+	uint32_t join_wait_ms;		/* a finished request waits this long for late evidence */
 	int capture_path;		/* enum capture_path (loader.h) */
 	bool verbose;
 };

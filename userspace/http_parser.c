@@ -429,6 +429,66 @@ static void parse_connection(struct http_stream *s, const char *v, size_t n)
 	}
 }
 
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+	return h ? h : 1;	/* 0 means "none" */
+}
+
+static const struct {
+	const char *name;
+	enum http_fp_header id;
+} fp_headers[] = {
+	{ "user-agent", HTTP_FP_USER_AGENT }, { "accept", HTTP_FP_ACCEPT },
+	{ "accept-language", HTTP_FP_ACCEPT_LANGUAGE }, { "content-type", HTTP_FP_CONTENT_TYPE },
+	{ "content-length", HTTP_FP_CONTENT_LENGTH }, { "cookie", HTTP_FP_COOKIE },
+	{ "authorization", HTTP_FP_AUTHORIZATION }, { "referer", HTTP_FP_REFERER },
+};
+
+/* A copied header's value goes into the fingerprint, hashed. */
+static void fingerprint_header(struct http_head *h, const char *name, size_t k,
+			       const char *v, size_t vlen)
+{
+	for (size_t i = 0; i < sizeof(fp_headers) / sizeof(fp_headers[0]); i++) {
+		if (!ci_equal(name, k, fp_headers[i].name))
+			continue;
+		if (h->fp.n < HTTP_FP_MAX) {
+			h->fp.name[h->fp.n] = fp_headers[i].id;
+			h->fp.hash[h->fp.n++] = (uint32_t)fnv1a(v, vlen);
+		}
+		return;
+	}
+}
+
+/* The part of a propagated id header that every hop keeps: the trace id
+ * of traceparent ("00-<trace id>-<span id>-<flags>") and b3
+ * ("<trace id>-<span id>-..."), the Root of X-Amzn-Trace-Id, the whole
+ * value of X-Request-ID, X-Correlation-ID and X-B3-TraceId. */
+static void request_id_header(struct http_head *h, const char *name, size_t k,
+			      const char *v, size_t vlen)
+{
+	const char *end;
+
+	if (ci_equal(name, k, "x-request-id") || ci_equal(name, k, "x-correlation-id") ||
+	    ci_equal(name, k, "x-b3-traceid")) {
+		h->req_id = fnv1a(v, vlen);
+	} else if (ci_equal(name, k, "traceparent") && vlen >= 35 && v[2] == '-') {
+		h->req_id = fnv1a(v + 3, 32);
+	} else if (ci_equal(name, k, "b3") && !h->req_id) {
+		end = memchr(v, '-', vlen);
+		h->req_id = fnv1a(v, end ? (size_t)(end - v) : vlen);
+	} else if (ci_equal(name, k, "x-amzn-trace-id")) {
+		const char *root = vlen > 5 && !strncasecmp(v, "Root=", 5) ? v + 5 : v;
+		size_t rlen = vlen - (size_t)(root - v);
+
+		end = memchr(root, ';', rlen);
+		h->req_id = fnv1a(root, end ? (size_t)(end - root) : rlen);
+	}
+}
+
 /* name: OWS value OWS. cut: the line was longer than the bytes kept. */
 static void parse_header(struct http_stream *s, const char *l, size_t plen, bool cut)
 {
@@ -450,6 +510,10 @@ static void parse_header(struct http_stream *s, const char *l, size_t plen, bool
 	    ci_contains((const uint8_t *)l, plen, "throttl"))
 		s->hflags |= HF_THROTTLE_WORD;
 
+	if (s->kind == HTTP_REQUEST && !cut) {
+		fingerprint_header(h, l, k, v, vlen);
+		request_id_header(h, l, k, v, vlen);
+	}
 	if (ci_equal(l, k, "host")) {
 		if (!(s->hflags & (HF_HOST_FROM_TARGET | HF_HOST_SEEN)))
 			copy_str(h->host, sizeof(h->host), v, vlen, true);

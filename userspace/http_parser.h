@@ -34,6 +34,20 @@
 
 enum http_kind { HTTP_REQUEST = 1, HTTP_RESPONSE = 2 };
 
+/* Request headers whose values gateways copy from the client's request to
+ * the upstream one: their hashes (never the values) tell requests apart. */
+enum http_fp_header {
+	HTTP_FP_USER_AGENT = 1, HTTP_FP_ACCEPT, HTTP_FP_ACCEPT_LANGUAGE, HTTP_FP_CONTENT_TYPE,
+	HTTP_FP_CONTENT_LENGTH, HTTP_FP_COOKIE, HTTP_FP_AUTHORIZATION, HTTP_FP_REFERER,
+};
+#define HTTP_FP_MAX 8
+
+struct http_fp {
+	uint8_t n;
+	uint8_t name[HTTP_FP_MAX];	/* enum http_fp_header */
+	uint32_t hash[HTTP_FP_MAX];	/* FNV-1a of the whole value */
+};
+
 enum http_event {
 	HTTP_EV_HEAD = 1,	/* a head is complete (or truncated) */
 	HTTP_EV_END = 2,	/* a chunked body ended: body_end is now known */
@@ -67,6 +81,9 @@ struct http_head {
 	bool chunked;		/* Transfer-Encoding ends in chunked */
 	bool conn_close;	/* Connection: close, or HTTP/1.0 without keep-alive */
 	bool truncated;		/* the head was not fully captured: fields may be missing */
+	uint64_t req_id;	/* request: hash of a propagated id (X-Request-ID,
+				 * traceparent's trace id, b3, X-Amzn-Trace-Id Root), 0 if none */
+	struct http_fp fp;	/* request: hashed values of fully captured copied headers */
 	char method[HTTP_METHOD_LEN];	/* request */
 	char host[HTTP_HOST_LEN];	/* request: Host (or absolute-form authority), lowercased */
 	char path[HTTP_PATH_LEN];	/* request: target without query or fragment; never the query */

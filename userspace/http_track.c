@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conntable.h"
@@ -10,12 +12,10 @@
 
 /* One request/response exchange in flight on a connection. */
 struct xchg {
-	uint32_t id;		/* downstream: request id; upstream: owning request id or 0 */
-	unsigned attempt;	/* upstream: attempt index in the owning request */
-	uint64_t ts_attempt;	/* upstream: attempt start (connect or request write) */
+	uint32_t id;		/* join engine handle: downstream request or upstream attempt */
+	uint64_t head_end;	/* stream offset where the response head ends, if known */
 	uint64_t body_end;	/* stream offset where the response ends, if known */
 	bool responded;
-	bool client_gone;	/* upstream: the owning request's client left first */
 };
 
 struct http_conn {
@@ -31,6 +31,7 @@ struct http_conn {
 	uint64_t ts_conn_start, ts_established;
 	unsigned nreq;			/* request heads seen */
 	bool broken;
+	bool tunnel;			/* after 101 / CONNECT: no more HTTP */
 	const struct gs_http_event *cur;	/* the fragment being parsed */
 	struct xchg q[XCHG_MAX];
 	unsigned qhead, qlen;
@@ -42,17 +43,14 @@ static size_t bucket_of(const struct http_tracker *t, uint64_t sk)
 	return (sk >> 6) * 0x9e3779b97f4a7c15ull >> 32 & (t->nbuckets - 1);
 }
 
-int http_track_init(struct http_tracker *t, size_t max_conns, struct correlator *corr,
-		    struct aggregator *agg, struct timeouts *timeouts)
+int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join)
 {
 	memset(t, 0, sizeof(*t));
 	t->max = max_conns ? max_conns : HTTP_CONNS_MAX_DEFAULT;
 	for (t->nbuckets = 64; t->nbuckets < t->max; t->nbuckets <<= 1)
 		;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	t->corr = corr;
-	t->agg = agg;
-	t->timeouts = timeouts;
+	t->join = join;
 	return t->buckets ? 0 : -1;
 }
 
@@ -126,7 +124,7 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	memcpy(c->comm, e->comm, GS_COMM_LEN);
 	format_endpoint(c->peer, sizeof(c->peer), e->family, e->daddr, e->dport);
 	snprintf(c->listener, sizeof(c->listener), "%s:%u",
-		 e->family == 10 ? "[::]" : "0.0.0.0", e->sport);
+		 e->family == AF_INET6 ? "[::]" : "0.0.0.0", e->sport);
 	c->ts_conn_start = e->ts_conn_start;
 	c->ts_established = e->ts_established;
 	http_stream_init(&c->req, HTTP_REQUEST);
@@ -171,15 +169,15 @@ static struct xchg *xchg_unanswered(struct http_conn *c)
 	return NULL;
 }
 
-/* Downstream: the front exchange's response ended at ts_done. */
-static void finish_answered_one(struct http_conn *c, uint64_t ts_done)
+/* Downstream: the front exchange is over at ts_done. */
+static void finish_front(struct http_conn *c, uint64_t ts_done)
 {
 	struct xchg *x = xchg_at(c, 0);
-	struct request *r = corr_get(c->t->corr, x->id);
+	struct request *r = join_request(c->t->join, x->id);
 
 	if (r)
 		r->ts_done = ts_done > r->ts_response ? ts_done : r->ts_response;
-	corr_request_done(c->t->corr, x->id);
+	join_request_finish(c->t->join, x->id);
 	xchg_pop(c);
 }
 
@@ -190,13 +188,16 @@ static void finish_answered(struct http_conn *c, uint64_t ts_done)
 	struct xchg *x;
 
 	while ((x = xchg_at(c, 0)) && x->responded)
-		finish_answered_one(c, ts_done);
+		finish_front(c, ts_done);
 }
 
 static void downstream_request(struct http_conn *c, const struct http_head *h)
 {
 	const struct gs_http_event *e = c->cur;
-	struct request proto = { .pid = e->pid, .tid = e->tid, .sk = c->sk };
+	struct request proto = {
+		.pid = e->pid, .tid = e->tid, .sk = c->sk, .ts_start = h->ts_start,
+		.req_id = h->req_id, .fp = h->fp,
+	};
 	struct xchg *x;
 
 	/* A new request on a keep-alive connection: the previous response
@@ -206,18 +207,25 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	if (!x)
 		return;
 	memcpy(proto.comm, e->comm, GS_COMM_LEN);
-	snprintf(proto.client, sizeof(proto.client), "%s", c->peer);
-	snprintf(proto.method, sizeof(proto.method), "%s", h->method);
-	snprintf(proto.host, sizeof(proto.host), "%s", h->host);
-	snprintf(proto.path, sizeof(proto.path), "%s", h->path);
-	proto.ts_start = h->ts_start;
-	x->id = corr_request_start(c->t->corr, &proto);
+	memcpy(proto.client, c->peer, sizeof(proto.client));
+	memcpy(proto.listener, c->listener, sizeof(proto.listener));
+	memcpy(proto.method, h->method, sizeof(proto.method));
+	memcpy(proto.host, h->host, sizeof(proto.host));
+	memcpy(proto.path, h->path, sizeof(proto.path));
+	x->id = join_request_start(c->t->join, &proto);
 	http_stream_expect(&c->resp, h->method);
 }
 
 static bool response_ends_in(const struct http_head *h, const struct gs_http_event *e)
 {
 	return h->body_end != HTTP_UNKNOWN && h->body_end <= e->stream_off + e->len;
+}
+
+/* 101, or a 2xx to CONNECT: the connection is a tunnel from now on; text
+ * inside it that looks like HTTP is not. */
+static bool starts_tunnel(const struct http_head *h)
+{
+	return h->body == HTTP_BODY_TUNNEL;
 }
 
 static void downstream_response(struct http_conn *c, const struct http_head *h)
@@ -228,14 +236,16 @@ static void downstream_response(struct http_conn *c, const struct http_head *h)
 	if (!x)
 		return;		/* a response we did not see the request of */
 	x->responded = true;
+	x->head_end = h->head_end;
 	x->body_end = h->body_end;
-	r = corr_get(c->t->corr, x->id);
+	r = join_request(c->t->join, x->id);
 	if (r) {
 		r->status = h->status;
 		r->ts_response = h->ts_start;
 	}
-	if (response_ends_in(h, c->cur) && x == xchg_at(c, 0))
-		finish_answered_one(c, c->cur->ts);
+	c->tunnel = starts_tunnel(h);
+	if ((c->tunnel || response_ends_in(h, c->cur)) && x == xchg_at(c, 0))
+		finish_front(c, c->cur->ts);
 }
 
 static void upstream_request(struct http_conn *c, const struct http_head *h)
@@ -243,22 +253,21 @@ static void upstream_request(struct http_conn *c, const struct http_head *h)
 	const struct gs_http_event *e = c->cur;
 	bool fresh = c->nreq++ == 0;
 	struct attempt a = {
-		.sk = c->sk,
+		.pid = e->pid, .tid = e->tid, .sk = c->sk,
 		.ts_start = fresh && c->ts_conn_start ? c->ts_conn_start : h->ts_start,
-		.ts_request = h->ts_start,
-		.connect_ms = -1,
-		.reused = !fresh,
+		.ts_request = h->ts_start, .connect_ms = -1, .reused = !fresh,
+		.req_id = h->req_id, .fp = h->fp, .resp_body_end = HTTP_UNKNOWN,
 	};
 	struct xchg *x = xchg_push(c);
 
-	snprintf(a.backend, sizeof(a.backend), "%s", c->peer);
+	memcpy(a.backend, c->peer, sizeof(a.backend));
+	memcpy(a.method, h->method, sizeof(a.method));
+	memcpy(a.path, h->path, sizeof(a.path));
 	if (fresh && c->ts_established >= c->ts_conn_start && c->ts_conn_start)
 		a.connect_ms = (c->ts_established - c->ts_conn_start) / 1e6;
 	if (!x)
 		return;
-	x->ts_attempt = a.ts_start;
-	x->id = corr_attempt_start(c->t->corr, e->pid, e->tid, h->method, h->path, h->ts_start,
-				   &a, &x->attempt);
+	x->id = join_attempt_start(c->t->join, &a);
 	http_stream_expect(&c->resp, h->method);
 }
 
@@ -271,17 +280,21 @@ static void upstream_response(struct http_conn *c, const struct http_head *h)
 	if (!x)
 		return;
 	x->responded = true;
-	if (h->ts_start > x->ts_attempt)
-		agg_add_ttfb(c->t->agg, c->peer, h->ts_start - x->ts_attempt);
-	a = corr_attempt(c->t->corr, x->id, x->attempt);
+	x->head_end = h->head_end;
+	x->body_end = h->body_end;
+	a = join_attempt(c->t->join, x->id);
 	if (a) {
 		a->status = h->status;
 		a->retry_after = h->retry_after;
 		a->throttling_hint = h->throttling_hint;
 		a->ts_resp_kernel = first_byte < h->ts_start ? first_byte : h->ts_start;
 		a->ts_resp_read = h->ts_start;
+		a->resp_body_end = h->body_end;
 	}
-	while ((x = xchg_at(c, 0)) && x->responded)
+	c->tunnel = starts_tunnel(h);
+	/* Answered exchanges leave the queue once their response is complete,
+	 * or when the next response shows it was (keep-alive). */
+	while ((x = xchg_at(c, 0)) && x->responded && xchg_unanswered(c) != x && c->qlen > 1)
 		xchg_pop(c);
 }
 
@@ -291,7 +304,7 @@ static void downstream_response_end(struct http_conn *c, const struct http_head 
 	struct xchg *x = xchg_at(c, 0);
 
 	if (x && x->responded)
-		finish_answered_one(c, h->ts_msg_end);
+		finish_front(c, h->ts_msg_end);
 }
 
 static void on_head(enum http_event ev, const struct http_head *h, void *ctx)
@@ -304,8 +317,8 @@ static void on_head(enum http_event ev, const struct http_head *h, void *ctx)
 			downstream_response_end(c, h);
 		return;
 	}
-	if (!c->cur)
-		return;		/* heads found only at close: nothing to join them to */
+	if (!c->cur || c->tunnel)
+		return;		/* heads found only at close, or inside a tunnel */
 	if (h->kind == HTTP_RESPONSE && h->interim)
 		return;		/* 100-continue: the exchange goes on */
 	if (h->kind == HTTP_REQUEST)
@@ -320,7 +333,7 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 	bool is_request;
 	struct http_stream *s;
 
-	if (!c || c->broken)
+	if (!c || c->broken || c->tunnel)
 		return;
 	c->last_use = ++t->clock;
 	c->cur = e;
@@ -373,127 +386,128 @@ static uint64_t last_progress(const struct gs_conn_event *e)
 	return e->ts_last_tx > e->ts_last_rx ? e->ts_last_tx : e->ts_last_rx;
 }
 
-static void add_timeout_close(struct http_tracker *t, const char *backend, bool by_backend,
-			      uint64_t idle)
+/* An upstream connection closed with an exchange outstanding (no answer,
+ * or an answer cut short): whoever closed it waited that long for
+ * progress, which is that side's timeout.  The sample rides on the
+ * attempt and counts when its request is decided (not when the gateway
+ * closed it because the client had left). */
+static void note_idle_close(struct attempt *a, const struct gs_conn_event *e)
 {
-	enum closer who = by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY;
-
-	agg_add_timeout_close(t->agg, backend, who);
-	timeouts_add(t->timeouts, who, backend, by_backend ? "idle" : "read", idle);
-}
-
-/* An upstream connection closed with a request outstanding: whoever
- * closed it waited that long for progress, which is that side's timeout.
- * Unless the gateway closed it because the client had left: that is the
- * client's timeout, counted on the downstream side.  Whether the client
- * left is known when the request ends, so an attempt whose request is
- * still followed carries the sample until then. */
-static void upstream_timeout_close(struct http_tracker *t, struct http_conn *c,
-				   const struct gs_conn_event *e)
-{
-	struct xchg *x = xchg_unanswered(c);
 	uint64_t at = close_time(e), since = last_progress(e);
 	bool by_backend = closed_by_peer(e);
-	struct attempt *a;
 
 	/* A backend RST right after the request is a reset, not a timeout.
 	 * Nor is a close with response bytes waiting unread: the backend
 	 * made progress the gateway never looked at (a stalled gateway,
 	 * whose timer fired late), so the idle time is the stall's. */
-	if (!x || !since || at < since || (by_backend && e->rst_received) ||
+	if (!since || at < since || (by_backend && e->rst_received) ||
 	    (e->ts_rx_pending && e->ts_rx_pending < at))
 		return;
-	a = corr_attempt(t->corr, x->id, x->attempt);
-	if (a) {
-		a->idle_close_ns = at - since;
-		a->idle_closed_by_backend = by_backend;
-	} else if (by_backend || !x->client_gone) {
-		add_timeout_close(t, c->peer, by_backend, at - since);
-	}
+	a->idle_close_ns = at - since;
+	a->idle_closed_by_backend = by_backend;
 }
 
-void http_track_request_done(struct http_tracker *t, const struct request *r)
+/* Attach the connection's TCP facts to an attempt that used it. */
+static void attempt_closed(struct attempt *a, const struct xchg *x, const struct gs_conn_event *e,
+			   const struct conn_outcome *o)
 {
-	for (unsigned i = 0; i < r->nattempts; i++) {
-		const struct attempt *a = &r->attempts[i];
-
-		if (a->idle_close_ns && (a->idle_closed_by_backend || !r->client_closed))
-			add_timeout_close(t, a->backend, a->idle_closed_by_backend, a->idle_close_ns);
-	}
+	a->conn = *e;
+	a->have_conn = true;
+	a->ts_end = e->ts_close;
+	a->resp_bytes = e->app_rx_bytes;
+	if (!x->responded)
+		a->failure = failure_of(o, e);
+	else if (x->body_end != HTTP_UNKNOWN && e->app_rx_bytes < x->body_end)
+		a->truncated = true;	/* the connection ended inside the body */
 }
 
-/* The client of request r left: its upstream exchanges still open were
- * abandoned for that reason, whenever their connections close. */
-static void mark_client_gone(struct http_tracker *t, const struct request *r)
-{
-	for (unsigned i = 0; i < r->nattempts; i++) {
-		struct http_conn *u = conn_find(t, r->attempts[i].sk);
-
-		for (unsigned j = 0; u && u->dir == GS_DIR_UPSTREAM && j < u->qlen; j++)
-			if (xchg_at(u, j)->id == r->id)
-				xchg_at(u, j)->client_gone = true;
-	}
-}
-
-/* An upstream connection that failed before carrying a request is still an
- * attempt of whichever request the gateway was serving. */
-static void failed_connect_attempt(struct http_tracker *t, const struct gs_conn_event *e,
-				   const struct conn_outcome *o)
+/* An upstream connection whose bytes were never read as a request (TLS,
+ * another protocol, a connect that failed before any byte) is still an
+ * attempt, judged by its TCP facts. */
+static void opaque_attempt(struct http_tracker *t, const struct gs_conn_event *e,
+			   const struct conn_outcome *o)
 {
 	struct attempt a = {
-		.sk = e->sk, .ts_start = e->ts_start, .ts_end = e->ts_close, .connect_ms = -1,
-		.failure = failure_of(o, e), .conn = *e, .have_conn = true,
+		.pid = e->pid, .tid = e->tid, .sk = e->sk, .ts_start = e->ts_start,
+		.ts_request = e->ts_last_tx, .ts_end = e->ts_close, .connect_ms = o->connect_ms,
+		.opaque = true, .conn = *e, .have_conn = true, .resp_body_end = HTTP_UNKNOWN,
+		.resp_bytes = e->app_rx_bytes,
 	};
-	unsigned idx;
 
-	snprintf(a.backend, sizeof(a.backend), "%s", o->peer);
-	corr_attempt_start(t->corr, e->pid, e->tid, NULL, NULL, e->ts_start, &a, &idx);
-	/* The gateway abandoned an unanswered SYN: its connect timeout. */
-	if (o->failure == CONNECT_TIMEOUT && !e->sk_err) {
-		agg_add_timeout_close(t->agg, o->peer, CLOSER_GATEWAY);
-		timeouts_add(t->timeouts, CLOSER_GATEWAY, o->peer, "connect", e->ts_close - e->ts_start);
-	}
+	if (o->established && !e->app_tx_bytes)
+		return;		/* opened and never used: no attempt */
+	memcpy(a.backend, o->peer, sizeof(a.backend));
+	a.opaque_answered = e->ts_last_rx > e->ts_last_tx;
+	if (!a.opaque_answered)
+		a.failure = failure_of(o, e);
+	/* The gateway abandoned an unanswered SYN: its connect timeout (also
+	 * when it aborted the socket with SO_LINGER 0: ECONNRESET, no RST). */
+	a.connect_timeout_sample = o->failure == CONNECT_TIMEOUT && !e->rst_received &&
+				   (!e->sk_err || e->sk_err == ECONNRESET);
+	if (o->established && !a.opaque_answered)
+		note_idle_close(&a, e);
+	join_attempt_start(t->join, &a);
 }
 
 static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 			   const struct conn_outcome *o)
 {
-	upstream_timeout_close(c->t, c, e);
+	bool any = false;
+
 	for (unsigned i = 0; i < c->qlen; i++) {
 		struct xchg *x = xchg_at(c, i);
-		struct attempt *a = corr_attempt(c->t->corr, x->id, x->attempt);
+		struct attempt *a = join_attempt(c->t->join, x->id);
 
+		any |= x->id != 0;
 		if (!a)
 			continue;
-		a->conn = *e;
-		a->have_conn = true;
-		a->ts_end = e->ts_close;
-		if (!x->responded)
-			a->failure = failure_of(o, e);
-		corr_attempt_closed(c->t->corr, x->id);
+		attempt_closed(a, x, e, o);
+		if (!x->responded || a->truncated)
+			note_idle_close(a, e);
 	}
+	if (!any && !c->nreq)
+		opaque_attempt(c->t, e, o);
+}
+
+/* The response of the front exchange ended before its announced length:
+ * what was written when the connection ended tells. */
+static void check_truncated(struct request *r, const struct xchg *x, const struct gs_conn_event *e)
+{
+	if (x->body_end == HTTP_UNKNOWN || x->head_end == HTTP_UNKNOWN ||
+	    e->app_tx_bytes >= x->body_end)
+		return;
+	r->truncated = true;
+	r->body_expected = x->body_end - x->head_end;
+	r->body_delivered = e->app_tx_bytes > x->head_end ? e->app_tx_bytes - x->head_end : 0;
 }
 
 static void close_downstream(struct http_conn *c, const struct gs_conn_event *e)
 {
+	uint64_t end = e->ts_last_tx ? e->ts_last_tx : e->ts_close;
+	bool client_fin = closed_by_peer(e);
 	struct xchg *x;
 
-	finish_answered(c, e->ts_last_tx ? e->ts_last_tx : e->ts_close);
 	while ((x = xchg_at(c, 0))) {
-		struct request *r = corr_get(c->t->corr, x->id);
+		struct request *r = join_request(c->t->join, x->id);
 
-		if (r) {
+		if (r && x->responded) {
+			check_truncated(r, x, e);
+			/* The client left before the answer, which went into a
+			 * dead connection. */
+			if (client_fin && close_time(e) < r->ts_response) {
+				r->client_closed = true;
+				r->ts_client_fin = close_time(e);
+			}
+			r->ts_done = end > r->ts_response ? end : r->ts_response;
+		} else if (r) {
 			/* Unanswered at close: who closed first tells if the
 			 * client gave up, and after how long. */
-			r->client_closed = closed_by_peer(e);
+			r->client_closed = client_fin;
 			r->ts_done = close_time(e);
-			if (r->client_closed && r->ts_done > r->ts_start)
-				timeouts_add(c->t->timeouts, CLOSER_CLIENT, c->listener, "response",
-					     r->ts_done - r->ts_start);
-			if (r->client_closed)
-				mark_client_gone(c->t, r);
+			if (client_fin)
+				r->ts_client_fin = r->ts_done;
 		}
-		corr_request_done(c->t->corr, x->id);
+		join_request_finish(c->t->join, x->id);
 		xchg_pop(c);
 	}
 }
@@ -504,12 +518,12 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	struct http_conn *c = conn_find(t, e->sk);
 
 	if (!c) {
-		if (o->upstream && o->failure != CONNECT_OK)
-			failed_connect_attempt(t, e, o);
+		if (o->upstream)
+			opaque_attempt(t, e, o);
 		return;
 	}
 	c->cur = NULL;
-	if (!c->broken)
+	if (!c->broken && !c->tunnel)
 		http_stream_close(&c->resp, e->ts_close, on_head, c);
 	if (c->dir == GS_DIR_UPSTREAM)
 		close_upstream(c, e, o);

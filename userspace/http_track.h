@@ -1,17 +1,16 @@
 /* HTTP connection table: per traced connection, the two HTTP streams
  * (requests one way, responses the other) and the exchanges in flight.
- * Turns captured head fragments into downstream requests and upstream
- * attempts for the correlator, and per-backend TTFB for the aggregator. */
+ * Turns captured head fragments and connection closes into downstream
+ * requests and upstream attempts for the join engine. */
 #ifndef GS_HTTP_TRACK_H
 #define GS_HTTP_TRACK_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "aggregate.h"
 #include "conn.h"
-#include "correlate.h"
+#include "conntable.h"
 #include "http.h"
-#include "timeouts.h"
+#include "join.h"
 
 #define HTTP_CONNS_MAX_DEFAULT 8192
 
@@ -22,23 +21,18 @@ struct http_tracker {
 	size_t nbuckets;
 	size_t n, max;
 	uint64_t clock;			/* use counter, for eviction */
-	struct correlator *corr;
-	struct aggregator *agg;
-	struct timeouts *timeouts;
+	struct joiner *join;
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */
 	uint64_t unparsable;		/* connections whose HTTP could not be parsed */
 	uint64_t pipeline_overflow;	/* exchanges beyond the in-flight limit */
 };
 
-int http_track_init(struct http_tracker *t, size_t max_conns, struct correlator *corr,
-		    struct aggregator *agg, struct timeouts *timeouts);
+int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join);
 void http_track_free(struct http_tracker *t);
 void http_track_event(struct http_tracker *t, const struct gs_http_event *e);
 /* The connection closed: finish its exchanges with its TCP facts. */
 void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *e,
 			    const struct conn_outcome *o);
-/* A request was handed over: count the timeout closes of its attempts. */
-void http_track_request_done(struct http_tracker *t, const struct request *r);
 
 #endif

@@ -76,6 +76,7 @@ static void json_status(struct json *j, const struct route_stats *s)
 	json_ku64(j, "504", s->s504);
 	json_obj_close(j);
 	json_ku64(j, "client_aborts", s->status_class[0]);
+	json_ku64(j, "failed", s->failed);
 	json_key(j, "cause_504");
 	json_obj_open(j);
 	for (int c = CAUSE_GATEWAY; c < CAUSE__MAX; c++)
@@ -152,6 +153,11 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 		json_double(j, (double)st->requests_joined / st->requests, 4);
 	else
 		json_null(j);
+	json_key(j, "joins");
+	json_obj_open(j);
+	for (int k = 0; k < JOIN__MAX; k++)
+		json_ku64(j, join_kind_name(k), st->joins[k]);
+	json_obj_close(j);
 	json_key(j, "http");
 	json_obj_open(j);
 	json_ku64(j, "requests", st->requests);
@@ -161,6 +167,7 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "conns_evicted", st->http_conns_evicted);
 	json_ku64(j, "pipeline_overflow", st->http_pipeline_overflow);
 	json_ku64(j, "requests_evicted", st->requests_evicted);
+	json_ku64(j, "attempts_evicted", st->attempts_evicted);
 	json_ku64(j, "attributed_without_tcp_facts", st->facts_timeouts);
 	json_ku64(j, "routes_overflowed", st->route_overflow);
 	json_obj_close(j);
@@ -424,6 +431,9 @@ static void json_attempts(struct json *j, const struct request *r)
 		a->status ? json_u64(j, a->status) : json_null(j);
 		json_key(j, "reused");
 		json_bool(j, a->reused);
+		json_key(j, "opaque");
+		json_bool(j, a->opaque);
+		json_kstr(j, "failure", attempt_failure_name(a->failure));
 		json_obj_close(j);
 	}
 	json_arr_close(j);
@@ -443,7 +453,8 @@ static double span_ms(uint64_t from, uint64_t to)
 	return from && to >= from ? (to - from) / 1e6 : -1;
 }
 
-void output_request(struct output *o, const struct request *r, const struct verdict *v, double ts)
+void output_request(struct output *o, const struct request *r, const struct verdict *v,
+		    const char *route_name, double ts)
 {
 	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
 	struct json *j = &o->json;
@@ -452,10 +463,10 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	if (o->format == OUTPUT_TUI)
 		return;		/* failing requests reach the screen through tui_request() */
 	if (o->format != OUTPUT_JSON) {
-		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  %.3f ms  %s\n", r->status, r->method,
-			r->host, r->path, a ? a->backend : "-", v->term,
+		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  %.3f ms  join %s  %s\n", r->status,
+			r->method, r->host, r->path, a ? a->backend : "-", v->term,
 			v->cause ? cause_name(v->cause) : "-", v->reason ? v->reason : "-",
-			span_ms(r->ts_start, r->ts_done), v->evidence);
+			span_ms(r->ts_start, r->ts_done), join_kind_name(r->join), v->evidence);
 		return;
 	}
 	json_obj_open(j);
@@ -468,8 +479,11 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	json_kstr(j, "host", r->host);
 	http_route_template(r->path, route, sizeof(route));
 	json_kstr(j, "route", route);
+	json_kstr(j, "route_name", route_name);
 	json_key(j, "status");
 	r->status ? json_u64(j, r->status) : json_null(j);
+	json_key(j, "client_closed");
+	json_bool(j, r->client_closed);
 	json_kstr(j, "backend", a ? a->backend : NULL);
 	json_key(j, "upstream_status");
 	a && a->status ? json_u64(j, a->status) : json_null(j);
@@ -481,6 +495,7 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	json_kstr(j, "reason", v->reason);
 	json_kstr(j, "term", v->term);
 	json_kstr(j, "evidence", v->evidence[0] ? v->evidence : NULL);
+	json_kstr(j, "join", join_kind_name(r->join));
 	json_attempts(j, r);
 	json_obj_close(j);
 	json_end_line(j);

@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "conntable.h"
-#include "correlate.h"
+#include "join.h"
 #include "json.h"
 #include "routes.h"
 #include "timeouts.h"
@@ -33,6 +33,8 @@ struct run_stats {
 	uint64_t requests_joined;	/* ... joined to at least one upstream attempt */
 	uint64_t attempts_unjoined;	/* upstream attempts with no request to join */
 	uint64_t requests_evicted;	/* in-flight requests forced out of a full pool */
+	uint64_t attempts_evicted;	/* unclaimed attempts forced out of a full pool */
+	uint64_t joins[JOIN__MAX];	/* requests by how they were joined */
 	uint64_t facts_timeouts;	/* failed requests attributed without upstream TCP facts */
 };
 
@@ -57,7 +59,9 @@ struct report {
 };
 
 void output_summary(struct output *o, const struct report *r);
-void output_request(struct output *o, const struct request *r, const struct verdict *v, double ts);
+/* One request line; route_name is the name its route has in the totals. */
+void output_request(struct output *o, const struct request *r, const struct verdict *v,
+		    const char *route_name, double ts);
 void output_connection(struct output *o, const struct gs_conn_event *e,
 		       const struct conn_outcome *c, double ts);
 

@@ -59,6 +59,7 @@ static void on_conn(struct pipeline *p, const struct gs_conn_event *e)
 	http_track_conn_closed(&p->http, e, &c);
 	if (want_connection_line(p, &c))
 		output_connection(&p->out, e, &c, decoder_epoch(&p->decoder, e->ts_close));
+	join_poll(&p->join, e->ts_close);
 }
 
 static void on_http(struct pipeline *p, const struct gs_http_event *e)
@@ -66,6 +67,7 @@ static void on_http(struct pipeline *p, const struct gs_http_event *e)
 	if (p->replaying)
 		replay_clock(p, e->ts);
 	http_track_event(&p->http, e);
+	join_poll(&p->join, e->ts);
 }
 
 static bool want_request_line(const struct pipeline *p, const struct request *r,
@@ -73,14 +75,47 @@ static bool want_request_line(const struct pipeline *p, const struct request *r,
 {
 	switch (p->opts->events) {
 	case EVENTS_ALL: return true;
-	case EVENTS_ERRORS: return r->status == 0 || r->status >= 500;
+	case EVENTS_ERRORS: return request_failed(r);
 	case EVENTS_504: return r->status == 504;
 	case EVENTS_SLOW: return total_ms >= p->opts->slow_ms;
 	default: return false;
 	}
 }
 
-/* A finished downstream request: attribute, aggregate per route, print. */
+static void add_timeout_close(struct pipeline *p, const char *backend, bool by_backend,
+			      uint64_t idle)
+{
+	enum closer who = by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY;
+
+	agg_add_timeout_close(&p->agg, backend, who);
+	timeouts_add(&p->timeouts, who, backend, by_backend ? "idle" : "read", idle);
+}
+
+/* What one attempt tells the per-backend figures and the timeout ladder.
+ * A gateway that closed an upstream because its client had left waited
+ * for the client, not for a timer: no gateway timeout sample then. */
+static void count_attempt(struct pipeline *p, const struct attempt *a, bool client_left)
+{
+	if (a->status && a->ts_resp_read > a->ts_start)
+		agg_add_ttfb(&p->agg, a->backend, a->ts_resp_read - a->ts_start);
+	if (a->idle_close_ns && (a->idle_closed_by_backend || !client_left))
+		add_timeout_close(p, a->backend, a->idle_closed_by_backend, a->idle_close_ns);
+	if (a->connect_timeout_sample && !client_left) {
+		agg_add_timeout_close(&p->agg, a->backend, CLOSER_GATEWAY);
+		timeouts_add(&p->timeouts, CLOSER_GATEWAY, a->backend, "connect",
+			     a->conn.ts_close - a->conn.ts_start);
+	}
+}
+
+/* An attempt no request claimed still counts for its backend. */
+static void on_orphan_attempt(const struct attempt *a, void *ctx)
+{
+	count_attempt(ctx, a, false);
+}
+
+/* The one consumer of finished requests: attribution, routes, backend
+ * figures, timeouts and the request line all see the same request, the
+ * same verdict and the same route name. */
 static void on_request(const struct request *r, void *ctx)
 {
 	struct pipeline *p = ctx;
@@ -89,18 +124,24 @@ static void on_request(const struct request *r, void *ctx)
 	struct verdict v;
 	struct route_sample s = {
 		.route = route,
-		.status = r->status,
+		/* A client that left got nothing, whatever the gateway wrote. */
+		.status = r->client_closed ? 0 : r->status,
 		.attempts = r->nattempts,
 		.latency_ns = r->ts_done > r->ts_start ? r->ts_done - r->ts_start : 0,
 	};
 
-	http_track_request_done(&p->http, r);
+	for (unsigned i = 0; i < r->nattempts; i++)
+		count_attempt(p, &r->attempts[i], r->client_closed);
+	if (r->client_closed && r->ts_client_fin > r->ts_start)
+		timeouts_add(&p->timeouts, CLOSER_CLIENT, r->listener, "response",
+			     r->ts_client_fin - r->ts_start);
 	attribute(r, &v);
 	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));
 	if (last) {
 		s.upstream_status = last->status;
 		s.throttled = attempt_throttled(last);
 	}
+	s.failed = request_failed(r);
 	s.cause = v.cause == CAUSE_NONE ? CAUSE_UNKNOWN : v.cause;
 	s.reason = v.reason;
 	s.backend = last ? last->backend : NULL;
@@ -108,7 +149,7 @@ static void on_request(const struct request *r, void *ctx)
 	if (p->out.tui)
 		tui_request(p->out.tui, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
 	else if (want_request_line(p, r, s.latency_ns / 1e6))
-		output_request(&p->out, r, &v, decoder_epoch(&p->decoder, r->ts_done));
+		output_request(&p->out, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
 }
 
 static void on_event(const struct gs_event_hdr *ev, void *ctx)
@@ -134,8 +175,9 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	decoder_init(&p->decoder, on_event, p);
 	timeouts_init(&p->timeouts);
 	output_init(&p->out, o->output, out);
-	if (agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) || corr_init(&p->corr, on_request, p) ||
-	    http_track_init(&p->http, o->max_conns, &p->corr, &p->agg, &p->timeouts) ||
+	if (agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
+	    join_init(&p->join, o->join_wait_ms * 1000000ull, on_request, on_orphan_attempt, p) ||
+	    http_track_init(&p->http, o->max_conns, &p->join) ||
 	    routes_init(&p->routes, o->top_routes)) {
 		log_err("out of memory");
 		return -1;
@@ -149,7 +191,7 @@ void pipeline_free(struct pipeline *p)
 {
 	decoder_record_close(&p->decoder);
 	http_track_free(&p->http);
-	corr_free(&p->corr);
+	join_free(&p->join);
 	routes_free(&p->routes);
 	agg_free(&p->agg);
 }
@@ -164,18 +206,22 @@ static void collect_stats(struct pipeline *p)
 	st->http_conns_evicted = p->http.evicted;
 	st->http_unparsable = p->http.unparsable;
 	st->http_pipeline_overflow = p->http.pipeline_overflow;
-	st->requests = p->corr.requests;
-	st->requests_joined = p->corr.joined;
-	st->attempts_unjoined = p->corr.unjoined_attempts;
-	st->requests_evicted = p->corr.pool_evictions;
-	st->facts_timeouts = p->corr.facts_timeouts;
+	st->requests = p->join.st.requests;
+	st->requests_joined = p->join.st.joined;
+	st->attempts_unjoined = p->join.st.unjoined_attempts;
+	st->requests_evicted = p->join.st.request_evictions;
+	st->attempts_evicted = p->join.st.attempt_evictions;
+	st->facts_timeouts = p->join.st.facts_timeouts;
+	memcpy(st->joins, p->join.st.by_kind, sizeof(st->joins));
 }
 
 static void report(struct pipeline *p, double ts, double span_s, bool total)
 {
-	/* Failed requests still waiting for upstream TCP facts: at the end,
-	 * all of them; otherwise those that waited long enough. */
-	corr_flush(&p->corr, total ? UINT64_MAX : p->replaying ? p->last_ns : mono_ns());
+	/* Requests still waiting for their evidence: at the end, all of
+	 * them; otherwise those that waited long enough.  Live, events reach
+	 * userspace up to a drain period late: decide as of then. */
+	join_poll(&p->join, total ? UINT64_MAX : p->replaying ? p->last_ns :
+		  mono_ns() - JOIN_DRAIN_SLACK_NS);
 	struct report r = {
 		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
 		.stats = &p->stats, .ts = ts, .interval_s = span_s, .total = total,

@@ -8,17 +8,21 @@
 #include <stdint.h>
 #include "aggregate.h"
 #include "cli.h"
-#include "correlate.h"
 #include "decoder.h"
 #include "http_track.h"
+#include "join.h"
 #include "output.h"
 #include "routes.h"
+
+/* Live, an event reaches userspace up to one drain period (100 ms) after
+ * it happened: requests are decided as of that long ago. */
+#define JOIN_DRAIN_SLACK_NS (200 * 1000000ull)
 
 struct pipeline {
 	const struct options *opts;
 	struct decoder decoder;
 	struct aggregator agg;
-	struct correlator corr;
+	struct joiner join;
 	struct http_tracker http;
 	struct routes routes;
 	struct timeouts timeouts;

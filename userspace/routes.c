@@ -167,6 +167,7 @@ static void stats_add(struct route_stats *s, const struct route_sample *x)
 	s->attempts += x->attempts;
 	s->joined += x->attempts > 0;
 	s->throttled += x->throttled;
+	s->failed += x->failed;
 	if (x->attempts)
 		xlate_add(s, x->upstream_status, x->status, 1);
 	hist_add(&s->latency, x->latency_ns);
@@ -198,6 +199,7 @@ void route_stats_merge(struct route_stats *acc, const struct route_stats *a)
 	acc->attempts += a->attempts;
 	acc->joined += a->joined;
 	acc->throttled += a->throttled;
+	acc->failed += a->failed;
 	for (size_t i = 0; i < ROUTE_XLATE_MAX; i++)
 		if (a->xlate[i].count)
 			xlate_add(acc, a->xlate[i].upstream, a->xlate[i].downstream,

@@ -39,6 +39,7 @@ struct route_stats {
 	uint64_t attempts;		/* upstream attempts these requests caused */
 	uint64_t joined;		/* requests joined to at least one attempt */
 	uint64_t throttled;		/* upstream 429, or 503 with Retry-After */
+	uint64_t failed;		/* failed requests (any status, cut short, client gone) */
 	struct status_xlate xlate[ROUTE_XLATE_MAX];
 	uint64_t xlate_other;		/* pairs beyond ROUTE_XLATE_MAX */
 	struct fail_504 f504[ROUTE_F504_MAX];
@@ -55,6 +56,7 @@ struct route {
 struct route_sample {
 	const char *route;
 	uint16_t status;		/* 0 if the client got no status */
+	bool failed;			/* request_failed(): the one definition */
 	uint16_t upstream_status;	/* last attempt's status, 0 if none */
 	bool throttled;
 	unsigned attempts;

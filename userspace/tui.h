@@ -10,7 +10,7 @@
 #define GS_TUI_H
 
 #include "attribute.h"
-#include "correlate.h"
+#include "join.h"
 #include "output.h"
 
 struct tui;

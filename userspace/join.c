@@ -1,0 +1,555 @@
+/* Join engine: see join.h for the contract.  Everything here is a pure
+ * function of the requests and attempts reported and of event time, so
+ * replays decide exactly as the live run did. */
+#include <stdlib.h>
+#include <string.h>
+#include "join.h"
+
+#define SLOT(id) ((id) & 0xffff)
+#define GEN(id) ((id) >> 16)
+#define FREE_POS UINT32_MAX
+
+/* How strongly an attempt's content says it belongs to a request. */
+enum level { LVL_NONE = 0, LVL_TIME, LVL_CONTENT, LVL_ID };
+
+const char *join_kind_name(enum join_kind k)
+{
+	static const char *const names[JOIN__MAX] = {
+		[JOIN_NONE] = "none", [JOIN_ID] = "id", [JOIN_CONTENT] = "content",
+		[JOIN_ORDER] = "order", [JOIN_TIME] = "time", [JOIN_AMBIGUOUS] = "ambiguous",
+	};
+
+	return k < JOIN__MAX ? names[k] : "none";
+}
+
+const char *attempt_failure_name(enum attempt_failure f)
+{
+	static const char *const names[] = {
+		[ATTEMPT_OK] = NULL, [ATTEMPT_REFUSED] = "refused",
+		[ATTEMPT_CONNECT_TIMEOUT] = "connect_timeout", [ATTEMPT_UNREACHABLE] = "unreachable",
+		[ATTEMPT_RESET] = "reset", [ATTEMPT_CLOSED] = "closed", [ATTEMPT_ABANDONED] = "abandoned",
+	};
+
+	return f <= ATTEMPT_ABANDONED ? names[f] : NULL;
+}
+
+bool request_failed(const struct request *r)
+{
+	return r->status == 0 || r->status >= 500 || r->truncated || r->client_closed;
+}
+
+/* ---- slots ---- */
+
+static int pool_init(struct join_pool *p, uint32_t cap)
+{
+	p->cap = cap;
+	p->gen = calloc(cap, sizeof(*p->gen));
+	p->pos = calloc(cap, sizeof(*p->pos));
+	p->active = calloc(cap, sizeof(*p->active));
+	p->free = calloc(cap, sizeof(*p->free));
+	if (!p->gen || !p->pos || !p->active || !p->free)
+		return -1;
+	for (uint32_t slot = cap - 1; slot >= 1; slot--) {
+		p->pos[slot] = FREE_POS;
+		p->free[p->nfree++] = slot;
+	}
+	return 0;
+}
+
+static void pool_free(struct join_pool *p)
+{
+	free(p->gen);
+	free(p->pos);
+	free(p->active);
+	free(p->free);
+}
+
+/* A free slot's handle, or 0 when the pool is full. */
+static uint32_t pool_take(struct join_pool *p)
+{
+	uint32_t slot;
+
+	if (!p->nfree)
+		return 0;
+	slot = p->free[--p->nfree];
+	p->pos[slot] = p->nactive;
+	p->active[p->nactive++] = slot;
+	return slot | (uint32_t)++p->gen[slot] << 16;
+}
+
+static void pool_put(struct join_pool *p, uint32_t slot)
+{
+	uint32_t i = p->pos[slot], last = p->active[--p->nactive];
+
+	p->active[i] = last;
+	p->pos[last] = i;
+	p->pos[slot] = FREE_POS;
+	p->free[p->nfree++] = slot;
+}
+
+static bool pool_live(const struct join_pool *p, uint32_t id)
+{
+	uint32_t slot = SLOT(id);
+
+	return id && slot && slot < p->cap && p->pos[slot] != FREE_POS &&
+	       p->gen[slot] == GEN(id);
+}
+
+int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
+	      attempt_sink on_orphan, void *ctx)
+{
+	memset(j, 0, sizeof(*j));
+	j->wait_ns = wait_ns ? wait_ns : JOIN_WAIT_DEFAULT_NS;
+	j->on_request = on_request;
+	j->on_orphan = on_orphan;
+	j->ctx = ctx;
+	j->next_decision = UINT64_MAX;
+	j->reqs = calloc(JOIN_REQUESTS, sizeof(*j->reqs));
+	j->atts = calloc(JOIN_ATTEMPTS, sizeof(*j->atts));
+	if (!j->reqs || !j->atts || pool_init(&j->rpool, JOIN_REQUESTS) ||
+	    pool_init(&j->apool, JOIN_ATTEMPTS))
+		return -1;
+	return 0;
+}
+
+void join_free(struct joiner *j)
+{
+	free(j->reqs);
+	free(j->atts);
+	pool_free(&j->rpool);
+	pool_free(&j->apool);
+	memset(j, 0, sizeof(*j));
+}
+
+struct request *join_request(struct joiner *j, uint32_t id)
+{
+	return pool_live(&j->rpool, id) ? &j->reqs[SLOT(id)] : NULL;
+}
+
+struct attempt *join_attempt(struct joiner *j, uint32_t id)
+{
+	return pool_live(&j->apool, id) ? &j->atts[SLOT(id)] : NULL;
+}
+
+/* ---- evidence ---- */
+
+/* When the attempt ended: its response head read, or its connection's
+ * first FIN or RST (or close); 0 while it is still open. */
+static uint64_t attempt_end(const struct attempt *a)
+{
+	const struct gs_conn_event *e = &a->conn;
+	uint64_t t;
+
+	if (a->status)
+		return a->ts_resp_read;
+	if (!a->have_conn)
+		return 0;
+	t = e->ts_fin;
+	if (e->ts_rst && (!t || e->ts_rst < t))
+		t = e->ts_rst;
+	return t ? t : e->ts_close;
+}
+
+/* When the gateway began it: connect() or the request write; for an
+ * opaque connection, its last write (it may have served earlier requests). */
+static uint64_t attempt_began(const struct attempt *a)
+{
+	return a->opaque && a->ts_request ? a->ts_request : a->ts_start;
+}
+
+/* The moment the gateway answered the client (or the exchange ended). */
+static uint64_t answer_time(const struct request *r)
+{
+	return r->ts_response ? r->ts_response : r->ts_done;
+}
+
+static uint64_t distance(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* Same path, or the same tail under a rewritten prefix: at least the
+ * whole last segment ("/api/items/7" and "/v2/items/7"). */
+static bool path_compatible(const char *down, const char *up)
+{
+	size_t dn = strlen(down), un = strlen(up), common = 0;
+	const char *last = strrchr(down, '/');
+	size_t tail = last ? dn - (size_t)(last - down) : dn;
+
+	if (!strcmp(down, up))
+		return true;
+	while (common < dn && common < un && down[dn - 1 - common] == up[un - 1 - common])
+		common++;
+	return tail > 1 && common >= tail;
+}
+
+/* Every copied header both heads carry has the same value. */
+static bool fp_compatible(const struct http_fp *d, const struct http_fp *u)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		for (unsigned k = 0; k < u->n; k++)
+			if (d->name[i] == u->name[k] && d->hash[i] != u->hash[k])
+				return false;
+	return true;
+}
+
+static enum level content_level(const struct request *r, const struct attempt *a)
+{
+	if (a->pid != r->pid)
+		return LVL_NONE;
+	if (a->req_id && r->req_id)
+		return a->req_id == r->req_id ? LVL_ID : LVL_NONE;
+	if (a->opaque || !a->method[0])
+		return LVL_TIME;
+	if (r->method[0] && strcmp(a->method, r->method))
+		return LVL_NONE;
+	if (!path_compatible(r->path, a->path) || !fp_compatible(&r->fp, &a->fp))
+		return LVL_NONE;
+	return LVL_CONTENT;
+}
+
+/* Could the attempt be one of r's at all: same process, begun while r was
+ * in flight, compatible content. */
+static enum level candidate_level(const struct request *r, const struct attempt *a)
+{
+	uint64_t began = attempt_began(a);
+
+	if (began < r->ts_start || began > answer_time(r))
+		return LVL_NONE;
+	return content_level(r, a);
+}
+
+/* Does the attempt's outcome agree with what the client got? */
+static bool outcome_agrees(const struct request *r, const struct attempt *a)
+{
+	if (a->status)
+		return a->status == r->status && !a->truncated;
+	return request_failed(r);
+}
+
+/* Would binding a or b give r a different verdict? */
+static bool outcomes_differ(const struct attempt *a, const struct attempt *b)
+{
+	return strcmp(a->backend, b->backend) || a->status != b->status ||
+	       a->failure != b->failure || a->truncated != b->truncated ||
+	       a->opaque_answered != b->opaque_answered;
+}
+
+/* The choice of r's last attempt. */
+struct pick {
+	struct attempt *last;
+	enum join_kind kind;
+};
+
+/* Among the candidates of one level: the one whose end is nearest the
+ * answer (those agreeing with the client's outcome first); how many fit;
+ * whether a different-outcome candidate fits as well. */
+static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
+			  struct pick *pk)
+{
+	struct attempt *best = NULL, *second = NULL, *open = NULL;
+	uint64_t ref = answer_time(r), bd = 0, sd = 0;
+	unsigned fits = 0;
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+		uint64_t end, d;
+
+		if (candidate_level(r, a) != lvl)
+			continue;
+		end = attempt_end(a);
+		if (!end) {
+			if (!open || attempt_began(a) > attempt_began(open))
+				open = a;
+			continue;
+		}
+		d = distance(end, ref);
+		if (d > JOIN_FIT_NS)
+			continue;
+		fits++;
+		/* Agreement with the client's outcome ranks first, then distance. */
+		if (!best || (outcome_agrees(r, a) && !outcome_agrees(r, best)) ||
+		    (outcome_agrees(r, a) == outcome_agrees(r, best) && d < bd)) {
+			second = best, sd = bd;
+			best = a, bd = d;
+		} else if (!second || (outcome_agrees(r, a) == outcome_agrees(r, second) && d < sd) ||
+			   (outcome_agrees(r, a) && !outcome_agrees(r, second))) {
+			second = a, sd = d;
+		}
+	}
+	if (!best && !open)
+		return;
+	pk->last = best ? best : open;
+	if (lvl == LVL_ID)
+		pk->kind = JOIN_ID;
+	else if (lvl == LVL_TIME)
+		pk->kind = JOIN_TIME;
+	else if (fits <= 1)
+		pk->kind = JOIN_CONTENT;
+	else
+		pk->kind = pk->last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
+	if (best && second && outcome_agrees(r, best) == outcome_agrees(r, second) &&
+	    sd - bd <= JOIN_TIE_NS && outcomes_differ(best, second))
+		pk->kind = JOIN_AMBIGUOUS;
+}
+
+static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
+{
+	memset(pk, 0, sizeof(*pk));
+	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
+		pick_in_level(j, r, lvl, pk);
+}
+
+static bool in_chain(struct attempt *const *chain, unsigned n, const struct attempt *a)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (chain[i] == a)
+			return true;
+	return false;
+}
+
+/* The failed attempt just before the chain's oldest (a retry follows a
+ * failure): the latest to end before it began. */
+static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
+					struct attempt *const *chain, unsigned n)
+{
+	struct attempt *prev = NULL;
+	uint64_t limit = attempt_began(chain[n - 1]), prev_end = 0;
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+		uint64_t end = attempt_end(a);
+
+		if (!end || end > limit || in_chain(chain, n, a) || !candidate_level(r, a))
+			continue;
+		if (a->status && a->status < 500 && !a->truncated)
+			continue;	/* answered: not retried */
+		if (end > prev_end) {
+			prev = a;
+			prev_end = end;
+		}
+	}
+	return prev;
+}
+
+/* ---- deciding ---- */
+
+/* Bind the chain ending at last to r, oldest first, and free its slots. */
+static void bind_attempts(struct joiner *j, struct request *r, struct attempt *last)
+{
+	struct attempt *chain[REQ_ATTEMPTS + 1];
+	unsigned n = 0;
+
+	chain[n++] = last;
+	while (n <= REQ_ATTEMPTS && (chain[n] = previous_attempt(j, r, chain, n)))
+		n++;
+	if (n > REQ_ATTEMPTS) {
+		r->attempts_dropped++;
+		n = REQ_ATTEMPTS;
+	}
+	r->nattempts = n;
+	for (unsigned i = 0; i < n; i++)
+		r->attempts[i] = *chain[n - 1 - i];
+	for (unsigned i = 0; i < n; i++)
+		pool_put(&j->apool, SLOT(chain[i]->id));
+}
+
+static void hand_over(struct joiner *j, struct request *r)
+{
+	j->st.requests++;
+	j->st.joined += r->nattempts > 0;
+	j->st.by_kind[r->join]++;
+	j->on_request(r, j->ctx);
+	if (r->finished)
+		j->nfinished--;
+	pool_put(&j->rpool, SLOT(r->id));
+}
+
+/* A failed request is judged by its last attempt's TCP facts, which come
+ * when that connection closes: unanswered, or answered and then cut short
+ * (a passed-through 5xx needs none). */
+static bool needs_facts(const struct request *r, const struct attempt *last)
+{
+	return last && !last->have_conn && request_failed(r) && (!last->status || r->truncated);
+}
+
+static void decide(struct joiner *j, struct request *r, const struct pick *pk, bool late)
+{
+	r->join = pk->last ? pk->kind : JOIN_NONE;
+	if (late && needs_facts(r, pk->last))
+		j->st.facts_timeouts++;
+	if (pk->last && pk->kind != JOIN_AMBIGUOUS)
+		bind_attempts(j, r, pk->last);
+	hand_over(j, r);
+}
+
+/* Decide r if its evidence is in; else return when to look again. */
+static uint64_t try_decide(struct joiner *j, struct request *r, uint64_t now)
+{
+	uint64_t ready = r->ts_done + j->wait_ns, facts = r->ts_done + JOIN_FACTS_WAIT_NS;
+	struct pick pk;
+
+	if (now < ready)
+		return ready;
+	pick_last(j, r, &pk);
+	if (needs_facts(r, pk.last) && now < facts)
+		return facts;
+	decide(j, r, &pk, now >= facts);
+	return UINT64_MAX;
+}
+
+static int by_done(const void *a, const void *b)
+{
+	const struct request *x = *(struct request *const *)a, *y = *(struct request *const *)b;
+
+	return x->ts_done < y->ts_done ? -1 : x->ts_done > y->ts_done;
+}
+
+/* Finished requests, oldest end first: earlier answers pick first. */
+static void decide_ready(struct joiner *j, uint64_t now)
+{
+	struct request **todo = malloc(j->nfinished * sizeof(*todo));
+	uint32_t n = 0;
+
+	if (!todo)
+		return;
+	for (uint32_t i = 0; i < j->rpool.nactive && n < j->nfinished; i++) {
+		struct request *r = &j->reqs[j->rpool.active[i]];
+
+		if (r->finished)
+			todo[n++] = r;
+	}
+	qsort(todo, n, sizeof(*todo), by_done);
+	j->next_decision = UINT64_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t again = try_decide(j, todo[i], now);
+
+		if (again < j->next_decision)
+			j->next_decision = again;
+	}
+	free(todo);
+}
+
+static void orphan(struct joiner *j, struct attempt *a)
+{
+	j->st.unjoined_attempts++;
+	if (j->on_orphan)
+		j->on_orphan(a, j->ctx);
+	pool_put(&j->apool, SLOT(a->id));
+}
+
+/* Attempts no request can claim any more: ended long ago (or all, at the
+ * end of the run). */
+static void expire_attempts(struct joiner *j, uint64_t now)
+{
+	for (uint32_t i = j->apool.nactive; i-- > 0;) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+		uint64_t end = attempt_end(a);
+
+		if (now == UINT64_MAX || (end && end + JOIN_ATTEMPT_TTL_NS < now))
+			orphan(j, a);
+	}
+}
+
+void join_poll(struct joiner *j, uint64_t now)
+{
+	if (j->nfinished && now >= j->next_decision)
+		decide_ready(j, now);
+	if (now >= j->next_expiry) {
+		expire_attempts(j, now);
+		j->next_expiry = now == UINT64_MAX ? 0 : now + 1000000000ull;
+	}
+	if (now != UINT64_MAX)
+		return;
+	/* End of run: requests never finished go out as they are. */
+	for (uint32_t i = j->rpool.nactive; i-- > 0;) {
+		struct request *r = &j->reqs[j->rpool.active[i]];
+		struct pick pk = { 0 };
+
+		decide(j, r, &pk, false);
+	}
+}
+
+/* ---- reporting ---- */
+
+/* A full request table means requests whose end we never saw: decide the
+ * oldest now so new requests are still followed. */
+static void evict_request(struct joiner *j)
+{
+	struct request *oldest = NULL;
+
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		struct request *r = &j->reqs[j->rpool.active[i]];
+
+		if (!oldest || r->ts_start < oldest->ts_start)
+			oldest = r;
+	}
+	j->st.request_evictions++;
+	if (!oldest->finished) {
+		oldest->finished = true;
+		oldest->ts_done = oldest->ts_response ? oldest->ts_response : oldest->ts_start;
+		j->nfinished++;
+	}
+	try_decide(j, oldest, UINT64_MAX - 1);
+}
+
+uint32_t join_request_start(struct joiner *j, const struct request *proto)
+{
+	uint32_t id = pool_take(&j->rpool);
+	struct request *r;
+
+	if (!id) {
+		evict_request(j);
+		id = pool_take(&j->rpool);
+	}
+	r = &j->reqs[SLOT(id)];
+	*r = *proto;
+	r->id = id;
+	r->nattempts = 0;
+	r->finished = false;
+	return id;
+}
+
+void join_request_finish(struct joiner *j, uint32_t id)
+{
+	struct request *r = join_request(j, id);
+	uint64_t ready;
+
+	if (!r || r->finished)
+		return;
+	r->finished = true;
+	j->nfinished++;
+	ready = r->ts_done + j->wait_ns;
+	if (ready < j->next_decision)
+		j->next_decision = ready;
+}
+
+/* A full attempt table: the oldest unclaimed attempt goes out unjoined. */
+static void evict_attempt(struct joiner *j)
+{
+	struct attempt *oldest = NULL;
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+
+		if (!oldest || attempt_began(a) < attempt_began(oldest))
+			oldest = a;
+	}
+	j->st.attempt_evictions++;
+	orphan(j, oldest);
+}
+
+uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
+{
+	uint32_t id = pool_take(&j->apool);
+	struct attempt *a;
+
+	if (!id) {
+		evict_attempt(j);
+		id = pool_take(&j->apool);
+	}
+	a = &j->atts[SLOT(id)];
+	*a = *proto;
+	a->id = id;
+	return id;
+}

@@ -1,0 +1,202 @@
+/* Join engine: decides which upstream attempts (gateway -> backend) a
+ * downstream request (client -> gateway) caused, and hands each finished
+ * request, with its attempts, to one consumer.
+ *
+ * Contract:
+ *  - Requests and attempts are reported as they happen (heads, responses,
+ *    closes), in any interleaving, from any thread of the gateway process.
+ *  - Attempts are not bound when they start: a request is decided once it
+ *    has finished and its evidence is in (late binding): join_wait_ns after
+ *    its end, longer (up to JOIN_FACTS_WAIT_NS) for a failed request whose
+ *    best attempt has not closed yet.
+ *  - Evidence, strongest first: a propagated request id; the content the
+ *    gateway copies upstream (path, or its tail when the prefix was
+ *    rewritten, and hashed header values); then time: the attempt whose end
+ *    (response read, or connection closed) is nearest the moment the
+ *    gateway answered.  Threads are a hint (join "order"), never a key.
+ *  - When two candidates fit equally and would give different verdicts,
+ *    the request is "ambiguous": no attempt is bound, the cause is unknown.
+ *  - Attempts nobody claims expire (counted) and are handed to the attempt
+ *    consumer, so their timings and timeout samples still count. */
+#ifndef GS_JOIN_H
+#define GS_JOIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "conn.h"
+#include "http_parser.h"
+#include "util.h"
+
+#define REQ_METHOD_LEN	HTTP_METHOD_LEN
+#define REQ_HOST_LEN	HTTP_HOST_LEN
+#define REQ_PATH_LEN	HTTP_PATH_LEN
+#define REQ_ATTEMPTS	4
+#define JOIN_REQUESTS	4096	/* requests in flight or waiting for a decision */
+#define JOIN_ATTEMPTS	8192	/* attempts in flight or waiting to be claimed */
+
+/* A request waits at least this long after its end for its evidence. */
+#define JOIN_WAIT_DEFAULT_NS (100 * 1000000ull)
+/* A failed request waits at most this long for its upstream connection's
+ * TCP facts (the gateway often answers before that connection closes). */
+#define JOIN_FACTS_WAIT_NS (3 * 1000000000ull)
+/* An attempt's end farther than this from the answer is not its last one. */
+#define JOIN_FIT_NS (250 * 1000000ull)
+/* Two candidates whose ends are this close to the answer fit equally. */
+#define JOIN_TIE_NS (1 * 1000000ull)
+/* An unclaimed attempt is kept this long after it ended. */
+#define JOIN_ATTEMPT_TTL_NS (10 * 1000000000ull)
+
+/* How a request's attempts were found (reported with every request). */
+enum join_kind {
+	JOIN_NONE = 0,		/* no attempt: the gateway answered alone */
+	JOIN_ID,		/* a propagated request id */
+	JOIN_CONTENT,		/* the only attempt with the request's content */
+	JOIN_ORDER,		/* same content, told apart by time on the same thread */
+	JOIN_TIME,		/* no content to compare: time across the process */
+	JOIN_AMBIGUOUS,		/* candidates fit equally: no attempt bound */
+	JOIN__MAX,
+};
+
+const char *join_kind_name(enum join_kind k);
+
+/* How an attempt ended before or without a response. */
+enum attempt_failure {
+	ATTEMPT_OK = 0,
+	ATTEMPT_REFUSED,
+	ATTEMPT_CONNECT_TIMEOUT,
+	ATTEMPT_UNREACHABLE,
+	ATTEMPT_RESET,		/* RST from the backend after the request */
+	ATTEMPT_CLOSED,		/* backend FIN before a complete response */
+	ATTEMPT_ABANDONED,	/* the gateway closed it without a response */
+};
+
+const char *attempt_failure_name(enum attempt_failure f);
+
+struct attempt {
+	uint32_t id;			/* engine handle (0: not in the engine) */
+	uint32_t pid, tid;		/* the process, and the thread that wrote the request */
+	char backend[GS_ADDR_STRLEN];
+	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
+	char path[REQ_PATH_LEN];
+	struct http_fp fp;		/* hashed copied headers of the request */
+	uint64_t req_id;		/* hash of a propagated request id, 0 if none */
+	uint64_t sk;			/* upstream connection */
+	uint64_t ts_start;		/* connect() when fresh, request write when reused */
+	uint64_t ts_request;		/* request head written (opaque: last write) */
+	uint64_t ts_resp_kernel;	/* first response byte reached the socket */
+	uint64_t ts_resp_read;		/* response head read by the gateway */
+	uint64_t ts_end;		/* connection closed / attempt given up */
+	uint64_t resp_body_end;		/* rx stream offset where the response ends, or HTTP_UNKNOWN */
+	uint64_t resp_bytes;		/* response bytes the gateway read (at close) */
+	double connect_ms;		/* -1 when reused or unknown */
+	uint16_t status;		/* 0: no response head */
+	bool reused, retry_after;
+	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
+	bool opaque;			/* its bytes could not be read (TLS, unknown protocol) */
+	bool opaque_answered;		/* opaque: bytes were read after the last write */
+	bool truncated;			/* the response ended before its announced length */
+	enum attempt_failure failure;
+	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
+	bool have_conn;
+	/* The connection closed with this attempt unanswered after this long
+	 * without progress: a timeout sample, counted when the request ends
+	 * (not when the gateway closed it because the client had left). */
+	uint64_t idle_close_ns;
+	bool idle_closed_by_backend;
+	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
+};
+
+struct request {
+	uint32_t id;			/* engine handle */
+	uint32_t pid, tid;
+	char comm[GS_COMM_LEN + 1];
+	char client[GS_ADDR_STRLEN];
+	char listener[GS_ADDR_STRLEN];	/* the client-facing port */
+	char method[REQ_METHOD_LEN];
+	char host[REQ_HOST_LEN];
+	char path[REQ_PATH_LEN];
+	struct http_fp fp;
+	uint64_t req_id;
+	uint64_t sk;			/* downstream connection */
+	uint64_t ts_start;		/* request head read by the gateway */
+	uint64_t ts_response;		/* response head written, 0 if none */
+	uint64_t ts_done;		/* response complete, or the end of the exchange */
+	uint64_t ts_client_fin;		/* the client closed its side, 0 if not before the end */
+	uint64_t body_expected;		/* truncated: response bytes announced */
+	uint64_t body_delivered;	/* ... and written before the connection ended */
+	uint16_t status;		/* 0: the client got no status */
+	bool client_closed;		/* the client closed before any response */
+	bool truncated;			/* the response was cut short */
+	bool finished;
+	enum join_kind join;
+	unsigned nattempts;
+	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
+	struct attempt attempts[REQ_ATTEMPTS];
+};
+
+typedef void (*request_sink)(const struct request *r, void *ctx);
+/* An attempt that no request claimed, when it expires. */
+typedef void (*attempt_sink)(const struct attempt *a, void *ctx);
+
+struct join_stats {
+	uint64_t requests;		/* requests decided */
+	uint64_t joined;		/* ... with at least one attempt */
+	uint64_t by_kind[JOIN__MAX];
+	uint64_t unjoined_attempts;	/* attempts no request claimed */
+	uint64_t request_evictions;	/* requests forced out of a full table */
+	uint64_t attempt_evictions;	/* attempts forced out of a full table */
+	uint64_t facts_timeouts;	/* failed requests decided without upstream TCP facts */
+};
+
+/* Fixed slots handed out by handle (slot | generation << 16), so a stale
+ * handle (decided, expired) is recognised. */
+struct join_pool {
+	uint32_t cap;
+	uint16_t *gen;			/* per slot */
+	uint32_t *pos;			/* slot -> index in active, or UINT32_MAX when free */
+	uint32_t *active;		/* slots in use, in no particular order */
+	uint32_t *free;			/* stack of free slots */
+	uint32_t nactive, nfree;
+};
+
+struct joiner {
+	struct request *reqs;		/* JOIN_REQUESTS slots; slot 0 unused (id 0 = none) */
+	struct attempt *atts;		/* JOIN_ATTEMPTS slots; slot 0 unused */
+	struct join_pool rpool, apool;
+	uint32_t nfinished;		/* finished requests waiting for a decision */
+	uint64_t next_decision;		/* earliest time a waiting request may be decided */
+	uint64_t next_expiry;		/* next scan for expired attempts */
+	uint64_t wait_ns;		/* join_wait */
+	request_sink on_request;
+	attempt_sink on_orphan;
+	void *ctx;
+	struct join_stats st;
+};
+
+int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
+	      attempt_sink on_orphan, void *ctx);
+void join_free(struct joiner *j);
+
+/* A downstream request head was read; returns its handle (never 0). */
+uint32_t join_request_start(struct joiner *j, const struct request *proto);
+/* The request by handle, or NULL once it was decided. */
+struct request *join_request(struct joiner *j, uint32_t id);
+/* The request's exchange is over (answered or not): decide it when its
+ * evidence is in. */
+void join_request_finish(struct joiner *j, uint32_t id);
+
+/* An upstream attempt began (a request head written, or a connection that
+ * carried no readable request); returns its handle (never 0). */
+uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto);
+struct attempt *join_attempt(struct joiner *j, uint32_t id);
+
+/* Failed, as every stage counts it: no status (the client or the gateway
+ * gave up), a 5xx, a response cut short, or a client that left first. */
+bool request_failed(const struct request *r);
+
+/* Decide every finished request whose evidence is in or whose wait is
+ * over, as of now (event time); UINT64_MAX decides everything and expires
+ * every unclaimed attempt (end of run). */
+void join_poll(struct joiner *j, uint64_t now);
+
+#endif

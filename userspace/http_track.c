@@ -467,6 +467,7 @@ static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 	}
 	if (!any && !c->nreq)
 		opaque_attempt(c->t, e, o);
+	join_attempt_closed(c->t->join);
 }
 
 /* The response of the front exchange ended before its announced length:

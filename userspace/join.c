@@ -249,7 +249,7 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 {
 	struct attempt *best = NULL, *second = NULL, *open = NULL;
 	uint64_t ref = answer_time(r), bd = 0, sd = 0;
-	unsigned fits = 0;
+	unsigned seen = 0;
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
@@ -257,6 +257,7 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 
 		if (candidate_level(r, a) != lvl)
 			continue;
+		seen++;
 		end = attempt_end(a);
 		if (!end) {
 			if (!open || attempt_began(a) > attempt_began(open))
@@ -266,7 +267,6 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		d = distance(end, ref);
 		if (d > JOIN_FIT_NS)
 			continue;
-		fits++;
 		/* Agreement with the client's outcome ranks first, then distance. */
 		if (!best || (outcome_agrees(r, a) && !outcome_agrees(r, best)) ||
 		    (outcome_agrees(r, a) == outcome_agrees(r, best) && d < bd)) {
@@ -284,8 +284,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		pk->kind = JOIN_ID;
 	else if (lvl == LVL_TIME)
 		pk->kind = JOIN_TIME;
-	else if (fits <= 1)
-		pk->kind = JOIN_CONTENT;
+	else if (seen == 1)
+		pk->kind = JOIN_CONTENT;	/* the only attempt with its content */
 	else
 		pk->kind = pk->last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
 	if (best && second && outcome_agrees(r, best) == outcome_agrees(r, second) &&
@@ -539,6 +539,12 @@ static void evict_attempt(struct joiner *j)
 	orphan(j, oldest);
 }
 
+void join_attempt_closed(struct joiner *j)
+{
+	if (j->nfinished)
+		j->next_decision = 0;
+}
+
 uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 {
 	uint32_t id = pool_take(&j->apool);
@@ -551,5 +557,7 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	a = &j->atts[SLOT(id)];
 	*a = *proto;
 	a->id = id;
+	if (a->have_conn)
+		join_attempt_closed(j);
 	return id;
 }

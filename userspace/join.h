@@ -189,6 +189,9 @@ void join_request_finish(struct joiner *j, uint32_t id);
  * carried no readable request); returns its handle (never 0). */
 uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto);
 struct attempt *join_attempt(struct joiner *j, uint32_t id);
+/* An attempt's connection closed (its TCP facts are in): requests waiting
+ * for evidence are looked at again at the next poll. */
+void join_attempt_closed(struct joiner *j);
 
 /* Failed, as every stage counts it: no status (the client or the gateway
  * gave up), a 5xx, a response cut short, or a client that left first. */

@@ -1,0 +1,390 @@
+/* The join engine: which attempts a request gets, how the join is labelled,
+ * and when it is decided.  Synthetic requests and attempts in the shapes
+ * real gateways produce: interleaved event loops, rewritten paths,
+ * goroutines on other threads, failed connects answered before their
+ * sockets close, unreadable upstream bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "join.h"
+#include "testlib.h"
+
+#define MS 1000000ull
+#define T0 (1000 * 1000 * MS)
+#define PID 10
+
+static struct request decided[64];
+static unsigned ndecided;
+static struct attempt orphans[64];
+static unsigned norphans;
+
+static void on_request(const struct request *r, void *ctx)
+{
+	(void)ctx;
+	if (ndecided < 64)
+		decided[ndecided++] = *r;
+}
+
+static void on_orphan(const struct attempt *a, void *ctx)
+{
+	(void)ctx;
+	if (norphans < 64)
+		orphans[norphans++] = *a;
+}
+
+static void setup(struct joiner *j)
+{
+	ndecided = norphans = 0;
+	ASSERT_EQ(join_init(j, 0, on_request, on_orphan, NULL), 0);
+}
+
+static struct request *by_path(const char *path)
+{
+	for (unsigned i = 0; i < ndecided; i++)
+		if (!strcmp(decided[i].path, path))
+			return &decided[i];
+	return NULL;
+}
+
+static struct request *by_status(uint16_t status)
+{
+	for (unsigned i = 0; i < ndecided; i++)
+		if (decided[i].status == status)
+			return &decided[i];
+	return &decided[63];
+}
+
+static uint32_t request(struct joiner *j, const char *path, uint32_t tid, uint64_t at)
+{
+	struct request r = { .pid = PID, .tid = tid, .ts_start = at };
+
+	snprintf(r.method, sizeof(r.method), "GET");
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	return join_request_start(j, &r);
+}
+
+static void answer(struct joiner *j, uint32_t id, uint16_t status, uint64_t at)
+{
+	struct request *r = join_request(j, id);
+
+	r->status = status;
+	r->ts_response = r->ts_done = at;
+	join_request_finish(j, id);
+}
+
+static struct attempt attempt_proto(const char *path, uint32_t tid, const char *be, uint64_t at)
+{
+	struct attempt a = { .pid = PID, .tid = tid, .ts_start = at, .ts_request = at,
+			     .connect_ms = -1, .resp_body_end = HTTP_UNKNOWN };
+
+	snprintf(a.backend, sizeof(a.backend), "%s", be);
+	if (path) {
+		snprintf(a.method, sizeof(a.method), "GET");
+		snprintf(a.path, sizeof(a.path), "%s", path);
+	}
+	return a;
+}
+
+static uint32_t attempt(struct joiner *j, const char *path, uint32_t tid, const char *be, uint64_t at)
+{
+	struct attempt a = attempt_proto(path, tid, be, at);
+
+	return join_attempt_start(j, &a);
+}
+
+static void responded(struct joiner *j, uint32_t id, uint16_t status, uint64_t at)
+{
+	struct attempt *a = join_attempt(j, id);
+
+	a->status = status;
+	a->ts_resp_read = a->ts_resp_kernel = at;
+}
+
+/* The gateway closed the attempt's connection at `at` without an answer. */
+static void abandoned(struct joiner *j, uint32_t id, uint64_t at)
+{
+	struct attempt *a = join_attempt(j, id);
+
+	a->have_conn = true;
+	a->failure = ATTEMPT_ABANDONED;
+	a->conn.ts_start = a->ts_start;
+	a->conn.ts_fin = a->conn.ts_close = at;
+	a->conn.fin_by = GS_FIN_LOCAL;
+}
+
+/* A connect that failed: refused at `at`, no bytes. */
+static uint32_t failed_connect(struct joiner *j, const char *be, uint64_t start, uint64_t at)
+{
+	struct attempt a = attempt_proto(NULL, 99, be, start);
+
+	a.opaque = true;
+	a.ts_request = 0;
+	a.have_conn = true;
+	a.failure = ATTEMPT_REFUSED;
+	a.conn.ts_start = start;
+	a.conn.ts_rst = a.conn.ts_close = at;
+	return join_attempt_start(j, &a);
+}
+
+/* Two clients ask one worker for the same path; the worker writes the
+ * upstream requests in the other order; the slow one times out.  Each
+ * request gets the attempt whose end is nearest its answer. */
+static void test_same_path_out_of_order(void)
+{
+	struct joiner j;
+	uint32_t a, b, ua, ub;
+
+	setup(&j);
+	a = request(&j, "/x", 1, T0);
+	b = request(&j, "/x", 1, T0 + 1 * MS);
+	ub = attempt(&j, "/x", 1, "198.18.0.3:80", T0 + 2 * MS);	/* b's, written first */
+	ua = attempt(&j, "/x", 1, "198.18.0.2:80", T0 + 3 * MS);
+	responded(&j, ub, 200, T0 + 10 * MS);
+	answer(&j, b, 200, T0 + 10 * MS + 50000);
+	abandoned(&j, ua, T0 + 1003 * MS);
+	answer(&j, a, 504, T0 + 1003 * MS + 40000);
+	join_poll(&j, T0 + 2000 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(by_path("/x") != NULL, 1);
+	for (unsigned i = 0; i < ndecided; i++) {
+		const struct request *r = &decided[i];
+
+		ASSERT_EQ(r->nattempts, 1);
+		ASSERT_STREQ(r->attempts[0].backend, r->status == 200 ? "198.18.0.3:80" : "198.18.0.2:80");
+	}
+	/* Decided first, b chose between two attempts with its content by
+	 * time on its thread; a then had only one left. */
+	ASSERT_EQ(by_status(200)->join, JOIN_ORDER);
+	ASSERT_EQ(by_status(504)->join, JOIN_CONTENT);
+	join_free(&j);
+}
+
+/* nginx proxy_pass http://be/v2/: the upstream path has another prefix,
+ * the same tail; another request's attempt on another path is not taken. */
+static void test_rewritten_prefix(void)
+{
+	struct joiner j;
+	uint32_t r1, r2, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/api/items/7", 1, T0);
+	r2 = request(&j, "/api/items/8", 1, T0 + MS);
+	u2 = attempt(&j, "/v2/items/8", 1, "198.18.0.2:80", T0 + 2 * MS);
+	u1 = attempt(&j, "/v2/items/7", 1, "198.18.0.2:80", T0 + 3 * MS);
+	responded(&j, u1, 200, T0 + 5 * MS);
+	responded(&j, u2, 200, T0 + 5 * MS + 1000);
+	answer(&j, r1, 200, T0 + 5 * MS + 2000);
+	answer(&j, r2, 200, T0 + 5 * MS + 3000);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(by_path("/api/items/7")->join, JOIN_CONTENT);
+	ASSERT_EQ(by_path("/api/items/7")->attempts[0].ts_request, T0 + 3 * MS);
+	ASSERT_EQ(by_path("/api/items/8")->attempts[0].ts_request, T0 + 2 * MS);
+	ASSERT_TRUE(!join_attempt(&j, u1) && !join_attempt(&j, u2));
+	join_free(&j);
+}
+
+/* A propagated id decides even when content and time point elsewhere. */
+static void test_request_id_first(void)
+{
+	struct joiner j;
+	struct attempt p1 = attempt_proto("/x", 1, "198.18.0.2:80", T0 + 2 * MS);
+	struct attempt p2 = attempt_proto("/x", 1, "198.18.0.3:80", T0 + 3 * MS);
+	uint32_t r1, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/x", 1, T0);
+	join_request(&j, r1)->req_id = 42;
+	p1.req_id = 43;
+	p2.req_id = 42;
+	u1 = join_attempt_start(&j, &p1);
+	u2 = join_attempt_start(&j, &p2);
+	responded(&j, u1, 200, T0 + 9 * MS);
+	responded(&j, u2, 200, T0 + 5 * MS);
+	answer(&j, r1, 200, T0 + 9 * MS);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].join, JOIN_ID);
+	ASSERT_STREQ(decided[0].attempts[0].backend, "198.18.0.3:80");
+	join_free(&j);
+}
+
+/* Copied header values tell apart requests for the same path. */
+static void test_fingerprint_separates(void)
+{
+	struct joiner j;
+	struct attempt p1 = attempt_proto("/x", 1, "198.18.0.2:80", T0 + 2 * MS);
+	struct attempt p2 = attempt_proto("/x", 1, "198.18.0.3:80", T0 + 2 * MS + 100);
+	struct http_fp fa = { .n = 1, .name = { HTTP_FP_USER_AGENT }, .hash = { 111 } };
+	struct http_fp fb = { .n = 1, .name = { HTTP_FP_USER_AGENT }, .hash = { 222 } };
+	uint32_t r1, r2, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/x", 1, T0);
+	r2 = request(&j, "/x", 1, T0 + 100);
+	join_request(&j, r1)->fp = fa;
+	join_request(&j, r2)->fp = fb;
+	p1.fp = fb;
+	p2.fp = fa;
+	u1 = join_attempt_start(&j, &p1);
+	u2 = join_attempt_start(&j, &p2);
+	responded(&j, u1, 200, T0 + 5 * MS);
+	responded(&j, u2, 503, T0 + 5 * MS + 10);
+	answer(&j, r1, 503, T0 + 5 * MS + 20);
+	answer(&j, r2, 200, T0 + 5 * MS + 30);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_STREQ(by_path("/x")->attempts[0].backend,
+		     by_path("/x")->status == 503 ? "198.18.0.3:80" : "198.18.0.2:80");
+	for (unsigned i = 0; i < ndecided; i++) {
+		ASSERT_EQ(decided[i].join, JOIN_CONTENT);
+		ASSERT_EQ(decided[i].attempts[0].status, decided[i].status);
+	}
+	join_free(&j);
+}
+
+/* A goroutine proxy: the client head is read on one thread, the upstream
+ * request written on another.  Threads are a hint, not a key. */
+static void test_other_thread(void)
+{
+	struct joiner j;
+	uint32_t r1, u1;
+
+	setup(&j);
+	r1 = request(&j, "/g", 7, T0);
+	u1 = attempt(&j, "/g", 8, "198.18.0.2:80", T0 + MS);
+	responded(&j, u1, 200, T0 + 3 * MS);
+	answer(&j, r1, 200, T0 + 3 * MS + 100);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 1);
+	ASSERT_EQ(decided[0].join, JOIN_CONTENT);
+	join_free(&j);
+}
+
+/* HAProxy answers a refused connect before it closes the socket, and
+ * retries: every failed connect that began inside the request's lifetime
+ * is one of its attempts, bound by time.  The request waits for them. */
+static void test_failed_connects_late(void)
+{
+	struct joiner j;
+	uint32_t r1;
+
+	setup(&j);
+	r1 = request(&j, "/r", 1, T0);
+	failed_connect(&j, "198.18.0.2:80", T0 + MS, T0 + 2 * MS);
+	failed_connect(&j, "198.18.0.2:80", T0 + 1002 * MS, T0 + 1003 * MS);
+	answer(&j, r1, 503, T0 + 2003 * MS);
+	join_poll(&j, T0 + 2003 * MS + 50 * MS);
+	ASSERT_EQ(ndecided, 0);		/* still inside its join wait */
+	/* the last attempt's connection: reported when the kernel knew it */
+	failed_connect(&j, "198.18.0.2:80", T0 + 2002 * MS, T0 + 2003 * MS - 1000);
+	join_poll(&j, T0 + 2003 * MS + 100 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 3);
+	ASSERT_EQ(decided[0].join, JOIN_TIME);
+	ASSERT_EQ(decided[0].attempts[2].failure, ATTEMPT_REFUSED);
+	ASSERT_EQ(decided[0].attempts[0].ts_start, T0 + MS);
+	join_free(&j);
+}
+
+/* Two requests answered 504 and 200 at the same instant, two opaque
+ * attempts (TLS) ending at that instant with different outcomes: the
+ * engine says ambiguous for the one it cannot tell, binds nothing there,
+ * and the client's outcome still separates what it can. */
+static void test_ambiguous(void)
+{
+	struct joiner j;
+	uint32_t r1, u1, u2;
+	struct attempt a = attempt_proto(NULL, 1, "198.18.0.2:80", T0 + MS);
+	struct attempt b = attempt_proto(NULL, 1, "198.18.0.3:80", T0 + MS);
+
+	setup(&j);
+	r1 = request(&j, "/t", 1, T0);
+	a.opaque = b.opaque = true;
+	a.ts_request = b.ts_request = T0 + 2 * MS;
+	a.have_conn = b.have_conn = true;
+	a.failure = b.failure = ATTEMPT_ABANDONED;
+	a.conn.ts_fin = a.conn.ts_close = T0 + 1000 * MS;
+	b.conn.ts_fin = b.conn.ts_close = T0 + 1000 * MS + 200000;
+	b.failure = ATTEMPT_RESET;
+	u1 = join_attempt_start(&j, &a);
+	u2 = join_attempt_start(&j, &b);
+	answer(&j, r1, 504, T0 + 1000 * MS + 100000);
+	join_poll(&j, T0 + 1200 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].join, JOIN_AMBIGUOUS);
+	ASSERT_EQ(decided[0].nattempts, 0);
+	ASSERT_TRUE(join_attempt(&j, u1) && join_attempt(&j, u2));
+	join_free(&j);
+}
+
+/* A failed request whose attempt is still open waits (bounded) for the
+ * connection's TCP facts; a healthy one does not. */
+static void test_waits_for_facts(void)
+{
+	struct joiner j;
+	uint32_t r1, u1;
+
+	setup(&j);
+	r1 = request(&j, "/w", 1, T0);
+	u1 = attempt(&j, "/w", 1, "198.18.0.2:80", T0 + MS);
+	answer(&j, r1, 504, T0 + 1000 * MS);
+	join_poll(&j, T0 + 1500 * MS);
+	ASSERT_EQ(ndecided, 0);
+	abandoned(&j, u1, T0 + 1000 * MS - 100);
+	join_attempt_closed(&j);
+	join_poll(&j, T0 + 1600 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 1);
+	ASSERT_TRUE(decided[0].attempts[0].have_conn);
+	ASSERT_EQ(j.st.facts_timeouts, 0);
+	join_free(&j);
+}
+
+/* Attempts no request claims expire and are handed over, counted. */
+static void test_orphans_expire(void)
+{
+	struct joiner j;
+	uint32_t u1;
+
+	setup(&j);
+	u1 = attempt(&j, "/o", 1, "198.18.0.2:80", T0);
+	responded(&j, u1, 200, T0 + MS);
+	join_poll(&j, T0 + 2 * JOIN_ATTEMPT_TTL_NS);
+	ASSERT_EQ(norphans, 1);
+	ASSERT_EQ(j.st.unjoined_attempts, 1);
+	ASSERT_TRUE(!join_attempt(&j, u1));
+	join_free(&j);
+}
+
+/* A full request table decides its oldest request rather than lose new
+ * ones; the eviction is counted. */
+static void test_full_table(void)
+{
+	struct joiner j;
+
+	setup(&j);
+	for (unsigned i = 0; i < JOIN_REQUESTS; i++)
+		request(&j, "/f", 1, T0 + i);
+	ASSERT_EQ(j.st.request_evictions, 1);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].ts_start, T0);
+	join_poll(&j, UINT64_MAX);
+	ASSERT_EQ(j.st.requests, JOIN_REQUESTS);
+	join_free(&j);
+}
+
+int main(void)
+{
+	RUN_TEST(test_same_path_out_of_order);
+	RUN_TEST(test_rewritten_prefix);
+	RUN_TEST(test_request_id_first);
+	RUN_TEST(test_fingerprint_separates);
+	RUN_TEST(test_other_thread);
+	RUN_TEST(test_failed_connects_late);
+	RUN_TEST(test_ambiguous);
+	RUN_TEST(test_waits_for_facts);
+	RUN_TEST(test_orphans_expire);
+	RUN_TEST(test_full_table);
+	TEST_MAIN_END();
+}

@@ -13,6 +13,12 @@ CLOSED_PORT=8091
 TCPLIFE=${TCPLIFE:-/usr/sbin/tcplife}
 gs_require_bpf $T
 [ -x "$TCPLIFE" ] || { skip $T "$TCPLIFE not installed (Debian package libbpf-tools)"; exit 0; }
+# tcplife finds its tracepoints through tracefs, which a fresh machine has
+# not mounted (gatescope itself does not need it).
+if [ ! -e /sys/kernel/tracing/events ]; then
+	mount -t tracefs tracefs /sys/kernel/tracing ||
+		{ fail $T "tracefs is not mounted and could not be mounted for tcplife"; exit 1; }
+fi
 conn_setup tl || { fail $T "testbed setup"; exit 1; }
 gs_serve "$BNS" "$BE4" $PORT ok || { fail $T "server did not start"; exit 1; }
 

@@ -32,6 +32,7 @@ struct http_conn {
 	unsigned nreq;			/* request heads seen */
 	bool broken;
 	bool tunnel;			/* after 101 / CONNECT: no more HTTP */
+	uint32_t last_done;		/* downstream: the request finished last */
 	const struct gs_http_event *cur;	/* the fragment being parsed */
 	struct xchg q[XCHG_MAX];
 	unsigned qhead, qlen;
@@ -178,6 +179,7 @@ static void finish_front(struct http_conn *c, uint64_t ts_done)
 	if (r)
 		r->ts_done = ts_done > r->ts_response ? ts_done : r->ts_response;
 	join_request_finish(c->t->join, x->id);
+	c->last_done = x->id;
 	xchg_pop(c);
 }
 
@@ -292,9 +294,9 @@ static void upstream_response(struct http_conn *c, const struct http_head *h)
 		a->resp_body_end = h->body_end;
 	}
 	c->tunnel = starts_tunnel(h);
-	/* Answered exchanges leave the queue once their response is complete,
-	 * or when the next response shows it was (keep-alive). */
-	while ((x = xchg_at(c, 0)) && x->responded && xchg_unanswered(c) != x && c->qlen > 1)
+	/* The newest answered exchange stays until the next one: if the
+	 * connection ends inside its body, the response was cut short. */
+	while ((x = xchg_at(c, 0)) && x->responded && c->qlen > 1)
 		xchg_pop(c);
 }
 
@@ -482,23 +484,32 @@ static void check_truncated(struct request *r, const struct xchg *x, const struc
 	r->body_delivered = e->app_tx_bytes > x->head_end ? e->app_tx_bytes - x->head_end : 0;
 }
 
+/* The client had closed its side before the answer was written: the
+ * answer went into a dead connection (a gateway that did not notice). */
+static void check_client_left(struct request *r, const struct gs_conn_event *e)
+{
+	if (r->ts_response && closed_by_peer(e) && close_time(e) < r->ts_response) {
+		r->client_closed = true;
+		r->ts_client_fin = close_time(e);
+	}
+}
+
 static void close_downstream(struct http_conn *c, const struct gs_conn_event *e)
 {
 	uint64_t end = e->ts_last_tx ? e->ts_last_tx : e->ts_close;
 	bool client_fin = closed_by_peer(e);
+	struct request *done = join_request(c->t->join, c->last_done);
 	struct xchg *x;
+
+	if (done)	/* answered, not decided yet */
+		check_client_left(done, e);
 
 	while ((x = xchg_at(c, 0))) {
 		struct request *r = join_request(c->t->join, x->id);
 
 		if (r && x->responded) {
 			check_truncated(r, x, e);
-			/* The client left before the answer, which went into a
-			 * dead connection. */
-			if (client_fin && close_time(e) < r->ts_response) {
-				r->client_closed = true;
-				r->ts_client_fin = close_time(e);
-			}
+			check_client_left(r, e);
 			r->ts_done = end > r->ts_response ? end : r->ts_response;
 		} else if (r) {
 			/* Unanswered at close: who closed first tells if the

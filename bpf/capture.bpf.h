@@ -73,34 +73,45 @@ static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
 	       e->data[i + 2] == '\r' && e->data[i + 3] == '\n';
 }
 
+/* A TLS record header: handshake (22), version 3.x.  Seen as the first
+ * bytes of a connection, it is a TLS connection whatever its port. */
+static __always_inline void note_tls_start(struct gs_conn_event *c, __u32 first, __u64 off)
+{
+	if (!off && (first & 0xffff) == 0x0316)
+		c->flags |= GS_CONN_F_TLS;
+}
+
 /* Capture up to capture_bytes of a user buffer if it may start a head or
  * continue an unfinished one.  avail: bytes readable at buf (first iovec).
+ * off / other_off: the stream offsets of this direction and of the other
+ * one (TCP payload bytes, or TLS plaintext bytes with GS_HTTP_F_TLS).
  * The bytes go straight from user memory into a ring buffer record of
  * fixed size (capture_bytes is a load-time constant); the event's size
  * field says how much of it is used.  now: the caller's clock reading, or
  * 0 to read it here, only when something is captured. */
-static __always_inline void capture(struct gs_conn_state *st, const void *buf, __u32 len,
-				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready,
-				    __u64 now)
+static __always_inline void capture_stream(struct gs_conn_state *st, const void *buf, __u32 len,
+					   __u32 avail, __u8 io_dir, __u64 off, __u64 other_off,
+					   __u64 ts_ready, __u64 now, __u8 flags)
 {
 	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
 	struct gs_conn_event *c = &st->ev;
 	struct gs_http_event *e;
 	__u32 first = 0;
 	__u64 n;
-	__u8 flags = 0;
 
 	if (!buf || !len)
 		return;
 	if (bpf_probe_read_user(&first, sizeof(first), buf) && avail >= 4)
 		return;		/* unreadable user memory: nothing to capture */
+	if (!(flags & GS_HTTP_F_TLS))
+		note_tls_start(c, first, off);
 	if (!may_start_head(first)) {
 		if (!*cont)
 			return;
-		flags = GS_HTTP_F_CONT;
+		flags |= GS_HTTP_F_CONT;
 	}
 	n = len < avail ? len : avail;
-	if (flags && n > *cont)
+	if ((flags & GS_HTTP_F_CONT) && n > *cont)
 		n = *cont;	/* a head is captured up to capture_bytes in all */
 	barrier_var(n);		/* keep the clamp below where the verifier sees it */
 	if (n > capture_bytes)
@@ -121,7 +132,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	/* A whole buffer that does not end a head: the rest of the head
 	 * follows in later writes (or reads), however many, until the head
 	 * ends or capture_bytes of it were captured. */
-	if (!flags)
+	if (!(flags & GS_HTTP_F_CONT))
 		*cont = (n == len && !ends_head(e, n)) ? capture_bytes - n : 0;
 	else if (ends_head(e, n) || n < len)
 		*cont = 0;
@@ -135,7 +146,7 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	e->sk = c->sk;
 	e->ts = now ? now : bpf_ktime_get_ns();
 	e->stream_off = off;
-	e->other_off = io_dir == GS_IO_SEND ? c->app_rx_bytes : c->app_tx_bytes;
+	e->other_off = other_off;
 	e->ts_conn_start = c->ts_start;
 	e->ts_established = c->ts_established;
 	e->ts_first_byte = ts_ready;
@@ -154,6 +165,16 @@ static __always_inline void capture(struct gs_conn_state *st, const void *buf, _
 	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
+}
+
+/* The plain path: offsets are the TCP payload bytes of the connection. */
+static __always_inline void capture(struct gs_conn_state *st, const void *buf, __u32 len,
+				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready,
+				    __u64 now)
+{
+	__u64 other = io_dir == GS_IO_SEND ? st->ev.app_rx_bytes : st->ev.app_tx_bytes;
+
+	capture_stream(st, buf, len, avail, io_dir, off, other, ts_ready, now, 0);
 }
 
 #endif /* GATESCOPE_CAPTURE_BPF_H */

@@ -9,6 +9,7 @@
  * connect (at TCP_CLOSE from SYN_SENT) and a connection abandoned with
  * unacknowledged data. */
 #include "gs.bpf.h"
+#include "tls.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -136,6 +137,7 @@ static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_stat
 	__u64 key = (__u64)sk;
 
 	emit(&st->ev, sizeof(st->ev));
+	tls_forget(st);
 	if (!bpf_map_delete_elem(&conns, &key))
 		stat_inc(GS_STAT_CONN_DELETES);
 }

@@ -29,10 +29,12 @@ struct gs_conn_state {
 	struct gs_conn_event ev;
 	__u64 ts_rx_ready;	/* oldest unread data arrived (sk_data_ready), 0 if none */
 	__u8 tx_in_call;	/* inside one sendmsg: capture only its first segment */
-	__u8 pad0;
+	__u8 tls;		/* a TLS session's socket: its plaintext comes from uprobes */
 	__u16 tx_cont;		/* bytes of an unfinished head still to capture, send side */
 	__u16 rx_cont;		/* same, receive side */
 	__u8 pad[2];
+	__u32 tls_tgid;		/* the TLS session on it (tls.bpf.h), forgotten at close */
+	__u64 tls_ssl;
 };
 
 /* Per-CPU counters (enum gs_stat); summed by userspace. */

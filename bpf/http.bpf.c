@@ -9,6 +9,7 @@
  * One event per head (or head fragment), never one per syscall; byte
  * counts and times are kept in the connection's map entry. */
 #include "capture.bpf.h"
+#include "tls.bpf.h"
 
 const volatile bool http_enabled = true;
 const volatile __u32 capture_bytes = GS_CAPTURE_DEFAULT;
@@ -56,8 +57,8 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 		return 0;
 	st->tx_in_call = 1;
 	claim_owner(&st->ev);
-	if (!http_enabled)
-		return 0;
+	if (!http_enabled || tls_note_io(st, sk, 0))
+		return 0;	/* TLS records: their plaintext comes from the uprobes */
 	buf = send_user_buf(msg, &avail);
 	capture(st, buf, msg->msg_iter.count, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
 	return 0;
@@ -131,7 +132,7 @@ int BPF_PROG(gs_recv_length, struct sock *sk, int ret, int flags)
 	ts_ready = st->ts_rx_ready;
 	st->ts_rx_ready = 0;
 	now = bpf_ktime_get_ns();
-	if (http_enabled) {
+	if (http_enabled && !tls_note_io(st, sk, ts_ready)) {
 		buf = recv_user_buf(ret, &avail);
 		if (avail > (__u32)ret)
 			avail = ret;

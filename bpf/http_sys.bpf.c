@@ -7,6 +7,7 @@
  * or --capture-path syscall asks for them.  Enter: remember the socket and
  * the user buffer per thread; exit: count the bytes and capture the head. */
 #include "capture.bpf.h"
+#include "tls.bpf.h"
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -99,7 +100,7 @@ static __always_inline void io_exit(long ret)
 		st->ts_rx_ready = 0;
 	}
 	now = bpf_ktime_get_ns();
-	if (http_enabled)
+	if (http_enabled && !tls_note_io(st, (void *)io->sk, ts_ready))
 		capture(st, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
 			ts_ready, now);
 	*bytes += len;

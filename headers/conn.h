@@ -35,6 +35,9 @@ enum gs_fin_by {
 #define GS_CONN_F_DESTROYED	(1u << 2)	/* close seen via tcp_destroy_sock */
 #define GS_CONN_F_ABANDONED	(1u << 3)	/* emitted when the process closed it with
 						 * unacknowledged data, before TCP_CLOSE */
+#define GS_CONN_F_TLS		(1u << 4)	/* its first bytes were a TLS handshake record */
+#define GS_CONN_F_TLS_READ	(1u << 5)	/* its plaintext was read through libssl uprobes:
+						 * tls_{tx,rx}_bytes count it */
 
 /* Every event starts with this header (also in --record files). */
 struct gs_event_hdr {
@@ -58,6 +61,8 @@ struct gs_conn_event {
 	__u64 app_rx_bytes;	/* bytes the process read */
 	__u64 bytes_sent;	/* data bytes acked by the peer (bytes_acked - SYN, FIN) */
 	__u64 bytes_received;	/* data bytes received (bytes_received - FIN) */
+	__u64 tls_tx_bytes;	/* GS_CONN_F_TLS_READ: plaintext written through TLS */
+	__u64 tls_rx_bytes;	/* ... and read; app_*_bytes stay the TLS record bytes */
 	__u32 pid;		/* tgid */
 	__u32 tid;
 	__u32 flags;		/* GS_CONN_F_* */
@@ -89,6 +94,9 @@ enum gs_stat {
 	GS_STAT_CONN_INSERT_FAIL,	/* map update failed */
 	GS_STAT_HTTP_TRUNCATED,		/* capture shorter than the buffer */
 	GS_STAT_PID_FORKS,		/* children of traced processes added */
+	GS_STAT_TLS_SESSIONS,		/* TLS sessions tied to a followed connection */
+	GS_STAT_TLS_UNMAPPED,		/* TLS sessions whose socket was not learned */
+	GS_STAT_TLS_DROPPED,		/* SSL reads/writes whose plaintext had no connection */
 	GS_STAT__MAX,
 };
 

@@ -17,6 +17,8 @@ enum gs_io_dir {
 
 /* Flags in gs_http_event.flags */
 #define GS_HTTP_F_CONT	(1u << 0)	/* continuation of an unfinished head */
+#define GS_HTTP_F_TLS	(1u << 1)	/* plaintext of a TLS connection (libssl uprobes);
+					 * stream_off and other_off count plaintext */
 
 struct gs_http_event {
 	__u32 type;		/* GS_EV_HTTP */

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "http.h"
 #include "metrics.h"
+#include "tls_attach.h"
 #include "util.h"
 
 void cli_usage(FILE *out)
@@ -53,6 +54,13 @@ void cli_usage(FILE *out)
 "                              tracepoints if the kernel has them), socket,\n"
 "                              syscall (fallback; slows every syscall a little),\n"
 "                              off (TCP facts only)\n"
+"      --tls MODE              HTTPS: auto (default) reads the plaintext of TLS\n"
+"                              connections with uprobes on each libssl the traced\n"
+"                              processes map (OpenSSL: nginx, HAProxy), both\n"
+"                              toward clients and toward backends; off: TLS\n"
+"                              connections are judged by TCP facts only.  Built-in\n"
+"                              TLS (Envoy's BoringSSL, Go) cannot be read: said\n"
+"                              at start-up\n"
 "      --metrics ADDR:PORT     serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                              and a health check at /healthz; ADDR is IPv4 or\n"
 "                              [IPv6], default 127.0.0.1 (\"--metrics 9464\")\n"
@@ -186,6 +194,17 @@ static enum cli_result parse_capture_path(const char *s, struct options *o)
 	return usage_error("--capture-path: unknown value '%s' (auto, socket, syscall, off)", s);
 }
 
+static enum cli_result parse_tls(const char *s, struct options *o)
+{
+	if (!strcmp(s, "auto"))
+		o->tls = TLS_AUTO;
+	else if (!strcmp(s, "off"))
+		o->tls = TLS_OFF;
+	else
+		return usage_error("--tls: unknown value '%s' (auto, off)", s);
+	return CLI_OK;
+}
+
 static enum cli_result parse_metrics(const char *s, struct options *o)
 {
 	struct sockaddr_storage ss;
@@ -202,7 +221,7 @@ static enum cli_result parse_metrics(const char *s, struct options *o)
 enum {
 	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
 	OPT_MAX_CONNS, OPT_CAPTURE_BYTES, OPT_ROUTE_MAP, OPT_TOP_ROUTES, OPT_SLOW_MS,
-	OPT_CAPTURE_PATH, OPT_JOIN_WAIT,
+	OPT_CAPTURE_PATH, OPT_JOIN_WAIT, OPT_TLS,
 };
 
 static const struct option long_opts[] = {
@@ -225,6 +244,7 @@ static const struct option long_opts[] = {
 	{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
 	{ "capture-path", required_argument, NULL, OPT_CAPTURE_PATH },
 	{ "join-wait", required_argument, NULL, OPT_JOIN_WAIT },
+	{ "tls", required_argument, NULL, OPT_TLS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -288,6 +308,7 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 			return usage_error("--slow-ms: '%s' is not a positive number of milliseconds", arg);
 		return CLI_OK;
 	case OPT_CAPTURE_PATH: return parse_capture_path(arg, o);
+	case OPT_TLS: return parse_tls(arg, o);
 	case OPT_JOIN_WAIT:
 		if (!parse_u64(arg, 1, 900, &v))
 			return usage_error("--join-wait: '%s' is not a number of milliseconds in [1, 900]", arg);

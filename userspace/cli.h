@@ -39,6 +39,7 @@ struct options {
 	double slow_ms;			/* --events slow threshold */
 	uint32_t join_wait_ms;		/* a finished request waits this long for late evidence */
 	int capture_path;		/* enum capture_path (loader.h) */
+	int tls;			/* enum tls_mode (tls_attach.h) */
 	bool verbose;
 };
 

@@ -409,6 +409,19 @@ static void note_idle_close(struct attempt *a, const struct gs_conn_event *e)
 	a->idle_closed_by_backend = by_backend;
 }
 
+/* Bytes the process read / wrote in the stream the HTTP offsets count:
+ * the plaintext of a TLS connection read through libssl, else the TCP
+ * payload. */
+static uint64_t stream_rx(const struct gs_conn_event *e)
+{
+	return e->flags & GS_CONN_F_TLS_READ ? e->tls_rx_bytes : e->app_rx_bytes;
+}
+
+static uint64_t stream_tx(const struct gs_conn_event *e)
+{
+	return e->flags & GS_CONN_F_TLS_READ ? e->tls_tx_bytes : e->app_tx_bytes;
+}
+
 /* Attach the connection's TCP facts to an attempt that used it. */
 static void attempt_closed(struct attempt *a, const struct xchg *x, const struct gs_conn_event *e,
 			   const struct conn_outcome *o)
@@ -416,10 +429,10 @@ static void attempt_closed(struct attempt *a, const struct xchg *x, const struct
 	a->conn = *e;
 	a->have_conn = true;
 	a->ts_end = e->ts_close;
-	a->resp_bytes = e->app_rx_bytes;
+	a->resp_bytes = stream_rx(e);
 	if (!x->responded)
 		a->failure = failure_of(o, e);
-	else if (x->body_end != HTTP_UNKNOWN && e->app_rx_bytes < x->body_end)
+	else if (x->body_end != HTTP_UNKNOWN && stream_rx(e) < x->body_end)
 		a->truncated = true;	/* the connection ended inside the body */
 }
 
@@ -476,12 +489,13 @@ static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
  * what was written when the connection ended tells. */
 static void check_truncated(struct request *r, const struct xchg *x, const struct gs_conn_event *e)
 {
-	if (x->body_end == HTTP_UNKNOWN || x->head_end == HTTP_UNKNOWN ||
-	    e->app_tx_bytes >= x->body_end)
+	uint64_t sent = stream_tx(e);
+
+	if (x->body_end == HTTP_UNKNOWN || x->head_end == HTTP_UNKNOWN || sent >= x->body_end)
 		return;
 	r->truncated = true;
 	r->body_expected = x->body_end - x->head_end;
-	r->body_delivered = e->app_tx_bytes > x->head_end ? e->app_tx_bytes - x->head_end : 0;
+	r->body_delivered = sent > x->head_end ? sent - x->head_end : 0;
 }
 
 /* The client had closed its side before the answer was written: the
@@ -524,10 +538,23 @@ static void close_downstream(struct http_conn *c, const struct gs_conn_event *e)
 	}
 }
 
+/* TLS connections by their first bytes, and whether their plaintext was
+ * read. */
+static void count_tls(struct http_tracker *t, const struct gs_conn_event *e)
+{
+	if (!(e->flags & (GS_CONN_F_TLS | GS_CONN_F_TLS_READ)))
+		return;
+	t->tls_conns++;
+	if (e->flags & GS_CONN_F_TLS_READ)
+		t->tls_read++;
+}
+
 void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *e,
 			    const struct conn_outcome *o)
 {
 	struct http_conn *c = conn_find(t, e->sk);
+
+	count_tls(t, e);
 
 	if (!c) {
 		if (o->upstream)

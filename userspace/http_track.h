@@ -26,6 +26,8 @@ struct http_tracker {
 	uint64_t evicted;		/* connections dropped from a full table */
 	uint64_t unparsable;		/* connections whose HTTP could not be parsed */
 	uint64_t pipeline_overflow;	/* exchanges beyond the in-flight limit */
+	uint64_t tls_conns;		/* closed connections that spoke TLS */
+	uint64_t tls_read;		/* ... whose plaintext was read (libssl uprobes) */
 };
 
 int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join);

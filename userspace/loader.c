@@ -149,6 +149,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	skel->rodata->capture_bytes = o->capture_bytes;
 	l->max_conns = o->max_conns;
 	l->capture = choose_hooks(skel, o->capture);
+	tls_configure(&l->tls, skel, o->tls, l->capture != CAPTURE_OFF);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 
 	err = gatescope_bpf__load(skel);
@@ -171,6 +172,7 @@ fail:
 
 void loader_stop(struct loader *l)
 {
+	tls_detach(&l->tls);
 	gatescope_bpf__destroy(l->skel);	/* detaches links, closes maps */
 	l->skel = NULL;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "conn.h"
+#include "tls_attach.h"
 
 struct gatescope_bpf;
 struct ring_buffer;
@@ -30,12 +31,14 @@ struct loader_opts {
 	uint32_t max_conns;		/* size of the connection table */
 	uint32_t capture_bytes;		/* HTTP head bytes captured per buffer */
 	enum capture_path capture;
+	enum tls_mode tls;		/* --tls */
 };
 
 struct loader {
 	struct gatescope_bpf *skel;
 	uint32_t max_conns;
 	enum capture_path capture;	/* the path actually in use */
+	struct tls_attach tls;		/* libssl uprobes, attached after the start */
 };
 
 const char *capture_path_name(enum capture_path p);

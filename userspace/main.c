@@ -107,6 +107,7 @@ static void rescan(struct live *lv)
 	for (size_t i = 0; i < n; i++) {
 		if (known_pid(lv, found[i]) || loader_add_pid(&lv->loader, found[i]))
 			continue;
+		tls_attach_pid(&lv->loader.tls, found[i]);
 		if (lv->nknown < ARRAY_SIZE(lv->known))
 			lv->known[lv->nknown++] = found[i];
 		log_debug("tracing pid %d", found[i]);
@@ -124,6 +125,9 @@ static void update_kernel_stats(struct live *lv)
 	live = loader_live_conns(&lv->loader);
 	st->lost_events = k[GS_STAT_LOST_EVENTS];
 	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
+	st->tls_sessions = k[GS_STAT_TLS_SESSIONS];
+	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
+	st->tls_dropped = k[GS_STAT_TLS_DROPPED];
 	/* Every insert is either still live, deleted at close, or evicted.
 	 * A connection that closes between reading the counters and walking
 	 * the map looks evicted for one sample; an eviction stays: count
@@ -257,7 +261,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
 	struct loader_opts lo = {
 		.max_conns = o->max_conns, .capture_bytes = o->capture_bytes,
-		.capture = o->capture_path,
+		.capture = o->capture_path, .tls = o->tls,
 	};
 	uint64_t start;
 	int ret = 1;
@@ -292,6 +296,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		return 1;
 	if (loader_start(&lv.loader, &lo))
 		return 1;
+	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
 	/* Unhealthy (/healthz 503) after three missed reports. */
 	if (o->metrics_addr &&
 	    !(lv.metrics = metrics_start(o->metrics_addr, 3 * o->interval_s + 2)))

@@ -170,6 +170,12 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "attempts_evicted", st->attempts_evicted);
 	json_ku64(j, "attributed_without_tcp_facts", st->facts_timeouts);
 	json_ku64(j, "routes_overflowed", st->route_overflow);
+	json_ku64(j, "tls_conns", st->tls_conns);
+	json_ku64(j, "tls_decrypted", st->tls_decrypted);
+	json_ku64(j, "tls_unreadable", st->tls_conns - st->tls_decrypted);
+	json_ku64(j, "tls_sessions", st->tls_sessions);
+	json_ku64(j, "tls_unmapped", st->tls_unmapped);
+	json_ku64(j, "tls_dropped", st->tls_dropped);
 	json_obj_close(j);
 }
 
@@ -320,6 +326,11 @@ static void table_summary(struct output *o, const struct report *r)
 	fprintf(f, "\n%s  %s %.1f s   lost events %llu   evicted conns %llu\n", when,
 		total ? "TOTAL over" : "last", interval_s, (unsigned long long)st->lost_events,
 		(unsigned long long)st->evicted_conns);
+	if (st->tls_conns || st->tls_sessions || st->tls_unmapped)
+		fprintf(f, "TLS connections %llu: plaintext read %llu, unreadable %llu   sessions %llu, socket not learned %llu\n",
+			(unsigned long long)st->tls_conns, (unsigned long long)st->tls_decrypted,
+			(unsigned long long)(st->tls_conns - st->tls_decrypted),
+			(unsigned long long)st->tls_sessions, (unsigned long long)st->tls_unmapped);
 	fprintf(f, "%-28s %8s %7s %7s %7s %6s %6s %7s %10s %10s\n", "BACKEND", "CONNECTS",
 		"REFUSED", "TIMEOUT", "UNREACH", "RST_IN", "RST_OUT", "RETRANS", "CONN_P50ms",
 		"CONN_P99ms");

@@ -36,6 +36,11 @@ struct run_stats {
 	uint64_t attempts_evicted;	/* unclaimed attempts forced out of a full pool */
 	uint64_t joins[JOIN__MAX];	/* requests by how they were joined */
 	uint64_t facts_timeouts;	/* failed requests attributed without upstream TCP facts */
+	uint64_t tls_conns;		/* connections that spoke TLS (first bytes a handshake) */
+	uint64_t tls_decrypted;		/* ... whose plaintext was read through libssl */
+	uint64_t tls_sessions;		/* TLS sessions tied to their socket (kernel) */
+	uint64_t tls_unmapped;		/* TLS sessions whose socket was not learned (kernel) */
+	uint64_t tls_dropped;		/* SSL reads/writes whose plaintext had no connection */
 };
 
 struct output {

@@ -212,6 +212,8 @@ static void collect_stats(struct pipeline *p)
 	st->requests_evicted = p->join.st.request_evictions;
 	st->attempts_evicted = p->join.st.attempt_evictions;
 	st->facts_timeouts = p->join.st.facts_timeouts;
+	st->tls_conns = p->http.tls_conns;
+	st->tls_decrypted = p->http.tls_read;
 	memcpy(st->joins, p->join.st.by_kind, sizeof(st->joins));
 }
 

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* HTTPS: the plaintext of SSL_read, SSL_read_ex, SSL_write and
+ * SSL_write_ex, from entry and return uprobes on each libssl a traced
+ * process maps (attached per library file by userspace/tls_attach.c, so
+ * every process using it fires them: the traced-pid filter comes first).
+ * Entry: remember the call per thread.  Socket hooks inside the call tie
+ * the SSL * to its socket (tls.bpf.h).  Return: the bytes moved become the
+ * same HTTP capture records as plain traffic, on that connection, with
+ * plaintext stream offsets of their own (tls_tx_bytes / tls_rx_bytes). */
+#include "capture.bpf.h"
+#include "tls.bpf.h"
+
+const volatile bool tls_enabled = false;
+
+static __always_inline int tls_enter(void *ssl, const void *buf, void *done_ptr, __u8 io_dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call call = {
+		.ssl = (__u64)ssl, .buf = (__u64)buf, .done_ptr = (__u64)done_ptr,
+		.io_dir = io_dir,
+	};
+
+	if (!pid_traced(id >> 32))
+		return 0;
+	bpf_map_update_elem(&tls_calls, &id, &call, BPF_ANY);
+	return 0;
+}
+
+/* The session's socket: the one this call used (then remembered), or the
+ * one remembered from an earlier call (a read served from OpenSSL's
+ * buffer).  0 when unknown: the session is counted once as unmapped. */
+static __always_inline __u64 session_sk(const struct tls_call *call, __u32 tgid, bool moved)
+{
+	struct tls_key key = { .ssl = call->ssl, .tgid = tgid };
+	struct tls_session *s = bpf_map_lookup_elem(&tls_sessions, &key);
+	struct tls_session fresh = {};
+
+	if (call->sk) {
+		if (s && s->sk == call->sk)
+			return call->sk;
+		fresh.sk = call->sk;
+		fresh.unmapped = s ? s->unmapped : 0;
+		bpf_map_update_elem(&tls_sessions, &key, &fresh, BPF_ANY);
+		stat_inc(GS_STAT_TLS_SESSIONS);
+		return call->sk;
+	}
+	if (s && s->sk)
+		return s->sk;
+	if (!moved)
+		return 0;
+	if (!s) {
+		fresh.unmapped = 1;
+		if (!bpf_map_update_elem(&tls_sessions, &key, &fresh, BPF_NOEXIST))
+			stat_inc(GS_STAT_TLS_UNMAPPED);
+	} else if (!s->unmapped) {
+		s->unmapped = 1;
+		stat_inc(GS_STAT_TLS_UNMAPPED);
+	}
+	return 0;
+}
+
+/* First plaintext on this socket: from now on its HTTP comes from here.
+ * Head continuations left by the record bytes cannot apply. */
+static __always_inline void bind_conn(struct gs_conn_state *st, const struct tls_call *call,
+				      __u32 tgid)
+{
+	if (st->tls && st->tls_ssl == call->ssl)
+		return;
+	st->tls = 1;
+	st->tls_ssl = call->ssl;
+	st->tls_tgid = tgid;
+	st->tx_cont = st->rx_cont = 0;
+	st->ev.flags |= GS_CONN_F_TLS_READ;
+}
+
+/* n: plaintext bytes the call moved (0 on failure or would-block). */
+static __always_inline int tls_exit(__u64 n)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call *p = bpf_map_lookup_elem(&tls_calls, &id);
+	struct gs_conn_state *st;
+	struct tls_call call;
+	__u64 sk, now, *off, *other;
+
+	if (!p)
+		return 0;
+	call = *p;
+	bpf_map_delete_elem(&tls_calls, &id);
+	sk = session_sk(&call, id >> 32, n > 0);
+	if (!sk)
+		goto dropped;
+	st = conn_lookup((void *)sk);
+	if (!st)
+		goto dropped;
+	bind_conn(st, &call, id >> 32);
+	if (!n)
+		return 0;
+	now = bpf_ktime_get_ns();
+	off = call.io_dir == GS_IO_SEND ? &st->ev.tls_tx_bytes : &st->ev.tls_rx_bytes;
+	other = call.io_dir == GS_IO_SEND ? &st->ev.tls_rx_bytes : &st->ev.tls_tx_bytes;
+	claim_owner(&st->ev);
+	capture_stream(st, (const void *)call.buf, n, n, call.io_dir, *off, *other,
+		       call.io_dir == GS_IO_RECV ? call.ts_ready : 0, now, GS_HTTP_F_TLS);
+	*off += n;
+	if (call.io_dir == GS_IO_SEND)
+		st->ev.ts_last_tx = now;
+	else
+		st->ev.ts_last_rx = now;
+	return 0;
+dropped:
+	if (n)
+		stat_inc(GS_STAT_TLS_DROPPED);
+	return 0;
+}
+
+/* Bytes an *_ex call reports through its out pointer (1 = success). */
+static __always_inline __u64 ex_bytes(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call *p = bpf_map_lookup_elem(&tls_calls, &id);
+	__u64 n = 0;
+
+	if (!p || ret != 1 || !p->done_ptr)
+		return 0;
+	if (bpf_probe_read_user(&n, sizeof(n), (const void *)p->done_ptr))
+		return 0;
+	return n;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_read, void *ssl, void *buf, int num)
+{
+	return tls_enter(ssl, buf, NULL, GS_IO_RECV);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gs_ssl_read_ret, int ret)
+{
+	return tls_exit(ret > 0 ? ret : 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return tls_enter(ssl, buf, readbytes, GS_IO_RECV);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gs_ssl_read_ex_ret, int ret)
+{
+	return tls_exit(ex_bytes(ret));
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_write, void *ssl, const void *buf, int num)
+{
+	return tls_enter(ssl, buf, NULL, GS_IO_SEND);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gs_ssl_write_ret, int ret)
+{
+	return tls_exit(ret > 0 ? ret : 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return tls_enter(ssl, buf, written, GS_IO_SEND);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gs_ssl_write_ex_ret, int ret)
+{
+	return tls_exit(ex_bytes(ret));
+}
+
+/* The session ends: forget its socket (the SSL pointer will be reused). */
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_free, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+
+	if (!pid_traced(id >> 32))
+		return 0;
+	bpf_map_delete_elem(&tls_sessions, &key);
+	return 0;
+}

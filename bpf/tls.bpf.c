@@ -95,6 +95,8 @@ static __always_inline int tls_exit(__u64 n)
 	bind_conn(st, &call, id >> 32);
 	if (!n)
 		return 0;
+	if (!call.sk)
+		stat_inc(GS_STAT_TLS_BUFFERED);	/* tied by an earlier call */
 	now = bpf_ktime_get_ns();
 	off = call.io_dir == GS_IO_SEND ? &st->ev.tls_tx_bytes : &st->ev.tls_rx_bytes;
 	other = call.io_dir == GS_IO_SEND ? &st->ev.tls_rx_bytes : &st->ev.tls_tx_bytes;

@@ -97,6 +97,7 @@ enum gs_stat {
 	GS_STAT_TLS_SESSIONS,		/* TLS sessions tied to a followed connection */
 	GS_STAT_TLS_UNMAPPED,		/* TLS sessions whose socket was not learned */
 	GS_STAT_TLS_DROPPED,		/* SSL reads/writes whose plaintext had no connection */
+	GS_STAT_TLS_BUFFERED,		/* ... with plaintext but no socket I/O (OpenSSL's buffer) */
 	GS_STAT__MAX,
 };
 

@@ -128,6 +128,7 @@ static void update_kernel_stats(struct live *lv)
 	st->tls_sessions = k[GS_STAT_TLS_SESSIONS];
 	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
 	st->tls_dropped = k[GS_STAT_TLS_DROPPED];
+	st->tls_buffered = k[GS_STAT_TLS_BUFFERED];
 	/* Every insert is either still live, deleted at close, or evicted.
 	 * A connection that closes between reading the counters and walking
 	 * the map looks evicted for one sample; an eviction stays: count

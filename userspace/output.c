@@ -176,6 +176,7 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "tls_sessions", st->tls_sessions);
 	json_ku64(j, "tls_unmapped", st->tls_unmapped);
 	json_ku64(j, "tls_dropped", st->tls_dropped);
+	json_ku64(j, "tls_buffered", st->tls_buffered);
 	json_obj_close(j);
 }
 

@@ -41,6 +41,7 @@ struct run_stats {
 	uint64_t tls_sessions;		/* TLS sessions tied to their socket (kernel) */
 	uint64_t tls_unmapped;		/* TLS sessions whose socket was not learned (kernel) */
 	uint64_t tls_dropped;		/* SSL reads/writes whose plaintext had no connection */
+	uint64_t tls_buffered;		/* ... served from OpenSSL's buffer, tied by an earlier call */
 };
 
 struct output {

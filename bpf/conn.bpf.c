@@ -110,6 +110,20 @@ static __always_inline __u64 data_received(const struct tcp_sock *tp,
 	return n && peer_fin ? n - 1 : n;
 }
 
+/* Retransmissions that the peer reported as duplicates (D-SACK) repaired
+ * no loss: e.g. a tail loss probe sent just before the peer's delayed ACK,
+ * as after a TLS client's last handshake flight and its request, two
+ * segments in flight.  They are no evidence of packet loss. */
+static __always_inline __u32 repairing_retrans(const struct tcp_sock *tp, __u32 retrans)
+{
+	__u32 dups;
+
+	if (!bpf_core_field_exists(tp->dsack_dups))
+		return retrans;
+	dups = tp->dsack_dups;
+	return retrans > dups ? retrans - dups : 0;
+}
+
 /* Final counters at TCP_CLOSE; the event waits for conn_emit().  The
  * helper gives a trusted tcp_sock: plain loads, not one probe read each. */
 static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_state *st,
@@ -126,6 +140,7 @@ static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_st
 		c->bytes_sent = data_acked(tp, c, oldstate);
 		c->bytes_received = data_received(tp, c, oldstate);
 		c->srtt_us = tp->srtt_us >> 3;
+		c->retrans = repairing_retrans(tp, c->retrans);
 	}
 	if (!c->family)		/* closed before the port was known: keep the peer */
 		copy_addrs_peer(c, sk);

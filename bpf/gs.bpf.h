@@ -32,7 +32,8 @@ struct gs_conn_state {
 	__u8 tls;		/* a TLS session's socket: its plaintext comes from uprobes */
 	__u16 tx_cont;		/* bytes of an unfinished head still to capture, send side */
 	__u16 rx_cont;		/* same, receive side */
-	__u8 pad[2];
+	__u8 tx_uncounted;	/* this sendmsg is a TLS record outside SSL_write */
+	__u8 pad;
 	__u32 tls_tgid;		/* the TLS session on it (tls.bpf.h), forgotten at close */
 	__u64 tls_ssl;
 };

@@ -49,6 +49,7 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	     const struct sk_buff *skb, int size_goal)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
+	enum tls_io tls;
 	const void *buf;
 	__u32 avail = 0;
 
@@ -57,7 +58,13 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 		return 0;
 	st->tx_in_call = 1;
 	claim_owner(&st->ev);
-	if (!http_enabled || tls_note_io(st, sk, 0))
+	if (!http_enabled)
+		return 0;
+	tls = tls_note_io(st, sk, 0);
+	/* A close_notify after the request is not request bytes the peer
+	 * must acknowledge. */
+	st->tx_uncounted = tls == TLS_IO_OUTSIDE;
+	if (tls != TLS_IO_PLAIN)
 		return 0;	/* TLS records: their plaintext comes from the uprobes */
 	buf = send_user_buf(msg, &avail);
 	capture(st, buf, msg->msg_iter.count, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
@@ -72,9 +79,12 @@ int BPF_PROG(gs_send_length, struct sock *sk, int ret, int flags)
 	if (!st)
 		return 0;
 	st->tx_in_call = 0;
-	if (ret > 0) {
+	if (ret > 0 && !st->tx_uncounted) {
 		st->ev.app_tx_bytes += ret;
-		st->ev.ts_last_tx = bpf_ktime_get_ns();
+		/* A TLS socket progresses with its plaintext (tls.bpf.c):
+		 * a close_notify or a ticket is no progress. */
+		if (!st->tls)
+			st->ev.ts_last_tx = bpf_ktime_get_ns();
 	}
 	return 0;
 }
@@ -132,15 +142,34 @@ int BPF_PROG(gs_recv_length, struct sock *sk, int ret, int flags)
 	ts_ready = st->ts_rx_ready;
 	st->ts_rx_ready = 0;
 	now = bpf_ktime_get_ns();
-	if (http_enabled && !tls_note_io(st, sk, ts_ready)) {
+	if (http_enabled && tls_note_io(st, sk, ts_ready) == TLS_IO_PLAIN) {
 		buf = recv_user_buf(ret, &avail);
 		if (avail > (__u32)ret)
 			avail = ret;
 		capture(st, buf, ret, avail, GS_IO_RECV, off, ts_ready, now);
 	}
 	st->ev.app_rx_bytes += ret;
-	st->ev.ts_last_rx = now;
+	if (!st->tls)
+		st->ev.ts_last_rx = now;
 	return 0;
+}
+
+#define RCV_SHUTDOWN 1
+
+/* A FIN alone also wakes the reader (and fires sk_data_ready): it is no
+ * response byte waiting, e.g. a TLS backend closing in answer to the
+ * gateway's close_notify while the gateway drains the session. */
+static __always_inline bool has_unread_bytes(const struct sock *sk)
+{
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	__u32 unread;
+
+	if (!tp)
+		return true;
+	unread = tp->rcv_nxt - tp->copied_seq;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN)
+		unread--;	/* the FIN's sequence number */
+	return (__s32)unread > 0;
 }
 
 /* When did data the process has not read yet reach the socket?  Tells a
@@ -150,7 +179,7 @@ int BPF_PROG(gs_data_ready, const struct sock *sk)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
 
-	if (st && !st->ts_rx_ready)
+	if (st && !st->ts_rx_ready && has_unread_bytes(sk))
 		st->ts_rx_ready = bpf_ktime_get_ns();
 	return 0;
 }

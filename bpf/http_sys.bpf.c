@@ -84,6 +84,7 @@ static __always_inline void io_exit(long ret)
 	struct sys_io *io = bpf_map_lookup_elem(&sys_pending, &tid);
 	struct gs_conn_state *st;
 	__u64 *bytes, *last, ts_ready = 0, now;
+	enum tls_io tls;
 	__u32 len;
 
 	if (!io)
@@ -100,11 +101,15 @@ static __always_inline void io_exit(long ret)
 		st->ts_rx_ready = 0;
 	}
 	now = bpf_ktime_get_ns();
-	if (http_enabled && !tls_note_io(st, (void *)io->sk, ts_ready))
+	tls = http_enabled ? tls_note_io(st, (void *)io->sk, ts_ready) : TLS_IO_PLAIN;
+	if (http_enabled && tls == TLS_IO_PLAIN)
 		capture(st, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
 			ts_ready, now);
-	*bytes += len;
-	*last = now;
+	/* A close_notify after the request is not request bytes. */
+	if (tls != TLS_IO_OUTSIDE || io->io_dir == GS_IO_RECV)
+		*bytes += len;
+	if (!st->tls)
+		*last = now;	/* a TLS socket progresses with its plaintext */
 out:
 	bpf_map_delete_elem(&sys_pending, &tid);
 }

@@ -177,6 +177,31 @@ int BPF_KRETPROBE(gs_ssl_write_ex_ret, int ret)
 	return tls_exit(ex_bytes(ret));
 }
 
+/* The process closes the TLS session (close_notify).  A TLS peer answers
+ * it by closing, so its FIN may come before the process's own: the
+ * close_notify is the process's close (fin_by, ts_fin), or a gateway's
+ * timeout would look like the backend closing. */
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_shutdown, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+	struct gs_conn_state *st;
+	struct tls_session *s;
+
+	if (!pid_traced(id >> 32))
+		return 0;
+	s = bpf_map_lookup_elem(&tls_sessions, &key);
+	if (!s || !s->sk)
+		return 0;
+	st = conn_lookup((void *)s->sk);
+	if (!st || !st->tls || st->tls_ssl != key.ssl || st->ev.fin_by)
+		return 0;
+	st->ev.fin_by = GS_FIN_LOCAL;
+	st->ev.ts_fin = bpf_ktime_get_ns();
+	return 0;
+}
+
 /* The session ends: forget its socket (the SSL pointer will be reused). */
 SEC("uprobe")
 int BPF_KPROBE(gs_ssl_free, void *ssl)

@@ -58,27 +58,34 @@ struct {
 	__type(value, struct tls_session);
 } tls_sessions SEC(".maps") __weak;
 
+enum tls_io {
+	TLS_IO_PLAIN = 0,	/* not TLS (as far as we know): the plain path */
+	TLS_IO_CALL,		/* TLS records inside SSL_read / SSL_write */
+	TLS_IO_OUTSIDE,		/* TLS records of a known session outside them:
+				 * handshake, close_notify, tickets */
+};
+
 /* Socket I/O on a followed connection.  Inside an SSL call of this thread
  * the socket is the session's: note it (and when its oldest unread bytes
- * arrived, for the read's first-byte time).  Returns true when the bytes
- * are TLS records (inside an SSL call, or on a known TLS socket): the
- * caller must not parse them as HTTP. */
-static __always_inline bool tls_note_io(struct gs_conn_state *st, const void *sk, __u64 ts_ready)
+ * arrived, for the read's first-byte time).  Anything but TLS_IO_PLAIN:
+ * the bytes are TLS records, not to be parsed as HTTP. */
+static __always_inline enum tls_io tls_note_io(struct gs_conn_state *st, const void *sk,
+					       __u64 ts_ready)
 {
 	struct tls_call *call;
 	__u64 id;
 
 	if (!tls_enabled)
-		return false;
+		return TLS_IO_PLAIN;
 	id = bpf_get_current_pid_tgid();
 	call = bpf_map_lookup_elem(&tls_calls, &id);
 	if (!call)
-		return st->tls;	/* handshake or alert outside SSL_read/SSL_write */
+		return st->tls ? TLS_IO_OUTSIDE : TLS_IO_PLAIN;
 	if (!call->sk)
 		call->sk = (__u64)sk;
 	if (!call->ts_ready)
 		call->ts_ready = ts_ready;
-	return true;
+	return TLS_IO_CALL;
 }
 
 /* The connection is over: its session's tie goes with it (unless the SSL

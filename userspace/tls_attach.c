@@ -26,7 +26,8 @@ struct tls_sym {
 
 static const struct tls_sym tls_syms[] = {
 	{ "SSL_read", true }, { "SSL_write", true },
-	{ "SSL_read_ex", false }, { "SSL_write_ex", false }, { "SSL_free", false },
+	{ "SSL_read_ex", false }, { "SSL_write_ex", false }, { "SSL_shutdown", false },
+	{ "SSL_free", false },
 };
 
 static void progs_of(struct gatescope_bpf *skel, size_t i, struct bpf_program **entry,
@@ -34,10 +35,10 @@ static void progs_of(struct gatescope_bpf *skel, size_t i, struct bpf_program **
 {
 	struct bpf_program *e[] = { skel->progs.gs_ssl_read, skel->progs.gs_ssl_write,
 				    skel->progs.gs_ssl_read_ex, skel->progs.gs_ssl_write_ex,
-				    skel->progs.gs_ssl_free };
+				    skel->progs.gs_ssl_shutdown, skel->progs.gs_ssl_free };
 	struct bpf_program *r[] = { skel->progs.gs_ssl_read_ret, skel->progs.gs_ssl_write_ret,
 				    skel->progs.gs_ssl_read_ex_ret, skel->progs.gs_ssl_write_ex_ret,
-				    NULL };
+				    NULL, NULL };
 
 	*entry = e[i];
 	*ret = r[i];

@@ -16,7 +16,7 @@ segment of its path:
 local port of the upstream connection), an oracle for which connection
 carried which request.  Prints "ready" once listening; exits after
 --max-seconds (default 60)."""
-import argparse, http.server, socket, ssl, struct, sys, threading, time
+import argparse, http.server, socket, socketserver, ssl, struct, sys, threading, time
 
 
 def main():
@@ -80,7 +80,10 @@ def main():
         def server_bind(self):
             if self.address_family == socket.AF_INET6:
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            super().server_bind()
+            # Not HTTPServer's: it looks its own name up in the DNS, which
+            # has nothing to answer inside a test namespace.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = a.addr, a.port
 
         def finish_request(self, request, client_address):
             # The handshake in the connection's own thread: a slow client

@@ -10,7 +10,13 @@
 #define FREE_POS UINT32_MAX
 
 /* How strongly an attempt's content says it belongs to a request. */
-enum level { LVL_NONE = 0, LVL_TIME, LVL_CONTENT, LVL_ID };
+enum level {
+	LVL_NONE = 0,	/* cannot be its attempt */
+	LVL_TIME,	/* no content to compare (opaque, failed connect) */
+	LVL_TAIL,	/* same method, headers, and path tail under another prefix */
+	LVL_PATH,	/* same method, headers and path */
+	LVL_ID,		/* same propagated id */
+};
 
 const char *join_kind_name(enum join_kind k)
 {
@@ -168,16 +174,14 @@ static uint64_t distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* Same path, or the same tail under a rewritten prefix: at least the
- * whole last segment ("/api/items/7" and "/v2/items/7"). */
-static bool path_compatible(const char *down, const char *up)
+/* The same tail under a rewritten prefix: at least the whole last segment
+ * ("/api/items/7" and "/v2/items/7"). */
+static bool same_tail(const char *down, const char *up)
 {
 	size_t dn = strlen(down), un = strlen(up), common = 0;
 	const char *last = strrchr(down, '/');
 	size_t tail = last ? dn - (size_t)(last - down) : dn;
 
-	if (!strcmp(down, up))
-		return true;
 	while (common < dn && common < un && down[dn - 1 - common] == up[un - 1 - common])
 		common++;
 	return tail > 1 && common >= tail;
@@ -193,7 +197,22 @@ static bool fp_compatible(const struct http_fp *d, const struct http_fp *u)
 	return true;
 }
 
-static enum level content_level(const struct request *r, const struct attempt *a)
+/* Another request of the process has exactly this attempt's path: a
+ * tail match elsewhere is no evidence ("/a/1/2" is not "/b/1/2"). */
+static bool path_claimed(const struct joiner *j, const struct request *r, const struct attempt *a)
+{
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (o != r && o->pid == a->pid && o->ts_start <= attempt_began(a) &&
+		    !strcmp(o->path, a->path))
+			return true;
+	}
+	return false;
+}
+
+static enum level content_level(const struct joiner *j, const struct request *r,
+				const struct attempt *a)
 {
 	if (a->pid != r->pid)
 		return LVL_NONE;
@@ -201,22 +220,25 @@ static enum level content_level(const struct request *r, const struct attempt *a
 		return a->req_id == r->req_id ? LVL_ID : LVL_NONE;
 	if (a->opaque || !a->method[0])
 		return LVL_TIME;
-	if (r->method[0] && strcmp(a->method, r->method))
+	if ((r->method[0] && strcmp(a->method, r->method)) || !fp_compatible(&r->fp, &a->fp))
 		return LVL_NONE;
-	if (!path_compatible(r->path, a->path) || !fp_compatible(&r->fp, &a->fp))
-		return LVL_NONE;
-	return LVL_CONTENT;
+	if (!strcmp(r->path, a->path))
+		return LVL_PATH;
+	if (same_tail(r->path, a->path) && !path_claimed(j, r, a))
+		return LVL_TAIL;
+	return LVL_NONE;
 }
 
 /* Could the attempt be one of r's at all: same process, begun while r was
  * in flight, compatible content. */
-static enum level candidate_level(const struct request *r, const struct attempt *a)
+static enum level candidate_level(const struct joiner *j, const struct request *r,
+				  const struct attempt *a)
 {
 	uint64_t began = attempt_began(a);
 
 	if (began < r->ts_start || began > answer_time(r))
 		return LVL_NONE;
-	return content_level(r, a);
+	return content_level(j, r, a);
 }
 
 /* Does the attempt's outcome agree with what the client got? */
@@ -255,7 +277,7 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		struct attempt *a = &j->atts[j->apool.active[i]];
 		uint64_t end, d;
 
-		if (candidate_level(r, a) != lvl)
+		if (candidate_level(j, r, a) != lvl)
 			continue;
 		seen++;
 		end = attempt_end(a);
@@ -288,7 +310,10 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		pk->kind = JOIN_CONTENT;	/* the only attempt with its content */
 	else
 		pk->kind = pk->last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
-	if (best && second && outcome_agrees(r, best) == outcome_agrees(r, second) &&
+	/* Only a verdict is at stake: a request that did not fail takes the
+	 * nearest. */
+	if (best && second && request_failed(r) &&
+	    outcome_agrees(r, best) == outcome_agrees(r, second) &&
 	    sd - bd <= JOIN_TIE_NS && outcomes_differ(best, second))
 		pk->kind = JOIN_AMBIGUOUS;
 }
@@ -320,7 +345,7 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 		struct attempt *a = &j->atts[j->apool.active[i]];
 		uint64_t end = attempt_end(a);
 
-		if (!end || end > limit || in_chain(chain, n, a) || !candidate_level(r, a))
+		if (!end || end > limit || in_chain(chain, n, a) || !candidate_level(j, r, a))
 			continue;
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */

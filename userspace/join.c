@@ -387,6 +387,8 @@ static void hand_over(struct joiner *j, struct request *r)
 	j->on_request(r, j->ctx);
 	if (r->finished)
 		j->nfinished--;
+	if (r->awaiting_facts)
+		j->nawaiting--;
 	pool_put(&j->rpool, SLOT(r->id));
 }
 
@@ -417,8 +419,12 @@ static uint64_t try_decide(struct joiner *j, struct request *r, uint64_t now)
 	if (now < ready)
 		return ready;
 	pick_last(j, r, &pk);
-	if (needs_facts(r, pk.last) && now < facts)
+	if (needs_facts(r, pk.last) && now < facts) {
+		if (!r->awaiting_facts)
+			j->nawaiting++;
+		r->awaiting_facts = true;
 		return facts;
+	}
 	decide(j, r, &pk, now >= facts);
 	return UINT64_MAX;
 }
@@ -531,7 +537,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	*r = *proto;
 	r->id = id;
 	r->nattempts = 0;
-	r->finished = false;
+	r->finished = r->awaiting_facts = false;
 	return id;
 }
 
@@ -566,7 +572,7 @@ static void evict_attempt(struct joiner *j)
 
 void join_attempt_closed(struct joiner *j)
 {
-	if (j->nfinished)
+	if (j->nawaiting)
 		j->next_decision = 0;
 }
 

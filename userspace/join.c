@@ -263,19 +263,65 @@ struct pick {
 	enum join_kind kind;
 };
 
-/* Among the candidates of one level: the one whose end is nearest the
- * answer (those agreeing with the client's outcome first); how many fit;
- * whether a different-outcome candidate fits as well. */
+/* A candidate for a request's last attempt, with its end's distance from
+ * the moment the gateway answered. */
+struct cand {
+	struct attempt *a;
+	uint64_t d;
+	bool agrees;		/* its outcome is the client's */
+};
+
+/* Is x a better last attempt than y?  An outcome that agrees with the
+ * client's first.  Then, for two answered attempts, the one begun first:
+ * a gateway may pass an answer on long after it read its head (it waits
+ * for the body), so nearness proves nothing, and requests are decided in
+ * the order they were answered, so the oldest feasible attempt is the one
+ * later requests can use least.  For attempts ended by a close, the
+ * nearest: a gateway answers right after it gives up on (or is refused
+ * by) an upstream, or closes it right after answering. */
+static bool better(const struct cand *x, const struct cand *y)
+{
+	if (x->agrees != y->agrees)
+		return x->agrees;
+	if (x->a->status && y->a->status)
+		return attempt_began(x->a) < attempt_began(y->a);
+	return x->d < y->d;
+}
+
+/* Two fits the evidence cannot separate, with different verdicts. */
+static bool tie(const struct request *r, const struct cand *best, const struct cand *second)
+{
+	return request_failed(r) && second->a && best->agrees == second->agrees &&
+	       !best->a->status && !second->a->status &&
+	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a);
+}
+
+static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned seen,
+			      const struct attempt *last)
+{
+	if (lvl == LVL_ID)
+		return JOIN_ID;
+	if (lvl == LVL_TIME)
+		return JOIN_TIME;
+	if (seen == 1)
+		return JOIN_CONTENT;	/* the only attempt with its content */
+	return last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
+}
+
+/* Among the candidates of one level: the best fit (see better()), else
+ * the newest attempt still open; and whether a second fit makes it a tie. */
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
-	struct attempt *best = NULL, *second = NULL, *open = NULL;
-	uint64_t ref = answer_time(r), bd = 0, sd = 0;
+	struct cand best = { 0 }, second = { 0 };
+	struct attempt *open = NULL;
+	uint64_t ref = answer_time(r);
 	unsigned seen = 0;
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
-		uint64_t end, d;
+		struct cand c = { .a = a };
+		uint64_t end;
 
 		if (candidate_level(j, r, a) != lvl)
 			continue;
@@ -286,36 +332,27 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 				open = a;
 			continue;
 		}
-		d = distance(end, ref);
-		if (d > JOIN_FIT_NS)
+		/* The gateway reads an answer before it passes it on: an
+		 * answer read after the client's answer was written is
+		 * another request's.  (A close may come either side: HAProxy
+		 * answers a failed connect before it closes the socket.) */
+		if (a->status && r->ts_response && end > r->ts_response)
 			continue;
-		/* Agreement with the client's outcome ranks first, then distance. */
-		if (!best || (outcome_agrees(r, a) && !outcome_agrees(r, best)) ||
-		    (outcome_agrees(r, a) == outcome_agrees(r, best) && d < bd)) {
-			second = best, sd = bd;
-			best = a, bd = d;
-		} else if (!second || (outcome_agrees(r, a) == outcome_agrees(r, second) && d < sd) ||
-			   (outcome_agrees(r, a) && !outcome_agrees(r, second))) {
-			second = a, sd = d;
+		c.d = distance(end, ref);
+		if (c.d > JOIN_FIT_NS)
+			continue;
+		c.agrees = outcome_agrees(r, a);
+		if (!best.a || better(&c, &best)) {
+			second = best;
+			best = c;
+		} else if (!second.a || better(&c, &second)) {
+			second = c;
 		}
 	}
-	if (!best && !open)
+	if (!best.a && !open)
 		return;
-	pk->last = best ? best : open;
-	if (lvl == LVL_ID)
-		pk->kind = JOIN_ID;
-	else if (lvl == LVL_TIME)
-		pk->kind = JOIN_TIME;
-	else if (seen == 1)
-		pk->kind = JOIN_CONTENT;	/* the only attempt with its content */
-	else
-		pk->kind = pk->last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
-	/* Only a verdict is at stake: a request that did not fail takes the
-	 * nearest. */
-	if (best && second && request_failed(r) &&
-	    outcome_agrees(r, best) == outcome_agrees(r, second) &&
-	    sd - bd <= JOIN_TIE_NS && outcomes_differ(best, second))
-		pk->kind = JOIN_AMBIGUOUS;
+	pk->last = best.a ? best.a : open;
+	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
 
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)

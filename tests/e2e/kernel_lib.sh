@@ -1,0 +1,78 @@
+# Debian 12's stock kernel for the portability tests (source it after
+# lib.sh): the package is fetched once with apt and cached under
+# build/kernels/RELEASE/ as vmlinuz (to boot), vmlinux.btf (its BTF, raw)
+# and config.  Sets GS_KDIR on success, GS_KERR (why not) on failure.
+
+GS_KCACHE=$GS_ROOT/build/kernels
+
+# The linux-image-6.1.0-NN-amd64 that Debian 12's linux-image-amd64
+# depends on (the kernel a fresh install runs); else the newest one apt knows.
+gs_kernel_pkg() {
+	local p
+	p=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
+		sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -1)
+	if ! grep -Eq '^linux-image-6\.1\.0-[0-9]+-amd64$' <<<"$p"; then
+		p=$(apt-cache pkgnames linux-image-6.1.0- 2>/dev/null |
+			grep -E '^linux-image-6\.1\.0-[0-9]+-amd64$' | sort -V | tail -1)
+	fi
+	echo "$p"
+}
+
+# The ELF vmlinux inside a bzImage: the first xz stream that decompresses to
+# an ELF file (the x86 kernel packages compress it with xz).
+gs_unpack_vmlinuz() {	# vmlinuz out
+	python3 - "$1" "$2" <<'EOF'
+import lzma, sys
+data = open(sys.argv[1], 'rb').read()
+at = data.find(b'\xfd7zXZ\x00')
+while at >= 0:
+    try:
+        out = lzma.LZMADecompressor().decompress(data[at:])
+        if out[:4] == b'\x7fELF':
+            open(sys.argv[2], 'wb').write(out)
+            sys.exit(0)
+    except lzma.LZMAError:
+        pass
+    at = data.find(b'\xfd7zXZ\x00', at + 1)
+sys.exit('no xz-compressed ELF in ' + sys.argv[1])
+EOF
+}
+
+# Download PKG, keep its vmlinuz, config and BTF.  Runs under a lock so
+# tests started together download it once.
+gs_kernel_unpack() {	# pkg dir
+	local pkg=$1 dir=$2 tmp
+	tmp=$(mktemp -d "$GS_KCACHE/.fetch.XXXXXX")
+	if ! (cd "$tmp" && apt-get download "$pkg") >"$tmp/apt.log" 2>&1; then
+		GS_KERR="apt-get download $pkg failed: $(grep -m1 '^E:' "$tmp/apt.log" || tail -1 "$tmp/apt.log")"
+		rm -rf "$tmp"
+		return 1
+	fi
+	dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './boot/config-*' &&
+	gs_unpack_vmlinuz "$tmp"/boot/vmlinuz-* "$tmp/vmlinux" &&
+	llvm-objcopy -O binary --only-section=.BTF "$tmp/vmlinux" "$tmp/vmlinux.btf" &&
+	[ -s "$tmp/vmlinux.btf" ] || { GS_KERR="no BTF could be extracted from $pkg"; rm -rf "$tmp"; return 1; }
+	mkdir -p "$dir"
+	mv "$tmp"/boot/vmlinuz-* "$dir/vmlinuz"
+	mv "$tmp"/boot/config-* "$dir/config"
+	mv "$tmp/vmlinux.btf" "$dir/vmlinux.btf"	# last: it marks a complete cache
+	rm -rf "$tmp"
+}
+
+gs_kernel_fetch() {	# -> GS_KDIR, or GS_KERR and non-zero
+	local pkg lock rc=0
+	GS_KERR=
+	pkg=$(gs_kernel_pkg)
+	if [ -z "$pkg" ]; then
+		GS_KERR="apt knows no linux-image-6.1.0-*-amd64 package (no Debian 12 package lists: apt-get update)"
+		return 1
+	fi
+	GS_KDIR=$GS_KCACHE/${pkg#linux-image-}
+	[ -s "$GS_KDIR/vmlinux.btf" ] && return 0
+	mkdir -p "$GS_KCACHE"
+	exec {lock}>"$GS_KCACHE/.lock"
+	flock "$lock"
+	[ -s "$GS_KDIR/vmlinux.btf" ] || gs_kernel_unpack "$pkg" "$GS_KDIR" || rc=1
+	exec {lock}>&-
+	return $rc
+}

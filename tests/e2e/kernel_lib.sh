@@ -76,3 +76,24 @@ gs_kernel_fetch() {	# -> GS_KDIR, or GS_KERR and non-zero
 	exec {lock}>&-
 	return $rc
 }
+
+# A static busybox for the VM's initramfs, from the busybox-static package,
+# cached as build/kernels/busybox.  Downloaded rather than installed: it
+# conflicts with the busybox package many Debian systems have for their
+# own initramfs.  Sets GS_BUSYBOX, or GS_KERR and non-zero.
+gs_busybox_fetch() {
+	local tmp
+	GS_BUSYBOX=$GS_KCACHE/busybox
+	[ -x "$GS_BUSYBOX" ] && return 0
+	mkdir -p "$GS_KCACHE"
+	tmp=$(mktemp -d "$GS_KCACHE/.fetch.XXXXXX")
+	if ! (cd "$tmp" && apt-get download busybox-static) >"$tmp/apt.log" 2>&1; then
+		GS_KERR="apt-get download busybox-static failed: $(grep -m1 '^E:' "$tmp/apt.log" || tail -1 "$tmp/apt.log")"
+		rm -rf "$tmp"
+		return 1
+	fi
+	dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" ./bin/busybox &&
+		mv "$tmp/bin/busybox" "$GS_BUSYBOX"
+	rm -rf "$tmp"
+	[ -x "$GS_BUSYBOX" ] || { GS_KERR="no bin/busybox in busybox-static"; return 1; }
+}

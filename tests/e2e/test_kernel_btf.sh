@@ -31,9 +31,11 @@ BTF=$GS_KDIR/vmlinux.btf
 echo "kernel: $REL, BTF $BTF"
 
 # compile: the whole BPF build against that kernel's BTF, in its own
-# build directory (the Makefile's vmlinux.h rule reads VMLINUX_BTF).
+# build directory (the Makefile's vmlinux.h rule reads VMLINUX_BTF); not
+# a sub-make of a `make test` that may be running us.
 KBUILD=$GS_KDIR/build
-if ! out=$(make -s -C "$GS_ROOT" BUILD="$KBUILD" VMLINUX_BTF="$BTF" "$KBUILD/gatescope.bpf.o" 2>&1); then
+if ! out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$GS_ROOT" BUILD="$KBUILD" \
+		VMLINUX_BTF="$BTF" "$KBUILD/gatescope.bpf.o" 2>&1); then
 	fail $T/compile_$REL "$(grep -m3 -E 'error|gatescope:' <<<"$out")"
 elif grep -q '\b__iov\b' "$KBUILD/vmlinux.h"; then
 	fail $T/compile_$REL "its vmlinux.h has iov_iter.__iov: not a pre-6.4 kernel, the check proves nothing"

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Kernel struct layouts that changed between the kernels gatescope runs
- * on, declared here as CO-RE flavours (a "___suffix" is ignored when
- * libbpf matches names), so the programs compile against any kernel's
- * vmlinux.h and pick the layout of the kernel they load on.  Each fix
- * names the kernel change. */
+/* Kernel types that changed between the kernels gatescope runs on,
+ * declared here as CO-RE flavours (libbpf ignores a "___suffix" when it
+ * matches names): the programs compile whichever layout the build host's
+ * vmlinux.h has, and libbpf picks the one of the kernel they load on.
+ * Each says which kernels have which layout. */
 #ifndef GATESCOPE_CORE_FIXES_BPF_H
 #define GATESCOPE_CORE_FIXES_BPF_H
 

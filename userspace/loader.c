@@ -97,7 +97,7 @@ static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_p
 	loader_plan(vmlinux, want, &p);
 	btf__free(vmlinux);
 	if (want == CAPTURE_SOCKET && !p.socket_tps)
-		log_warn("--capture-path socket: this kernel lacks tcp_sendmsg_locked / sock_*_length tracepoints (Linux 6.10+); using the raw syscall tracepoints");
+		log_warn("--capture-path socket: this kernel lacks the tcp_sendmsg_locked / sock_*_length tracepoints (6.18 has them, 6.12 not all); using the raw syscall tracepoints");
 	else if (want == CAPTURE_AUTO && !p.socket_tps)
 		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses the raw syscall tracepoints (slower for every process)");
 	if (!p.data_ready)

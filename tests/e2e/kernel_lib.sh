@@ -18,23 +18,39 @@ gs_kernel_pkg() {
 	echo "$p"
 }
 
-# The ELF vmlinux inside a bzImage: the first xz stream that decompresses to
-# an ELF file (the x86 kernel packages compress it with xz).
+# The newest 6.12 kernel Debian 12 carries (bookworm-security), if any.
+gs_kernel_pkg_612() {
+	apt-cache pkgnames linux-image-6.12. 2>/dev/null |
+		grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -1
+}
+
+# The ELF vmlinux inside a bzImage: the first compressed stream that
+# unpacks to an ELF file.  Debian compresses 6.1 with xz (Python's lzma)
+# and 6.12 with zstd (the zstd tool, which complains about the bytes after
+# the stream: only the ELF header of its output is checked).
 gs_unpack_vmlinuz() {	# vmlinuz out
 	python3 - "$1" "$2" <<'EOF'
-import lzma, sys
+import lzma, subprocess, sys
 data = open(sys.argv[1], 'rb').read()
-at = data.find(b'\xfd7zXZ\x00')
-while at >= 0:
+
+def xz(blob):
     try:
-        out = lzma.LZMADecompressor().decompress(data[at:])
+        return lzma.LZMADecompressor().decompress(blob)
+    except lzma.LZMAError:
+        return b''
+
+def zstd(blob):
+    return subprocess.run(['zstd', '-dcq'], input=blob, capture_output=True).stdout
+
+for magic, unpack in ((b'\xfd7zXZ\x00', xz), (b'\x28\xb5\x2f\xfd', zstd)):
+    at = data.find(magic)
+    while at >= 0:
+        out = unpack(data[at:])
         if out[:4] == b'\x7fELF':
             open(sys.argv[2], 'wb').write(out)
             sys.exit(0)
-    except lzma.LZMAError:
-        pass
-    at = data.find(b'\xfd7zXZ\x00', at + 1)
-sys.exit('no xz-compressed ELF in ' + sys.argv[1])
+        at = data.find(magic, at + 1)
+sys.exit('no xz- or zstd-compressed ELF in ' + sys.argv[1])
 EOF
 }
 
@@ -59,10 +75,9 @@ gs_kernel_unpack() {	# pkg dir
 	rm -rf "$tmp"
 }
 
-gs_kernel_fetch() {	# -> GS_KDIR, or GS_KERR and non-zero
-	local pkg lock rc=0
+gs_kernel_fetch() {	# [pkg: default the stock 6.1] -> GS_KDIR, or GS_KERR and non-zero
+	local pkg=${1:-$(gs_kernel_pkg)} lock rc=0
 	GS_KERR=
-	pkg=$(gs_kernel_pkg)
 	if [ -z "$pkg" ]; then
 		GS_KERR="apt knows no linux-image-6.1.0-*-amd64 package (no Debian 12 package lists: apt-get update)"
 		return 1

@@ -1,5 +1,5 @@
-# Debian 12's stock kernel for the portability tests (source it after
-# lib.sh): the package is fetched once with apt and cached under
+# Debian 12's kernels for the portability tests (source it after lib.sh):
+# each package is fetched once with apt and cached under
 # build/kernels/RELEASE/ as vmlinuz (to boot), vmlinux.btf (its BTF, raw)
 # and config.  Sets GS_KDIR on success, GS_KERR (why not) on failure.
 
@@ -40,7 +40,10 @@ def xz(blob):
         return b''
 
 def zstd(blob):
-    return subprocess.run(['zstd', '-dcq'], input=blob, capture_output=True).stdout
+    try:
+        return subprocess.run(['zstd', '-dcq'], input=blob, capture_output=True).stdout
+    except FileNotFoundError:
+        sys.exit('zstd missing (tools/install-deps.sh installs it)')
 
 for magic, unpack in ((b'\xfd7zXZ\x00', xz), (b'\x28\xb5\x2f\xfd', zstd)):
     at = data.find(magic)
@@ -64,10 +67,15 @@ gs_kernel_unpack() {	# pkg dir
 		rm -rf "$tmp"
 		return 1
 	fi
-	dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './boot/config-*' &&
-	gs_unpack_vmlinuz "$tmp"/boot/vmlinuz-* "$tmp/vmlinux" &&
-	llvm-objcopy -O binary --only-section=.BTF "$tmp/vmlinux" "$tmp/vmlinux.btf" &&
-	[ -s "$tmp/vmlinux.btf" ] || { GS_KERR="no BTF could be extracted from $pkg"; rm -rf "$tmp"; return 1; }
+	if ! { dpkg-deb --fsys-tarfile "$tmp"/*.deb |
+			tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './boot/config-*' &&
+		gs_unpack_vmlinuz "$tmp"/boot/vmlinuz-* "$tmp/vmlinux" &&
+		llvm-objcopy -O binary --only-section=.BTF "$tmp/vmlinux" "$tmp/vmlinux.btf" &&
+		[ -s "$tmp/vmlinux.btf" ]; } 2>"$tmp/unpack.err"; then
+		GS_KERR="no BTF could be extracted from $pkg: $(tail -1 "$tmp/unpack.err")"
+		rm -rf "$tmp"
+		return 1
+	fi
 	mkdir -p "$dir"
 	mv "$tmp"/boot/vmlinuz-* "$dir/vmlinuz"
 	mv "$tmp"/boot/config-* "$dir/config"

@@ -22,6 +22,7 @@ done
 for f in "$GS_ROOT/build/gatescope.bpf.o" "$GS_TOOLS/gs-hookplan"; do
 	[ -e "$f" ] || { fail $T "$f not built"; exit 1; }
 done
+
 # compile: the whole BPF build against that kernel's BTF, in its own
 # build directory (the Makefile's vmlinux.h rule reads VMLINUX_BTF); not
 # a sub-make of a `make test` that may be running us.
@@ -38,7 +39,7 @@ compile() {	# rel btf kbuild pre64
 }
 
 # relocs: the object this host ships, against that kernel; and the one
-# built there, against this kernel (a binary built on that kernel runs here).
+# built there, against this kernel (for a binary built on that kernel).
 relocs() {	# name btf object
 	local out
 	out=$("$RELOCS" "$2" "$3")

@@ -69,8 +69,10 @@ GW_NGINX_PID=
 
 # Ports unique to this run: the gateway's client-facing port is a kernel
 # filter key of gatescope (by number, in every namespace), so it must not
-# collide with another test's gateway; backends get the next ones.
-GW_PORT=$((20000 + GS_SUFFIX % 20000))
+# collide with another test's gateway; backends get the next nine.  Runs
+# started together have neighbouring pids: ten ports apart each, one run's
+# backends never take another's gateway port.
+GW_PORT=$((20000 + GS_SUFFIX % 4000 * 10))
 gw_be_port() { echo $((GW_PORT + $1)); }
 
 # GW_KEEP=DIR: keep this run's files (gatescope JSON, gateway logs, client
@@ -733,11 +735,26 @@ gw_attr_clients() {
 gw_attr_stop() {
 	[ ${#GW_CLIENT_PIDS[@]} -gt 0 ] && wait "${GW_CLIENT_PIDS[@]}"
 	GW_CLIENT_PIDS=()
+	gw_wait_logged
 	sleep 0.5	# events are drained every 100 ms
 	gs_stop
 	gw_stop || echo "# $GW_KIND: its access log has lines the normaliser did not read" >&2
 	cp "$GW_NLOG" "$GW_ALOG"
 	grep -q '"type":"total"' "$GW_OUT" || { fail "$TK" "gatescope printed no total line"; cat "$GW_OUT.err"; exit 1; }
+}
+
+# gw_wait_logged: until the gateway has logged as many requests as the
+# clients sent (at most 10 s): a client that gave up does not end its
+# request at the gateway (HAProxy waits for the server until its timeout),
+# and gatescope must still be running when the gateway ends it.
+gw_wait_logged() {
+	local want
+	want=$(cat "$GS_TMP/client.attr.$GW_KIND" 2>/dev/null | wc -l)
+	for _ in $(seq 100); do
+		[ "$(grep -c . "$GW_DIR/access.log")" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	echo "# $GW_KIND logged $(grep -c . "$GW_DIR/access.log") of $want requests" >&2
 }
 
 # gw_check_attr TEST LOC CAUSE REASON: the oracle -- the gateway's own log,

@@ -177,7 +177,7 @@ gw_nginx_conf() {
 	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
 	# "|" between fields: $upstream_* list every attempt, ", " between them.
 	cat <<-EOF
-	    log_format gs '\$request_method|\$uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr';
+	    log_format gs '\$request_method|\$request_uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr';
 	    access_log $GW_DIR/access.log gs;
 	    keepalive_timeout 30s;
 	EOF
@@ -842,6 +842,13 @@ gw_check_attr() {
 	    got_att = collections.Counter(len(o.get("attempts") or []) for o in gs_failed)
 	    res(got_att == want_att, f"upstream attempts per failed request as {kind} logged them",
 	        f"{kind} {dict(want_att)}, gatescope {dict(got_att)}")
+	# The backend of each failed request (the last attempt's), as a
+	# multiset again.
+	want_be = collections.Counter(f[8] for f, st in ng_failed if len(f) > 8 and f[8] != "-")
+	if want_be:
+	    got_be = collections.Counter(o.get("backend") for o in gs_failed)
+	    res(got_be == want_be, f"the backend of each failed request as {kind} logged it",
+	        f"{kind} {dict(want_be)}, gatescope {dict(got_be)}")
 	# The contract of the join engine.
 	joins = ("id", "content", "order", "time", "ambiguous", "none")
 	nojoin = [o for o in reqs if o.get("join") not in joins]

@@ -770,7 +770,9 @@ gw_wait_logged() {
 # events must name their join and say whether the client closed; the total
 # must count the joins by kind.  Prints one figures line:
 #   # figures gateway=KIND scenario=NAME failed=N correct=M ambiguous=A join_rate=R
-# (NAME: GW_SCENARIO, default TEST without its kind).
+# NAME: GW_SCENARIO, default TEST without its kind; N: failed requests of
+# LOC by the oracle; M: those gatescope gave CAUSE/REASON; A: request events
+# of LOC joined "ambiguous"; R: the total's join_rate (the whole run).
 gw_check_attr() {
 	local cfile=$GS_TMP/client.attr.$GW_KIND
 	touch "$cfile"
@@ -868,7 +870,7 @@ gw_check_attr() {
 	    f"healthy /ok requests seen and not blamed ({len(ok_gs)})",
 	    f"{kind} {len(ok_ng)}, gatescope {len(ok_gs)}, blamed {[(o['status'], o['cause'], o['reason']) for o in blamed[:3]]}")
 	correct = min(len(ng_failed), sum(1 for o in gs_failed if (o["cause"], o["reason"]) == (cause, reason)))
-	ambiguous = sum(1 for o in reqs if o.get("join") == "ambiguous")
+	ambiguous = sum(1 for o in gs_loc if o.get("join") == "ambiguous")
 	print(f"# figures gateway={kind} scenario={scenario} failed={len(ng_failed)} correct={correct} "
 	      f"ambiguous={ambiguous} join_rate={total.get('join_rate')}")
 	sys.exit(1 if fails else 0)

@@ -144,7 +144,7 @@ gw_hostport() {
 # "proxy_next_upstream off"); gw_start refuses it for the other kinds.
 GW_SEP=$'\x1f'
 gw_route() {
-	local loc=$1 be=$2 connect=$GW_CONNECT_TIMEOUT read=$GW_READ_TIMEOUT retries=0 rewrite="" extra="" d
+	local loc=$1 be=$2 connect="" read="" retries=0 rewrite="" extra="" d
 	shift 2
 	for d in "$@"; do
 		case $d in
@@ -159,10 +159,12 @@ gw_route() {
 }
 
 # gw_route_fields ROUTE: sets r_loc r_be r_connect r_read r_retries
-# r_rewrite r_extra from one GW_ROUTES entry.
+# r_rewrite r_extra from one GW_ROUTES entry (timeouts not given: the
+# GW_*_TIMEOUT in force when the gateway starts).
 gw_route_fields() {
 	IFS=$GW_SEP read -r -d '' r_loc r_be r_connect r_read r_retries r_rewrite r_extra <<<"$1"
 	r_extra=${r_extra%$'\n'}	# the here-string's own newline
+	r_connect=${r_connect:-$GW_CONNECT_TIMEOUT} r_read=${r_read:-$GW_READ_TIMEOUT}
 }
 
 # gw_hp_server ADDR:PORT: HAProxy's server address form ("[v6]:p" -> "v6:p":

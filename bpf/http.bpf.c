@@ -9,35 +9,30 @@
  * One event per head (or head fragment), never one per syscall; byte
  * counts and times are kept in the connection's map entry. */
 #include "capture.bpf.h"
+#include "core_fixes.bpf.h"
 #include "tls.bpf.h"
 
 const volatile bool http_enabled = true;
 const volatile __u32 capture_bytes = GS_CAPTURE_DEFAULT;
 
-/* iov_iter.__iov was "iov" before 6.4 (commit de4f5fed3f23). */
-struct iov_iter___pre64 {
-	const struct iovec *iov;
-};
-
 /* User pointer and contiguous length of the data a sendmsg is copying. */
 static __always_inline const void *send_user_buf(const struct msghdr *msg, __u32 *avail)
 {
-	const struct iov_iter *it = &msg->msg_iter;
+	const struct iov_iter___new *it = (const void *)&msg->msg_iter;
 	const struct iovec *iov;
 	__u64 off = it->iov_offset;
 	const __u8 *base;
 	__u64 iov_len;
 
-	if (it->iter_type == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+	if (iter_is(it, ITER_TYPE(ITER_UBUF))) {
 		*avail = it->count;
 		return (const __u8 *)it->ubuf + off;
 	}
-	if (it->iter_type != bpf_core_enum_value(enum iter_type, ITER_IOVEC))
+	if (!iter_is(it, ITER_TYPE(ITER_IOVEC)))
 		return NULL;	/* kernel buffers (sendfile, splice): not HTTP heads */
-	if (bpf_core_field_exists(it->__iov))
-		iov = it->__iov;
-	else
-		iov = BPF_CORE_READ((struct iov_iter___pre64 *)it, iov);
+	iov = iter_iov(it);
+	if (!iov)
+		return NULL;
 	base = iov->iov_base;	/* the kernel's copy of the iovec: a direct read */
 	iov_len = iov->iov_len;
 	*avail = iov_len > off ? iov_len - off : 0;

@@ -1,10 +1,14 @@
 #!/bin/sh
 # Install the Debian 12 packages gatescope needs to build, test and demo.
 # Only what is missing is installed; a machine that has everything is left alone.
+# qemu-system-x86 and cpio boot Debian 12's own kernel for the kernel tests
+# (tests/e2e/test_kernel_*.sh), which fetch the kernels and busybox-static
+# with apt-get download instead of installing them; zstd unpacks 6.12's.
 set -e
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 libmicrohttpd-dev libncurses-dev iproute2 nftables nginx-light curl wrk
-libbpf-tools valgrind tmux prometheus python3 python3-yaml"
+libbpf-tools valgrind tmux prometheus python3 python3-yaml qemu-system-x86 cpio zstd
+haproxy golang-go"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -10,7 +10,13 @@
 #define FREE_POS UINT32_MAX
 
 /* How strongly an attempt's content says it belongs to a request. */
-enum level { LVL_NONE = 0, LVL_TIME, LVL_CONTENT, LVL_ID };
+enum level {
+	LVL_NONE = 0,	/* cannot be its attempt */
+	LVL_TIME,	/* no content to compare (opaque, failed connect) */
+	LVL_TAIL,	/* same method, headers, and path tail under another prefix */
+	LVL_PATH,	/* same method, headers and path */
+	LVL_ID,		/* same propagated id */
+};
 
 const char *join_kind_name(enum join_kind k)
 {
@@ -168,16 +174,14 @@ static uint64_t distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* Same path, or the same tail under a rewritten prefix: at least the
- * whole last segment ("/api/items/7" and "/v2/items/7"). */
-static bool path_compatible(const char *down, const char *up)
+/* The same tail under a rewritten prefix: at least the whole last segment
+ * ("/api/items/7" and "/v2/items/7"). */
+static bool same_tail(const char *down, const char *up)
 {
 	size_t dn = strlen(down), un = strlen(up), common = 0;
 	const char *last = strrchr(down, '/');
 	size_t tail = last ? dn - (size_t)(last - down) : dn;
 
-	if (!strcmp(down, up))
-		return true;
 	while (common < dn && common < un && down[dn - 1 - common] == up[un - 1 - common])
 		common++;
 	return tail > 1 && common >= tail;
@@ -193,7 +197,22 @@ static bool fp_compatible(const struct http_fp *d, const struct http_fp *u)
 	return true;
 }
 
-static enum level content_level(const struct request *r, const struct attempt *a)
+/* Another request of the process has exactly this attempt's path: a
+ * tail match elsewhere is no evidence ("/a/1/2" is not "/b/1/2"). */
+static bool path_claimed(const struct joiner *j, const struct request *r, const struct attempt *a)
+{
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (o != r && o->pid == a->pid && o->ts_start <= attempt_began(a) &&
+		    !strcmp(o->path, a->path))
+			return true;
+	}
+	return false;
+}
+
+static enum level content_level(const struct joiner *j, const struct request *r,
+				const struct attempt *a)
 {
 	if (a->pid != r->pid)
 		return LVL_NONE;
@@ -201,22 +220,25 @@ static enum level content_level(const struct request *r, const struct attempt *a
 		return a->req_id == r->req_id ? LVL_ID : LVL_NONE;
 	if (a->opaque || !a->method[0])
 		return LVL_TIME;
-	if (r->method[0] && strcmp(a->method, r->method))
+	if ((r->method[0] && strcmp(a->method, r->method)) || !fp_compatible(&r->fp, &a->fp))
 		return LVL_NONE;
-	if (!path_compatible(r->path, a->path) || !fp_compatible(&r->fp, &a->fp))
-		return LVL_NONE;
-	return LVL_CONTENT;
+	if (!strcmp(r->path, a->path))
+		return LVL_PATH;
+	if (same_tail(r->path, a->path) && !path_claimed(j, r, a))
+		return LVL_TAIL;
+	return LVL_NONE;
 }
 
 /* Could the attempt be one of r's at all: same process, begun while r was
  * in flight, compatible content. */
-static enum level candidate_level(const struct request *r, const struct attempt *a)
+static enum level candidate_level(const struct joiner *j, const struct request *r,
+				  const struct attempt *a)
 {
 	uint64_t began = attempt_began(a);
 
 	if (began < r->ts_start || began > answer_time(r))
 		return LVL_NONE;
-	return content_level(r, a);
+	return content_level(j, r, a);
 }
 
 /* Does the attempt's outcome agree with what the client got? */
@@ -241,21 +263,67 @@ struct pick {
 	enum join_kind kind;
 };
 
-/* Among the candidates of one level: the one whose end is nearest the
- * answer (those agreeing with the client's outcome first); how many fit;
- * whether a different-outcome candidate fits as well. */
+/* A candidate for a request's last attempt, with its end's distance from
+ * the moment the gateway answered. */
+struct cand {
+	struct attempt *a;
+	uint64_t d;
+	bool agrees;		/* its outcome is the client's */
+};
+
+/* Is x a better last attempt than y?  An outcome that agrees with the
+ * client's first.  Then, for two answered attempts, the one begun first:
+ * a gateway may pass an answer on long after it read its head (it waits
+ * for the body), so nearness proves nothing, and requests are decided in
+ * the order they were answered, so the oldest feasible attempt is the one
+ * later requests can use least.  For attempts ended by a close, the
+ * nearest: a gateway answers right after it gives up on (or is refused
+ * by) an upstream, or closes it right after answering. */
+static bool better(const struct cand *x, const struct cand *y)
+{
+	if (x->agrees != y->agrees)
+		return x->agrees;
+	if (x->a->status && y->a->status)
+		return attempt_began(x->a) < attempt_began(y->a);
+	return x->d < y->d;
+}
+
+/* Two fits the evidence cannot separate, with different verdicts. */
+static bool tie(const struct request *r, const struct cand *best, const struct cand *second)
+{
+	return request_failed(r) && second->a && best->agrees == second->agrees &&
+	       !best->a->status && !second->a->status &&
+	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a);
+}
+
+static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned seen,
+			      const struct attempt *last)
+{
+	if (lvl == LVL_ID)
+		return JOIN_ID;
+	if (lvl == LVL_TIME)
+		return JOIN_TIME;
+	if (seen == 1)
+		return JOIN_CONTENT;	/* the only attempt with its content */
+	return last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
+}
+
+/* Among the candidates of one level: the best fit (see better()), else
+ * the newest attempt still open; and whether a second fit makes it a tie. */
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
-	struct attempt *best = NULL, *second = NULL, *open = NULL;
-	uint64_t ref = answer_time(r), bd = 0, sd = 0;
+	struct cand best = { 0 }, second = { 0 };
+	struct attempt *open = NULL;
+	uint64_t ref = answer_time(r);
 	unsigned seen = 0;
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
-		uint64_t end, d;
+		struct cand c = { .a = a };
+		uint64_t end;
 
-		if (candidate_level(r, a) != lvl)
+		if (candidate_level(j, r, a) != lvl)
 			continue;
 		seen++;
 		end = attempt_end(a);
@@ -264,33 +332,27 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 				open = a;
 			continue;
 		}
-		d = distance(end, ref);
-		if (d > JOIN_FIT_NS)
+		/* The gateway reads an answer before it passes it on: an
+		 * answer read after the client's answer was written is
+		 * another request's.  (A close may come either side: HAProxy
+		 * answers a failed connect before it closes the socket.) */
+		if (a->status && r->ts_response && end > r->ts_response)
 			continue;
-		/* Agreement with the client's outcome ranks first, then distance. */
-		if (!best || (outcome_agrees(r, a) && !outcome_agrees(r, best)) ||
-		    (outcome_agrees(r, a) == outcome_agrees(r, best) && d < bd)) {
-			second = best, sd = bd;
-			best = a, bd = d;
-		} else if (!second || (outcome_agrees(r, a) == outcome_agrees(r, second) && d < sd) ||
-			   (outcome_agrees(r, a) && !outcome_agrees(r, second))) {
-			second = a, sd = d;
+		c.d = distance(end, ref);
+		if (c.d > JOIN_FIT_NS)
+			continue;
+		c.agrees = outcome_agrees(r, a);
+		if (!best.a || better(&c, &best)) {
+			second = best;
+			best = c;
+		} else if (!second.a || better(&c, &second)) {
+			second = c;
 		}
 	}
-	if (!best && !open)
+	if (!best.a && !open)
 		return;
-	pk->last = best ? best : open;
-	if (lvl == LVL_ID)
-		pk->kind = JOIN_ID;
-	else if (lvl == LVL_TIME)
-		pk->kind = JOIN_TIME;
-	else if (seen == 1)
-		pk->kind = JOIN_CONTENT;	/* the only attempt with its content */
-	else
-		pk->kind = pk->last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
-	if (best && second && outcome_agrees(r, best) == outcome_agrees(r, second) &&
-	    sd - bd <= JOIN_TIE_NS && outcomes_differ(best, second))
-		pk->kind = JOIN_AMBIGUOUS;
+	pk->last = best.a ? best.a : open;
+	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
 
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
@@ -320,7 +382,7 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 		struct attempt *a = &j->atts[j->apool.active[i]];
 		uint64_t end = attempt_end(a);
 
-		if (!end || end > limit || in_chain(chain, n, a) || !candidate_level(r, a))
+		if (!end || end > limit || in_chain(chain, n, a) || !candidate_level(j, r, a))
 			continue;
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
@@ -362,6 +424,8 @@ static void hand_over(struct joiner *j, struct request *r)
 	j->on_request(r, j->ctx);
 	if (r->finished)
 		j->nfinished--;
+	if (r->awaiting_facts)
+		j->nawaiting--;
 	pool_put(&j->rpool, SLOT(r->id));
 }
 
@@ -392,8 +456,12 @@ static uint64_t try_decide(struct joiner *j, struct request *r, uint64_t now)
 	if (now < ready)
 		return ready;
 	pick_last(j, r, &pk);
-	if (needs_facts(r, pk.last) && now < facts)
+	if (needs_facts(r, pk.last) && now < facts) {
+		if (!r->awaiting_facts)
+			j->nawaiting++;
+		r->awaiting_facts = true;
 		return facts;
+	}
 	decide(j, r, &pk, now >= facts);
 	return UINT64_MAX;
 }
@@ -506,7 +574,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	*r = *proto;
 	r->id = id;
 	r->nattempts = 0;
-	r->finished = false;
+	r->finished = r->awaiting_facts = false;
 	return id;
 }
 
@@ -541,7 +609,7 @@ static void evict_attempt(struct joiner *j)
 
 void join_attempt_closed(struct joiner *j)
 {
-	if (j->nfinished)
+	if (j->nawaiting)
 		j->next_decision = 0;
 }
 

@@ -127,7 +127,8 @@ struct request {
 	uint16_t status;		/* 0: the client got no status */
 	bool client_closed;		/* the client closed before any response */
 	bool truncated;			/* the response was cut short */
-	bool finished;
+	bool finished;			/* engine: waiting for a decision */
+	bool awaiting_facts;		/* engine: ... and for its attempt's TCP facts */
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
@@ -164,6 +165,7 @@ struct joiner {
 	struct attempt *atts;		/* JOIN_ATTEMPTS slots; slot 0 unused */
 	struct join_pool rpool, apool;
 	uint32_t nfinished;		/* finished requests waiting for a decision */
+	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */

@@ -63,38 +63,49 @@ static void set_autoload(struct bpf_object *obj, const char *prefix, bool on)
 			bpf_program__set_autoload(prog, on);
 }
 
+void loader_plan(const struct btf *vmlinux, enum capture_path want, struct hook_plan *p)
+{
+	p->socket_tps = kernel_has_tp(vmlinux, "tcp_sendmsg_locked") &&
+			kernel_has_tp(vmlinux, "sock_send_length") &&
+			kernel_has_tp(vmlinux, "sock_recv_length");
+	p->data_ready = kernel_has_tp(vmlinux, "sk_data_ready");
+	p->error_report = kernel_has_tp(vmlinux, "inet_sk_error_report");
+	p->capture = want;
+	if (want == CAPTURE_AUTO || (want == CAPTURE_SOCKET && !p->socket_tps))
+		p->capture = p->socket_tps ? CAPTURE_SOCKET : CAPTURE_SYSCALL;
+}
+
+void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p)
+{
+	bool socket = p->capture == CAPTURE_SOCKET;
+
+	bpf_program__set_autoload(skel->progs.gs_sendmsg, socket);
+	bpf_program__set_autoload(skel->progs.gs_send_length, socket);
+	bpf_program__set_autoload(skel->progs.gs_recv_length, socket);
+	set_autoload(skel->obj, "gs_sys_", p->capture == CAPTURE_SYSCALL);
+	skel->rodata->http_enabled = p->capture != CAPTURE_OFF;
+	bpf_program__set_autoload(skel->progs.gs_data_ready, p->data_ready);
+	bpf_program__set_autoload(skel->progs.gs_error_report, p->error_report);
+}
+
 /* Pick the hooks this kernel has; say in one line what is degraded. */
 static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_path want)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool socket_ok = kernel_has_tp(vmlinux, "tcp_sendmsg_locked") &&
-			 kernel_has_tp(vmlinux, "sock_send_length") &&
-			 kernel_has_tp(vmlinux, "sock_recv_length");
-	enum capture_path use = want;
+	struct hook_plan p;
 
-	if (want == CAPTURE_AUTO)
-		use = socket_ok ? CAPTURE_SOCKET : CAPTURE_SYSCALL;
-	if (use == CAPTURE_SOCKET && !socket_ok) {
-		log_warn("--capture-path socket: this kernel lacks tcp_sendmsg_locked / sock_*_length tracepoints (Linux 6.10+); using the raw syscall tracepoints");
-		use = CAPTURE_SYSCALL;
-	} else if (want == CAPTURE_AUTO && !socket_ok) {
-		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses the raw syscall tracepoints (slower for every process)");
-	}
-	bpf_program__set_autoload(skel->progs.gs_sendmsg, use == CAPTURE_SOCKET);
-	bpf_program__set_autoload(skel->progs.gs_send_length, use == CAPTURE_SOCKET);
-	bpf_program__set_autoload(skel->progs.gs_recv_length, use == CAPTURE_SOCKET);
-	set_autoload(skel->obj, "gs_sys_", use == CAPTURE_SYSCALL);
-	skel->rodata->http_enabled = use != CAPTURE_OFF;
-	if (!kernel_has_tp(vmlinux, "sk_data_ready")) {
-		bpf_program__set_autoload(skel->progs.gs_data_ready, false);
-		log_info("degraded: no sk_data_ready tracepoint; gateway_stall evidence (unread response bytes) unavailable");
-	}
-	if (!kernel_has_tp(vmlinux, "inet_sk_error_report")) {
-		bpf_program__set_autoload(skel->progs.gs_error_report, false);
-		log_info("degraded: no inet_sk_error_report tracepoint; socket errno not recorded");
-	}
+	loader_plan(vmlinux, want, &p);
 	btf__free(vmlinux);
-	return use;
+	if (want == CAPTURE_SOCKET && !p.socket_tps)
+		log_warn("--capture-path socket: this kernel lacks the tcp_sendmsg_locked / sock_*_length tracepoints (6.18 has them, 6.12 not all); using the raw syscall tracepoints");
+	else if (want == CAPTURE_AUTO && !p.socket_tps)
+		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses the raw syscall tracepoints (slower for every process)");
+	if (!p.data_ready)
+		log_info("degraded: no sk_data_ready tracepoint; gateway_stall evidence (unread response bytes) unavailable");
+	if (!p.error_report)
+		log_info("degraded: no inet_sk_error_report tracepoint; socket errno not recorded");
+	loader_apply_plan(skel, &p);
+	return p.capture;
 }
 
 /* Bytes each CPU queues before it wakes userspace: with every CPU just

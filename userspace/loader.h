@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "tls_attach.h"
 
+struct btf;
 struct gatescope_bpf;
 struct ring_buffer;
 
@@ -42,6 +43,20 @@ struct loader {
 };
 
 const char *capture_path_name(enum capture_path p);
+
+/* The hooks the loader uses on a kernel, decided from its BTF alone (the
+ * tracepoints it has), so another kernel's BTF file can be checked too. */
+struct hook_plan {
+	enum capture_path capture;	/* the HTTP capture path */
+	bool socket_tps;		/* tcp_sendmsg_locked + sock_{send,recv}_length exist */
+	bool data_ready;		/* sk_data_ready: gateway_stall evidence */
+	bool error_report;		/* inet_sk_error_report: socket errno */
+};
+
+/* vmlinux: that kernel's BTF (NULL: none, nothing optional is used). */
+void loader_plan(const struct btf *vmlinux, enum capture_path want, struct hook_plan *p);
+/* Set the skeleton's autoload flags and rodata to the plan (before load). */
+void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p);
 
 /* Root/capabilities and kernel BTF present?  Prints one clear line if not. */
 int loader_check_env(void);

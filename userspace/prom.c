@@ -331,6 +331,16 @@ static void emit_run_counter(struct render *r, const struct family *f)
 		       *(const uint64_t *)((const char *)r->st + f->off));
 }
 
+/* Requests by how their upstream attempts were found (README: joins). */
+static void emit_joins(struct render *r, const struct family *f)
+{
+	for (int k = 0; k < JOIN__MAX; k++) {
+		struct label l[1] = { { "join", join_kind_name(k) } };
+
+		put_u64_sample(r->b, f->name, "", l, 1, r->st->joins[k]);
+	}
+}
+
 static void emit_build_info(struct render *r, const struct family *f)
 {
 	struct label l[1] = { { "version", GS_VERSION } };
@@ -508,6 +518,10 @@ static const struct family families[] = {
 	{ .name = "gatescope_requests_evicted_total", .type = "counter",
 	  .help = "In-flight requests forced out of a full request pool.",
 	  .emit = emit_run_counter, .off = RS(requests_evicted) },
+	{ .name = "gatescope_requests_joined_total", .type = "counter",
+	  .help = "Finished requests by how their upstream attempts were found: id, content, "
+		  "order, time, ambiguous (none joined), none (no attempt).",
+	  .emit = emit_joins },
 	{ .name = "gatescope_attempts_unjoined_total", .type = "counter",
 	  .help = "Upstream attempts that could not be joined to a downstream request.",
 	  .emit = emit_run_counter, .off = RS(attempts_unjoined) },

@@ -183,6 +183,31 @@ static void test_rewritten_prefix(void)
 	join_free(&j);
 }
 
+/* Two routes, the same tail, answered within microseconds: each request
+ * takes the attempt with exactly its path; the tail is no evidence when
+ * another request has exactly that path. */
+static void test_exact_path_over_tail(void)
+{
+	struct joiner j;
+	uint32_t ra, rb, ua, ub;
+
+	setup(&j);
+	ra = request(&j, "/a/1/2", 1, T0);
+	rb = request(&j, "/b/1/2", 1, T0 + 10000);
+	ub = attempt(&j, "/b/1/2", 1, "198.18.0.3:80", T0 + 20000);
+	ua = attempt(&j, "/a/1/2", 1, "198.18.0.2:80", T0 + 30000);
+	responded(&j, ub, 502, T0 + 400000);
+	responded(&j, ua, 502, T0 + 400100);
+	answer(&j, ra, 502, T0 + 400200);
+	answer(&j, rb, 502, T0 + 400300);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_STREQ(by_path("/a/1/2")->attempts[0].backend, "198.18.0.2:80");
+	ASSERT_STREQ(by_path("/b/1/2")->attempts[0].backend, "198.18.0.3:80");
+	ASSERT_EQ(by_path("/a/1/2")->join, JOIN_CONTENT);
+	join_free(&j);
+}
+
 /* A propagated id decides even when content and time point elsewhere. */
 static void test_request_id_first(void)
 {
@@ -378,6 +403,7 @@ int main(void)
 {
 	RUN_TEST(test_same_path_out_of_order);
 	RUN_TEST(test_rewritten_prefix);
+	RUN_TEST(test_exact_path_over_tail);
 	RUN_TEST(test_request_id_first);
 	RUN_TEST(test_fingerprint_separates);
 	RUN_TEST(test_other_thread);

@@ -49,19 +49,19 @@ PAD=$(head -c 1500 /dev/zero | tr '\0' x)
 load() {	# LABEL ROUND
 	local l=$1 r=$2 i pids=()
 	(
-		gw_client "$l" /a/ "$(tls_url "/a/$r/[1-30]")" -k
-		for i in $(seq 31 38); do gw_client "$l" /a/ "$(tls_url "/a/$r/$i")" -k; done
+		tls_client "$l" /a/ "$(tls_url "/a/$r/[1-30]")"
+		for i in $(seq 31 38); do tls_client "$l" /a/ "$(tls_url "/a/$r/$i")"; done
 	) & pids+=($!)
 	(
-		gw_client "$l" /b/ "$(tls_url "/b/$r/[101-130]" 6)" -k
-		for i in $(seq 131 134); do gw_client "$l" /b/ "$(tls_url "/b/$r/$i" 6)" -k; done
+		tls_client "$l" /b/ "$(tls_url "/b/$r/[101-130]" 6)"
+		for i in $(seq 131 134); do tls_client "$l" /b/ "$(tls_url "/b/$r/$i" 6)"; done
 		# A head longer than nginx's 1 KB header buffer: read in two
 		# SSL_reads, the second one from OpenSSL's buffer.
-		gw_client "$l" /b/ "$(tls_url "/b/long$r/[141-145]" 6)" -k -H "X-Pad: $PAD"
+		tls_client "$l" /b/ "$(tls_url "/b/long$r/[141-145]" 6)" -H "X-Pad: $PAD"
 	) & pids+=($!)
 	(
 		for code in 200 404 500 503; do
-			gw_client "$l" /status/ "$(tls_url "/status/$code/[201-206]")" -k
+			tls_client "$l" /status/ "$(tls_url "/status/$code/[201-206]")"
 		done
 	) & pids+=($!)
 	wait "${pids[@]}"
@@ -71,7 +71,7 @@ nginx_workers() { pgrep -P "$GW_NGINX_PID" | sort -n | tr '\n' ' '; }
 
 # --- TLS read: the whole run, with a reload in the middle ----------------
 OUT=$GS_TMP/tls.json
-gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
+gw_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
 gw_gatescope "$OUT" || { fail "$T" "gatescope did not start"; exit 1; }
 : >"$GS_TMP/client.tls"
 load tls 1
@@ -87,20 +87,14 @@ done
 load tls 2
 sleep 0.5	# events are drained every 100 ms
 gs_stop
-cp "$GW_DIR/access.log" "$GS_TMP/tls.access.log"
-cp "$GW_DIR/conns.log" "$GS_TMP/tls.conns.log"
 after=$(nginx_workers)
-gw_nginx_stop
+gw_stop
 
-line=$(grep "TLS capture" "$OUT.err")
-case $line in
-*"uprobes on "*libssl.so*) pass "$T: start-up line names the libssl attached: $line" ;;
-*) fail "$T: start-up line names the libssl attached" "stderr: $(cat "$OUT.err")" ;;
-esac
-gw_check_http "$T" "$OUT" "$GS_TMP/tls.access.log" "$GS_TMP/client.tls" "${LOCS[@]}"
+tls_startup_line "$T" "$OUT"
+gw_check_http "$T" "$OUT" "$GW_NLOG" "$GS_TMP/client.tls" "${LOCS[@]}"
 [ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
-tls_check_conns "$T" "$OUT" "$GS_TMP/tls.conns.log" "${LOCS[@]}"
-conns=$(awk '{ print $2, $3 }' "$GS_TMP/tls.conns.log" | sort -u | wc -l)
+tls_check_conns "$T" "$OUT" tls "${LOCS[@]}"
+conns=$(awk '{ print $3 }' "$GS_TMP/conns.tls" | sort -u | wc -l)
 tls_check_counts "$T" "$OUT" "tls_decrypted == $conns" "tls_conns == tls_decrypted" \
 	"tls_sessions >= $conns" "tls_unmapped == 0" "tls_dropped == 0" \
 	"tls_buffered >= 10" "unparsable_conns == 0"
@@ -120,14 +114,14 @@ fi
 
 # --- --tls off: nothing readable, every connection counted ----------------
 OUT=$GS_TMP/off.json
-gw_nginx_start || { fail "$T/off" "nginx did not start"; exit 1; }
+gw_start || { fail "$T/off" "nginx did not start"; exit 1; }
 gw_gatescope "$OUT" --tls off || { fail "$T/off" "gatescope did not start"; exit 1; }
 : >"$GS_TMP/client.off"
-gw_client off /a/ "$(tls_url "/a/off/[1-10]")" -k
-for i in 1 2 3; do gw_client off /b/ "$(tls_url "/b/off$i" 6)" -k; done
+tls_client off /a/ "$(tls_url "/a/off/[1-10]")"
+for i in 1 2 3; do tls_client off /b/ "$(tls_url "/b/off/$i" 6)"; done
 sleep 0.5
 gs_stop
-gw_nginx_stop
+gw_stop
 if grep -q "TLS capture off: --tls off" "$OUT.err"; then
 	pass "$T/off: start-up line says TLS capture is off"
 else

@@ -1,20 +1,20 @@
 # Helpers for the HTTPS end-to-end tests (test_tls_*.sh); source it (it
-# sources gateway_lib.sh: same namespaces, addresses, nginx and oracles).
+# sources gateway_lib.sh: same namespaces, addresses, gateways and oracles).
 #
 #   tls_certs                 a key and a self-signed certificate made now
 #                             ($TLS_KEY $TLS_CERT, $TLS_BOTH for HAProxy)
-#   TLS_DOWN=1 / TLS_UP=1     nginx listens with "ssl" toward clients /
-#                             speaks TLS to its backends (proxy_pass https://)
+#   TLS_DOWN=1 / TLS_UP=1     the gateway (nginx, haproxy) speaks TLS toward
+#                             its clients (nginx "listen ... ssl", HAProxy
+#                             "bind ... ssl crt") / toward its backends
+#                             (proxy_pass https://, "server ... ssl verify none")
 #   tls_backend NS ADDR PORT  an HTTPS backend (tls_backend.py)
-#   tls_curl_url PATH [6]     the gateway's https:// URL (TLS_DOWN=1)
-#   tls_check_conns TEST OUT LOG LOCATION...
-#                             every request on the right connection: per
-#                             request, the client's address and port and the
-#                             backend as nginx logged them ($TLS_LOG)
+#   tls_url PATH [6]          the gateway's https:// URL
+#   tls_client LABEL LOC URL [CURL ARGS]
+#                             gw_client over https (curl -k), also keeping
+#                             the client's own address and port per answer
+#   tls_check_conns TEST OUT LABEL LOCATION...
+#                             every request on the right connections
 #   tls_check_counts TEST OUT EXPR...   assertions on the "http" counters
-#
-# nginx also writes $GW_DIR/conns.log: "URI REMOTE_ADDR REMOTE_PORT
-# UPSTREAM_ADDR STATUS" per request.
 
 . "$(dirname "${BASH_SOURCE[0]}")/gateway_lib.sh"
 
@@ -28,40 +28,41 @@ tls_certs() {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test \
 		-keyout "$TLS_KEY" -out "$TLS_CERT" 2>"$d/openssl.err" || return 1
 	cat "$TLS_CERT" "$TLS_KEY" >"$TLS_BOTH"
+	chmod 755 "$d"
 	chmod 644 "$TLS_KEY" "$TLS_CERT" "$TLS_BOTH"
 }
 
-# nginx's config, as gateway_lib.sh writes it, turned to TLS where asked,
-# plus the connection log.
+# The gateways' configs, as gateway_lib.sh writes them, turned to TLS
+# where asked.
 eval "$(declare -f gw_nginx_conf | sed '1s/gw_nginx_conf/tls_plain_nginx_conf/')"
-tls_listen_ssl() {
-	if [ "$TLS_DOWN" = 1 ]; then sed -E 's/^([[:space:]]*listen[[:space:]][^;]*);/\1 ssl;/'; else cat; fi
-}
-tls_pass_https() {
-	if [ "$TLS_UP" = 1 ]; then sed 's|proxy_pass http://|proxy_pass https://|'; else cat; fi
-}
+eval "$(declare -f gw_haproxy_conf | sed '1s/gw_haproxy_conf/tls_plain_haproxy_conf/')"
+
 gw_nginx_conf() {
-	tls_plain_nginx_conf | tls_listen_ssl | tls_pass_https | awk -v dir="$GW_DIR" \
-		-v down="$TLS_DOWN" -v key="${TLS_KEY:-}" -v cert="${TLS_CERT:-}" '
+	local down=(cat) up=(cat)
+	[ "$TLS_DOWN" = 1 ] && down=(sed -E 's/^([[:space:]]*listen[[:space:]][^;]*);/\1 ssl;/')
+	[ "$TLS_UP" = 1 ] && up=(sed 's|proxy_pass http://|proxy_pass https://|')
+	tls_plain_nginx_conf | "${down[@]}" | "${up[@]}" |
+		awk -v down="$TLS_DOWN" -v key="${TLS_KEY:-}" -v cert="${TLS_CERT:-}" '
 		{ print }
-		/^[[:space:]]*access_log / {
-			print "    log_format gsconn \"$uri $remote_addr $remote_port $upstream_addr $status\";"
-			print "    access_log " dir "/conns.log gsconn;"
-		}
 		/^[[:space:]]*server \{/ && down == 1 {
 			print "        ssl_certificate " cert ";"
 			print "        ssl_certificate_key " key ";"
 		}'
 }
 
-# tls_backend NS ADDR PORT: an HTTPS backend that logs "PATH CLIENT_PORT"
-# to $GS_TMP/backend-PORT.log; returns once it listens.
+gw_haproxy_conf() {
+	local down=(cat) up=(cat)
+	[ "$TLS_DOWN" = 1 ] && down=(sed -E "s|^([[:space:]]*bind [^ ]+)\$|\\1 ssl crt $TLS_BOTH|")
+	[ "$TLS_UP" = 1 ] && up=(sed -E 's/^([[:space:]]*server s[0-9]+ .*)$/\1 ssl verify none/')
+	tls_plain_haproxy_conf | "${down[@]}" | "${up[@]}"
+}
+
+# tls_backend NS ADDR PORT: an HTTPS backend; returns once it listens.
 tls_backend() {
 	local ns=$1 addr=$2 port=$3
 	gs_bg ip netns exec "$ns" python3 "$GS_ROOT/tests/e2e/tls_backend.py" \
 		--cert "$TLS_CERT" --key "$TLS_KEY" --max-seconds "${GW_BACKEND_SECONDS:-60}" \
-		--log "$GS_TMP/backend-$port.log" "$addr" "$port" \
-		>/dev/null 2>>"$GS_TMP/backends.err"
+		"$addr" "$port" >/dev/null 2>>"$GS_TMP/backends.err"
 	gs_wait_listen "$ns" "$port"
 }
 
@@ -69,14 +70,31 @@ tls_url() {
 	gw_url "$@" | sed 's|^http://|https://|'
 }
 
-# tls_check_conns TEST OUT CONNS_LOG LOCATION...: nginx's own record of
-# which client connection (address, port) and which backend served each
-# request, against gatescope's request lines, as multisets per location:
-# plaintext put on the wrong socket shows as a wrong client port or backend.
+# tls_client LABEL LOCATION URL [CURL ARGS...]: as gw_client (the same
+# "LOCATION STATUS PATH" lines in $GS_TMP/client.LABEL), over https with
+# curl -k; "LOCATION STATUS LOCAL_ADDR:PORT" lines go to
+# $GS_TMP/conns.LABEL: which client connection carried each request, as
+# the client knows it.
+tls_client() {
+	local label=$1 loc=$2 url=$3
+	shift 3
+	gw_curl -k -H "Host: $GW_HOST" \
+		-w '\nGSCODE %{http_code} %{url_effective} %{local_ip} %{local_port}\n' "$@" "$url" |
+		sed -n 's|^GSCODE ||p' | while read -r code u ip port; do
+			echo "$loc $code /${u#*://*/}" >>"$GS_TMP/client.$label"
+			echo "$loc $code $(gw_hostport "$ip" "$port")" >>"$GS_TMP/conns.$label"
+		done
+}
+
+# tls_check_conns TEST OUT LABEL LOCATION...: per location, the multiset of
+# (client address:port, status) as the clients recorded them, and of
+# (backend, status) as the gateway logged them ($GW_NLOG), against
+# gatescope's request lines: plaintext put on the wrong socket shows as a
+# request on the wrong client connection or at the wrong backend.
 tls_check_conns() {
-	python3 - "$@" <<-'EOF'
+	python3 - "$1" "$2" "$GS_TMP/conns.$3" "$GW_NLOG" "${@:4}" <<-'EOF'
 	import collections, json, sys
-	test, out, clog, locs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+	test, out, cfile, nlog, locs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 	fails = 0
 	def loc_of(path):
 	    best = None
@@ -84,39 +102,43 @@ tls_check_conns() {
 	        if path.startswith(l) and (best is None or len(l) > len(best)):
 	            best = l
 	    return best
-	def hostport(addr, port):
-	    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-	ng = collections.defaultdict(collections.Counter)
-	for line in open(clog):
+	def res(ok, name, why):
+	    global fails
+	    fails += not ok
+	    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
+	cl, gl = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter)
+	for line in open(cfile):
+	    loc, code, ep = line.split()
+	    cl[loc][(ep, int(code))] += 1
+	for line in open(nlog):
 	    f = line.split()
-	    if len(f) == 5 and loc_of(f[0]):
-	        be = f[3] if f[3] != "-" else None
-	        ng[loc_of(f[0])][(hostport(f[1], f[2]), be, int(f[4]))] += 1
-	gs = collections.defaultdict(collections.Counter)
+	    if len(f) >= 10 and loc_of(f[1]):
+	        gl[loc_of(f[1])][(None if f[8] == "-" else f[8], int(f[2]))] += 1
+	gc, gb = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter)
 	for line in open(out):
 	    try:
 	        o = json.loads(line)
 	    except ValueError:
 	        continue
 	    if o.get("type") == "request" and loc_of(o["route"]):
-	        gs[loc_of(o["route"])][(o["client"], o["backend"], o["status"])] += 1
+	        gc[loc_of(o["route"])][(o["client"], o["status"])] += 1
+	        gb[loc_of(o["route"])][(o["backend"], o["status"])] += 1
 	for loc in locs:
-	    n = sum(ng[loc].values())
-	    ok = n > 0 and ng[loc] == gs[loc]
-	    if ok:
-	        conns = len({k[0] for k in ng[loc]})
-	        print(f"PASS {test}: {loc}: {n} requests on the client connections and backends nginx logged ({conns} client connections)")
-	    else:
-	        fails += 1
-	        print(f"FAIL {test}: {loc}: (client, backend, status) differ: nginx only {dict(ng[loc] - gs[loc])}, gatescope only {dict(gs[loc] - ng[loc])}")
+	    n, conns = sum(cl[loc].values()), len({k[0] for k in cl[loc]})
+	    res(n > 0 and cl[loc] == gc[loc],
+	        f"{loc}: {n} requests on the client connections the clients used ({conns})",
+	        f"clients only {dict(cl[loc] - gc[loc])}, gatescope only {dict(gc[loc] - cl[loc])}")
+	    res(sum(gl[loc].values()) > 0 and gl[loc] == gb[loc],
+	        f"{loc}: the backends the gateway logged",
+	        f"gateway only {dict(gl[loc] - gb[loc])}, gatescope only {dict(gb[loc] - gl[loc])}")
 	sys.exit(1 if fails else 0)
 	EOF
 	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 }
 
 # tls_check_counts TEST OUT 'EXPR' ...: each EXPR is a Python expression
-# over the total line's "http" counters (names as variables), e.g.
-# 'tls_unmapped == 0'.
+# over the total line's "http" counters (names as variables, plus joins
+# and join_rate), e.g. 'tls_unmapped == 0'.
 tls_check_counts() {
 	python3 - "$@" <<-'EOF'
 	import json, sys
@@ -132,8 +154,18 @@ tls_check_counts() {
 	        print(f"PASS {test}: {e}")
 	    else:
 	        fails += 1
-	        print(f"FAIL {test}: {e}: {shown} joins {env['joins']}")
+	        print(f"FAIL {test}: {e}: {shown} joins {env['joins']} join_rate {env['join_rate']}")
 	sys.exit(1 if fails else 0)
 	EOF
 	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
+}
+
+# tls_startup_line TEST OUT: gatescope named the libssl it attached to.
+tls_startup_line() {
+	local line
+	line=$(grep "TLS capture" "$2.err")
+	case $line in
+	*"uprobes on "*libssl.so*) pass "$1: start-up line names the libssl attached: ${line#gatescope: }" ;;
+	*) fail "$1: start-up line names the libssl attached" "stderr: $(cat "$2.err")" ;;
+	esac
 }

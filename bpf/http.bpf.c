@@ -55,7 +55,7 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	claim_owner(&st->ev);
 	if (!http_enabled)
 		return 0;
-	tls = tls_note_io(st, sk, 0);
+	tls = tls_note_io(st, sk, 0, 0);
 	/* A close_notify after the request is not request bytes the peer
 	 * must acknowledge. */
 	st->tx_uncounted = tls == TLS_IO_OUTSIDE;
@@ -137,7 +137,7 @@ int BPF_PROG(gs_recv_length, struct sock *sk, int ret, int flags)
 	ts_ready = st->ts_rx_ready;
 	st->ts_rx_ready = 0;
 	now = bpf_ktime_get_ns();
-	if (http_enabled && tls_note_io(st, sk, ts_ready) == TLS_IO_PLAIN) {
+	if (http_enabled && tls_note_io(st, sk, ts_ready, now) == TLS_IO_PLAIN) {
 		buf = recv_user_buf(ret, &avail);
 		if (avail > (__u32)ret)
 			avail = ret;

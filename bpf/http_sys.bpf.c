@@ -101,7 +101,7 @@ static __always_inline void io_exit(long ret)
 		st->ts_rx_ready = 0;
 	}
 	now = bpf_ktime_get_ns();
-	tls = http_enabled ? tls_note_io(st, (void *)io->sk, ts_ready) : TLS_IO_PLAIN;
+	tls = http_enabled ? tls_note_io(st, (void *)io->sk, ts_ready, now) : TLS_IO_PLAIN;
 	if (http_enabled && tls == TLS_IO_PLAIN)
 		capture(st, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
 			ts_ready, now);

@@ -97,7 +97,7 @@ static __always_inline int tls_exit(__u64 n)
 		return 0;
 	if (!call.sk)
 		stat_inc(GS_STAT_TLS_BUFFERED);	/* tied by an earlier call */
-	now = bpf_ktime_get_ns();
+	now = call.ts_io ? call.ts_io : bpf_ktime_get_ns();
 	off = call.io_dir == GS_IO_SEND ? &st->ev.tls_tx_bytes : &st->ev.tls_rx_bytes;
 	other = call.io_dir == GS_IO_SEND ? &st->ev.tls_rx_bytes : &st->ev.tls_tx_bytes;
 	claim_owner(&st->ev);

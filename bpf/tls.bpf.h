@@ -10,6 +10,7 @@
 #define GATESCOPE_TLS_BPF_H
 
 #include "gs.bpf.h"
+#include "http.h"
 
 /* Off with --tls off, without HTTP capture, or without uprobes: the
  * verifier then prunes every TLS branch from the socket hooks. */
@@ -23,6 +24,7 @@ struct tls_call {
 	__u64 done_ptr;		/* *_ex: where the byte count is written */
 	__u64 sk;		/* the socket the call used, once seen */
 	__u64 ts_ready;		/* oldest unread ciphertext reached the socket */
+	__u64 ts_io;		/* the call's first send / last read on the socket */
 	__u8 io_dir;		/* enum gs_io_dir */
 	__u8 pad[7];
 };
@@ -66,11 +68,15 @@ enum tls_io {
 };
 
 /* Socket I/O on a followed connection.  Inside an SSL call of this thread
- * the socket is the session's: note it (and when its oldest unread bytes
- * arrived, for the read's first-byte time).  Anything but TLS_IO_PLAIN:
- * the bytes are TLS records, not to be parsed as HTTP. */
+ * the socket is the session's: note it, when its oldest unread bytes
+ * arrived (the read's first-byte time), and when the bytes moved: the
+ * plaintext's time is its records' (a response head is written when its
+ * first record is sent, a request read when its last record is), not the
+ * call's return, which a busy process may reach late.  now: the caller's
+ * clock reading, 0 to read it here.  Anything but TLS_IO_PLAIN: the bytes
+ * are TLS records, not to be parsed as HTTP. */
 static __always_inline enum tls_io tls_note_io(struct gs_conn_state *st, const void *sk,
-					       __u64 ts_ready)
+					       __u64 ts_ready, __u64 now)
 {
 	struct tls_call *call;
 	__u64 id;
@@ -85,6 +91,8 @@ static __always_inline enum tls_io tls_note_io(struct gs_conn_state *st, const v
 		call->sk = (__u64)sk;
 	if (!call->ts_ready)
 		call->ts_ready = ts_ready;
+	if (call->io_dir == GS_IO_RECV || !call->ts_io)
+		call->ts_io = now ? now : bpf_ktime_get_ns();
 	return TLS_IO_CALL;
 }
 

@@ -8,7 +8,7 @@
 #                             "bind ... ssl crt") / toward its backends
 #                             (proxy_pass https://, "server ... ssl verify none")
 #   tls_backend NS ADDR PORT  an HTTPS backend (tls_backend.py)
-#   tls_url PATH [6]          the gateway's https:// URL
+#   tls_url PATH [6]          the gateway's URL, https:// with TLS_DOWN=1
 #   tls_client LABEL LOC URL [CURL ARGS]
 #                             gw_client over https (curl -k), also keeping
 #                             the client's own address and port per answer
@@ -66,8 +66,8 @@ tls_backend() {
 	gs_wait_listen "$ns" "$port"
 }
 
-tls_url() {
-	gw_url "$@" | sed 's|^http://|https://|'
+tls_url() {	# PATH [6]: https:// when the gateway speaks TLS to its clients
+	if [ "$TLS_DOWN" = 1 ]; then gw_url "$@" | sed 's|^http://|https://|'; else gw_url "$@"; fi
 }
 
 # tls_client LABEL LOCATION URL [CURL ARGS...]: as gw_client (the same
@@ -87,13 +87,14 @@ tls_client() {
 }
 
 # tls_check_conns TEST OUT LABEL LOCATION...: per location, the multiset of
-# (client address:port, status) as the clients recorded them, and of
-# (backend, status) as the gateway logged them ($GW_NLOG), against
-# gatescope's request lines: plaintext put on the wrong socket shows as a
-# request on the wrong client connection or at the wrong backend.
+# (client address:port, status) as the clients recorded them
+# ($GS_TMP/conns.LABEL), and of (backend, status) as the gateway logged
+# them ($GW_NLOG), against gatescope's request lines: plaintext put on the
+# wrong socket shows as a request on the wrong client connection or at the
+# wrong backend.  LABEL "-": plain clients, only the backends are checked.
 tls_check_conns() {
 	python3 - "$1" "$2" "$GS_TMP/conns.$3" "$GW_NLOG" "${@:4}" <<-'EOF'
-	import collections, json, sys
+	import collections, json, os, sys
 	test, out, cfile, nlog, locs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 	fails = 0
 	def loc_of(path):
@@ -106,10 +107,14 @@ tls_check_conns() {
 	    global fails
 	    fails += not ok
 	    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
+	def status(o):
+	    return 499 if o["status"] is None or o.get("client_closed") else o["status"]
 	cl, gl = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter)
-	for line in open(cfile):
-	    loc, code, ep = line.split()
-	    cl[loc][(ep, int(code))] += 1
+	clients = not cfile.endswith(".-")
+	if clients:
+	    for line in open(cfile):
+	        loc, code, ep = line.split()
+	        cl[loc][(ep, int(code) or 499)] += 1
 	for line in open(nlog):
 	    f = line.split()
 	    if len(f) >= 10 and loc_of(f[1]):
@@ -121,15 +126,16 @@ tls_check_conns() {
 	    except ValueError:
 	        continue
 	    if o.get("type") == "request" and loc_of(o["route"]):
-	        gc[loc_of(o["route"])][(o["client"], o["status"])] += 1
+	        gc[loc_of(o["route"])][(o["client"], status(o))] += 1
 	        gb[loc_of(o["route"])][(o["backend"], o["status"])] += 1
 	for loc in locs:
-	    n, conns = sum(cl[loc].values()), len({k[0] for k in cl[loc]})
-	    res(n > 0 and cl[loc] == gc[loc],
-	        f"{loc}: {n} requests on the client connections the clients used ({conns})",
-	        f"clients only {dict(cl[loc] - gc[loc])}, gatescope only {dict(gc[loc] - cl[loc])}")
-	    res(sum(gl[loc].values()) > 0 and gl[loc] == gb[loc],
-	        f"{loc}: the backends the gateway logged",
+	    if clients:
+	        n, conns = sum(cl[loc].values()), len({k[0] for k in cl[loc]})
+	        res(n > 0 and cl[loc] == gc[loc],
+	            f"{loc}: {n} requests on the client connections the clients used ({conns})",
+	            f"clients only {dict(cl[loc] - gc[loc])}, gatescope only {dict(gc[loc] - cl[loc])}")
+	    n = sum(gl[loc].values())
+	    res(n > 0 and gl[loc] == gb[loc], f"{loc}: {n} requests at the backends the gateway logged",
 	        f"gateway only {dict(gl[loc] - gb[loc])}, gatescope only {dict(gb[loc] - gl[loc])}")
 	sys.exit(1 if fails else 0)
 	EOF

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "http.h"
 #include "testlib.h"
+#include "tls_attach.h"
 #include "util.h"
 
 static struct options o;
@@ -171,6 +172,13 @@ static void test_recording_and_misc(void)
 	/* Grouped short options. */
 	ASSERT_EQ(ARGS("-vp", "9"), CLI_OK);
 	ASSERT_TRUE(o.verbose && o.npids == 1 && o.pids[0] == 9);
+	/* HTTPS through libssl: on unless switched off. */
+	ASSERT_EQ(ARGS("-d", "1"), CLI_OK);
+	ASSERT_EQ(o.tls, TLS_AUTO);
+	ASSERT_EQ(ARGS("--tls", "off"), CLI_OK);
+	ASSERT_EQ(o.tls, TLS_OFF);
+	ASSERT_EQ(ARGS("--tls=auto"), CLI_OK);
+	ASSERT_EQ(o.tls, TLS_AUTO);
 }
 
 static void test_help_version(void)
@@ -232,6 +240,8 @@ static void test_bad_numbers(void)
 	expect_usage("--max-conns", "--max-conns", "1k", NULL);
 	expect_usage("--capture-bytes", "--capture-bytes", "15", NULL);
 	expect_usage("--capture-bytes", "--capture-bytes", "4097", NULL);
+	expect_usage("--tls", "--tls", "on", NULL);
+	expect_usage("--tls", "--tls", "", NULL);
 	/* Empty values. */
 	expect_usage("--pid", "--pid=", NULL, NULL);
 	expect_usage("--comm", "-c", "", NULL);

@@ -61,8 +61,6 @@ struct gs_conn_event {
 	__u64 app_rx_bytes;	/* bytes the process read */
 	__u64 bytes_sent;	/* data bytes acked by the peer (bytes_acked - SYN, FIN) */
 	__u64 bytes_received;	/* data bytes received (bytes_received - FIN) */
-	__u64 tls_tx_bytes;	/* GS_CONN_F_TLS_READ: plaintext written through TLS */
-	__u64 tls_rx_bytes;	/* ... and read; app_*_bytes stay the TLS record bytes */
 	__u32 pid;		/* tgid */
 	__u32 tid;
 	__u32 flags;		/* GS_CONN_F_* */
@@ -83,7 +81,13 @@ struct gs_conn_event {
 	__u8 saddr[16];		/* local address; IPv4 in the first 4 bytes */
 	__u8 daddr[16];		/* remote address */
 	char comm[GS_COMM_LEN];
+	/* Record format 2 (files of format 1 end here; read as zeros): */
+	__u64 tls_tx_bytes;	/* GS_CONN_F_TLS_READ: plaintext written through TLS */
+	__u64 tls_rx_bytes;	/* ... and read; app_*_bytes stay the TLS record bytes */
 };
+
+/* A connection event as record format 1 wrote it. */
+#define GS_CONN_V1_SIZE ((__u32)__builtin_offsetof(struct gs_conn_event, tls_tx_bytes))
 
 /* Indexes into the per-CPU "stats" array map: kernel-side counters that
  * userspace sums over CPUs and shows in every report. */

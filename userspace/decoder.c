@@ -165,7 +165,7 @@ int decoder_replay(struct decoder *d, const char *path)
 		replay_fail(path, 0, "not a gatescope record file (bad magic)");
 		goto out;
 	}
-	if (h.version != GS_REC_VERSION || h.header_size != sizeof(h)) {
+	if (h.version < 1 || h.version > GS_REC_VERSION || h.header_size != sizeof(h)) {
 		replay_fail(path, 8, "unsupported record file version");
 		goto out;
 	}
@@ -182,18 +182,21 @@ int decoder_replay(struct decoder *d, const char *path)
 			replay_fail(path, off, "truncated event header");
 			goto out;
 		}
+		want = buf->hdr.size;
+		if (h.version == 1 && buf->hdr.type == GS_EV_CONN && want == GS_CONN_V1_SIZE)
+			buf->hdr.size = sizeof(struct gs_conn_event);	/* zero-extended below */
 		why = event_check_size(buf->hdr.type, buf->hdr.size);
 		if (why) {
 			replay_fail(path, off, why);
 			goto out;
 		}
-		want = buf->hdr.size;
+		memset(buf->bytes + want, 0, buf->hdr.size - want);
 		if (fread(buf->bytes + sizeof(buf->hdr), 1, want - sizeof(buf->hdr), f) !=
 		    want - sizeof(buf->hdr)) {
 			replay_fail(path, off, "truncated event");
 			goto out;
 		}
-		why = validate(buf, want);
+		why = validate(buf, buf->hdr.size);
 		if (why) {
 			replay_fail(path, off, why);
 			goto out;

@@ -11,7 +11,7 @@
 #include "conn.h"
 
 #define GS_REC_MAGIC	"GSREC\0\0\1"
-#define GS_REC_VERSION	2	/* 2: TLS plaintext byte counts in gs_conn_event */
+#define GS_REC_VERSION	2	/* 2: TLS plaintext byte counts in gs_conn_event; 1 is read too */
 #define GS_EVENT_MAX	(64 * 1024)	/* no event is larger */
 
 /* Called for every valid event, in order. */

@@ -41,10 +41,29 @@ static const struct attempt *last_attempt(const struct request *r)
 	return r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
 }
 
+/* A TLS alert record (close_notify) is 24 to 31 bytes with the usual
+ * ciphers. */
+#define TLS_ALERT_MAX	40
+#define TLS_CLOSE_NS	(10 * 1000000ull)
+
+/* An unreadable TLS connection whose only unacknowledged bytes are one
+ * small record written as it closed: the process's close_notify, not
+ * request bytes.  (When the plaintext is read, the capture leaves it out
+ * of app_tx_bytes.) */
+static bool close_notify_tail(const struct gs_conn_event *e)
+{
+	uint64_t end = e->ts_fin && e->ts_fin < e->ts_close ? e->ts_fin : e->ts_close;
+
+	return (e->flags & GS_CONN_F_TLS) && !(e->flags & GS_CONN_F_TLS_READ) &&
+	       e->app_tx_bytes - e->bytes_sent <= TLS_ALERT_MAX && e->ts_last_tx &&
+	       end >= e->ts_last_tx && end - e->ts_last_tx < TLS_CLOSE_NS;
+}
+
 /* Were the request bytes acknowledged by the backend's TCP stack? */
 static bool request_acked(const struct attempt *a)
 {
-	return a->have_conn && a->conn.app_tx_bytes && a->conn.bytes_sent >= a->conn.app_tx_bytes;
+	return a->have_conn && a->conn.app_tx_bytes &&
+	       (a->conn.bytes_sent >= a->conn.app_tx_bytes || close_notify_tail(&a->conn));
 }
 
 static void connect_facts(struct verdict *v, const struct attempt *a)

@@ -5,19 +5,23 @@
 # with upstream keep-alive on (pooled TLS sessions are reused).  Two HTTPS
 # backends (tls_backend.py; certificates made now): /ok and /six answer 200
 # (IPv4, IPv6), /slow never answers and the gateway gives up after its 1 s
-# read timeout: 504.
+# read timeout: 504; /reset is reset after its request is read; /down is a
+# closed port.
 #
-# With the plaintext of both sides read through the libssl uprobes, every
-# 504 of /slow must be backend/backend_slow (request acknowledged by the
-# backend, no response byte), exactly the failures the gateway logged, the
-# 1 s read timeout inferred and nothing else, /ok healthy; every request
-# joined by its content (never by time: the upstream heads were read), on
+# With the plaintext of both sides read through the libssl uprobes, the
+# verdicts are those of plain HTTP: every 504 of /slow backend/backend_slow
+# (request acknowledged by the backend, no response byte), /reset
+# backend/backend_reset, /down backend/backend_refused, exactly the
+# failures the gateway logged; the 1 s read timeout inferred and nothing
+# else, /ok healthy; every request
+# joined by its content (by time only the refused connects, which carry
+# no bytes: the upstream heads were read), on
 # the client connection the client used and at the backend the gateway
 # logged; every TLS connection decrypted, no session without its socket.
 # Then with --tls off (nginx, no upstream keep-alive: an opaque attempt is
 # known when its connection closes): the same connections cannot be read;
 # they are counted as unreadable TLS, and the upstream ones are still
-# attempts (opaque), never blamed on the gateway.
+# attempts (opaque), judged by TCP facts: /slow still the backend's fault.
 . "$(dirname "$0")/tls_lib.sh"
 T=tls_backends
 gs_require_bpf "$T"
@@ -45,6 +49,8 @@ clients() {
 	( for i in $(seq 15); do tls_client "$l" /ok "$(tls_url "/ok/c$i")"; done ) & pids+=($!)
 	( tls_client "$l" /ok "$(tls_url "/ok/k[1-20]")" ) & pids+=($!)
 	( tls_client "$l" /six "$(tls_url "/six/s[1-20]" 6)" ) & pids+=($!)
+	( for i in 1 2 3 4; do tls_client "$l" /reset "$(tls_url "/reset/r$i")"; done ) & pids+=($!)
+	( for i in 1 2 3 4; do tls_client "$l" /down "$(tls_url "/down/d$i")"; done ) & pids+=($!)
 	wait "${pids[@]}"
 }
 
@@ -53,6 +59,8 @@ scenario() {
 	gw_attr_kind_state "$T"		# TK, GW_DIR, GW_OUT, GW_ALOG; /ok -> be1
 	gw_route /slow "$BE" connect=1s read=1s
 	gw_route /six "$(gw_hostport "$BE2_6" "$P2")" connect=1s read=1s
+	gw_route /reset "$BE" connect=1s read=1s
+	gw_route /down "$(gw_hostport "$BE2_4" "$(gw_be_port 3)")" connect=1s read=1s
 	gw_start || { fail "$TK" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log")"; return 1; }
 	gw_gatescope "$GW_OUT" "$@" || { fail "$TK" "gatescope did not start"; return 1; }
 	clients "attr.$GW_KIND"
@@ -68,11 +76,13 @@ for GW_KIND in ${GW_KINDS:-nginx haproxy}; do
 	scenario || continue
 	tls_startup_line "$TK" "$GW_OUT"
 	gw_check_attr "$TK" /slow backend backend_slow
+	gw_check_attr "$TK" /reset backend backend_reset
+	gw_check_attr "$TK" /down backend backend_refused
 	gw_check_timeouts "$TK" "gateway:read:$BE:1.0"
-	tls_check_conns "$TK" "$GW_OUT" "attr.$GW_KIND" /ok /slow /six
+	tls_check_conns "$TK" "$GW_OUT" "attr.$GW_KIND" /ok /slow /six /reset /down
 	tls_check_counts "$TK" "$GW_OUT" "tls_conns > 0" "tls_decrypted == tls_conns" \
 		"tls_unmapped == 0" "tls_dropped == 0" "unparsable_conns == 0" \
-		"joins['time'] == 0 and joins['ambiguous'] == 0" "join_rate == 1"
+		"joins['time'] == 4 and joins['ambiguous'] == 0" "join_rate == 1"
 done
 
 # --- --tls off: nothing readable; opaque attempts, judged by TCP facts -----
@@ -92,9 +102,11 @@ verdicts = collections.Counter(f"{o['cause']}/{o['reason']}" for o in slow)
 print(f"# /slow verdicts without the plaintext: {dict(verdicts)}")
 ok = att and opaque == len(att)
 print(f"{'PASS' if ok else 'FAIL'} {test}: every attempt is opaque ({opaque} of {len(att)})")
-gw = sum(n for v, n in verdicts.items() if v.startswith("gateway/"))
-print(f"{'PASS' if slow and not gw else 'FAIL'} {test}: no /slow failure blamed on the gateway ({gw} of {len(slow)})")
-sys.exit(0 if ok and slow and not gw else 1)
+# Without the plaintext the backend answering the gateway's close_notify
+# may close first (backend_closed); never the gateway's or the network's.
+other = sum(n for v, n in verdicts.items() if not v.startswith("backend/"))
+print(f"{'PASS' if slow and not other else 'FAIL'} {test}: every /slow failure blamed on the backend ({len(slow) - other} of {len(slow)})")
+sys.exit(0 if ok and slow and not other else 1)
 PY
 [ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 exit $((GS_FAILS > 0))

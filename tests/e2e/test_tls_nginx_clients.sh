@@ -4,13 +4,15 @@
 # IPv6, clients with curl -k: keep-alive TLS connections (curl globs) and
 # one connection per request, some request heads longer than nginx's first
 # 1 KB read (the rest is then served from OpenSSL's buffer, without a
-# socket read), and an nginx reload (new workers) in the middle.
+# socket read), and an nginx reload (new workers) in the middle; then the
+# same on the syscall capture path.
 #
 # gatescope reads the plaintext through its libssl uprobes and must count
 # every route and status exactly as the clients saw them, agree with
 # nginx's own upstream timings, put every request on the client connection
-# nginx logged for it ($remote_addr:$remote_port: the SSL * -> socket tie
-# checked per request), decrypt every client connection, lose no session.
+# curl used for it (curl's own local address and port: the SSL * -> socket
+# tie checked per request) and at the backend nginx logged, decrypt every
+# client connection, lose no session.
 # Then with --tls off: no request can be read, every connection is counted
 # as unreadable TLS.
 . "$(dirname "$0")/tls_lib.sh"
@@ -111,6 +113,23 @@ if [ $old = 1 ] && [ $fresh = 1 ]; then
 else
 	fail "$T: requests before and after the reload" "request pids '$pids', workers before '$before', after '$after'"
 fi
+
+# --- the syscall capture path (kernels without the socket tracepoints) ----
+# The SSL * -> socket tie comes from the syscall exits inside SSL calls.
+OUT=$GS_TMP/sys.json
+gw_start || { fail "$T/syscall" "nginx did not start"; exit 1; }
+gw_gatescope "$OUT" --capture-path syscall || { fail "$T/syscall" "gatescope did not start"; exit 1; }
+: >"$GS_TMP/client.sys"
+load sys 3
+sleep 0.5
+gs_stop
+gw_stop
+gw_check_http "$T/syscall" "$OUT" "$GW_NLOG" "$GS_TMP/client.sys" "${LOCS[@]}"
+[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
+tls_check_conns "$T/syscall" "$OUT" sys "${LOCS[@]}"
+conns=$(awk '{ print $3 }' "$GS_TMP/conns.sys" | sort -u | wc -l)
+tls_check_counts "$T/syscall" "$OUT" "tls_decrypted == $conns" "tls_conns == tls_decrypted" \
+	"tls_unmapped == 0" "tls_dropped == 0"
 
 # --- --tls off: nothing readable, every connection counted ----------------
 OUT=$GS_TMP/off.json

@@ -272,28 +272,38 @@ struct cand {
 };
 
 /* Is x a better last attempt than y?  An outcome that agrees with the
- * client's first.  Then, for two answered attempts, the one begun first:
- * a gateway may pass an answer on long after it read its head (it waits
- * for the body), so nearness proves nothing, and requests are decided in
- * the order they were answered, so the oldest feasible attempt is the one
- * later requests can use least.  For attempts ended by a close, the
- * nearest: a gateway answers right after it gives up on (or is refused
- * by) an upstream, or closes it right after answering. */
+ * client's first.  Then, for two answered attempts or two with the same
+ * outcome, the one begun first: a gateway may pass an answer on long after
+ * it read its head (it waits for the body), so nearness proves nothing,
+ * and requests are decided in the order they were answered, so the oldest
+ * feasible attempt is the one later requests can use least (the verdict
+ * is the same either way).  For attempts ended by a close with different
+ * outcomes, the nearest: a gateway answers right after it gives up on (or
+ * is refused by) an upstream, or closes it right after answering. */
 static bool better(const struct cand *x, const struct cand *y)
 {
 	if (x->agrees != y->agrees)
 		return x->agrees;
-	if (x->a->status && y->a->status)
+	if ((x->a->status && y->a->status) || !outcomes_differ(x->a, y->a))
 		return attempt_began(x->a) < attempt_began(y->a);
 	return x->d < y->d;
 }
 
-/* Two fits the evidence cannot separate, with different verdicts. */
+/* Did one attempt end before the other began (a retry after a failure)? */
+static bool one_after_other(const struct attempt *a, const struct attempt *b)
+{
+	return attempt_end(a) <= attempt_began(b) || attempt_end(b) <= attempt_began(a);
+}
+
+/* Two fits the evidence cannot separate, with different verdicts: both
+ * ended by a close, equally near the answer, and in flight at the same
+ * time (one that ended before the other began is its retry). */
 static bool tie(const struct request *r, const struct cand *best, const struct cand *second)
 {
 	return request_failed(r) && second->a && best->agrees == second->agrees &&
 	       !best->a->status && !second->a->status &&
-	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a);
+	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a) &&
+	       !one_after_other(best->a, second->a);
 }
 
 static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned seen,

@@ -1,0 +1,260 @@
+# Helpers for the scenario tests (test_scn_*.sh): a real gateway, real TCP,
+# real faults, and two oracles that gatescope does not control: the
+# gateway's own log and the client's own record.  Source it (it sources
+# gateway_lib.sh for the testbed: namespaces, links, backends).
+#
+#   scn_begin TEST SCENARIO      checks and testbed; a healthy /ok route on be1
+#   scn_route PREFIX [--rewrite URI] [--upgrade] SERVER...
+#                                requests under PREFIX go to SERVER (ip:port;
+#                                several: round robin, never marked down, no
+#                                retry), the prefix replaced by URI if given;
+#                                --upgrade passes Upgrade/Connection on
+#   scn_start                    the gateway (GW_KIND) and gatescope
+#   scn_curl LABEL URLFILE [curl args]   every URL of URLFILE at once, one
+#                                connection each (curl -Z), in the background
+#   scn_pieces LABEL [gs-pieces args] PATH   one gs-pieces client, background
+#   scn_stop                     wait for the clients, stop gatescope and the
+#                                gateway, normalise the gateway's log
+#   scn_check <<'EOF' ... EOF    the scenario's own verdict rules, in Python
+#                                with tests/e2e/scncheck.py (see there)
+#
+# The client record ($SCN_CLIENT) has one JSON line per request with the
+# client's local port, the status it got (0: none), and how the exchange
+# ended; the normalised gateway log ($SCN_GWLOG) one JSON line per request
+# with the client port, method, URI, status, upstream statuses and
+# addresses, and the gateway's own error messages for that request.  The
+# client port is the key that ties the three (gatescope's "client" field):
+# every request here has a connection of its own.
+#
+# GW_KIND picks the gateway (only nginx for now).
+
+. "$(dirname "${BASH_SOURCE[0]}")/gateway_lib.sh"
+
+GW_KIND=${GW_KIND:-nginx}
+SCN_ROUTES=()
+SCN_CLIENT_PIDS=()
+
+scn_begin() {	# TEST SCENARIO
+	T=$1
+	SCN_NAME=$2
+	gs_require_bpf "$T"
+	case $GW_KIND in
+	nginx) command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; } ;;
+	*) skip "$T" "gateway kind '$GW_KIND' not supported by this test yet"; exit 0 ;;
+	esac
+	command -v curl >/dev/null || { skip "$T" "curl not installed"; exit 0; }
+	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-40}
+	gw_setup || { fail "$T" "testbed setup"; exit 1; }
+	SCN_OUT=$GS_TMP/gs.json
+	SCN_CLIENT=$GS_TMP/client.jsonl
+	SCN_GWLOG=$GS_TMP/gateway.jsonl
+	GW_OUT=$SCN_OUT		# for gw_check_timeouts and gw_check_ladder
+	: >"$SCN_CLIENT"
+	SCN_OK_PORT=$(gw_be_port 1)
+	gw_backend "$B1NS" :: "$SCN_OK_PORT" || { fail "$T" "healthy backend"; exit 1; }
+	SCN_OK_BE=$(gw_hostport "$BE1_4" "$SCN_OK_PORT")
+	scn_route /ok "$SCN_OK_BE"
+}
+
+scn_route() {	# PREFIX [--rewrite URI] [--upgrade] SERVER...
+	local prefix=$1 rewrite="" upgrade=0
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--rewrite) rewrite=$2; shift 2 ;;
+		--upgrade) upgrade=1; shift ;;
+		*) break ;;
+		esac
+	done
+	SCN_ROUTES+=("$prefix|$rewrite|$upgrade|$*")
+}
+
+# --- nginx ------------------------------------------------------------------
+
+# One field per variable, '|' between them: $upstream_addr and
+# $upstream_status hold ", "-separated lists when nginx tried several
+# servers, so spaces cannot separate fields.
+scn_nginx_conf() {
+	local i=0 r prefix rewrite upgrade servers s
+	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
+	cat <<-EOF
+	    log_format scn '\$remote_port|\$request_method|\$uri|\$status|\$upstream_status|\$upstream_addr|\$request_time';
+	    access_log $GW_DIR/access.log scn;
+	    keepalive_timeout 30s;
+	EOF
+	for r in "${SCN_ROUTES[@]}"; do
+		servers=${r##*|}
+		# max_fails=0: a slow server stays in the rotation, so round
+		# robin keeps alternating (nginx would take it out for 10 s
+		# after its first timeout).
+		printf '    upstream scn_u%d {\n' "$i"
+		for s in $servers; do printf '        server %s max_fails=0;\n' "$s"; done
+		printf '    }\n'
+		i=$((i + 1))
+	done
+	cat <<-EOF
+	    server {
+	        listen $GW4:$GW_PORT;
+	        listen [$GW6]:$GW_PORT;
+	        proxy_connect_timeout $GW_CONNECT_TIMEOUT;
+	        proxy_read_timeout $GW_READ_TIMEOUT;
+	        proxy_http_version 1.1;
+	        proxy_set_header Connection "";
+	        # One attempt per request: a retry on the other server would
+	        # hide the fault from the client and the log's one-to-one view.
+	        proxy_next_upstream off;
+	        location / { return 404; }
+	EOF
+	i=0
+	for r in "${SCN_ROUTES[@]}"; do
+		IFS='|' read -r prefix rewrite upgrade servers <<<"$r"
+		printf '        location %s {\n            proxy_pass http://scn_u%d%s;\n' \
+			"$prefix" "$i" "$rewrite"
+		if [ "$upgrade" = 1 ]; then
+			# nginx passes neither hop-by-hop header on its own.
+			printf '            proxy_set_header Upgrade $http_upgrade;\n'
+			printf '            proxy_set_header Connection "upgrade";\n'
+		fi
+		printf '        }\n'
+		i=$((i + 1))
+	done
+	echo "    }"
+	echo "}"
+}
+
+scn_nginx_start() {
+	scn_nginx_conf >"$GW_DIR/nginx.conf"
+	: >"$GW_DIR/access.log"
+	if ! ip netns exec "$GNS" nginx -t -q -p "$GW_DIR" -c "$GW_DIR/nginx.conf" \
+		-e "$GW_DIR/error.log" 2>"$GW_DIR/nginx-t.err"; then
+		cat "$GW_DIR/nginx-t.err" >&2
+		return 1
+	fi
+	gs_bg ip netns exec "$GNS" nginx -p "$GW_DIR" -c "$GW_DIR/nginx.conf" \
+		-e "$GW_DIR/error.log" -g 'daemon off;'
+	GW_NGINX_PID=$GS_LAST_PID
+	gs_wait_listen "$GNS" "$GW_PORT" || return 1
+	for _ in $(seq 50); do
+		[ "$(pgrep -c -P "$GW_NGINX_PID")" -ge "$GW_WORKERS" ] && return 0
+		sleep 0.1
+	done
+	echo "nginx workers did not start" >&2
+	return 1
+}
+
+# nginx's access log and error log -> one JSON line per request.  The error
+# log names the request by its request line; every request of a scenario
+# has a path of its own, so the path ties a message to its request.
+scn_nginx_normalise() {
+	python3 - "$GW_DIR/access.log" "$GW_DIR/error.log" >"$SCN_GWLOG" <<-'EOF'
+	import collections, json, re, sys
+	alog, elog = sys.argv[1:3]
+	errors = collections.defaultdict(list)
+	kinds = [("upstream timed out", "upstream_timeout"),
+	         ("upstream prematurely closed", "upstream_closed"),
+	         ("client prematurely closed", "client_closed"),
+	         ("recv() failed", "recv_failed")]
+	for line in open(elog, errors="replace"):
+	    m = re.search(r'request: "\S+ ([^ ?"]+)', line)
+	    if not m:
+	        continue
+	    for text, kind in kinds:
+	        if text in line:
+	            phase = re.search(r"while (.*?), client:", line)
+	            errors[m.group(1)].append({"kind": kind, "while": phase.group(1) if phase else ""})
+	def num(v):
+	    try:
+	        return int(v)
+	    except ValueError:
+	        return None
+	for line in open(alog):
+	    f = line.rstrip("\n").split("|")
+	    if len(f) != 7:
+	        continue
+	    port, method, uri, status, ust, uaddr, rtime = f
+	    print(json.dumps({
+	        "port": int(port), "method": method, "uri": uri, "status": int(status),
+	        "upstream_status": [num(x) for x in ust.split(", ")] if ust != "-" else [],
+	        "upstream_addr": uaddr.split(", ") if uaddr != "-" else [],
+	        "time": float(rtime), "errors": errors.get(uri, [])}))
+	EOF
+}
+
+# --- any gateway --------------------------------------------------------------
+
+scn_start() {
+	case $GW_KIND in
+	nginx) scn_nginx_start ;;
+	esac || { fail "$T" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log" 2>/dev/null)"; exit 1; }
+	gw_gatescope "$SCN_OUT" || { fail "$T" "gatescope did not start"; exit 1; }
+}
+
+scn_gateway_stop() {
+	case $GW_KIND in
+	nginx) gw_nginx_stop ;;
+	esac
+}
+
+# scn_curl LABEL URLFILE [curl args]: the URLs of URLFILE (one a line, a
+# path on the gateway) all at once from the client namespace, one
+# connection each; one JSON line per answer in $SCN_CLIENT.
+scn_curl() {
+	local label=$1 urls=$2 cfg="$GS_TMP/curl-$1.cfg" p
+	shift 2
+	: >"$cfg"
+	while read -r p; do
+		printf 'url = "%s"\noutput = /dev/null\n' "$(gw_url "$p")" >>"$cfg"
+	done <"$urls"
+	(
+		ip netns exec "$CNS" curl -s --no-progress-meter -Z --parallel-immediate \
+			--parallel-max 200 --max-time "${GW_CURL_MAX_TIME:-10}" -H "Host: $GW_HOST" \
+			-K "$cfg" "$@" -w '{"label":"'"$label"'","port":%{local_port},"status":%{http_code},"size":%{size_download},"exit":%{exitcode},"time":%{time_total},"url":"%{url_effective}"}\n' \
+			2>/dev/null >>"$SCN_CLIENT.$label"
+	) &
+	SCN_CLIENT_PIDS+=($!)
+}
+
+# scn_pieces LABEL [gs-pieces args] PATH: one gs-pieces client in the
+# background; its JSON line goes to $SCN_CLIENT.
+scn_pieces() {
+	local label=$1
+	shift
+	(
+		ip netns exec "$CNS" "$GS_TOOLS/gs-pieces" --host "$GW_HOST" "${@:1:$#-1}" \
+			"$GW4" "$GW_PORT" "${!#}" |
+			python3 -c 'import json, sys
+for l in sys.stdin:
+    o = json.loads(l); o["label"] = sys.argv[1]; o["port"] = o.pop("local_port"); o["url"] = sys.argv[2]
+    print(json.dumps(o))' "$label" "${!#}" >>"$SCN_CLIENT.$label.$BASHPID"
+	) &
+	SCN_CLIENT_PIDS+=($!)
+}
+
+scn_stop() {
+	[ ${#SCN_CLIENT_PIDS[@]} -gt 0 ] && wait "${SCN_CLIENT_PIDS[@]}"
+	cat "$SCN_CLIENT".* >>"$SCN_CLIENT" 2>/dev/null
+	sleep 0.5	# events are drained every 100 ms
+	gs_stop
+	scn_gateway_stop
+	case $GW_KIND in
+	nginx) scn_nginx_normalise ;;
+	esac
+	grep -q '"type":"total"' "$SCN_OUT" ||
+		{ fail "$T" "gatescope printed no total line"; cat "$SCN_OUT.err"; exit 1; }
+}
+
+# scn_check: the Python on stdin, run with scncheck imported as sc and a
+# Run object `run` over this scenario's files; run.done() ends it.
+scn_check() {
+	local py
+	py=$(mktemp "$GS_TMP/check.XXXXXX")
+	{
+		echo 'import sys, scncheck as sc'
+		echo 'run = sc.Run(*sys.argv[1:7])'
+		cat
+		echo 'run.done()'
+	} >"$py"
+	PYTHONPATH="$GS_ROOT/tests/e2e" python3 "$py" "$T" "$GW_KIND" "$SCN_NAME" "$SCN_OUT" \
+		"$SCN_GWLOG" "$SCN_CLIENT"
+	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
+}

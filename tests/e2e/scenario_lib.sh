@@ -208,7 +208,7 @@ scn_curl() {
 	(
 		ip netns exec "$CNS" curl -s --no-progress-meter -Z --parallel-immediate \
 			--parallel-max 200 --max-time "${GW_CURL_MAX_TIME:-10}" -H "Host: $GW_HOST" \
-			-K "$cfg" "$@" -w '{"label":"'"$label"'","port":%{local_port},"status":%{http_code},"size":%{size_download},"exit":%{exitcode},"time":%{time_total},"url":"%{url_effective}"}\n' \
+			-K "$cfg" "$@" -w '{"label":"'"$label"'","port":%{local_port},"status":"%{http_code}","size":%{size_download},"exit":%{exitcode},"time":%{time_total},"url":"%{url_effective}"}\n' \
 			2>/dev/null >>"$SCN_CLIENT.$label"
 	) &
 	SCN_CLIENT_PIDS+=($!)

@@ -79,6 +79,8 @@ class Run:
         self.total = totals[-1] if totals else {}
         self.gw = [json.loads(l) for l in open(gwlog) if l.strip()]
         self.client = [json.loads(l) for l in open(client) if l.strip()]
+        for c in self.client:
+            c["status"] = int(c["status"])	# curl's "000": no answer
         self.gw_by_port = collections.defaultdict(list)
         for g in self.gw:
             self.gw_by_port[g["port"]].append(g)

@@ -221,11 +221,7 @@ scn_pieces() {
 	shift
 	(
 		ip netns exec "$CNS" "$GS_TOOLS/gs-pieces" --host "$GW_HOST" "${@:1:$#-1}" \
-			"$GW4" "$GW_PORT" "${!#}" |
-			python3 -c 'import json, sys
-for l in sys.stdin:
-    o = json.loads(l); o["label"] = sys.argv[1]; o["port"] = o.pop("local_port"); o["url"] = sys.argv[2]
-    print(json.dumps(o))' "$label" "${!#}" >>"$SCN_CLIENT.$label.$BASHPID"
+			"$GW4" "$GW_PORT" "${!#}" >>"$SCN_CLIENT.$label.$BASHPID"
 	) &
 	SCN_CLIENT_PIDS+=($!)
 }

@@ -81,6 +81,9 @@ class Run:
         self.client = [json.loads(l) for l in open(client) if l.strip()]
         for c in self.client:
             c["status"] = int(c["status"])	# curl's "000": no answer
+            if "local_port" in c:		# gs-pieces
+                c["port"] = c.pop("local_port")
+                c["url"] = c.pop("path")
         self.gw_by_port = collections.defaultdict(list)
         for g in self.gw:
             self.gw_by_port[g["port"]].append(g)

@@ -265,9 +265,13 @@ static void exchange(int fd, const char *path, const struct opts *o, struct seen
 		read_body(fd, buf, have, s);
 }
 
-static void print_seen(const struct seen *s)
+static void print_seen(const struct seen *s, const char *path)
 {
-	printf("{\"type\":\"client\",\"outcome\":\"%s\",\"local_port\":%u,\"writes\":%u,"
+	printf("{\"type\":\"client\",\"path\":\"");
+	for (; *path; path++)	/* JSON string: escape what needs it */
+		printf(*path == '"' || *path == '\\' ? "\\%c" : (unsigned char)*path < 0x20 ?
+		       "\\u%04x" : "%c", *path);
+	printf("\",\"outcome\":\"%s\",\"local_port\":%u,\"writes\":%u,"
 	       "\"status\":%u,\"content_length\":%ld,\"chunked\":%s,\"complete\":%s,"
 	       "\"body\":%lu,\"tunnel_sent\":%u,\"tunnel_echoed\":%u}\n",
 	       s->outcome, s->local_port, s->writes, s->status, s->content_length,
@@ -327,7 +331,7 @@ int main(int argc, char **argv)
 					     ((struct sockaddr_in6 *)&me)->sin6_port);
 		exchange(fd, argv[i + 2], &o, &s);
 	}
-	print_seen(&s);
+	print_seen(&s, argv[i + 2]);
 	close(fd);
 	return 0;
 }

@@ -158,6 +158,16 @@ class Run:
                                   for r in recs for e in r.gs)
         print(f"# {prefix}: client {dict(collections.Counter(r.client['status'] for r in recs))}, "
               f"gateway {dict(want)}, gatescope {dict(got)} (499: no status)")
+        # The run's total, per status, as the gateway logged them (its
+        # routes are "METHOD host/template"; no status counts as 499).
+        tot = collections.Counter()
+        for rt in self.total.get("routes", []):
+            path = "/" + rt["route"].split("/", 1)[1] if "/" in rt["route"] else ""
+            if self.under(path, template(prefix)):
+                for x in rt.get("status_translation", []):
+                    tot[x["downstream"] or 499] += x["count"]
+        self.res(tot == want, f"{prefix}: the total's status counts are the gateway log's",
+                 f"total {dict(tot)}, gateway log {dict(want)}")
 
     def check_no_phantoms(self):
         """gatescope reports no request that no client made (bytes inside

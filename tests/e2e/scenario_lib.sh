@@ -26,7 +26,7 @@
 # client port is the key that ties the three (gatescope's "client" field):
 # every request here has a connection of its own.
 #
-# GW_KIND picks the gateway (only nginx for now).
+# GW_KIND picks the gateway: nginx or haproxy.
 
 . "$(dirname "${BASH_SOURCE[0]}")/gateway_lib.sh"
 
@@ -40,6 +40,7 @@ scn_begin() {	# TEST SCENARIO
 	gs_require_bpf "$T"
 	case $GW_KIND in
 	nginx) command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; } ;;
+	haproxy) command -v haproxy >/dev/null || { skip "$T" "haproxy not installed"; exit 0; } ;;
 	*) skip "$T" "gateway kind '$GW_KIND' not supported by this test yet"; exit 0 ;;
 	esac
 	command -v curl >/dev/null || { skip "$T" "curl not installed"; exit 0; }
@@ -180,11 +181,115 @@ scn_nginx_normalise() {
 	EOF
 }
 
+# --- HAProxy ----------------------------------------------------------------
+
+# One backend per route, chosen by path prefix.  The log line carries the
+# client's port (%cp, the key to the client's record), the termination
+# state (%ts: who ended the request and in which phase) and the server's
+# address; "|" between fields.
+scn_haproxy_conf() {
+	local i=0 r prefix rewrite upgrade servers s j
+	cat <<-EOF
+	global
+	    log stdout format raw local0
+	    pidfile $GW_DIR/haproxy.pid
+	defaults
+	    mode http
+	    log global
+	    log-format "%cp|%HM|%HU|%ST|%rc|%si:%sp|%Ta|%ts"
+	    timeout connect $GW_CONNECT_TIMEOUT
+	    timeout server $GW_READ_TIMEOUT
+	    timeout client 30s
+	    timeout tunnel 30s
+	    # One attempt per request, one server connection per request (as
+	    # the nginx setup: no retry, no upstream keep-alive).
+	    retries 0
+	    option http-server-close
+	frontend scn_fe
+	    bind $GW4:$GW_PORT
+	    bind [$GW6]:$GW_PORT
+	EOF
+	for r in "${SCN_ROUTES[@]}"; do
+		IFS='|' read -r prefix rewrite upgrade servers <<<"$r"
+		echo "    use_backend scn_b$i if { path ${prefix%/} } || { path_beg ${prefix%/}/ }"
+		i=$((i + 1))
+	done
+	printf '    default_backend scn_none\nbackend scn_none\n    http-request return status 404\n'
+	i=0
+	for r in "${SCN_ROUTES[@]}"; do
+		IFS='|' read -r prefix rewrite upgrade servers <<<"$r"
+		printf 'backend scn_b%d\n    balance roundrobin\n' "$i"
+		# Upgrades need nothing: HAProxy tunnels after a 101 by itself.
+		[ -n "$rewrite" ] &&
+			echo "    http-request replace-path ^${prefix%/}/?(.*) ${rewrite%/}/\\1"
+		# No "check": no server is ever marked down (nginx: max_fails=0).
+		j=0
+		for s in $servers; do
+			s=${s#[}
+			echo "    server s$j ${s/]:/:}"
+			j=$((j + 1))
+		done
+		i=$((i + 1))
+	done
+}
+
+scn_haproxy_start() {
+	scn_haproxy_conf >"$GW_DIR/haproxy.cfg"
+	if ! ip netns exec "$GNS" haproxy -c -q -f "$GW_DIR/haproxy.cfg" >"$GW_DIR/haproxy-c.err" 2>&1; then
+		cat "$GW_DIR/haproxy-c.err" >&2
+		return 1
+	fi
+	gs_bg ip netns exec "$GNS" haproxy -db -f "$GW_DIR/haproxy.cfg" >"$GW_DIR/access.log" \
+		2>"$GW_DIR/error.log"
+	GW_NGINX_PID=$GS_LAST_PID	# what gw_gatescope traces
+	gs_wait_listen "$GNS" "$GW_PORT"
+}
+
+scn_haproxy_stop() {
+	[ -n "$GW_NGINX_PID" ] || return 0
+	kill -USR1 "$GW_NGINX_PID" 2>/dev/null	# graceful stop: finish, then exit
+	for _ in $(seq 50); do
+		kill -0 "$GW_NGINX_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$GW_NGINX_PID" 2>/dev/null
+	wait "$GW_NGINX_PID" 2>/dev/null
+	GW_NGINX_PID=
+}
+
+# The termination state is HAProxy's account of what went wrong: first
+# letter who (S server closed/reset, s server timeout, C client closed),
+# second the phase (H response head, D data).
+scn_haproxy_normalise() {
+	python3 - "$GW_DIR/access.log" >"$SCN_GWLOG" <<-'EOF'
+	import json, sys
+	phase = {"H": "reading response header from upstream", "D": "reading upstream"}
+	for line in open(sys.argv[1]):
+	    f = line.rstrip("\n").split("|")
+	    if len(f) != 8:
+	        continue
+	    port, method, uri, status, rc, sisp, ta, ts = f
+	    errors = []
+	    if ts[:1] in ("s", "S") and ts[1:2] in phase:
+	        errors.append({"kind": "upstream_timeout" if ts[0] == "s" else "upstream_closed",
+	                       "while": phase[ts[1]]})
+	    if ts[:1] == "C":
+	        errors.append({"kind": "client_closed", "while": phase.get(ts[1:2], ts[1:2])})
+	    print(json.dumps({
+	        "port": int(port), "method": method, "uri": uri.split("?", 1)[0],
+	        # -1: HAProxy wrote no status (nginx logs 499 then).
+	        "status": 499 if status == "-1" else int(status),
+	        "upstream_status": [], "upstream_addr": [] if sisp.startswith("-") else [sisp],
+	        "time": int(ta) / 1000, "term": ts, "retries": rc, "errors": errors}))
+	EOF
+}
+
 # --- any gateway --------------------------------------------------------------
 
 scn_start() {
 	case $GW_KIND in
 	nginx) scn_nginx_start ;;
+	haproxy) scn_haproxy_start ;;
 	esac || { fail "$T" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log" 2>/dev/null)"; exit 1; }
 	gw_gatescope "$SCN_OUT" || { fail "$T" "gatescope did not start"; exit 1; }
 }
@@ -192,6 +297,7 @@ scn_start() {
 scn_gateway_stop() {
 	case $GW_KIND in
 	nginx) gw_nginx_stop ;;
+	haproxy) scn_haproxy_stop ;;
 	esac
 }
 
@@ -234,6 +340,7 @@ scn_stop() {
 	scn_gateway_stop
 	case $GW_KIND in
 	nginx) scn_nginx_normalise ;;
+	haproxy) scn_haproxy_normalise ;;
 	esac
 	grep -q '"type":"total"' "$SCN_OUT" ||
 		{ fail "$T" "gatescope printed no total line"; cat "$SCN_OUT.err"; exit 1; }

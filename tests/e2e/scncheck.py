@@ -158,16 +158,27 @@ class Run:
                                   for r in recs for e in r.gs)
         print(f"# {prefix}: client {dict(collections.Counter(r.client['status'] for r in recs))}, "
               f"gateway {dict(want)}, gatescope {dict(got)} (499: no status)")
-        # The run's total, per status, as the gateway logged them (its
-        # routes are "METHOD host/template"; no status counts as 499).
-        tot = collections.Counter()
+        # The run's total, per status class (and 504s), as the gateway
+        # logged them; its routes are "METHOD host/template".  Requests
+        # without any status are client aborts.
+        tot, exp = collections.Counter(), collections.Counter()
         for rt in self.total.get("routes", []):
             path = "/" + rt["route"].split("/", 1)[1] if "/" in rt["route"] else ""
             if self.under(path, template(prefix)):
-                for x in rt.get("status_translation", []):
-                    tot[x["downstream"] or 499] += x["count"]
-        self.res(tot == want, f"{prefix}: the total's status counts are the gateway log's",
-                 f"total {dict(tot)}, gateway log {dict(want)}")
+                for k, n in rt.get("status", {}).items():
+                    if n and k in ("1xx", "2xx", "3xx", "4xx", "5xx", "504"):
+                        tot[k] += n
+                if rt.get("client_aborts"):
+                    tot["no status"] += rt["client_aborts"]
+        for st, n in want.items():
+            if st != 499:
+                exp[f"{st // 100}xx"] += n
+            else:
+                exp["no status"] += n
+            if st == 504:
+                exp["504"] += n
+        self.res(tot == exp, f"{prefix}: the total's status counts are the gateway log's",
+                 f"total {dict(tot)}, gateway log {dict(exp)}")
 
     def check_no_phantoms(self):
         """gatescope reports no request that no client made (bytes inside

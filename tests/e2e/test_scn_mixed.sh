@@ -33,8 +33,9 @@ run.res(all(len(v) > 0 for v in by_server.values()) and
         "the gateway sent each request to one of the two servers, both used",
         f"fast {len(by_server[FAST])}, slow {len(by_server[SLOW])}, of {len(recs)}")
 failed = [r for r in recs if r.gw and r.gw["status"] == 504]
-run.res(failed and all(r.gw["upstream_addr"] == [SLOW] for r in failed),
-        "the fault made the slow server's requests fail, only them",
+timed_out = lambda r: any(x["kind"] == "upstream_timeout" for x in r.gw["errors"])
+run.res(failed and all(r.gw["upstream_addr"] == [SLOW] and timed_out(r) for r in failed),
+        "the slow server's requests failed by the gateway's read timeout, only them",
         f"{len(failed)} 504s, servers {set(tuple(r.gw['upstream_addr']) for r in failed)}")
 slow = lambda e, r: (e["cause"], e["reason"], e["backend"]) == ("backend", "backend_slow", SLOW)
 run.expect(failed, slow, "every 504 is backend/backend_slow naming the slow server")

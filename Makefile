@@ -33,6 +33,10 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+# The Go gateway of the end-to-end tests, when a Go toolchain is installed
+# (tools/install-deps.sh installs golang-go; without it those tests skip).
+GO         ?= go
+TOOL_BINS  += $(if $(shell command -v $(GO) 2>/dev/null),$(BUILD)/tests/gs-goproxy)
 
 LIBS       := $(shell pkg-config --libs libbpf libmicrohttpd ncursesw 2>/dev/null || echo -lbpf -lmicrohttpd -lncursesw) -lelf -lz -lm
 CFLAGS     ?= -O2 -g
@@ -90,6 +94,15 @@ $(BUILD)/tests/%: tests/tools/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+# Standard library only: a throw-away GOCACHE and GOPATH, no module proxy,
+# so the build never reaches the network and leaves nothing behind.
+$(BUILD)/tests/gs-goproxy: tests/tools/gs-goproxy.go
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)tmp=$$(mktemp -d) && cd tests/tools && \
+	GOCACHE=$$tmp/cache GOPATH=$$tmp/path GOFLAGS=-mod=mod GOPROXY=off \
+		$(GO) build -o $(abspath $@) gs-goproxy.go; rc=$$?; rm -rf $$tmp; exit $$rc
 
 $(BUILD):
 	$(Q)mkdir -p $@

@@ -3,35 +3,54 @@
 #
 # Topology, all with this run's suffix and addresses from lib.sh:
 #
-#   client ──(link 0)── gw (real nginx) ──(link 1)── be1
-#                                        └─(link 2)── be2
+#   client ──(link 0)── gw (a real gateway) ──(link 1)── be1
+#                                            └─(link 2)── be2
 #
-# nginx runs in the gw namespace with a generated config (its own prefix,
-# pid file, error and access logs in $GW_DIR).  gatescope runs in the root
-# namespace and traces only this nginx, by the master's pid (its workers are
-# its children).  Client-facing and backend ports are unique to this run, so
-# parallel tests never see each other's traffic.
+# The gateway is one of three kinds (GW_KIND): nginx, haproxy (HAProxy,
+# "haproxy -f cfg -db") or go (tests/tools/gs-goproxy.go, a
+# net/http/httputil.ReverseProxy).  It runs in the gw namespace with a
+# generated config and its own files in $GW_DIR.  gatescope runs in the root
+# namespace and traces only this gateway, by pid (nginx: the master, whose
+# workers are its children).  Client-facing and backend ports are unique to
+# this run, so parallel tests never see each other's traffic.
 #
 #   gw_setup                  namespaces and links; sets CNS GNS B1NS B2NS,
 #                             GW4 GW6 (gateway, client side), BE1_4 BE1_6
 #                             BE2_4 BE2_6, GW_PORT, GW_DIR
 #   gw_backend NS ADDR PORT [gs-httpd options]    start a backend
-#   gw_route LOCATION BACKEND [DIRECTIVE...]      one location -> upstream
-#   gw_nginx_start / gw_nginx_stop                run nginx (GW_NGINX_PID)
-#   gw_gatescope OUT [ARGS]   gatescope -p <nginx master> --json -e all
+#   gw_route LOCATION BACKEND[,BACKEND...] [OPTION...]
+#                             one location -> its own upstream (round robin)
+#   gw_start / gw_stop        run / stop the GW_KIND gateway (GW_PID); gw_stop
+#                             writes the normalised access log (GW_NLOG)
+#   gw_nginx_start / gw_nginx_stop    the same for nginx (GW_NGINX_PID)
+#   gw_gatescope OUT [ARGS]   gatescope -p <gateway pid> --json -e all
 #   gw_client LABEL LOC URL   curl from the client namespace, answers kept
 #   gw_fault_* NS PORT        nft faults inside a backend namespace
-#   gw_check_http ...         gatescope vs. the client and nginx's access log
+#   gw_check_http ...         gatescope vs. the client and the gateway's log
 #   gw_attr_* / gw_check_*    attribution scenarios (see below)
 #
-# nginx's access log ($GW_DIR/access.log) has one request per line:
-# METHOD URI STATUS UPSTREAM_STATUS CONNECT_TIME HEADER_TIME REQUEST_TIME
+# The normalised access log (gw_normalise; what every checker reads) has one
+# request per line, "-" for what did not happen:
+#
+#   METHOD URI STATUS UPSTREAM_STATUS CONNECT_S HEADER_S TOTAL_S ATTEMPTS BACKEND TERM [NOTE...]
+#
+# STATUS is the status the gateway logged, 499 when its log says the client
+# went away before any answer; UPSTREAM_STATUS, CONNECT_S (handshake time)
+# and HEADER_S (from the start of the attempt to the response head) are the
+# last attempt's; ATTEMPTS counts every upstream attempt, failed connects
+# included; BACKEND is the last attempt's ip:port; TERM is HAProxy's
+# termination state (%tsc, "-" for the others); NOTE is the Go proxy's error
+# text.  Each gateway's own log is the source:
+#   nginx    $upstream_status, $upstream_addr, $upstream_connect_time, ...
+#   haproxy  %ST %tsc %rc %b/%s %si:%sp %Tc %Tr %Ta (attempts = %rc + 1)
+#   go       its own line per request (status, backend, attempts, error)
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Settings read by gw_nginx_start (override before calling it).
-GW_WORKERS=${GW_WORKERS:-2}
-GW_CONNECT_TIMEOUT=${GW_CONNECT_TIMEOUT:-1s}
+# Settings read by gw_start (override before calling it).
+GW_KIND=${GW_KIND:-nginx}
+GW_WORKERS=${GW_WORKERS:-2}			# nginx worker processes
+GW_CONNECT_TIMEOUT=${GW_CONNECT_TIMEOUT:-1s}	# default of every route
 GW_READ_TIMEOUT=${GW_READ_TIMEOUT:-2s}
 GW_KEEPALIVE=${GW_KEEPALIVE:-0}			# upstream pool size; 0: no keep-alive
 GW_KEEPALIVE_TIMEOUT=${GW_KEEPALIVE_TIMEOUT:-60s}
@@ -41,16 +60,20 @@ GW_KEEPALIVE_TIMEOUT=${GW_KEEPALIVE_TIMEOUT:-60s}
 # handshake).  Tests that use nginx's times as their oracle run it with a
 # real-time priority (GW_NGINX_RT=1: SCHED_RR 1; its work is bounded).
 GW_NGINX_RT=${GW_NGINX_RT:-0}
+# How long a gateway lives at most (HAProxy and the Go proxy stop by
+# themselves after it; nginx is stopped at exit like everything else).
+GW_MAX_SECONDS=${GW_MAX_SECONDS:-120}
 GW_ROUTES=()
+GW_PID=
 GW_NGINX_PID=
 
-# Ports unique to this run: nginx's client-facing port is a kernel filter
-# key of gatescope (by number, in every namespace), so it must not collide
-# with another test's gateway; backends get the next ones.
+# Ports unique to this run: the gateway's client-facing port is a kernel
+# filter key of gatescope (by number, in every namespace), so it must not
+# collide with another test's gateway; backends get the next ones.
 GW_PORT=$((20000 + GS_SUFFIX % 20000))
 gw_be_port() { echo $((GW_PORT + $1)); }
 
-# GW_KEEP=DIR: keep this run's files (gatescope JSON, nginx logs, client
+# GW_KEEP=DIR: keep this run's files (gatescope JSON, gateway logs, client
 # answers) in DIR for a look after the run.
 gw_exit() {
 	[ -n "${GW_KEEP:-}" ] && cp -r "$GS_TMP" "$GW_KEEP"
@@ -65,10 +88,7 @@ gw_setup() {
 	GW4=$(gs_ip_a 0) GW6=$(gs_ip6_a 0)
 	BE1_4=$(gs_ip_b 1) BE1_6=$(gs_ip6_b 1)
 	BE2_4=$(gs_ip_b 2) BE2_6=$(gs_ip6_b 2)
-	GW_DIR=$GS_TMP/nginx
-	mkdir -p "$GW_DIR"
-	# nginx workers drop root: let them reach their temp directories.
-	chmod 755 "$GS_TMP" "$GW_DIR"
+	gw_dir "$GS_TMP/nginx"
 	# IPv6 addresses were added with nodad; wait until none is tentative.
 	local ns
 	for ns in "$CNS" "$GNS" "$B1NS" "$B2NS"; do
@@ -77,6 +97,15 @@ gw_setup() {
 			sleep 0.1
 		done
 	done
+}
+
+# gw_dir DIR: the gateway's files (config, logs, temp files) go to DIR.
+gw_dir() {
+	GW_DIR=$1
+	GW_NLOG=$GW_DIR/access.norm
+	mkdir -p "$GW_DIR"
+	# nginx workers drop root: let them reach their temp directories.
+	chmod 755 "$GS_TMP" "$GW_DIR"
 }
 
 # gw_backend NS ADDR PORT [gs-httpd options]: a backend that lives at most
@@ -94,51 +123,239 @@ gw_hostport() {
 	case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac
 }
 
-# gw_route LOCATION BACKEND [DIRECTIVE...]: requests under LOCATION go to
-# BACKEND (ip:port or [ip6]:port) through an upstream of their own.
-# Directives (e.g. "proxy_next_upstream off") go into the location.
+# gw_route LOCATION BACKEND[,BACKEND...] [OPTION...]: requests under
+# LOCATION go to the BACKENDs (ip:port or [ip6]:port; several: round robin)
+# through an upstream of their own.  Options, for every kind:
+#   connect=DUR read=DUR   connect / read (response head) timeouts of this
+#                          route (default GW_CONNECT_TIMEOUT, GW_READ_TIMEOUT;
+#                          nginx and HAProxy syntax: 1s, 500ms)
+#   retries=N              N more attempts after a failed one (HAProxy
+#                          "retries N" + "option redispatch"; nginx
+#                          proxy_next_upstream_tries N+1); default 0: one
+#                          attempt per request everywhere (nginx would
+#                          otherwise retry on the next server by itself)
+#   rewrite=PATH           the upstream path is PATH instead of LOCATION
+#                          (nginx "proxy_pass http://be/v2/" style)
+# Anything else is an nginx directive for the location (e.g.
+# "proxy_next_upstream off"); gw_start refuses it for the other kinds.
+GW_SEP=$'\x1f'
 gw_route() {
-	local loc=$1 be=$2 extra="" d
+	local loc=$1 be=$2 connect=$GW_CONNECT_TIMEOUT read=$GW_READ_TIMEOUT retries=0 rewrite="" extra="" d
 	shift 2
-	for d in "$@"; do extra+="            $d;"$'\n'; done
-	GW_ROUTES+=("$loc|$be|$extra")
+	for d in "$@"; do
+		case $d in
+		connect=*) connect=${d#*=} ;;
+		read=*) read=${d#*=} ;;
+		retries=*) retries=${d#*=} ;;
+		rewrite=*) rewrite=${d#*=} ;;
+		*) extra+="            $d;"$'\n' ;;
+		esac
+	done
+	GW_ROUTES+=("$loc$GW_SEP$be$GW_SEP$connect$GW_SEP$read$GW_SEP$retries$GW_SEP$rewrite$GW_SEP$extra")
+}
+
+# gw_route_fields ROUTE: sets r_loc r_be r_connect r_read r_retries
+# r_rewrite r_extra from one GW_ROUTES entry.
+gw_route_fields() {
+	IFS=$GW_SEP read -r -d '' r_loc r_be r_connect r_read r_retries r_rewrite r_extra <<<"$1"
+	r_extra=${r_extra%$'\n'}	# the here-string's own newline
+}
+
+# gw_hp_server ADDR:PORT: HAProxy's server address form ("[v6]:p" -> "v6:p":
+# HAProxy takes the last colon as the port's).
+gw_hp_server() {
+	local a=${1#[}
+	echo "${a/]:/:}"
 }
 
 gw_nginx_conf() {
-	local i=0 r loc be extra ka=""
+	local i=0 r ka="" b servers pass mf
 	[ "$GW_KEEPALIVE" -gt 0 ] &&
 		ka="keepalive $GW_KEEPALIVE; keepalive_timeout $GW_KEEPALIVE_TIMEOUT;"
 	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
+	# "|" between fields: $upstream_* list every attempt, ", " between them.
 	cat <<-EOF
-	    log_format gs '\$request_method \$uri \$status \$upstream_status \$upstream_connect_time \$upstream_header_time \$request_time';
+	    log_format gs '\$request_method|\$uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr';
 	    access_log $GW_DIR/access.log gs;
 	    keepalive_timeout 30s;
 	EOF
 	for r in "${GW_ROUTES[@]}"; do
-		be=${r#*|}; be=${be%%|*}
-		echo "    upstream gs_r$i { server $be; $ka }"
+		gw_route_fields "$r"
+		# Several servers: max_fails=0, so that nginx never takes one
+		# out (HAProxy and the Go proxy don't either) and every request
+		# makes its own attempts.
+		servers="" mf=""
+		[ "${r_be//,/}" != "$r_be" ] && mf=" max_fails=0"
+		for b in ${r_be//,/ }; do servers+="server $b$mf; "; done
+		echo "    upstream gs_r$i { $servers$ka }"
 		i=$((i + 1))
 	done
 	cat <<-EOF
 	    server {
 	        listen $GW4:$GW_PORT;
 	        listen [$GW6]:$GW_PORT;
-	        proxy_connect_timeout $GW_CONNECT_TIMEOUT;
-	        proxy_read_timeout $GW_READ_TIMEOUT;
 	        proxy_http_version 1.1;
 	        proxy_set_header Connection "";
 	        location / { return 404; }
 	EOF
 	i=0
 	for r in "${GW_ROUTES[@]}"; do
-		loc=${r%%|*}
-		extra=${r##*|}
-		printf '        location %s {\n            proxy_pass http://gs_r%d;\n%s        }\n' \
-			"$loc" "$i" "$extra"
+		gw_route_fields "$r"
+		printf '        location %s {\n' "$r_loc"
+		printf '            proxy_connect_timeout %s;\n            proxy_read_timeout %s;\n' \
+			"$r_connect" "$r_read"
+		if [ "$r_retries" -gt 0 ]; then
+			printf '            proxy_next_upstream error timeout;\n'
+			printf '            proxy_next_upstream_tries %d;\n' $((r_retries + 1))
+		else
+			case $r_extra in
+			*proxy_next_upstream*) ;;
+			*) printf '            proxy_next_upstream off;\n' ;;
+			esac
+		fi
+		pass="http://gs_r$i"
+		if [ -n "$r_rewrite" ]; then
+			# proxy_pass with a URI replaces the location's prefix; for
+			# a location without its trailing slash, a rewrite does.
+			case $r_loc in
+			*/) pass+=$r_rewrite ;;
+			*) printf '            rewrite ^%s/?(.*)$ %s/$1 break;\n' "$r_loc" "${r_rewrite%/}" ;;
+			esac
+		fi
+		printf '            proxy_pass %s;\n%s        }\n' "$pass" "$r_extra"
 		i=$((i + 1))
 	done
 	echo "    }"
 	echo "}"
+}
+
+# HAProxy: one backend per route, chosen by path prefix; the log line
+# carries what the normaliser needs ("|" between fields, no spaces).
+gw_haproxy_conf() {
+	local i=0 r b j pool=""
+	cat <<-EOF
+	global
+	    log stdout format raw local0
+	    pidfile $GW_DIR/haproxy.pid
+	defaults
+	    mode http
+	    log global
+	    log-format "%HM|%HU|%ST|%tsc|%rc|%b/%s|%si:%sp|%Tw|%Tc|%Tr|%Ta"
+	    timeout connect $GW_CONNECT_TIMEOUT
+	    timeout server $GW_READ_TIMEOUT
+	    timeout client 30s
+	    retries 0
+	frontend gs_fe
+	    bind $GW4:$GW_PORT
+	    bind [$GW6]:$GW_PORT
+	EOF
+	for r in "${GW_ROUTES[@]}"; do
+		gw_route_fields "$r"
+		echo "    use_backend gs_r$i if { path ${r_loc%/} } || { path_beg ${r_loc%/}/ }"
+		i=$((i + 1))
+	done
+	echo "    default_backend gs_none"
+	echo "backend gs_none"
+	echo "    http-request return status 404"
+	i=0
+	for r in "${GW_ROUTES[@]}"; do
+		gw_route_fields "$r"
+		echo "backend gs_r$i"
+		echo "    balance roundrobin"
+		echo "    timeout connect $r_connect"
+		echo "    timeout server $r_read"
+		echo "    retries $r_retries"
+		[ "$r_retries" -gt 0 ] && echo "    option redispatch"
+		if [ "$GW_KEEPALIVE" -gt 0 ]; then
+			# Every request may take an idle connection, also the
+			# first of a client connection (each curl opens one).
+			echo "    http-reuse always"
+			pool=" pool-max-conn $GW_KEEPALIVE"
+		else
+			echo "    option http-server-close"
+		fi
+		[ -n "$r_rewrite" ] &&
+			echo "    http-request replace-path ^${r_loc%/}/?(.*) ${r_rewrite%/}/\\1"
+		# No "check": HAProxy never marks a server down, so every
+		# request makes its attempts (as nginx's max_fails=0).
+		j=0
+		for b in ${r_be//,/ }; do
+			echo "    server s$j $(gw_hp_server "$b")$pool"
+			j=$((j + 1))
+		done
+		i=$((i + 1))
+	done
+}
+
+# The Go proxy's routes, one argument each.
+gw_go_routes() {
+	local r
+	for r in "${GW_ROUTES[@]}"; do
+		gw_route_fields "$r"
+		echo "$r_loc=$r_be;connect=$r_connect;read=$r_read${r_rewrite:+;rewrite=$r_rewrite}"
+	done
+}
+
+# gw_kind_ready KIND: can this machine run KIND?  Prints why not.
+gw_kind_ready() {
+	case $1 in
+	nginx) command -v nginx >/dev/null || { echo "nginx not installed (tools/install-deps.sh)"; return 1; } ;;
+	haproxy) command -v haproxy >/dev/null || { echo "haproxy not installed (tools/install-deps.sh)"; return 1; } ;;
+	go)
+		# Built by "make tools" when a Go toolchain is installed; a
+		# stale or missing binary is rebuilt here (offline, seconds).
+		if ! command -v go >/dev/null; then
+			echo "golang-go not installed (tools/install-deps.sh)"
+			return 1
+		fi
+		make -s -C "$GS_ROOT" build/tests/gs-goproxy >"$GS_TMP/go-build.log" 2>&1 ||
+			{ echo "gs-goproxy did not build: $(tail -3 "$GS_TMP/go-build.log")"; return 1; } ;;
+	*) echo "unknown gateway kind '$1' (nginx, haproxy, go)"; return 1 ;;
+	esac
+}
+
+# gw_start: write the GW_KIND gateway's config and run it in the gateway
+# namespace; returns once it listens (nginx: and all its workers run).
+# Sets GW_PID (nginx: also GW_NGINX_PID, the master).
+gw_start() {
+	local r why
+	why=$(gw_kind_ready "$GW_KIND") || { echo "$why" >&2; return 1; }
+	if [ "$GW_KIND" != nginx ]; then
+		for r in "${GW_ROUTES[@]}"; do
+			gw_route_fields "$r"
+			[ -z "$r_extra" ] || { echo "$GW_KIND: nginx directives on $r_loc: $r_extra" >&2; return 1; }
+			[ "$GW_KIND" = go ] && [ "$r_retries" -gt 0 ] &&
+				{ echo "go: ReverseProxy makes no retries ($r_loc retries=$r_retries)" >&2; return 1; }
+		done
+	fi
+	: >"$GW_DIR/access.log"
+	rm -f "$GW_NLOG"
+	case $GW_KIND in
+	nginx) gw_nginx_start ;;
+	haproxy) gw_haproxy_start ;;
+	go) gw_go_start ;;
+	esac
+}
+
+# gw_stop: stop the gateway (gracefully, bounded), then normalise its log.
+gw_stop() {
+	case $GW_KIND in
+	nginx) gw_nginx_stop ;;
+	*)
+		if [ -n "$GW_PID" ]; then
+			# HAProxy: SIGUSR1 is its graceful stop; the Go proxy and
+			# others end on SIGTERM.
+			kill "-$([ "$GW_KIND" = haproxy ] && echo USR1 || echo TERM)" "$GW_PID" 2>/dev/null
+			for _ in $(seq 50); do
+				kill -0 "$GW_PID" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -9 "$GW_PID" 2>/dev/null
+			wait "$GW_PID" 2>/dev/null
+		fi
+		GW_PID= ;;
+	esac
+	gw_normalise "$GW_KIND" "$GW_DIR/access.log" >"$GW_NLOG"
 }
 
 # gw_nginx_start: write the config and run nginx in the gateway namespace;
@@ -157,7 +374,7 @@ gw_nginx_start() {
 	[ "$GW_NGINX_RT" = 1 ] && rt=(chrt -r 1)
 	gs_bg ip netns exec "$GNS" "${rt[@]}" nginx -p "$GW_DIR" -c "$GW_DIR/nginx.conf" \
 		-e "$GW_DIR/error.log" -g 'daemon off;'
-	GW_NGINX_PID=$GS_LAST_PID
+	GW_NGINX_PID=$GS_LAST_PID GW_PID=$GS_LAST_PID
 	gs_wait_listen "$GNS" "$GW_PORT" || return 1
 	for _ in $(seq 50); do
 		[ "$(pgrep -c -P "$GW_NGINX_PID")" -ge "$GW_WORKERS" ] && return 0
@@ -177,7 +394,54 @@ gw_nginx_stop() {
 	done
 	kill -9 "$GW_NGINX_PID" 2>/dev/null
 	wait "$GW_NGINX_PID" 2>/dev/null
-	GW_NGINX_PID=
+	GW_NGINX_PID= GW_PID=
+}
+
+# HAProxy in the foreground (-db), one process (its threads), its log on
+# stdout.  It stops by itself after GW_MAX_SECONDS (a bounded helper).
+gw_haproxy_start() {
+	gw_haproxy_conf >"$GW_DIR/haproxy.cfg"
+	if ! ip netns exec "$GNS" haproxy -c -q -f "$GW_DIR/haproxy.cfg" >"$GW_DIR/haproxy-c.err" 2>&1; then
+		echo "haproxy rejected its config:" >&2
+		cat "$GW_DIR/haproxy-c.err" >&2
+		return 1
+	fi
+	gs_bg ip netns exec "$GNS" timeout -s USR1 -k 5 "$GW_MAX_SECONDS" \
+		haproxy -f "$GW_DIR/haproxy.cfg" -db >"$GW_DIR/access.log" 2>"$GW_DIR/error.log"
+	gw_find_child "$GS_LAST_PID" haproxy || return 1
+	gs_wait_listen "$GNS" "$GW_PORT"
+}
+
+# The Go proxy listens on both client-side addresses, like the others.
+gw_go_start() {
+	local routes
+	mapfile -t routes < <(gw_go_routes)
+	gs_bg ip netns exec "$GNS" "$GS_TOOLS/gs-goproxy" -max-seconds "$GW_MAX_SECONDS" \
+		-listen "$GW4:$GW_PORT,[$GW6]:$GW_PORT" -keepalive "$GW_KEEPALIVE" \
+		-idle-timeout "$GW_KEEPALIVE_TIMEOUT" -access-log "$GW_DIR/access.log" \
+		"${routes[@]}" >/dev/null 2>"$GW_DIR/error.log"
+	GW_PID=$GS_LAST_PID
+	gs_wait_listen "$GNS" "$GW_PORT"
+}
+
+# gw_find_child PID NAME: GW_PID = the process NAME that PID is or runs
+# ("timeout" forks its command; ip netns exec execs).
+gw_find_child() {
+	local p
+	for _ in $(seq 50); do
+		for p in "$1" $(pgrep -P "$1"); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && { GW_PID=$p; return 0; }
+		done
+		sleep 0.1
+	done
+	echo "$2 did not start: $(tail -3 "$GW_DIR/error.log")" >&2
+	return 1
+}
+
+# gw_normalise KIND RAW_LOG: the normalised access log (see the top) on
+# stdout.
+gw_normalise() {
+	python3 "$GS_ROOT/tests/e2e/gwlog.py" "$@"
 }
 
 # gw_request_pids OUT: the pids of gatescope's request lines (the nginx
@@ -197,12 +461,12 @@ gw_request_pids() {
 	EOF
 }
 
-# gw_gatescope OUT [ARGS]: gatescope on this nginx only (by the master's
-# pid; workers follow), JSON and every request line.
+# gw_gatescope OUT [ARGS]: gatescope on this gateway only (by pid; nginx's
+# workers follow their master), JSON and every request line.
 gw_gatescope() {
 	local out=$1
 	shift
-	gs_start "$out" -p "$GW_NGINX_PID" -e all "$@"
+	gs_start "$out" -p "${GW_PID:-$GW_NGINX_PID}" -e all "$@"
 }
 
 # gw_curl ARGS...: curl from the client namespace, bounded.
@@ -247,23 +511,25 @@ gw_fault_fin_drop() { gw_nft "$1" out tcp sport "$2" tcp flags \& fin == fin dro
 
 # gw_client LABEL LOCATION URL [CURL ARGS...]: requests from the client
 # namespace (URL may be a curl glob, one connection for all of them); one
-# "LOCATION STATUS" line per answer (000: none) goes to $GS_TMP/client.LABEL.
+# "LOCATION STATUS PATH" line per answer (000: none, the client gave up)
+# goes to $GS_TMP/client.LABEL.
 GW_HOST=gw.test
 gw_client() {
 	local label=$1 loc=$2 url=$3
 	shift 3
-	gw_curl -H "Host: $GW_HOST" -w '\nGSCODE %{http_code}\n' "$@" "$url" |
-		sed -n "s|^GSCODE |$loc |p" >>"$GS_TMP/client.$label"
+	gw_curl -H "Host: $GW_HOST" -w '\nGSCODE %{http_code} %{url_effective}\n' "$@" "$url" |
+		sed -n "s|^GSCODE \([0-9]*\) [a-z]*://[^/]*|$loc \1 |p" >>"$GS_TMP/client.$label"
 }
 
 # gw_check_http TEST OUT ACCESS_LOG CLIENT_FILE LOCATION...: compare
-# gatescope's JSON (OUT) with what the client got and with nginx's access
-# log, per location (route prefix); prints PASS/FAIL lines:
+# gatescope's JSON (OUT) with what the client got and with the gateway's
+# normalised access log, per location (route prefix); prints PASS/FAIL
+# lines:
 #  - per route: requests and every status (downstream, from the status
 #    translation) exactly as the client counted them;
 #  - per request, matched in order per route with the access log: connect_ms
-#    and ttfb_ms within 1 ms or 5 % of nginx's for >= GW_TIMING_BAR (default
-#    0.99) of requests;
+#    and ttfb_ms within 1 ms or 5 % of the gateway's for >= GW_TIMING_BAR
+#    (default 0.99) of requests;
 #  - join_rate >= 0.99, no lost events.
 gw_check_http() {
 	GW_TIMING_BAR=${GW_TIMING_BAR:-0.99} python3 - "$@" <<-'EOF'
@@ -297,7 +563,7 @@ gw_check_http() {
 	total = total[-1]
 	client = collections.defaultdict(collections.Counter)
 	for line in open(cfile):
-	    loc, code = line.split()
+	    loc, code = line.split()[:2]
 	    client[loc][int(code)] += 1
 	# Routes are "METHOD host/template": group them by location.
 	routes = collections.defaultdict(list)
@@ -330,7 +596,7 @@ gw_check_http() {
 	ng = collections.defaultdict(list)
 	for line in open(alog):
 	    f = line.split()
-	    if len(f) == 7 and loc_of(f[1]):
+	    if len(f) >= 7 and loc_of(f[1]):
 	        ng[loc_of(f[1])].append(f)
 	gs = collections.defaultdict(list)
 	for o in objs:
@@ -347,7 +613,7 @@ gw_check_http() {
 	bad = []
 	for loc in locs:
 	    res(len(gs[loc]) == len(ng[loc]), f"{loc} request lines",
-	        f"gatescope {len(gs[loc])}, nginx access log {len(ng[loc])}")
+	        f"gatescope {len(gs[loc])}, gateway access log {len(ng[loc])}")
 	    for g, n in zip(gs[loc], ng[loc]):
 	        n_all += 1
 	        nc, nh = ms(n[4]), ms(n[5])
@@ -359,11 +625,11 @@ gw_check_http() {
 	              and close(gc, nc) and close(gh, nh))
 	        n_ok += ok
 	        if not ok and len(bad) < 5:
-	            bad.append(f"{n[1]} nginx {n[2]} connect {n[4]} header {n[5]}"
+	            bad.append(f"{n[1]} gateway {n[2]} connect {n[4]} header {n[5]}"
 	                       f" / gatescope {g['status']} connect {gc} ttfb {gh}")
 	rate = n_ok / n_all if n_all else 0
-	print(f"# timings: {n_ok} of {n_all} requests agree with nginx ({rate:.4f})")
-	res(n_all > 0 and rate >= bar, f"connect_ms and ttfb_ms agree with nginx (>= {bar})",
+	print(f"# timings: {n_ok} of {n_all} requests agree with the gateway ({rate:.4f})")
+	res(n_all > 0 and rate >= bar, f"connect_ms and ttfb_ms agree with the gateway (>= {bar})",
 	    f"{n_ok} of {n_all} within 1 ms or 5 %; e.g. " + " | ".join(bad))
 	jr = total.get("join_rate")
 	res(jr is not None and jr >= 0.99, "join_rate >= 0.99", f"join_rate {jr}")
@@ -391,28 +657,63 @@ gw_xlate() {
 
 # --- attribution scenarios (test_attr_*.sh) -------------------------------
 #
-#   gw_attr_begin TEST        checks, testbed, a healthy /ok route on be1
-#   ... the test adds its faulty backend, fault and route ...
-#   gw_attr_start             nginx + gatescope (OUT=$GS_TMP/gs.json)
-#   gw_attr_clients LOC N M [curl args]   N parallel clients, M requests each
-#   gw_attr_stop              stop gatescope and nginx, keep the access log
-#   gw_check_attr TEST LOC CAUSE REASON   every failed request of LOC
+#   gw_attr_begin TEST        checks, testbed (backends live GW_BACKEND_SECONDS)
+#   ... the test starts its faulty backend(s) and faults, once ...
+#   for GW_KIND in $(gw_kinds); do
+#       gw_attr_kind TEST || continue   per-kind state, a healthy /ok route
+#                                       on be1; SKIPs a kind this machine
+#                                       cannot run; sets TK=TEST/KIND
+#       gw_route ...                    the scenario's route(s)
+#       gw_attr_start                   gateway + gatescope (GW_OUT)
+#       gw_attr_clients LOC N M [curl args]   N parallel clients, M requests each
+#       gw_attr_stop                    stop gatescope and the gateway, keep
+#                                       the normalised log (GW_ALOG)
+#       gw_check_attr TK LOC CAUSE REASON     every failed request of LOC
+#   done
+#
+# Every name printed (PASS/FAIL/SKIP, figures) carries the gateway kind.
+
+# gw_kinds: the gateway kinds to run (GW_KINDS="nginx haproxy go" by
+# default; set it to run fewer).
+gw_kinds() { echo "${GW_KINDS:-nginx haproxy go}"; }
 
 gw_attr_begin() {
 	gs_require_bpf "$1"
-	command -v nginx >/dev/null || { skip "$1" "nginx not installed"; exit 0; }
-	GW_BACKEND_SECONDS=40
+	# Backends serve every kind of the loop in turn.
+	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-150}
 	gw_setup || { fail "$1" "testbed setup"; exit 1; }
 	gw_backend "$B1NS" :: "$(gw_be_port 1)" || { fail "$1" "healthy backend"; exit 1; }
-	gw_route /ok "$(gw_hostport "$BE1_4" "$(gw_be_port 1)")"
-	GW_OUT=$GS_TMP/gs.json
-	GW_ALOG=$GS_TMP/access.log
 	GW_CLIENT_PIDS=()
+	# The first kind's config is started by gw_attr_start without a
+	# gw_attr_kind call in single-kind tests.
+	gw_attr_kind_state "$1"
+}
+
+gw_attr_kind_state() {
+	TK=$1/$GW_KIND
+	gw_dir "$GS_TMP/$GW_KIND"
+	GW_OUT=$GS_TMP/gs.$GW_KIND.json
+	GW_ALOG=$GS_TMP/access.$GW_KIND.norm
+	: >"$GS_TMP/client.attr.$GW_KIND"
+	GW_ROUTES=()
+	GW_CLIENT_PIDS=()
+	gw_route /ok "$(gw_hostport "$BE1_4" "$(gw_be_port 1)")"
+}
+
+# gw_attr_kind TEST: start a kind's turn of the loop; SKIP (returns 1)
+# when this machine cannot run GW_KIND.
+gw_attr_kind() {
+	local why
+	if ! why=$(gw_kind_ready "$GW_KIND"); then
+		skip "$1/$GW_KIND" "$why"
+		return 1
+	fi
+	gw_attr_kind_state "$1"
 }
 
 gw_attr_start() {
-	gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
-	gw_gatescope "$GW_OUT" || { fail "$T" "gatescope did not start"; exit 1; }
+	gw_start || { fail "$TK" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
+	gw_gatescope "$GW_OUT" || { fail "$TK" "gatescope did not start"; exit 1; }
 }
 
 # gw_attr_clients LOC N M [curl args]: N clients in parallel, each sending
@@ -423,7 +724,7 @@ gw_attr_clients() {
 	shift 3
 	for c in $(seq "$n"); do
 		(
-			for i in $(seq "$m"); do gw_client attr "$loc" "$(gw_url "$loc/c$c-$i")" "$@"; done
+			for i in $(seq "$m"); do gw_client "attr.$GW_KIND" "$loc" "$(gw_url "$loc/c$c-$i")" "$@"; done
 		) &
 		GW_CLIENT_PIDS+=($!)
 	done
@@ -431,57 +732,121 @@ gw_attr_clients() {
 
 gw_attr_stop() {
 	[ ${#GW_CLIENT_PIDS[@]} -gt 0 ] && wait "${GW_CLIENT_PIDS[@]}"
+	GW_CLIENT_PIDS=()
 	sleep 0.5	# events are drained every 100 ms
 	gs_stop
-	gw_nginx_stop
-	cp "$GW_DIR/access.log" "$GW_ALOG"
-	grep -q '"type":"total"' "$GW_OUT" || { fail "$T" "gatescope printed no total line"; cat "$GW_OUT.err"; exit 1; }
+	gw_stop || echo "# $GW_KIND: its access log has lines the normaliser did not read" >&2
+	cp "$GW_NLOG" "$GW_ALOG"
+	grep -q '"type":"total"' "$GW_OUT" || { fail "$TK" "gatescope printed no total line"; cat "$GW_OUT.err"; exit 1; }
 }
 
-# gw_check_attr TEST LOC CAUSE REASON: nginx's access log is the ground
-# truth of which requests of LOC failed (5xx, or 499: the client gave up);
-# gatescope must report the same failures, attribute >= 99 % of them, and
-# every attributed one to CAUSE/REASON.  Requests of /ok must all be healthy
-# and unblamed.
+# gw_check_attr TEST LOC CAUSE REASON: the oracle -- the gateway's own log,
+# with the client's side for requests it gave up on -- says which requests
+# of LOC failed: 5xx, or 499 when the client closed before any answer (a
+# gateway that wrote a late 5xx into the dead connection included: HAProxy
+# logs its sH 504, the Go proxy its 502).  gatescope must report the same
+# failures (its status, or 499 for a request with no status or
+# "client_closed": true), attribute >= 99 % of them, every attributed one
+# to CAUSE/REASON ("unknown"/"ambiguous_join" is not attributed, and not
+# wrong), with as many upstream attempts per failed request as the gateway
+# logged.  Requests of /ok must all be healthy and unblamed.  Request
+# events must name their join and say whether the client closed; the total
+# must count the joins by kind.  Prints one figures line:
+#   # figures gateway=KIND scenario=NAME failed=N correct=M ambiguous=A join_rate=R
+# (NAME: GW_SCENARIO, default TEST without its kind).
 gw_check_attr() {
-	python3 - "$GW_OUT" "$GW_ALOG" "$@" <<-'EOF'
-	import collections, json, sys
-	out, alog, test, loc, cause, reason = sys.argv[1:7]
+	local cfile=$GS_TMP/client.attr.$GW_KIND
+	touch "$cfile"
+	GW_SCENARIO=${GW_SCENARIO:-${1%/*}} python3 - "$GW_OUT" "$GW_ALOG" "$cfile" "$GW_KIND" "$@" <<-'EOF'
+	import collections, json, os, sys
+	out, alog, cfile, kind, test, loc, cause, reason = sys.argv[1:9]
+	scenario = os.environ["GW_SCENARIO"]
 	fails = 0
 	def res(ok, name, why=""):
 	    global fails
 	    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
 	    fails += not ok
 	def under(path, l):
+	    l = l.rstrip("/")
 	    return path == l or path.startswith(l + "/")
-	reqs = [o for o in map(json.loads, open(out)) if o.get("type") == "request"]
-	ng = [l.split() for l in open(alog)]
-	ng_fail = collections.Counter(int(f[2]) for f in ng if under(f[1], loc) and int(f[2]) >= 499)
+	objs = [json.loads(l) for l in open(out) if l.strip()]
+	reqs = [o for o in objs if o.get("type") == "request"]
+	total = [o for o in objs if o.get("type") == "total"][-1]
+	# The oracle.  A request the client got no answer for (curl: 000) is
+	# a client abort whatever the gateway wrote later.
+	client = {}
+	for l in open(cfile):
+	    f = l.split()
+	    if len(f) >= 3:
+	        client[f[2]] = int(f[1])
+	ng = []
+	for l in open(alog):
+	    f = l.split()
+	    st = int(f[2])
+	    if client.get(f[1]) == 0:
+	        st = 499
+	    ng.append((f, st))
+	ng_loc = [(f, st) for f, st in ng if under(f[1], loc)]
+	ng_failed = [(f, st) for f, st in ng_loc if st >= 499]
+	ng_fail = collections.Counter(st for f, st in ng_failed)
+	sent = sum(1 for p in client if under(p, loc))
+	def gs_status(o):
+	    if o["status"] is None or o.get("client_closed") is True:
+	        return 499
+	    return o["status"]
 	gs_loc = [o for o in reqs if under(o["route"], loc)]
-	gs_failed = [o for o in gs_loc if o["status"] is None or o["status"] >= 500]
-	gs_fail = collections.Counter(499 if o["status"] is None else o["status"] for o in gs_failed)
-	print(f"# nginx: {sum(ng_fail.values())} failed requests on {loc} {dict(ng_fail)}; "
-	      f"gatescope: {len(gs_failed)} {dict(gs_fail)} (499 = no status: client gone)")
-	res(sum(ng_fail.values()) > 0, f"the fault made {loc} fail", "nginx logged no failure")
+	gs_failed = [o for o in gs_loc if gs_status(o) >= 499]
+	gs_fail = collections.Counter(gs_status(o) for o in gs_failed)
+	print(f"# {kind}: {sum(ng_fail.values())} failed requests on {loc} {dict(ng_fail)}; "
+	      f"gatescope: {len(gs_failed)} {dict(gs_fail)} (499: the client closed first)")
+	res(len(ng_loc) == sent, f"{kind} logged every request the client sent to {loc}",
+	    f"client sent {sent}, {kind} logged {len(ng_loc)}")
+	res(sum(ng_fail.values()) > 0, f"the fault made {loc} fail", f"{kind} logged no failure")
 	res(gs_fail == ng_fail, f"gatescope saw every failure of {loc}",
-	    f"nginx {dict(ng_fail)}, gatescope {dict(gs_fail)}")
+	    f"{kind} {dict(ng_fail)}, gatescope {dict(gs_fail)}")
 	attributed = [o for o in gs_failed if o["cause"] not in (None, "unknown")]
 	wrong = [o for o in attributed if (o["cause"], o["reason"]) != (cause, reason)]
 	rate = len(attributed) / len(gs_failed) if gs_failed else 0
 	verdicts = collections.Counter(f"{o['cause']}/{o['reason']}" for o in gs_failed)
-	print(f"# verdicts: {dict(verdicts)}; terms: {dict(collections.Counter(o['term'] for o in gs_failed))}")
+	print(f"# verdicts: {dict(verdicts)}; terms: {dict(collections.Counter(o.get('term') for o in gs_failed))}; "
+	      f"joins: {dict(collections.Counter(o.get('join') for o in gs_failed))}")
 	res(rate >= 0.99, f">= 99 % of failed requests attributed ({len(attributed)}/{len(gs_failed)})",
-	    f"unattributed: {[o['evidence'] for o in gs_failed if o not in attributed][:3]}")
+	    f"unattributed: {[(o['reason'], o['evidence']) for o in gs_failed if o not in attributed][:3]}")
 	res(attributed and not wrong, f"every attributed failure is {cause}/{reason}",
 	    f"{len(wrong)} of {len(attributed)} wrong")
 	for o in wrong[:3]:
-	    print(f"#   got {o['cause']}/{o['reason']} term {o['term']}: {json.dumps(o)}")
-	ok_ng = [f for f in ng if under(f[1], "/ok")]
+	    print(f"#   got {o['cause']}/{o['reason']} term {o.get('term')}: {json.dumps(o)}")
+	# Attempts: the gateway's count per failed request (HAProxy: %rc + 1)
+	# against the length of gatescope's attempts list, as multisets (one
+	# route's requests are alike; the log and the events are not in the
+	# same order).
+	want_att = collections.Counter(int(f[7]) for f, st in ng_failed if len(f) > 7 and f[7] != "-")
+	if want_att:
+	    got_att = collections.Counter(len(o.get("attempts") or []) for o in gs_failed)
+	    res(got_att == want_att, f"upstream attempts per failed request as {kind} logged them",
+	        f"{kind} {dict(want_att)}, gatescope {dict(got_att)}")
+	# The contract of the join engine.
+	joins = ("id", "content", "order", "time", "ambiguous", "none")
+	nojoin = [o for o in reqs if o.get("join") not in joins]
+	res(not nojoin, "every request event names its join",
+	    f"{len(nojoin)} of {len(reqs)} without one of {joins}, e.g. {[o.get('join') for o in nojoin[:3]]}")
+	nocc = [o for o in reqs if not isinstance(o.get("client_closed"), bool)]
+	res(not nocc, "every request event says whether the client closed",
+	    f"{len(nocc)} of {len(reqs)} without client_closed true|false")
+	tj = total.get("joins")
+	res(isinstance(tj, dict) and set(tj) >= set(joins)
+	    and sum(tj[k] for k in joins) >= len(reqs),
+	    "the total counts the joins by kind", f"joins {tj}, {len(reqs)} request events")
+	ok_ng = [f for f, st in ng if under(f[1], "/ok")]
 	ok_gs = [o for o in reqs if under(o["route"], "/ok")]
 	blamed = [o for o in ok_gs if o["status"] != 200 or o["cause"] is not None]
 	res(len(ok_gs) == len(ok_ng) > 0 and not blamed,
 	    f"healthy /ok requests seen and not blamed ({len(ok_gs)})",
-	    f"nginx {len(ok_ng)}, gatescope {len(ok_gs)}, blamed {[(o['status'], o['cause'], o['reason']) for o in blamed[:3]]}")
+	    f"{kind} {len(ok_ng)}, gatescope {len(ok_gs)}, blamed {[(o['status'], o['cause'], o['reason']) for o in blamed[:3]]}")
+	correct = min(len(ng_failed), sum(1 for o in gs_failed if (o["cause"], o["reason"]) == (cause, reason)))
+	ambiguous = sum(1 for o in reqs if o.get("join") == "ambiguous")
+	print(f"# figures gateway={kind} scenario={scenario} failed={len(ng_failed)} correct={correct} "
+	      f"ambiguous={ambiguous} join_rate={total.get('join_rate')}")
 	sys.exit(1 if fails else 0)
 	EOF
 	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))

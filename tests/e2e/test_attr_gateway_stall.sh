@@ -22,13 +22,14 @@ GW_OUT=$GS_TMP/gs.json
 GW_ALOG=$GS_TMP/access.log
 GW_CLIENT_PIDS=()
 
-# The proxy stands where nginx stands in the other scenarios: the gateway
-# helpers find it by GW_NGINX_PID (gatescope -p, and a SIGQUIT to stop it)
-# and its access log in GW_DIR.
+# The proxy stands where the gateway stands in the other scenarios: the
+# gateway helpers find it by GW_PID (gatescope -p, and a SIGTERM to stop it)
+# and its access log (nginx's older seven fields) in GW_DIR.
+GW_KIND=stallproxy
 gs_bg ip netns exec "$GNS" "$GS_TOOLS/gs-stallproxy" --stall-ms "$STALL_MS" \
 	--timeout-ms "$TIMEOUT_MS" --max-seconds 40 --access-log "$GW_DIR/access.log" \
 	:: "$GW_PORT" "$BE1_4" "$P" >/dev/null 2>"$GW_DIR/error.log"
-GW_NGINX_PID=$GS_LAST_PID
+GW_PID=$GS_LAST_PID
 gs_wait_listen "$GNS" "$GW_PORT" || { fail "$T" "proxy did not start: $(cat "$GW_DIR/error.log")"; exit 1; }
 gw_gatescope "$GW_OUT" || { fail "$T" "gatescope did not start"; exit 1; }
 

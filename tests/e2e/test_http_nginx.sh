@@ -65,7 +65,7 @@ phase() {	# NAME KEEPALIVE [GATESCOPE ARGS]
 	load "$name"
 	sleep 0.5	# events are drained every 100 ms
 	gs_stop
-	cp "$GW_DIR/access.log" "$GS_TMP/$name.access.log"
+	gw_normalise nginx "$GW_DIR/access.log" >"$GS_TMP/$name.access.log"
 	local workers
 	workers=$(pgrep -P "$GW_NGINX_PID" | sort -n | tr '\n' ' ')
 	gw_nginx_stop

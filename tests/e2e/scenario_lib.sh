@@ -3,34 +3,45 @@
 # gateway's own log and the client's own record.  Source it (it sources
 # gateway_lib.sh for the testbed: namespaces, links, backends).
 #
-#   scn_begin TEST SCENARIO      checks and testbed; a healthy /ok route on be1
-#   scn_route PREFIX [--rewrite URI] [--upgrade] SERVER...
+#   scn_begin TEST SCENARIO      checks and testbed, a healthy backend on be1
+#   ... the test starts its backends, once ...
+#   for GW_KIND in $(gw_kinds); do
+#       scn_kind || continue     per-kind state and a healthy /ok route;
+#                                SKIPs a kind this machine cannot run; sets
+#                                TK=TEST/KIND, the name of every result
+#       scn_route PREFIX [--rewrite URI] [--upgrade] SERVER...
 #                                requests under PREFIX go to SERVER (ip:port;
 #                                several: round robin, never marked down, no
 #                                retry), the prefix replaced by URI if given;
-#                                --upgrade passes Upgrade/Connection on
-#   scn_start                    the gateway (GW_KIND) and gatescope
-#   scn_curl LABEL URLFILE [curl args]   every URL of URLFILE at once, one
-#                                connection each (curl -Z), in the background
-#   scn_pieces LABEL [gs-pieces args] PATH   one gs-pieces client, background
-#   scn_stop                     wait for the clients, stop gatescope and the
+#                                --upgrade: nginx passes Upgrade/Connection
+#                                on (HAProxy and Go's ReverseProxy do so
+#                                by themselves)
+#       scn_start                the gateway (GW_KIND) and gatescope
+#       scn_curl LABEL URLFILE [curl args]   every URL of URLFILE at once,
+#                                one connection each (curl -Z), background
+#       scn_pieces LABEL [gs-pieces args] PATH   one gs-pieces client, background
+#       scn_stop                 wait for the clients, stop gatescope and the
 #                                gateway, normalise the gateway's log
-#   scn_check <<'EOF' ... EOF    the scenario's own verdict rules, in Python
-#                                with tests/e2e/scncheck.py (see there)
+#       scn_check <<'EOF' ... EOF    the scenario's own verdict rules, in
+#                                Python with tests/e2e/scncheck.py (see there)
+#   done
 #
 # The client record ($SCN_CLIENT) has one JSON line per request with the
 # client's local port, the status it got (0: none), and how the exchange
 # ended; the normalised gateway log ($SCN_GWLOG) one JSON line per request
 # with the client port, method, URI, status, upstream statuses and
-# addresses, and the gateway's own error messages for that request.  The
-# client port is the key that ties the three (gatescope's "client" field):
-# every request here has a connection of its own.
+# addresses, and the gateway's own account of what ended the request (nginx:
+# its error log; HAProxy: the termination state; Go: the proxy's error).
+# The client port ties the three (gatescope's "client" field): every request
+# here has a connection of its own.  The Go proxy does not log the port:
+# its lines are tied to the client's by path (and status, for one path).
 #
-# GW_KIND picks the gateway: nginx or haproxy.
+# The gateway kinds: nginx and HAProxy with configs of their own here (their
+# logs must carry the client port), the Go proxy through gateway_lib.sh's
+# gw_route and gw_go_start.
 
 . "$(dirname "${BASH_SOURCE[0]}")/gateway_lib.sh"
 
-GW_KIND=${GW_KIND:-nginx}
 SCN_ROUTES=()
 SCN_CLIENT_PIDS=()
 
@@ -38,22 +49,33 @@ scn_begin() {	# TEST SCENARIO
 	T=$1
 	SCN_NAME=$2
 	gs_require_bpf "$T"
-	case $GW_KIND in
-	nginx) command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; } ;;
-	haproxy) command -v haproxy >/dev/null || { skip "$T" "haproxy not installed"; exit 0; } ;;
-	*) skip "$T" "gateway kind '$GW_KIND' not supported by this test yet"; exit 0 ;;
-	esac
 	command -v curl >/dev/null || { skip "$T" "curl not installed"; exit 0; }
-	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-40}
+	# Backends serve every kind of the loop in turn.
+	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-150}
 	gw_setup || { fail "$T" "testbed setup"; exit 1; }
-	SCN_OUT=$GS_TMP/gs.json
-	SCN_CLIENT=$GS_TMP/client.jsonl
-	SCN_GWLOG=$GS_TMP/gateway.jsonl
-	GW_OUT=$SCN_OUT		# for gw_check_timeouts and gw_check_ladder
-	: >"$SCN_CLIENT"
 	SCN_OK_PORT=$(gw_be_port 1)
 	gw_backend "$B1NS" :: "$SCN_OK_PORT" || { fail "$T" "healthy backend"; exit 1; }
 	SCN_OK_BE=$(gw_hostport "$BE1_4" "$SCN_OK_PORT")
+}
+
+# scn_kind: start GW_KIND's turn; SKIP (returns 1) when this machine cannot
+# run it.
+scn_kind() {
+	local why
+	TK=$T/$GW_KIND
+	if ! why=$(gw_kind_ready "$GW_KIND"); then
+		skip "$TK" "$why"
+		return 1
+	fi
+	gw_dir "$GS_TMP/$GW_KIND"
+	SCN_OUT=$GS_TMP/gs.$GW_KIND.json
+	SCN_CLIENT=$GS_TMP/client.$GW_KIND.jsonl
+	SCN_GWLOG=$GS_TMP/gateway.$GW_KIND.jsonl
+	GW_OUT=$SCN_OUT		# for gw_check_timeouts and gw_check_ladder
+	: >"$SCN_CLIENT"
+	SCN_ROUTES=()
+	SCN_CLIENT_PIDS=()
+	GW_PID= GW_NGINX_PID=
 	scn_route /ok "$SCN_OK_BE"
 }
 
@@ -133,7 +155,7 @@ scn_nginx_start() {
 	fi
 	gs_bg ip netns exec "$GNS" nginx -p "$GW_DIR" -c "$GW_DIR/nginx.conf" \
 		-e "$GW_DIR/error.log" -g 'daemon off;'
-	GW_NGINX_PID=$GS_LAST_PID
+	GW_NGINX_PID=$GS_LAST_PID GW_PID=$GS_LAST_PID
 	gs_wait_listen "$GNS" "$GW_PORT" || return 1
 	for _ in $(seq 50); do
 		[ "$(pgrep -c -P "$GW_NGINX_PID")" -ge "$GW_WORKERS" ] && return 0
@@ -241,20 +263,21 @@ scn_haproxy_start() {
 	fi
 	gs_bg ip netns exec "$GNS" haproxy -db -f "$GW_DIR/haproxy.cfg" >"$GW_DIR/access.log" \
 		2>"$GW_DIR/error.log"
-	GW_NGINX_PID=$GS_LAST_PID	# what gw_gatescope traces
+	GW_PID=$GS_LAST_PID	# what gw_gatescope traces (ip netns exec execs)
 	gs_wait_listen "$GNS" "$GW_PORT"
 }
 
-scn_haproxy_stop() {
-	[ -n "$GW_NGINX_PID" ] || return 0
-	kill -USR1 "$GW_NGINX_PID" 2>/dev/null	# graceful stop: finish, then exit
+# scn_pid_stop SIGNAL: stop GW_PID gracefully with SIGNAL, bounded.
+scn_pid_stop() {
+	[ -n "$GW_PID" ] || return 0
+	kill "-$1" "$GW_PID" 2>/dev/null
 	for _ in $(seq 50); do
-		kill -0 "$GW_NGINX_PID" 2>/dev/null || break
+		kill -0 "$GW_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -9 "$GW_NGINX_PID" 2>/dev/null
-	wait "$GW_NGINX_PID" 2>/dev/null
-	GW_NGINX_PID=
+	kill -9 "$GW_PID" 2>/dev/null
+	wait "$GW_PID" 2>/dev/null
+	GW_PID=
 }
 
 # The termination state is HAProxy's account of what went wrong: first
@@ -284,20 +307,69 @@ scn_haproxy_normalise() {
 	EOF
 }
 
+# --- the Go proxy (tests/tools/gs-goproxy.go) ---------------------------------
+
+# Through gateway_lib.sh's routes: round robin over the servers, the read
+# timeout is the Transport's ResponseHeaderTimeout (nothing times out a
+# body), upgrades are ReverseProxy's own.
+scn_go_start() {
+	local r prefix rewrite upgrade servers
+	GW_ROUTES=()
+	for r in "${SCN_ROUTES[@]}"; do
+		IFS='|' read -r prefix rewrite upgrade servers <<<"$r"
+		gw_route "$prefix" "${servers// /,}" "connect=$GW_CONNECT_TIMEOUT" \
+			"read=$GW_READ_TIMEOUT" ${rewrite:+"rewrite=$rewrite"}
+	done
+	: >"$GW_DIR/access.log"
+	gw_go_start
+}
+
+# Its line: METHOD PATH STATUS UPSTREAM_STATUS BACKEND ATTEMPTS CONNECT_S
+# HEADER_S DURATION_S ERROR...  No client port.  The error says what ended
+# the request: the response head timer, the client's context, or a body
+# copy aborted mid-way (ReverseProxy then panics with ErrAbortHandler).
+scn_go_normalise() {
+	python3 - "$GW_DIR/access.log" >"$SCN_GWLOG" <<-'EOF'
+	import json, sys
+	for line in open(sys.argv[1]):
+	    f = line.split(None, 9)
+	    if len(f) != 10:
+	        continue
+	    method, path, status, ups, be, attempts, _c, _h, total, err = f
+	    err = err.strip()
+	    errors = []
+	    if "timeout awaiting response headers" in err:
+	        errors.append({"kind": "upstream_timeout", "while": "reading response header from upstream"})
+	    elif err == "context canceled":
+	        errors.append({"kind": "client_closed", "while": ""})
+	    elif err.startswith("aborted"):
+	        errors.append({"kind": "upstream_closed", "while": "reading upstream"})
+	    elif err != "-":
+	        errors.append({"kind": "other", "while": err})
+	    print(json.dumps({
+	        "port": None, "method": method, "uri": path, "status": int(status),
+	        "upstream_status": [int(ups)] if ups != "-" else [],
+	        "upstream_addr": [be] if be != "-" else [], "attempts": attempts,
+	        "time": float(total), "errors": errors, "error_text": err}))
+	EOF
+}
+
 # --- any gateway --------------------------------------------------------------
 
 scn_start() {
 	case $GW_KIND in
 	nginx) scn_nginx_start ;;
 	haproxy) scn_haproxy_start ;;
-	esac || { fail "$T" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log" 2>/dev/null)"; exit 1; }
-	gw_gatescope "$SCN_OUT" || { fail "$T" "gatescope did not start"; exit 1; }
+	go) scn_go_start ;;
+	esac || { fail "$TK" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log" 2>/dev/null)"; exit 1; }
+	gw_gatescope "$SCN_OUT" || { fail "$TK" "gatescope did not start"; exit 1; }
 }
 
 scn_gateway_stop() {
 	case $GW_KIND in
 	nginx) gw_nginx_stop ;;
-	haproxy) scn_haproxy_stop ;;
+	haproxy) scn_pid_stop USR1 ;;	# HAProxy's graceful stop
+	go) scn_pid_stop TERM ;;
 	esac
 }
 
@@ -341,9 +413,10 @@ scn_stop() {
 	case $GW_KIND in
 	nginx) scn_nginx_normalise ;;
 	haproxy) scn_haproxy_normalise ;;
+	go) scn_go_normalise ;;
 	esac
 	grep -q '"type":"total"' "$SCN_OUT" ||
-		{ fail "$T" "gatescope printed no total line"; cat "$SCN_OUT.err"; exit 1; }
+		{ fail "$TK" "gatescope printed no total line"; cat "$SCN_OUT.err"; exit 1; }
 }
 
 # scn_check: the Python on stdin, run with scncheck imported as sc and a
@@ -357,7 +430,7 @@ scn_check() {
 		cat
 		echo 'run.done()'
 	} >"$py"
-	PYTHONPATH="$GS_ROOT/tests/e2e" python3 "$py" "$T" "$GW_KIND" "$SCN_NAME" "$SCN_OUT" \
+	PYTHONPATH="$GS_ROOT/tests/e2e" python3 "$py" "$TK" "$GW_KIND" "$SCN_NAME" "$SCN_OUT" \
 		"$SCN_GWLOG" "$SCN_CLIENT"
 	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 }

@@ -87,6 +87,9 @@ class Run:
         self.gw_by_port = collections.defaultdict(list)
         for g in self.gw:
             self.gw_by_port[g["port"]].append(g)
+        self.gw_ports = all(g["port"] is not None for g in self.gw)
+        if not self.gw_ports:
+            print(f"# {kind}'s log has no client port: its lines are tied to the clients' by path")
         self.gs_by_port = collections.defaultdict(list)
         for e in self.reqs:
             self.gs_by_port[port_of(e.get("client"))].append(e)
@@ -111,13 +114,31 @@ class Run:
         return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
     def records(self, prefix):
-        out = []
+        recs = []
         for c in self.client:
             path = urllib.parse.urlsplit(c["url"]).path if "://" in c["url"] else c["url"]
             if self.under(path, prefix):
-                gw = self.gw_by_port.get(c["port"], [])
-                out.append(Rec(c, gw[0] if len(gw) == 1 else None, self.gs_by_port.get(c["port"], [])))
-        return out
+                recs.append(Rec(c, None, self.gs_by_port.get(c["port"], [])))
+        if self.gw_ports:
+            for r in recs:
+                gw = self.gw_by_port.get(r.client["port"], [])
+                r.gw = gw[0] if len(gw) == 1 else None
+            return recs
+        # A log without the client's port (the Go proxy's): a path of one
+        # request ties its line; lines of one path shared by several
+        # requests pair with the clients' by status, so that the counts
+        # per status are compared, not a per-request order nobody knows.
+        lines = collections.defaultdict(list)
+        for g in self.gw:
+            lines[g["uri"]].append(g)
+        for r in recs:
+            free = lines.get(r.path, [])
+            same = [g for g in free if g["status"] == r.client["status"]]
+            pick = (same or free or [None])[0]
+            if pick is not None:
+                free.remove(pick)
+            r.gw = pick
+        return recs
 
     def check_seen(self, recs, prefix):
         """Each client request: exactly one gateway log line and one

@@ -1,57 +1,60 @@
 #!/bin/bash
 # A rewritten path under concurrency: the gateway maps /api/ to /v2/ on
-# the way upstream (nginx: location /api/ { proxy_pass http://up/v2/; }).
-# 50 clients at once ask for /api/items/<n>; every 5th n is slow: its
-# backend answers after 3 s, past the gateway's 1 s read timeout.  All 50
-# share one route template and differ only in n, which reaches the backend
-# under another prefix.  The slowness is asked for in the query string
-# (gs-httpd's ?ms=), which the gateway passes on and gatescope never keeps,
-# so the paths stay /api/items/<n> on both sides.  Oracles: curl's record
-# and the gateway's log (nginx: $uri, $status, $upstream_status,
-# $upstream_addr and its error log; HAProxy: %HU %ST %si:%sp %ts)
-# per client connection.  Every 504 must be backend/backend_slow, every
-# 200 unblamed.
+# the way upstream (nginx: location /api/ { proxy_pass http://up/v2/; };
+# HAProxy: replace-path; the Go proxy: its Director).  50 clients at once
+# ask for /api/items/<n>; every 5th n is slow: its backend answers after
+# 3 s, past the gateway's 1 s read timeout.  All 50 share one route
+# template and differ only in n, which reaches the backend under another
+# prefix.  The slowness is asked for in the query string (gs-httpd's ?ms=),
+# which the gateway passes on and gatescope never keeps, so the paths stay
+# /api/items/<n> on both sides.  Oracles: curl's record and the gateway's
+# log (nginx: $uri, $status, $upstream_status, $upstream_addr and its error
+# log; HAProxy: %HU %ST %si:%sp %ts; Go: path, status, backend, error), per
+# request.  Every 504 must be backend/backend_slow, every 200 unblamed.
 . "$(dirname "$0")/scenario_lib.sh"
 scn_begin scn_rewrite rewrite
 P=$(gw_be_port 2)
 gw_backend "$B2NS" :: "$P" --mode hang --delay-ms 0 || { fail "$T" "backend"; exit 1; }
 export BE=$(gw_hostport "$BE2_4" "$P")
 GW_READ_TIMEOUT=1s
-scn_route /api/ --rewrite /v2/ "$BE"
-scn_start
 for n in $(seq 50); do
 	if [ $((n % 5)) = 0 ]; then echo "/api/items/$n?ms=3000"; else echo "/api/items/$n"; fi
 done >"$GS_TMP/urls"
 for i in $(seq 10); do echo "/ok/$i"; done >"$GS_TMP/ok-urls"
-scn_curl api "$GS_TMP/urls"
-scn_curl ok "$GS_TMP/ok-urls"
-scn_stop
-scn_check <<'PY'
-import os
-BE = os.environ["BE"]
-recs = run.records("/api")
-run.check_seen(recs, "/api")
-bad = [r for r in recs if r.gw and r.gw["uri"] != r.path]
-run.res(not bad, "the gateway logged each client's own path", f"{bad[:3]}")
-slow_n = lambda r: int(r.path.rsplit("/", 1)[1]) % 5 == 0
-failed = [r for r in recs if r.gw and r.gw["status"] == 504]
-# The gateway's own account: its read timer ended each of them.
-timed_out = lambda r: any(x["kind"] == "upstream_timeout" for x in r.gw["errors"])
-run.res(failed and all(slow_n(r) and timed_out(r) for r in failed)
-        and all(r.gw and r.gw["status"] == 200 for r in recs if not slow_n(r)),
-        "the fault made exactly the slow paths fail, by the gateway's read timeout (its log)",
-        f"504s: {[r.path for r in failed][:6]}")
-slow = lambda e, r: (e["cause"], e["reason"], e["backend"]) == ("backend", "backend_slow", BE)
-run.expect(failed, slow, "every 504 is backend/backend_slow")
-ok = [r for r in recs if r.gw and r.gw["status"] == 200]
-run.expect(ok, lambda e, r: e["cause"] is None and e["upstream_status"] == 200 and e["backend"] == BE,
-           "every 200 is unblamed, upstream 200 from the backend")
-okr = run.records("/ok")
-run.check_seen(okr, "/ok")
-run.expect(okr, lambda e, r: e["status"] == 200 and e["cause"] is None, "/ok is healthy and unblamed")
-run.check_no_phantoms()
-run.check_contract()
-run.figures(failed, slow)
-PY
-gw_check_timeouts "$T" "gateway:read:$BE:1.0"
+for GW_KIND in $(gw_kinds); do
+	scn_kind || continue
+	scn_route /api/ --rewrite /v2/ "$BE"
+	scn_start
+	scn_curl api "$GS_TMP/urls"
+	scn_curl ok "$GS_TMP/ok-urls"
+	scn_stop
+	scn_check <<-'PY'
+	import os
+	BE = os.environ["BE"]
+	recs = run.records("/api")
+	run.check_seen(recs, "/api")
+	bad = [r for r in recs if r.gw and r.gw["uri"] != r.path]
+	run.res(not bad, "the gateway logged each client's own path", f"{bad[:3]}")
+	slow_n = lambda r: int(r.path.rsplit("/", 1)[1]) % 5 == 0
+	failed = [r for r in recs if r.gw and r.gw["status"] == 504]
+	# The gateway's own account: its read timer ended each of them.
+	timed_out = lambda r: any(x["kind"] == "upstream_timeout" for x in r.gw["errors"])
+	run.res(failed and all(slow_n(r) and timed_out(r) for r in failed)
+	        and all(r.gw and r.gw["status"] == 200 for r in recs if not slow_n(r)),
+	        "the fault made exactly the slow paths fail, by the gateway's read timeout (its log)",
+	        f"504s: {[r.path for r in failed][:6]}")
+	slow = lambda e, r: (e["cause"], e["reason"], e["backend"]) == ("backend", "backend_slow", BE)
+	run.expect(failed, slow, "every 504 is backend/backend_slow")
+	ok = [r for r in recs if r.gw and r.gw["status"] == 200]
+	run.expect(ok, lambda e, r: e["cause"] is None and e["upstream_status"] == 200 and e["backend"] == BE,
+	           "every 200 is unblamed, upstream 200 from the backend")
+	okr = run.records("/ok")
+	run.check_seen(okr, "/ok")
+	run.expect(okr, lambda e, r: e["status"] == 200 and e["cause"] is None, "/ok is healthy and unblamed")
+	run.check_no_phantoms()
+	run.check_contract()
+	run.figures(failed, slow)
+	PY
+	gw_check_timeouts "$TK" "gateway:read:$BE:1.0"
+done
 exit $((GS_FAILS > 0))

@@ -69,8 +69,10 @@ GW_NGINX_PID=
 
 # Ports unique to this run: the gateway's client-facing port is a kernel
 # filter key of gatescope (by number, in every namespace), so it must not
-# collide with another test's gateway; backends get the next ones.
-GW_PORT=$((20000 + GS_SUFFIX % 20000))
+# collide with another test's gateway; backends get the next nine.  Runs
+# started together have neighbouring pids: ten ports apart each, one run's
+# backends never take another's gateway port.
+GW_PORT=$((20000 + GS_SUFFIX % 4000 * 10))
 gw_be_port() { echo $((GW_PORT + $1)); }
 
 # GW_KEEP=DIR: keep this run's files (gatescope JSON, gateway logs, client
@@ -175,7 +177,7 @@ gw_nginx_conf() {
 	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
 	# "|" between fields: $upstream_* list every attempt, ", " between them.
 	cat <<-EOF
-	    log_format gs '\$request_method|\$uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr';
+	    log_format gs '\$request_method|\$request_uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr';
 	    access_log $GW_DIR/access.log gs;
 	    keepalive_timeout 30s;
 	EOF
@@ -733,11 +735,26 @@ gw_attr_clients() {
 gw_attr_stop() {
 	[ ${#GW_CLIENT_PIDS[@]} -gt 0 ] && wait "${GW_CLIENT_PIDS[@]}"
 	GW_CLIENT_PIDS=()
+	gw_wait_logged
 	sleep 0.5	# events are drained every 100 ms
 	gs_stop
 	gw_stop || echo "# $GW_KIND: its access log has lines the normaliser did not read" >&2
 	cp "$GW_NLOG" "$GW_ALOG"
 	grep -q '"type":"total"' "$GW_OUT" || { fail "$TK" "gatescope printed no total line"; cat "$GW_OUT.err"; exit 1; }
+}
+
+# gw_wait_logged: until the gateway has logged as many requests as the
+# clients sent (at most 10 s): a client that gave up does not end its
+# request at the gateway (HAProxy waits for the server until its timeout),
+# and gatescope must still be running when the gateway ends it.
+gw_wait_logged() {
+	local want
+	want=$(cat "$GS_TMP/client.attr.$GW_KIND" 2>/dev/null | wc -l)
+	for _ in $(seq 100); do
+		[ "$(grep -c . "$GW_DIR/access.log")" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	echo "# $GW_KIND logged $(grep -c . "$GW_DIR/access.log") of $want requests" >&2
 }
 
 # gw_check_attr TEST LOC CAUSE REASON: the oracle -- the gateway's own log,
@@ -825,6 +842,13 @@ gw_check_attr() {
 	    got_att = collections.Counter(len(o.get("attempts") or []) for o in gs_failed)
 	    res(got_att == want_att, f"upstream attempts per failed request as {kind} logged them",
 	        f"{kind} {dict(want_att)}, gatescope {dict(got_att)}")
+	# The backend of each failed request (the last attempt's), as a
+	# multiset again.
+	want_be = collections.Counter(f[8] for f, st in ng_failed if len(f) > 8 and f[8] != "-")
+	if want_be:
+	    got_be = collections.Counter(o.get("backend") for o in gs_failed)
+	    res(got_be == want_be, f"the backend of each failed request as {kind} logged it",
+	        f"{kind} {dict(want_be)}, gatescope {dict(got_be)}")
 	# The contract of the join engine.
 	joins = ("id", "content", "order", "time", "ambiguous", "none")
 	nojoin = [o for o in reqs if o.get("join") not in joins]

@@ -41,6 +41,7 @@ def nginx(line):
         if len(f) != 8:
             return None
         method, uri, status, ups, conn, head, total, addrs = f
+        uri = uri.split("?", 1)[0]	# $request_uri: the client's, not rewritten
         attempts = str(len(nginx_list(addrs)))
         addr = nginx_list(addrs)[-1] if nginx_list(addrs) else "-"
     else:
@@ -81,12 +82,16 @@ def haproxy(line):
     attempts = "0" if srv.endswith("/<NOSRV>") else str(int(rc.lstrip("+")) + 1)
     host, _, port = sisp.rpartition(":")
     backend = label(host, port) if host not in ("", "-") else "-"
+    # %Tr >= 0: the server's response head arrived; %ST is then its
+    # status (HAProxy passes it on).
+    ups, head = "-", "-"
     try:
         c, r = int(tc), int(tr)
-        head = secs(c + r, 1000) if c >= 0 and r >= 0 else "-"
+        if c >= 0 and r >= 0:
+            head, ups = secs(c + r, 1000), status
     except ValueError:
-        head = "-"
-    return [method, uri, status, "-", secs(tc, 1000), head, secs(ta, 1000), attempts, backend, term]
+        pass
+    return [method, uri, status, ups, secs(tc, 1000), head, secs(ta, 1000), attempts, backend, term]
 
 
 def go(line):

@@ -15,6 +15,11 @@ GS_NETNS=()
 GS_PIDS=()
 GS_FAILS=0
 
+# Debian's python3 (tools/install-deps.sh installs it, with python3-yaml)
+# for every check: a python3 earlier in PATH (a version manager's shim)
+# may lack those modules, and here costs about 2 s per start.
+[ -x /usr/bin/python3 ] && python3() { /usr/bin/python3 "$@"; }
+
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; GS_FAILS=$((GS_FAILS + 1)); }
 skip() { echo "SKIP $1${2:+: $2}"; }

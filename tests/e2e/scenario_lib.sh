@@ -362,7 +362,10 @@ scn_start() {
 	haproxy) scn_haproxy_start ;;
 	go) scn_go_start ;;
 	esac || { fail "$TK" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log" 2>/dev/null)"; exit 1; }
-	gw_gatescope "$SCN_OUT" || { fail "$TK" "gatescope did not start"; exit 1; }
+	# The raw event stream too: with GW_KEEP=DIR, a failed scenario can be
+	# replayed (gatescope --replay) without root while the join is worked on.
+	gw_gatescope "$SCN_OUT" --record "$GS_TMP/gs.$GW_KIND.gsr" ||
+		{ fail "$TK" "gatescope did not start"; exit 1; }
 }
 
 scn_gateway_stop() {

@@ -234,6 +234,10 @@ class Run:
         self.res(self.reqs and not bad, "request events carry join and client_closed",
                  f"{len(bad)} of {len(self.reqs)} do not; e.g. join={bad[0].get('join')!r} "
                  f"client_closed={bad[0].get('client_closed')!r}" if bad else "no request events")
+        amb = [e for e in self.reqs if (e.get("join") == "ambiguous") !=
+               ((e.get("cause"), e.get("reason")) == ("unknown", "ambiguous_join"))]
+        self.res(not amb, "an ambiguous join, and only one, is unknown/ambiguous_join",
+                 f"{len(amb)}: {[(e.get('join'), verdict(e)) for e in amb[:3]]}")
         joins = self.total.get("joins")
         tally = collections.Counter(e.get("join") for e in self.reqs)
         ok = isinstance(joins, dict) and all(joins.get(k, 0) == tally.get(k, 0) for k in JOIN_KINDS)

@@ -209,11 +209,13 @@ class Run:
 
     def check_no_phantoms(self):
         """gatescope reports no request that no client made (bytes inside
-        a tunnel, a head split across writes counted twice, ...)."""
+        a tunnel, a head split across writes counted twice, ...), and lost
+        no event."""
         ports = {c["port"] for c in self.client}
         extra = [e for e in self.reqs if port_of(e.get("client")) not in ports]
         self.res(not extra, "no request event without a client request",
                  f"{len(extra)}: {[(e.get('route'), e.get('status'), e.get('client')) for e in extra[:4]]}")
+        self.check_no_loss()
 
     def expect(self, recs, pred, name):
         bad = [r for r in recs if not (r.ev and pred(r.ev, r))]
@@ -225,6 +227,12 @@ class Run:
                       if r.ev else f"{len(r.gs)} events") for r in bad[:3]))
         counts = collections.Counter(verdict(r.ev) if r.ev else f"{len(r.gs)} events" for r in recs)
         print(f"#   verdicts: {dict(counts)}")
+
+    def check_no_loss(self):
+        """Nothing lost on the way from the kernel: a failure above is then
+        the join's or the verdict's, not the capture's."""
+        lost = self.total.get("lost_events")
+        self.res(lost == 0, "no lost events", f"lost_events {lost}")
 
     def check_contract(self):
         """The join-engine contract: every request event says how it was

@@ -410,6 +410,15 @@ scn_pieces() {
 scn_stop() {
 	[ ${#SCN_CLIENT_PIDS[@]} -gt 0 ] && wait "${SCN_CLIENT_PIDS[@]}"
 	cat "$SCN_CLIENT".* >>"$SCN_CLIENT" 2>/dev/null
+	# A client that gave up is done before the gateway is (HAProxy writes
+	# its 504 seconds later): gatescope must see every request end, so wait
+	# until the gateway has logged one line per client request (bounded).
+	local want
+	want=$(wc -l <"$SCN_CLIENT")
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$GW_DIR/access.log")" -ge "$want" ] && break
+		sleep 0.1
+	done
 	sleep 0.5	# events are drained every 100 ms
 	gs_stop
 	scn_gateway_stop

@@ -686,11 +686,11 @@ gw_attr_begin() {
 	gw_setup || { fail "$1" "testbed setup"; exit 1; }
 	gw_backend "$B1NS" :: "$(gw_be_port 1)" || { fail "$1" "healthy backend"; exit 1; }
 	GW_CLIENT_PIDS=()
-	# The first kind's config is started by gw_attr_start without a
-	# gw_attr_kind call in single-kind tests.
 	gw_attr_kind_state "$1"
 }
 
+# gw_attr_kind_state TEST: a fresh turn for GW_KIND: its own directory,
+# gatescope output, log and client file, and the healthy /ok route only.
 gw_attr_kind_state() {
 	TK=$1/$GW_KIND
 	gw_dir "$GS_TMP/$GW_KIND"

@@ -6,8 +6,9 @@
 # curl's own record of every request (its port and status) and the
 # gateway's log (which server answered which client connection, and that
 # its read timer ended the failed ones).  Every 504 must be
-# backend/backend_slow naming the slow server, every 200 unblamed and
-# naming the fast one.  Against nginx, HAProxy and the Go proxy.
+# backend/backend_slow naming the server the gateway timed out on (the slow
+# one, unless the machine is loaded), every 200 unblamed and naming the
+# fast one.  Against nginx, HAProxy and the Go proxy.
 . "$(dirname "$0")/scenario_lib.sh"
 scn_begin scn_mixed mixed_servers
 P_FAST=$(gw_be_port 2) P_SLOW=$(gw_be_port 3)
@@ -25,7 +26,7 @@ for GW_KIND in $(gw_kinds); do
 	scn_curl ok "$GS_TMP/ok-urls"
 	scn_stop
 	scn_check <<-'PY'
-	import os
+	import collections, os
 	FAST, SLOW = os.environ["FAST"], os.environ["SLOW"]
 	recs = run.records("/mixed")
 	run.check_seen(recs, "/mixed")
@@ -35,13 +36,28 @@ for GW_KIND in $(gw_kinds); do
 	        sum(len(v) for v in by_server.values()) == len(recs),
 	        "the gateway sent each request to one of the two servers, both used",
 	        f"fast {len(by_server[FAST])}, slow {len(by_server[SLOW])}, of {len(recs)}")
-	failed = [r for r in recs if r.gw and r.gw["status"] == 504]
-	timed_out = lambda r: any(x["kind"] == "upstream_timeout" for x in r.gw["errors"])
-	run.res(failed and all(r.gw["upstream_addr"] == [SLOW] and timed_out(r) for r in failed),
-	        "the slow server's requests failed by the gateway's read timeout, only them",
-	        f"{len(failed)} 504s, servers {set(tuple(r.gw['upstream_addr']) for r in failed)}")
-	slow = lambda e, r: (e["cause"], e["reason"], e["backend"]) == ("backend", "backend_slow", SLOW)
-	run.expect(failed, slow, "every 504 is backend/backend_slow naming the slow server")
+	failed = run.read_timeouts(recs)
+	run.res(by_server[SLOW] and all(r in failed for r in by_server[SLOW]),
+	        "every request on the slow server ended by the gateway's read timeout",
+	        f"slow server: {[(r.gw['status'], r.gw['errors']) for r in by_server[SLOW] if r not in failed][:3]}")
+	# On a loaded machine the fast server can miss the 1 s too (its
+	# answer waits for a CPU): such a 504 is then that server's, and the
+	# gateway's log says so.
+	timed = {a for r in failed for a in r.gw["upstream_addr"]}
+	if timed - {SLOW}:
+	    print(f"# the gateway also timed out on {sorted(timed - {SLOW})}: "
+	          f"{sum(1 for r in failed if r.gw['upstream_addr'] != [SLOW])} requests")
+	# The server of each request where the log ties it to the client's
+	# connection (nginx, HAProxy); one the gateway timed out on where it
+	# cannot (the Go proxy logs no client port, and every path is the same).
+	slow = lambda e, r: (e["cause"], e["reason"]) == ("backend", "backend_slow") and (
+	    e["backend"] == r.gw["upstream_addr"][-1] if run.gw_ports else e["backend"] in timed)
+	run.expect(failed, slow, "every 504 is backend/backend_slow naming the server the gateway timed out on")
+	# Which server answered which status, as the gateway counted them.
+	got = collections.Counter((r.ev["status"], r.ev["backend"]) for r in recs if r.ev and r.gw)
+	want = collections.Counter((r.gw["status"], r.gw["upstream_addr"][-1]) for r in recs if r.gw and r.ev)
+	run.res(got == want, "per status and server, gatescope counts what the gateway logged",
+	        f"gatescope {dict(got)}, gateway {dict(want)}")
 	ok = [r for r in recs if r.gw and r.gw["status"] == 200]
 	run.expect(ok, lambda e, r: e["cause"] is None and e["backend"] == FAST,
 	           "every 200 is unblamed and names the fast server")
@@ -54,6 +70,9 @@ for GW_KIND in $(gw_kinds); do
 	run.check_contract()
 	run.figures(failed, slow)
 	PY
-	gw_check_timeouts "$TK" "gateway:read:$SLOW:1.0"
+	# A read timeout on every server the gateway's log says it timed out on.
+	gw_check_timeouts "$TK" $(python3 -c 'import json, sys
+print(" ".join(sorted({"gateway:read:%s:1.0" % g["upstream_addr"][-1] for g in map(json.loads, open(sys.argv[1]))
+                       if any(x["kind"] == "upstream_timeout" for x in g["errors"])})))' "$SCN_GWLOG")
 done
 exit $((GS_FAILS > 0))

@@ -101,7 +101,7 @@ scn_nginx_conf() {
 	local i=0 r prefix rewrite upgrade servers s
 	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
 	cat <<-EOF
-	    log_format scn '\$remote_port|\$request_method|\$uri|\$status|\$upstream_status|\$upstream_addr|\$request_time';
+	    log_format scn '\$remote_port|\$request_method|\$uri|\$status|\$upstream_status|\$upstream_addr|\$request_time|\$connection';
 	    access_log $GW_DIR/access.log scn;
 	    keepalive_timeout 30s;
 	EOF
@@ -165,9 +165,10 @@ scn_nginx_start() {
 	return 1
 }
 
-# nginx's access log and error log -> one JSON line per request.  The error
-# log names the request by its request line; every request of a scenario
-# has a path of its own, so the path ties a message to its request.
+# nginx's access log and error log -> one JSON line per request.  An error
+# log line names its client connection by serial number ("*57"), which the
+# access log has as $connection: one request per connection here, so that
+# ties each message to its request, also when many share one path.
 scn_nginx_normalise() {
 	python3 - "$GW_DIR/access.log" "$GW_DIR/error.log" >"$SCN_GWLOG" <<-'EOF'
 	import collections, json, re, sys
@@ -178,7 +179,7 @@ scn_nginx_normalise() {
 	         ("client prematurely closed", "client_closed"),
 	         ("recv() failed", "recv_failed")]
 	for line in open(elog, errors="replace"):
-	    m = re.search(r'request: "\S+ ([^ ?"]+)', line)
+	    m = re.search(r"\] \d+#\d+: \*(\d+) ", line)
 	    if not m:
 	        continue
 	    for text, kind in kinds:
@@ -192,14 +193,14 @@ scn_nginx_normalise() {
 	        return None
 	for line in open(alog):
 	    f = line.rstrip("\n").split("|")
-	    if len(f) != 7:
+	    if len(f) != 8:
 	        continue
-	    port, method, uri, status, ust, uaddr, rtime = f
+	    port, method, uri, status, ust, uaddr, rtime, conn = f
 	    print(json.dumps({
 	        "port": int(port), "method": method, "uri": uri, "status": int(status),
 	        "upstream_status": [num(x) for x in ust.split(", ")] if ust != "-" else [],
 	        "upstream_addr": uaddr.split(", ") if uaddr != "-" else [],
-	        "time": float(rtime), "errors": errors.get(uri, [])}))
+	        "time": float(rtime), "errors": errors.get(conn, [])}))
 	EOF
 }
 

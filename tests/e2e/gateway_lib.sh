@@ -39,8 +39,10 @@
 # and HEADER_S (from the start of the attempt to the response head) are the
 # last attempt's; ATTEMPTS counts every upstream attempt, failed connects
 # included; BACKEND is the last attempt's ip:port; TERM is HAProxy's
-# termination state (%tsc, "-" for the others); NOTE is the Go proxy's error
-# text.  Each gateway's own log is the source:
+# termination state (%tsc), for the others "SD" when the response was cut
+# short after its head (nginx: fewer body bytes sent than its
+# Content-Length; Go: the handler aborted after the head), else "-"; NOTE
+# is the Go proxy's error text.  Each gateway's own log is the source:
 #   nginx    $upstream_status, $upstream_addr, $upstream_connect_time, ...
 #   haproxy  %ST %tsc %rc %b/%s %si:%sp %Tc %Tr %Ta (attempts = %rc + 1)
 #   go       its own line per request (status, backend, attempts, error)
@@ -142,7 +144,7 @@ gw_hostport() {
 # "proxy_next_upstream off"); gw_start refuses it for the other kinds.
 GW_SEP=$'\x1f'
 gw_route() {
-	local loc=$1 be=$2 connect=$GW_CONNECT_TIMEOUT read=$GW_READ_TIMEOUT retries=0 rewrite="" extra="" d
+	local loc=$1 be=$2 connect="" read="" retries=0 rewrite="" extra="" d
 	shift 2
 	for d in "$@"; do
 		case $d in
@@ -157,10 +159,12 @@ gw_route() {
 }
 
 # gw_route_fields ROUTE: sets r_loc r_be r_connect r_read r_retries
-# r_rewrite r_extra from one GW_ROUTES entry.
+# r_rewrite r_extra from one GW_ROUTES entry (timeouts not given: the
+# GW_*_TIMEOUT in force when the gateway starts).
 gw_route_fields() {
 	IFS=$GW_SEP read -r -d '' r_loc r_be r_connect r_read r_retries r_rewrite r_extra <<<"$1"
 	r_extra=${r_extra%$'\n'}	# the here-string's own newline
+	r_connect=${r_connect:-$GW_CONNECT_TIMEOUT} r_read=${r_read:-$GW_READ_TIMEOUT}
 }
 
 # gw_hp_server ADDR:PORT: HAProxy's server address form ("[v6]:p" -> "v6:p":
@@ -177,7 +181,7 @@ gw_nginx_conf() {
 	gs_nginx_head "$GW_DIR" "$GW_WORKERS" info
 	# "|" between fields: $upstream_* list every attempt, ", " between them.
 	cat <<-EOF
-	    log_format gs '\$request_method|\$request_uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr';
+	    log_format gs '\$request_method|\$request_uri|\$status|\$upstream_status|\$upstream_connect_time|\$upstream_header_time|\$request_time|\$upstream_addr|\$body_bytes_sent|\$sent_http_content_length';
 	    access_log $GW_DIR/access.log gs;
 	    keepalive_timeout 30s;
 	EOF
@@ -759,18 +763,21 @@ gw_wait_logged() {
 
 # gw_check_attr TEST LOC CAUSE REASON: the oracle -- the gateway's own log,
 # with the client's side for requests it gave up on -- says which requests
-# of LOC failed: 5xx, or 499 when the client closed before any answer (a
+# of LOC failed: 5xx, 499 when the client closed before any answer (a
 # gateway that wrote a late 5xx into the dead connection included: HAProxy
-# logs its sH 504, the Go proxy its 502).  gatescope must report the same
-# failures (its status, or 499 for a request with no status or
-# "client_closed": true), attribute >= 99 % of them, every attributed one
+# logs its sH 504, the Go proxy its 502), or a response cut short after its
+# head (TERM SD).  gatescope must report the same failures (its status, or
+# 499 for a request with no status or "client_closed": true; a request it
+# gives a cause counts as failed), attribute >= 99 % of them, every attributed one
 # to CAUSE/REASON ("unknown"/"ambiguous_join" is not attributed, and not
 # wrong), with as many upstream attempts per failed request as the gateway
 # logged.  Requests of /ok must all be healthy and unblamed.  Request
 # events must name their join and say whether the client closed; the total
 # must count the joins by kind.  Prints one figures line:
 #   # figures gateway=KIND scenario=NAME failed=N correct=M ambiguous=A join_rate=R
-# (NAME: GW_SCENARIO, default TEST without its kind).
+# NAME: GW_SCENARIO, default TEST without its kind; N: failed requests of
+# LOC by the oracle; M: those gatescope gave CAUSE/REASON; A: request events
+# of LOC joined "ambiguous"; R: the total's join_rate (the whole run).
 gw_check_attr() {
 	local cfile=$GS_TMP/client.attr.$GW_KIND
 	touch "$cfile"
@@ -803,8 +810,10 @@ gw_check_attr() {
 	    if client.get(f[1]) == 0:
 	        st = 499
 	    ng.append((f, st))
+	# Failed: 5xx, 499, or an answer cut short after its head (TERM sD/SD:
+	# the status is the upstream's 200, the body never complete).
 	ng_loc = [(f, st) for f, st in ng if under(f[1], loc)]
-	ng_failed = [(f, st) for f, st in ng_loc if st >= 499]
+	ng_failed = [(f, st) for f, st in ng_loc if st >= 499 or f[9][:2] in ("SD", "sD")]
 	ng_fail = collections.Counter(st for f, st in ng_failed)
 	sent = sum(1 for p in client if under(p, loc))
 	def gs_status(o):
@@ -812,7 +821,7 @@ gw_check_attr() {
 	        return 499
 	    return o["status"]
 	gs_loc = [o for o in reqs if under(o["route"], loc)]
-	gs_failed = [o for o in gs_loc if gs_status(o) >= 499]
+	gs_failed = [o for o in gs_loc if gs_status(o) >= 499 or o["cause"] is not None]
 	gs_fail = collections.Counter(gs_status(o) for o in gs_failed)
 	print(f"# {kind}: {sum(ng_fail.values())} failed requests on {loc} {dict(ng_fail)}; "
 	      f"gatescope: {len(gs_failed)} {dict(gs_fail)} (499: the client closed first)")
@@ -868,7 +877,7 @@ gw_check_attr() {
 	    f"healthy /ok requests seen and not blamed ({len(ok_gs)})",
 	    f"{kind} {len(ok_ng)}, gatescope {len(ok_gs)}, blamed {[(o['status'], o['cause'], o['reason']) for o in blamed[:3]]}")
 	correct = min(len(ng_failed), sum(1 for o in gs_failed if (o["cause"], o["reason"]) == (cause, reason)))
-	ambiguous = sum(1 for o in reqs if o.get("join") == "ambiguous")
+	ambiguous = sum(1 for o in gs_loc if o.get("join") == "ambiguous")
 	print(f"# figures gateway={kind} scenario={scenario} failed={len(ng_failed)} correct={correct} "
 	      f"ambiguous={ambiguous} join_rate={total.get('join_rate')}")
 	sys.exit(1 if fails else 0)

@@ -36,14 +36,20 @@ def nginx_list(v):
 
 
 def nginx(line):
+    term = "-"
     if "|" in line:
         f = line.rstrip("\n").split("|")
-        if len(f) != 8:
+        if len(f) != 10:
             return None
-        method, uri, status, ups, conn, head, total, addrs = f
+        method, uri, status, ups, conn, head, total, addrs, sent, length = f
         uri = uri.split("?", 1)[0]	# $request_uri: the client's, not rewritten
         attempts = str(len(nginx_list(addrs)))
         addr = nginx_list(addrs)[-1] if nginx_list(addrs) else "-"
+        # The head went out with a Content-Length the body never reached:
+        # the upstream's answer was cut short (nginx closes the client
+        # connection; the status stays the upstream's).
+        if sent.isdigit() and length.isdigit() and int(sent) < int(length):
+            term = "SD"
     else:
         # The older seven fields, space separated (gs-stallproxy writes
         # them): no upstream address, so no attempt count.
@@ -54,7 +60,7 @@ def nginx(line):
         attempts, addr = "-", "-"
     last = lambda v: (nginx_list(v) or ["-"])[-1]
     return [method, uri, status, last(ups), secs(last(conn)), secs(last(head)), secs(total),
-            attempts, addr, "-"]
+            attempts, addr, term]
 
 
 # What HAProxy itself logs on a soft stop, next to the request lines.
@@ -108,7 +114,10 @@ def go(line):
     if backend != "-":
         host, _, port = backend.rpartition(":")
         backend = label(host, port)
-    return [method, path, status, ups, conn, head, total, attempts, backend, "-", err]
+    # ReverseProxy aborts the handler (ErrAbortHandler) when the upstream
+    # body fails after the head was passed on.
+    term = "SD" if err.startswith("aborted") and ups != "-" else "-"
+    return [method, path, status, ups, conn, head, total, attempts, backend, term, err]
 
 
 def main():

@@ -16,7 +16,7 @@ for GW_KIND in $(gw_kinds); do
 	gw_route /blackhole "$BE" connect=1s read=2s
 	gw_attr_start
 	gw_attr_clients /blackhole 3 4
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /blackhole network connect_timeout
 	gw_check_timeouts "$TK" "gateway:connect:$BE:1.0"

@@ -21,7 +21,7 @@ for GW_KIND in $(gw_kinds); do
 	gw_attr_start
 	gw_attr_clients /abort 3 6 --max-time 0.5
 	gw_attr_clients /patient 2 2
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /abort client client_abort
 	gw_check_timeouts "$TK" "client:response:0.0.0.0:$GW_PORT:0.5" "gateway:read:$BE:2.0"

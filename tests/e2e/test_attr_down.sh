@@ -11,8 +11,8 @@ for GW_KIND in $(gw_kinds); do
 	gw_attr_kind "$T" || continue
 	gw_route /down "$(gw_hostport "$BE2_4" "$P")" connect=1s read=2s
 	gw_attr_start
-	gw_attr_clients /down 3 10
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /down 3 6
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /down backend backend_refused
 	gw_check_timeouts "$TK"	# none configured on this path

@@ -17,7 +17,7 @@ for GW_KIND in $(gw_kinds); do
 	gw_route /lossy "$BE" connect=1s read=1s
 	gw_attr_start
 	gw_attr_clients /lossy 3 4
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /lossy network packet_loss
 	gw_check_timeouts "$TK" "gateway:read:$BE:1.0"

@@ -17,7 +17,7 @@ for GW_KIND in $(gw_kinds); do
 	gw_route /api/ "$GOOD,$SLOW" connect=1s read=1s rewrite=/v2/
 	gw_attr_start
 	gw_attr_clients /api 3 4
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /api backend backend_slow
 	gw_check_timeouts "$TK" "gateway:read:$SLOW:1.0"

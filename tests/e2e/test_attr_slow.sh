@@ -16,7 +16,7 @@ for GW_KIND in $(gw_kinds); do
 	gw_route /slow "$BE" connect=1s read=1s
 	gw_attr_start
 	gw_attr_clients /slow 3 4
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /slow backend backend_slow
 	gw_check_timeouts "$TK" "gateway:read:$BE:1.0"

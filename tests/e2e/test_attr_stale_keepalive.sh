@@ -28,11 +28,11 @@ for GW_KIND in $(gw_kinds); do
 	gw_attr_start
 	# Each request waits out the backend's 100 ms keep-alive, not the
 	# ~200 ms until its lost FIN is retransmitted.
-	for i in $(seq 16); do
+	for i in $(seq 12); do
 		gw_client "attr.$GW_KIND" /stale "$(gw_url "/stale/r$i")" -X POST -d 'order=1'
 		sleep 0.15
 	done
-	gw_attr_clients /ok 1 20
+	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	gw_check_attr "$TK" /stale backend stale_keepalive
 done

@@ -12,8 +12,9 @@
 #       scn_route PREFIX [--rewrite URI] [--upgrade] SERVER...
 #                                requests under PREFIX go to SERVER (ip:port;
 #                                several: round robin, never marked down, no
-#                                retry), the prefix replaced by URI if given;
-#                                --upgrade: nginx passes Upgrade/Connection
+#                                retry), the prefix replaced by URI if given
+#                                (nginx's proxy_pass URI: PREFIX and URI end
+#                                in "/"); --upgrade: nginx passes Upgrade/Connection
 #                                on (HAProxy and Go's ReverseProxy do so
 #                                by themselves)
 #       scn_start                the gateway (GW_KIND) and gatescope

@@ -477,7 +477,9 @@ static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 		if (!a)
 			continue;
 		attempt_closed(a, x, e, o);
-		if (!x->responded || a->truncated)
+		/* A body cut short by the backend's own close is no timeout;
+		 * one the gateway gave up on after silence is its read timeout. */
+		if (!x->responded || (a->truncated && !closed_by_peer(e)))
 			note_idle_close(a, e);
 	}
 	if (!any && !c->nreq)

@@ -269,31 +269,64 @@ struct cand {
 	struct attempt *a;
 	uint64_t d;
 	bool agrees;		/* its outcome is the client's */
+	bool after;		/* it ended after the answer */
 };
 
 /* Is x a better last attempt than y?  An outcome that agrees with the
- * client's first.  Then, for two answered attempts, the one begun first:
- * a gateway may pass an answer on long after it read its head (it waits
- * for the body), so nearness proves nothing, and requests are decided in
- * the order they were answered, so the oldest feasible attempt is the one
- * later requests can use least.  For attempts ended by a close, the
- * nearest: a gateway answers right after it gives up on (or is refused
- * by) an upstream, or closes it right after answering. */
-static bool better(const struct cand *x, const struct cand *y)
+ * client's first.  Then, for two answered attempts or two with the same
+ * outcome, the one begun first: a gateway may pass an answer on long after
+ * it read its head (it waits for the body), so nearness proves nothing,
+ * and requests are decided in the order they were answered, so the oldest
+ * feasible attempt is the one later requests can use least (the verdict
+ * is the same either way).  For attempts ended by a close with different
+ * outcomes, the nearest: a gateway answers right after it gives up on (or
+ * is refused by) an upstream, or closes it right after answering. */
+static bool better(const struct cand *x, const struct cand *y, int side)
 {
 	if (x->agrees != y->agrees)
 		return x->agrees;
 	if (x->a->status && y->a->status)
 		return attempt_began(x->a) < attempt_began(y->a);
+	if (side && x->after != y->after)
+		return x->after == (side > 0);
 	return x->d < y->d;
 }
 
-/* Two fits the evidence cannot separate, with different verdicts. */
+/* Did the gateway itself end the attempt (gave up on it: a connect or
+ * read timeout), rather than the backend or the network? */
+static bool gateway_closed(const struct attempt *a)
+{
+	return a->have_conn && !a->status &&
+	       (a->failure == ATTEMPT_CONNECT_TIMEOUT || a->failure == ATTEMPT_ABANDONED);
+}
+
+/* On which side of its answer does this gateway close an attempt it gave
+ * up on: +1 after (HAProxy answers first), -1 before (nginx closes
+ * first), 0 not known yet.  Learned from requests with one candidate. */
+static int close_side(const struct joiner *j)
+{
+	if (j->closes_after >= 8 && j->closes_after >= 4 * j->closes_before)
+		return 1;
+	if (j->closes_before >= 8 && j->closes_before >= 4 * j->closes_after)
+		return -1;
+	return 0;
+}
+
+/* Did one attempt end before the other began (a retry after a failure)? */
+static bool one_after_other(const struct attempt *a, const struct attempt *b)
+{
+	return attempt_end(a) <= attempt_began(b) || attempt_end(b) <= attempt_began(a);
+}
+
+/* Two fits the evidence cannot separate, with different verdicts: both
+ * ended by a close, equally near the answer, and in flight at the same
+ * time (one that ended before the other began is its retry). */
 static bool tie(const struct request *r, const struct cand *best, const struct cand *second)
 {
 	return request_failed(r) && second->a && best->agrees == second->agrees &&
 	       !best->a->status && !second->a->status &&
-	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a);
+	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a) &&
+	       !one_after_other(best->a, second->a);
 }
 
 static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned seen,
@@ -316,7 +349,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	struct cand best = { 0 }, second = { 0 };
 	struct attempt *open = NULL;
 	uint64_t ref = answer_time(r);
-	unsigned seen = 0;
+	unsigned seen = 0, fits = 0;
+	int side = close_side(j);
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
@@ -338,19 +372,28 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		 * answers a failed connect before it closes the socket.) */
 		if (a->status && r->ts_response && end > r->ts_response)
 			continue;
+		/* Nor can it answer a refusal, a reset or a backend's FIN
+		 * before the kernel saw it. */
+		if (a->have_conn && !a->status && !gateway_closed(a) && r->ts_response &&
+		    end > r->ts_response)
+			continue;
 		c.d = distance(end, ref);
 		if (c.d > JOIN_FIT_NS)
 			continue;
 		c.agrees = outcome_agrees(r, a);
-		if (!best.a || better(&c, &best)) {
+		c.after = end > ref;
+		fits++;
+		if (!best.a || better(&c, &best, side)) {
 			second = best;
 			best = c;
-		} else if (!second.a || better(&c, &second)) {
+		} else if (!second.a || better(&c, &second, side)) {
 			second = c;
 		}
 	}
 	if (!best.a && !open)
 		return;
+	if (fits == 1 && gateway_closed(best.a) && r->ts_response)
+		best.after ? j->closes_after++ : j->closes_before++;
 	pk->last = best.a ? best.a : open;
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }

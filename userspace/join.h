@@ -169,6 +169,7 @@ struct joiner {
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */
+	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
 	request_sink on_request;
 	attempt_sink on_orphan;
 	void *ctx;

@@ -13,7 +13,14 @@
  *                backend stuck in its work)
  *   /reset       read the request, then close with SO_LINGER {1,0} (RST)
  *   /throttled   429; ?code=503 (or --retry-after): 503 with Retry-After
- *   /partial     head announcing a body, half of it, then FIN
+ *   /partial     head announcing a body, half of it, then FIN (with
+ *                --chunked: one chunk and no last chunk, then FIN)
+ *   /midstall    head announcing a body, half of it (or one chunk), then
+ *                hang for ?ms=N (or --delay-ms) without noticing the
+ *                client went away, then FIN: a backend stuck mid-body
+ *   /upgrade     to a request with an Upgrade header: 101 Switching
+ *                Protocols, then echo every byte back until EOF (a
+ *                tunnel); without one: 426
  *   /status/NNN  answer NNN
  *
  * Keep-alive: HTTP/1.1 connections stay open until the client asks to
@@ -43,11 +50,13 @@ const char *tool_name = "gs-httpd";
 #define HEAD_MAX	16384	/* longer request heads are refused */
 #define BODY_MAX	(1 << 20)
 
-enum mode { M_OK, M_SLOW, M_HANG, M_RESET, M_THROTTLED, M_PARTIAL, M_STATUS, M_NONE };
+enum mode { M_OK, M_SLOW, M_HANG, M_RESET, M_THROTTLED, M_PARTIAL, M_MIDSTALL, M_UPGRADE,
+	    M_STATUS, M_NONE };
 
 static const char *const mode_names[] = {
 	[M_OK] = "ok", [M_SLOW] = "slow", [M_HANG] = "hang", [M_RESET] = "reset",
-	[M_THROTTLED] = "throttled", [M_PARTIAL] = "partial", [M_STATUS] = "status",
+	[M_THROTTLED] = "throttled", [M_PARTIAL] = "partial", [M_MIDSTALL] = "midstall",
+	[M_UPGRADE] = "upgrade", [M_STATUS] = "status",
 };
 
 struct config {
@@ -71,6 +80,7 @@ struct req {
 	char method[16];
 	char path[2048];
 	char query[2048];
+	char upgrade[64];	/* Upgrade header value, "" if none */
 	long content_length;
 	bool close;		/* Connection: close, or HTTP/1.0 without keep-alive */
 };
@@ -92,7 +102,8 @@ static int ms_left(void)
 
 static void usage(void)
 {
-	fputs("usage: gs-httpd [--mode ok|slow|hang|reset|throttled|partial|status] [--delay-ms N]\n"
+	fputs("usage: gs-httpd [--mode ok|slow|hang|reset|throttled|partial|midstall|upgrade|status]\n"
+	      "                [--delay-ms N]\n"
 	      "                [--keepalive-ms N] [--max-seconds N] [--body-bytes N]\n"
 	      "                [--chunked] [--retry-after] [-v] ADDR PORT\n", stderr);
 	exit(2);
@@ -138,10 +149,12 @@ static bool wait_readable(int fd, int timeout_ms)
 static const char *reason_of(unsigned status)
 {
 	switch (status) {
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
+	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
@@ -220,6 +233,8 @@ static bool parse_head(char *buf, struct req *r)
 	while ((line = strtok_r(NULL, "\r\n", &save))) {
 		if (header_is(line, "Content-Length"))
 			r->content_length = atol(header_value(line));
+		else if (header_is(line, "Upgrade"))
+			snprintf(r->upgrade, sizeof(r->upgrade), "%s", header_value(line));
 		else if (header_is(line, "Connection"))
 			r->close = !strncasecmp(header_value(line), "close", 5) ||
 				   (r->close && strncasecmp(header_value(line), "keep-alive", 10));
@@ -280,13 +295,54 @@ static void sleep_unless_gone(int fd, unsigned ms)
 	}
 }
 
-/* Answer one request; false when the connection must end. */
-static bool serve_request(int fd, const struct req *r)
+/* A 200 head that announces 2 * --body-bytes + 2 body bytes (or a chunked
+ * body), then --body-bytes + 1 of them (as one chunk): a response that is
+ * cut in the middle of its body.  False if the peer is gone. */
+static bool respond_half(int fd)
+{
+	char head[256], chunk[32];
+	unsigned part = cfg.body_bytes + 1;
+	int n;
+
+	if (cfg.chunked) {
+		n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nServer: gs-httpd\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n");
+		snprintf(chunk, sizeof(chunk), "%x\r\n", part);
+		return write_all(fd, head, n) && write_all(fd, chunk, strlen(chunk)) &&
+		       write_all(fd, body, part) && write_all(fd, "\r\n", 2);
+	}
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nServer: gs-httpd\r\n"
+		     "Content-Length: %u\r\n\r\n", 2 * cfg.body_bytes + 2);
+	return write_all(fd, head, n) && write_all(fd, body, part);
+}
+
+/* After a 101: echo every byte back (pending ones first) until EOF, an
+ * error or the deadline.  The bytes are opaque: whatever they look like,
+ * they are the tunnel's payload, not HTTP. */
+static void echo_tunnel(int fd, const char *pending, size_t npending)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (npending && !write_all(fd, pending, npending))
+		return;
+	while (wait_readable(fd, -1)) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || !write_all(fd, buf, n))
+			return;
+	}
+}
+
+/* Answer one request (pending: bytes already read after its head and
+ * body); false when the connection must end. */
+static bool serve_request(int fd, const struct req *r, const char *pending, size_t npending)
 {
 	const char *seg = r->path + (r->path[0] == '/');
 	size_t seglen = strcspn(seg, "/");
 	enum mode m = mode_of(seg, seglen);
-	char extra[128];
+	char extra[192];
 	unsigned status;
 
 	if (m == M_NONE)
@@ -309,13 +365,24 @@ static bool serve_request(int fd, const struct req *r)
 			return respond(fd, r, 503, "Retry-After: 1\r\n", cfg.body_bytes);
 		return respond(fd, r, 429, NULL, cfg.body_bytes);
 	case M_PARTIAL:
-		/* Announce twice the body, send half of it, then FIN. */
-		snprintf(extra, sizeof(extra),
-			 "HTTP/1.1 200 OK\r\nServer: gs-httpd\r\nContent-Length: %u\r\n\r\n",
-			 2 * cfg.body_bytes + 2);
-		if (write_all(fd, extra, strlen(extra)))
-			write_all(fd, body, cfg.body_bytes + 1);
+		respond_half(fd);
 		shutdown(fd, SHUT_WR);
+		return false;
+	case M_MIDSTALL:
+		/* Stuck after half the body: the gateway's read timer, not a
+		 * close, ends the response.  The close after the delay comes
+		 * long after the gateway gave up. */
+		if (respond_half(fd))
+			sleep_ms(query_uint(r, "ms", cfg.delay_ms, 600000));
+		return false;
+	case M_UPGRADE:
+		if (!r->upgrade[0])
+			return respond(fd, r, 426, NULL, 0);
+		snprintf(extra, sizeof(extra),
+			 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\n"
+			 "Connection: Upgrade\r\n\r\n", r->upgrade);
+		if (write_all(fd, extra, strlen(extra)))
+			echo_tunnel(fd, pending, npending);
 		return false;
 	case M_STATUS:
 		/* /status/NNN, or ?code=NNN when --mode status picked it */
@@ -387,7 +454,7 @@ static void serve_connection(int fd)
 		}
 		memmove(buf, end, rest);
 		rest = skip_body(fd, buf, rest, r.content_length);
-		if (rest < 0 || !serve_request(fd, &r) || r.close)
+		if (rest < 0 || !serve_request(fd, &r, buf, rest) || r.close)
 			goto out;
 		have = rest;
 		idle = have == 0;

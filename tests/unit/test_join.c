@@ -312,10 +312,8 @@ static void test_failed_connects_late(void)
 	join_free(&j);
 }
 
-/* Two requests answered 504 and 200 at the same instant, two opaque
- * attempts (TLS) ending at that instant with different outcomes: the
- * engine says ambiguous for the one it cannot tell, binds nothing there,
- * and the client's outcome still separates what it can. */
+/* A 504 and two opaque attempts (TLS) ending 0.1 ms either side of it
+ * with different outcomes: the engine says ambiguous and binds nothing. */
 static void test_ambiguous(void)
 {
 	struct joiner j;
@@ -329,8 +327,11 @@ static void test_ambiguous(void)
 	a.ts_request = b.ts_request = T0 + 2 * MS;
 	a.have_conn = b.have_conn = true;
 	a.failure = b.failure = ATTEMPT_ABANDONED;
-	a.conn.ts_fin = a.conn.ts_close = T0 + 1000 * MS;
-	b.conn.ts_fin = b.conn.ts_close = T0 + 1000 * MS + 200000;
+	/* a: the gateway gave up on it just after answering; b: the backend
+	 * reset it just before (the gateway may have answered that). */
+	a.conn.ts_fin = a.conn.ts_close = T0 + 1000 * MS + 200000;
+	b.conn.ts_rst = b.conn.ts_close = T0 + 1000 * MS;
+	b.conn.rst_received = 1;
 	b.failure = ATTEMPT_RESET;
 	u1 = join_attempt_start(&j, &a);
 	u2 = join_attempt_start(&j, &b);

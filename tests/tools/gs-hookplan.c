@@ -28,15 +28,19 @@ static int parse_path(const char *s)
 	return -1;
 }
 
-/* A tp_btf program attaches to typedef btf_trace_<tracepoint>. */
+/* A tp_btf program attaches to typedef btf_trace_<tracepoint>.  The
+ * libssl uprobes attach to a library, not to the kernel's BTF: the loader
+ * checks the kernel's uprobe support at start-up and says so. */
 static bool attach_target_present(const struct btf *btf, const struct bpf_program *prog)
 {
 	const char *sec = bpf_program__section_name(prog);
 	const char *tp = strchr(sec, '/');
 	char name[160];
 
+	if (!strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe"))
+		return true;
 	if (strncmp(sec, "tp_btf/", 7) || !tp)
-		return false;	/* only tp_btf programs in gatescope */
+		return false;	/* only tp_btf programs besides */
 	snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
 }

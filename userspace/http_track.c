@@ -244,6 +244,7 @@ static void downstream_response(struct http_conn *c, const struct http_head *h)
 	if (r) {
 		r->status = h->status;
 		r->ts_response = h->ts_start;
+		join_request_answered(c->t->join, x->id);
 	}
 	c->tunnel = starts_tunnel(h);
 	if ((c->tunnel || response_ends_in(h, c->cur)) && x == xchg_at(c, 0))

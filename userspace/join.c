@@ -141,7 +141,7 @@ struct attempt *join_attempt(struct joiner *j, uint32_t id)
 
 /* When the attempt ended: its response head read, or its connection's
  * first FIN or RST (or close); 0 while it is still open. */
-static uint64_t attempt_end(const struct attempt *a)
+uint64_t attempt_end(const struct attempt *a)
 {
 	const struct gs_conn_event *e = &a->conn;
 	uint64_t t;

@@ -109,6 +109,14 @@ struct attempt {
 	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
 };
 
+/* When the attempt ended: its response head read, or its connection's
+ * first FIN or RST (or close); 0 while it is still open. */
+uint64_t attempt_end(const struct attempt *a);
+
+/* A gateway that closes an upstream this long after its client left did
+ * so on its own timer, not because the client left. */
+#define CLIENT_LEFT_REACTION_NS (100 * 1000000ull)
+
 struct request {
 	uint32_t id;			/* engine handle */
 	uint32_t pid, tid;

@@ -258,6 +258,14 @@ void attribute(const struct request *r, struct verdict *v)
 				 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
 			return;
 		}
+		if (r->others_in_flight) {
+			/* Attempts were under way, none could be joined: not
+			 * proof that the gateway never tried upstream. */
+			set(v, CAUSE_UNKNOWN, "unjoined", "--");
+			evidence(v, "gateway answered %u; upstream attempts of this process were under way meanwhile, but none could be joined to this request",
+				 r->status);
+			return;
+		}
 		set(v, CAUSE_GATEWAY, "no_upstream", "P-");
 		evidence(v, "gateway answered %u with no upstream attempt", r->status);
 		return;

@@ -341,47 +341,105 @@ static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned 
 	return last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
 }
 
-/* Among the candidates of one level: the best fit (see better()), else
- * the newest attempt still open; and whether a second fit makes it a tie. */
+/* Is a a fit for r's last attempt at this level: ended, causally
+ * possible, within JOIN_FIT_NS of the answer?  Fills c. */
+static bool fit_of(const struct joiner *j, const struct request *r, enum level lvl,
+		   struct attempt *a, struct cand *c)
+{
+	uint64_t end = attempt_end(a), ref = answer_time(r);
+
+	if (!end || candidate_level(j, r, a) != lvl)
+		return false;
+	/* The gateway reads an answer before it passes it on: an answer
+	 * read after the client's answer was written is another request's.
+	 * (A close may come either side: HAProxy answers a failed connect
+	 * before it closes the socket.) */
+	if (a->status && r->ts_response && end > r->ts_response)
+		return false;
+	/* Nor can it answer a refusal, a reset or a backend's FIN before the
+	 * kernel saw it. */
+	if (a->have_conn && !a->status && !gateway_closed(a) && r->ts_response &&
+	    end > r->ts_response)
+		return false;
+	c->a = a;
+	c->d = distance(end, ref);
+	c->agrees = outcome_agrees(r, a);
+	c->after = end > ref;
+	return c->d <= JOIN_FIT_NS;
+}
+
+/* A sibling of best: ended by a close as best was, with best's outcome and
+ * its agreement, nearly as near the answer. */
+static bool sibling(const struct joiner *j, const struct request *r, enum level lvl,
+		    const struct cand *best, struct attempt *a, struct cand *c)
+{
+	return fit_of(j, r, lvl, a, c) && !a->status && c->agrees == best->agrees &&
+	       !outcomes_differ(a, best->a) && c->d <= best->d + JOIN_GROUP_NS;
+}
+
+/* Did a sibling begin after a ended (a is an earlier try of the same
+ * request: a retry follows a failure)? */
+static bool followed(const struct joiner *j, const struct request *r, enum level lvl,
+		     const struct cand *best, const struct attempt *a)
+{
+	struct cand c;
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *b = &j->atts[j->apool.active[i]];
+
+		if (b != a && sibling(j, r, lvl, best, b, &c) && attempt_began(b) >= attempt_end(a))
+			return true;
+	}
+	return false;
+}
+
+/* Attempts ended by a close with the same outcome, a burst of them ending
+ * within JOIN_GROUP_NS (a gateway whose timers for many requests fire
+ * together): which one is nearest proves little, and taking a neighbour's
+ * leaves that neighbour only attempts begun before it.  The oldest one
+ * that is not followed by a retry goes: the one later requests can use
+ * least, and the verdict is the same either way. */
+static void oldest_sibling(const struct joiner *j, const struct request *r, enum level lvl,
+			   struct cand *best)
+{
+	struct cand pickd = *best, c;
+
+	if (best->a->status)
+		return;
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+
+		if (sibling(j, r, lvl, best, a, &c) &&
+		    attempt_began(a) < attempt_began(pickd.a) && !followed(j, r, lvl, best, a))
+			pickd = c;
+	}
+	*best = pickd;
+}
+
+/* Among the candidates of one level: the best fit (see better() and
+ * oldest_sibling()), else the newest attempt still open; and whether a
+ * second fit makes it a tie. */
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
-	struct cand best = { 0 }, second = { 0 };
+	struct cand best = { 0 }, second = { 0 }, c;
 	struct attempt *open = NULL;
-	uint64_t ref = answer_time(r);
 	unsigned seen = 0, fits = 0;
 	int side = close_side(j);
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
-		struct cand c = { .a = a };
-		uint64_t end;
 
 		if (candidate_level(j, r, a) != lvl)
 			continue;
 		seen++;
-		end = attempt_end(a);
-		if (!end) {
+		if (!attempt_end(a)) {
 			if (!open || attempt_began(a) > attempt_began(open))
 				open = a;
 			continue;
 		}
-		/* The gateway reads an answer before it passes it on: an
-		 * answer read after the client's answer was written is
-		 * another request's.  (A close may come either side: HAProxy
-		 * answers a failed connect before it closes the socket.) */
-		if (a->status && r->ts_response && end > r->ts_response)
+		if (!fit_of(j, r, lvl, a, &c))
 			continue;
-		/* Nor can it answer a refusal, a reset or a backend's FIN
-		 * before the kernel saw it. */
-		if (a->have_conn && !a->status && !gateway_closed(a) && r->ts_response &&
-		    end > r->ts_response)
-			continue;
-		c.d = distance(end, ref);
-		if (c.d > JOIN_FIT_NS)
-			continue;
-		c.agrees = outcome_agrees(r, a);
-		c.after = end > ref;
 		fits++;
 		if (!best.a || better(&c, &best, side)) {
 			second = best;
@@ -392,8 +450,10 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	}
 	if (!best.a && !open)
 		return;
-	if (fits == 1 && gateway_closed(best.a) && r->ts_response)
+	if (best.a && fits == 1 && gateway_closed(best.a) && r->ts_response)
 		best.after ? j->closes_after++ : j->closes_before++;
+	if (best.a)
+		oldest_sibling(j, r, lvl, &best);
 	pk->last = best.a ? best.a : open;
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
@@ -503,6 +563,21 @@ static struct attempt *last_claimed(struct joiner *j, const struct request *r)
 	return r->nclaimed ? join_attempt(j, r->claimed[r->nclaimed - 1]) : NULL;
 }
 
+/* Did the process have upstream attempts under way while r was in
+ * flight (claimed by other requests or not)?  Then "the gateway answered
+ * without trying upstream" is not proven. */
+static bool attempts_in_flight(const struct joiner *j, const struct request *r)
+{
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		const struct attempt *a = &j->atts[j->apool.active[i]];
+		uint64_t began = attempt_began(a), end = attempt_end(a);
+
+		if (a->pid == r->pid && began <= answer_time(r) && (!end || end >= r->ts_start))
+			return true;
+	}
+	return false;
+}
+
 static uint64_t await_facts(struct joiner *j, struct request *r, uint64_t until)
 {
 	if (!r->awaiting_facts)
@@ -528,6 +603,8 @@ static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 	r->join = pk.last ? pk.kind : JOIN_NONE;
 	if (pk.last && pk.kind != JOIN_AMBIGUOUS)
 		claim_attempts(r, pk.last, j);
+	else if (!pk.last)
+		r->others_in_flight = attempts_in_flight(j, r);
 	r->joined = true;
 	return 0;
 }

@@ -43,6 +43,8 @@
 #define JOIN_FACTS_WAIT_NS (3 * 1000000000ull)
 /* An attempt's end farther than this from the answer is not its last one. */
 #define JOIN_FIT_NS (250 * 1000000ull)
+/* Attempts with one outcome ending this close together are one burst. */
+#define JOIN_GROUP_NS (5 * 1000000ull)
 /* Two candidates whose ends are this close to the answer fit equally. */
 #define JOIN_TIE_NS (1 * 1000000ull)
 /* An unclaimed attempt is kept this long after it ended. */
@@ -138,6 +140,7 @@ struct request {
 	uint16_t status;		/* 0: the client got no status */
 	bool client_closed;		/* the client closed before any response */
 	bool truncated;			/* the response was cut short */
+	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
 	/* Engine state: */
 	bool finished;			/* the exchange is over */
 	bool pending;			/* answered or finished: the engine looks at it */

@@ -100,6 +100,7 @@ struct attempt {
 	bool opaque;			/* its bytes could not be read (TLS, unknown protocol) */
 	bool opaque_answered;		/* opaque: bytes were read after the last write */
 	bool truncated;			/* the response ended before its announced length */
+	bool body_end_unseen;		/* chunked, its last chunk not seen when the connection ended */
 	enum attempt_failure failure;
 	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
 	bool have_conn;
@@ -140,6 +141,7 @@ struct request {
 	uint16_t status;		/* 0: the client got no status */
 	bool client_closed;		/* the client closed before any response */
 	bool truncated;			/* the response was cut short */
+	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
 	/* Engine state: */
 	bool finished;			/* the exchange is over */

@@ -270,6 +270,7 @@ struct cand {
 	uint64_t d;
 	bool agrees;		/* its outcome is the client's */
 	bool after;		/* it ended after the answer */
+	bool same_tid;		/* begun on the thread that read the request */
 };
 
 /* Is x a better last attempt than y?  An outcome that agrees with the
@@ -287,6 +288,10 @@ static bool better(const struct cand *x, const struct cand *y, int side)
 		return x->agrees;
 	if (x->a->status && y->a->status)
 		return attempt_began(x->a) < attempt_began(y->a);
+	/* Event-loop gateways keep a request on the thread that read it
+	 * (HAProxy's threads, nginx's workers): a hint, not a key. */
+	if (x->same_tid != y->same_tid && outcomes_differ(x->a, y->a))
+		return x->same_tid;
 	if (side && x->after != y->after)
 		return x->after == (side > 0);
 	return x->d < y->d;
@@ -323,9 +328,14 @@ static bool one_after_other(const struct attempt *a, const struct attempt *b)
  * time (one that ended before the other began is its retry). */
 static bool tie(const struct request *r, const struct cand *best, const struct cand *second)
 {
+	/* Without content (failed connects, unreadable bytes) nearness is
+	 * all there is: a wider window. */
+	uint64_t window = best->a->opaque || second->a == NULL || second->a->opaque ?
+			  JOIN_GROUP_NS : JOIN_TIE_NS;
+
 	return request_failed(r) && second->a && best->agrees == second->agrees &&
-	       !best->a->status && !second->a->status &&
-	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a) &&
+	       best->same_tid == second->same_tid && !best->a->status && !second->a->status &&
+	       second->d - best->d <= window && outcomes_differ(best->a, second->a) &&
 	       !one_after_other(best->a, second->a);
 }
 
@@ -365,6 +375,7 @@ static bool fit_of(const struct joiner *j, const struct request *r, enum level l
 	c->d = distance(end, ref);
 	c->agrees = outcome_agrees(r, a);
 	c->after = end > ref;
+	c->same_tid = a->tid == r->tid;
 	return c->d <= JOIN_FIT_NS;
 }
 

@@ -160,6 +160,27 @@ static void attribute_no_response(const struct attempt *a, struct verdict *v)
 		 a->backend, ms(a->ts_request, e->ts_fin ? e->ts_fin : e->ts_close));
 }
 
+/* A chunked answer the gateway ended without its last chunk, whose
+ * upstream connection the backend closed, or went silent on until the
+ * gateway gave up, before the last chunk was seen. */
+static void attribute_chunked_cut(const struct request *r, const struct attempt *a,
+				  struct verdict *v)
+{
+	const struct gs_conn_event *e = &a->conn;
+
+	set(v, CAUSE_BACKEND, "backend_truncated", "SD");
+	evidence(v, "backend %s answered %u with a chunked body; the gateway closed the client's connection without its last chunk",
+		 a->backend, a->status);
+	if (e->rst_received || e->fin_by == GS_FIN_REMOTE)
+		evidence(v, "backend %s the upstream connection %.3f ms after the response head",
+			 e->rst_received ? "reset" : "closed",
+			 ms(a->ts_resp_read, e->rst_received ? e->ts_rst : e->ts_fin));
+	else
+		evidence(v, "backend went silent mid-body; gateway closed it after %.3f ms without progress",
+			 a->idle_close_ns / 1e6);
+	(void)r;
+}
+
 /* The response was cut short: by the backend (FIN or RST inside the body,
  * or silence until the gateway gave up), or somewhere we cannot see. */
 static void attribute_truncated(const struct request *r, const struct attempt *a,
@@ -167,6 +188,11 @@ static void attribute_truncated(const struct request *r, const struct attempt *a
 {
 	const struct gs_conn_event *e = &a->conn;
 
+	if (!a->truncated && a->body_end_unseen && a->have_conn &&
+	    (e->rst_received || e->fin_by == GS_FIN_REMOTE || a->idle_close_ns)) {
+		attribute_chunked_cut(r, a, v);
+		return;
+	}
 	if (!a->truncated) {
 		set(v, CAUSE_UNKNOWN, "response_truncated", "-D");
 		evidence(v, "the client got %llu of %llu announced body bytes; the upstream response was complete",
@@ -275,6 +301,14 @@ void attribute(const struct request *r, struct verdict *v)
 			set(v, CAUSE_UNKNOWN, "response_truncated", "-D");
 			evidence(v, "the client got %llu of %llu announced body bytes; no upstream attempt",
 				 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
+			return;
+		}
+		if (r->others_in_flight) {
+			/* Attempts were under way, none could be joined: not
+			 * proof that the gateway never tried upstream. */
+			set(v, CAUSE_UNKNOWN, "unjoined", "--");
+			evidence(v, "gateway answered %u; upstream attempts of this process were under way meanwhile, but none could be joined to this request",
+				 r->status);
 			return;
 		}
 		set(v, CAUSE_GATEWAY, "no_upstream", "P-");

@@ -9,6 +9,9 @@
 #include "log.h"
 
 #define XCHG_MAX 8	/* pipelined exchanges in flight on one connection */
+/* A gateway that cuts a chunked answer short closes the client's
+ * connection at once after its last write; an idle close comes later. */
+#define CHUNKED_CUT_CLOSE_NS (100 * 1000000ull)
 
 /* One request/response exchange in flight on a connection. */
 struct xchg {
@@ -16,6 +19,8 @@ struct xchg {
 	uint64_t head_end;	/* stream offset where the response head ends, if known */
 	uint64_t body_end;	/* stream offset where the response ends, if known */
 	bool responded;
+	bool chunked_open;	/* a chunked response whose last chunk was not seen */
+	bool conn_close;	/* the response announced the connection's end */
 };
 
 struct http_conn {
@@ -230,6 +235,15 @@ static bool starts_tunnel(const struct http_head *h)
 	return h->body == HTTP_BODY_TUNNEL;
 }
 
+static void note_response(struct xchg *x, const struct http_head *h)
+{
+	x->responded = true;
+	x->head_end = h->head_end;
+	x->body_end = h->body_end;
+	x->chunked_open = h->body == HTTP_BODY_CHUNKED && h->body_end == HTTP_UNKNOWN;
+	x->conn_close = h->conn_close;
+}
+
 static void downstream_response(struct http_conn *c, const struct http_head *h)
 {
 	struct xchg *x = xchg_unanswered(c);
@@ -237,13 +251,12 @@ static void downstream_response(struct http_conn *c, const struct http_head *h)
 
 	if (!x)
 		return;		/* a response we did not see the request of */
-	x->responded = true;
-	x->head_end = h->head_end;
-	x->body_end = h->body_end;
+	note_response(x, h);
 	r = join_request(c->t->join, x->id);
 	if (r) {
 		r->status = h->status;
 		r->ts_response = h->ts_start;
+		join_request_answered(c->t->join, x->id);
 	}
 	c->tunnel = starts_tunnel(h);
 	if ((c->tunnel || response_ends_in(h, c->cur)) && x == xchg_at(c, 0))
@@ -281,9 +294,7 @@ static void upstream_response(struct http_conn *c, const struct http_head *h)
 
 	if (!x)
 		return;
-	x->responded = true;
-	x->head_end = h->head_end;
-	x->body_end = h->body_end;
+	note_response(x, h);
 	a = join_attempt(c->t->join, x->id);
 	if (a) {
 		a->status = h->status;
@@ -434,6 +445,8 @@ static void attempt_closed(struct attempt *a, const struct xchg *x, const struct
 		a->failure = failure_of(o, e);
 	else if (x->body_end != HTTP_UNKNOWN && stream_rx(e) < x->body_end)
 		a->truncated = true;	/* the connection ended inside the body */
+	else if (x->chunked_open && !x->conn_close)
+		a->body_end_unseen = true;
 }
 
 /* An upstream connection whose bytes were never read as a request (TLS,
@@ -479,7 +492,7 @@ static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 		attempt_closed(a, x, e, o);
 		/* A body cut short by the backend's own close is no timeout;
 		 * one the gateway gave up on after silence is its read timeout. */
-		if (!x->responded || (a->truncated && !closed_by_peer(e)))
+		if (!x->responded || ((a->truncated || a->body_end_unseen) && !closed_by_peer(e)))
 			note_idle_close(a, e);
 	}
 	if (!any && !c->nreq)
@@ -493,6 +506,17 @@ static void check_truncated(struct request *r, const struct xchg *x, const struc
 {
 	uint64_t sent = stream_tx(e);
 
+	/* A chunked answer whose last chunk was not seen (body bytes are not
+	 * captured), on a connection meant to stay open, that the gateway
+	 * closed before its client did, right after its last write: the way
+	 * gateways end a chunked answer they cannot finish (a complete one
+	 * leaves the connection open, or closes it only when idle). */
+	if (x->chunked_open && !x->conn_close && !closed_by_peer(e) && e->fin_by == GS_FIN_LOCAL &&
+	    e->ts_last_tx && close_time(e) - e->ts_last_tx <= CHUNKED_CUT_CLOSE_NS) {
+		r->truncated = true;
+		r->chunked_unterminated = true;
+		return;
+	}
 	if (x->body_end == HTTP_UNKNOWN || x->head_end == HTTP_UNKNOWN || sent >= x->body_end)
 		return;
 	r->truncated = true;

@@ -141,7 +141,7 @@ struct attempt *join_attempt(struct joiner *j, uint32_t id)
 
 /* When the attempt ended: its response head read, or its connection's
  * first FIN or RST (or close); 0 while it is still open. */
-static uint64_t attempt_end(const struct attempt *a)
+uint64_t attempt_end(const struct attempt *a)
 {
 	const struct gs_conn_event *e = &a->conn;
 	uint64_t t;
@@ -236,7 +236,7 @@ static enum level candidate_level(const struct joiner *j, const struct request *
 {
 	uint64_t began = attempt_began(a);
 
-	if (began < r->ts_start || began > answer_time(r))
+	if (a->owner || began < r->ts_start || began > answer_time(r))
 		return LVL_NONE;
 	return content_level(j, r, a);
 }
@@ -270,6 +270,7 @@ struct cand {
 	uint64_t d;
 	bool agrees;		/* its outcome is the client's */
 	bool after;		/* it ended after the answer */
+	bool same_tid;		/* begun on the thread that read the request */
 };
 
 /* Is x a better last attempt than y?  An outcome that agrees with the
@@ -287,6 +288,10 @@ static bool better(const struct cand *x, const struct cand *y, int side)
 		return x->agrees;
 	if (x->a->status && y->a->status)
 		return attempt_began(x->a) < attempt_began(y->a);
+	/* Event-loop gateways keep a request on the thread that read it
+	 * (HAProxy's threads, nginx's workers): a hint, not a key. */
+	if (x->same_tid != y->same_tid && outcomes_differ(x->a, y->a))
+		return x->same_tid;
 	if (side && x->after != y->after)
 		return x->after == (side > 0);
 	return x->d < y->d;
@@ -323,9 +328,14 @@ static bool one_after_other(const struct attempt *a, const struct attempt *b)
  * time (one that ended before the other began is its retry). */
 static bool tie(const struct request *r, const struct cand *best, const struct cand *second)
 {
+	/* Without content (failed connects, unreadable bytes) nearness is
+	 * all there is: a wider window. */
+	uint64_t window = best->a->opaque || second->a == NULL || second->a->opaque ?
+			  JOIN_GROUP_NS : JOIN_TIE_NS;
+
 	return request_failed(r) && second->a && best->agrees == second->agrees &&
-	       !best->a->status && !second->a->status &&
-	       second->d - best->d <= JOIN_TIE_NS && outcomes_differ(best->a, second->a) &&
+	       best->same_tid == second->same_tid && !best->a->status && !second->a->status &&
+	       second->d - best->d <= window && outcomes_differ(best->a, second->a) &&
 	       !one_after_other(best->a, second->a);
 }
 
@@ -341,47 +351,106 @@ static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned 
 	return last->tid == r->tid ? JOIN_ORDER : JOIN_TIME;
 }
 
-/* Among the candidates of one level: the best fit (see better()), else
- * the newest attempt still open; and whether a second fit makes it a tie. */
+/* Is a a fit for r's last attempt at this level: ended, causally
+ * possible, within JOIN_FIT_NS of the answer?  Fills c. */
+static bool fit_of(const struct joiner *j, const struct request *r, enum level lvl,
+		   struct attempt *a, struct cand *c)
+{
+	uint64_t end = attempt_end(a), ref = answer_time(r);
+
+	if (!end || candidate_level(j, r, a) != lvl)
+		return false;
+	/* The gateway reads an answer before it passes it on: an answer
+	 * read after the client's answer was written is another request's.
+	 * (A close may come either side: HAProxy answers a failed connect
+	 * before it closes the socket.) */
+	if (a->status && r->ts_response && end > r->ts_response)
+		return false;
+	/* Nor can it answer a refusal, a reset or a backend's FIN before the
+	 * kernel saw it. */
+	if (a->have_conn && !a->status && !gateway_closed(a) && r->ts_response &&
+	    end > r->ts_response)
+		return false;
+	c->a = a;
+	c->d = distance(end, ref);
+	c->agrees = outcome_agrees(r, a);
+	c->after = end > ref;
+	c->same_tid = a->tid == r->tid;
+	return c->d <= JOIN_FIT_NS;
+}
+
+/* A sibling of best: ended by a close as best was, with best's outcome and
+ * its agreement, nearly as near the answer. */
+static bool sibling(const struct joiner *j, const struct request *r, enum level lvl,
+		    const struct cand *best, struct attempt *a, struct cand *c)
+{
+	return fit_of(j, r, lvl, a, c) && !a->status && c->agrees == best->agrees &&
+	       !outcomes_differ(a, best->a) && c->d <= best->d + JOIN_GROUP_NS;
+}
+
+/* Did a sibling begin after a ended (a is an earlier try of the same
+ * request: a retry follows a failure)? */
+static bool followed(const struct joiner *j, const struct request *r, enum level lvl,
+		     const struct cand *best, const struct attempt *a)
+{
+	struct cand c;
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *b = &j->atts[j->apool.active[i]];
+
+		if (b != a && sibling(j, r, lvl, best, b, &c) && attempt_began(b) >= attempt_end(a))
+			return true;
+	}
+	return false;
+}
+
+/* Attempts ended by a close with the same outcome, a burst of them ending
+ * within JOIN_GROUP_NS (a gateway whose timers for many requests fire
+ * together): which one is nearest proves little, and taking a neighbour's
+ * leaves that neighbour only attempts begun before it.  The oldest one
+ * that is not followed by a retry goes: the one later requests can use
+ * least, and the verdict is the same either way. */
+static void oldest_sibling(const struct joiner *j, const struct request *r, enum level lvl,
+			   struct cand *best)
+{
+	struct cand pickd = *best, c;
+
+	if (best->a->status)
+		return;
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+
+		if (sibling(j, r, lvl, best, a, &c) &&
+		    attempt_began(a) < attempt_began(pickd.a) && !followed(j, r, lvl, best, a))
+			pickd = c;
+	}
+	*best = pickd;
+}
+
+/* Among the candidates of one level: the best fit (see better() and
+ * oldest_sibling()), else the newest attempt still open; and whether a
+ * second fit makes it a tie. */
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
-	struct cand best = { 0 }, second = { 0 };
+	struct cand best = { 0 }, second = { 0 }, c;
 	struct attempt *open = NULL;
-	uint64_t ref = answer_time(r);
 	unsigned seen = 0, fits = 0;
 	int side = close_side(j);
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
-		struct cand c = { .a = a };
-		uint64_t end;
 
 		if (candidate_level(j, r, a) != lvl)
 			continue;
 		seen++;
-		end = attempt_end(a);
-		if (!end) {
+		if (!attempt_end(a)) {
 			if (!open || attempt_began(a) > attempt_began(open))
 				open = a;
 			continue;
 		}
-		/* The gateway reads an answer before it passes it on: an
-		 * answer read after the client's answer was written is
-		 * another request's.  (A close may come either side: HAProxy
-		 * answers a failed connect before it closes the socket.) */
-		if (a->status && r->ts_response && end > r->ts_response)
+		if (!fit_of(j, r, lvl, a, &c))
 			continue;
-		/* Nor can it answer a refusal, a reset or a backend's FIN
-		 * before the kernel saw it. */
-		if (a->have_conn && !a->status && !gateway_closed(a) && r->ts_response &&
-		    end > r->ts_response)
-			continue;
-		c.d = distance(end, ref);
-		if (c.d > JOIN_FIT_NS)
-			continue;
-		c.agrees = outcome_agrees(r, a);
-		c.after = end > ref;
 		fits++;
 		if (!best.a || better(&c, &best, side)) {
 			second = best;
@@ -392,8 +461,10 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	}
 	if (!best.a && !open)
 		return;
-	if (fits == 1 && gateway_closed(best.a) && r->ts_response)
+	if (best.a && fits == 1 && gateway_closed(best.a) && r->ts_response)
 		best.after ? j->closes_after++ : j->closes_before++;
+	if (best.a)
+		oldest_sibling(j, r, lvl, &best);
 	pk->last = best.a ? best.a : open;
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
@@ -439,8 +510,10 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 
 /* ---- deciding ---- */
 
-/* Bind the chain ending at last to r, oldest first, and free its slots. */
-static void bind_attempts(struct joiner *j, struct request *r, struct attempt *last)
+/* Claim the chain ending at last for r, oldest first.  The attempts stay
+ * in the table until r is handed over, so facts that arrive meanwhile
+ * (their connections' closes) still reach them. */
+static void claim_attempts(struct request *r, struct attempt *last, struct joiner *j)
 {
 	struct attempt *chain[REQ_ATTEMPTS + 1];
 	unsigned n = 0;
@@ -452,21 +525,37 @@ static void bind_attempts(struct joiner *j, struct request *r, struct attempt *l
 		r->attempts_dropped++;
 		n = REQ_ATTEMPTS;
 	}
-	r->nattempts = n;
-	for (unsigned i = 0; i < n; i++)
-		r->attempts[i] = *chain[n - 1 - i];
-	for (unsigned i = 0; i < n; i++)
-		pool_put(&j->apool, SLOT(chain[i]->id));
+	r->nclaimed = n;
+	for (unsigned i = 0; i < n; i++) {
+		r->claimed[i] = chain[n - 1 - i]->id;
+		chain[i]->owner = r->id;
+	}
+}
+
+/* The claimed attempts become the request's own copies; their slots go. */
+static void copy_claimed(struct joiner *j, struct request *r)
+{
+	r->nattempts = 0;
+	for (unsigned i = 0; i < r->nclaimed; i++) {
+		struct attempt *a = join_attempt(j, r->claimed[i]);
+
+		if (!a)
+			continue;
+		r->attempts[r->nattempts++] = *a;
+		pool_put(&j->apool, SLOT(a->id));
+	}
+	r->nclaimed = 0;
 }
 
 static void hand_over(struct joiner *j, struct request *r)
 {
+	copy_claimed(j, r);
 	j->st.requests++;
 	j->st.joined += r->nattempts > 0;
 	j->st.by_kind[r->join]++;
 	j->on_request(r, j->ctx);
-	if (r->finished)
-		j->nfinished--;
+	if (r->pending)
+		j->npending--;
 	if (r->awaiting_facts)
 		j->nawaiting--;
 	pool_put(&j->rpool, SLOT(r->id));
@@ -480,57 +569,100 @@ static bool needs_facts(const struct request *r, const struct attempt *last)
 	return last && !last->have_conn && request_failed(r) && (!last->status || r->truncated);
 }
 
-static void decide(struct joiner *j, struct request *r, const struct pick *pk, bool late)
+static struct attempt *last_claimed(struct joiner *j, const struct request *r)
 {
-	r->join = pk->last ? pk->kind : JOIN_NONE;
-	if (late && needs_facts(r, pk->last))
-		j->st.facts_timeouts++;
-	if (pk->last && pk->kind != JOIN_AMBIGUOUS)
-		bind_attempts(j, r, pk->last);
-	hand_over(j, r);
+	return r->nclaimed ? join_attempt(j, r->claimed[r->nclaimed - 1]) : NULL;
 }
 
-/* Decide r if its evidence is in; else return when to look again. */
-static uint64_t try_decide(struct joiner *j, struct request *r, uint64_t now)
+/* Did the process have upstream attempts under way while r was in
+ * flight (claimed by other requests or not)?  Then "the gateway answered
+ * without trying upstream" is not proven. */
+static bool attempts_in_flight(const struct joiner *j, const struct request *r)
 {
-	uint64_t ready = r->ts_done + j->wait_ns, facts = r->ts_done + JOIN_FACTS_WAIT_NS;
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		const struct attempt *a = &j->atts[j->apool.active[i]];
+		uint64_t began = attempt_began(a), end = attempt_end(a);
+
+		if (a->pid == r->pid && began <= answer_time(r) && (!end || end >= r->ts_start))
+			return true;
+	}
+	return false;
+}
+
+static uint64_t await_facts(struct joiner *j, struct request *r, uint64_t until)
+{
+	if (!r->awaiting_facts)
+		j->nawaiting++;
+	r->awaiting_facts = true;
+	return until;
+}
+
+/* Join r once it was answered (or ended) and its evidence is in: by the
+ * moment of the answer, so requests answered first choose first, however
+ * long their exchanges last.  Returns 0 when joined, else when to look
+ * again. */
+static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
+{
+	uint64_t at = answer_time(r), facts = at + JOIN_FACTS_WAIT_NS;
 	struct pick pk;
 
-	if (now < ready)
-		return ready;
+	if (now < at + j->wait_ns)
+		return at + j->wait_ns;
 	pick_last(j, r, &pk);
-	if (needs_facts(r, pk.last) && now < facts) {
-		if (!r->awaiting_facts)
-			j->nawaiting++;
-		r->awaiting_facts = true;
-		return facts;
+	if (needs_facts(r, pk.last) && now < facts)
+		return await_facts(j, r, facts);
+	r->join = pk.last ? pk.kind : JOIN_NONE;
+	if (pk.last && pk.kind != JOIN_AMBIGUOUS)
+		claim_attempts(r, pk.last, j);
+	else if (!pk.last)
+		r->others_in_flight = attempts_in_flight(j, r);
+	r->joined = true;
+	return 0;
+}
+
+/* Advance r: join it, then hand it over once its exchange is over and its
+ * last attempt's facts are in (bounded).  Returns when to look again. */
+static uint64_t try_decide(struct joiner *j, struct request *r, uint64_t now)
+{
+	uint64_t again, facts;
+
+	if (!r->joined && (again = try_join(j, r, now)))
+		return again;
+	if (!r->finished)
+		return UINT64_MAX;	/* join_request_finish() looks again */
+	facts = r->ts_done + JOIN_FACTS_WAIT_NS;
+	if (needs_facts(r, last_claimed(j, r))) {
+		if (now < facts)
+			return await_facts(j, r, facts);
+		j->st.facts_timeouts++;
 	}
-	decide(j, r, &pk, now >= facts);
+	hand_over(j, r);
 	return UINT64_MAX;
 }
 
-static int by_done(const void *a, const void *b)
+static int by_answer(const void *a, const void *b)
 {
-	const struct request *x = *(struct request *const *)a, *y = *(struct request *const *)b;
+	uint64_t x = answer_time(*(struct request *const *)a);
+	uint64_t y = answer_time(*(struct request *const *)b);
 
-	return x->ts_done < y->ts_done ? -1 : x->ts_done > y->ts_done;
+	return x < y ? -1 : x > y;
 }
 
-/* Finished requests, oldest end first: earlier answers pick first. */
+/* Answered or finished requests, earliest answer first. */
 static void decide_ready(struct joiner *j, uint64_t now)
 {
-	struct request **todo = malloc(j->nfinished * sizeof(*todo));
+	struct request **todo = malloc(j->npending * sizeof(*todo));
 	uint32_t n = 0;
 
 	if (!todo)
 		return;
-	for (uint32_t i = 0; i < j->rpool.nactive && n < j->nfinished; i++) {
+	for (uint32_t i = 0; i < j->rpool.nactive && n < j->npending; i++) {
 		struct request *r = &j->reqs[j->rpool.active[i]];
 
-		if (r->finished)
+		if (r->pending)
 			todo[n++] = r;
 	}
-	qsort(todo, n, sizeof(*todo), by_done);
+	qsort(todo, n, sizeof(*todo), by_answer);
 	j->next_decision = UINT64_MAX;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t again = try_decide(j, todo[i], now);
@@ -550,38 +682,45 @@ static void orphan(struct joiner *j, struct attempt *a)
 }
 
 /* Attempts no request can claim any more: ended long ago (or all, at the
- * end of the run). */
+ * end of the run).  Claimed ones leave with their request. */
 static void expire_attempts(struct joiner *j, uint64_t now)
 {
 	for (uint32_t i = j->apool.nactive; i-- > 0;) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
 		uint64_t end = attempt_end(a);
 
-		if (now == UINT64_MAX || (end && end + JOIN_ATTEMPT_TTL_NS < now))
+		if (!a->owner && (now == UINT64_MAX || (end && end + JOIN_ATTEMPT_TTL_NS < now)))
 			orphan(j, a);
 	}
 }
 
 void join_poll(struct joiner *j, uint64_t now)
 {
-	if (j->nfinished && now >= j->next_decision)
+	if (j->npending && now >= j->next_decision)
 		decide_ready(j, now);
+	if (now == UINT64_MAX) {
+		/* End of run: requests never finished go out as they are. */
+		for (uint32_t i = j->rpool.nactive; i-- > 0;)
+			hand_over(j, &j->reqs[j->rpool.active[i]]);
+	}
 	if (now >= j->next_expiry) {
 		expire_attempts(j, now);
 		j->next_expiry = now == UINT64_MAX ? 0 : now + 1000000000ull;
 	}
-	if (now != UINT64_MAX)
-		return;
-	/* End of run: requests never finished go out as they are. */
-	for (uint32_t i = j->rpool.nactive; i-- > 0;) {
-		struct request *r = &j->reqs[j->rpool.active[i]];
-		struct pick pk = { 0 };
-
-		decide(j, r, &pk, false);
-	}
 }
 
 /* ---- reporting ---- */
+
+/* Look at r again at `at` (or sooner). */
+static void schedule(struct joiner *j, struct request *r, uint64_t at)
+{
+	if (!r->pending) {
+		r->pending = true;
+		j->npending++;
+	}
+	if (at < j->next_decision)
+		j->next_decision = at;
+}
 
 /* A full request table means requests whose end we never saw: decide the
  * oldest now so new requests are still followed. */
@@ -599,8 +738,8 @@ static void evict_request(struct joiner *j)
 	if (!oldest->finished) {
 		oldest->finished = true;
 		oldest->ts_done = oldest->ts_response ? oldest->ts_response : oldest->ts_start;
-		j->nfinished++;
 	}
+	schedule(j, oldest, 0);
 	try_decide(j, oldest, UINT64_MAX - 1);
 }
 
@@ -616,23 +755,27 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r = &j->reqs[SLOT(id)];
 	*r = *proto;
 	r->id = id;
-	r->nattempts = 0;
-	r->finished = r->awaiting_facts = false;
+	r->nattempts = r->nclaimed = 0;
+	r->finished = r->pending = r->joined = r->awaiting_facts = false;
 	return id;
+}
+
+void join_request_answered(struct joiner *j, uint32_t id)
+{
+	struct request *r = join_request(j, id);
+
+	if (r && !r->joined)
+		schedule(j, r, answer_time(r) + j->wait_ns);
 }
 
 void join_request_finish(struct joiner *j, uint32_t id)
 {
 	struct request *r = join_request(j, id);
-	uint64_t ready;
 
 	if (!r || r->finished)
 		return;
 	r->finished = true;
-	j->nfinished++;
-	ready = r->ts_done + j->wait_ns;
-	if (ready < j->next_decision)
-		j->next_decision = ready;
+	schedule(j, r, r->joined ? 0 : answer_time(r) + j->wait_ns);
 }
 
 /* A full attempt table: the oldest unclaimed attempt goes out unjoined. */
@@ -643,11 +786,14 @@ static void evict_attempt(struct joiner *j)
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
 
-		if (!oldest || attempt_began(a) < attempt_began(oldest))
+		if (!a->owner && (!oldest || attempt_began(a) < attempt_began(oldest)))
 			oldest = a;
 	}
 	j->st.attempt_evictions++;
-	orphan(j, oldest);
+	if (oldest)
+		orphan(j, oldest);
+	else	/* every attempt claimed: hand the oldest request over now */
+		evict_request(j);
 }
 
 void join_attempt_closed(struct joiner *j)
@@ -668,6 +814,7 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	a = &j->atts[SLOT(id)];
 	*a = *proto;
 	a->id = id;
+	a->owner = 0;
 	if (a->have_conn)
 		join_attempt_closed(j);
 	return id;

@@ -5,10 +5,12 @@
  * Contract:
  *  - Requests and attempts are reported as they happen (heads, responses,
  *    closes), in any interleaving, from any thread of the gateway process.
- *  - Attempts are not bound when they start: a request is decided once it
- *    has finished and its evidence is in (late binding): join_wait_ns after
- *    its end, longer (up to JOIN_FACTS_WAIT_NS) for a failed request whose
- *    best attempt has not closed yet.
+ *  - Attempts are not bound when they start: a request's attempts are
+ *    chosen once it was answered (or ended) and the evidence is in (late
+ *    binding): join_wait_ns after the answer, in the order requests were
+ *    answered, longer (up to JOIN_FACTS_WAIT_NS) for a failed request whose
+ *    best attempt has not closed yet.  The request is handed over when its
+ *    exchange is over and its last attempt's TCP facts are in (bounded).
  *  - Evidence, strongest first: a propagated request id; the content the
  *    gateway copies upstream (path, or its tail when the prefix was
  *    rewritten, and hashed header values); then time: the attempt whose end
@@ -41,6 +43,8 @@
 #define JOIN_FACTS_WAIT_NS (3 * 1000000000ull)
 /* An attempt's end farther than this from the answer is not its last one. */
 #define JOIN_FIT_NS (250 * 1000000ull)
+/* Attempts with one outcome ending this close together are one burst. */
+#define JOIN_GROUP_NS (5 * 1000000ull)
 /* Two candidates whose ends are this close to the answer fit equally. */
 #define JOIN_TIE_NS (1 * 1000000ull)
 /* An unclaimed attempt is kept this long after it ended. */
@@ -74,6 +78,7 @@ const char *attempt_failure_name(enum attempt_failure f);
 
 struct attempt {
 	uint32_t id;			/* engine handle (0: not in the engine) */
+	uint32_t owner;			/* engine: the request that claimed it, 0 if none */
 	uint32_t pid, tid;		/* the process, and the thread that wrote the request */
 	char backend[GS_ADDR_STRLEN];
 	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
@@ -95,6 +100,7 @@ struct attempt {
 	bool opaque;			/* its bytes could not be read (TLS, unknown protocol) */
 	bool opaque_answered;		/* opaque: bytes were read after the last write */
 	bool truncated;			/* the response ended before its announced length */
+	bool body_end_unseen;		/* chunked, its last chunk not seen when the connection ended */
 	enum attempt_failure failure;
 	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
 	bool have_conn;
@@ -105,6 +111,14 @@ struct attempt {
 	bool idle_closed_by_backend;
 	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
 };
+
+/* When the attempt ended: its response head read, or its connection's
+ * first FIN or RST (or close); 0 while it is still open. */
+uint64_t attempt_end(const struct attempt *a);
+
+/* A gateway that closes an upstream this long after its client left did
+ * so on its own timer, not because the client left. */
+#define CLIENT_LEFT_REACTION_NS (100 * 1000000ull)
 
 struct request {
 	uint32_t id;			/* engine handle */
@@ -127,8 +141,15 @@ struct request {
 	uint16_t status;		/* 0: the client got no status */
 	bool client_closed;		/* the client closed before any response */
 	bool truncated;			/* the response was cut short */
-	bool finished;			/* engine: waiting for a decision */
-	bool awaiting_facts;		/* engine: ... and for its attempt's TCP facts */
+	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
+	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
+	/* Engine state: */
+	bool finished;			/* the exchange is over */
+	bool pending;			/* answered or finished: the engine looks at it */
+	bool joined;			/* its attempts are chosen (claimed) */
+	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
+	uint32_t claimed[REQ_ATTEMPTS];	/* attempt handles, oldest first, until handed over */
+	unsigned nclaimed;
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
@@ -164,7 +185,7 @@ struct joiner {
 	struct request *reqs;		/* JOIN_REQUESTS slots; slot 0 unused (id 0 = none) */
 	struct attempt *atts;		/* JOIN_ATTEMPTS slots; slot 0 unused */
 	struct join_pool rpool, apool;
-	uint32_t nfinished;		/* finished requests waiting for a decision */
+	uint32_t npending;		/* answered or finished requests not handed over */
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	uint64_t next_expiry;		/* next scan for expired attempts */
@@ -184,8 +205,12 @@ void join_free(struct joiner *j);
 uint32_t join_request_start(struct joiner *j, const struct request *proto);
 /* The request by handle, or NULL once it was decided. */
 struct request *join_request(struct joiner *j, uint32_t id);
-/* The request's exchange is over (answered or not): decide it when its
- * evidence is in. */
+/* The gateway wrote the request's response head (ts_response and status
+ * are set): its attempts are chosen join_wait after that, in the order
+ * requests were answered. */
+void join_request_answered(struct joiner *j, uint32_t id);
+/* The request's exchange is over (answered or not): it is handed over
+ * once joined and its evidence is in. */
 void join_request_finish(struct joiner *j, uint32_t id);
 
 /* An upstream attempt began (a request head written, or a connection that

@@ -475,10 +475,10 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	if (o->format == OUTPUT_TUI)
 		return;		/* failing requests reach the screen through tui_request() */
 	if (o->format != OUTPUT_JSON) {
-		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  %.3f ms  join %s  %s\n", r->status,
+		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  join %s  %.3f ms  %s\n", r->status,
 			r->method, r->host, r->path, a ? a->backend : "-", v->term,
 			v->cause ? cause_name(v->cause) : "-", v->reason ? v->reason : "-",
-			span_ms(r->ts_start, r->ts_done), join_kind_name(r->join), v->evidence);
+			join_kind_name(r->join), span_ms(r->ts_start, r->ts_done), v->evidence);
 		return;
 	}
 	json_obj_open(j);

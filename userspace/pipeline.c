@@ -91,6 +91,15 @@ static void add_timeout_close(struct pipeline *p, const char *backend, bool by_b
 	timeouts_add(&p->timeouts, who, backend, by_backend ? "idle" : "read", idle);
 }
 
+/* Did the gateway close this attempt because its client had left (at
+ * once), rather than on its own timer (HAProxy without abortonclose
+ * waits for its server timeout)? */
+static bool closed_for_client(const struct request *r, const struct attempt *a)
+{
+	return r && r->client_closed &&
+	       attempt_end(a) < r->ts_client_fin + CLIENT_LEFT_REACTION_NS;
+}
+
 /* What one attempt tells the per-backend figures and the timeout ladder.
  * A gateway that closed an upstream because its client had left waited
  * for the client, not for a timer: no gateway timeout sample then. */
@@ -131,7 +140,7 @@ static void on_request(const struct request *r, void *ctx)
 	};
 
 	for (unsigned i = 0; i < r->nattempts; i++)
-		count_attempt(p, &r->attempts[i], r->client_closed);
+		count_attempt(p, &r->attempts[i], closed_for_client(r, &r->attempts[i]));
 	if (r->client_closed && r->ts_client_fin > r->ts_start)
 		timeouts_add(&p->timeouts, CLOSER_CLIENT, r->listener, "response",
 			     r->ts_client_fin - r->ts_start);

@@ -93,7 +93,8 @@ after=$(nginx_workers)
 gw_stop
 
 tls_startup_line "$T" "$OUT"
-gw_check_http "$T" "$OUT" "$GW_NLOG" "$GS_TMP/client.tls" "${LOCS[@]}"
+tls_by_completion "$OUT" >"$OUT.done"
+gw_check_http "$T" "$OUT.done" "$GW_NLOG" "$GS_TMP/client.tls" "${LOCS[@]}"
 [ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 tls_check_conns "$T" "$OUT" tls "${LOCS[@]}"
 conns=$(awk '{ print $3 }' "$GS_TMP/conns.tls" | sort -u | wc -l)
@@ -124,7 +125,8 @@ load sys 3
 sleep 0.5
 gs_stop
 gw_stop
-gw_check_http "$T/syscall" "$OUT" "$GW_NLOG" "$GS_TMP/client.sys" "${LOCS[@]}"
+tls_by_completion "$OUT" >"$OUT.done"
+gw_check_http "$T/syscall" "$OUT.done" "$GW_NLOG" "$GS_TMP/client.sys" "${LOCS[@]}"
 [ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 tls_check_conns "$T/syscall" "$OUT" sys "${LOCS[@]}"
 conns=$(awk '{ print $3 }' "$GS_TMP/conns.sys" | sort -u | wc -l)

@@ -142,6 +142,28 @@ tls_check_conns() {
 	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 }
 
+# tls_by_completion OUT: OUT's request lines in the order the requests
+# completed (their "ts"), the other lines where they were.  A request is
+# reported when it is decided, which may be later than a request that
+# completed after it (it waited for more evidence); gateways log in
+# completion order, and gw_check_http pairs requests in order.
+tls_by_completion() {
+	python3 - "$1" <<-'EOF'
+	import json, sys
+	lines = open(sys.argv[1]).read().splitlines()
+	def req(l):
+	    try:
+	        return json.loads(l).get("type") == "request"
+	    except ValueError:
+	        return False
+	slots = [i for i, l in enumerate(lines) if req(l)]
+	ordered = sorted((lines[i] for i in slots), key=lambda l: json.loads(l)["ts"])
+	for i, l in zip(slots, ordered):
+	    lines[i] = l
+	print("\n".join(lines))
+	EOF
+}
+
 # tls_check_counts TEST OUT 'EXPR' ...: each EXPR is a Python expression
 # over the total line's "http" counters (names as variables, plus joins
 # and join_rate), e.g. 'tls_unmapped == 0'.

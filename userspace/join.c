@@ -174,14 +174,19 @@ static uint64_t distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* The same tail under a rewritten prefix: at least the whole last segment
- * ("/api/items/7" and "/v2/items/7"). */
+/* The same tail under a rewritten prefix: the last two segments (the
+ * last one for a shorter path) match ("/api/items/7" and
+ * "/v2/items/7", not "/b/1/2" and "/status/200/2"). */
 static bool same_tail(const char *down, const char *up)
 {
-	size_t dn = strlen(down), un = strlen(up), common = 0;
-	const char *last = strrchr(down, '/');
-	size_t tail = last ? dn - (size_t)(last - down) : dn;
+	size_t dn = strlen(down), un = strlen(up), common = 0, tail = 0;
+	unsigned segs = 0, want = 0;
 
+	for (size_t i = 0; i < dn; i++)
+		want += down[i] == '/';
+	want = want > 2 ? 2 : 1;
+	while (tail < dn && segs < want)
+		segs += down[dn - 1 - tail++] == '/';
 	while (common < dn && common < un && down[dn - 1 - common] == up[un - 1 - common])
 		common++;
 	return tail > 1 && common >= tail;

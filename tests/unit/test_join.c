@@ -208,6 +208,25 @@ static void test_exact_path_over_tail(void)
 	join_free(&j);
 }
 
+/* A shared last segment is not a rewritten prefix: "/b/1/2" is not
+ * "/status/200/2". */
+static void test_tail_needs_two_segments(void)
+{
+	struct joiner j;
+	uint32_t r1, u1;
+
+	setup(&j);
+	r1 = request(&j, "/b/1/2", 1, T0);
+	u1 = attempt(&j, "/status/200/2", 1, "198.18.0.2:80", T0 + MS);
+	responded(&j, u1, 200, T0 + 2 * MS);
+	answer(&j, r1, 200, T0 + 3 * MS);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 0);
+	ASSERT_EQ(decided[0].join, JOIN_NONE);
+	join_free(&j);
+}
+
 /* A propagated id decides even when content and time point elsewhere. */
 static void test_request_id_first(void)
 {
@@ -405,6 +424,7 @@ int main(void)
 	RUN_TEST(test_same_path_out_of_order);
 	RUN_TEST(test_rewritten_prefix);
 	RUN_TEST(test_exact_path_over_tail);
+	RUN_TEST(test_tail_needs_two_segments);
 	RUN_TEST(test_request_id_first);
 	RUN_TEST(test_fingerprint_separates);
 	RUN_TEST(test_other_thread);

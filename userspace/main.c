@@ -318,6 +318,9 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	update_kernel_stats(&lv);
 	update_kernel_stats(&lv);	/* a second sample confirms evictions */
 	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
+	/* A recording that could not be written completely is a failed run. */
+	if (decoder_record_close(&pipe->decoder))
+		ret = 1;
 out:
 	end_tui(pipe);
 	metrics_stop(lv.metrics);
@@ -332,14 +335,19 @@ out:
 	return ret;
 }
 
+/* Exit 0, 1 on an unreadable or corrupt file, or EXIT_TORN_RECORDING when
+ * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
+	int rc;
+
 	pipe->replaying = true;
-	if (decoder_replay(&pipe->decoder, o->replay))
+	rc = decoder_replay(&pipe->decoder, o->replay);
+	if (rc < 0)
 		return 1;
 	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
 		       (pipe->last_ns - pipe->first_ns) / 1e9);
-	return 0;
+	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }
 
 int main(int argc, char **argv)

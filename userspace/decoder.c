@@ -291,31 +291,37 @@ static int torn_tail(struct decoder *d, const char *path, long off, off_t size)
 	return DECODER_REPLAY_TORN;
 }
 
-/* Read the next event into buf: 1, 0 at the end of the file, or what
- * decoder_replay returns. */
-static int read_event(struct decoder *d, const char *path, FILE *f, long off, off_t size,
-		      struct gs_event_hdr *buf)
+/* Read the next event into buf: true; or false when the replay ends, with
+ * *result what decoder_replay returns. */
+static bool read_event(struct decoder *d, const char *path, FILE *f, long off, off_t size,
+		       struct gs_event_hdr *buf, int *result)
 {
 	size_t n = fread(buf, 1, sizeof(*buf), f), want;
-	const char *why;
+	const char *why = NULL;
 
+	*result = 0;
 	if (ferror(f))
-		return replay_fail(path, off, strerror(errno));
-	if (n == 0)
-		return 0;
-	if (n != sizeof(*buf))
-		return torn_tail(d, path, off, size);
-	why = event_check_size(buf->type, buf->size);
+		why = strerror(errno);
+	else if (n == 0)
+		return false;
+	else if (n != sizeof(*buf))
+		*result = torn_tail(d, path, off, size);
+	else if (!(why = event_check_size(buf->type, buf->size))) {
+		want = buf->size - sizeof(*buf);
+		if (fread(buf + 1, 1, want, f) != want) {
+			if (ferror(f))
+				why = strerror(errno);
+			else
+				*result = torn_tail(d, path, off, size);
+		} else {
+			why = validate(buf, buf->size);
+			if (!why)
+				return true;
+		}
+	}
 	if (why)
-		return replay_fail(path, off, why);
-	want = buf->size - sizeof(*buf);
-	if (fread(buf + 1, 1, want, f) != want)
-		return ferror(f) ? replay_fail(path, off, strerror(errno))
-				 : torn_tail(d, path, off, size);
-	why = validate(buf, buf->size);
-	if (why)
-		return replay_fail(path, off, why);
-	return 1;
+		*result = replay_fail(path, off, why);
+	return false;
 }
 
 int decoder_replay(struct decoder *d, const char *path)
@@ -338,7 +344,7 @@ int decoder_replay(struct decoder *d, const char *path)
 	}
 	if (read_header(d, path, f))
 		goto out;
-	while ((ret = read_event(d, path, f, off, size, &buf->hdr)) == 1) {
+	while (read_event(d, path, f, off, size, &buf->hdr, &ret)) {
 		d->events++;
 		d->fn(&buf->hdr, d->ctx);
 		off += buf->hdr.size;

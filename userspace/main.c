@@ -345,6 +345,10 @@ static int run_replay(const struct options *o, struct pipeline *pipe)
 	rc = decoder_replay(&pipe->decoder, o->replay);
 	if (rc < 0)
 		return 1;
+	if (pipe->replay_jumps)
+		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
+			 (unsigned long long)pipe->replay_jumps,
+			 (unsigned long long)pipe->replay_skipped);
 	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
 		       (pipe->last_ns - pipe->first_ns) / 1e9);
 	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;

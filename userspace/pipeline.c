@@ -20,6 +20,23 @@ static bool want_connection_line(const struct pipeline *p, const struct conn_out
  * a corrupt timestamp years ahead) is skipped, with a warning, instead of
  * being printed one empty report at a time. */
 #define REPLAY_MAX_EMPTY_INTERVALS 1000
+/* Empty intervals a whole replay prints at most; past it every jump is
+ * collapsed, so the output stays proportional to the events in the file
+ * whatever their timestamps. */
+#define REPLAY_EMPTY_BUDGET 10000
+/* Collapsed jumps warned about one by one; the rest are summed at the end. */
+#define REPLAY_JUMP_WARNINGS 10
+
+static void report_jump(struct pipeline *p, uint64_t ts, uint64_t skipped)
+{
+	p->replay_jumps++;
+	p->replay_skipped += skipped;
+	if (p->replay_jumps <= REPLAY_JUMP_WARNINGS)
+		log_warn("replay: event time jumps %.0f s ahead; %llu empty intervals not reported",
+			 (ts - p->window_start_ns) / 1e9, (unsigned long long)skipped);
+	else if (p->replay_jumps == REPLAY_JUMP_WARNINGS + 1)
+		log_warn("replay: more time jumps; not warned about one by one");
+}
 
 static void replay_clock(struct pipeline *p, uint64_t ts)
 {
@@ -30,15 +47,17 @@ static void replay_clock(struct pipeline *p, uint64_t ts)
 		p->first_ns = p->window_start_ns = ts;
 	}
 	ends = ts > p->window_start_ns ? (ts - p->window_start_ns) / interval_ns : 0;
-	if (ends > REPLAY_MAX_EMPTY_INTERVALS) {
+	if (ends > 1 && (ends > REPLAY_MAX_EMPTY_INTERVALS ||
+			 p->replay_empty + ends - 1 > REPLAY_EMPTY_BUDGET)) {
 		p->window_start_ns += interval_ns;
 		pipeline_report(p, decoder_epoch(&p->decoder, p->window_start_ns),
 				p->opts->interval_s);
-		log_warn("replay: event time jumps %.0f s ahead; %llu empty intervals not reported",
-			 (ts - p->window_start_ns) / 1e9, (unsigned long long)(ends - 1));
+		report_jump(p, ts, ends - 1);
 		p->window_start_ns += (ends - 1) * interval_ns;
 		ends = 0;
 	}
+	if (ends > 1)
+		p->replay_empty += ends - 1;
 	while (ends--) {
 		p->window_start_ns += interval_ns;
 		pipeline_report(p, decoder_epoch(&p->decoder, p->window_start_ns),

@@ -5,6 +5,7 @@
 #include "http_parser.h"
 #include "log.h"
 #include "routes.h"
+#include "util.h"
 
 const char *cause_name(enum cause c)
 {
@@ -44,22 +45,27 @@ void routes_free(struct routes *rt)
 int routes_load_map(struct routes *rt, const char *path)
 {
 	char line[2 * ROUTE_LEN + 16], prefix[ROUTE_LEN], name[ROUTE_LEN];
+	const char *why;
 	unsigned lineno = 0;
-	FILE *f = fopen(path, "r");
+	int rc;
+	FILE *f = config_open("--route-map", path);
 
-	if (!f) {
-		log_err("cannot open --route-map file %s: %s", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((rc = config_line(f, line, sizeof(line), &why)) == 1) {
 		char *s = line + strspn(line, " \t");
 		struct route_map_entry *m;
 
 		lineno++;
-		if (*s == '#' || *s == '\n' || !*s)
+		if (*s == '#' || !*s)
 			continue;
 		if (sscanf(s, "%255s %255s", prefix, name) != 2 || prefix[0] != '/') {
 			log_err("%s:%u: expected \"/path-prefix name\"", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		if (rt->nmap == ROUTE_MAP_MAX) {
+			log_err("%s: more than %u route prefixes", path, ROUTE_MAP_MAX);
 			fclose(f);
 			return -1;
 		}
@@ -73,8 +79,10 @@ int routes_load_map(struct routes *rt, const char *path)
 		snprintf(m[rt->nmap].name, ROUTE_LEN, "%s", name);
 		rt->nmap++;
 	}
+	if (rc < 0)
+		log_err("%s:%u: %s", path, lineno + 1, why);
 	fclose(f);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The longest --route-map prefix that matches names the route. */

@@ -316,6 +316,53 @@ static void test_recording_masked(void)
 	unlink(path);
 }
 
+/* Table output of traced strings: a process name, a request path and a
+ * backend name full of terminal escapes reach the table as '?'. */
+static void test_table_output_sanitised(void)
+{
+	static struct pipeline p;
+	static struct options o;
+	struct gs_http_event req = http_event(
+		1, GS_IO_RECV, 0, "GET /x\x9b" "2J\xc3\xa9 HTTP/1.1\r\nHost: shop\r\n\r\n", 0);
+	struct gs_http_event resp = http_event(
+		1, GS_IO_SEND, 0, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", 0);
+	struct gs_conn_event up = conn_event(1), down = conn_event(2);
+	static const char evil_comm[] = "\x1b[31mevil\x1b[0m";
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	o.interval_s = 1;
+	o.output = OUTPUT_TABLE;
+	o.events = EVENTS_ALL;
+	ASSERT_EQ(pipeline_init(&p, &o, f), 0);
+	p.replaying = true;
+	agg_set_name(&p.agg, "0.0.0.0:8080", "be\x1b]0;owned\x07");
+	memcpy(up.comm, evil_comm, sizeof(evil_comm));
+	req.ts = T0 + 100 * MS;
+	resp.ts = T0 + 200 * MS;
+	down.sk = 1;
+	down.direction = GS_DIR_DOWNSTREAM;
+	memcpy(down.comm, up.comm, sizeof(down.comm));
+	p.decoder.fn((void *)&req, &p);
+	p.decoder.fn((void *)&resp, &p);
+	p.decoder.fn((void *)&up, &p);
+	p.decoder.fn((void *)&down, &p);
+	pipeline_total(&p, 1.0, 1.0);
+	pipeline_free(&p);
+	fclose(f);
+	ASSERT_TRUE(out && strstr(out, "?[31mevil?[0m"));
+	ASSERT_TRUE(out && strstr(out, "be?]0;owned?"));
+	ASSERT_TRUE(out && strstr(out, "GET shop/x?2J??"));
+	for (size_t i = 0; out && i < len; i++)
+		if (out[i] != '\n' && ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f)) {
+			TL_FAIL("byte 0x%02x at %zu in the table: %.*s", (unsigned char)out[i], i,
+				(int)(i > 60 ? 60 : i), out + (i > 60 ? i - 60 : 0));
+			break;
+		}
+	free(out);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -330,6 +377,7 @@ int main(void)
 	RUN_TEST(test_mask_buffer);
 	RUN_TEST(test_mask_split);
 	RUN_TEST(test_recording_masked);
+	RUN_TEST(test_table_output_sanitised);
 	rmdir(dir);
 	TEST_MAIN_END();
 }

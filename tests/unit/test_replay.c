@@ -465,30 +465,32 @@ static void test_truncated(void)
 		truncated_copy(path, off + GS_HTTP_HDR_SIZE + 5);
 		expect_torn(path, off, off + GS_HTTP_HDR_SIZE + 5, 4, "cut in an HTTP capture");
 	}
-	/* every cut point of the recording replays the events before it */
+	/* cuts all over every event (in its header, its middle, its last byte)
+	 * replay the events before it */
 	{
-		long end = file_size(path), off = first;
-		int idx = 0, bad = 0;
+		long off = first;
+		int bad = 0;
 
-		snprintf(path, sizeof(path), "%s/run.gsr", dir);
-		end = file_size(path);
-		snprintf(path, sizeof(path), "%s/trunc.gsr", dir);
-		for (long cut = first + 1; cut < end && bad < 3; cut++) {
-			char *out = NULL;
-			uint64_t seen = 0;
-			int rc;
+		for (int idx = 0; idx < N_EVENTS && bad < 3; idx++) {
+			long size = events[idx].hdr.size;
+			long cuts[] = { 1, 3, 7, 8, 9, size / 2, size - 1 };
 
-			if (cut == off + (long)events[idx].hdr.size)
-				off += events[idx++].hdr.size;
-			truncated_copy(path, cut);
-			rc = replay(path, &out, &seen);
-			if (rc != (cut == off ? 0 : DECODER_REPLAY_TORN) || seen != (uint64_t)idx ||
-			    count_lines(out, "total") != 1) {
-				TL_FAIL("cut at %ld: rc %d, %llu events, %d totals", cut, rc,
-					(unsigned long long)seen, count_lines(out, "total"));
-				bad++;
+			for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+				char *out = NULL;
+				uint64_t seen = 0;
+				int rc;
+
+				truncated_copy(path, off + cuts[k]);
+				rc = replay(path, &out, &seen);
+				if (rc != DECODER_REPLAY_TORN || seen != (uint64_t)idx ||
+				    count_lines(out, "total") != 1) {
+					TL_FAIL("cut at %ld: rc %d, %llu events, %d totals", off + cuts[k],
+						rc, (unsigned long long)seen, count_lines(out, "total"));
+					bad++;
+				}
+				free(out);
 			}
-			free(out);
+			off += size;
 		}
 	}
 	/* but a file cut exactly between events is a shorter, valid recording */

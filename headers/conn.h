@@ -89,6 +89,8 @@ enum gs_stat {
 	GS_STAT_CONN_INSERT_FAIL,	/* map update failed */
 	GS_STAT_HTTP_TRUNCATED,		/* capture shorter than the buffer */
 	GS_STAT_PID_FORKS,		/* children of traced processes added */
+	GS_STAT_PID_INSERT_FAIL,	/* a process to trace did not fit traced_pids */
+	GS_STAT_PID_EXITS,		/* traced processes removed at exit */
 	GS_STAT__MAX,
 };
 

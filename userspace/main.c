@@ -124,6 +124,10 @@ static void update_kernel_stats(struct live *lv)
 	live = loader_live_conns(&lv->loader);
 	st->lost_events = k[GS_STAT_LOST_EVENTS];
 	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
+	if (k[GS_STAT_PID_INSERT_FAIL] > st->pid_failures)
+		log_warn("%llu process(es) not traced so far: the traced-process table is full",
+			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
+	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
 	/* Every insert is either still live, deleted at close, or evicted.
 	 * A connection that closes between reading the counters and walking
 	 * the map looks evicted for one sample; an eviction stays: count

@@ -240,6 +240,7 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "lost_events", st->lost_events);
 	json_ku64(j, "evicted_conns", st->evicted_conns);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
+	json_ku64(j, "pid_table_failures", st->pid_failures);
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
 	json_http_stats(j, st);

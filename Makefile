@@ -5,6 +5,7 @@
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
 #   make install    copy build/gatescope to $(PREFIX)/sbin
+#   make sanitize   build the ASan+UBSan unit tests and the fuzzing harnesses
 #   make fuzz       run each libFuzzer harness FUZZ_SECONDS (default 600) s
 #   V=1             show the full commands
 

@@ -102,11 +102,31 @@ static const char *mapped_name(const struct routes *rt, const char *path)
 	return best;
 }
 
+/* The path without path (matrix) parameters, query or fragment:
+ * "/api;jsessionid=X/v1?q" matches the prefix "/api/v1" as "/api/v1" does. */
+static void plain_path(const char *path, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = path; *p && *p != '?' && *p != '#' && o + 1 < len; p++) {
+		if (*p == ';') {
+			p += strcspn(p, "/?#");
+			if (*p != '/')
+				break;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
 void routes_name(const struct routes *rt, const char *method, const char *host,
 		 const char *path, char *out, size_t len)
 {
-	char tmpl[ROUTE_LEN];
-	const char *mapped = mapped_name(rt, path);
+	char tmpl[ROUTE_LEN], plain[ROUTE_LEN];
+	const char *mapped;
+
+	plain_path(path, plain, sizeof(plain));
+	mapped = mapped_name(rt, plain);
 
 	if (mapped) {
 		snprintf(out, len, "%s %s", method, mapped);

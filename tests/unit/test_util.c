@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "pipeline.h"
+#include "routes.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -219,6 +220,28 @@ static void test_backend_names_reload(void)
 	pipeline_free(&p);
 }
 
+/* Path (matrix) parameters never reach a route name, with or without a
+ * --route-map prefix that names the route. */
+static void test_route_names_without_path_params(void)
+{
+	char path[] = "/tmp/gs-routes-XXXXXX", name[ROUTE_LEN];
+	struct routes rt;
+	int fd = mkstemp(path);
+
+	ASSERT_TRUE(fd >= 0 && write(fd, "/api/v1 orders-api\n", 19) == 19);
+	close(fd);
+	ASSERT_EQ(routes_init(&rt, 0), 0);
+	routes_name(&rt, "GET", "h", "/shop;jsessionid=S3CR3T/7?k=v", name, sizeof(name));
+	ASSERT_STREQ(name, "GET h/shop/{id}");
+	ASSERT_EQ(routes_load_map(&rt, path), 0);
+	routes_name(&rt, "GET", "h", "/api;jsessionid=S3CR3T/v1/7?k=v", name, sizeof(name));
+	ASSERT_STREQ(name, "GET orders-api");
+	routes_name(&rt, "GET", "h", "/api/v2;x=1", name, sizeof(name));
+	ASSERT_STREQ(name, "GET h/api/v2");
+	routes_free(&rt);
+	unlink(path);
+}
+
 static void test_term_safe(void)
 {
 	char buf[64];
@@ -241,6 +264,7 @@ int main(void)
 	RUN_TEST(test_hostile_config_files);
 	RUN_TEST(test_backend_names_scale);
 	RUN_TEST(test_backend_names_reload);
+	RUN_TEST(test_route_names_without_path_params);
 	RUN_TEST(test_term_safe);
 	TEST_MAIN_END();
 }

@@ -5,6 +5,8 @@
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
 #   make install    copy build/gatescope to $(PREFIX)/sbin
+#   make sanitize   build the ASan+UBSan unit tests and the fuzzing harnesses
+#   make fuzz       run each libFuzzer harness FUZZ_SECONDS (default 600) s
 #   V=1             show the full commands
 
 VERSION    := 0.1.0
@@ -38,6 +40,20 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 GO         ?= go
 TOOL_BINS  += $(if $(shell command -v $(GO) 2>/dev/null),$(BUILD)/tests/gs-goproxy)
 
+# Sanitizer builds (clang): the unit tests under ASan+UBSan, and the
+# libFuzzer harnesses of tests/fuzz/ over the same library objects.  Any
+# undefined behaviour aborts (no recovery), so it fails the run.
+SAN_CC     ?= clang
+SAN_FLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link \
+              -fno-sanitize-recover=all
+SAN_CFLAGS := $(SAN_FLAGS) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
+              -DGS_VERSION='"$(VERSION)"' -Iheaders -Iuserspace -I$(BUILD)
+SAN_OBJS   := $(patsubst userspace/%.c,$(BUILD)/san/obj/%.o,$(filter-out userspace/main.c,$(US_SRCS)))
+SAN_UNITS  := $(patsubst tests/unit/%.c,$(BUILD)/san/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 600
+
 LIBS       := $(shell pkg-config --libs libbpf libmicrohttpd ncursesw 2>/dev/null || echo -lbpf -lmicrohttpd -lncursesw) -lelf -lz -lm
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -MMD -MP -D_GNU_SOURCE \
@@ -47,7 +63,7 @@ BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench install clean tools FORCE
+.PHONY: all deps test unit e2e demo bench install clean tools sanitize fuzz FORCE
 
 all: $(BUILD)/gatescope
 
@@ -120,14 +136,35 @@ $(BUILD)/tests/gs-goproxy: tests/tools/gs-goproxy.go
 	GOCACHE=$$tmp/cache GOPATH=$$tmp/path GOFLAGS=-mod=mod GOPROXY=off \
 		$(GO) build -o $(abspath $@) gs-goproxy.go; rc=$$?; rm -rf $$tmp; exit $$rc
 
+$(BUILD)/san/obj/%.o: userspace/%.c $(BUILD)/gatescope.skel.h
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/tests/test_%: tests/unit/test_%.c tests/unit/testlib.h $(SAN_OBJS)
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -Itests/unit $< $(SAN_OBJS) $(LIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SAN_OBJS)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer $< $(SAN_OBJS) $(LIBS) -o $@
+
 $(BUILD):
 	$(Q)mkdir -p $@
 
 tools: $(TOOL_BINS)
 
+sanitize: $(SAN_UNITS) $(FUZZ_BINS)
+
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOL_BINS) $(SAN_UNITS) $(FUZZ_BINS)
 	$(Q)tests/run.sh
+
+# Long fuzzing: each harness FUZZ_SECONDS, its corpus kept in build/fuzz/.
+fuzz: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do tests/fuzz/run.sh $$(basename $$f) $(FUZZ_SECONDS) || exit 1; done
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
@@ -146,3 +183,5 @@ clean:
 FORCE:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/bpf/*.d $(BUILD)/tests/*.d)
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/bpf/*.d $(BUILD)/tests/*.d $(BUILD)/san/obj/*.d)

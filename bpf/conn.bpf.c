@@ -377,7 +377,30 @@ int BPF_PROG(gs_fork, struct task_struct *parent, struct task_struct *child)
 	ctgid = child->tgid;
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&traced_pids, &ptgid))
 		return 0;
-	if (!bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_NOEXIST))
+	switch (bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_NOEXIST)) {
+	case 0:
 		stat_inc(GS_STAT_PID_FORKS);
+		break;
+	case -17:		/* -EEXIST (no errno.h for BPF): already traced */
+		break;
+	default:		/* table full: this child goes untraced, counted */
+		stat_inc(GS_STAT_PID_INSERT_FAIL);
+		break;
+	}
+	return 0;
+}
+
+/* The last thread of a traced process exits: forget its pid, so the table
+ * holds live processes only and a reused pid is not traced by mistake. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(gs_exit, struct task_struct *task)
+{
+	__u32 tgid;
+
+	if (!filter_pid || task->signal->live.counter > 0)
+		return 0;
+	tgid = task->tgid;
+	if (!bpf_map_delete_elem(&traced_pids, &tgid))
+		stat_inc(GS_STAT_PID_EXITS);
 	return 0;
 }

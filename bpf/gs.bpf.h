@@ -47,10 +47,13 @@ struct {
 } stats SEC(".maps") __weak;
 
 /* Tgids to trace (when filter_pid).  Userspace fills it from --pid/--comm;
- * the fork program adds children of traced processes. */
+ * the fork program adds children of traced processes, the exit program
+ * removes every process when its last thread exits (a pid is reused: a dead
+ * worker's pid must not make an unrelated process traced).  Holds the live
+ * traced processes only; a failed insert is counted (GS_STAT_PID_INSERT_FAIL). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u8);
 } traced_pids SEC(".maps") __weak;
@@ -115,7 +118,8 @@ static __always_inline bool caller_traced(void)
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (!bpf_map_lookup_elem(&traced_comms, comm))
 		return false;
-	bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY))
+		stat_inc(GS_STAT_PID_INSERT_FAIL);	/* traced now, not at its next connect */
 	return true;
 }
 

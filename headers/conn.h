@@ -102,6 +102,8 @@ enum gs_stat {
 	GS_STAT_TLS_UNMAPPED,		/* TLS sessions whose socket was not learned */
 	GS_STAT_TLS_DROPPED,		/* SSL reads/writes whose plaintext had no connection */
 	GS_STAT_TLS_BUFFERED,		/* ... with plaintext but no socket I/O (OpenSSL's buffer) */
+	GS_STAT_PID_INSERT_FAIL,	/* a process to trace did not fit traced_pids */
+	GS_STAT_PID_EXITS,		/* traced processes removed at exit */
 	GS_STAT__MAX,
 };
 

@@ -4,10 +4,14 @@
 # Protocol: each test program prints lines "PASS name", "FAIL name" or
 # "SKIP name: why".  A program that exits non-zero without printing a FAIL
 # line counts as one failure.  Unit tests (build/tests/test_*) need no root;
-# end-to-end tests (tests/e2e/test_*.sh) load BPF and build namespaces.
+# the same unit tests built with ASan+UBSan (build/san/tests/test_*) run
+# too, then each libFuzzer harness (build/fuzz/fuzz_*) for FUZZ_TEST_SECONDS
+# (default 25) under ASan+UBSan; end-to-end tests (tests/e2e/test_*.sh) load
+# BPF and build namespaces.
 #
 #   tests/run.sh                 everything
-#   tests/run.sh unit            only unit tests
+#   tests/run.sh unit            only unit tests (plain and sanitizer builds)
+#   tests/run.sh fuzz            only the fuzzing harnesses
 #   tests/run.sh e2e [PATTERN]   only end-to-end tests (matching PATTERN)
 set -u
 cd "$(dirname "$0")/.."
@@ -43,6 +47,21 @@ run_one() {	# name, command...
 if [ "$which" = all ] || [ "$which" = unit ]; then
 	for t in build/tests/test_*; do
 		[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+	done
+fi
+if [ "$which" = all ] || [ "$which" = unit ]; then
+	# A leak, an overflow or undefined behaviour aborts the sanitizer build.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	for t in build/san/tests/test_*; do
+		[ -x "$t" ] && run_one "asan+ubsan/$(basename "$t")" "$t"
+	done
+fi
+if [ "$which" = all ] || [ "$which" = fuzz ]; then
+	for f in build/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		case "$f" in *.log) continue ;; esac
+		run_one "fuzz/$(basename "$f")" tests/fuzz/run.sh "$(basename "$f")" "${FUZZ_TEST_SECONDS:-25}"
 	done
 fi
 if [ "$which" = all ] || [ "$which" = e2e ]; then

@@ -23,6 +23,30 @@ void agg_free(struct aggregator *a)
 	memset(a, 0, sizeof(*a));
 }
 
+static int by_label(const void *a, const void *b)
+{
+	return strcmp(((const struct agg_name *)a)->label, ((const struct agg_name *)b)->label);
+}
+
+/* a->names is kept sorted by label: lookups are binary searches, so a
+ * 100k-line --backend-names loads in O(n log n), not O(n^2). */
+static const struct agg_name *name_of(const struct aggregator *a, const char *label)
+{
+	struct agg_name key;
+
+	if (!a->nnames)
+		return NULL;
+	snprintf(key.label, sizeof(key.label), "%s", label);
+	return bsearch(&key, a->names, a->nnames, sizeof(key), by_label);
+}
+
+static void apply_name(const struct aggregator *a, struct backend *b)
+{
+	const struct agg_name *n = name_of(a, b->label);
+
+	snprintf(b->name, sizeof(b->name), "%s", n ? n->name : "");
+}
+
 static struct backend *backend_new(const struct aggregator *a, const char *label)
 {
 	struct backend *b = calloc(1, sizeof(*b));
@@ -30,9 +54,7 @@ static struct backend *backend_new(const struct aggregator *a, const char *label
 	if (!b)
 		return NULL;
 	snprintf(b->label, sizeof(b->label), "%s", label);
-	for (size_t i = 0; i < a->nnames; i++)
-		if (!strcmp(a->names[i].label, label))
-			snprintf(b->name, sizeof(b->name), "%s", a->names[i].name);
+	apply_name(a, b);
 	return b;
 }
 
@@ -119,24 +141,75 @@ void agg_window_reset(struct aggregator *a)
 
 void agg_set_name(struct aggregator *a, const char *label, const char *name)
 {
-	struct agg_name *p;
+	struct agg_name key, *p;
+	size_t lo = 0, hi = a->nnames;
 
-	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->backends[i]->label, label))
-			snprintf(a->backends[i]->name, AGG_NAME_LEN, "%s", name);
-	for (size_t i = 0; i < a->nnames; i++) {
-		if (!strcmp(a->names[i].label, label)) {	/* reloaded: replace */
-			snprintf(a->names[i].name, AGG_NAME_LEN, "%s", name);
+	snprintf(key.label, sizeof(key.label), "%s", label);
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	while (lo < hi) {	/* first entry not below label */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (by_label(&a->names[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < a->nnames && !by_label(&a->names[lo], &key)) {
+		a->names[lo] = key;		/* reloaded: replace */
+	} else {
+		p = realloc(a->names, (a->nnames + 1) * sizeof(*p));
+		if (!p) {
+			log_warn("out of memory naming backend %s", label);
 			return;
 		}
+		a->names = p;
+		memmove(p + lo + 1, p + lo, (a->nnames - lo) * sizeof(*p));
+		p[lo] = key;
+		a->nnames++;
 	}
-	p = realloc(a->names, (a->nnames + 1) * sizeof(*p));
-	if (!p) {
-		log_warn("out of memory naming backend %s", label);
-		return;
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->backends[i]->label, label))
+			apply_name(a, a->backends[i]);
+}
+
+/* Sort by label; of equal labels the later line (higher index) comes last. */
+struct indexed_name {
+	struct agg_name n;
+	size_t idx;
+};
+
+static int by_label_then_index(const void *a, const void *b)
+{
+	const struct indexed_name *x = a, *y = b;
+	int c = strcmp(x->n.label, y->n.label);
+
+	return c ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int agg_replace_names(struct aggregator *a, const struct agg_name *names, size_t n)
+{
+	struct indexed_name *tmp = calloc(n ? n : 1, sizeof(*tmp));
+	struct agg_name *out = calloc(n ? n : 1, sizeof(*out));
+	size_t k = 0;
+
+	if (!tmp || !out) {
+		free(tmp);
+		free(out);
+		return -1;
 	}
-	a->names = p;
-	snprintf(p[a->nnames].label, GS_ADDR_STRLEN, "%s", label);
-	snprintf(p[a->nnames].name, AGG_NAME_LEN, "%s", name);
-	a->nnames++;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = (struct indexed_name){ .n = names[i], .idx = i };
+	qsort(tmp, n, sizeof(*tmp), by_label_then_index);
+	for (size_t i = 0; i < n; i++) {
+		if (k && !strcmp(out[k - 1].label, tmp[i].n.label))
+			k--;		/* the later line wins */
+		out[k++] = tmp[i].n;
+	}
+	free(tmp);
+	free(a->names);
+	a->names = out;
+	a->nnames = k;
+	for (size_t i = 0; i < a->n; i++)
+		apply_name(a, a->backends[i]);
+	return 0;
 }

@@ -39,7 +39,7 @@ struct aggregator {
 	size_t n, max;
 	uint64_t overflowed;		/* connections folded into "other" */
 	struct backend *other;
-	struct agg_name *names;		/* --backend-names, also for backends not seen yet */
+	struct agg_name *names;		/* --backend-names, sorted by label */
 	size_t nnames;
 };
 
@@ -55,5 +55,9 @@ void agg_add_ttfb(struct aggregator *a, const char *backend, uint64_t ns);
 void agg_window_reset(struct aggregator *a);
 /* Apply "ip:port name" from --backend-names to known and future backends. */
 void agg_set_name(struct aggregator *a, const char *label, const char *name);
+/* Replace every name at once (a --backend-names reload: a label no longer
+ * listed loses its name; of repeated labels the last wins).  O(n log n).
+ * 0, or -1 out of memory (the old names stay). */
+int agg_replace_names(struct aggregator *a, const struct agg_name *names, size_t n);
 
 #endif

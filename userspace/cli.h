@@ -45,6 +45,9 @@ struct options {
 
 enum cli_result { CLI_OK = 0, CLI_EXIT_OK = 1, CLI_USAGE = 2 };
 
+/* Exit status of a --replay whose file ends inside its last event. */
+#define EXIT_TORN_RECORDING 3
+
 /* Fills o; on CLI_USAGE a message was printed to stderr. */
 enum cli_result cli_parse(int argc, char **argv, struct options *o);
 void cli_usage(FILE *out);

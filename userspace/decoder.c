@@ -1,12 +1,20 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "decoder.h"
 #include "http.h"
 #include "log.h"
+#include "redact.h"
 #include "util.h"
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC of any real host: after 1970 and less
+ * than 146 years of uptime.  A file header outside is corrupt or crafted. */
+#define WALL_OFFSET_MAX (INT64_C(1) << 62)
 
 /* File header of a --record file; events follow back to back, each
  * starting with its gs_event_hdr. */
@@ -61,36 +69,133 @@ void decoder_init(struct decoder *d, event_fn fn, void *ctx)
 	d->wall_offset_ns = now_wall_offset();
 }
 
+/* Whole seconds and the nanosecond rests are added apart: no sum can
+ * overflow, whatever a recording claims. */
 double decoder_epoch(const struct decoder *d, uint64_t mono)
 {
-	return ((int64_t)mono + d->wall_offset_ns) / 1e9;
+	int64_t sec = (int64_t)(mono / 1000000000u) + d->wall_offset_ns / 1000000000;
+	int64_t nsec = (int64_t)(mono % 1000000000u) + d->wall_offset_ns % 1000000000;
+
+	return sec + nsec / 1e9;
+}
+
+/* A new file, 0600, never through a symlink.  An existing regular file is
+ * refused (a recording is never overwritten); an existing device or FIFO
+ * (/dev/null, a pipe to a compressor) is opened for writing. */
+static int open_record_fd(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
+
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) ||
+	    fcntl(fd, F_SETFL, 0)) {
+		close(fd);
+		errno = EEXIST;
+		return -1;
+	}
+	return fd;
+}
+
+static void record_open_error(const char *path, int err)
+{
+	if (err == EEXIST)
+		log_err("record file %s exists: recordings are never overwritten; remove it or choose another name", path);
+	else if (err == ELOOP)
+		log_err("record file %s is a symbolic link: not followed", path);
+	else
+		log_err("cannot write record file %s: %s", path, strerror(err));
+}
+
+/* The first write error ends the recording; the run goes on and fails at
+ * the end (decoder_record_close). */
+static void record_failed(struct decoder *d, int err)
+{
+	if (!d->record_err) {
+		d->record_err = err ? err : EIO;
+		log_err("writing record file %s: %s; recording stopped, the run will fail",
+			d->record_path, strerror(d->record_err));
+	}
+	if (d->record)
+		fclose(d->record);
+	d->record = NULL;
+}
+
+/* Release everything of a recording; its error state is forgotten. */
+static void record_release(struct decoder *d)
+{
+	if (d->record)
+		fclose(d->record);
+	d->record = NULL;
+	d->record_err = 0;
+	d->record_path = NULL;
+	redactor_free(d->redactor);
+	d->redactor = NULL;
+	free(d->scratch);
+	d->scratch = NULL;
 }
 
 int decoder_record_open(struct decoder *d, const char *path)
 {
 	struct rec_header h = { .version = GS_REC_VERSION, .header_size = sizeof(h) };
+	int fd, err;
 
 	memcpy(h.magic, GS_REC_MAGIC, sizeof(h.magic));
 	h.wall_offset_ns = d->wall_offset_ns;
-	d->record = fopen(path, "wb");
-	if (!d->record || fwrite(&h, sizeof(h), 1, d->record) != 1) {
-		int err = errno;
-
-		log_err("cannot write record file %s: %s", path, strerror(err));
-		if (d->record)
-			fclose(d->record);
-		d->record = NULL;
+	fd = open_record_fd(path);
+	if (fd < 0) {
+		err = errno;
+		record_open_error(path, err);
 		return -err;
 	}
 	d->record_path = path;
+	d->record = fdopen(fd, "wb");
+	d->redactor = redactor_new();
+	d->scratch = malloc(sizeof(struct gs_http_event));
+	if (!d->record)
+		close(fd);
+	/* The header goes out now: a file that cannot take it fails the start. */
+	if (!d->record || !d->redactor || !d->scratch ||
+	    fwrite(&h, sizeof(h), 1, d->record) != 1 || fflush(d->record)) {
+		err = errno ? errno : ENOMEM;
+		log_err("cannot write record file %s: %s", path, strerror(err));
+		record_release(d);
+		return -err;
+	}
 	return 0;
 }
 
-void decoder_record_close(struct decoder *d)
+int decoder_record_close(struct decoder *d)
 {
-	if (d->record && fclose(d->record))
-		log_err("writing record file %s: %s", d->record_path, strerror(errno));
+	int ret;
+	FILE *f = d->record;
+
 	d->record = NULL;
+	if (f && fclose(f))
+		record_failed(d, errno);
+	ret = d->record_err ? -1 : 0;
+	if (d->record_err)
+		log_err("recording %s is incomplete (%s)", d->record_path, strerror(d->record_err));
+	record_release(d);
+	return ret;
+}
+
+/* Write one event, HTTP captures with their credentials masked. */
+static void record_event(struct decoder *d, const struct gs_event_hdr *ev)
+{
+	const void *out = ev;
+
+	if (ev->type == GS_EV_HTTP) {
+		memcpy(d->scratch, ev, ev->size);
+		redact_http(d->redactor, d->scratch);
+		out = d->scratch;
+	}
+	if (fwrite(out, ev->size, 1, d->record) != 1)
+		record_failed(d, errno);
 }
 
 /* Returns NULL when the event is valid, else why not. */
@@ -124,12 +229,8 @@ int decoder_feed(struct decoder *d, const void *data, size_t size)
 		log_debug("dropped kernel event: %s", why);
 		return 0;
 	}
-	if (d->record && fwrite(data, ((const struct gs_event_hdr *)data)->size, 1, d->record) != 1) {
-		log_err("writing record file %s: %s; recording stopped", d->record_path,
-			strerror(errno));
-		fclose(d->record);
-		d->record = NULL;
-	}
+	if (d->record)
+		record_event(d, data);
 	d->events++;
 	d->fn(data, d->ctx);
 	return 0;
@@ -141,71 +242,126 @@ static int replay_fail(const char *path, long off, const char *what)
 	return -1;
 }
 
-int decoder_replay(struct decoder *d, const char *path)
+/* Only a regular file: a FIFO would block, a device never end.  Opened
+ * non-blocking so that even the open of a FIFO returns at once. */
+static FILE *open_replay_file(const char *path, off_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0) {
+		log_err("cannot open replay file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		log_err("replay file %s is not a regular file (a FIFO, device or directory cannot be replayed)", path);
+		close(fd);
+		return NULL;
+	}
+	*size = st.st_size;
+	if (fcntl(fd, F_SETFL, 0) || !(f = fdopen(fd, "rb"))) {
+		log_err("cannot open replay file %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+static int read_header(struct decoder *d, const char *path, FILE *f)
 {
 	struct rec_header h;
+
+	if (fread(&h, sizeof(h), 1, f) != 1 || memcmp(h.magic, GS_REC_MAGIC, sizeof(h.magic)))
+		return replay_fail(path, 0, "not a gatescope record file (bad magic)");
+	if (h.version < 1 || h.version > GS_REC_VERSION || h.header_size != sizeof(h))
+		return replay_fail(path, 8, "unsupported record file version");
+	d->rec_version = h.version;
+	if (h.wall_offset_ns < 0 || h.wall_offset_ns > WALL_OFFSET_MAX)
+		return replay_fail(path, 16, "implausible wall-clock offset (corrupt header)");
+	d->wall_offset_ns = h.wall_offset_ns;
+	return 0;
+}
+
+/* The file ends inside the event at off: replay what came before. */
+static int torn_tail(struct decoder *d, const char *path, long off, off_t size)
+{
+	d->torn_bytes = size > off ? (uint64_t)(size - off) : 0;
+	log_warn("%s: byte offset %ld: truncated event (torn tail): the last %llu bytes ignored, every event before them replayed",
+		 path, off, (unsigned long long)d->torn_bytes);
+	return DECODER_REPLAY_TORN;
+}
+
+/* Format 1 connection events lack the TLS byte counts at their end: read
+ * them as they are stored, zero-extended to today's size.  Sets
+ * d->stored_size (what the file holds) and returns the size to use. */
+static uint32_t stretch_v1(struct decoder *d, struct gs_event_hdr *h)
+{
+	d->stored_size = h->size;
+	if (d->rec_version == 1 && h->type == GS_EV_CONN && h->size == GS_CONN_V1_SIZE)
+		h->size = sizeof(struct gs_conn_event);
+	return h->size;
+}
+
+/* Read the next event into buf: true; or false when the replay ends, with
+ * *result what decoder_replay returns. */
+static bool read_event(struct decoder *d, const char *path, FILE *f, long off, off_t size,
+		       struct gs_event_hdr *buf, int *result)
+{
+	size_t n = fread(buf, 1, sizeof(*buf), f), want;
+	const char *why = NULL;
+
+	*result = 0;
+	if (ferror(f))
+		why = strerror(errno);
+	else if (n == 0)
+		return false;
+	else if (n != sizeof(*buf))
+		*result = torn_tail(d, path, off, size);
+	else if (!(why = event_check_size(buf->type, stretch_v1(d, buf)))) {
+		want = d->stored_size - sizeof(*buf);
+		memset((uint8_t *)(buf + 1) + want, 0, buf->size - d->stored_size);
+		if (fread(buf + 1, 1, want, f) != want) {
+			if (ferror(f))
+				why = strerror(errno);
+			else
+				*result = torn_tail(d, path, off, size);
+		} else {
+			why = validate(buf, buf->size);
+			if (!why)
+				return true;
+		}
+	}
+	if (why)
+		*result = replay_fail(path, off, why);
+	return false;
+}
+
+int decoder_replay(struct decoder *d, const char *path)
+{
 	union {
 		struct gs_event_hdr hdr;
 		uint8_t bytes[GS_EVENT_MAX];
 	} *buf;
-	long off = 0;
+	long off = sizeof(struct rec_header);
+	off_t size = 0;
 	int ret = -1;
-	FILE *f = fopen(path, "rb");
+	FILE *f = open_replay_file(path, &size);
 
-	if (!f) {
-		log_err("cannot open replay file %s: %s", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	buf = malloc(sizeof(*buf));
 	if (!buf) {
 		fclose(f);
 		return replay_fail(path, 0, "out of memory");
 	}
-	if (fread(&h, sizeof(h), 1, f) != 1 || memcmp(h.magic, GS_REC_MAGIC, sizeof(h.magic))) {
-		replay_fail(path, 0, "not a gatescope record file (bad magic)");
+	if (read_header(d, path, f))
 		goto out;
-	}
-	if (h.version < 1 || h.version > GS_REC_VERSION || h.header_size != sizeof(h)) {
-		replay_fail(path, 8, "unsupported record file version");
-		goto out;
-	}
-	d->wall_offset_ns = h.wall_offset_ns;
-	off = sizeof(h);
-	for (;;) {
-		size_t n = fread(&buf->hdr, 1, sizeof(buf->hdr), f);
-		size_t want;
-		const char *why;
-
-		if (n == 0 && feof(f))
-			break;
-		if (n != sizeof(buf->hdr)) {
-			replay_fail(path, off, "truncated event header");
-			goto out;
-		}
-		want = buf->hdr.size;
-		if (h.version == 1 && buf->hdr.type == GS_EV_CONN && want == GS_CONN_V1_SIZE)
-			buf->hdr.size = sizeof(struct gs_conn_event);	/* zero-extended below */
-		why = event_check_size(buf->hdr.type, buf->hdr.size);
-		if (why) {
-			replay_fail(path, off, why);
-			goto out;
-		}
-		memset(buf->bytes + want, 0, buf->hdr.size - want);
-		if (fread(buf->bytes + sizeof(buf->hdr), 1, want - sizeof(buf->hdr), f) !=
-		    want - sizeof(buf->hdr)) {
-			replay_fail(path, off, "truncated event");
-			goto out;
-		}
-		why = validate(buf, buf->hdr.size);
-		if (why) {
-			replay_fail(path, off, why);
-			goto out;
-		}
+	while (read_event(d, path, f, off, size, &buf->hdr, &ret)) {
 		d->events++;
 		d->fn(&buf->hdr, d->ctx);
-		off += want;
+		off += d->stored_size;
 	}
-	ret = 0;
 out:
 	free(buf);
 	fclose(f);

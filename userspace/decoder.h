@@ -17,24 +17,43 @@
 /* Called for every valid event, in order. */
 typedef void (*event_fn)(const struct gs_event_hdr *ev, void *ctx);
 
+/* A replay that read every event before a cut-off last one (gatescope was
+ * killed, the disk filled up): decoder_replay's result, main's exit 3. */
+#define DECODER_REPLAY_TORN	1
+
+struct redactor;
+
 struct decoder {
 	event_fn fn;
 	void *ctx;
 	FILE *record;		/* --record FILE, or NULL */
 	const char *record_path;
+	struct redactor *redactor;	/* masks credentials in what is recorded */
+	void *scratch;		/* the masked copy of an HTTP event */
+	int record_err;		/* first write error of the recording, 0 if none */
 	uint64_t events;	/* valid events passed on */
 	uint64_t malformed;	/* rejected from the ring buffer (should stay 0) */
+	uint64_t torn_bytes;	/* replay: bytes of a cut-off last event, ignored */
 	int64_t wall_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for epoch ts */
+	uint32_t rec_version;	/* replay: the file's record format */
+	uint32_t stored_size;	/* replay: bytes the current event takes in the file */
 };
 
 void decoder_init(struct decoder *d, event_fn fn, void *ctx);
-/* Start writing --record FILE. 0 or -errno (message printed). */
+/* Start writing --record FILE: created 0600, never through a symlink, never
+ * over an existing regular file (a device or FIFO is written to).  0 or
+ * -errno (message printed). */
 int decoder_record_open(struct decoder *d, const char *path);
-void decoder_record_close(struct decoder *d);
+/* Finish the recording: 0, or -1 if any write failed (message printed):
+ * a failed recording is a failed run. */
+int decoder_record_close(struct decoder *d);
 /* One raw event (ring buffer callback): validate, record, pass on. */
 int decoder_feed(struct decoder *d, const void *data, size_t size);
-/* Read a --record file through the pipeline.  0, or -1 after printing a
- * message that names the file and the byte offset of the problem. */
+/* Read a --record file (a regular file) through the pipeline.  0;
+ * DECODER_REPLAY_TORN when the last event is cut short (everything before
+ * it was replayed, d->torn_bytes ignored, a warning printed); or -1 after
+ * printing a message that names the file and the byte offset of the
+ * problem. */
 int decoder_replay(struct decoder *d, const char *path);
 /* Kernel monotonic ns -> seconds since the epoch. */
 double decoder_epoch(const struct decoder *d, uint64_t mono_ns);

@@ -1093,10 +1093,14 @@ size_t http_route_template(const char *path, char *out, size_t len)
 	if (!len)
 		return 0;
 	while (*p && *p != '?' && *p != '#') {
-		seg = strcspn(p, "/?#");
-		if (seg == 0) {
+		seg = strcspn(p, "/?#;");
+		if (*p == '/') {
 			o = put_bytes(out, len, o, p, 1);
 			p++;
+			continue;
+		}
+		if (seg == 0) {		/* ";jsessionid=...": a path parameter */
+			p += strcspn(p, "/?#");
 			continue;
 		}
 		if (is_id_segment(p, seg))

@@ -158,7 +158,8 @@ const struct http_stream_stats *http_stream_stats(const struct http_stream *s);
 bool http_is_method(const uint8_t *p, size_t n);
 
 /* Route template of a path: segments that are decimal numbers, UUIDs or
- * 16+ hex digits become "{id}"; a query or fragment is dropped. Writes a
+ * 16+ hex digits become "{id}"; a query or fragment is dropped, and so are
+ * path (matrix) parameters: "/a;jsessionid=X/b;v=1" is "/a/b". Writes a
  * NUL-terminated string, cut to fit len; returns its length. */
 size_t http_route_template(const char *path, char *out, size_t len);
 

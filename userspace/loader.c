@@ -1,6 +1,12 @@
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -8,13 +14,72 @@
 #include "gatescope.skel.h"
 #include "loader.h"
 #include "log.h"
+#include "util.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
 
+/* Is cap in the effective set? */
+static bool cap_effective(const struct __user_cap_data_struct data[2], int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK (not the memory
+ * cgroup): raising it needs CAP_SYS_RESOURCE unless it is unlimited. */
+static bool needs_sys_resource(void)
+{
+	struct utsname u;
+	struct rlimit r;
+	unsigned major = 0, minor = 0;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &r) == 0 && r.rlim_cur == RLIM_INFINITY)
+		return false;
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return true;
+	return major < 5 || (major == 5 && minor < 11);
+}
+
+/* The capabilities that are missing, "CAP_BPF, CAP_PERFMON" ("" if none):
+ * capabilities, not euid 0, decide (a root shell in a container may lack
+ * CAP_BPF; a non-root service may hold exactly these). */
+size_t loader_missing_caps(char *buf, size_t len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	const struct { int cap; const char *name; bool need; } caps[] = {
+		{ CAP_BPF, "CAP_BPF", true },
+		{ CAP_PERFMON, "CAP_PERFMON", true },
+		{ CAP_NET_ADMIN, "CAP_NET_ADMIN", true },
+		{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", needs_sys_resource() },
+	};
+	bool sys_admin;
+	size_t o = 0, n = 0;
+
+	buf[0] = '\0';
+	if (syscall(SYS_capget, &hdr, data)) {
+		snprintf(buf, len, "all (capget: %s)", strerror(errno));
+		return 1;
+	}
+	/* CAP_SYS_ADMIN still grants what CAP_BPF and CAP_PERFMON split off. */
+	sys_admin = cap_effective(data, CAP_SYS_ADMIN);
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
+		if (!caps[i].need || cap_effective(data, caps[i].cap))
+			continue;
+		if (sys_admin && (caps[i].cap == CAP_BPF || caps[i].cap == CAP_PERFMON))
+			continue;
+		o += snprintf(buf + o, o < len ? len - o : 0, "%s%s", n ? ", " : "", caps[i].name);
+		n++;
+	}
+	return n;
+}
+
 int loader_check_env(void)
 {
-	if (geteuid() != 0) {
-		log_err("needs root (or CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_RESOURCE) to load BPF programs; try: sudo gatescope, or --replay FILE");
+	char missing[128];
+
+	if (loader_missing_caps(missing, sizeof(missing))) {
+		log_err("missing %s to load BPF programs (needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN%s); try: sudo gatescope, or --replay FILE",
+			missing, needs_sys_resource() ? ", CAP_SYS_RESOURCE" : "");
 		return -1;
 	}
 	if (access(BTF_PATH, R_OK)) {

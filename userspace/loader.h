@@ -4,6 +4,7 @@
 #define GS_LOADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "conn.h"
@@ -58,8 +59,13 @@ void loader_plan(const struct btf *vmlinux, enum capture_path want, struct hook_
 /* Set the skeleton's autoload flags and rodata to the plan (before load). */
 void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p);
 
-/* Root/capabilities and kernel BTF present?  Prints one clear line if not. */
+/* Capabilities (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, and CAP_SYS_RESOURCE
+ * on kernels that charge maps to RLIMIT_MEMLOCK) and kernel BTF present?
+ * Prints one line naming what is missing if not.  Not euid 0: root without
+ * CAP_BPF fails here, a non-root process with the capabilities passes. */
 int loader_check_env(void);
+/* The missing capabilities' names into buf; their count. */
+size_t loader_missing_caps(char *buf, size_t len);
 int loader_start(struct loader *l, const struct loader_opts *o);
 void loader_stop(struct loader *l);
 int loader_add_pid(struct loader *l, pid_t pid);

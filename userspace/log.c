@@ -3,7 +3,7 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 
-static bool verbose;
+static bool verbose, quiet;
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
@@ -23,10 +23,10 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 		va_end(ap);				\
 	}
 
-DEFINE_LOG(log_err, "error: ", 1)
-DEFINE_LOG(log_warn, "warning: ", 1)
-DEFINE_LOG(log_info, "", 1)
-DEFINE_LOG(log_debug, "debug: ", verbose)
+DEFINE_LOG(log_err, "error: ", !quiet)
+DEFINE_LOG(log_warn, "warning: ", !quiet)
+DEFINE_LOG(log_info, "", !quiet)
+DEFINE_LOG(log_debug, "debug: ", verbose && !quiet)
 
 /* libbpf is chatty about things we handle (feature probes); show it only
  * with -v, and always show its warnings. */
@@ -43,6 +43,11 @@ void log_init(bool v)
 {
 	verbose = v;
 	libbpf_set_print(libbpf_print);
+}
+
+void log_quiet(bool q)
+{
+	quiet = q;
 }
 
 bool log_verbose(void)

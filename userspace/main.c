@@ -129,6 +129,10 @@ static void update_kernel_stats(struct live *lv)
 	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
 	st->tls_dropped = k[GS_STAT_TLS_DROPPED];
 	st->tls_buffered = k[GS_STAT_TLS_BUFFERED];
+	if (k[GS_STAT_PID_INSERT_FAIL] > st->pid_failures)
+		log_warn("%llu process(es) not traced so far: the traced-process table is full",
+			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
+	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
 	/* Every insert is either still live, deleted at close, or evicted.
 	 * A connection that closes between reading the counters and walking
 	 * the map looks evicted for one sample; an eviction stays: count
@@ -324,6 +328,9 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	update_kernel_stats(&lv);
 	update_kernel_stats(&lv);	/* a second sample confirms evictions */
 	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
+	/* A recording that could not be written completely is a failed run. */
+	if (decoder_record_close(&pipe->decoder))
+		ret = 1;
 out:
 	end_tui(pipe);
 	metrics_stop(lv.metrics);
@@ -338,14 +345,23 @@ out:
 	return ret;
 }
 
+/* Exit 0, 1 on an unreadable or corrupt file, or EXIT_TORN_RECORDING when
+ * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
+	int rc;
+
 	pipe->replaying = true;
-	if (decoder_replay(&pipe->decoder, o->replay))
+	rc = decoder_replay(&pipe->decoder, o->replay);
+	if (rc < 0)
 		return 1;
+	if (pipe->replay_jumps)
+		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
+			 (unsigned long long)pipe->replay_jumps,
+			 (unsigned long long)pipe->replay_skipped);
 	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
 		       (pipe->last_ns - pipe->first_ns) / 1e9);
-	return 0;
+	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }
 
 int main(int argc, char **argv)

@@ -221,12 +221,14 @@ static void table_timeouts(FILE *f, const struct timeouts *t)
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
 	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
 
+	char safe[256];
+
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "inferred timeout: %s -> %s: %s timeout ~ %.3f s, n=%zu\n",
-			closer_name(inf[i].key.closer), inf[i].key.peer, inf[i].key.kind,
-			inf[i].seconds, inf[i].n);
+			closer_name(inf[i].key.closer), term_safe(inf[i].key.peer, safe, sizeof(safe)),
+			inf[i].key.kind, inf[i].seconds, inf[i].n);
 	for (size_t i = 0; i < nw; i++)
-		fprintf(f, "LADDER WARNING: %s\n", warn[i]);
+		fprintf(f, "LADDER WARNING: %s\n", term_safe(warn[i], safe, sizeof(safe)));
 }
 
 static void json_summary(struct output *o, const struct report *r)
@@ -252,6 +254,7 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "lost_events", st->lost_events);
 	json_ku64(j, "evicted_conns", st->evicted_conns);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
+	json_ku64(j, "pid_table_failures", st->pid_failures);
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
 	json_http_stats(j, st);
@@ -262,7 +265,10 @@ static void json_summary(struct output *o, const struct report *r)
 
 static void table_route_row(FILE *f, const char *name, const struct route_stats *s)
 {
-	fprintf(f, "%-40.40s %8llu %6llu %6llu %6llu %5llu %5llu %5llu %5llu %10.3f %10.3f\n", name,
+	char safe[ROUTE_LEN];
+
+	fprintf(f, "%-40.40s %8llu %6llu %6llu %6llu %5llu %5llu %5llu %5llu %10.3f %10.3f\n",
+		term_safe(name, safe, sizeof(safe)),
 		(unsigned long long)s->requests, (unsigned long long)s->status_class[2],
 		(unsigned long long)s->status_class[4], (unsigned long long)s->status_class[5],
 		(unsigned long long)s->s504, (unsigned long long)s->cause_504[CAUSE_GATEWAY],
@@ -300,6 +306,7 @@ static void table_row(FILE *f, const struct backend *b, const struct backend_sta
 		snprintf(label, sizeof(label), "%s (%s)", b->label, b->name);
 	else
 		snprintf(label, sizeof(label), "%s", b->label);
+	term_sanitize(label);	/* names come from a file, labels from the kernel */
 	fprintf(f, "%-28s %8llu %7llu %7llu %7llu %6llu %6llu %7llu", label,
 		(unsigned long long)s->connects, (unsigned long long)s->refused,
 		(unsigned long long)s->timeout, (unsigned long long)s->unreachable,
@@ -397,6 +404,7 @@ void output_connection(struct output *o, const struct gs_conn_event *e,
 		return;		/* the screen owns the terminal */
 	memcpy(comm, e->comm, GS_COMM_LEN);
 	if (o->format != OUTPUT_JSON) {
+		term_sanitize(comm);	/* a process names itself: untrusted */
 		fprintf(o->out, "conn %-9s %s %s -> %s  syn_retrans %u retrans %u rst in/out %u/%u%s%s\n",
 			outcome_name(c), comm, c->local, c->peer, e->syn_retrans, e->retrans,
 			c->resets_received, c->resets_sent, err ? "  error " : "", err ? err : "");
@@ -475,10 +483,16 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	if (o->format == OUTPUT_TUI)
 		return;		/* failing requests reach the screen through tui_request() */
 	if (o->format != OUTPUT_JSON) {
+		char method[REQ_METHOD_LEN], host[REQ_HOST_LEN], path[REQ_PATH_LEN];
+		char evidence[EVIDENCE_LEN];
+
 		fprintf(o->out, "req %3u %s %s%s -> %s %s %s %s  join %s  %.3f ms  %s\n", r->status,
-			r->method, r->host, r->path, a ? a->backend : "-", v->term,
+			term_safe(r->method, method, sizeof(method)),
+			term_safe(r->host, host, sizeof(host)), term_safe(r->path, path, sizeof(path)),
+			a ? a->backend : "-", v->term,
 			v->cause ? cause_name(v->cause) : "-", v->reason ? v->reason : "-",
-			join_kind_name(r->join), span_ms(r->ts_start, r->ts_done), v->evidence);
+			join_kind_name(r->join), span_ms(r->ts_start, r->ts_done),
+			term_safe(v->evidence, evidence, sizeof(evidence)));
 		return;
 	}
 	json_obj_open(j);

@@ -23,6 +23,7 @@ struct run_stats {
 	uint64_t lost_events;		/* ring buffer full in the kernel */
 	uint64_t evicted_conns;		/* connection table LRU evictions */
 	uint64_t insert_failures;	/* connection table updates that failed */
+	uint64_t pid_failures;		/* processes to trace that did not fit traced_pids */
 	uint64_t malformed_events;	/* rejected by the decoder */
 	uint64_t backend_overflow;	/* connections folded into backend "other" */
 	uint64_t route_overflow;	/* requests folded into route "other" */

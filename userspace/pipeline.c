@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "attribute.h"
 #include "conntable.h"
@@ -20,6 +21,23 @@ static bool want_connection_line(const struct pipeline *p, const struct conn_out
  * a corrupt timestamp years ahead) is skipped, with a warning, instead of
  * being printed one empty report at a time. */
 #define REPLAY_MAX_EMPTY_INTERVALS 1000
+/* Empty intervals a whole replay prints at most; past it every jump is
+ * collapsed, so the output stays proportional to the events in the file
+ * whatever their timestamps. */
+#define REPLAY_EMPTY_BUDGET 10000
+/* Collapsed jumps warned about one by one; the rest are summed at the end. */
+#define REPLAY_JUMP_WARNINGS 10
+
+static void report_jump(struct pipeline *p, uint64_t ts, uint64_t skipped)
+{
+	p->replay_jumps++;
+	p->replay_skipped += skipped;
+	if (p->replay_jumps <= REPLAY_JUMP_WARNINGS)
+		log_warn("replay: event time jumps %.0f s ahead; %llu empty intervals not reported",
+			 (ts - p->window_start_ns) / 1e9, (unsigned long long)skipped);
+	else if (p->replay_jumps == REPLAY_JUMP_WARNINGS + 1)
+		log_warn("replay: more time jumps; not warned about one by one");
+}
 
 static void replay_clock(struct pipeline *p, uint64_t ts)
 {
@@ -30,15 +48,17 @@ static void replay_clock(struct pipeline *p, uint64_t ts)
 		p->first_ns = p->window_start_ns = ts;
 	}
 	ends = ts > p->window_start_ns ? (ts - p->window_start_ns) / interval_ns : 0;
-	if (ends > REPLAY_MAX_EMPTY_INTERVALS) {
+	if (ends > 1 && (ends > REPLAY_MAX_EMPTY_INTERVALS ||
+			 p->replay_empty + ends - 1 > REPLAY_EMPTY_BUDGET)) {
 		p->window_start_ns += interval_ns;
 		pipeline_report(p, decoder_epoch(&p->decoder, p->window_start_ns),
 				p->opts->interval_s);
-		log_warn("replay: event time jumps %.0f s ahead; %llu empty intervals not reported",
-			 (ts - p->window_start_ns) / 1e9, (unsigned long long)(ends - 1));
+		report_jump(p, ts, ends - 1);
 		p->window_start_ns += (ends - 1) * interval_ns;
 		ends = 0;
 	}
+	if (ends > 1)
+		p->replay_empty += ends - 1;
 	while (ends--) {
 		p->window_start_ns += interval_ns;
 		pipeline_report(p, decoder_epoch(&p->decoder, p->window_start_ns),
@@ -254,34 +274,73 @@ void pipeline_total(struct pipeline *p, double ts, double run_s)
 	report(p, ts, run_s, true);
 }
 
-int pipeline_load_backend_names(struct pipeline *p, const char *path)
-{
-	char line[512], label[128], name[128], endpoint[GS_ADDR_STRLEN];
-	unsigned lineno = 0;
-	FILE *f = fopen(path, "r");
+/* Names a --backend-names file may give; its size is bounded too. */
+#define BACKEND_NAMES_MAX 250000
 
-	if (!f) {
-		log_err("cannot open --backend-names file %s: %s", path, strerror(errno));
+/* One "ip:port name" line into *out; -1 after a message. */
+static int parse_name_line(const char *path, unsigned lineno, const char *s,
+			   struct agg_name *out)
+{
+	char label[128], name[128];
+
+	if (sscanf(s, "%127s %127s", label, name) != 2) {
+		log_err("%s:%u: expected \"ip:port name\"", path, lineno);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	if (!parse_endpoint(label, out->label, sizeof(out->label))) {
+		log_err("%s:%u: \"%s\" is not ip:port or [ip6]:port", path, lineno, label);
+		return -1;
+	}
+	snprintf(out->name, sizeof(out->name), "%.*s", (int)sizeof(out->name) - 1, name);
+	return 0;
+}
+
+/* The whole file is read before anything changes: a bad line (also on a
+ * SIGHUP reload) leaves the names in use as they were. */
+int pipeline_load_backend_names(struct pipeline *p, const char *path)
+{
+	char line[512];
+	const char *why;
+	unsigned lineno = 0;
+	struct agg_name *names = NULL;
+	size_t n = 0, cap = 0;
+	int rc, ret = -1;
+	FILE *f = config_open("--backend-names", path);
+
+	if (!f)
+		return -1;
+	while ((rc = config_line(f, line, sizeof(line), &why)) == 1) {
 		char *s = line + strspn(line, " \t");
 
 		lineno++;
-		if (*s == '#' || *s == '\n' || !*s)
+		if (*s == '#' || !*s)
 			continue;
-		if (sscanf(s, "%127s %127s", label, name) != 2) {
-			log_err("%s:%u: expected \"ip:port name\"", path, lineno);
-			fclose(f);
-			return -1;
+		if (n == BACKEND_NAMES_MAX) {
+			log_err("%s: more than %u backends named", path, BACKEND_NAMES_MAX);
+			goto out;
 		}
-		if (!parse_endpoint(label, endpoint, sizeof(endpoint))) {
-			log_err("%s:%u: \"%s\" is not ip:port or [ip6]:port", path, lineno, label);
-			fclose(f);
-			return -1;
+		if (n == cap) {
+			struct agg_name *more = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*more));
+
+			if (!more) {
+				log_err("%s: out of memory", path);
+				goto out;
+			}
+			names = more;
 		}
-		agg_set_name(&p->agg, endpoint, name);
+		if (parse_name_line(path, lineno, s, &names[n]))
+			goto out;
+		n++;
 	}
+	if (rc < 0) {
+		log_err("%s:%u: %s", path, lineno + 1, why);
+		goto out;
+	}
+	ret = agg_replace_names(&p->agg, names, n);
+	if (ret)
+		log_err("%s: out of memory", path);
+out:
+	free(names);
 	fclose(f);
-	return 0;
+	return ret;
 }

@@ -31,6 +31,9 @@ struct pipeline {
 	bool replaying;
 	uint64_t window_start_ns;	/* event time of the current interval (replay) */
 	uint64_t first_ns, last_ns;	/* event time span seen (replay) */
+	uint64_t replay_empty;		/* empty intervals printed (replay) */
+	uint64_t replay_jumps;		/* time jumps collapsed (replay) */
+	uint64_t replay_skipped;	/* empty intervals they skipped */
 };
 
 int pipeline_init(struct pipeline *p, const struct options *o, FILE *out);

@@ -5,6 +5,7 @@
 #include "http_parser.h"
 #include "log.h"
 #include "routes.h"
+#include "util.h"
 
 const char *cause_name(enum cause c)
 {
@@ -44,22 +45,27 @@ void routes_free(struct routes *rt)
 int routes_load_map(struct routes *rt, const char *path)
 {
 	char line[2 * ROUTE_LEN + 16], prefix[ROUTE_LEN], name[ROUTE_LEN];
+	const char *why;
 	unsigned lineno = 0;
-	FILE *f = fopen(path, "r");
+	int rc;
+	FILE *f = config_open("--route-map", path);
 
-	if (!f) {
-		log_err("cannot open --route-map file %s: %s", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((rc = config_line(f, line, sizeof(line), &why)) == 1) {
 		char *s = line + strspn(line, " \t");
 		struct route_map_entry *m;
 
 		lineno++;
-		if (*s == '#' || *s == '\n' || !*s)
+		if (*s == '#' || !*s)
 			continue;
 		if (sscanf(s, "%255s %255s", prefix, name) != 2 || prefix[0] != '/') {
 			log_err("%s:%u: expected \"/path-prefix name\"", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		if (rt->nmap == ROUTE_MAP_MAX) {
+			log_err("%s: more than %u route prefixes", path, ROUTE_MAP_MAX);
 			fclose(f);
 			return -1;
 		}
@@ -73,8 +79,10 @@ int routes_load_map(struct routes *rt, const char *path)
 		snprintf(m[rt->nmap].name, ROUTE_LEN, "%s", name);
 		rt->nmap++;
 	}
+	if (rc < 0)
+		log_err("%s:%u: %s", path, lineno + 1, why);
 	fclose(f);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The longest --route-map prefix that matches names the route. */
@@ -94,11 +102,31 @@ static const char *mapped_name(const struct routes *rt, const char *path)
 	return best;
 }
 
+/* The path without path (matrix) parameters, query or fragment:
+ * "/api;jsessionid=X/v1?q" matches the prefix "/api/v1" as "/api/v1" does. */
+static void plain_path(const char *path, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = path; *p && *p != '?' && *p != '#' && o + 1 < len; p++) {
+		if (*p == ';') {
+			p += strcspn(p, "/?#");
+			if (*p != '/')
+				break;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
 void routes_name(const struct routes *rt, const char *method, const char *host,
 		 const char *path, char *out, size_t len)
 {
-	char tmpl[ROUTE_LEN];
-	const char *mapped = mapped_name(rt, path);
+	char tmpl[ROUTE_LEN], plain[ROUTE_LEN];
+	const char *mapped;
+
+	plain_path(path, plain, sizeof(plain));
+	mapped = mapped_name(rt, plain);
 
 	if (mapped) {
 		snprintf(out, len, "%s %s", method, mapped);

@@ -13,6 +13,7 @@
 #define ROUTES_SHOWN_DEFAULT	50	/* top routes in reports, the rest "other" */
 #define ROUTE_XLATE_MAX		16	/* distinct (upstream, downstream) status pairs */
 #define ROUTE_F504_MAX		8	/* distinct (backend, cause, reason) of 504s */
+#define ROUTE_MAP_MAX		4096	/* --route-map prefixes (each request scans them) */
 
 enum cause { CAUSE_NONE = 0, CAUSE_GATEWAY, CAUSE_NETWORK, CAUSE_BACKEND, CAUSE_CLIENT,
 	     CAUSE_UNKNOWN, CAUSE__MAX };

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "tui.h"
+#include "util.h"
 
 #define TUI_MIN_COLS	80
 #define TUI_MIN_ROWS	16
@@ -435,6 +436,7 @@ static void put(int y, int x, int attr, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	term_sanitize(buf);	/* traced names and paths are untrusted bytes */
 	attron(attr);
 	mvaddnstr(y, x, buf, room);
 	attroff(attr);

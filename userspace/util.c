@@ -4,8 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
+#include "log.h"
 #include "util.h"
 
 static bool is_v4_mapped(const uint8_t a[16])
@@ -120,4 +124,76 @@ const char *errno_name(int err)
 	case EPROTO: return "EPROTO";
 	default: return NULL;
 	}
+}
+
+FILE *config_open(const char *what, const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0) {
+		log_err("cannot open %s file %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		log_err("%s file %s is not a regular file", what, path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		log_err("%s file %s is larger than %u MiB", what, path, CONFIG_FILE_MAX >> 20);
+		close(fd);
+		return NULL;
+	}
+	if (fcntl(fd, F_SETFL, 0) || !(f = fdopen(fd, "r"))) {
+		log_err("cannot open %s file %s: %s", what, path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+int config_line(FILE *f, char *buf, size_t len, const char **why)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0') {
+			*why = "NUL byte in line";
+			return -1;
+		}
+		if (n + 1 >= len) {
+			*why = "line too long";
+			return -1;
+		}
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return c == EOF && n == 0 ? 0 : 1;
+}
+
+static bool term_ok(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+const char *term_safe(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (!len)
+		return buf;
+	for (; s && s[i] && i + 1 < len; i++)
+		buf[i] = term_ok(s[i]) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+void term_sanitize(char *s)
+{
+	for (; *s; s++)
+		if (!term_ok(*s))
+			*s = '?';
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define GS_ADDR_STRLEN 64	/* "[ffff:...:ffff]:65535" */
@@ -27,5 +28,24 @@ uint64_t mono_ns(void);		/* CLOCK_MONOTONIC, the kernel event clock */
 double wall_s(void);		/* seconds since the epoch */
 
 const char *errno_name(int err);	/* "ECONNREFUSED", or NULL when unknown */
+
+/* Configuration files (--backend-names, --route-map) are regular files of
+ * at most this size; a device, FIFO or directory is refused at once. */
+#define CONFIG_FILE_MAX (16u << 20)
+
+/* Open a configuration file; NULL after a message naming what (the option)
+ * and path. */
+FILE *config_open(const char *what, const char *path);
+/* The next line of f into buf, without its newline: 1, 0 at the end, or -1
+ * with *why set (a line that does not fit buf, a NUL byte). */
+int config_line(FILE *f, char *buf, size_t len, const char **why);
+
+/* Copy s for a terminal: control bytes (C0, DEL) and bytes >= 0x80 (C1
+ * controls, broken UTF-8) become '?', so a traced process name or path can
+ * never move the cursor, change colours or retitle the window.  Returns
+ * buf. */
+const char *term_safe(const char *s, char *buf, size_t len);
+/* The same, in place. */
+void term_sanitize(char *s);
 
 #endif

@@ -1,9 +1,13 @@
 #!/bin/bash
 # Bad input: usage errors exit 2 with a message and the --help hint; a --pid
-# that does not exist exits 2 with a clear message; --replay of a truncated,
-# garbage or otherwise broken file exits 1 with a message naming the file
-# and the byte offset of the problem, and (under valgrind) without any
-# memory error or leak.  Only the recorded-file part needs root.
+# that does not exist exits 2 with a clear message; --replay of a garbage or
+# otherwise broken file exits 1 with a message naming the file and the byte
+# offset of the problem, and (under valgrind) without any memory error or
+# leak; a recording whose last event is cut (torn tail) is replayed up to
+# the cut, says how many bytes it ignored and exits 3; a FIFO, device or
+# directory given as a file is refused at once.  A --record file is created
+# 0600, never over an existing file or through a symlink, and a recording
+# that cannot be written fails the run.  Only the live parts need root.
 . "$(dirname "$0")/lib.sh"
 T=cli_badinput
 [ -x "$GS_BIN" ] || { fail $T "$GS_BIN not built"; exit 1; }
@@ -95,6 +99,7 @@ replay_case() {
 # The record format (userspace/decoder.c): a 24-byte header (magic
 # "GSREC\0\0\1", u32 version 1, u32 header size 24, i64 wall offset), then
 # events, each starting with u32 type, u32 size.
+REC_FIXTURE=$GS_ROOT/tests/fixtures/nginx_faults.gsr
 rec_header() { printf 'GSREC\0\0\1\1\0\0\0\30\0\0\0\0\0\0\0\0\0\0\0'; }
 
 head -c 4096 /dev/urandom >"$GS_TMP/garbage.gsr"
@@ -104,7 +109,7 @@ replay_case "of an empty file" "$GS_TMP/empty.gsr" 1 0 "not a gatescope record f
 head -c 12 <(rec_header) >"$GS_TMP/shorthdr.gsr"
 replay_case "of a truncated header" "$GS_TMP/shorthdr.gsr" 1 0 "" novg
 { rec_header; printf '\1\0\0\0\260'; } >"$GS_TMP/trunc-evhdr.gsr"
-replay_case "of a truncated event header" "$GS_TMP/trunc-evhdr.gsr" 1 24 "truncated event header"
+replay_case "of a truncated event header" "$GS_TMP/trunc-evhdr.gsr" 3 "" "byte offset 24: truncated event (torn tail): the last 5 bytes ignored"
 { rec_header; printf '\143\0\0\0\50\0\0\0'; head -c 32 /dev/zero; } >"$GS_TMP/badtype.gsr"
 replay_case "of an unknown event type" "$GS_TMP/badtype.gsr" 1 24 "unknown event type"
 { rec_header; printf '\1\0\0\0\377\377\377\177'; head -c 64 /dev/zero; } >"$GS_TMP/badsize.gsr"
@@ -114,7 +119,41 @@ replay_case "of an unknown version" "$GS_TMP/version.gsr" 1 8 "version" novg
 { rec_header; head -c 200 /dev/urandom; } >"$GS_TMP/garbage-events.gsr"
 replay_case "of a header then garbage" "$GS_TMP/garbage-events.gsr" 1 24
 replay_case "of a missing file" "$GS_TMP/does-not-exist.gsr" 1 "" "does-not-exist.gsr" novg
-replay_case "of a directory" "$GS_TMP" 1 0 "" novg
+replay_case "of a directory" "$GS_TMP" 1 "" "is not a regular file" novg
+mkfifo "$GS_TMP/fifo.gsr"
+replay_case "of a FIFO (no writer: must not block)" "$GS_TMP/fifo.gsr" 1 "" "is not a regular file" novg
+replay_case "of /dev/zero" /dev/zero 1 "" "is not a regular file" novg
+
+# --backend-names and --route-map that are not regular files: refused at
+# once (a directory was accepted, /dev/zero looped forever).
+for opt in --backend-names --route-map; do
+	for f in /dev/zero "$GS_TMP" "$GS_TMP/fifo.gsr"; do
+		timeout 10 "$GS_BIN" --replay "$REC_FIXTURE" --json $opt "$f" >"$O" 2>"$E" </dev/null
+		rc=$?
+		if [ $rc -eq 1 ] && grep -q "^gatescope: error: $opt file $f is not a regular file" "$E"; then
+			pass "$T: $opt $f refused"
+		else
+			fail "$T: $opt $f" "exit $rc: $(head -c 200 "$E")"
+		fi
+	done
+done
+
+# A recording cut at every byte inside its last events: the events before
+# the cut are totalled, exit 3 (a cut between events is a valid file).
+torn_ok=0 torn_bad=0
+fsize=$(stat -c %s "$REC_FIXTURE")
+for cut in $(seq $((fsize - 400)) 37 $((fsize - 1))); do
+	head -c "$cut" "$REC_FIXTURE" >"$GS_TMP/torn.gsr"
+	"$GS_BIN" --replay "$GS_TMP/torn.gsr" --json >"$O" 2>"$E" </dev/null
+	rc=$?
+	if { [ $rc -eq 3 ] && grep -q "torn tail" "$E" || [ $rc -eq 0 ]; } && grep -q '^{"type":"total"' "$O"; then
+		torn_ok=$((torn_ok + 1))
+	else
+		torn_bad=$((torn_bad + 1))
+		[ $torn_bad -le 3 ] && echo "cut at $cut: exit $rc: $(head -c 200 "$E")"
+	fi
+done
+gs_check "$T: torn recordings replayed up to the cut (of $((torn_ok + torn_bad)) cut points)" "$torn_bad" 0
 
 # ---- a real recording, cut short ----
 if [ "$(id -u)" != 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
@@ -151,10 +190,38 @@ PY
 )
 if [ "$evsize" -gt 0 ] && [ $(( (size - 24) % evsize )) -eq 0 ] && [ "$size" -gt 24 ]; then
 	head -c $((size - 10)) "$REC" >"$GS_TMP/cut.gsr"
-	replay_case "of a recording cut 10 bytes short" "$GS_TMP/cut.gsr" 1 $((size - evsize)) "truncated event"
+	replay_case "of a recording cut 10 bytes short" "$GS_TMP/cut.gsr" 3 "" \
+		"byte offset $((size - evsize)): truncated event (torn tail): the last $((evsize - 10)) bytes ignored"
+	gs_check "$T: the cut recording's connects up to the cut" \
+		"$(gs_total "$O" "$L" connects)" $((N - 1))
 	head -c $((24 + evsize + 3)) "$REC" >"$GS_TMP/cut2.gsr"
-	replay_case "of a recording cut in an event header" "$GS_TMP/cut2.gsr" 1 $((24 + evsize)) "truncated event header"
+	replay_case "of a recording cut in an event header" "$GS_TMP/cut2.gsr" 3 "" \
+		"byte offset $((24 + evsize)): truncated event (torn tail): the last 3 bytes ignored"
 else
 	fail "$T: recorded file" "size $size is not a header plus whole events of $evsize bytes"
+fi
+
+# ---- how --record writes ----
+mode=$(stat -c %a "$REC")
+gs_check "$T: the recording is mode 0600" "$mode" 600
+echo precious >"$GS_TMP/victim"
+ln -s "$GS_TMP/victim" "$GS_TMP/link.gsr"
+for target in "$GS_TMP/link.gsr" "$GS_TMP/victim"; do
+	"$GS_BIN" -c gs-none --record "$target" --json -d 1 >"$O" 2>"$E" </dev/null
+	rc=$?
+	if [ $rc -eq 1 ] && [ "$(cat "$GS_TMP/victim")" = precious ] &&
+	   grep -Eq "is a symbolic link: not followed|exists: recordings are never overwritten" "$E"; then
+		pass "$T: --record $(basename "$target") refused, the file untouched"
+	else
+		fail "$T: --record $(basename "$target")" "exit $rc, victim: $(head -c 50 "$GS_TMP/victim"): $(head -c 200 "$E")"
+	fi
+done
+# A recording that cannot be written is a failed run (it exited 0).
+"$GS_BIN" -c gs-none --record /dev/full --json -d 1 >"$O" 2>"$E" </dev/null
+rc=$?
+if [ $rc -eq 1 ] && grep -q "cannot write record file /dev/full: No space left on device" "$E"; then
+	pass "$T: --record /dev/full fails the run"
+else
+	fail "$T: --record /dev/full" "exit $rc: $(head -c 200 "$E")"
 fi
 exit 0

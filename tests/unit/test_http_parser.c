@@ -942,6 +942,12 @@ static void test_route_template(void)
 		{ "/", "/" },
 		{ "", "" },
 		{ "*", "*" },
+		/* path (matrix) parameters go, like the query */
+		{ "/cart;jsessionid=A1B2C3/checkout", "/cart/checkout" },
+		{ "/cart;jsessionid=A1B2C3", "/cart" },
+		{ "/o/12;v=2;x=y/items?q=1", "/o/{id}/items" },
+		{ "/;a=b/c", "//c" },	/* an empty segment stays, as in "//x" */
+		{ "/a;b", "/a" },
 	};
 	char out[128];
 	size_t i, n;

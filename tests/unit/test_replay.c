@@ -122,6 +122,7 @@ static int record(const char *file, unsigned n)
 	unsigned seen = 0;
 
 	decoder_init(&d, count_event, &seen);
+	unlink(file);	/* recordings are never overwritten */
 	if (decoder_record_open(&d, file))
 		return -1;
 	for (unsigned i = 0; i < n; i++)
@@ -163,7 +164,7 @@ static int replay(const char *file, char **out, uint64_t *events_seen)
 	if (rc == 0) {
 		p.replaying = true;
 		rc = decoder_replay(&p.decoder, file);
-		if (rc == 0)
+		if (rc >= 0)	/* also after a torn tail, as main.c */
 			pipeline_total(&p, decoder_epoch(&p.decoder, p.last_ns),
 				       (p.last_ns - p.first_ns) / 1e9);
 		if (events_seen)
@@ -408,6 +409,34 @@ static void expect_fail(const char *file, long offset, const char *what)
 	free(out);
 }
 
+/* A recording cut inside an event (killed with -9, disk full): every event
+ * before the cut is replayed and totalled, the rest counted as ignored. */
+static void expect_torn(const char *file, long cut_at, long file_len, uint64_t want_events,
+			const char *what)
+{
+	char *out = NULL, want[64];
+	uint64_t seen = 0;
+	int rc = replay(file, &out, &seen);
+
+	if (rc != DECODER_REPLAY_TORN)
+		TL_FAIL("%s: decoder_replay returned %d, expected %d (torn)", what, rc,
+			DECODER_REPLAY_TORN);
+	if (seen != want_events)
+		TL_FAIL("%s: %llu events replayed, expected %llu", what,
+			(unsigned long long)seen, (unsigned long long)want_events);
+	if (count_lines(out, "total") != 1)
+		TL_FAIL("%s: no total printed", what);
+	snprintf(want, sizeof(want), "byte offset %ld", cut_at);
+	if (!errbuf || !strstr(errbuf, want) || !strstr(errbuf, "torn tail"))
+		TL_FAIL("%s: message should name \"%s\" and the torn tail, got: %s", what, want,
+			errbuf ? errbuf : "(none)");
+	snprintf(want, sizeof(want), "last %ld bytes ignored", file_len - cut_at);
+	if (!errbuf || !strstr(errbuf, want))
+		TL_FAIL("%s: message should say \"%s\", got: %s", what, want,
+			errbuf ? errbuf : "(none)");
+	free(out);
+}
+
 static void test_truncated(void)
 {
 	long first = rec_header_size, second = first + events[0].hdr.size;
@@ -415,11 +444,14 @@ static void test_truncated(void)
 	snprintf(path, sizeof(path), "%s/trunc.gsr", dir);
 	/* inside the second event's body */
 	truncated_copy(path, second + 100);
-	expect_fail(path, second, "cut in an event");
+	expect_torn(path, second, second + 100, 1, "cut in an event");
 	/* inside the second event's header */
 	truncated_copy(path, second + 3);
-	expect_fail(path, second, "cut in an event header");
-	/* inside the file header, and empty */
+	expect_torn(path, second, second + 3, 1, "cut in an event header");
+	/* inside the first event */
+	truncated_copy(path, first + 5);
+	expect_torn(path, first, first + 5, 0, "cut in the first event");
+	/* inside the file header, and empty: not a recording at all */
 	truncated_copy(path, 10);
 	expect_fail(path, 0, "cut in the file header");
 	truncated_copy(path, 0);
@@ -431,7 +463,35 @@ static void test_truncated(void)
 		for (int i = 0; i < 4; i++)
 			off += events[i].hdr.size;
 		truncated_copy(path, off + GS_HTTP_HDR_SIZE + 5);
-		expect_fail(path, off, "cut in an HTTP capture");
+		expect_torn(path, off, off + GS_HTTP_HDR_SIZE + 5, 4, "cut in an HTTP capture");
+	}
+	/* cuts all over every event (in its header, its middle, its last byte)
+	 * replay the events before it */
+	{
+		long off = first;
+		int bad = 0;
+
+		for (int idx = 0; idx < N_EVENTS && bad < 3; idx++) {
+			long size = events[idx].hdr.size;
+			long cuts[] = { 1, 3, 7, 8, 9, size / 2, size - 1 };
+
+			for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+				char *out = NULL;
+				uint64_t seen = 0;
+				int rc;
+
+				truncated_copy(path, off + cuts[k]);
+				rc = replay(path, &out, &seen);
+				if (rc != DECODER_REPLAY_TORN || seen != (uint64_t)idx ||
+				    count_lines(out, "total") != 1) {
+					TL_FAIL("cut at %ld: rc %d, %llu events, %d totals", off + cuts[k],
+						rc, (unsigned long long)seen, count_lines(out, "total"));
+					bad++;
+				}
+				free(out);
+			}
+			off += size;
+		}
 	}
 	/* but a file cut exactly between events is a shorter, valid recording */
 	{
@@ -554,6 +614,90 @@ static void test_clock_jump(void)
 	make_run();
 }
 
+/* Many events, each jumping 999 s ahead (1 s intervals): the replay's
+ * output stays proportional to its events (it printed ~1000 empty
+ * summaries per event before). */
+static void test_many_clock_jumps(void)
+{
+	enum { JUMPS = 300 };
+	struct decoder d;
+	unsigned seen = 0;
+	char *out = NULL;
+
+	snprintf(path, sizeof(path), "%s/jumps.gsr", dir);
+	unlink(path);
+	decoder_init(&d, count_event, &seen);
+	ASSERT_EQ(decoder_record_open(&d, path), 0);
+	for (int i = 0; i < JUMPS; i++) {
+		struct gs_conn_event e = ok("192.0.2.10", 8080, 1 + 999.0 * i, 1);
+
+		decoder_feed(&d, &e, e.size);
+	}
+	ASSERT_EQ(decoder_record_close(&d), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+	ASSERT_EQ(replay(path, &out, NULL), 0);
+	alarm(0);
+	ASSERT_EQ(backend_num(nth_line(out, "total", 0), A, "connects"), JUMPS);
+	if (count_lines(out, "summary") > 10000 + 2 * JUMPS)
+		TL_FAIL("%d summaries for %d events", count_lines(out, "summary"), JUMPS);
+	free(out);
+	unlink(path);
+}
+
+/* A FIFO, a directory, a device: refused at once, never read (a FIFO
+ * blocked forever in open before). */
+static void test_not_regular(void)
+{
+	static const char *devs[] = { "/dev/zero", "/dev/null", "/tmp" };
+
+	snprintf(path, sizeof(path), "%s/fifo.gsr", dir);
+	unlink(path);
+	ASSERT_EQ(mkfifo(path, 0600), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	expect_fail(path, -1, "FIFO");
+	alarm(0);
+	ASSERT_TRUE(errbuf && strstr(errbuf, "not a regular file"));
+	unlink(path);
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		alarm(5);
+		expect_fail(devs[i], -1, devs[i]);
+		alarm(0);
+		ASSERT_TRUE(errbuf && strstr(errbuf, "not a regular file"));
+	}
+}
+
+/* Crafted clocks: the epoch conversion never overflows (a negative "ts"
+ * came out before), and a header claiming a wall clock before 1970 or
+ * centuries ahead is refused. */
+static void test_crafted_clock(void)
+{
+	struct decoder d;
+	unsigned char hdr[64];
+	int64_t off;
+	FILE *f;
+
+	decoder_init(&d, count_event, NULL);
+	d.wall_offset_ns = 1700000000ll * 1000000000ll;
+	ASSERT_NEAR(decoder_epoch(&d, 0x7fffffffffffff00ull), 9223372036.854775 + 1.7e9, 1e-3);
+	ASSERT_NEAR(decoder_epoch(&d, UINT64_MAX), 18446744073.709551 + 1.7e9, 1e-3);
+	d.wall_offset_ns = INT64_MAX;
+	ASSERT_TRUE(decoder_epoch(&d, UINT64_MAX) > 0);
+	/* the header's wall offset field (bytes 16..23), set negative */
+	snprintf(path, sizeof(path), "%s/empty.gsr", dir);
+	f = fopen(path, "rb");
+	ASSERT_TRUE(f && fread(hdr, 1, rec_header_size, f) == (size_t)rec_header_size);
+	if (f)
+		fclose(f);
+	off = -5;
+	memcpy(hdr + 16, &off, sizeof(off));
+	snprintf(path, sizeof(path), "%s/badclock.gsr", dir);
+	write_file(path, hdr, rec_header_size);
+	expect_fail(path, 16, "negative wall-clock offset");
+	unlink(path);
+}
+
 static void cleanup(void)
 {
 	static const char *files[] = {
@@ -584,6 +728,9 @@ int main(void)
 	RUN_TEST(test_garbage);
 	RUN_TEST(test_bad_event_in_middle);
 	RUN_TEST(test_clock_jump);
+	RUN_TEST(test_many_clock_jumps);
+	RUN_TEST(test_not_regular);
+	RUN_TEST(test_crafted_clock);
 	cleanup();
 	TEST_MAIN_END();
 }

@@ -1,0 +1,33 @@
+/* Credential masking for --record files: a recording must be safe to attach
+ * to a ticket.  In every captured HTTP buffer, the values of credential
+ * headers (Authorization, Cookie, Set-Cookie, X-Api-Key, any name containing
+ * "auth", "cookie", "token", "secret", "passw", "api-key", "apikey",
+ * "session", "signature" or "credential") and the values of query and
+ * matrix (";name=value") parameters of request targets are overwritten
+ * with '*'.  The length never changes, so a replay frames and parses the
+ * recording exactly as the live run did.
+ *
+ * A header can be split over several writes: the scanner state is kept per
+ * connection and direction (a fixed table, no allocation per event) and
+ * carried into the next buffer when it continues the previous one byte for
+ * byte.  A buffer whose context is unknown and which does not start a head
+ * gets its first partial line masked, unless that line is a chunk-size line
+ * the parser may need. */
+#ifndef GS_REDACT_H
+#define GS_REDACT_H
+
+#include <stdint.h>
+#include "http.h"
+
+struct redactor;
+
+struct redactor *redactor_new(void);
+void redactor_free(struct redactor *r);
+/* Mask e->data[0..cap_len) in place. */
+void redact_http(struct redactor *r, struct gs_http_event *e);
+/* Mask credentials in one buffer that starts at a line start (tests, fuzzing). */
+void redact_buffer(uint8_t *p, size_t n);
+/* Is a header with this name (any case) credential-bearing? */
+bool redact_secret_header(const char *name, size_t n);
+
+#endif

@@ -4,7 +4,8 @@
 #   make test       install dependencies, build, run every test
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
-#   make install    copy build/gatescope to $(PREFIX)/sbin
+#   make install    copy build/gatescope to $(PREFIX)/sbin, the man page to
+#                   $(PREFIX)/share/man/man8 (DESTDIR= for staging)
 #   V=1             show the full commands
 
 VERSION    := 0.1.0
@@ -139,6 +140,7 @@ bench: deps
 
 install: $(BUILD)/gatescope
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/gatescope
+	install -D -m 0644 docs/gatescope.8 $(DESTDIR)$(PREFIX)/share/man/man8/gatescope.8
 
 clean:
 	rm -rf $(BUILD)

@@ -4,7 +4,8 @@
 #   make test       install dependencies, build, run every test
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
-#   make install    copy build/gatescope to $(PREFIX)/sbin
+#   make install    copy build/gatescope to $(PREFIX)/sbin, the man page to
+#                   $(PREFIX)/share/man/man8 (DESTDIR= for staging)
 #   make sanitize   build the ASan+UBSan unit tests and the fuzzing harnesses
 #   make fuzz       run each libFuzzer harness FUZZ_SECONDS (default 600) s
 #   V=1             show the full commands
@@ -176,6 +177,7 @@ bench: deps
 
 install: $(BUILD)/gatescope
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/gatescope
+	install -D -m 0644 docs/gatescope.8 $(DESTDIR)$(PREFIX)/share/man/man8/gatescope.8
 
 clean:
 	rm -rf $(BUILD)

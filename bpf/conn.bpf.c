@@ -11,6 +11,11 @@
 #include "gs.bpf.h"
 #include "tls.bpf.h"
 
+/* The license of the whole linked BPF object (bpftool gen object keeps this
+ * one section).  Every file in bpf/ and headers/ is (LGPL-2.1 OR
+ * BSD-2-Clause); "Dual BSD/GPL" is the GPL-compatible string the kernel
+ * accepts for such code (libbpf-tools' convention), which lets the programs
+ * call GPL-only helpers.  See LICENSE. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile bool filter_pid = false;

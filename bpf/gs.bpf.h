@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Helpers and maps shared by every gatescope BPF program.  Several .bpf.c
  * files are linked into one object (bpftool gen object), so maps defined
  * here with __weak are one map in the final skeleton. */

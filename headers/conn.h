@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Connection summary event: one per finished or failed TCP connection of a
  * traced process.  Shared by bpf/conn.bpf.c and userspace/.  64-bit fields
  * first, fixed-size arrays, no pointers: the layout is also the on-disk

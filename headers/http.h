@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* HTTP capture event: the first bytes of a socket buffer that may start an
  * HTTP/1.x head (or continue one), with the connection it belongs to.
  * Shared by bpf/http.bpf.c and userspace/. */

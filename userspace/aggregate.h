@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Aggregator stage: per-backend counters and latency histograms, kept twice:
  * for the current report interval and for the whole run. */
 #ifndef GS_AGGREGATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Attribution engine: for a finished downstream request that failed (502,
  * 503, 504, or the client gave up), one cause, one reason, the evidence
  * that decided it, and a two-letter termination code in the style of
@@ -17,7 +18,7 @@
 
 struct verdict {
 	enum cause cause;		/* CAUSE_NONE for a request that did not fail */
-	const char *reason;		/* DESIGN.md taxonomy, NULL if none */
+	const char *reason;		/* docs/reference.md "Verdicts", NULL if none */
 	char term[3];			/* e.g. "sH", "--" */
 	char evidence[EVIDENCE_LEN];
 };

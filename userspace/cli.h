@@ -1,4 +1,6 @@
-/* Command line: parse and validate every option (CONTRACT.md). */
+/* SPDX-License-Identifier: MIT */
+/* Command line: parse and validate every option (docs/reference.md,
+ * docs/gatescope.8). */
 #ifndef GS_CLI_H
 #define GS_CLI_H
 

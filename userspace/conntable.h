@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Connection table stage: classifies each finished connection (one
  * gs_conn_event) into the outcome the reports count. */
 #ifndef GS_CONNTABLE_H

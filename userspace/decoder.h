@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Event decoder: turns raw events from the BPF ring buffer, or from a
  * --record file, into validated events for the pipeline.  Also writes the
  * --record file.  Everything after the kernel is driven through here, so the

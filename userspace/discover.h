@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process discovery: which processes to trace, found by name in /proc. */
 #ifndef GS_DISCOVER_H
 #define GS_DISCOVER_H

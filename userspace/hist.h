@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Log-linear latency histogram (HDR-style) over nanoseconds.
  *
  * Values below 64 ns are exact; above, each power of two is split into 64

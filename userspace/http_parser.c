@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* HTTP/1.x heads and message boundaries from captured I/O prefixes; see
  * http_parser.h for the model. Everything is line based: a head, a chunk
  * size, the CRLF after chunk data and the trailers are lines; bodies and

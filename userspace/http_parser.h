@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP/1.x parser stage: turns the captured prefixes of socket I/O (one
  * struct gs_http_event each) into request and response heads, and follows
  * message boundaries so the next head is found where it starts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP connection table: per traced connection, the two HTTP streams
  * (requests one way, responses the other) and the exchanges in flight.
  * Turns captured head fragments and connection closes into downstream

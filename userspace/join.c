@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Join engine: see join.h for the contract.  Everything here is a pure
  * function of the requests and attempts reported and of event time, so
  * replays decide exactly as the live run did. */

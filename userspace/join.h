@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Join engine: decides which upstream attempts (gateway -> backend) a
  * downstream request (client -> gateway) caused, and hands each finished
  * request, with its attempts, to one consumer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streaming JSON writer: one object per line, commas and escaping handled
  * here so every JSON emitter in gatescope is well-formed. */
 #ifndef GS_JSON_H

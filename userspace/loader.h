@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loader stage: open -> configure -> load -> attach the BPF programs, fill
  * the filter maps, read kernel-side counters, detach cleanly. */
 #ifndef GS_LOADER_H

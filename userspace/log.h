@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging: one place for messages to stderr and the libbpf print callback. */
 #ifndef GS_LOG_H
 #define GS_LOG_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gatescope: who caused the 504s.  Wires the stages together: options ->
  * loader -> ring buffer -> decoder -> pipeline -> output, and runs the
  * event loop (signalfd + timerfd + ring buffer in one epoll). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Metrics server (--metrics): serves GET /metrics and /healthz over HTTP
  * with libmicrohttpd on its own thread.  The event loop renders the text
  * once per report (metrics_publish) and swaps it in; request handlers only

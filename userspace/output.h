@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Output stage: the periodic report as a table or JSON lines, and the
  * per-event lines of --events. */
 #ifndef GS_OUTPUT_H

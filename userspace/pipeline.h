@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The userspace pipeline after the decoder: every event goes through
  * classification and aggregation here; reports are cut per interval, in
  * wall time when live and in event time when replaying. */

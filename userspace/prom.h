@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Prometheus output stage: renders the aggregates as the text exposition
  * format (version 0.0.4).  Counters cover the whole run (they never go
  * down), latencies are histograms in seconds.  Pure and single-threaded:

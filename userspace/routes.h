@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Route aggregation: per "METHOD host/path-template" request counts, status
  * classes, latency, retry amplification and the upstream -> downstream
  * status translation matrix.  Kept per interval and for the whole run. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timeout inference: every timeout-driven close (an endpoint closes a
  * connection with a request outstanding after a period without progress)
  * gives one idle time.  Clusters of idle times per (closer, peer, kind)

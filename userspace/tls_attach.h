@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TLS capture set-up: which libssl files the traced processes map, the
  * uprobes on each of them (once per file, for every process using it: the
  * BPF side filters by traced pid, so workers forked later are covered),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Live full-screen view (-o tui) for an incident: routes sorted by 504
  * rate with the 504 cause split, backends (connect and TTFB p99, resets,
  * retransmits, timeouts), inferred timeouts and ladder warnings, pipeline

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers used across modules: address formatting, strict number
  * parsing, clocks. */
 #ifndef GS_UTIL_H

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /* Credential masking for --record files: a recording must be safe to attach
  * to a ticket.  In every captured HTTP buffer, the values of credential
  * headers (Authorization, Cookie, Set-Cookie, X-Api-Key, any name containing

@@ -127,7 +127,10 @@ tls_check_conns() {
 	        continue
 	    if o.get("type") == "request" and loc_of(o["route"]):
 	        gc[loc_of(o["route"])][(o["client"], status(o))] += 1
-	        gb[loc_of(o["route"])][(o["backend"], o["status"])] += 1
+	        # No status sent: nginx logs 499, a gateway that wrote a late
+	        # status into the dead connection (HAProxy) logs that status.
+	        st = 499 if o["status"] is None else o["status"]
+	        gb[loc_of(o["route"])][(o["backend"], st)] += 1
 	for loc in locs:
 	    if clients:
 	        n, conns = sum(cl[loc].values()), len({k[0] for k in cl[loc]})

@@ -280,14 +280,16 @@ struct cand {
 };
 
 /* Is x a better last attempt than y?  An outcome that agrees with the
- * client's first.  Then, for two answered attempts or two with the same
- * outcome, the one begun first: a gateway may pass an answer on long after
- * it read its head (it waits for the body), so nearness proves nothing,
- * and requests are decided in the order they were answered, so the oldest
- * feasible attempt is the one later requests can use least (the verdict
- * is the same either way).  For attempts ended by a close with different
- * outcomes, the nearest: a gateway answers right after it gives up on (or
- * is refused by) an upstream, or closes it right after answering. */
+ * client's first.  Then, for two answered attempts, the one begun first: a
+ * gateway may pass an answer on long after it read its head (it waits for
+ * the body), so nearness proves nothing, and requests are joined in the
+ * order they were answered, so the oldest feasible attempt is the one
+ * later requests can use least.  For attempts ended by a close: the
+ * request's own thread when their outcomes differ, then the side of the
+ * answer this gateway closes on (once learned), then the nearest: a
+ * gateway answers right after it gives up on (or is refused by) an
+ * upstream, or closes it right after answering.  (Same-outcome closes:
+ * oldest_sibling().) */
 static bool better(const struct cand *x, const struct cand *y, int side)
 {
 	if (x->agrees != y->agrees)
@@ -311,9 +313,10 @@ static bool gateway_closed(const struct attempt *a)
 	       (a->failure == ATTEMPT_CONNECT_TIMEOUT || a->failure == ATTEMPT_ABANDONED);
 }
 
-/* On which side of its answer does this gateway close an attempt it gave
- * up on: +1 after (HAProxy answers first), -1 before (nginx closes
- * first), 0 not known yet.  Learned from requests with one candidate. */
+/* On which side of its answer does the traced gateway close an attempt it
+ * gave up on: +1 after (HAProxy answers first), -1 before (nginx closes
+ * first), 0 not known yet (or mixed, when gateways of both kinds are
+ * traced at once).  Learned from requests with one candidate. */
 static int close_side(const struct joiner *j)
 {
 	if (j->closes_after >= 8 && j->closes_after >= 4 * j->closes_before)
@@ -394,43 +397,35 @@ static bool sibling(const struct joiner *j, const struct request *r, enum level 
 	       !outcomes_differ(a, best->a) && c->d <= best->d + JOIN_GROUP_NS;
 }
 
-/* Did a sibling begin after a ended (a is an earlier try of the same
- * request: a retry follows a failure)? */
-static bool followed(const struct joiner *j, const struct request *r, enum level lvl,
-		     const struct cand *best, const struct attempt *a)
-{
-	struct cand c;
-
-	for (uint32_t i = 0; i < j->apool.nactive; i++) {
-		struct attempt *b = &j->atts[j->apool.active[i]];
-
-		if (b != a && sibling(j, r, lvl, best, b, &c) && attempt_began(b) >= attempt_end(a))
-			return true;
-	}
-	return false;
-}
-
 /* Attempts ended by a close with the same outcome, a burst of them ending
  * within JOIN_GROUP_NS (a gateway whose timers for many requests fire
  * together): which one is nearest proves little, and taking a neighbour's
  * leaves that neighbour only attempts begun before it.  The oldest one
- * that is not followed by a retry goes: the one later requests can use
- * least, and the verdict is the same either way. */
+ * that no sibling began after (a retry follows its failed predecessor)
+ * goes: the one later requests can use least, and the verdict is the same
+ * either way.  Siblings are gathered once, at most JOIN_SIBLINGS of them. */
 static void oldest_sibling(const struct joiner *j, const struct request *r, enum level lvl,
 			   struct cand *best)
 {
-	struct cand pickd = *best, c;
+	struct cand sib[JOIN_SIBLINGS], c;
+	unsigned n = 0;
 
 	if (best->a->status)
 		return;
-	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+	for (uint32_t i = 0; i < j->apool.nactive && n < JOIN_SIBLINGS; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
 
-		if (sibling(j, r, lvl, best, a, &c) &&
-		    attempt_began(a) < attempt_began(pickd.a) && !followed(j, r, lvl, best, a))
-			pickd = c;
+		if (sibling(j, r, lvl, best, a, &c))
+			sib[n++] = c;
 	}
-	*best = pickd;
+	for (unsigned i = 0; i < n; i++) {
+		bool followed = false;
+
+		for (unsigned k = 0; k < n && !followed; k++)
+			followed = k != i && attempt_began(sib[k].a) >= attempt_end(sib[i].a);
+		if (!followed && attempt_began(sib[i].a) < attempt_began(best->a))
+			*best = sib[i];
+	}
 }
 
 /* Among the candidates of one level: the best fit (see better() and

@@ -44,8 +44,10 @@
 #define JOIN_FACTS_WAIT_NS (3 * 1000000000ull)
 /* An attempt's end farther than this from the answer is not its last one. */
 #define JOIN_FIT_NS (250 * 1000000ull)
-/* Attempts with one outcome ending this close together are one burst. */
+/* Attempts with one outcome ending this close together are one burst,
+ * of which at most this many are compared. */
 #define JOIN_GROUP_NS (5 * 1000000ull)
+#define JOIN_SIBLINGS 128
 /* Two candidates whose ends are this close to the answer fit equally. */
 #define JOIN_TIE_NS (1 * 1000000ull)
 /* An unclaimed attempt is kept this long after it ended. */

@@ -887,12 +887,13 @@ gw_check_attr() {
 
 # gw_check_timeouts TEST [CLOSER:KIND:PEER:SECONDS ...]: the timeouts
 # configured in this scenario.  gatescope must infer each of them within
-# 50 ms, and infer nothing else (a close that no timeout drove is no
-# evidence of one).
+# GW_TIMEOUT_TOL seconds (default 0.05), and infer nothing else (a close
+# that no timeout drove is no evidence of one).
 gw_check_timeouts() {
-	python3 - "$GW_OUT" "$@" <<-'EOF'
-	import json, sys
+	GW_TIMEOUT_TOL=${GW_TIMEOUT_TOL:-0.05} python3 - "$GW_OUT" "$@" <<-'EOF'
+	import json, os, sys
 	out, test, want = sys.argv[1], sys.argv[2], sys.argv[3:]
+	tol = float(os.environ["GW_TIMEOUT_TOL"])
 	total = [json.loads(l) for l in open(out) if '"type":"total"' in l][-1]
 	got = total.get("timeouts") or []
 	fails = 0
@@ -903,7 +904,7 @@ gw_check_timeouts() {
 	    closer, kind, rest = w.split(":", 2)
 	    peer, secs = rest.rsplit(":", 1)
 	    hits = [i for i, x in enumerate(got) if (x["closer"], x["kind"], x["peer"]) == (closer, kind, peer)]
-	    ok = [i for i in hits if abs(got[i]["seconds"] - float(secs)) < 0.05]
+	    ok = [i for i in hits if abs(got[i]["seconds"] - float(secs)) < tol]
 	    matched.update(hits)
 	    if ok:
 	        print(f"PASS {test}: inferred {show(got[ok[0]])}, configured {secs} s")

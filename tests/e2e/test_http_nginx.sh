@@ -98,8 +98,12 @@ phase() {	# NAME KEEPALIVE [GATESCOPE ARGS]
 	fi
 }
 
-phase keepalive_off 0
-phase keepalive_on 8
+# nginx stamps its times from a millisecond clock it refreshes once per
+# event-loop turn: on a busy machine a few requests in 360 differ from the
+# kernel's times by 1-3 ms (seen in CI: 356 of 360 agree, the rest off by
+# 1.2-3.3 ms, nginx's header time the shorter).  98 % must agree.
+GW_TIMING_BAR=0.98 phase keepalive_off 0
+GW_TIMING_BAR=0.98 phase keepalive_on 8
 # The fallback capture path (syscall tracepoints), forced: same answers.
 # It slows every syscall of nginx, whose event loop then stamps its cached
 # millisecond clock later (seen: nginx 2 ms where the kernel saw the answer

@@ -71,8 +71,12 @@ for GW_KIND in $(gw_kinds); do
 	run.figures(failed, slow)
 	PY
 	# A read timeout on every server the gateway's log says it timed out on
-	# at least 3 times (gatescope infers none from fewer closes).
-	gw_check_timeouts "$TK" $(python3 -c 'import collections, json, sys
+	# at least 3 times (gatescope infers none from fewer closes).  Within
+	# 100 ms: nginx arms its timers from a clock it updates once per event
+	# loop turn, so while it sets up 100 connections in one burst its 1 s
+	# timers fire up to tens of ms early in kernel time (seen: 0.946 s, the
+	# idle time between its last write and its close).
+	GW_TIMEOUT_TOL=0.1 gw_check_timeouts "$TK" $(python3 -c 'import collections, json, sys
 n = collections.Counter(g["upstream_addr"][-1] for g in map(json.loads, open(sys.argv[1]))
                         if any(x["kind"] == "upstream_timeout" for x in g["errors"]))
 print(" ".join(sorted("gateway:read:%s:1.0" % s for s, k in n.items() if k >= 3)))' "$SCN_GWLOG")

@@ -485,8 +485,28 @@ static bool in_chain(struct attempt *const *chain, unsigned n, const struct atte
 	return false;
 }
 
+/* Did another request, answered right when p ended, more likely end with
+ * p (a refusal answered with a 502 at once) than r retry after it? */
+static bool answers_another(const struct joiner *j, const struct request *r,
+			    const struct attempt *p)
+{
+	uint64_t began = attempt_began(p), end = attempt_end(p);
+
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (o == r || o->pid != p->pid || o->joined || !(o->ts_response || o->finished))
+			continue;
+		if (began >= o->ts_start && began <= answer_time(o) &&
+		    distance(end, answer_time(o)) <= JOIN_GROUP_NS)
+			return true;
+	}
+	return false;
+}
+
 /* The failed attempt just before the chain's oldest (a retry follows a
- * failure): the latest to end before it began. */
+ * failure): the latest to end before it began, unless it is another
+ * request's last attempt. */
 static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
 					struct attempt *const *chain, unsigned n)
 {
@@ -501,7 +521,7 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 			continue;
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
-		if (end > prev_end) {
+		if (end > prev_end && !answers_another(j, r, a)) {
 			prev = a;
 			prev_end = end;
 		}
@@ -533,6 +553,18 @@ static void claim_attempts(struct request *r, struct attempt *last, struct joine
 	}
 }
 
+/* An attempt leaves the table: remember when it ran, so a request decided
+ * later still knows the process was trying upstream meanwhile. */
+static void release_attempt(struct joiner *j, struct attempt *a)
+{
+	struct join_recent *g = &j->recent[j->nrecent++ % JOIN_RECENT];
+
+	g->pid = a->pid;
+	g->began = attempt_began(a);
+	g->end = attempt_end(a);
+	pool_put(&j->apool, SLOT(a->id));
+}
+
 /* The claimed attempts become the request's own copies; their slots go. */
 static void copy_claimed(struct joiner *j, struct request *r)
 {
@@ -543,7 +575,7 @@ static void copy_claimed(struct joiner *j, struct request *r)
 		if (!a)
 			continue;
 		r->attempts[r->nattempts++] = *a;
-		pool_put(&j->apool, SLOT(a->id));
+		release_attempt(j, a);
 	}
 	r->nclaimed = 0;
 }
@@ -578,17 +610,28 @@ static struct attempt *last_claimed(struct joiner *j, const struct request *r)
 /* Did the process have upstream attempts under way while r was in
  * flight (claimed by other requests or not)?  Then "the gateway answered
  * without trying upstream" is not proven. */
+static bool overlaps(const struct request *r, uint32_t pid, uint64_t began, uint64_t end)
+{
+	return pid == r->pid && began <= answer_time(r) && (!end || end >= r->ts_start);
+}
+
 static bool attempts_in_flight(const struct joiner *j, const struct request *r)
 {
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		const struct attempt *a = &j->atts[j->apool.active[i]];
-		uint64_t began = attempt_began(a), end = attempt_end(a);
 
-		if (a->pid == r->pid && began <= answer_time(r) && (!end || end >= r->ts_start))
+		if (overlaps(r, a->pid, attempt_began(a), attempt_end(a)))
+			return true;
+	}
+	for (unsigned i = 0; i < JOIN_RECENT; i++) {
+		const struct join_recent *g = &j->recent[i];
+
+		if (g->pid && overlaps(r, g->pid, g->began, g->end))
 			return true;
 	}
 	return false;
 }
+
 
 static uint64_t await_facts(struct joiner *j, struct request *r, uint64_t until)
 {
@@ -679,7 +722,7 @@ static void orphan(struct joiner *j, struct attempt *a)
 	j->st.unjoined_attempts++;
 	if (j->on_orphan)
 		j->on_orphan(a, j->ctx);
-	pool_put(&j->apool, SLOT(a->id));
+	release_attempt(j, a);
 }
 
 /* Attempts no request can claim any more: ended long ago (or all, at the

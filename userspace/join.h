@@ -184,10 +184,19 @@ struct join_pool {
 	uint32_t nactive, nfree;
 };
 
+/* Attempts that left the table lately: when they ran, by process. */
+#define JOIN_RECENT 256
+struct join_recent {
+	uint32_t pid;
+	uint64_t began, end;
+};
+
 struct joiner {
 	struct request *reqs;		/* JOIN_REQUESTS slots; slot 0 unused (id 0 = none) */
 	struct attempt *atts;		/* JOIN_ATTEMPTS slots; slot 0 unused */
 	struct join_pool rpool, apool;
+	struct join_recent recent[JOIN_RECENT];
+	unsigned nrecent;
 	uint32_t npending;		/* answered or finished requests not handed over */
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */

@@ -331,6 +331,30 @@ static void test_failed_connects_late(void)
 	join_free(&j);
 }
 
+/* Two clients, a backend that refuses: each refusal is answered 502 at
+ * once.  The first request answered must not take the other's refusal as
+ * an earlier try of its own (which would leave the other with none, blamed
+ * on the gateway). */
+static void test_refusal_not_a_retry(void)
+{
+	struct joiner j;
+	uint32_t ra, rb;
+
+	setup(&j);
+	ra = request(&j, "/d/1", 1, T0);
+	rb = request(&j, "/d/2", 1, T0 + 100000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 150000, T0 + 200000);	/* b's */
+	failed_connect(&j, "198.18.0.2:80", T0 + 300000, T0 + 350000);	/* a's */
+	answer(&j, ra, 502, T0 + 400000);
+	answer(&j, rb, 502, T0 + 600000);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(by_path("/d/1")->nattempts, 1);
+	ASSERT_EQ(by_path("/d/2")->nattempts, 1);
+	ASSERT_EQ(by_path("/d/1")->attempts[0].ts_start, T0 + 300000);
+	join_free(&j);
+}
+
 /* A 504 and two opaque attempts (TLS) ending 0.1 ms either side of it
  * with different outcomes: the engine says ambiguous and binds nothing. */
 static void test_ambiguous(void)
@@ -429,6 +453,7 @@ int main(void)
 	RUN_TEST(test_fingerprint_separates);
 	RUN_TEST(test_other_thread);
 	RUN_TEST(test_failed_connects_late);
+	RUN_TEST(test_refusal_not_a_retry);
 	RUN_TEST(test_ambiguous);
 	RUN_TEST(test_waits_for_facts);
 	RUN_TEST(test_orphans_expire);

@@ -485,20 +485,55 @@ static bool in_chain(struct attempt *const *chain, unsigned n, const struct atte
 	return false;
 }
 
-/* Did another request, answered right when p ended, more likely end with
- * p (a refusal answered with a 502 at once) than r retry after it? */
-static bool answers_another(const struct joiner *j, const struct request *r,
-			    const struct attempt *p)
+/* Could a be one of o's attempts: same process, unclaimed, begun while o
+ * was in flight (o may not be answered yet), compatible content. */
+static bool could_be(const struct joiner *j, const struct request *o, const struct attempt *a)
 {
-	uint64_t began = attempt_began(p), end = attempt_end(p);
+	uint64_t began = attempt_began(a), answered = answer_time(o);
+
+	return !a->owner && a->pid == o->pid && began >= o->ts_start &&
+	       (!answered || began <= answered) && content_level(j, o, a) != LVL_NONE;
+}
+
+/* Has o an attempt other than p (and r's chain) that can explain how it
+ * ended: one still open, or one whose outcome agrees with o's? */
+static bool other_explanation(const struct joiner *j, const struct request *o,
+			      const struct attempt *p, struct attempt *const *chain, unsigned n)
+{
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		const struct attempt *a = &j->atts[j->apool.active[i]];
+
+		if (a == p || in_chain(chain, n, a) || !could_be(j, o, a))
+			continue;
+		if (!attempt_end(a) || outcome_agrees(o, a))
+			return true;
+	}
+	return false;
+}
+
+/* Is p more likely another request's than an earlier try of r?  So when
+ * another request was answered right when p ended (a refusal answered with
+ * a 502 at once), and when p is the only attempt that can explain another
+ * answered request's failure, even one answered late (a goroutine that ran
+ * late on a loaded host).  Requests not answered yet are no evidence: a
+ * connect in flight is not known before it ends. */
+static bool answers_another(const struct joiner *j, const struct request *r,
+			    const struct attempt *p, struct attempt *const *chain, unsigned n)
+{
+	uint64_t end = attempt_end(p);
 
 	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
 		const struct request *o = &j->reqs[j->rpool.active[i]];
+		uint64_t answered = answer_time(o);
 
-		if (o == r || o->pid != p->pid || o->joined || !(o->ts_response || o->finished))
+		if (o == r || o->joined || !could_be(j, o, p))
 			continue;
-		if (began >= o->ts_start && began <= answer_time(o) &&
-		    distance(end, answer_time(o)) <= JOIN_GROUP_NS)
+		if (!answered)
+			continue;	/* its attempts may not be known yet (a connect in flight) */
+		if (distance(end, answered) <= JOIN_GROUP_NS)
+			return true;
+		if (answered + JOIN_GROUP_NS >= end && answered <= end + JOIN_FIT_NS &&
+		    outcome_agrees(o, p) && !other_explanation(j, o, p, chain, n))
 			return true;
 	}
 	return false;
@@ -521,7 +556,7 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 			continue;
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
-		if (end > prev_end && !answers_another(j, r, a)) {
+		if (end > prev_end && !answers_another(j, r, a, chain, n)) {
 			prev = a;
 			prev_end = end;
 		}

@@ -355,6 +355,55 @@ static void test_refusal_not_a_retry(void)
 	join_free(&j);
 }
 
+/* The same on a loaded host: the goroutine that answers b runs 30 ms
+ * after b's refusal, after a was answered.  b's refusal is the only
+ * attempt that explains b's 502, so it is not a's earlier try. */
+static void test_refusal_answered_late(void)
+{
+	struct joiner j;
+	uint32_t ra, rb;
+
+	setup(&j);
+	ra = request(&j, "/d/1", 1, T0);
+	rb = request(&j, "/d/2", 1, T0 + 100000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 150000, T0 + 200000);	/* b's */
+	failed_connect(&j, "198.18.0.2:80", T0 + 300000, T0 + 350000);	/* a's */
+	answer(&j, ra, 502, T0 + 400000);
+	answer(&j, rb, 502, T0 + 30 * MS);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(by_path("/d/1")->nattempts, 1);
+	ASSERT_EQ(by_path("/d/2")->nattempts, 1);
+	ASSERT_EQ(by_path("/d/1")->attempts[0].ts_start, T0 + 300000);
+	ASSERT_EQ(by_path("/d/2")->attempts[0].ts_start, T0 + 150000);
+	join_free(&j);
+}
+
+/* A retry is still a retry when another request is in flight: b has an
+ * attempt of its own (open when a is decided), so a's refused first try
+ * stays a's. */
+static void test_retry_beside_another(void)
+{
+	struct joiner j;
+	uint32_t ra, rb, ub;
+
+	setup(&j);
+	ra = request(&j, "/d/1", 1, T0);
+	rb = request(&j, "/d/2", 1, T0 + 100000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 150000, T0 + 200000);	/* a's first */
+	ub = attempt(&j, "/d/2", 1, "198.18.0.3:80", T0 + 250000);	/* b's */
+	abandoned(&j, attempt(&j, "/d/1", 1, "198.18.0.3:80", T0 + 300000), T0 + 60 * MS);
+	answer(&j, ra, 504, T0 + 60 * MS + 100000);
+	join_poll(&j, T0 + 300 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(by_path("/d/1")->nattempts, 2);
+	responded(&j, ub, 200, T0 + 400 * MS);
+	answer(&j, rb, 200, T0 + 400 * MS + 100000);
+	join_poll(&j, T0 + 600 * MS);
+	ASSERT_EQ(by_path("/d/2")->nattempts, 1);
+	join_free(&j);
+}
+
 /* A 504 and two opaque attempts (TLS) ending 0.1 ms either side of it
  * with different outcomes: the engine says ambiguous and binds nothing. */
 static void test_ambiguous(void)
@@ -454,6 +503,8 @@ int main(void)
 	RUN_TEST(test_other_thread);
 	RUN_TEST(test_failed_connects_late);
 	RUN_TEST(test_refusal_not_a_retry);
+	RUN_TEST(test_refusal_answered_late);
+	RUN_TEST(test_retry_beside_another);
 	RUN_TEST(test_ambiguous);
 	RUN_TEST(test_waits_for_facts);
 	RUN_TEST(test_orphans_expire);

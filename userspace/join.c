@@ -428,6 +428,86 @@ static void oldest_sibling(const struct joiner *j, const struct request *r, enum
 	}
 }
 
+/* Could a be one of o's attempts: same process, unclaimed, begun while o
+ * was in flight (o may not be answered yet), compatible content. */
+static bool could_be(const struct joiner *j, const struct request *o, const struct attempt *a)
+{
+	uint64_t began = attempt_began(a), answered = answer_time(o);
+
+	return !a->owner && a->pid == o->pid && began >= o->ts_start &&
+	       (!answered || began <= answered) && content_level(j, o, a) != LVL_NONE;
+}
+
+/* Is c's attempt better explained by another request, one not decided
+ * yet that was answered nearer its end and whose outcome it explains (the
+ * refusal another client got at once, ending next to this request's own
+ * connect timeout)? */
+static bool nearer_another(const struct joiner *j, const struct request *r, const struct cand *c)
+{
+	uint64_t end = attempt_end(c->a);
+
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (o != r && !o->joined && answer_time(o) && could_be(j, o, c->a) &&
+		    outcome_agrees(o, c->a) && distance(end, answer_time(o)) < c->d)
+			return true;
+	}
+	return false;
+}
+
+static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
+					struct attempt *const *chain, unsigned n);
+
+/* The first try of the retry chain that ends at a (previous_attempt()'s
+ * rule: each try ended before the next began). */
+static struct attempt *chain_head(struct joiner *j, const struct request *r, struct attempt *a)
+{
+	struct attempt *chain[REQ_ATTEMPTS + 1];
+	unsigned n = 0;
+
+	chain[n++] = a;
+	while (n <= REQ_ATTEMPTS && (chain[n] = previous_attempt(j, r, chain, n)))
+		n++;
+	return chain[n - 1];
+}
+
+/* Was this first try begun for r: is r the request of the process that
+ * began last before it?  A gateway connects upstream right after it reads
+ * a request's head. */
+static bool began_for(const struct joiner *j, const struct request *r, const struct attempt *head)
+{
+	uint64_t began = attempt_began(head);
+
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (o != r && o->pid == r->pid && o->ts_start > r->ts_start && o->ts_start <= began)
+			return false;
+	}
+	return r->ts_start <= began;
+}
+
+/* A tie is settled when only one of the two is r's by other evidence:
+ * the other is better explained by another request, or only one's retry
+ * chain began right after r arrived (two requests whose retries run in
+ * step, their closes in the same batch of timers). */
+static void settle_tie(struct joiner *j, const struct request *r, struct cand *best,
+		       struct cand *second)
+{
+	bool best_mine = !nearer_another(j, r, best), second_mine = !nearer_another(j, r, second);
+
+	if (best_mine == second_mine) {
+		best_mine = began_for(j, r, chain_head(j, r, best->a));
+		second_mine = began_for(j, r, chain_head(j, r, second->a));
+	}
+	if (best_mine == second_mine)
+		return;
+	if (second_mine)
+		*best = *second;
+	second->a = NULL;
+}
+
 /* Among the candidates of one level: the best fit (see better() and
  * oldest_sibling()), else the newest attempt still open; and whether a
  * second fit makes it a tie. */
@@ -466,6 +546,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		best.after ? j->closes_after++ : j->closes_before++;
 	if (best.a)
 		oldest_sibling(j, r, lvl, &best);
+	if (best.a && tie(r, &best, &second))
+		settle_tie(j, r, &best, &second);
 	pk->last = best.a ? best.a : open;
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
@@ -485,37 +567,31 @@ static bool in_chain(struct attempt *const *chain, unsigned n, const struct atte
 	return false;
 }
 
-/* Could a be one of o's attempts: same process, unclaimed, begun while o
- * was in flight (o may not be answered yet), compatible content. */
-static bool could_be(const struct joiner *j, const struct request *o, const struct attempt *a)
+/* Is p the attempt that ended nearest o's answer among those that can
+ * explain how o ended (outside r's chain)?  Then it is o's last. */
+static bool nearest_for(const struct joiner *j, const struct request *o,
+			const struct attempt *p, struct attempt *const *chain, unsigned n)
 {
-	uint64_t began = attempt_began(a), answered = answer_time(o);
+	uint64_t ans = answer_time(o), d = distance(attempt_end(p), ans);
 
-	return !a->owner && a->pid == o->pid && began >= o->ts_start &&
-	       (!answered || began <= answered) && content_level(j, o, a) != LVL_NONE;
-}
-
-/* Has o an attempt other than p (and r's chain) that can explain how it
- * ended: one still open, or one whose outcome agrees with o's? */
-static bool other_explanation(const struct joiner *j, const struct request *o,
-			      const struct attempt *p, struct attempt *const *chain, unsigned n)
-{
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		const struct attempt *a = &j->atts[j->apool.active[i]];
+		uint64_t end = attempt_end(a);
 
 		if (a == p || in_chain(chain, n, a) || !could_be(j, o, a))
 			continue;
-		if (!attempt_end(a) || outcome_agrees(o, a))
-			return true;
+		if (!end || (outcome_agrees(o, a) && distance(end, ans) < d &&
+			     (end <= ans || gateway_closed(a))))
+			return false;
 	}
-	return false;
+	return true;
 }
 
 /* Is p more likely another request's than an earlier try of r?  So when
  * another request was answered right when p ended (a refusal answered with
- * a 502 at once), and when p is the only attempt that can explain another
- * answered request's failure, even one answered late (a goroutine that ran
- * late on a loaded host).  Requests not answered yet are no evidence: a
+ * a 502 at once), and when p is the nearest attempt that can explain
+ * another answered request's failure, even one answered late (a goroutine
+ * that ran late on a loaded host).  Requests not answered yet are no evidence: a
  * connect in flight is not known before it ends. */
 static bool answers_another(const struct joiner *j, const struct request *r,
 			    const struct attempt *p, struct attempt *const *chain, unsigned n)
@@ -533,35 +609,48 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 		if (distance(end, answered) <= JOIN_GROUP_NS)
 			return true;
 		if (answered + JOIN_GROUP_NS >= end && answered <= end + JOIN_FIT_NS &&
-		    outcome_agrees(o, p) && !other_explanation(j, o, p, chain, n))
+		    outcome_agrees(o, p) && nearest_for(j, o, p, chain, n))
 			return true;
 	}
 	return false;
 }
 
-/* The failed attempt just before the chain's oldest (a retry follows a
- * failure): the latest to end before it began, unless it is another
- * request's last attempt. */
-static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
-					struct attempt *const *chain, unsigned n)
+/* The failed attempt that ended latest before the chain's oldest began
+ * (a retry follows a failure), unless it is another request's last
+ * attempt.  With slack, one the gateway closed itself may end a little
+ * after. */
+static struct attempt *ended_before(struct joiner *j, const struct request *r,
+				    struct attempt *const *chain, unsigned n, uint64_t slack)
 {
 	struct attempt *prev = NULL;
-	uint64_t limit = attempt_began(chain[n - 1]), prev_end = 0;
+	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX;
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
 		uint64_t end = attempt_end(a);
 
-		if (!end || end > limit || in_chain(chain, n, a) || !candidate_level(j, r, a))
+		if (!end || attempt_began(a) >= limit || in_chain(chain, n, a) ||
+		    end > limit + (gateway_closed(a) ? slack : 0) || !candidate_level(j, r, a))
 			continue;
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
-		if (end > prev_end && !answers_another(j, r, a, chain, n)) {
+		if (distance(end, limit) < prev_d && !answers_another(j, r, a, chain, n)) {
 			prev = a;
-			prev_end = end;
+			prev_d = distance(end, limit);
 		}
 	}
 	return prev;
+}
+
+/* The try before the chain's oldest: one that ended before it began; else
+ * one the gateway gave up on and closed just after it began the retry
+ * (HAProxy aborts the old socket in a later turn of its loop). */
+static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
+					struct attempt *const *chain, unsigned n)
+{
+	struct attempt *prev = ended_before(j, r, chain, n, 0);
+
+	return prev ? prev : ended_before(j, r, chain, n, JOIN_CLOSE_SLACK_NS);
 }
 
 /* ---- deciding ---- */

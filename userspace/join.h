@@ -48,6 +48,10 @@
  * of which at most this many are compared. */
 #define JOIN_GROUP_NS (5 * 1000000ull)
 #define JOIN_SIBLINGS 128
+/* A gateway may close a connect it gave up on a little after it began the
+ * retry (HAProxy aborts the old socket in a later turn of its loop): an
+ * earlier try it closed may end this much after the next one began. */
+#define JOIN_CLOSE_SLACK_NS (20 * 1000000ull)
 /* Two candidates whose ends are this close to the answer fit equally. */
 #define JOIN_TIE_NS (1 * 1000000ull)
 /* An unclaimed attempt is kept this long after it ended. */

@@ -78,7 +78,7 @@ GW_PORT=$((20000 + GS_SUFFIX % 4000 * 10))
 gw_be_port() { echo $((GW_PORT + $1)); }
 
 # GW_KEEP=DIR: keep this run's files (gatescope JSON, gateway logs, client
-# answers) in DIR for a look after the run.
+# answers, a recording gatescope can replay) in DIR for a look after the run.
 gw_exit() {
 	[ -n "${GW_KEEP:-}" ] && cp -r "$GS_TMP" "$GW_KEEP"
 	gs_cleanup
@@ -472,7 +472,9 @@ gw_request_pids() {
 gw_gatescope() {
 	local out=$1
 	shift
-	gs_start "$out" -p "${GW_PID:-$GW_NGINX_PID}" -e all "$@"
+	# With GW_KEEP, also a recording to replay the run's joins offline.
+	gs_start "$out" -p "${GW_PID:-$GW_NGINX_PID}" -e all \
+		${GW_KEEP:+--record "$out.gsr"} "$@"
 }
 
 # gw_curl ARGS...: curl from the client namespace, bounded.

@@ -34,7 +34,7 @@ for GW_KIND in $(gw_kinds); do
 	gw_attr_clients /refused0 2 3
 	gw_attr_clients /refused2 2 3
 	gw_attr_clients /synd0 2 2
-	gw_attr_clients /synd2 2 1
+	gw_attr_clients /synd2 3 1
 	gw_attr_clients /ok 1 12
 	gw_attr_stop
 	GW_SCENARIO=haproxy_refused_retries0 gw_check_attr "$TK" /refused0 backend backend_refused

@@ -404,6 +404,70 @@ static void test_retry_beside_another(void)
 	join_free(&j);
 }
 
+/* A connect the gateway gave up on at `at` (its timer), no bytes. */
+static uint32_t timed_out_connect(struct joiner *j, const char *be, uint64_t start, uint64_t at)
+{
+	struct attempt a = attempt_proto(NULL, 1, be, start);
+
+	a.opaque = true;
+	a.ts_request = 0;
+	a.have_conn = true;
+	a.failure = ATTEMPT_CONNECT_TIMEOUT;
+	a.conn.ts_start = start;
+	a.conn.ts_close = at;
+	return join_attempt_start(j, &a);
+}
+
+/* Two requests on one HAProxy thread, 0.7 ms apart, each retried twice
+ * against two SYN-dropping servers: their tries run in step and their
+ * last closes come in one batch of timers, 0.3 ms apart.  Each retry
+ * chain began right after its own request arrived: that settles it. */
+static void test_retries_in_step(void)
+{
+	struct joiner j;
+	uint32_t r1, r2;
+
+	setup(&j);
+	r1 = request(&j, "/s/1", 1, T0);
+	r2 = request(&j, "/s/2", 1, T0 + 700000);
+	timed_out_connect(&j, "198.18.0.3:80", T0 + 100000, T0 + 1000 * MS);
+	timed_out_connect(&j, "198.18.0.2:80", T0 + 800000, T0 + 1000 * MS + 300000);
+	timed_out_connect(&j, "198.18.0.2:80", T0 + 1000 * MS + 200000, T0 + 2000 * MS);
+	timed_out_connect(&j, "198.18.0.3:80", T0 + 1000 * MS + 350000, T0 + 2000 * MS + 200000);
+	timed_out_connect(&j, "198.18.0.3:80", T0 + 2000 * MS + 100000, T0 + 3020 * MS);
+	timed_out_connect(&j, "198.18.0.2:80", T0 + 2000 * MS + 250000, T0 + 3020 * MS + 300000);
+	answer(&j, r1, 503, T0 + 3003 * MS);
+	answer(&j, r2, 503, T0 + 3020 * MS + 100000);
+	join_poll(&j, T0 + 4000 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(by_path("/s/1")->join, JOIN_TIME);
+	ASSERT_EQ(by_path("/s/1")->nattempts, 3);
+	ASSERT_EQ(by_path("/s/2")->nattempts, 3);
+	ASSERT_STREQ(by_path("/s/1")->attempts[2].backend, "198.18.0.3:80");
+	ASSERT_STREQ(by_path("/s/2")->attempts[2].backend, "198.18.0.2:80");
+	ASSERT_EQ(by_path("/s/1")->attempts[0].ts_start, T0 + 100000);
+	join_free(&j);
+}
+
+/* HAProxy gives up on a connect, begins the retry, and aborts the old
+ * socket 7 ms later, in a later turn of its loop: still one chain. */
+static void test_retry_before_close(void)
+{
+	struct joiner j;
+	uint32_t r1;
+
+	setup(&j);
+	r1 = request(&j, "/s/1", 1, T0);
+	timed_out_connect(&j, "198.18.0.2:80", T0 + 100000, T0 + 1007 * MS);
+	timed_out_connect(&j, "198.18.0.3:80", T0 + 1000 * MS + 700000, T0 + 2001 * MS);
+	answer(&j, r1, 503, T0 + 2000 * MS + 800000);
+	join_poll(&j, T0 + 3000 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 2);
+	ASSERT_STREQ(decided[0].attempts[0].backend, "198.18.0.2:80");
+	join_free(&j);
+}
+
 /* A 504 and two opaque attempts (TLS) ending 0.1 ms either side of it
  * with different outcomes: the engine says ambiguous and binds nothing. */
 static void test_ambiguous(void)
@@ -505,6 +569,8 @@ int main(void)
 	RUN_TEST(test_refusal_not_a_retry);
 	RUN_TEST(test_refusal_answered_late);
 	RUN_TEST(test_retry_beside_another);
+	RUN_TEST(test_retries_in_step);
+	RUN_TEST(test_retry_before_close);
 	RUN_TEST(test_ambiguous);
 	RUN_TEST(test_waits_for_facts);
 	RUN_TEST(test_orphans_expire);

@@ -472,9 +472,10 @@ gw_request_pids() {
 gw_gatescope() {
 	local out=$1
 	shift
-	# With GW_KEEP, also a recording to replay the run's joins offline.
-	gs_start "$out" -p "${GW_PID:-$GW_NGINX_PID}" -e all \
-		${GW_KEEP:+--record "$out.gsr"} "$@"
+	local rec=()
+	# With GW_KEEP, a recording to replay the run's joins offline.
+	[ -n "${GW_KEEP:-}" ] && [[ " $* " != *" --record "* ]] && rec=(--record "$out.gsr")
+	gs_start "$out" -p "${GW_PID:-$GW_NGINX_PID}" -e all "${rec[@]}" "$@"
 }
 
 # gw_curl ARGS...: curl from the client namespace, bounded.

@@ -2,6 +2,7 @@
 #
 #   make            build build/gatescope
 #   make test       install dependencies, build, run every test
+#   make unit       build the unit tests (tests/run.sh unit runs them)
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
 #   make install    copy build/gatescope to $(PREFIX)/sbin, the man page to
@@ -156,6 +157,8 @@ $(BUILD):
 	$(Q)mkdir -p $@
 
 tools: $(TOOL_BINS)
+
+unit: $(UNIT_BINS)
 
 sanitize: $(SAN_UNITS) $(FUZZ_BINS)
 

@@ -146,6 +146,13 @@ static void update_kernel_stats(struct live *lv)
 		st->evicted_conns = evicted;
 }
 
+static void publish_metrics(const struct live *lv)
+{
+	struct report r = pipeline_run_report(lv->pipe);
+
+	metrics_publish(lv->metrics, &r);
+}
+
 static int setup_fds(struct live *lv)
 {
 	sigset_t mask;
@@ -247,7 +254,7 @@ static int event_loop(struct live *lv)
 		if (now >= next_report && now < end) {
 			update_kernel_stats(lv);
 			pipeline_report(lv->pipe, wall_s(), o->interval_s);
-			metrics_publish(lv->metrics, lv->pipe);
+			publish_metrics(lv);
 			next_report += o->interval_s * 1e9;
 		}
 		if (now >= end)
@@ -307,7 +314,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (o->metrics_addr &&
 	    !(lv.metrics = metrics_start(o->metrics_addr, 3 * o->interval_s + 2)))
 		goto out;
-	metrics_publish(lv.metrics, pipe);
+	publish_metrics(&lv);
 	lv.rb = ring_buffer__new(loader_ring_fd(&lv.loader), ring_cb, &pipe->decoder, NULL);
 	if (!lv.rb) {
 		log_err("cannot open ring buffer: %s", strerror(errno));

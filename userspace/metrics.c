@@ -12,7 +12,6 @@
 #include <microhttpd.h>
 #include "log.h"
 #include "metrics.h"
-#include "pipeline.h"
 #include "prom.h"
 #include "util.h"
 
@@ -195,17 +194,13 @@ static struct snapshot *snap_get(struct metrics *m)
 	return s;
 }
 
-void metrics_publish(struct metrics *m, const struct pipeline *p)
+void metrics_publish(struct metrics *m, const struct report *r)
 {
-	struct report r = {
-		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .total = true,
-	};
 	struct snapshot *s, *old;
 
 	if (!m)
 		return;
-	if (prom_render(&r, &m->render)) {
+	if (prom_render(r, &m->render)) {
 		if (!m->render_failed)
 			log_warn("metrics larger than %u bytes: still serving the last that fit",
 				 PROM_MAX_BYTES);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-struct pipeline;
+struct report;
 
 /* Connections served at once; past it the least useful one is dropped. */
 #define METRICS_MAX_CONNS	32
@@ -27,9 +27,9 @@ bool metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *l
 /* Listen on addr and start the server thread.  /healthz answers 503 once no
  * report was published for stale_after_s.  NULL with a message on failure. */
 struct metrics *metrics_start(const char *addr, double stale_after_s);
-/* Render the pipeline's whole-run aggregates and serve them from now on.
- * Called by the event loop after each report.  NULL m: nothing. */
-void metrics_publish(struct metrics *m, const struct pipeline *p);
+/* Render a whole-run report and serve it from now on.  Called by the
+ * event loop after each report.  NULL m: nothing. */
+void metrics_publish(struct metrics *m, const struct report *r);
 /* Stop the thread, close every connection, free.  NULL m: nothing. */
 void metrics_stop(struct metrics *m);
 /* The address listened on, with the real port: "127.0.0.1:9464". */

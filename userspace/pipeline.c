@@ -254,13 +254,21 @@ static void report(struct pipeline *p, double ts, double span_s, bool total)
 	 * userspace up to a drain period late: decide as of then. */
 	join_poll(&p->join, total ? UINT64_MAX : p->replaying ? p->last_ns :
 		  mono_ns() - JOIN_DRAIN_SLACK_NS);
-	struct report r = {
-		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .ts = ts, .interval_s = span_s, .total = total,
-	};
+	struct report r = pipeline_run_report(p);
 
+	r.ts = ts;
+	r.interval_s = span_s;
+	r.total = total;
 	collect_stats(p);
 	output_summary(&p->out, &r);
+}
+
+struct report pipeline_run_report(const struct pipeline *p)
+{
+	return (struct report){
+		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
+		.stats = &p->stats, .total = true,
+	};
 }
 
 void pipeline_report(struct pipeline *p, double ts, double interval_s)

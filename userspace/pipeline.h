@@ -13,6 +13,7 @@
 #include "http_track.h"
 #include "join.h"
 #include "output.h"
+#include "report.h"
 #include "routes.h"
 
 /* Live, an event reaches userspace up to one drain period (100 ms) after
@@ -43,6 +44,9 @@ void pipeline_free(struct pipeline *p);
 void pipeline_report(struct pipeline *p, double ts, double interval_s);
 /* Print the whole-run report. */
 void pipeline_total(struct pipeline *p, double ts, double run_s);
+/* The report of the run so far, as the last report left it (for the
+ * metrics server, which renders whole-run counters only). */
+struct report pipeline_run_report(const struct pipeline *p);
 /* Read "ip:port name" lines into the aggregator; -1 with a message. */
 int pipeline_load_backend_names(struct pipeline *p, const char *path);
 

@@ -113,12 +113,17 @@ static void unfill(struct pipeline *p)
 
 static int render_into(struct pipeline *p, struct prom_buf *b)
 {
-	struct report r = {
-		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .total = true,
-	};
+	struct report r = pipeline_run_report(p);
 
 	return prom_render(&r, b);
+}
+
+/* What the event loop does after each report. */
+static void publish(struct metrics *m)
+{
+	struct report r = pipeline_run_report(&P);
+
+	metrics_publish(m, &r);
 }
 
 static char *render(void)
@@ -698,7 +703,7 @@ static struct metrics *start_published(char **expect)
 	if (!m)
 		return NULL;
 	fill(&P);
-	metrics_publish(m, &P);
+	publish(m);
 	render_into(&P, &b);
 	unfill(&P);
 	*expect = b.data;
@@ -834,14 +839,14 @@ static void test_server_health_stale(void)
 		return;
 	}
 	fill(&P);
-	metrics_publish(m, &P);
+	publish(m);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 200);
 	usleep(500 * 1000);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 503);
 	ASSERT_TRUE(starts(body, "stale"));
-	metrics_publish(m, &P);
+	publish(m);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 200);
 	unfill(&P);
@@ -864,10 +869,10 @@ static void test_server_publish_while_serving(void)
 		int fd;
 
 		P.stats.lost_events = i;
-		metrics_publish(m, &P);
+		publish(m);
 		fd = dial(metrics_address(m));
 		send(fd, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL);
-		metrics_publish(m, &P);	/* swapped while the answer is out */
+		publish(m);	/* swapped while the answer is out */
 		if (read_response(fd, body, sizeof(body)) != 200 ||
 		    !starts(body, "# HELP") || body[strlen(body) - 1] != '\n' ||
 		    !strstr(body, "\ngatescope_backends_overflowed_total 2\n"))

@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "http.h"
-#include "metrics.h"
+#include "listen_addr.h"
 #include "tls_attach.h"
 #include "util.h"
 
@@ -219,7 +219,7 @@ static enum cli_result parse_metrics(const char *s, struct options *o)
 	socklen_t len;
 	char why[96];
 
-	if (!metrics_parse_addr(s, &ss, &len, why, sizeof(why)))
+	if (!listen_addr_parse(s, &ss, &len, why, sizeof(why)))
 		return usage_error("--metrics: '%s': %s (e.g. 127.0.0.1:9464, [::1]:9464, :9464)",
 				   s, why);
 	o->metrics_addr = s;

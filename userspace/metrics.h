@@ -8,8 +8,6 @@
 #define GS_METRICS_H
 
 #include <stdbool.h>
-#include <stddef.h>
-#include <sys/socket.h>
 
 struct report;
 
@@ -17,12 +15,6 @@ struct report;
 #define METRICS_MAX_CONNS	32
 
 struct metrics;
-
-/* Parse --metrics: "IPv4:PORT", "[IPv6]:PORT", ":PORT" or "PORT" (the last
- * two bind 127.0.0.1).  Port 0 picks a free port.  false and a reason in
- * err when it is none of these. */
-bool metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
-			char *err, size_t errlen);
 
 /* Listen on addr and start the server thread.  /healthz answers 503 once no
  * report was published for stale_after_s.  NULL with a message on failure. */

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "aggregate.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -581,7 +582,7 @@ static void test_parse_addr(void)
 	char err[96], ip[64];
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
-		bool ok = metrics_parse_addr(good[i].s, &ss, &len, err, sizeof(err));
+		bool ok = listen_addr_parse(good[i].s, &ss, &len, err, sizeof(err));
 
 		if (!ok) {
 			TL_FAIL("'%s' refused: %s", good[i].s, err);
@@ -605,7 +606,7 @@ static void test_parse_addr(void)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';
-		if (metrics_parse_addr(bad[i], &ss, &len, err, sizeof(err)))
+		if (listen_addr_parse(bad[i], &ss, &len, err, sizeof(err)))
 			TL_FAIL("'%s' accepted", bad[i]);
 		ASSERT_TRUE(err[0]);
 	}

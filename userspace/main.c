@@ -17,7 +17,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
-#include "tui.h"
 #include "util.h"
 
 #define TICK_NS		(100 * 1000 * 1000ull)	/* ring buffer drain period */
@@ -246,7 +245,7 @@ static int event_loop(struct live *lv)
 			}
 		}
 		/* Keys and window resizes (SIGWINCH interrupts the wait). */
-		if (tui_input(lv->pipe->out.tui) == TUI_QUIT)
+		if (output_poll_keys(&lv->pipe->out))
 			return 0;
 		/* Events arrive without wake-ups (batched in BPF): drain every tick. */
 		ring_buffer__consume(lv->rb);
@@ -260,13 +259,6 @@ static int event_loop(struct live *lv)
 		if (now >= end)
 			return 0;
 	}
-}
-
-/* The terminal is given back on every way out of the event loop. */
-static void end_tui(struct pipeline *pipe)
-{
-	tui_close(pipe->out.tui);
-	pipe->out.tui = NULL;
 }
 
 static int run_live(struct options *o, struct pipeline *pipe)
@@ -325,12 +317,11 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	log_info("tracing %s, %zu client-facing port%s, HTTP capture: %s; Ctrl-C to stop",
 		 lo.filter_pid ? "selected processes" : "all processes", lv.nports,
 		 lv.nports == 1 ? "" : "s", capture_path_name(lv.loader.capture));
-	if (o->output == OUTPUT_TUI &&
-	    !(pipe->out.tui = tui_open(o->interval_s, capture_path_name(lv.loader.capture))))
+	if (output_start(&pipe->out, o->interval_s, capture_path_name(lv.loader.capture)))
 		goto out;
 	start = mono_ns();
 	ret = event_loop(&lv);
-	end_tui(pipe);
+	output_stop(&pipe->out);	/* the terminal back before the total */
 	arm_second_signal();
 	ring_buffer__consume(lv.rb);
 	update_kernel_stats(&lv);
@@ -340,7 +331,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (decoder_record_close(&pipe->decoder))
 		ret = 1;
 out:
-	end_tui(pipe);
+	output_stop(&pipe->out);	/* on every way out */
 	metrics_stop(lv.metrics);
 	ring_buffer__free(lv.rb);
 	loader_stop(&lv.loader);

@@ -357,6 +357,25 @@ static void table_summary(struct output *o, const struct report *r)
 	fflush(f);
 }
 
+int output_start(struct output *o, double interval_s, const char *capture_path)
+{
+	if (o->format != OUTPUT_TUI)
+		return 0;
+	o->tui = tui_open(interval_s, capture_path);
+	return o->tui ? 0 : -1;
+}
+
+void output_stop(struct output *o)
+{
+	tui_close(o->tui);
+	o->tui = NULL;
+}
+
+bool output_poll_keys(struct output *o)
+{
+	return tui_input(o->tui) == TUI_QUIT;
+}
+
 void output_summary(struct output *o, const struct report *r)
 {
 	if (o->format == OUTPUT_TUI) {
@@ -475,14 +494,19 @@ static double span_ms(uint64_t from, uint64_t to)
 }
 
 void output_request(struct output *o, const struct request *r, const struct verdict *v,
-		    const char *route_name, double ts)
+		    const char *route_name, double ts, bool selected)
 {
 	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
 	struct json *j = &o->json;
 	char route[REQ_PATH_LEN];
 
-	if (o->format == OUTPUT_TUI)
-		return;		/* failing requests reach the screen through tui_request() */
+	if (o->format == OUTPUT_TUI) {
+		if (o->tui)	/* nothing once the screen is closed */
+			tui_request(o->tui, r, v, route_name, ts);
+		return;
+	}
+	if (!selected)
+		return;
 	if (o->format != OUTPUT_JSON) {
 		char method[REQ_METHOD_LEN], host[REQ_HOST_LEN], path[REQ_PATH_LEN];
 		char evidence[EVIDENCE_LEN];

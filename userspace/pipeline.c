@@ -6,7 +6,6 @@
 #include "conntable.h"
 #include "log.h"
 #include "pipeline.h"
-#include "tui.h"
 
 static bool want_connection_line(const struct pipeline *p, const struct conn_outcome *c)
 {
@@ -176,10 +175,8 @@ static void on_request(const struct request *r, void *ctx)
 	s.reason = v.reason;
 	s.backend = last ? last->backend : NULL;
 	routes_add(&p->routes, &s);
-	if (p->out.tui)
-		tui_request(p->out.tui, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
-	else if (want_request_line(p, r, s.latency_ns / 1e6))
-		output_request(&p->out, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
+	output_request(&p->out, r, &v, route, decoder_epoch(&p->decoder, r->ts_done),
+		       want_request_line(p, r, s.latency_ns / 1e6));
 }
 
 static void on_event(const struct gs_event_hdr *ev, void *ctx)

@@ -129,6 +129,9 @@ static void update_kernel_stats(struct live *lv)
 	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
 	st->tls_dropped = k[GS_STAT_TLS_DROPPED];
 	st->tls_buffered = k[GS_STAT_TLS_BUFFERED];
+	st->captures_cut = k[GS_STAT_HTTP_TRUNCATED];
+	st->forks_followed = k[GS_STAT_PID_FORKS];
+	st->exits_followed = k[GS_STAT_PID_EXITS];
 	if (k[GS_STAT_PID_INSERT_FAIL] > st->pid_failures)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);

@@ -167,6 +167,11 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "unparsable_conns", st->http_unparsable);
 	json_ku64(j, "conns_evicted", st->http_conns_evicted);
 	json_ku64(j, "pipeline_overflow", st->http_pipeline_overflow);
+	json_ku64(j, "captures_cut", st->captures_cut);
+	json_ku64(j, "heads_truncated", st->heads_truncated);
+	json_ku64(j, "heads_dropped", st->heads_dropped);
+	json_ku64(j, "sync_lost", st->sync_lost);
+	json_ku64(j, "resyncs", st->resyncs);
 	json_ku64(j, "requests_evicted", st->requests_evicted);
 	json_ku64(j, "attempts_evicted", st->attempts_evicted);
 	json_ku64(j, "attributed_without_tcp_facts", st->facts_timeouts);
@@ -256,6 +261,8 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "evicted_conns", st->evicted_conns);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
 	json_ku64(j, "pid_table_failures", st->pid_failures);
+	json_ku64(j, "forks_followed", st->forks_followed);
+	json_ku64(j, "exits_followed", st->exits_followed);
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
 	json_http_stats(j, st);
@@ -320,6 +327,22 @@ static void table_row(FILE *f, const struct backend *b, const struct backend_sta
 		fprintf(f, " %10s %10s\n", "-", "-");
 }
 
+/* The capture's and the process table's counters, under the backends:
+ * one line, when any of them is not zero. */
+static void table_capture_footer(FILE *f, const struct run_stats *st)
+{
+	if (!(st->captures_cut | st->heads_truncated | st->heads_dropped | st->sync_lost |
+	      st->resyncs | st->forks_followed | st->exits_followed | st->pid_failures))
+		return;
+	fprintf(f, "HTTP capture: buffers cut %llu, heads truncated %llu, heads dropped %llu, "
+		"sync lost %llu, resyncs %llu   processes: forks followed %llu, exits %llu, "
+		"not traced %llu\n",
+		(unsigned long long)st->captures_cut, (unsigned long long)st->heads_truncated,
+		(unsigned long long)st->heads_dropped, (unsigned long long)st->sync_lost,
+		(unsigned long long)st->resyncs, (unsigned long long)st->forks_followed,
+		(unsigned long long)st->exits_followed, (unsigned long long)st->pid_failures);
+}
+
 static void table_summary(struct output *o, const struct report *r)
 {
 	const struct aggregator *a = r->agg;
@@ -353,6 +376,7 @@ static void table_summary(struct output *o, const struct report *r)
 		table_row(f, a->other, total ? &a->other->total : &a->other->win);
 	if (!shown)
 		fprintf(f, "(no upstream connections%s)\n", total ? "" : " in this interval");
+	table_capture_footer(f, st);
 	table_timeouts(f, r->timeouts);
 	fflush(f);
 }

@@ -233,6 +233,10 @@ static void collect_stats(struct pipeline *p)
 	st->http_conns_evicted = p->http.evicted;
 	st->http_unparsable = p->http.unparsable;
 	st->http_pipeline_overflow = p->http.pipeline_overflow;
+	st->heads_truncated = p->http.parser.truncated;
+	st->heads_dropped = p->http.parser.dropped;
+	st->sync_lost = p->http.parser.lost;
+	st->resyncs = p->http.parser.resyncs;
 	st->requests = p->join.st.requests;
 	st->requests_joined = p->join.st.joined;
 	st->attempts_unjoined = p->join.st.unjoined_attempts;

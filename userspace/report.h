@@ -18,12 +18,19 @@ struct run_stats {
 	uint64_t evicted_conns;		/* connection table LRU evictions */
 	uint64_t insert_failures;	/* connection table updates that failed */
 	uint64_t pid_failures;		/* processes to trace that did not fit traced_pids */
+	uint64_t forks_followed;	/* children of traced processes traced from their fork */
+	uint64_t exits_followed;	/* traced processes that left the table at exit */
 	uint64_t malformed_events;	/* rejected by the decoder */
 	uint64_t backend_overflow;	/* connections folded into backend "other" */
 	uint64_t route_overflow;	/* requests folded into route "other" */
 	uint64_t http_conns_evicted;	/* HTTP connection table full */
 	uint64_t http_unparsable;	/* connections whose HTTP could not be parsed */
 	uint64_t http_pipeline_overflow;/* pipelined exchanges beyond the limit */
+	uint64_t captures_cut;		/* HTTP buffers captured in part (--capture-bytes), kernel */
+	uint64_t heads_truncated;	/* heads not wholly captured: fields may be missing */
+	uint64_t heads_dropped;		/* heads cut before their start line was usable */
+	uint64_t sync_lost;		/* streams that lost a message boundary (bytes not captured) */
+	uint64_t resyncs;		/* ... and found one again at a head */
 	uint64_t requests;		/* downstream requests finished */
 	uint64_t requests_joined;	/* ... joined to at least one upstream attempt */
 	uint64_t attempts_unjoined;	/* upstream attempts with no request to join */

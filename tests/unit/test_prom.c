@@ -104,6 +104,15 @@ static void fill(struct pipeline *p)
 	st->malformed_events = 15;
 	st->backend_overflow = a->overflowed;
 	st->route_overflow = 16;
+	st->pid_failures = 17;
+	st->forks_followed = 18;
+	st->exits_followed = 19;
+	st->captures_cut = 20;
+	st->heads_truncated = 21;
+	st->heads_dropped = 22;
+	st->sync_lost = 23;
+	st->resyncs = 24;
+	st->tls_buffered = 25;
 }
 
 static void unfill(struct pipeline *p)
@@ -357,6 +366,15 @@ static void test_counters(void)
 	ASSERT_LINE(text, "gatescope_evicted_conns_total 13");
 	ASSERT_LINE(text, "gatescope_conn_table_failures_total 14");
 	ASSERT_LINE(text, "gatescope_malformed_events_total 15");
+	ASSERT_LINE(text, "gatescope_pid_table_failures_total 17");
+	ASSERT_LINE(text, "gatescope_forks_followed_total 18");
+	ASSERT_LINE(text, "gatescope_exits_followed_total 19");
+	ASSERT_LINE(text, "gatescope_http_captures_cut_total 20");
+	ASSERT_LINE(text, "gatescope_http_heads_truncated_total 21");
+	ASSERT_LINE(text, "gatescope_http_heads_dropped_total 22");
+	ASSERT_LINE(text, "gatescope_http_sync_lost_total 23");
+	ASSERT_LINE(text, "gatescope_http_resyncs_total 24");
+	ASSERT_LINE(text, "gatescope_tls_buffered_total 25");
 	/* The cap: the fifth and sixth backends are one "other". */
 	ASSERT_LINE(text, "gatescope_connects_total{backend=\"other\"} 11");
 	ASSERT_LINE(text, "gatescope_backends_overflowed_total 2");

@@ -330,6 +330,11 @@ static void test_replay_totals(void)
 	ASSERT_TRUE(backend_obj(t, "10.9.0.1:80", &(size_t){0}) == NULL);
 	ASSERT_EQ(top_num(t, "lost_events"), 0);
 	ASSERT_EQ(top_num(t, "malformed_events"), 0);
+	/* Every counter is shown, also those a replay never moves. */
+	ASSERT_EQ(top_num(t, "forks_followed"), 0);
+	ASSERT_EQ(top_num(t, "exits_followed"), 0);
+	ASSERT_EQ(top_num(t, "heads_truncated"), 0);
+	ASSERT_EQ(top_num(t, "sync_lost"), 0);
 	ASSERT_NEAR(top_num(t, "interval_s"), 2.3, 0.001);	/* first to last close */
 	/* --events errors: the 4 failed connects and the reset, nothing else */
 	ASSERT_EQ(count_lines(out, "connection"), 5);

@@ -21,6 +21,13 @@
 
 #define TICK_NS		(100 * 1000 * 1000ull)	/* ring buffer drain period */
 #define RESCAN_TICKS	10			/* look for new processes every 1 s */
+/* /healthz turns unhealthy after this many missed reports, plus slack for
+ * a report that is late on a loaded host. */
+#define STALE_REPORTS		3
+#define STALE_SLACK_S		2
+/* Processes in the kernel filter that rescans remember: the command line's
+ * own, and room for three times as many restarts and reloads. */
+#define KNOWN_PIDS_MAX		(CLI_MAX_PIDS * 4)
 
 static char *default_comms[] = { "nginx", "haproxy", "envoy" };
 
@@ -30,7 +37,7 @@ struct live {
 	struct loader loader;
 	struct ring_buffer *rb;
 	struct metrics *metrics;	/* --metrics server, or NULL */
-	pid_t known[CLI_MAX_PIDS * 4];	/* pids already in the kernel filter */
+	pid_t known[KNOWN_PIDS_MAX];	/* pids already in the kernel filter */
 	size_t nknown;
 	bool discover_ports;		/* no --listen: follow the traced processes' listeners */
 	uint16_t ports[CLI_MAX_PORTS];	/* client-facing ports in the kernel filter */
@@ -305,9 +312,9 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (loader_start(&lv.loader, &lo))
 		return 1;
 	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
-	/* Unhealthy (/healthz 503) after three missed reports. */
 	if (o->metrics_addr &&
-	    !(lv.metrics = metrics_start(o->metrics_addr, 3 * o->interval_s + 2)))
+	    !(lv.metrics = metrics_start(o->metrics_addr,
+					 STALE_REPORTS * o->interval_s + STALE_SLACK_S)))
 		goto out;
 	publish_metrics(&lv);
 	lv.rb = ring_buffer__new(loader_ring_fd(&lv.loader), ring_cb, &pipe->decoder, NULL);

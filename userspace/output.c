@@ -67,12 +67,12 @@ static void json_backend(struct json *j, const struct backend *b, bool total)
 
 static void json_status(struct json *j, const struct route_stats *s)
 {
-	static const char *cls[] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	static const char *cls[STATUS_CLASSES] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
 
 	json_key(j, "status");
 	json_obj_open(j);
-	for (int i = 1; i <= 5; i++)
-		if (s->status_class[i] || i == 2 || i == 4 || i == 5)
+	for (int i = 1; i < STATUS_CLASSES; i++)
+		if (s->status_class[i] || status_class_always_shown(i))
 			json_ku64(j, cls[i], s->status_class[i]);
 	json_ku64(j, "504", s->s504);
 	json_obj_close(j);
@@ -197,7 +197,7 @@ static bool backend_active(const struct backend *b, bool total)
 static void json_timeouts(struct json *j, const struct timeouts *t)
 {
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
-	char warn[TIMEOUT_KEYS_MAX][256];
+	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
 	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
 
@@ -223,11 +223,10 @@ static void json_timeouts(struct json *j, const struct timeouts *t)
 static void table_timeouts(FILE *f, const struct timeouts *t)
 {
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
-	char warn[TIMEOUT_KEYS_MAX][256];
+	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
 	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
-
-	char safe[256];
+	char safe[LADDER_WARNING_LEN];
 
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "inferred timeout: %s -> %s: %s timeout ~ %.3f s, n=%zu\n",

@@ -6,6 +6,9 @@
 #include "prom.h"
 #include "util.h"
 
+/* First buffer: a few routes and backends fit without a realloc. */
+#define PROM_FIRST_CAP	16384
+
 /* From a fast local hop (0.5 ms) to the longest common gateway timeouts
  * (30 s on managed gateways, 60 s proxy_read_timeout in nginx). */
 const char *const prom_le_labels[PROM_LE_COUNT] = {
@@ -39,7 +42,7 @@ static bool reserve(struct prom_buf *b, size_t more)
 		b->failed = true;
 		return false;
 	}
-	cap = b->cap ? b->cap : 16384;
+	cap = b->cap ? b->cap : PROM_FIRST_CAP;
 	while (cap < b->len + more + 1)
 		cap *= 2;
 	if (cap > PROM_MAX_BYTES)
@@ -362,16 +365,15 @@ static const struct route_stats *route_at(const struct render *r, size_t i, cons
 
 static void emit_route_requests(struct render *r, const struct family *f)
 {
-	static const char *const classes[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	static const char *const classes[STATUS_CLASSES] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	const struct route_stats *s;
 	const char *name;
 
 	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
-		for (int c = 0; c < 6; c++) {
+		for (int c = 0; c < STATUS_CLASSES; c++) {
 			struct label l[2] = { { "route", name }, { "status_class", classes[c] } };
 
-			/* The usual classes always, so rate() sees their first increase. */
-			if (s->status_class[c] || c == 2 || c == 4 || c == 5)
+			if (s->status_class[c] || status_class_always_shown(c))
 				put_u64_sample(r->b, f->name, "", l, 2, s->status_class[c]);
 		}
 	}

@@ -423,8 +423,7 @@ static void test_histogram(void)
 		if (strcmp(s.name, "gatescope_upstream_connect_seconds_bucket"))
 			continue;
 		le = label(&s, "le");
-		ASSERT_TRUE(le != NULL);
-		if (!le)
+		if (!ASSERT_NOT_NULL(le))
 			continue;
 		buckets++;
 		/* le ascending, counts cumulative */
@@ -531,8 +530,7 @@ static void test_inferred_timeouts(void)
 	const char *p = strstr(text, "\ngatescope_inferred_timeout_seconds{closer=\"gateway\",peer=\""
 				 BE1 "\",kind=\"read\"} ");
 
-	ASSERT_TRUE(p != NULL);
-	if (p)
+	if (ASSERT_NOT_NULL(p))
 		ASSERT_NEAR(strtod(strchr(p + 1, '}') + 2, NULL), 2.001, 0.002);
 	ASSERT_LINE(text, "gatescope_timeout_keys_dropped_total 0");
 	free(text);
@@ -718,8 +716,7 @@ static struct metrics *start_published(char **expect)
 	struct prom_buf b = { 0 };
 	struct metrics *m = metrics_start("127.0.0.1:0", 60);
 
-	ASSERT_TRUE(m != NULL);
-	if (!m)
+	if (!ASSERT_NOT_NULL(m))
 		return NULL;
 	fill(&P);
 	publish(m);
@@ -737,8 +734,7 @@ static void test_server_routes(void)
 	char *expect = NULL;
 	const char *w;
 
-	ASSERT_TRUE(m != NULL);
-	if (!m)
+	if (!ASSERT_NOT_NULL(m))
 		return;
 	w = metrics_address(m);
 	ASSERT_TRUE(starts(w, "127.0.0.1:") && atoi(strrchr(w, ':') + 1) > 0);
@@ -908,8 +904,7 @@ static void test_server_bind_errors(void)
 	struct metrics *m = metrics_start("127.0.0.1:0", 60), *again;
 	char where[80];
 
-	ASSERT_TRUE(m != NULL);
-	if (!m)
+	if (!ASSERT_NOT_NULL(m))
 		return;
 	snprintf(where, sizeof(where), "%s", metrics_address(m));
 	again = metrics_start(where, 60);	/* port in use: a clean failure */

@@ -100,8 +100,7 @@ static void test_no_symlink_no_overwrite(void)
 
 	snprintf(target, sizeof(target), "%s/victim", dir);
 	f = fopen(target, "w");
-	ASSERT_TRUE(f != NULL);
-	if (!f)
+	if (!ASSERT_NOT_NULL(f))
 		return;
 	fputs("precious\n", f);
 	fclose(f);
@@ -222,8 +221,7 @@ static void test_mask_split(void)
 	struct gs_http_event c = http_event(10, GS_IO_SEND, 777, "tail-of-secret\r\nHost: h\r\n", 0);
 	struct gs_http_event ch = http_event(11, GS_IO_RECV, 500, "1a\r\n{\"x\":1}", 0);
 
-	ASSERT_TRUE(r != NULL);
-	if (!r)
+	if (!ASSERT_NOT_NULL(r))
 		return;
 	redact_http(r, &a);
 	redact_http(r, &b);

@@ -304,8 +304,7 @@ static void test_replay_totals(void)
 	ASSERT_EQ(seen, N_EVENTS);
 	ASSERT_EQ(count_lines(out, "total"), 1);
 	t = nth_line(out, "total", 0);
-	ASSERT_TRUE(t != NULL);
-	if (!t) {
+	if (!ASSERT_NOT_NULL(t)) {
 		free(out);
 		return;
 	}
@@ -555,8 +554,7 @@ static void expect_bad_event(int idx, const char *what)
 
 		ASSERT_EQ(record(path, idx), 0);
 		f = fopen(path, "ab");
-		ASSERT_TRUE(f != NULL);
-		if (!f)
+		if (!ASSERT_NOT_NULL(f))
 			return;
 		fwrite(&events[idx], 1, events[idx].hdr.size <= sizeof(events[idx]) ?
 			events[idx].hdr.size : sizeof(events[idx].conn), f);

@@ -358,18 +358,10 @@ out:
  * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
-	int rc;
+	int rc = pipeline_replay(pipe, o->replay);
 
-	pipe->replaying = true;
-	rc = decoder_replay(&pipe->decoder, o->replay);
 	if (rc < 0)
 		return 1;
-	if (pipe->replay_jumps)
-		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
-			 (unsigned long long)pipe->replay_jumps,
-			 (unsigned long long)pipe->replay_skipped);
-	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
-		       (pipe->last_ns - pipe->first_ns) / 1e9);
 	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }
 

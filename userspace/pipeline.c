@@ -284,6 +284,23 @@ void pipeline_total(struct pipeline *p, double ts, double run_s)
 	report(p, ts, run_s, true);
 }
 
+int pipeline_replay(struct pipeline *p, const char *path)
+{
+	int rc;
+
+	p->replaying = true;
+	rc = decoder_replay(&p->decoder, path);
+	if (rc < 0)
+		return rc;
+	if (p->replay_jumps)
+		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
+			 (unsigned long long)p->replay_jumps,
+			 (unsigned long long)p->replay_skipped);
+	pipeline_total(p, decoder_epoch(&p->decoder, p->last_ns),
+		       (p->last_ns - p->first_ns) / 1e9);
+	return rc;
+}
+
 /* Names a --backend-names file may give; its size is bounded too. */
 #define BACKEND_NAMES_MAX 250000
 

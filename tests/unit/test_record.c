@@ -279,10 +279,7 @@ static char *replay_json(const char *file)
 	o.output = OUTPUT_JSON;
 	o.events = EVENTS_ALL;
 	if (pipeline_init(&p, &o, f) == 0) {
-		p.replaying = true;
-		ASSERT_EQ(decoder_replay(&p.decoder, file), 0);
-		pipeline_total(&p, decoder_epoch(&p.decoder, p.last_ns),
-			       (p.last_ns - p.first_ns) / 1e9);
+		ASSERT_EQ(pipeline_replay(&p, file), 0);
 		pipeline_free(&p);
 	}
 	fclose(f);

@@ -162,11 +162,7 @@ static int replay(const char *file, char **out, uint64_t *events_seen)
 	dup2(fd, 2);
 	rc = pipeline_init(&p, &o, f) ? -2 : 0;
 	if (rc == 0) {
-		p.replaying = true;
-		rc = decoder_replay(&p.decoder, file);
-		if (rc >= 0)	/* also after a torn tail, as main.c */
-			pipeline_total(&p, decoder_epoch(&p.decoder, p.last_ns),
-				       (p.last_ns - p.first_ns) / 1e9);
+		rc = pipeline_replay(&p, file);
 		if (events_seen)
 			*events_seen = p.decoder.events;
 		pipeline_free(&p);

@@ -697,11 +697,59 @@ static void test_crafted_clock(void)
 	unlink(path);
 }
 
+/* A header of the given record format version, as --record writes it
+ * (from an empty recording), into buf. */
+static void header_of_version(unsigned char *buf, uint32_t version)
+{
+	char src[300];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/empty.gsr", dir);
+	f = fopen(src, "rb");
+	ASSERT_TRUE(f && fread(buf, 1, rec_header_size, f) == (size_t)rec_header_size);
+	if (f)
+		fclose(f);
+	memcpy(buf + 8, &version, sizeof(version));	/* magic[8], then version */
+}
+
+/* A newer format is refused, naming the versions this build reads; an
+ * older one is converted as it is read (format 1 connection events lack
+ * the TLS byte counts: they read as 0). */
+static void test_record_versions(void)
+{
+	static unsigned char buf[64 * 1024];
+	struct gs_conn_event c = events[0].conn;
+	char *out = NULL, want[64];
+	uint64_t seen = 0;
+	const char *t;
+
+	header_of_version(buf, GS_REC_VERSION + 1);
+	snprintf(path, sizeof(path), "%s/newer.gsr", dir);
+	write_file(path, buf, rec_header_size);
+	expect_fail(path, 8, "a newer record format");
+	snprintf(want, sizeof(want), "version %d is newer", GS_REC_VERSION + 1);
+	ASSERT_TRUE(errbuf && strstr(errbuf, want));
+	snprintf(want, sizeof(want), "reads (1 to %d)", GS_REC_VERSION);
+	ASSERT_TRUE(errbuf && strstr(errbuf, want));
+
+	header_of_version(buf, 1);
+	c.size = GS_CONN_V1_SIZE;
+	memcpy(buf + rec_header_size, &c, GS_CONN_V1_SIZE);
+	snprintf(path, sizeof(path), "%s/v1.gsr", dir);
+	write_file(path, buf, rec_header_size + GS_CONN_V1_SIZE);
+	ASSERT_EQ(replay(path, &out, &seen), 0);
+	ASSERT_EQ(seen, 1);
+	t = nth_line(out, "total", 0);
+	if (ASSERT_NOT_NULL(t))
+		ASSERT_EQ(backend_num(t, A, "connects"), 1);
+	free(out);
+}
+
 static void cleanup(void)
 {
 	static const char *files[] = {
 		"empty.gsr", "run.gsr", "trunc.gsr", "garbage.gsr", "bad-event.gsr",
-		"jump.gsr", "stderr",
+		"jump.gsr", "newer.gsr", "v1.gsr", "stderr",
 	};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -730,6 +778,7 @@ int main(void)
 	RUN_TEST(test_many_clock_jumps);
 	RUN_TEST(test_not_regular);
 	RUN_TEST(test_crafted_clock);
+	RUN_TEST(test_record_versions);
 	cleanup();
 	TEST_MAIN_END();
 }

@@ -47,6 +47,16 @@ static struct request *by_path(const char *path)
 	return NULL;
 }
 
+/* The two decided requests with these paths: false (the test stops)
+ * unless both were decided. */
+static bool decided_pair(const char *p1, const char *p2, const struct request **r1,
+			 const struct request **r2)
+{
+	*r1 = by_path(p1);
+	*r2 = by_path(p2);
+	return ASSERT_NOT_NULL(*r1) && ASSERT_NOT_NULL(*r2);
+}
+
 static struct request *by_status(uint16_t status)
 {
 	for (unsigned i = 0; i < ndecided; i++)
@@ -185,9 +195,7 @@ static void test_rewritten_prefix(void)
 	answer(&j, r2, 200, T0 + 5 * MS + 3000);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	d1 = by_path("/api/items/7");
-	d2 = by_path("/api/items/8");
-	if (!ASSERT_NOT_NULL(d1) || !ASSERT_NOT_NULL(d2))
+	if (!decided_pair("/api/items/7", "/api/items/8", &d1, &d2))
 		goto out;
 	ASSERT_EQ(d1->join, JOIN_CONTENT);
 	ASSERT_EQ(d1->attempts[0].ts_request, T0 + 3 * MS);
@@ -217,9 +225,7 @@ static void test_exact_path_over_tail(void)
 	answer(&j, rb, 502, T0 + 400300);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	da = by_path("/a/1/2");
-	db = by_path("/b/1/2");
-	if (!ASSERT_NOT_NULL(da) || !ASSERT_NOT_NULL(db))
+	if (!decided_pair("/a/1/2", "/b/1/2", &da, &db))
 		goto out;
 	ASSERT_STREQ(da->attempts[0].backend, "198.18.0.2:80");
 	ASSERT_STREQ(db->attempts[0].backend, "198.18.0.3:80");
@@ -375,9 +381,7 @@ static void test_refusal_not_a_retry(void)
 	answer(&j, rb, 502, T0 + 600000);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	d1 = by_path("/d/1");
-	d2 = by_path("/d/2");
-	if (!ASSERT_NOT_NULL(d1) || !ASSERT_NOT_NULL(d2))
+	if (!decided_pair("/d/1", "/d/2", &d1, &d2))
 		goto out;
 	ASSERT_EQ(d1->nattempts, 1);
 	ASSERT_EQ(d2->nattempts, 1);
@@ -404,9 +408,7 @@ static void test_refusal_answered_late(void)
 	answer(&j, rb, 502, T0 + 30 * MS);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	d1 = by_path("/d/1");
-	d2 = by_path("/d/2");
-	if (!ASSERT_NOT_NULL(d1) || !ASSERT_NOT_NULL(d2))
+	if (!decided_pair("/d/1", "/d/2", &d1, &d2))
 		goto out;
 	ASSERT_EQ(d1->nattempts, 1);
 	ASSERT_EQ(d2->nattempts, 1);

@@ -25,8 +25,9 @@
  * a report that is late on a loaded host. */
 #define STALE_REPORTS		3
 #define STALE_SLACK_S		2
-/* Processes in the kernel filter that rescans remember: the command line's
- * own, and room for three times as many restarts and reloads. */
+/* Processes already in the kernel filter, so a rescan does not add them
+ * again: the command line's bound, with room for those found later
+ * (restarts, reloads); past it a process is only added again. */
 #define KNOWN_PIDS_MAX		(CLI_MAX_PIDS * 4)
 
 static char *default_comms[] = { "nginx", "haproxy", "envoy" };

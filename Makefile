@@ -2,6 +2,8 @@
 #
 #   make            build build/gatescope
 #   make test       install dependencies, build, run every test
+#   make unit       build the unit tests (tests/run.sh unit runs them)
+#   make fixtures   rewrite tests/fixtures/*.gsr in today's record format
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
 #   make install    copy build/gatescope to $(PREFIX)/sbin, the man page to
@@ -64,7 +66,7 @@ BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench install clean tools sanitize fuzz FORCE
+.PHONY: all deps test unit e2e demo bench install clean tools sanitize fuzz fixtures FORCE
 
 all: $(BUILD)/gatescope
 
@@ -123,6 +125,12 @@ $(BUILD)/tests/gs-hookplan: tests/tools/gs-hookplan.c $(BUILD)/gatescope.skel.h 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LIBS) -o $@
 
+# gs-rerecord rewrites a recording with gatescope's own decoder.
+$(BUILD)/tests/gs-rerecord: tests/tools/gs-rerecord.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LIBS) -o $@
+
 $(BUILD)/tests/%: tests/tools/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -156,6 +164,19 @@ $(BUILD):
 	$(Q)mkdir -p $@
 
 tools: $(TOOL_BINS)
+
+unit: $(UNIT_BINS)
+
+# Bring every recorded fixture to today's record format (after a change to
+# headers/conn.h or headers/http.h, a new GS_REC_VERSION and its converter
+# in decoder.c): each file is rewritten by gs-rerecord, replaced only when
+# the rewrite succeeded.  README "Fixtures" says how to record new ones.
+fixtures: $(BUILD)/tests/gs-rerecord
+	$(Q)for f in tests/fixtures/*.gsr; do \
+		rm -f $(BUILD)/fixture.tmp && \
+		$(BUILD)/tests/gs-rerecord $$f $(BUILD)/fixture.tmp && \
+		mv $(BUILD)/fixture.tmp $$f || exit 1; \
+	done
 
 sanitize: $(SAN_UNITS) $(FUZZ_BINS)
 

@@ -6,7 +6,8 @@
 #include <unistd.h>
 #include "cli.h"
 #include "http.h"
-#include "metrics.h"
+#include "listen_addr.h"
+#include "routes.h"
 #include "tls_attach.h"
 #include "util.h"
 
@@ -27,11 +28,11 @@ void cli_usage(FILE *out)
 "                              (default: nginx, haproxy, envoy; if none runs, all)\n"
 "  -l, --listen PORT[,...]     client-facing ports: accepted connections on them\n"
 "                              are downstream (default: every accepted connection)\n"
-"      --max-conns N           connection table size (default 16384); evictions\n"
+"      --max-conns N           connection table size (default " STR(CLI_MAX_CONNS_DEFAULT) "); evictions\n"
 "                              are counted and shown\n"
 "\n"
 "Reporting:\n"
-"  -i, --interval SEC          report period (default 1, fractions allowed)\n"
+"  -i, --interval SEC          report period (default " STR(CLI_INTERVAL_DEFAULT_S) ", fractions allowed)\n"
 "  -d, --duration SEC          stop after SEC seconds (default: until Ctrl-C)\n"
 "  -o, --output FORMAT         table (default on a terminal), json, or tui: a\n"
 "                              live full-screen view (keys: s sort, / filter,\n"
@@ -42,15 +43,15 @@ void cli_usage(FILE *out)
 "                              504, slow, all\n"
 "      --backend-names FILE    lines of \"ip:port name\" to name backends\n"
 "      --route-map FILE        lines of \"/path-prefix name\" to name routes\n"
-"      --top-routes N          routes shown (default 50), the rest as \"other\"\n"
-"      --slow-ms MS            --events slow: requests slower than MS (default 1000)\n"
+"      --top-routes N          routes shown (default " STR(ROUTES_SHOWN_DEFAULT) "), the rest as \"other\"\n"
+"      --slow-ms MS            --events slow: requests slower than MS (default " STR(CLI_SLOW_MS_DEFAULT) ")\n"
 "      --join-wait MS          how long a finished request waits for late evidence\n"
 "                              (an upstream connection's close, a failed connect)\n"
-"                              before it is joined and reported (default 100,\n"
-"                              max 900); failed requests wait up to 3 s more for\n"
+"                              before it is joined and reported (default " STR(CLI_JOIN_WAIT_MS_DEFAULT) ",\n"
+"                              max " STR(CLI_JOIN_WAIT_MS_MAX) "); failed requests wait up to 3 s more for\n"
 "                              their upstream connection's TCP facts\n"
-"      --capture-bytes N       bytes of each HTTP head captured (default 256,\n"
-"                              max 4096); longer heads are counted as truncated\n"
+"      --capture-bytes N       bytes of each HTTP head captured (default " STR(GS_CAPTURE_DEFAULT) ",\n"
+"                              max " STR(GS_CAPTURE_MAX) "); longer heads are counted as truncated\n"
 "      --capture-path PATH     how HTTP bytes are read: auto (default: socket\n"
 "                              tracepoints if the kernel has them), socket,\n"
 "                              syscall (fallback; slows every syscall a little),\n"
@@ -219,7 +220,7 @@ static enum cli_result parse_metrics(const char *s, struct options *o)
 	socklen_t len;
 	char why[96];
 
-	if (!metrics_parse_addr(s, &ss, &len, why, sizeof(why)))
+	if (!listen_addr_parse(s, &ss, &len, why, sizeof(why)))
 		return usage_error("--metrics: '%s': %s (e.g. 127.0.0.1:9464, [::1]:9464, :9464)",
 				   s, why);
 	o->metrics_addr = s;
@@ -262,13 +263,13 @@ static const struct option long_opts[] = {
 static void set_defaults(struct options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->interval_s = 1;
+	o->interval_s = CLI_INTERVAL_DEFAULT_S;
 	o->output = isatty(STDOUT_FILENO) ? OUTPUT_TABLE : OUTPUT_JSON;
-	o->max_conns = 16384;
+	o->max_conns = CLI_MAX_CONNS_DEFAULT;
 	o->capture_bytes = GS_CAPTURE_DEFAULT;
-	o->top_routes = 50;
-	o->slow_ms = 1000;
-	o->join_wait_ms = 100;
+	o->top_routes = ROUTES_SHOWN_DEFAULT;
+	o->slow_ms = CLI_SLOW_MS_DEFAULT;
+	o->join_wait_ms = CLI_JOIN_WAIT_MS_DEFAULT;
 }
 
 static enum cli_result parse_one(int c, char *arg, struct options *o)
@@ -280,11 +281,13 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 	case 'c': return for_each_item("--comm", arg, add_comm, o);
 	case 'l': return for_each_item("--listen", arg, add_port, o);
 	case 'i':
-		if (!parse_seconds(arg, 3600, &o->interval_s) || o->interval_s < 0.1)
-			return usage_error("--interval: '%s' is not a number of seconds in [0.1, 3600]", arg);
+		if (!parse_seconds(arg, CLI_INTERVAL_MAX_S, &o->interval_s) ||
+		    o->interval_s < CLI_INTERVAL_MIN_S)
+			return usage_error("--interval: '%s' is not a number of seconds in [%g, %d]", arg,
+					   CLI_INTERVAL_MIN_S, CLI_INTERVAL_MAX_S);
 		return CLI_OK;
 	case 'd':
-		if (!parse_seconds(arg, 31536000, &o->duration_s))
+		if (!parse_seconds(arg, CLI_DURATION_MAX_S, &o->duration_s))
 			return usage_error("--duration: '%s' is not a positive number of seconds", arg);
 		return CLI_OK;
 	case 'o': return parse_output(arg, o);
@@ -295,31 +298,34 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 	case OPT_RECORD: o->record = arg; return CLI_OK;
 	case OPT_REPLAY: o->replay = arg; return CLI_OK;
 	case OPT_MAX_CONNS:
-		if (!parse_u64(arg, 64, 1 << 22, &v))
-			return usage_error("--max-conns: '%s' is not a number in [64, 4194304]", arg);
+		if (!parse_u64(arg, CLI_MAX_CONNS_MIN, CLI_MAX_CONNS_LIMIT, &v))
+			return usage_error("--max-conns: '%s' is not a number in [%d, %d]", arg,
+					   CLI_MAX_CONNS_MIN, CLI_MAX_CONNS_LIMIT);
 		o->max_conns = v;
 		return CLI_OK;
 	case OPT_CAPTURE_BYTES:
-		if (!parse_u64(arg, 16, GS_CAPTURE_MAX, &v))
-			return usage_error("--capture-bytes: '%s' is not a number in [16, %d]", arg,
-					   GS_CAPTURE_MAX);
+		if (!parse_u64(arg, CLI_CAPTURE_BYTES_MIN, GS_CAPTURE_MAX, &v))
+			return usage_error("--capture-bytes: '%s' is not a number in [%d, %d]", arg,
+					   CLI_CAPTURE_BYTES_MIN, GS_CAPTURE_MAX);
 		o->capture_bytes = v;
 		return CLI_OK;
 	case OPT_ROUTE_MAP: o->route_map = arg; return CLI_OK;
 	case OPT_TOP_ROUTES:
-		if (!parse_u64(arg, 1, 256, &v))
-			return usage_error("--top-routes: '%s' is not a number in [1, 256]", arg);
+		if (!parse_u64(arg, 1, ROUTES_MAX, &v))
+			return usage_error("--top-routes: '%s' is not a number in [1, %d]", arg,
+					   ROUTES_MAX);
 		o->top_routes = v;
 		return CLI_OK;
 	case OPT_SLOW_MS:
-		if (!parse_seconds(arg, 3600000, &o->slow_ms))
+		if (!parse_seconds(arg, CLI_SLOW_MS_MAX, &o->slow_ms))
 			return usage_error("--slow-ms: '%s' is not a positive number of milliseconds", arg);
 		return CLI_OK;
 	case OPT_CAPTURE_PATH: return parse_capture_path(arg, o);
 	case OPT_TLS: return parse_tls(arg, o);
 	case OPT_JOIN_WAIT:
-		if (!parse_u64(arg, 1, 900, &v))
-			return usage_error("--join-wait: '%s' is not a number of milliseconds in [1, 900]", arg);
+		if (!parse_u64(arg, 1, CLI_JOIN_WAIT_MS_MAX, &v))
+			return usage_error("--join-wait: '%s' is not a number of milliseconds in [1, %d]",
+					   arg, CLI_JOIN_WAIT_MS_MAX);
 		o->join_wait_ms = v;
 		return CLI_OK;
 	case 'v': o->verbose = true; return CLI_OK;

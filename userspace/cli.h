@@ -13,6 +13,24 @@
 #define CLI_MAX_COMMS	32
 #define CLI_MAX_PORTS	64
 
+/* Option defaults and bounds.  The usage text prints these very values
+ * (STR()), so the help and the code cannot disagree. */
+#define CLI_INTERVAL_DEFAULT_S	1	/* a live view: one report a second */
+#define CLI_INTERVAL_MIN_S	0.1	/* the ring buffer is drained every 100 ms */
+#define CLI_INTERVAL_MAX_S	3600
+#define CLI_DURATION_MAX_S	31536000	/* a year: longer is "until stopped" */
+#define CLI_MAX_CONNS_DEFAULT	16384	/* a busy gateway's open connections, with room */
+#define CLI_MAX_CONNS_MIN	64
+#define CLI_MAX_CONNS_LIMIT	4194304	/* 1 << 22: bounds the kernel map's memory */
+#define CLI_CAPTURE_BYTES_MIN	16	/* a request line's method and the start of its path */
+#define CLI_SLOW_MS_DEFAULT	1000
+#define CLI_SLOW_MS_MAX		3600000	/* an hour */
+/* Late facts (a failed connect, a close) reach userspace within a drain
+ * period or two; the wait stays under a second so a request is reported
+ * in the interval after the one it ended in, at the latest. */
+#define CLI_JOIN_WAIT_MS_DEFAULT 100
+#define CLI_JOIN_WAIT_MS_MAX	900
+
 enum output_format { OUTPUT_TABLE, OUTPUT_JSON, OUTPUT_TUI };
 
 /* --events WHICH */

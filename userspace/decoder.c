@@ -269,6 +269,24 @@ static FILE *open_replay_file(const char *path, off_t *size)
 	return f;
 }
 
+/* A version this gatescope does not read: say which it reads and what to
+ * do.  Older versions are converted as they are read (stretch_v1). */
+static int version_fail(const char *path, const struct rec_header *h)
+{
+	char why[160];
+
+	if (h->version > GS_REC_VERSION && h->header_size == sizeof(*h))
+		snprintf(why, sizeof(why),
+			 "record format version %u is newer than this gatescope reads (1 to %d): "
+			 "replay it with the gatescope that recorded it", h->version, GS_REC_VERSION);
+	else
+		snprintf(why, sizeof(why),
+			 "unsupported record file version %u (header of %u bytes; this gatescope "
+			 "reads versions 1 to %d): a corrupt header", h->version, h->header_size,
+			 GS_REC_VERSION);
+	return replay_fail(path, 8, why);
+}
+
 static int read_header(struct decoder *d, const char *path, FILE *f)
 {
 	struct rec_header h;
@@ -276,7 +294,7 @@ static int read_header(struct decoder *d, const char *path, FILE *f)
 	if (fread(&h, sizeof(h), 1, f) != 1 || memcmp(h.magic, GS_REC_MAGIC, sizeof(h.magic)))
 		return replay_fail(path, 0, "not a gatescope record file (bad magic)");
 	if (h.version < 1 || h.version > GS_REC_VERSION || h.header_size != sizeof(h))
-		return replay_fail(path, 8, "unsupported record file version");
+		return version_fail(path, &h);
 	d->rec_version = h.version;
 	if (h.wall_offset_ns < 0 || h.wall_offset_ns > WALL_OFFSET_MAX)
 		return replay_fail(path, 16, "implausible wall-clock offset (corrupt header)");

@@ -341,9 +341,25 @@ static void on_head(enum http_event ev, const struct http_head *h, void *ctx)
 		upstream ? upstream_response(c, h) : downstream_response(c, h);
 }
 
+/* What one call of the parser added to its stream's counts, into the
+ * tracker's sums: reports show them while connections are still open. */
+static void sum_parser_stats(struct http_tracker *t, const struct http_stream_stats *before,
+			     const struct http_stream *s)
+{
+	const struct http_stream_stats *now = http_stream_stats(s);
+
+	t->parser.heads += now->heads - before->heads;
+	t->parser.truncated += now->truncated - before->truncated;
+	t->parser.dropped += now->dropped - before->dropped;
+	t->parser.lost += now->lost - before->lost;
+	t->parser.resyncs += now->resyncs - before->resyncs;
+	t->parser.expect_overflow += now->expect_overflow - before->expect_overflow;
+}
+
 void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 {
 	struct http_conn *c = conn_get(t, e);
+	struct http_stream_stats before;
 	bool is_request;
 	struct http_stream *s;
 
@@ -354,11 +370,13 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 	/* Requests flow in on downstream connections and out on upstream ones. */
 	is_request = (c->dir == GS_DIR_UPSTREAM) == (e->io_dir == GS_IO_SEND);
 	s = is_request ? &c->req : &c->resp;
+	before = *http_stream_stats(s);
 	if (http_stream_feed(s, e->data, e->cap_len, e->len, e->stream_off, e->ts, on_head, c) < 0) {
 		c->broken = true;
 		t->unparsable++;
 		log_debug("connection to %s: HTTP not parsable, no longer followed", c->peer);
 	}
+	sum_parser_stats(t, &before, s);
 	c->cur = NULL;
 }
 
@@ -589,8 +607,12 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 		return;
 	}
 	c->cur = NULL;
-	if (!c->broken && !c->tunnel)
+	if (!c->broken && !c->tunnel) {
+		struct http_stream_stats before = *http_stream_stats(&c->resp);
+
 		http_stream_close(&c->resp, e->ts_close, on_head, c);
+		sum_parser_stats(t, &before, &c->resp);
+	}
 	if (c->dir == GS_DIR_UPSTREAM)
 		close_upstream(c, e, o);
 	else

@@ -29,6 +29,7 @@ struct http_tracker {
 	uint64_t pipeline_overflow;	/* exchanges beyond the in-flight limit */
 	uint64_t tls_conns;		/* closed connections that spoke TLS */
 	uint64_t tls_read;		/* ... whose plaintext was read (libssl uprobes) */
+	struct http_stream_stats parser;/* every stream's parser counts, summed as they grow */
 };
 
 int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join);

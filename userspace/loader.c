@@ -175,13 +175,17 @@ static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_p
 }
 
 /* Bytes each CPU queues before it wakes userspace: with every CPU just
- * under it, a quarter of the ring is in use. */
+ * under it, a quarter of the ring is in use.  At least a page, so that a
+ * host with very many CPUs still batches its wake-ups. */
+#define WAKEUP_RING_FRACTION	4
+#define WAKEUP_SHARE_MIN	4096
+
 static uint64_t wakeup_share(uint64_t ring_bytes)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t share = ring_bytes / 4 / (ncpu > 0 ? ncpu : 1);
+	uint64_t share = ring_bytes / WAKEUP_RING_FRACTION / (ncpu > 0 ? ncpu : 1);
 
-	return share < 4096 ? 4096 : share;
+	return share < WAKEUP_SHARE_MIN ? WAKEUP_SHARE_MIN : share;
 }
 
 static int fill_filters(struct loader *l, const struct loader_opts *o)

@@ -50,8 +50,3 @@ void log_quiet(bool q)
 {
 	quiet = q;
 }
-
-bool log_verbose(void)
-{
-	return verbose;
-}

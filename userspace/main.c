@@ -17,11 +17,18 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
-#include "tui.h"
 #include "util.h"
 
 #define TICK_NS		(100 * 1000 * 1000ull)	/* ring buffer drain period */
 #define RESCAN_TICKS	10			/* look for new processes every 1 s */
+/* /healthz turns unhealthy after this many missed reports, plus slack for
+ * a report that is late on a loaded host. */
+#define STALE_REPORTS		3
+#define STALE_SLACK_S		2
+/* Processes already in the kernel filter, so a rescan does not add them
+ * again: the command line's bound, with room for those found later
+ * (restarts, reloads); past it a process is only added again. */
+#define KNOWN_PIDS_MAX		(CLI_MAX_PIDS * 4)
 
 static char *default_comms[] = { "nginx", "haproxy", "envoy" };
 
@@ -31,7 +38,7 @@ struct live {
 	struct loader loader;
 	struct ring_buffer *rb;
 	struct metrics *metrics;	/* --metrics server, or NULL */
-	pid_t known[CLI_MAX_PIDS * 4];	/* pids already in the kernel filter */
+	pid_t known[KNOWN_PIDS_MAX];	/* pids already in the kernel filter */
 	size_t nknown;
 	bool discover_ports;		/* no --listen: follow the traced processes' listeners */
 	uint16_t ports[CLI_MAX_PORTS];	/* client-facing ports in the kernel filter */
@@ -130,6 +137,9 @@ static void update_kernel_stats(struct live *lv)
 	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
 	st->tls_dropped = k[GS_STAT_TLS_DROPPED];
 	st->tls_buffered = k[GS_STAT_TLS_BUFFERED];
+	st->captures_cut = k[GS_STAT_HTTP_TRUNCATED];
+	st->forks_followed = k[GS_STAT_PID_FORKS];
+	st->exits_followed = k[GS_STAT_PID_EXITS];
 	if (k[GS_STAT_PID_INSERT_FAIL] > st->pid_failures)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
@@ -144,6 +154,13 @@ static void update_kernel_stats(struct live *lv)
 	lv->unaccounted = unaccounted;
 	if (evicted > st->evicted_conns)
 		st->evicted_conns = evicted;
+}
+
+static void publish_metrics(const struct live *lv)
+{
+	struct report r = pipeline_run_report(lv->pipe);
+
+	metrics_publish(lv->metrics, &r);
 }
 
 static int setup_fds(struct live *lv)
@@ -239,7 +256,7 @@ static int event_loop(struct live *lv)
 			}
 		}
 		/* Keys and window resizes (SIGWINCH interrupts the wait). */
-		if (tui_input(lv->pipe->out.tui) == TUI_QUIT)
+		if (output_poll_keys(&lv->pipe->out))
 			return 0;
 		/* Events arrive without wake-ups (batched in BPF): drain every tick. */
 		ring_buffer__consume(lv->rb);
@@ -247,19 +264,12 @@ static int event_loop(struct live *lv)
 		if (now >= next_report && now < end) {
 			update_kernel_stats(lv);
 			pipeline_report(lv->pipe, wall_s(), o->interval_s);
-			metrics_publish(lv->metrics, lv->pipe);
+			publish_metrics(lv);
 			next_report += o->interval_s * 1e9;
 		}
 		if (now >= end)
 			return 0;
 	}
-}
-
-/* The terminal is given back on every way out of the event loop. */
-static void end_tui(struct pipeline *pipe)
-{
-	tui_close(pipe->out.tui);
-	pipe->out.tui = NULL;
 }
 
 static int run_live(struct options *o, struct pipeline *pipe)
@@ -303,11 +313,11 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (loader_start(&lv.loader, &lo))
 		return 1;
 	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
-	/* Unhealthy (/healthz 503) after three missed reports. */
 	if (o->metrics_addr &&
-	    !(lv.metrics = metrics_start(o->metrics_addr, 3 * o->interval_s + 2)))
+	    !(lv.metrics = metrics_start(o->metrics_addr,
+					 STALE_REPORTS * o->interval_s + STALE_SLACK_S)))
 		goto out;
-	metrics_publish(lv.metrics, pipe);
+	publish_metrics(&lv);
 	lv.rb = ring_buffer__new(loader_ring_fd(&lv.loader), ring_cb, &pipe->decoder, NULL);
 	if (!lv.rb) {
 		log_err("cannot open ring buffer: %s", strerror(errno));
@@ -318,12 +328,11 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	log_info("tracing %s, %zu client-facing port%s, HTTP capture: %s; Ctrl-C to stop",
 		 lo.filter_pid ? "selected processes" : "all processes", lv.nports,
 		 lv.nports == 1 ? "" : "s", capture_path_name(lv.loader.capture));
-	if (o->output == OUTPUT_TUI &&
-	    !(pipe->out.tui = tui_open(o->interval_s, capture_path_name(lv.loader.capture))))
+	if (output_start(&pipe->out, o->interval_s, capture_path_name(lv.loader.capture)))
 		goto out;
 	start = mono_ns();
 	ret = event_loop(&lv);
-	end_tui(pipe);
+	output_stop(&pipe->out);	/* the terminal back before the total */
 	arm_second_signal();
 	ring_buffer__consume(lv.rb);
 	update_kernel_stats(&lv);
@@ -333,7 +342,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (decoder_record_close(&pipe->decoder))
 		ret = 1;
 out:
-	end_tui(pipe);
+	output_stop(&pipe->out);	/* on every way out */
 	metrics_stop(lv.metrics);
 	ring_buffer__free(lv.rb);
 	loader_stop(&lv.loader);
@@ -350,18 +359,10 @@ out:
  * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
-	int rc;
+	int rc = pipeline_replay(pipe, o->replay);
 
-	pipe->replaying = true;
-	rc = decoder_replay(&pipe->decoder, o->replay);
 	if (rc < 0)
 		return 1;
-	if (pipe->replay_jumps)
-		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
-			 (unsigned long long)pipe->replay_jumps,
-			 (unsigned long long)pipe->replay_skipped);
-	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
-		       (pipe->last_ns - pipe->first_ns) / 1e9);
 	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }
 

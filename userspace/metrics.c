@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "listen_addr.h"
 #include "log.h"
 #include "metrics.h"
-#include "pipeline.h"
 #include "prom.h"
 #include "util.h"
 
@@ -56,71 +56,6 @@ struct metrics {
 	char where[GS_ADDR_STRLEN];
 };
 
-/* ---- address ---- */
-
-static bool addr_error(char *err, size_t errlen, const char *msg)
-{
-	snprintf(err, errlen, "%s", msg);
-	return false;
-}
-
-bool metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
-			char *err, size_t errlen)
-{
-	char host[INET6_ADDRSTRLEN] = "127.0.0.1";
-	const char *port_s = s, *colon, *close;
-	bool v6 = false;
-	uint64_t port;
-	size_t n = 0;
-
-	if (!s || !*s)
-		return addr_error(err, errlen, "empty address");
-	if (s[0] == '[') {
-		close = strchr(s, ']');
-		if (!close || close[1] != ':')
-			return addr_error(err, errlen, "expected [IPv6]:PORT");
-		n = close - s - 1;
-		port_s = close + 2;
-		v6 = true;
-		if (n == 0 || n >= sizeof(host))
-			return addr_error(err, errlen, "not an IPv6 address");
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-	} else if ((colon = strrchr(s, ':'))) {
-		if (strchr(s, ':') != colon)
-			return addr_error(err, errlen, "IPv6 addresses go in brackets: [::1]:9464");
-		n = colon - s;
-		port_s = colon + 1;
-		if (n >= sizeof(host))
-			return addr_error(err, errlen, "not an IPv4 address");
-		if (n) {
-			memcpy(host, s, n);
-			host[n] = '\0';
-		}
-	}
-	if (!parse_u64(port_s, 0, 65535, &port))
-		return addr_error(err, errlen, "not a port (0-65535)");
-	memset(ss, 0, sizeof(*ss));
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(port);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return addr_error(err, errlen, "not an IPv6 address");
-		*len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return addr_error(err, errlen, "not an IPv4 address");
-		*len = sizeof(*a);
-	}
-	return true;
-}
-
 static void format_sockaddr(char *buf, size_t len, const struct sockaddr_storage *ss)
 {
 	uint8_t addr[16] = { 0 };
@@ -148,7 +83,7 @@ static int listen_on(const char *spec, struct metrics *m, int *family)
 	char err[96];
 	int fd, one = 1;
 
-	if (!metrics_parse_addr(spec, &ss, &len, err, sizeof(err))) {
+	if (!listen_addr_parse(spec, &ss, &len, err, sizeof(err))) {
 		log_err("--metrics %s: %s", spec, err);
 		return -1;
 	}
@@ -195,17 +130,13 @@ static struct snapshot *snap_get(struct metrics *m)
 	return s;
 }
 
-void metrics_publish(struct metrics *m, const struct pipeline *p)
+void metrics_publish(struct metrics *m, const struct report *r)
 {
-	struct report r = {
-		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .total = true,
-	};
 	struct snapshot *s, *old;
 
 	if (!m)
 		return;
-	if (prom_render(&r, &m->render)) {
+	if (prom_render(r, &m->render)) {
 		if (!m->render_failed)
 			log_warn("metrics larger than %u bytes: still serving the last that fit",
 				 PROM_MAX_BYTES);

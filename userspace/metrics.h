@@ -8,28 +8,20 @@
 #define GS_METRICS_H
 
 #include <stdbool.h>
-#include <stddef.h>
-#include <sys/socket.h>
 
-struct pipeline;
+struct report;
 
 /* Connections served at once; past it the least useful one is dropped. */
 #define METRICS_MAX_CONNS	32
 
 struct metrics;
 
-/* Parse --metrics: "IPv4:PORT", "[IPv6]:PORT", ":PORT" or "PORT" (the last
- * two bind 127.0.0.1).  Port 0 picks a free port.  false and a reason in
- * err when it is none of these. */
-bool metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
-			char *err, size_t errlen);
-
 /* Listen on addr and start the server thread.  /healthz answers 503 once no
  * report was published for stale_after_s.  NULL with a message on failure. */
 struct metrics *metrics_start(const char *addr, double stale_after_s);
-/* Render the pipeline's whole-run aggregates and serve them from now on.
- * Called by the event loop after each report.  NULL m: nothing. */
-void metrics_publish(struct metrics *m, const struct pipeline *p);
+/* Render a whole-run report and serve it from now on.  Called by the
+ * event loop after each report.  NULL m: nothing. */
+void metrics_publish(struct metrics *m, const struct report *r);
 /* Stop the thread, close every connection, free.  NULL m: nothing. */
 void metrics_stop(struct metrics *m);
 /* The address listened on, with the real port: "127.0.0.1:9464". */

@@ -67,12 +67,12 @@ static void json_backend(struct json *j, const struct backend *b, bool total)
 
 static void json_status(struct json *j, const struct route_stats *s)
 {
-	static const char *cls[] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	static const char *cls[STATUS_CLASSES] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
 
 	json_key(j, "status");
 	json_obj_open(j);
-	for (int i = 1; i <= 5; i++)
-		if (s->status_class[i] || i == 2 || i == 4 || i == 5)
+	for (int i = 1; i < STATUS_CLASSES; i++)
+		if (s->status_class[i] || status_class_always_shown(i))
 			json_ku64(j, cls[i], s->status_class[i]);
 	json_ku64(j, "504", s->s504);
 	json_obj_close(j);
@@ -167,6 +167,11 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "unparsable_conns", st->http_unparsable);
 	json_ku64(j, "conns_evicted", st->http_conns_evicted);
 	json_ku64(j, "pipeline_overflow", st->http_pipeline_overflow);
+	json_ku64(j, "captures_cut", st->captures_cut);
+	json_ku64(j, "heads_truncated", st->heads_truncated);
+	json_ku64(j, "heads_dropped", st->heads_dropped);
+	json_ku64(j, "sync_lost", st->sync_lost);
+	json_ku64(j, "resyncs", st->resyncs);
 	json_ku64(j, "requests_evicted", st->requests_evicted);
 	json_ku64(j, "attempts_evicted", st->attempts_evicted);
 	json_ku64(j, "attributed_without_tcp_facts", st->facts_timeouts);
@@ -192,7 +197,7 @@ static bool backend_active(const struct backend *b, bool total)
 static void json_timeouts(struct json *j, const struct timeouts *t)
 {
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
-	char warn[TIMEOUT_KEYS_MAX][256];
+	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
 	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
 
@@ -218,11 +223,10 @@ static void json_timeouts(struct json *j, const struct timeouts *t)
 static void table_timeouts(FILE *f, const struct timeouts *t)
 {
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
-	char warn[TIMEOUT_KEYS_MAX][256];
+	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
 	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
-
-	char safe[256];
+	char safe[LADDER_WARNING_LEN];
 
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "inferred timeout: %s -> %s: %s timeout ~ %.3f s, n=%zu\n",
@@ -256,6 +260,8 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "evicted_conns", st->evicted_conns);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
 	json_ku64(j, "pid_table_failures", st->pid_failures);
+	json_ku64(j, "forks_followed", st->forks_followed);
+	json_ku64(j, "exits_followed", st->exits_followed);
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
 	json_http_stats(j, st);
@@ -320,6 +326,22 @@ static void table_row(FILE *f, const struct backend *b, const struct backend_sta
 		fprintf(f, " %10s %10s\n", "-", "-");
 }
 
+/* The capture's and the process table's counters, under the backends:
+ * one line, when any of them is not zero. */
+static void table_capture_footer(FILE *f, const struct run_stats *st)
+{
+	if (!(st->captures_cut | st->heads_truncated | st->heads_dropped | st->sync_lost |
+	      st->resyncs | st->forks_followed | st->exits_followed | st->pid_failures))
+		return;
+	fprintf(f, "HTTP capture: buffers cut %llu, heads truncated %llu, heads dropped %llu, "
+		"sync lost %llu, resyncs %llu   processes: forks followed %llu, exits %llu, "
+		"not traced %llu\n",
+		(unsigned long long)st->captures_cut, (unsigned long long)st->heads_truncated,
+		(unsigned long long)st->heads_dropped, (unsigned long long)st->sync_lost,
+		(unsigned long long)st->resyncs, (unsigned long long)st->forks_followed,
+		(unsigned long long)st->exits_followed, (unsigned long long)st->pid_failures);
+}
+
 static void table_summary(struct output *o, const struct report *r)
 {
 	const struct aggregator *a = r->agg;
@@ -353,8 +375,28 @@ static void table_summary(struct output *o, const struct report *r)
 		table_row(f, a->other, total ? &a->other->total : &a->other->win);
 	if (!shown)
 		fprintf(f, "(no upstream connections%s)\n", total ? "" : " in this interval");
+	table_capture_footer(f, st);
 	table_timeouts(f, r->timeouts);
 	fflush(f);
+}
+
+int output_start(struct output *o, double interval_s, const char *capture_path)
+{
+	if (o->format != OUTPUT_TUI)
+		return 0;
+	o->tui = tui_open(interval_s, capture_path);
+	return o->tui ? 0 : -1;
+}
+
+void output_stop(struct output *o)
+{
+	tui_close(o->tui);
+	o->tui = NULL;
+}
+
+bool output_poll_keys(struct output *o)
+{
+	return tui_input(o->tui) == TUI_QUIT;
 }
 
 void output_summary(struct output *o, const struct report *r)
@@ -475,14 +517,19 @@ static double span_ms(uint64_t from, uint64_t to)
 }
 
 void output_request(struct output *o, const struct request *r, const struct verdict *v,
-		    const char *route_name, double ts)
+		    const char *route_name, double ts, bool selected)
 {
 	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
 	struct json *j = &o->json;
 	char route[REQ_PATH_LEN];
 
-	if (o->format == OUTPUT_TUI)
-		return;		/* failing requests reach the screen through tui_request() */
+	if (o->format == OUTPUT_TUI) {
+		if (o->tui)	/* nothing once the screen is closed */
+			tui_request(o->tui, r, v, route_name, ts);
+		return;
+	}
+	if (!selected)
+		return;
 	if (o->format != OUTPUT_JSON) {
 		char method[REQ_METHOD_LEN], host[REQ_HOST_LEN], path[REQ_PATH_LEN];
 		char evidence[EVIDENCE_LEN];

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Output stage: the periodic report as a table or JSON lines, and the
- * per-event lines of --events. */
+/* Output stage: the periodic report as a table, JSON lines or the live
+ * screen (-o tui, tui.c), and the per-event lines of --events.  The rest of
+ * the program talks to this interface only, whatever the format. */
 #ifndef GS_OUTPUT_H
 #define GS_OUTPUT_H
 
@@ -13,38 +14,12 @@
 #include "conntable.h"
 #include "join.h"
 #include "json.h"
+#include "report.h"
 #include "routes.h"
 #include "timeouts.h"
 
 struct verdict;
 struct tui;
-
-/* Pipeline health, shown in every report: nothing is lost silently. */
-struct run_stats {
-	uint64_t lost_events;		/* ring buffer full in the kernel */
-	uint64_t evicted_conns;		/* connection table LRU evictions */
-	uint64_t insert_failures;	/* connection table updates that failed */
-	uint64_t pid_failures;		/* processes to trace that did not fit traced_pids */
-	uint64_t malformed_events;	/* rejected by the decoder */
-	uint64_t backend_overflow;	/* connections folded into backend "other" */
-	uint64_t route_overflow;	/* requests folded into route "other" */
-	uint64_t http_conns_evicted;	/* HTTP connection table full */
-	uint64_t http_unparsable;	/* connections whose HTTP could not be parsed */
-	uint64_t http_pipeline_overflow;/* pipelined exchanges beyond the limit */
-	uint64_t requests;		/* downstream requests finished */
-	uint64_t requests_joined;	/* ... joined to at least one upstream attempt */
-	uint64_t attempts_unjoined;	/* upstream attempts with no request to join */
-	uint64_t requests_evicted;	/* in-flight requests forced out of a full pool */
-	uint64_t attempts_evicted;	/* unclaimed attempts forced out of a full pool */
-	uint64_t joins[JOIN__MAX];	/* requests by how they were joined */
-	uint64_t facts_timeouts;	/* failed requests attributed without upstream TCP facts */
-	uint64_t tls_conns;		/* connections that spoke TLS (first bytes a handshake) */
-	uint64_t tls_decrypted;		/* ... whose plaintext was read through libssl */
-	uint64_t tls_sessions;		/* TLS sessions tied to their socket (kernel) */
-	uint64_t tls_unmapped;		/* TLS sessions whose socket was not learned (kernel) */
-	uint64_t tls_dropped;		/* SSL reads/writes whose plaintext had no connection */
-	uint64_t tls_buffered;		/* ... served from OpenSSL's buffer, tied by an earlier call */
-};
 
 struct output {
 	enum output_format format;
@@ -54,22 +29,21 @@ struct output {
 };
 
 void output_init(struct output *o, enum output_format format, FILE *out);
-/* One report; total=true for the whole-run report at exit. */
-/* Everything one report shows. */
-struct report {
-	const struct aggregator *agg;
-	const struct routes *routes;
-	const struct timeouts *timeouts;
-	const struct run_stats *stats;
-	double ts;			/* seconds since the epoch */
-	double interval_s;		/* the span it covers */
-	bool total;			/* whole run (at exit) rather than one interval */
-};
-
+/* Start a format that takes over the terminal (-o tui); nothing for the
+ * others.  -1 with a message when it cannot. */
+int output_start(struct output *o, double interval_s, const char *capture_path);
+/* Give the terminal back; safe to call again, and when nothing started. */
+void output_stop(struct output *o);
+/* Read pending keys without blocking (call it on every event-loop
+ * wake-up); true when the user asked to quit. */
+bool output_poll_keys(struct output *o);
+/* One report; r->total for the whole-run report at exit. */
 void output_summary(struct output *o, const struct report *r);
-/* One request line; route_name is the name its route has in the totals. */
+/* Every finished request; route_name is the name its route has in the
+ * totals.  A line is printed when --events selected it; the live screen
+ * sees every request (its failing-request view, its route filter). */
 void output_request(struct output *o, const struct request *r, const struct verdict *v,
-		    const char *route_name, double ts);
+		    const char *route_name, double ts, bool selected);
 void output_connection(struct output *o, const struct gs_conn_event *e,
 		       const struct conn_outcome *c, double ts);
 

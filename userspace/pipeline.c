@@ -6,7 +6,6 @@
 #include "conntable.h"
 #include "log.h"
 #include "pipeline.h"
-#include "tui.h"
 
 static bool want_connection_line(const struct pipeline *p, const struct conn_outcome *c)
 {
@@ -176,10 +175,8 @@ static void on_request(const struct request *r, void *ctx)
 	s.reason = v.reason;
 	s.backend = last ? last->backend : NULL;
 	routes_add(&p->routes, &s);
-	if (p->out.tui)
-		tui_request(p->out.tui, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
-	else if (want_request_line(p, r, s.latency_ns / 1e6))
-		output_request(&p->out, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
+	output_request(&p->out, r, &v, route, decoder_epoch(&p->decoder, r->ts_done),
+		       want_request_line(p, r, s.latency_ns / 1e6));
 }
 
 static void on_event(const struct gs_event_hdr *ev, void *ctx)
@@ -236,6 +233,10 @@ static void collect_stats(struct pipeline *p)
 	st->http_conns_evicted = p->http.evicted;
 	st->http_unparsable = p->http.unparsable;
 	st->http_pipeline_overflow = p->http.pipeline_overflow;
+	st->heads_truncated = p->http.parser.truncated;
+	st->heads_dropped = p->http.parser.dropped;
+	st->sync_lost = p->http.parser.lost;
+	st->resyncs = p->http.parser.resyncs;
 	st->requests = p->join.st.requests;
 	st->requests_joined = p->join.st.joined;
 	st->attempts_unjoined = p->join.st.unjoined_attempts;
@@ -254,13 +255,21 @@ static void report(struct pipeline *p, double ts, double span_s, bool total)
 	 * userspace up to a drain period late: decide as of then. */
 	join_poll(&p->join, total ? UINT64_MAX : p->replaying ? p->last_ns :
 		  mono_ns() - JOIN_DRAIN_SLACK_NS);
-	struct report r = {
-		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .ts = ts, .interval_s = span_s, .total = total,
-	};
+	struct report r = pipeline_run_report(p);
 
+	r.ts = ts;
+	r.interval_s = span_s;
+	r.total = total;
 	collect_stats(p);
 	output_summary(&p->out, &r);
+}
+
+struct report pipeline_run_report(const struct pipeline *p)
+{
+	return (struct report){
+		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
+		.stats = &p->stats, .total = true,
+	};
 }
 
 void pipeline_report(struct pipeline *p, double ts, double interval_s)
@@ -273,6 +282,23 @@ void pipeline_report(struct pipeline *p, double ts, double interval_s)
 void pipeline_total(struct pipeline *p, double ts, double run_s)
 {
 	report(p, ts, run_s, true);
+}
+
+int pipeline_replay(struct pipeline *p, const char *path)
+{
+	int rc;
+
+	p->replaying = true;
+	rc = decoder_replay(&p->decoder, path);
+	if (rc < 0)
+		return rc;
+	if (p->replay_jumps)
+		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
+			 (unsigned long long)p->replay_jumps,
+			 (unsigned long long)p->replay_skipped);
+	pipeline_total(p, decoder_epoch(&p->decoder, p->last_ns),
+		       (p->last_ns - p->first_ns) / 1e9);
+	return rc;
 }
 
 /* Names a --backend-names file may give; its size is bounded too. */

@@ -13,6 +13,7 @@
 #include "http_track.h"
 #include "join.h"
 #include "output.h"
+#include "report.h"
 #include "routes.h"
 
 /* Live, an event reaches userspace up to one drain period (100 ms) after
@@ -43,6 +44,16 @@ void pipeline_free(struct pipeline *p);
 void pipeline_report(struct pipeline *p, double ts, double interval_s);
 /* Print the whole-run report. */
 void pipeline_total(struct pipeline *p, double ts, double run_s);
+/* The report of the run so far, as the last report left it (for the
+ * metrics server, which renders whole-run counters only). */
+struct report pipeline_run_report(const struct pipeline *p);
+/* Replay a recording (--replay) through the pipeline: every event, in
+ * event time, then the whole-run report.  The one way a recording is
+ * driven through the pipeline, by main.c and by the tests alike.
+ * decoder_replay's result: < 0 when the file is unreadable or corrupt
+ * (no total), DECODER_REPLAY_TORN when it ends inside its last event
+ * (the total is printed). */
+int pipeline_replay(struct pipeline *p, const char *path);
 /* Read "ip:port name" lines into the aggregator; -1 with a message. */
 int pipeline_load_backend_names(struct pipeline *p, const char *path);
 

@@ -6,6 +6,9 @@
 #include "prom.h"
 #include "util.h"
 
+/* First buffer: a few routes and backends fit without a realloc. */
+#define PROM_FIRST_CAP	16384
+
 /* From a fast local hop (0.5 ms) to the longest common gateway timeouts
  * (30 s on managed gateways, 60 s proxy_read_timeout in nginx). */
 const char *const prom_le_labels[PROM_LE_COUNT] = {
@@ -39,7 +42,7 @@ static bool reserve(struct prom_buf *b, size_t more)
 		b->failed = true;
 		return false;
 	}
-	cap = b->cap ? b->cap : 16384;
+	cap = b->cap ? b->cap : PROM_FIRST_CAP;
 	while (cap < b->len + more + 1)
 		cap *= 2;
 	if (cap > PROM_MAX_BYTES)
@@ -362,16 +365,15 @@ static const struct route_stats *route_at(const struct render *r, size_t i, cons
 
 static void emit_route_requests(struct render *r, const struct family *f)
 {
-	static const char *const classes[6] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	static const char *const classes[STATUS_CLASSES] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	const struct route_stats *s;
 	const char *name;
 
 	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
-		for (int c = 0; c < 6; c++) {
+		for (int c = 0; c < STATUS_CLASSES; c++) {
 			struct label l[2] = { { "route", name }, { "status_class", classes[c] } };
 
-			/* The usual classes always, so rate() sees their first increase. */
-			if (s->status_class[c] || c == 2 || c == 4 || c == 5)
+			if (s->status_class[c] || status_class_always_shown(c))
 				put_u64_sample(r->b, f->name, "", l, 2, s->status_class[c]);
 		}
 	}
@@ -497,6 +499,15 @@ static const struct family families[] = {
 	{ .name = "gatescope_conn_table_failures_total", .type = "counter",
 	  .help = "Kernel connection table updates that failed.",
 	  .emit = emit_run_counter, .off = RS(insert_failures) },
+	{ .name = "gatescope_pid_table_failures_total", .type = "counter",
+	  .help = "Processes to trace that did not fit the kernel's table of traced processes.",
+	  .emit = emit_run_counter, .off = RS(pid_failures) },
+	{ .name = "gatescope_forks_followed_total", .type = "counter",
+	  .help = "Children of traced processes traced from their fork.",
+	  .emit = emit_run_counter, .off = RS(forks_followed) },
+	{ .name = "gatescope_exits_followed_total", .type = "counter",
+	  .help = "Traced processes that left the table of traced processes at exit.",
+	  .emit = emit_run_counter, .off = RS(exits_followed) },
 	{ .name = "gatescope_malformed_events_total", .type = "counter",
 	  .help = "Events rejected by the decoder.",
 	  .emit = emit_run_counter, .off = RS(malformed_events) },
@@ -516,6 +527,22 @@ static const struct family families[] = {
 	{ .name = "gatescope_http_pipeline_overflow_total", .type = "counter",
 	  .help = "Pipelined HTTP exchanges beyond the per-connection limit.",
 	  .emit = emit_run_counter, .off = RS(http_pipeline_overflow) },
+	{ .name = "gatescope_http_captures_cut_total", .type = "counter",
+	  .help = "HTTP buffers captured in part: longer than --capture-bytes.",
+	  .emit = emit_run_counter, .off = RS(captures_cut) },
+	{ .name = "gatescope_http_heads_truncated_total", .type = "counter",
+	  .help = "HTTP heads not wholly captured (--capture-bytes): fields may be missing.",
+	  .emit = emit_run_counter, .off = RS(heads_truncated) },
+	{ .name = "gatescope_http_heads_dropped_total", .type = "counter",
+	  .help = "HTTP heads cut before their start line was usable.",
+	  .emit = emit_run_counter, .off = RS(heads_dropped) },
+	{ .name = "gatescope_http_sync_lost_total", .type = "counter",
+	  .help = "HTTP streams that lost a message boundary because its bytes were not "
+		  "captured.",
+	  .emit = emit_run_counter, .off = RS(sync_lost) },
+	{ .name = "gatescope_http_resyncs_total", .type = "counter",
+	  .help = "HTTP streams that found a message boundary again at a head.",
+	  .emit = emit_run_counter, .off = RS(resyncs) },
 	{ .name = "gatescope_requests_evicted_total", .type = "counter",
 	  .help = "In-flight requests forced out of a full request pool.",
 	  .emit = emit_run_counter, .off = RS(requests_evicted) },
@@ -541,6 +568,9 @@ static const struct family families[] = {
 	{ .name = "gatescope_tls_dropped_total", .type = "counter",
 	  .help = "SSL reads and writes whose plaintext had no followed connection.",
 	  .emit = emit_run_counter, .off = RS(tls_dropped) },
+	{ .name = "gatescope_tls_buffered_total", .type = "counter",
+	  .help = "SSL reads served from OpenSSL's own buffer without touching the socket.",
+	  .emit = emit_run_counter, .off = RS(tls_buffered) },
 	{ .name = "gatescope_timeout_keys_dropped_total", .type = "counter",
 	  .help = "Timeout-driven closes not followed because too many (closer, peer, kind) "
 		  "were already followed.",

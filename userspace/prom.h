@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "aggregate.h"
-#include "output.h"
+#include "report.h"
 
 /* A rendered document larger than this is refused (the previous one stays
  * served): a bound on memory whatever the aggregator holds. */

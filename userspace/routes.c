@@ -187,7 +187,7 @@ static void stats_add(struct route_stats *s, const struct route_sample *x)
 	unsigned cls = x->status / 100;
 
 	s->requests++;
-	s->status_class[cls <= 5 ? cls : 0]++;
+	s->status_class[cls < STATUS_CLASSES ? cls : 0]++;
 	if (x->status == 504) {
 		s->s504++;
 		s->cause_504[x->cause < CAUSE__MAX ? x->cause : CAUSE_UNKNOWN]++;
@@ -220,7 +220,7 @@ void routes_window_reset(struct routes *rt)
 void route_stats_merge(struct route_stats *acc, const struct route_stats *a)
 {
 	acc->requests += a->requests;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < STATUS_CLASSES; i++)
 		acc->status_class[i] += a->status_class[i];
 	acc->s504 += a->s504;
 	for (int i = 0; i < CAUSE__MAX; i++)

@@ -33,9 +33,18 @@ struct fail_504 {
 	uint64_t count;
 };
 
+#define STATUS_CLASSES		6	/* [1]..[5] = 1xx..5xx; [0] = no status (aborted) */
+
+/* 2xx, 4xx and 5xx are reported even at zero: every route has them
+ * (a Prometheus rate() then sees their first increase). */
+static inline bool status_class_always_shown(int c)
+{
+	return c == 2 || c == 4 || c == 5;
+}
+
 struct route_stats {
 	uint64_t requests;
-	uint64_t status_class[6];	/* [1]..[5] = 1xx..5xx; [0] = no status (aborted) */
+	uint64_t status_class[STATUS_CLASSES];
 	uint64_t s504;
 	uint64_t cause_504[CAUSE__MAX];
 	uint64_t attempts;		/* upstream attempts these requests caused */

@@ -61,11 +61,14 @@ static int cmp_u64(const void *a, const void *b)
 /* A timer fires at a fixed delay after the last progress, plus scheduling
  * noise: closes of one timeout sit within a few ms of each other.  Closes
  * for other reasons scatter.  Window: 2 % of the value, at least 20 ms. */
+#define CLUSTER_WINDOW_DIVISOR	50		/* 1/50 = 2 % */
+#define CLUSTER_WINDOW_MIN_NS	20000000ull	/* 20 ms */
+
 static uint64_t cluster_window(uint64_t v)
 {
-	uint64_t w = v / 50;
+	uint64_t w = v / CLUSTER_WINDOW_DIVISOR;
 
-	return w > 20000000ull ? w : 20000000ull;
+	return w > CLUSTER_WINDOW_MIN_NS ? w : CLUSTER_WINDOW_MIN_NS;
 }
 
 /* Densest run of sorted values within the window; its median. */
@@ -116,7 +119,7 @@ static const char *port_of(const char *label)
 	return colon ? colon : label;
 }
 
-size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[256], size_t max)
+size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[LADDER_WARNING_LEN], size_t max)
 {
 	size_t w = 0;
 
@@ -129,12 +132,12 @@ size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)
 			if (gw->key.closer != CLOSER_GATEWAY)
 				continue;
 			if (cl->seconds < gw->seconds)
-				snprintf(out[w++], 256,
+				snprintf(out[w++], LADDER_WARNING_LEN,
 					 "clients of %s give up after %.3f s, before the gateway's %.3f s %s timeout to %s",
 					 port_of(cl->key.peer), cl->seconds, gw->seconds, gw->key.kind,
 					 gw->key.peer);
 			else if (cl->seconds - gw->seconds < LADDER_MIN_GAP_S)
-				snprintf(out[w++], 256,
+				snprintf(out[w++], LADDER_WARNING_LEN,
 					 "tight ladder: clients of %s wait %.3f s, only %.3f s more than the gateway's %.3f s %s timeout to %s (leave 2-3 s)",
 					 port_of(cl->key.peer), cl->seconds, cl->seconds - gw->seconds,
 					 gw->seconds, gw->key.kind, gw->key.peer);

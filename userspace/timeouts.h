@@ -17,6 +17,8 @@
 #define TIMEOUT_SAMPLES		128	/* idle times kept per key (most recent) */
 #define TIMEOUT_MIN_CLUSTER	3	/* closes needed before a value is inferred */
 #define LADDER_MIN_GAP_S	2.0	/* outer hop should wait this much longer */
+/* A ladder warning: two endpoints, two durations and a sentence fit. */
+#define LADDER_WARNING_LEN	256
 
 enum closer { CLOSER_GATEWAY, CLOSER_BACKEND, CLOSER_CLIENT };
 
@@ -52,7 +54,7 @@ void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, cons
 /* Inferred timeouts (whole run); returns how many were written to out. */
 size_t timeouts_infer(const struct timeouts *t, struct inferred_timeout *out, size_t max);
 /* Ladder warnings as sentences; returns how many were written. */
-size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[256],
+size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[LADDER_WARNING_LEN],
 		       size_t max);
 const char *closer_name(enum closer c);
 

@@ -89,7 +89,7 @@ struct tui {
 	struct run_stats stats;
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
 	size_t ninf;
-	char warn[TIMEOUT_KEYS_MAX][256];
+	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t nwarn;
 
 	enum sort_key sort;

@@ -12,7 +12,7 @@
 
 #include "attribute.h"
 #include "join.h"
-#include "output.h"
+#include "report.h"
 
 struct tui;
 

@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* A numeric macro as a string literal, for texts that print a constant. */
+#define STR(x) STR_(x)
+#define STR_(x) #x
 #define GS_ADDR_STRLEN 64	/* "[ffff:...:ffff]:65535" */
 
 /* "ip:port" for IPv4 (also IPv4-mapped IPv6), "[ip]:port" for IPv6. */

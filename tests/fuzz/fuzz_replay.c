@@ -66,10 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.slow_ms = 1;
 	if (pipeline_init(&p, &o, sink))
 		abort();
-	p.replaying = true;
-	if (decoder_replay(&p.decoder, path) >= 0)
-		pipeline_total(&p, decoder_epoch(&p.decoder, p.last_ns),
-			       (p.last_ns - p.first_ns) / 1e9);
+	pipeline_replay(&p, path);
 	pipeline_free(&p);
 	return 0;
 }

@@ -132,8 +132,7 @@ static void test_window_reset(void)
 	o = outcome("192.0.2.1:80", CONNECT_REFUSED, -1);
 	agg_add_conn(&a, &o);
 	b = find(&a, "192.0.2.1:80");
-	ASSERT_TRUE(b != NULL);
-	if (!b)
+	if (!ASSERT_NOT_NULL(b))
 		return;
 	twice_a.connects = 2 * want_a.connects + 1;
 	twice_a.refused = 1;
@@ -231,8 +230,7 @@ static void test_ttfb(void)
 	for (uint64_t i = 1; i <= 100; i++)
 		agg_add_ttfb(&a, "192.0.2.1:80", i * 1000000);
 	b = find(&a, "192.0.2.1:80");
-	ASSERT_TRUE(b != NULL);
-	if (!b)
+	if (!ASSERT_NOT_NULL(b))
 		return;
 	ASSERT_EQ(b->total.ttfb.count, 100);
 	ASSERT_EQ(b->win.ttfb.count, 100);

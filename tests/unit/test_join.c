@@ -37,6 +37,8 @@ static void setup(struct joiner *j)
 	ASSERT_EQ(join_init(j, 0, on_request, on_orphan, NULL), 0);
 }
 
+/* The decided request with this path or status; NULL when none was
+ * decided (the test stops at ASSERT_NOT_NULL). */
 static struct request *by_path(const char *path)
 {
 	for (unsigned i = 0; i < ndecided; i++)
@@ -45,12 +47,22 @@ static struct request *by_path(const char *path)
 	return NULL;
 }
 
+/* The two decided requests with these paths: false (the test stops)
+ * unless both were decided. */
+static bool decided_pair(const char *p1, const char *p2, const struct request **r1,
+			 const struct request **r2)
+{
+	*r1 = by_path(p1);
+	*r2 = by_path(p2);
+	return ASSERT_NOT_NULL(*r1) && ASSERT_NOT_NULL(*r2);
+}
+
 static struct request *by_status(uint16_t status)
 {
 	for (unsigned i = 0; i < ndecided; i++)
 		if (decided[i].status == status)
 			return &decided[i];
-	return &decided[63];
+	return NULL;
 }
 
 static uint32_t request(struct joiner *j, const char *path, uint32_t tid, uint64_t at)
@@ -131,6 +143,7 @@ static uint32_t failed_connect(struct joiner *j, const char *be, uint64_t start,
 static void test_same_path_out_of_order(void)
 {
 	struct joiner j;
+	const struct request *ok, *failed;
 	uint32_t a, b, ua, ub;
 
 	setup(&j);
@@ -144,17 +157,22 @@ static void test_same_path_out_of_order(void)
 	answer(&j, a, 504, T0 + 1003 * MS + 40000);
 	join_poll(&j, T0 + 2000 * MS);
 	ASSERT_EQ(ndecided, 2);
-	ASSERT_EQ(by_path("/x") != NULL, 1);
+	ASSERT_NOT_NULL(by_path("/x"));
 	for (unsigned i = 0; i < ndecided; i++) {
 		const struct request *r = &decided[i];
 
 		ASSERT_EQ(r->nattempts, 1);
 		ASSERT_STREQ(r->attempts[0].backend, r->status == 200 ? "198.18.0.3:80" : "198.18.0.2:80");
 	}
+	ok = by_status(200);
+	failed = by_status(504);
+	if (!ASSERT_NOT_NULL(ok) || !ASSERT_NOT_NULL(failed))
+		goto out;
 	/* Decided first, b chose between two attempts with its content by
 	 * time on its thread; a then had only one left. */
-	ASSERT_EQ(by_status(200)->join, JOIN_ORDER);
-	ASSERT_EQ(by_status(504)->join, JOIN_CONTENT);
+	ASSERT_EQ(ok->join, JOIN_ORDER);
+	ASSERT_EQ(failed->join, JOIN_CONTENT);
+out:
 	join_free(&j);
 }
 
@@ -163,6 +181,7 @@ static void test_same_path_out_of_order(void)
 static void test_rewritten_prefix(void)
 {
 	struct joiner j;
+	const struct request *d1, *d2;
 	uint32_t r1, r2, u1, u2;
 
 	setup(&j);
@@ -176,10 +195,13 @@ static void test_rewritten_prefix(void)
 	answer(&j, r2, 200, T0 + 5 * MS + 3000);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	ASSERT_EQ(by_path("/api/items/7")->join, JOIN_CONTENT);
-	ASSERT_EQ(by_path("/api/items/7")->attempts[0].ts_request, T0 + 3 * MS);
-	ASSERT_EQ(by_path("/api/items/8")->attempts[0].ts_request, T0 + 2 * MS);
+	if (!decided_pair("/api/items/7", "/api/items/8", &d1, &d2))
+		goto out;
+	ASSERT_EQ(d1->join, JOIN_CONTENT);
+	ASSERT_EQ(d1->attempts[0].ts_request, T0 + 3 * MS);
+	ASSERT_EQ(d2->attempts[0].ts_request, T0 + 2 * MS);
 	ASSERT_TRUE(!join_attempt(&j, u1) && !join_attempt(&j, u2));
+out:
 	join_free(&j);
 }
 
@@ -189,6 +211,7 @@ static void test_rewritten_prefix(void)
 static void test_exact_path_over_tail(void)
 {
 	struct joiner j;
+	const struct request *da, *db;
 	uint32_t ra, rb, ua, ub;
 
 	setup(&j);
@@ -202,9 +225,12 @@ static void test_exact_path_over_tail(void)
 	answer(&j, rb, 502, T0 + 400300);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	ASSERT_STREQ(by_path("/a/1/2")->attempts[0].backend, "198.18.0.2:80");
-	ASSERT_STREQ(by_path("/b/1/2")->attempts[0].backend, "198.18.0.3:80");
-	ASSERT_EQ(by_path("/a/1/2")->join, JOIN_CONTENT);
+	if (!decided_pair("/a/1/2", "/b/1/2", &da, &db))
+		goto out;
+	ASSERT_STREQ(da->attempts[0].backend, "198.18.0.2:80");
+	ASSERT_STREQ(db->attempts[0].backend, "198.18.0.3:80");
+	ASSERT_EQ(da->join, JOIN_CONTENT);
+out:
 	join_free(&j);
 }
 
@@ -256,6 +282,7 @@ static void test_request_id_first(void)
 static void test_fingerprint_separates(void)
 {
 	struct joiner j;
+	const struct request *dx;
 	struct attempt p1 = attempt_proto("/x", 1, "198.18.0.2:80", T0 + 2 * MS);
 	struct attempt p2 = attempt_proto("/x", 1, "198.18.0.3:80", T0 + 2 * MS + 100);
 	struct http_fp fa = { .n = 1, .name = { HTTP_FP_USER_AGENT }, .hash = { 111 } };
@@ -277,12 +304,16 @@ static void test_fingerprint_separates(void)
 	answer(&j, r2, 200, T0 + 5 * MS + 30);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	ASSERT_STREQ(by_path("/x")->attempts[0].backend,
-		     by_path("/x")->status == 503 ? "198.18.0.3:80" : "198.18.0.2:80");
+	dx = by_path("/x");
+	if (!ASSERT_NOT_NULL(dx))
+		goto out;
+	ASSERT_STREQ(dx->attempts[0].backend,
+		     dx->status == 503 ? "198.18.0.3:80" : "198.18.0.2:80");
 	for (unsigned i = 0; i < ndecided; i++) {
 		ASSERT_EQ(decided[i].join, JOIN_CONTENT);
 		ASSERT_EQ(decided[i].attempts[0].status, decided[i].status);
 	}
+out:
 	join_free(&j);
 }
 
@@ -338,6 +369,7 @@ static void test_failed_connects_late(void)
 static void test_refusal_not_a_retry(void)
 {
 	struct joiner j;
+	const struct request *d1, *d2;
 	uint32_t ra, rb;
 
 	setup(&j);
@@ -349,9 +381,12 @@ static void test_refusal_not_a_retry(void)
 	answer(&j, rb, 502, T0 + 600000);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	ASSERT_EQ(by_path("/d/1")->nattempts, 1);
-	ASSERT_EQ(by_path("/d/2")->nattempts, 1);
-	ASSERT_EQ(by_path("/d/1")->attempts[0].ts_start, T0 + 300000);
+	if (!decided_pair("/d/1", "/d/2", &d1, &d2))
+		goto out;
+	ASSERT_EQ(d1->nattempts, 1);
+	ASSERT_EQ(d2->nattempts, 1);
+	ASSERT_EQ(d1->attempts[0].ts_start, T0 + 300000);
+out:
 	join_free(&j);
 }
 
@@ -361,6 +396,7 @@ static void test_refusal_not_a_retry(void)
 static void test_refusal_answered_late(void)
 {
 	struct joiner j;
+	const struct request *d1, *d2;
 	uint32_t ra, rb;
 
 	setup(&j);
@@ -372,10 +408,13 @@ static void test_refusal_answered_late(void)
 	answer(&j, rb, 502, T0 + 30 * MS);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
-	ASSERT_EQ(by_path("/d/1")->nattempts, 1);
-	ASSERT_EQ(by_path("/d/2")->nattempts, 1);
-	ASSERT_EQ(by_path("/d/1")->attempts[0].ts_start, T0 + 300000);
-	ASSERT_EQ(by_path("/d/2")->attempts[0].ts_start, T0 + 150000);
+	if (!decided_pair("/d/1", "/d/2", &d1, &d2))
+		goto out;
+	ASSERT_EQ(d1->nattempts, 1);
+	ASSERT_EQ(d2->nattempts, 1);
+	ASSERT_EQ(d1->attempts[0].ts_start, T0 + 300000);
+	ASSERT_EQ(d2->attempts[0].ts_start, T0 + 150000);
+out:
 	join_free(&j);
 }
 
@@ -385,6 +424,7 @@ static void test_refusal_answered_late(void)
 static void test_retry_beside_another(void)
 {
 	struct joiner j;
+	const struct request *d1, *d2;
 	uint32_t ra, rb, ub;
 
 	setup(&j);
@@ -396,11 +436,17 @@ static void test_retry_beside_another(void)
 	answer(&j, ra, 504, T0 + 60 * MS + 100000);
 	join_poll(&j, T0 + 300 * MS);
 	ASSERT_EQ(ndecided, 1);
-	ASSERT_EQ(by_path("/d/1")->nattempts, 2);
+	d1 = by_path("/d/1");
+	if (!ASSERT_NOT_NULL(d1))
+		goto out;
+	ASSERT_EQ(d1->nattempts, 2);
 	responded(&j, ub, 200, T0 + 400 * MS);
 	answer(&j, rb, 200, T0 + 400 * MS + 100000);
 	join_poll(&j, T0 + 600 * MS);
-	ASSERT_EQ(by_path("/d/2")->nattempts, 1);
+	d2 = by_path("/d/2");
+	if (ASSERT_NOT_NULL(d2))
+		ASSERT_EQ(d2->nattempts, 1);
+out:
 	join_free(&j);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "aggregate.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -103,6 +104,15 @@ static void fill(struct pipeline *p)
 	st->malformed_events = 15;
 	st->backend_overflow = a->overflowed;
 	st->route_overflow = 16;
+	st->pid_failures = 17;
+	st->forks_followed = 18;
+	st->exits_followed = 19;
+	st->captures_cut = 20;
+	st->heads_truncated = 21;
+	st->heads_dropped = 22;
+	st->sync_lost = 23;
+	st->resyncs = 24;
+	st->tls_buffered = 25;
 }
 
 static void unfill(struct pipeline *p)
@@ -113,12 +123,17 @@ static void unfill(struct pipeline *p)
 
 static int render_into(struct pipeline *p, struct prom_buf *b)
 {
-	struct report r = {
-		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .total = true,
-	};
+	struct report r = pipeline_run_report(p);
 
 	return prom_render(&r, b);
+}
+
+/* What the event loop does after each report. */
+static void publish(struct metrics *m)
+{
+	struct report r = pipeline_run_report(&P);
+
+	metrics_publish(m, &r);
 }
 
 static char *render(void)
@@ -351,6 +366,15 @@ static void test_counters(void)
 	ASSERT_LINE(text, "gatescope_evicted_conns_total 13");
 	ASSERT_LINE(text, "gatescope_conn_table_failures_total 14");
 	ASSERT_LINE(text, "gatescope_malformed_events_total 15");
+	ASSERT_LINE(text, "gatescope_pid_table_failures_total 17");
+	ASSERT_LINE(text, "gatescope_forks_followed_total 18");
+	ASSERT_LINE(text, "gatescope_exits_followed_total 19");
+	ASSERT_LINE(text, "gatescope_http_captures_cut_total 20");
+	ASSERT_LINE(text, "gatescope_http_heads_truncated_total 21");
+	ASSERT_LINE(text, "gatescope_http_heads_dropped_total 22");
+	ASSERT_LINE(text, "gatescope_http_sync_lost_total 23");
+	ASSERT_LINE(text, "gatescope_http_resyncs_total 24");
+	ASSERT_LINE(text, "gatescope_tls_buffered_total 25");
 	/* The cap: the fifth and sixth backends are one "other". */
 	ASSERT_LINE(text, "gatescope_connects_total{backend=\"other\"} 11");
 	ASSERT_LINE(text, "gatescope_backends_overflowed_total 2");
@@ -399,8 +423,7 @@ static void test_histogram(void)
 		if (strcmp(s.name, "gatescope_upstream_connect_seconds_bucket"))
 			continue;
 		le = label(&s, "le");
-		ASSERT_TRUE(le != NULL);
-		if (!le)
+		if (!ASSERT_NOT_NULL(le))
 			continue;
 		buckets++;
 		/* le ascending, counts cumulative */
@@ -507,8 +530,7 @@ static void test_inferred_timeouts(void)
 	const char *p = strstr(text, "\ngatescope_inferred_timeout_seconds{closer=\"gateway\",peer=\""
 				 BE1 "\",kind=\"read\"} ");
 
-	ASSERT_TRUE(p != NULL);
-	if (p)
+	if (ASSERT_NOT_NULL(p))
 		ASSERT_NEAR(strtod(strchr(p + 1, '}') + 2, NULL), 2.001, 0.002);
 	ASSERT_LINE(text, "gatescope_timeout_keys_dropped_total 0");
 	free(text);
@@ -576,7 +598,7 @@ static void test_parse_addr(void)
 	char err[96], ip[64];
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
-		bool ok = metrics_parse_addr(good[i].s, &ss, &len, err, sizeof(err));
+		bool ok = listen_addr_parse(good[i].s, &ss, &len, err, sizeof(err));
 
 		if (!ok) {
 			TL_FAIL("'%s' refused: %s", good[i].s, err);
@@ -600,7 +622,7 @@ static void test_parse_addr(void)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';
-		if (metrics_parse_addr(bad[i], &ss, &len, err, sizeof(err)))
+		if (listen_addr_parse(bad[i], &ss, &len, err, sizeof(err)))
 			TL_FAIL("'%s' accepted", bad[i]);
 		ASSERT_TRUE(err[0]);
 	}
@@ -694,11 +716,10 @@ static struct metrics *start_published(char **expect)
 	struct prom_buf b = { 0 };
 	struct metrics *m = metrics_start("127.0.0.1:0", 60);
 
-	ASSERT_TRUE(m != NULL);
-	if (!m)
+	if (!ASSERT_NOT_NULL(m))
 		return NULL;
 	fill(&P);
-	metrics_publish(m, &P);
+	publish(m);
 	render_into(&P, &b);
 	unfill(&P);
 	*expect = b.data;
@@ -713,8 +734,7 @@ static void test_server_routes(void)
 	char *expect = NULL;
 	const char *w;
 
-	ASSERT_TRUE(m != NULL);
-	if (!m)
+	if (!ASSERT_NOT_NULL(m))
 		return;
 	w = metrics_address(m);
 	ASSERT_TRUE(starts(w, "127.0.0.1:") && atoi(strrchr(w, ':') + 1) > 0);
@@ -834,14 +854,14 @@ static void test_server_health_stale(void)
 		return;
 	}
 	fill(&P);
-	metrics_publish(m, &P);
+	publish(m);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 200);
 	usleep(500 * 1000);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 503);
 	ASSERT_TRUE(starts(body, "stale"));
-	metrics_publish(m, &P);
+	publish(m);
 	ASSERT_EQ(request(metrics_address(m), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
 			  body, sizeof(body)), 200);
 	unfill(&P);
@@ -864,10 +884,10 @@ static void test_server_publish_while_serving(void)
 		int fd;
 
 		P.stats.lost_events = i;
-		metrics_publish(m, &P);
+		publish(m);
 		fd = dial(metrics_address(m));
 		send(fd, SCRAPE, strlen(SCRAPE), MSG_NOSIGNAL);
-		metrics_publish(m, &P);	/* swapped while the answer is out */
+		publish(m);	/* swapped while the answer is out */
 		if (read_response(fd, body, sizeof(body)) != 200 ||
 		    !starts(body, "# HELP") || body[strlen(body) - 1] != '\n' ||
 		    !strstr(body, "\ngatescope_backends_overflowed_total 2\n"))
@@ -884,8 +904,7 @@ static void test_server_bind_errors(void)
 	struct metrics *m = metrics_start("127.0.0.1:0", 60), *again;
 	char where[80];
 
-	ASSERT_TRUE(m != NULL);
-	if (!m)
+	if (!ASSERT_NOT_NULL(m))
 		return;
 	snprintf(where, sizeof(where), "%s", metrics_address(m));
 	again = metrics_start(where, 60);	/* port in use: a clean failure */

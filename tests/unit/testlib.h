@@ -1,10 +1,12 @@
 /* Tiny unit-test runner in the style of the kernel's test_progs.h: ASSERT_*
- * print expected vs. actual and fail the current test; every test prints one
- * "PASS name" / "FAIL name" line that tests/run.sh counts. */
+ * print expected vs. actual, fail the current test and say whether they
+ * held; every test prints one "PASS name" / "FAIL name" line that
+ * tests/run.sh counts. */
 #ifndef GS_TESTLIB_H
 #define GS_TESTLIB_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,25 +19,44 @@ static const char *tl_cur;
 		tl_cur_failed = 1;						\
 	} while (0)
 
-#define ASSERT_TRUE(c)	do { if (!(c)) TL_FAIL("expected true: %s", #c); } while (0)
-#define ASSERT_EQ(a, b)								\
-	do {									\
+/* Every ASSERT_* is an expression: true when it held.  A test that cannot
+ * go on after a failure (a NULL would follow) stops there, as the kernel
+ * selftests do:
+ *	if (!ASSERT_NOT_NULL(r))
+ *		return;
+ */
+#define ASSERT_TRUE(c) ({							\
+		bool _ok = (c);							\
+		if (!_ok)							\
+			TL_FAIL("expected true: %s", #c);			\
+		_ok;								\
+	})
+#define ASSERT_NOT_NULL(p) ({							\
+		bool _ok = (p) != NULL;						\
+		if (!_ok)							\
+			TL_FAIL("expected not NULL: %s", #p);			\
+		_ok;								\
+	})
+#define ASSERT_EQ(a, b) ({							\
 		long long _a = (long long)(a), _b = (long long)(b);		\
 		if (_a != _b)							\
 			TL_FAIL("%s == %s: got %lld, expected %lld", #a, #b, _a, _b); \
-	} while (0)
-#define ASSERT_NEAR(a, b, tol)							\
-	do {									\
+		_a == _b;							\
+	})
+#define ASSERT_NEAR(a, b, tol) ({						\
 		double _a = (a), _b = (b);					\
-		if (!(fabs(_a - _b) <= (tol)))					\
+		bool _ok = fabs(_a - _b) <= (tol);				\
+		if (!_ok)							\
 			TL_FAIL("%s ~= %s: got %.6f, expected %.6f +- %.6f", #a, #b, _a, _b, (double)(tol)); \
-	} while (0)
-#define ASSERT_STREQ(a, b)							\
-	do {									\
+		_ok;								\
+	})
+#define ASSERT_STREQ(a, b) ({							\
 		const char *_a = (a), *_b = (b);				\
-		if (!_a || !_b || strcmp(_a, _b))				\
+		bool _ok = _a && _b && !strcmp(_a, _b);				\
+		if (!_ok)							\
 			TL_FAIL("%s == %s: got \"%s\", expected \"%s\"", #a, #b, _a ? _a : "(null)", _b ? _b : "(null)"); \
-	} while (0)
+		_ok;								\
+	})
 
 #define RUN_TEST(fn)								\
 	do {									\

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "report_html.h"
 #include "tui.h"
 #include "util.h"
 
@@ -255,6 +256,20 @@ static int event_loop(struct live *lv)
 	}
 }
 
+/* The incident report (--report), from the whole-run totals: at the end
+ * of a run that printed its total.  -1 when it could not be written. */
+static int write_report(struct pipeline *pipe, FILE *f, const char *path, double start,
+			double span_s, const char *source)
+{
+	struct report_view v = {
+		.m = pipe->report, .routes = &pipe->routes, .agg = &pipe->agg,
+		.timeouts = &pipe->timeouts, .stats = &pipe->stats,
+		.start = start, .span_s = span_s, .source = source,
+	};
+
+	return report_html_finish(f, path, &v);
+}
+
 /* The terminal is given back on every way out of the event loop. */
 static void end_tui(struct pipeline *pipe)
 {
@@ -270,6 +285,8 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		.capture = o->capture_path, .tls = o->tls,
 	};
 	uint64_t start;
+	double start_wall;
+	FILE *report = NULL;
 	int ret = 1;
 
 	if (choose_targets(o, &lo.filter_pid) == 2)
@@ -300,8 +317,12 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	lo.nports = lv.nports;
 	if (o->record && decoder_record_open(&pipe->decoder, o->record))
 		return 1;
-	if (loader_start(&lv.loader, &lo))
+	/* Created now: a file that cannot be written fails the start, not
+	 * the end of a long run. */
+	if (o->report && !(report = report_html_open(o->report)))
 		return 1;
+	if (loader_start(&lv.loader, &lo))
+		goto out;
 	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
 	/* Unhealthy (/healthz 503) after three missed reports. */
 	if (o->metrics_addr &&
@@ -322,6 +343,8 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	    !(pipe->out.tui = tui_open(o->interval_s, capture_path_name(lv.loader.capture))))
 		goto out;
 	start = mono_ns();
+	start_wall = wall_s();
+	report_set_origin(pipe->report, start_wall);
 	ret = event_loop(&lv);
 	end_tui(pipe);
 	arm_second_signal();
@@ -332,7 +355,12 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	/* A recording that could not be written completely is a failed run. */
 	if (decoder_record_close(&pipe->decoder))
 		ret = 1;
+	if (report && write_report(pipe, report, o->report, start_wall,
+				   (mono_ns() - start) / 1e9, NULL))
+		ret = 1;
+	report = NULL;
 out:
+	report_html_abandon(report, o->report);
 	end_tui(pipe);
 	metrics_stop(lv.metrics);
 	ring_buffer__free(lv.rb);
@@ -350,18 +378,28 @@ out:
  * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
+	FILE *report = NULL;
+	double start;
 	int rc;
 
+	if (o->report && !(report = report_html_open(o->report)))
+		return 1;
 	pipe->replaying = true;
 	rc = decoder_replay(&pipe->decoder, o->replay);
-	if (rc < 0)
+	if (rc < 0) {
+		report_html_abandon(report, o->report);
 		return 1;
+	}
 	if (pipe->replay_jumps)
 		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
 			 (unsigned long long)pipe->replay_jumps,
 			 (unsigned long long)pipe->replay_skipped);
 	pipeline_total(pipe, decoder_epoch(&pipe->decoder, pipe->last_ns),
 		       (pipe->last_ns - pipe->first_ns) / 1e9);
+	start = decoder_epoch(&pipe->decoder, pipe->first_ns);
+	if (report && write_report(pipe, report, o->report, start,
+				   (pipe->last_ns - pipe->first_ns) / 1e9, o->replay))
+		return 1;
 	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }
 

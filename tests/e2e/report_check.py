@@ -96,8 +96,17 @@ def records(jsonlines):
     return reqs, total
 
 
+def local(e):
+    """The element's name without its namespace (SVG elements have one)."""
+    return e.tag.rsplit("}", 1)[-1] if isinstance(e.tag, str) else ""
+
+
+def elems(root, tag):
+    return [e for e in root.iter() if local(e) == tag]
+
+
 def by_class(root, tag, cls):
-    return [e for e in root.iter(tag) if cls in (e.get("class") or "").split()]
+    return [e for e in elems(root, tag) if cls in (e.get("class") or "").split()]
 
 
 def failed(r):
@@ -105,7 +114,7 @@ def failed(r):
 
 
 def check_timeline(root, reqs):
-    svgs = [s for s in root.iter("svg") if s.get("class") == "timeline"]
+    svgs = [s for s in elems(root, "svg") if s.get("class") == "timeline"]
     ok("timeline drawn", svgs, "no timeline svg")
     if not svgs:
         return
@@ -125,9 +134,9 @@ def check_timeline(root, reqs):
     ok(f"timeline: every second's answered and failed-by-cause counts equal the request "
        f"lines ({sum(want.values())} requests, {len(want)} bar segments)", got == want,
        f"differ: {sorted((set(got.items()) ^ set(want.items())))[:6]}")
-    sel = [e for e in root.iter("select") if e.get("id") == "tl-route"]
+    sel = [e for e in elems(root, "select") if e.get("id") == "tl-route"]
     routes = {r["route_name"] for r in reqs}
-    nopt = len(list(sel[0].iter("option"))) if sel else 0
+    nopt = len(list(elems(sel[0], "option"))) if sel else 0
     ok(f"timeline route selector: all routes + {min(len(routes), 20)}", nopt == 1 + min(len(routes), 20),
        f"{nopt} options for {len(routes)} routes")
     ok("one timeline per selectable route", len(svgs) == nopt, f"{len(svgs)} timelines, {nopt} options")
@@ -135,7 +144,7 @@ def check_timeline(root, reqs):
 
 def check_failed(root, reqs):
     want = collections.Counter((r["cause"], r["reason"]) for r in reqs if failed(r))
-    sections = [s for s in root.iter("section") if s.get("class") == "verdict"]
+    sections = [s for s in elems(root, "section") if s.get("class") == "verdict"]
     got = {}
     for s in sections:
         rows = by_class(s, "tr", "failed-row")
@@ -151,7 +160,7 @@ def check_failed(root, reqs):
 
 
 def table_rows(root, tid):
-    t = [e for e in root.iter("table") if e.get("id") == tid]
+    t = [e for e in elems(root, "table") if e.get("id") == tid]
     return list(t[0].find("tbody").iter("tr")) if t else []
 
 
@@ -165,7 +174,7 @@ def check_tables(root, total):
     for row in table_rows(root, "routes-table"):
         name = row.find("td").text
         want = [r for r in total["routes"] if r["route"] == name]
-        cells = [c.get("data-v") for c in row.iter("td")]
+        cells = [c.get("data-v") for c in elems(row, "td")]
         ok(f"routes table {name}: requests and failed as in the total",
            want and int(cells[1]) == want[0]["requests"] and int(cells[7]) == want[0]["failed"],
            f"row {cells[:8]}, total {want[:1]}")
@@ -173,10 +182,10 @@ def check_tables(root, total):
 
 def check_histograms(root, reqs):
     per_backend = collections.Counter(r["backend"] for r in reqs if r["backend"] and r["total_ms"] is not None)
-    divs = [d for d in root.iter("div") if d.get("class") == "backend-hist"]
+    divs = [d for d in elems(root, "div") if d.get("class") == "backend-hist"]
     for d in divs:
         be = d.get("data-backend")
-        h = {s.get("data-kind"): s for s in d.iter("svg")}
+        h = {s.get("data-kind"): s for s in elems(d, "svg")}
         n = int(h["total"].get("data-count"))
         bars = sum(int(b.get("data-n")) for b in by_class(h["total"], "rect", "hbar"))
         ok(f"histogram total {be}: {per_backend[be]} requests as the request lines say",
@@ -190,7 +199,7 @@ def check_ladder_vs_total(root, total):
             continue
         kind = "patience" if t["closer"] == "client" else t["kind"]
         key = "data-listener" if t["closer"] == "client" else "data-backend"
-        hits = [r for g in root.iter("g") if g.get("class") == "ladder-row" and g.get(key) == t["peer"]
+        hits = [r for g in elems(root, "g") if g.get("class") == "ladder-row" and g.get(key) == t["peer"]
                 for r in by_class(g, "line", "rung") if r.get("data-kind") == kind]
         ok(f"ladder shows the {t['closer']} {t['kind']} timeout of {t['peer']} ({t['seconds']} s)",
            hits and all(abs(float(h.get("data-s")) - t["seconds"]) < 0.0015 for h in hits),
@@ -202,11 +211,11 @@ def check_clients(root, clients):
     """The clients' own record: 'LOCATION STATUS PATH' per request (000:
     the client gave up)."""
     lines = [l.split(" ", 2) for l in open(clients) if l.strip()]
-    svgs = [s for s in root.iter("svg") if s.get("class") == "timeline"]
+    svgs = [s for s in elems(root, "svg") if s.get("class") == "timeline"]
     n = sum(int(b.get("data-n")) for b in by_class(svgs[0], "rect", "bar")) if svgs else 0
     ok(f"timeline counts every request the clients sent ({len(lines)})", n == len(lines), f"bars sum {n}")
     want_failed = sum(1 for l in lines if l[1] == "000" or l[1].startswith("5"))
-    rows = sum(1 for s in root.iter("section") if s.get("class") == "verdict"
+    rows = sum(1 for s in elems(root, "section") if s.get("class") == "verdict"
                for _ in by_class(s, "tr", "failed-row"))
     ok(f"failed-request rows equal the clients' failures ({want_failed})", rows == want_failed,
        f"{rows} rows")
@@ -233,7 +242,7 @@ def cmd_dom(dom, jsonlines, clients=None):
 
 def cmd_ladder(dom, listener, backend, kind, seconds, state):
     root = parse(dom)
-    rows = [g for g in root.iter("g") if g.get("class") == "ladder-row"
+    rows = [g for g in elems(root, "g") if g.get("class") == "ladder-row"
             and g.get("data-listener") == listener and g.get("data-backend") == backend]
     rungs = [r for g in rows for r in by_class(g, "line", "rung") if r.get("data-kind") == kind]
     got = [(float(r.get("data-s")), [c for c in r.get("class").split() if c in ("tight", "inverted")])
@@ -246,17 +255,17 @@ def cmd_ladder(dom, listener, backend, kind, seconds, state):
 
 def cmd_hostile(dom, text):
     root = parse(dom)
-    scripts = list(root.iter("script"))
+    scripts = list(elems(root, "script"))
     ok("one script element, the report's own", len(scripts) == 1, f"{len(scripts)} scripts")
     handlers = [(e.tag, k) for e in root.iter() if isinstance(e.tag, str) for k in e.attrib if k.lower().startswith("on")]
     ok("no element has an event handler attribute", not handlers, f"{handlers[:5]}")
     title = root.find("head/title")
     ok("the page title is the report's", title is not None and title.text == "gatescope incident report",
        f"title {title.text if title is not None else None!r}")
-    imgs = list(root.iter("img"))
+    imgs = list(elems(root, "img"))
     ok("no img element", not imgs, f"{len(imgs)} img")
-    shown = [c for s in root.iter("section") if s.get("class") == "verdict"
-             for tr in by_class(s, "tr", "failed-row") for c in tr.iter("td") if text in "".join(c.itertext())]
+    shown = [c for s in elems(root, "section") if s.get("class") == "verdict"
+             for tr in by_class(s, "tr", "failed-row") for c in elems(tr, "td") if text in "".join(c.itertext())]
     ok("the hostile path is shown as text in a failed request's row", shown, "not found")
 
 

@@ -77,14 +77,23 @@ if [ -w /dev/full ]; then
 		fail "$T: a report that cannot be written fails the run" "exit $rc, $(head -2 "$GS_TMP/full.err")"
 	fi
 fi
-# A corrupt recording prints no total: no report either, no file left.
-head -c 100 "$FIX" >"$GS_TMP/cut.gsr"
-printf 'garbage-garbage-garbage-garbage-garbage' >>"$GS_TMP/cut.gsr"
-"$GS_BIN" --replay "$GS_TMP/cut.gsr" --json --report "$GS_TMP/cut.html" >/dev/null 2>&1
+# A recording cut inside its last event: everything before the cut is
+# reported (exit 3), the report too.
+head -c 100000 "$FIX" >"$GS_TMP/torn.gsr"
+"$GS_BIN" --replay "$GS_TMP/torn.gsr" --json --report "$GS_TMP/torn.html" >/dev/null 2>&1
 rc=$?
-if [ "$rc" != 0 ] && [ ! -e "$GS_TMP/cut.html" ]; then
-	pass "$T: a replay that fails leaves no report file (exit $rc)"
+if [ "$rc" = 3 ] && grep -q '</html>' "$GS_TMP/torn.html" 2>/dev/null; then
+	pass "$T: a torn recording is reported up to the cut, report included (exit 3)"
 else
-	fail "$T: a replay that fails leaves no report file" "exit $rc, $(ls -la "$GS_TMP/cut.html" 2>&1)"
+	fail "$T: a torn recording is reported up to the cut" "exit $rc"
+fi
+# A file that is no recording prints no total: no report, no file left.
+echo "not a gatescope recording, only some text to be refused" >"$GS_TMP/bad.gsr"
+"$GS_BIN" --replay "$GS_TMP/bad.gsr" --json --report "$GS_TMP/bad.html" >/dev/null 2>&1
+rc=$?
+if [ "$rc" = 1 ] && [ ! -e "$GS_TMP/bad.html" ]; then
+	pass "$T: a replay that fails leaves no report file (exit 1)"
+else
+	fail "$T: a replay that fails leaves no report file" "exit $rc, $(ls -la "$GS_TMP/bad.html" 2>&1)"
 fi
 exit $((GS_FAILS > 0))

@@ -110,9 +110,11 @@ static void timeline_coarsen(struct timeline *tl)
 	tl->nbuckets = (tl->nbuckets + 1) / 2;
 }
 
-/* The bucket of an epoch time, coarsening until it fits (at most 63
- * times: a corrupt timestamp years ahead collapses the timeline, it
- * cannot make it grow). */
+/* Widest bucket: 2^30 s.  A corrupt timestamp years ahead collapses the
+ * timeline into a few buckets (or the last one); it cannot make it grow. */
+#define TL_MAX_WIDTH_S (1u << 30)
+
+/* The bucket of an epoch time, coarsening until it fits. */
 static unsigned bucket_of(struct timeline *tl, double ts)
 {
 	double off = ts - tl->t0;
@@ -123,7 +125,7 @@ static unsigned bucket_of(struct timeline *tl, double ts)
 		off = 0;
 	}
 	sec = off < 9.2e18 ? (uint64_t)off : UINT64_MAX;
-	for (int i = 0; i < 63 && sec / tl->width_s >= REPORT_TL_BUCKETS; i++)
+	while (sec / tl->width_s >= REPORT_TL_BUCKETS && tl->width_s < TL_MAX_WIDTH_S)
 		timeline_coarsen(tl);
 	if (sec / tl->width_s >= REPORT_TL_BUCKETS)
 		return REPORT_TL_BUCKETS - 1;

@@ -97,7 +97,7 @@ static const char style[] =
 ".rung{stroke-width:3}.rung.patience{stroke:#1f77b4}.rung.connect,.rung.read{stroke:#555}"
 ".rung.tight{stroke:#e67e22}.rung.inverted{stroke:#c0392b}.ttfb{stroke:#2ca02c;stroke-width:6}"
 ".gap.tight{fill:#e67e22;opacity:.25}.gap.inverted{fill:#c0392b;opacity:.3}"
-".hbar{fill:#6a8fbf}.q{stroke:#c0392b}.evidence{min-width:24em}.backend-hist svg{margin-right:12px}";
+".hbar{fill:#6a8fbf}.q{stroke:#c0392b}.evidence{min-width:24em}select{max-width:40em}.backend-hist svg{margin-right:12px}";
 
 /* Sort any table.sortable by a click on its header; pick a timeline. */
 static const char script[] =
@@ -167,6 +167,13 @@ static void html_overview(FILE *f, const struct report_view *v)
 		(unsigned long long)st->attempts_evicted, (unsigned long long)st->facts_timeouts,
 		(unsigned long long)st->route_overflow, (unsigned long long)st->backend_overflow,
 		st->requests ? (double)st->requests_joined / st->requests : 0.0);
+	if (m->backends_overflowed || m->pairs_overflowed || m->tl.before_t0)
+		fprintf(f, "<p class=\"note\" id=\"report-losses\">Not in this report: %llu requests "
+			"in no total-time histogram (backend table full), %llu requests of (port, "
+			"backend) pairs beyond the ladder's table; %llu requests ended before the run's "
+			"first second and are counted in the first bar.</p>\n",
+			(unsigned long long)m->backends_overflowed,
+			(unsigned long long)m->pairs_overflowed, (unsigned long long)m->tl.before_t0);
 }
 
 /* 1, 2 or 5 times a power of ten, at least v. */
@@ -443,7 +450,7 @@ static void ladder_gap(FILE *f, double x_gw, double x_cl, double y, const char *
 
 static void ladder_row(FILE *f, const struct rung_row *r, int i, double xmax)
 {
-	double plot_w = LADDER_W - 2 * LADDER_LEFT, y = i * LADDER_ROW_H + 40;
+	double plot_w = LADDER_W - 2 * LADDER_LEFT, y = i * LADDER_ROW_H + 52;
 	const char *cs = rung_state(r->patience, r->connect), *rs = rung_state(r->patience, r->read);
 #define X(s) (LADDER_LEFT + (s) / xmax * plot_w)
 
@@ -451,7 +458,7 @@ static void ladder_row(FILE *f, const struct rung_row *r, int i, double xmax)
 	esc(f, r->listener);
 	fputs("\" data-backend=\"", f);
 	esc(f, r->backend);
-	fprintf(f, "\"><text x=\"%d\" y=\"%.1f\">clients of ", LADDER_LEFT, y - 22);
+	fprintf(f, "\"><text x=\"%d\" y=\"%.1f\" font-weight=\"bold\">clients of ", LADDER_LEFT, y - 34);
 	esc(f, r->listener[0] ? r->listener : "(port not known)");
 	fputs(" &#8594; gateway &#8594; ", f);
 	esc(f, r->backend[0] ? r->backend : "(no backend joined)");
@@ -510,12 +517,12 @@ static void html_ladder(FILE *f, const struct report_view *v)
 		xmax = nice_ceil(xmax * 1.1);
 		fprintf(f, "<svg id=\"ladder-svg\" width=\"%d\" height=\"%zu\" viewBox=\"0 0 %d %zu\" "
 			"role=\"img\" data-xmax=\"%.3f\"><title>timeout ladder</title>\n", LADDER_W,
-			n * LADDER_ROW_H + 30, LADDER_W, n * LADDER_ROW_H + 30, xmax);
+			n * LADDER_ROW_H + 42, LADDER_W, n * LADDER_ROW_H + 42, xmax);
 		for (size_t i = 0; i < n; i++)
 			ladder_row(f, &rows[i], i, xmax);
 		fprintf(f, "<text x=\"%d\" y=\"%zu\">0 s</text><text x=\"%d\" y=\"%zu\" "
-			"text-anchor=\"end\">%g s</text></svg>\n", LADDER_LEFT, n * LADDER_ROW_H + 26,
-			LADDER_W - LADDER_LEFT, n * LADDER_ROW_H + 26, xmax);
+			"text-anchor=\"end\">%g s</text></svg>\n", LADDER_LEFT, n * LADDER_ROW_H + 38,
+			LADDER_W - LADDER_LEFT, n * LADDER_ROW_H + 38, xmax);
 	}
 	if (left_out)
 		fprintf(f, "<p class=\"note\">%zu more rows not drawn.</p>\n", left_out);

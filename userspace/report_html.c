@@ -111,7 +111,7 @@ static const char script[] =
 "var sel=document.getElementById('tl-route');if(sel)sel.addEventListener('change',function(){"
 "document.querySelectorAll('.tl-series').forEach(function(d){d.hidden=d.dataset.series!==sel.value;});});";
 
-static void html_head(FILE *f, const struct report_view *v)
+static void html_head(FILE *f)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      /* Nothing may be fetched: the report is read offline, attached
@@ -121,7 +121,6 @@ static void html_head(FILE *f, const struct report_view *v)
 	      "<title>gatescope incident report</title>\n<style>", f);
 	fputs(style, f);
 	fputs("</style>\n</head>\n<body>\n<h1>gatescope incident report</h1>\n", f);
-	(void)v;
 }
 
 static uint64_t failed_by_cause(const struct report_model *m, enum cause c)
@@ -891,7 +890,7 @@ static void html_retry_findings(FILE *f, const struct report_view *v)
 
 int report_html_write(FILE *f, const struct report_view *v)
 {
-	html_head(f, v);
+	html_head(f);
 	html_overview(f, v);
 	html_timeline(f, v);
 	html_ladder(f, v);

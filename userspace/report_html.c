@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "report_html.h"
+#include "report_retries.h"
 
 /* Sizes of the drawings (SVG user units = CSS pixels). */
 #define TL_W		960
@@ -35,7 +36,7 @@ static const char *const cause_colour[CAUSE__MAX] = {
  * files go through here: markup characters become entities, and control
  * and non-ASCII bytes '?', as on a terminal, so no byte a client sends can
  * open a tag, end an attribute or break the parser. */
-static void esc(FILE *f, const char *s)
+void html_escape(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char c = *s;
@@ -67,7 +68,7 @@ static double ms_of(const struct hist *h, double q)
 }
 
 /* A numeric table cell: data-v sorts it; a missing value is "-". */
-static void td_u64(FILE *f, uint64_t v)
+void html_td_u64(FILE *f, uint64_t v)
 {
 	fprintf(f, "<td data-v=\"%llu\">%llu</td>", (unsigned long long)v, (unsigned long long)v);
 }
@@ -80,10 +81,10 @@ static void td_ms(FILE *f, const struct hist *h, double q)
 		fprintf(f, "<td data-v=\"%.3f\">%.3f</td>", ms_of(h, q), ms_of(h, q));
 }
 
-static void td_text(FILE *f, const char *s)
+void html_td_text(FILE *f, const char *s)
 {
 	fputs("<td>", f);
-	esc(f, s);
+	html_escape(f, s);
 	fputs("</td>", f);
 }
 
@@ -144,7 +145,7 @@ static void html_overview(FILE *f, const struct report_view *v)
 	fputs("<p id=\"overview\">", f);
 	if (v->source) {
 		fputs("Replay of <code>", f);
-		esc(f, v->source);
+		html_escape(f, v->source);
 		fputs("</code>, ", f);
 	} else {
 		fputs("Live run, ", f);
@@ -256,7 +257,7 @@ static void tl_svg(FILE *f, const struct timeline *tl, const struct tl_series *s
 		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" data-t0=\"%.0f\" "
 		"data-width-s=\"%u\" data-requests=\"%llu\"><title>", idx, idx ? " hidden" : "",
 		TL_W, TL_H, TL_W, TL_H, tl->t0, tl->width_s, (unsigned long long)s->requests);
-	esc(f, idx ? s->name : "all routes");
+	html_escape(f, idx ? s->name : "all routes");
 	fputs("</title>", f);
 	tl_axes(f, tl, ymax);
 	for (unsigned b = 0; b < tl->nbuckets; b++) {
@@ -301,7 +302,7 @@ static void html_timeline(FILE *f, const struct report_view *v)
 	fputs("<p><label>Route: <select id=\"tl-route\"><option value=\"0\">all routes</option>", f);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "<option value=\"%zu\">", i + 1);
-		esc(f, pick[i]->name);
+		html_escape(f, pick[i]->name);
 		fputs("</option>", f);
 	}
 	fputs("</select></label>", f);
@@ -454,13 +455,13 @@ static void ladder_row(FILE *f, const struct rung_row *r, int i, double xmax)
 #define X(s) (LADDER_LEFT + (s) / xmax * plot_w)
 
 	fputs("<g class=\"ladder-row\" data-listener=\"", f);
-	esc(f, r->listener);
+	html_escape(f, r->listener);
 	fputs("\" data-backend=\"", f);
-	esc(f, r->backend);
+	html_escape(f, r->backend);
 	fprintf(f, "\"><text x=\"%d\" y=\"%.1f\" font-weight=\"bold\">clients of ", LADDER_LEFT, y - 34);
-	esc(f, r->listener[0] ? r->listener : "(port not known)");
+	html_escape(f, r->listener[0] ? r->listener : "(port not known)");
 	fputs(" &#8594; gateway &#8594; ", f);
-	esc(f, r->backend[0] ? r->backend : "(no backend joined)");
+	html_escape(f, r->backend[0] ? r->backend : "(no backend joined)");
 	fprintf(f, "</text><line class=\"axis\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>",
 		LADDER_LEFT, y, LADDER_W - LADDER_LEFT, y);
 	if (r->patience >= 0 && r->connect >= 0)
@@ -528,7 +529,7 @@ static void html_ladder(FILE *f, const struct report_view *v)
 	fputs("<ul id=\"ladder-warnings\">", f);
 	for (size_t i = 0; i < nw; i++) {
 		fputs("<li class=\"warn\">", f);
-		esc(f, warn[i]);
+		html_escape(f, warn[i]);
 		fputs("</li>", f);
 	}
 	fputs("</ul>\n", f);
@@ -539,16 +540,16 @@ static void route_row(FILE *f, const char *name, const struct route_stats *s)
 	const struct hist *h = &s->latency;
 
 	fputs("<tr>", f);
-	td_text(f, name);
-	td_u64(f, s->requests);
-	td_u64(f, s->status_class[2]);
-	td_u64(f, s->status_class[4]);
-	td_u64(f, s->status_class[5]);
-	td_u64(f, s->s504);
-	td_u64(f, s->status_class[0]);
-	td_u64(f, s->failed);
+	html_td_text(f, name);
+	html_td_u64(f, s->requests);
+	html_td_u64(f, s->status_class[2]);
+	html_td_u64(f, s->status_class[4]);
+	html_td_u64(f, s->status_class[5]);
+	html_td_u64(f, s->s504);
+	html_td_u64(f, s->status_class[0]);
+	html_td_u64(f, s->failed);
 	for (int c = CAUSE_GATEWAY; c < CAUSE__MAX; c++)
-		td_u64(f, s->cause_504[c]);
+		html_td_u64(f, s->cause_504[c]);
 	td_ms(f, h, 0.5);
 	td_ms(f, h, 0.9);
 	td_ms(f, h, 0.99);
@@ -556,10 +557,10 @@ static void route_row(FILE *f, const char *name, const struct route_stats *s)
 		fprintf(f, "<td data-v=\"%.3f\">%.3f</td>", h->max_ns / 1e6, h->max_ns / 1e6);
 	else
 		fputs("<td data-v=\"-1\">-</td>", f);
-	td_u64(f, s->attempts);
+	html_td_u64(f, s->attempts);
 	fprintf(f, "<td data-v=\"%.3f\">%.3f</td>", s->requests ? (double)s->attempts / s->requests : 0,
 		s->requests ? (double)s->attempts / s->requests : 0);
-	td_u64(f, s->throttled);
+	html_td_u64(f, s->throttled);
 	fputs("</tr>\n", f);
 }
 
@@ -596,10 +597,10 @@ static bool backend_seen(const struct backend *b)
 
 static void backend_label(FILE *f, const struct backend *b)
 {
-	esc(f, b->label);
+	html_escape(f, b->label);
 	if (b->name[0]) {
 		fputs(" (", f);
-		esc(f, b->name);
+		html_escape(f, b->name);
 		fputs(")", f);
 	}
 }
@@ -611,15 +612,15 @@ static void backend_row(FILE *f, const struct backend *b)
 	fputs("<tr><td>", f);
 	backend_label(f, b);
 	fputs("</td>", f);
-	td_u64(f, s->connects);
-	td_u64(f, s->refused);
-	td_u64(f, s->timeout);
-	td_u64(f, s->unreachable);
-	td_u64(f, s->resets_received);
-	td_u64(f, s->resets_sent);
-	td_u64(f, s->retransmits);
-	td_u64(f, s->timeout_closes_gateway);
-	td_u64(f, s->timeout_closes_backend);
+	html_td_u64(f, s->connects);
+	html_td_u64(f, s->refused);
+	html_td_u64(f, s->timeout);
+	html_td_u64(f, s->unreachable);
+	html_td_u64(f, s->resets_received);
+	html_td_u64(f, s->resets_sent);
+	html_td_u64(f, s->retransmits);
+	html_td_u64(f, s->timeout_closes_gateway);
+	html_td_u64(f, s->timeout_closes_backend);
 	td_ms(f, &s->connect, 0.5);
 	td_ms(f, &s->connect, 0.99);
 	td_ms(f, &s->ttfb, 0.5);
@@ -725,7 +726,7 @@ static void html_histograms(FILE *f, const struct report_view *v)
 			continue;
 		}
 		fputs("<div class=\"backend-hist\" data-backend=\"", f);
-		esc(f, b->label);
+		html_escape(f, b->label);
 		fputs("\"><h3>", f);
 		backend_label(f, b);
 		fputs("</h3>", f);
@@ -754,43 +755,43 @@ static void failed_row(FILE *f, const struct failed_sample *s)
 	utc(when, sizeof(when), s->ts, false);
 	fprintf(f, "<tr class=\"failed-row\"><td data-v=\"%.6f\">%s.%03d</td>", s->ts, when,
 		(int)((s->ts - floor(s->ts)) * 1000));
-	td_text(f, s->route);
+	html_td_text(f, s->route);
 	fputs("<td>", f);
-	esc(f, s->method);
+	html_escape(f, s->method);
 	fputs(" ", f);
-	esc(f, s->host);
-	esc(f, s->path);
+	html_escape(f, s->host);
+	html_escape(f, s->path);
 	fputs("</td>", f);
-	td_text(f, s->client);
+	html_td_text(f, s->client);
 	if (s->status)
-		td_u64(f, s->status);
+		html_td_u64(f, s->status);
 	else
 		fputs(s->client_closed ? "<td data-v=\"0\">client left</td>" : "<td data-v=\"0\">none</td>", f);
 	if (s->upstream_status)
-		td_u64(f, s->upstream_status);
+		html_td_u64(f, s->upstream_status);
 	else
 		fputs("<td data-v=\"0\">-</td>", f);
-	td_text(f, s->backend[0] ? s->backend : "-");
+	html_td_text(f, s->backend[0] ? s->backend : "-");
 	if (s->total_ms >= 0)
 		fprintf(f, "<td data-v=\"%.3f\">%.3f</td>", s->total_ms, s->total_ms);
 	else
 		fputs("<td data-v=\"-1\">-</td>", f);
-	td_u64(f, s->attempts);
-	td_text(f, s->term);
-	td_text(f, s->join);
+	html_td_u64(f, s->attempts);
+	html_td_text(f, s->term);
+	html_td_text(f, s->join);
 	fputs("<td class=\"evidence\">", f);
-	esc(f, s->evidence);
+	html_escape(f, s->evidence);
 	fputs("</td></tr>\n", f);
 }
 
 static void failed_group_html(FILE *f, const struct failed_group *g)
 {
 	fprintf(f, "<section class=\"verdict\" data-cause=\"%s\" data-reason=\"", cause_name(g->cause));
-	esc(f, g->reason ? g->reason : "none");
+	html_escape(f, g->reason ? g->reason : "none");
 	fprintf(f, "\" data-count=\"%llu\" data-shown=\"%zu\">\n<h3><span class=\"key\" "
 		"style=\"background:%s\"></span>%s / ", (unsigned long long)g->count, g->nkept,
 		cause_colour[g->cause], cause_name(g->cause));
-	esc(f, g->reason ? g->reason : "none");
+	html_escape(f, g->reason ? g->reason : "none");
 	fprintf(f, ": %llu request%s</h3>\n", (unsigned long long)g->count, g->count == 1 ? "" : "s");
 	fputs("<table class=\"sortable\"><thead><tr><th>ended (UTC)</th><th>route</th>"
 	      "<th>request</th><th>client</th><th>status</th><th>upstream status</th><th>backend</th>"
@@ -829,65 +830,6 @@ static void html_failed(FILE *f, const struct report_view *v)
 			(unsigned long long)m->groups_overflowed, (unsigned long long)m->oom);
 }
 
-/* Upstream answers a gateway turned into a client-facing success (a 429 or
- * 5xx answered 2xx/3xx), and the reverse (a good answer the client got as
- * a 5xx), from the status translations of each route. */
-static bool xlate_masks(const struct status_xlate *x)
-{
-	return (x->upstream == 429 || x->upstream >= 500) && x->downstream >= 200 &&
-	       x->downstream < 400;
-}
-
-static bool xlate_cuts(const struct status_xlate *x)
-{
-	return x->upstream && x->upstream < 400 && x->downstream >= 500;
-}
-
-static void xlate_rows(FILE *f, const char *route, const struct route_stats *s, size_t *n)
-{
-	for (size_t i = 0; i < ROUTE_XLATE_MAX; i++) {
-		const struct status_xlate *x = &s->xlate[i];
-
-		if (!x->count || !(xlate_masks(x) || xlate_cuts(x)))
-			continue;
-		fprintf(f, "<tr class=\"%s\">", xlate_masks(x) ? "masked" : "cutoff");
-		td_text(f, route);
-		td_u64(f, x->upstream);
-		td_u64(f, x->downstream);
-		td_u64(f, x->count);
-		td_text(f, xlate_masks(x) ? "masked failure" : "gateway cut-off");
-		fputs("</tr>\n", f);
-		(*n)++;
-	}
-}
-
-/* Retry behaviour and masked failures.  Kept apart from the rest so the
- * client-retry analysis can render its findings here. */
-static void html_retry_findings(FILE *f, const struct report_view *v)
-{
-	const struct route *top[ROUTES_MAX];
-	struct route_stats *rest = calloc(1, sizeof(*rest));
-	bool have_rest = false;
-	size_t n = 0, rows = 0;
-
-	fputs("<h2 id=\"retries\">Retries and masked failures</h2>\n<table class=\"sortable\" "
-	      "id=\"translations-table\"><thead><tr><th>route</th><th>upstream status</th>"
-	      "<th>client status</th><th>requests</th><th>finding</th></tr></thead>\n<tbody>\n", f);
-	if (rest)
-		n = routes_top(v->routes, true, top, ROUTES_MAX, rest, &have_rest);
-	for (size_t i = 0; i < n; i++)
-		xlate_rows(f, top[i]->name, &top[i]->total, &rows);
-	if (rest && have_rest)
-		xlate_rows(f, "other", rest, &rows);
-	fputs("</tbody></table>\n", f);
-	if (!rows)
-		fputs("<p>No upstream failure was answered as a success, and no upstream success as "
-		      "a failure.</p>\n", f);
-	fputs("<p class=\"note\">The gateway's own retries per route are the routes table's "
-	      "\"retry amplification\" (upstream attempts per request).</p>\n", f);
-	free(rest);
-}
-
 int report_html_write(FILE *f, const struct report_view *v)
 {
 	html_head(f);
@@ -898,7 +840,7 @@ int report_html_write(FILE *f, const struct report_view *v)
 	html_backends(f, v);
 	html_histograms(f, v);
 	html_failed(f, v);
-	html_retry_findings(f, v);
+	html_retry_findings(f, v->routes);
 	fprintf(f, "<p class=\"note\">gatescope %s</p>\n<script>", GS_VERSION);
 	fputs(script, f);
 	fputs("</script>\n</body>\n</html>\n", f);

@@ -35,6 +35,12 @@ int report_html_finish(FILE *f, const char *path, const struct report_view *v);
 /* A run that ends without a total writes no report: close f, and remove
  * the file when it is the one report_html_open created.  NULL f: nothing. */
 void report_html_abandon(FILE *f, const char *path);
+/* Helpers of every report section: a traced string escaped (markup
+ * characters as entities, control and non-ASCII bytes as '?'), a numeric
+ * table cell (data-v sorts it), a text cell. */
+void html_escape(FILE *f, const char *s);
+void html_td_u64(FILE *f, uint64_t v);
+void html_td_text(FILE *f, const char *s);
 /* The report's HTML to f; -1 on a write error. */
 int report_html_write(FILE *f, const struct report_view *v);
 

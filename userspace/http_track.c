@@ -256,6 +256,9 @@ static void downstream_response(struct http_conn *c, const struct http_head *h)
 	r = join_request(c->t->join, x->id);
 	if (r) {
 		r->status = h->status;
+		r->retry_after = h->retry_after;
+		r->retry_after_s = h->retry_after_s;
+		r->throttling_hint = h->throttling_hint;
 		r->ts_response = h->ts_start;
 		join_request_answered(c->t->join, x->id);
 	}
@@ -300,6 +303,7 @@ static void upstream_response(struct http_conn *c, const struct http_head *h)
 	if (a) {
 		a->status = h->status;
 		a->retry_after = h->retry_after;
+		a->retry_after_s = h->retry_after_s;
 		a->throttling_hint = h->throttling_hint;
 		a->ts_resp_kernel = first_byte < h->ts_start ? first_byte : h->ts_start;
 		a->ts_resp_read = h->ts_start;

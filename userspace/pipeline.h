@@ -13,6 +13,7 @@
 #include "http_track.h"
 #include "join.h"
 #include "output.h"
+#include "retries.h"
 #include "routes.h"
 
 /* Live, an event reaches userspace up to one drain period (100 ms) after
@@ -26,6 +27,7 @@ struct pipeline {
 	struct joiner join;
 	struct http_tracker http;
 	struct routes routes;
+	struct retries retries;
 	struct timeouts timeouts;
 	struct output out;
 	struct run_stats stats;

@@ -206,6 +206,11 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 		.pid = e->pid, .tid = e->tid, .sk = c->sk, .ts_start = h->ts_start,
 		.req_id = h->req_id, .fp = h->fp,
 	};
+
+	/* A busy gateway reads a request late: when it arrived is the
+	 * client's moment (retry delays are measured from the answer). */
+	proto.ts_arrived = e->ts_first_byte && e->ts_first_byte <= h->ts_start ?
+			   e->ts_first_byte : h->ts_start;
 	struct xchg *x;
 
 	/* A new request on a keep-alive connection: the previous response

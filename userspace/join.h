@@ -137,6 +137,7 @@ struct request {
 	uint64_t req_id;
 	uint64_t sk;			/* downstream connection */
 	uint64_t ts_start;		/* request head read by the gateway */
+	uint64_t ts_arrived;		/* its first byte reached the socket (else ts_start) */
 	uint64_t ts_response;		/* response head written, 0 if none */
 	uint64_t ts_done;		/* response complete, or the end of the exchange */
 	uint64_t ts_client_fin;		/* the client closed its side, 0 if not before the end */

@@ -10,8 +10,10 @@
  * retry to the next are not a backoff. */
 #define BACKOFF_RATIO_MIN	1.3
 /* Below this spread (of delays, or of the growth ratios of a backoff),
- * clients that retry together keep retrying together. */
-#define JITTER_MIN		0.10
+ * clients that retry together keep retrying together.  Timer and
+ * scheduling noise alone spreads ratios by about 0.05-0.1 on a busy host;
+ * +-30 % jitter by about 0.25. */
+#define JITTER_MIN		0.15
 /* A client whose requests are at least this share of retries, without
  * backing off, is a storm by itself. */
 #define STORM_SHARE		0.75
@@ -310,16 +312,23 @@ static unsigned lockstep_check(struct retries *t, uint64_t route_hash, struct re
 }
 
 /* Is this request a retry of the client's last answer?  Fills f. */
+static uint64_t arrived(const struct request *r)
+{
+	return r->ts_arrived ? r->ts_arrived : r->ts_start;
+}
+
 static void chain_step(struct retry_client *c, const struct request *r, struct retry_facts *f)
 {
-	if (!c->last_failed || !c->last_end_ns || r->ts_start < c->last_end_ns ||
-	    r->ts_start - c->last_end_ns > RETRY_WINDOW_NS) {
+	uint64_t t = arrived(r);
+
+	if (!c->last_failed || !c->last_end_ns || t < c->last_end_ns ||
+	    t - c->last_end_ns > RETRY_WINDOW_NS) {
 		c->prev_delay_ms = 0;
 		return;
 	}
 	f->retry = true;
 	f->after_throttle = c->last_throttled;
-	f->delay_ns = r->ts_start - c->last_end_ns;
+	f->delay_ns = t - c->last_end_ns;
 	f->prev_delay_ms = c->prev_delay_ms;
 	if (c->last_ra_s >= 0) {
 		f->ra_asked = true;
@@ -359,7 +368,7 @@ void retries_observe(struct retries *t, const struct request *r, const char *rou
 	c->failed += request_failed(r);
 	chain_step(c, r, f);
 	if (f->retry)
-		f->lockstep = lockstep_check(t, fnv(0xcbf29ce484222325ull, route), c, r->ts_start);
+		f->lockstep = lockstep_check(t, fnv(0xcbf29ce484222325ull, route), c, arrived(r));
 	if (r->ts_start > c->last_seen_ns)
 		c->last_seen_ns = r->ts_start;
 	c->last_end_ns = end;

@@ -25,7 +25,7 @@
 #define RETRY_TOP_CLIENTS	10	/* throttled_clients shown in the total */
 /* Retries of this many distinct clients within RETRY_LOCKSTEP_NS of each
  * other are one synchronised burst. */
-#define RETRY_LOCKSTEP_NS	(5 * 1000000ull)
+#define RETRY_LOCKSTEP_NS	(10 * 1000000ull)
 #define RETRY_LOCKSTEP_CLIENTS	3
 #define RETRY_LOCKSTEP_RING	256	/* recent retries compared */
 /* Successive delays are compared only when the earlier one is at least

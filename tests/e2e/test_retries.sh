@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Throttling, client retries and masked failures through a real nginx, with
+# real clients whose retry behaviour is known (retry_clients.py), each from
+# an address of its own:
+#
+#   /lim/, /nob/, /storm/   nginx limit_req, 2 requests/s per client, 429
+#                           (throttled by the gateway)
+#   /ra/                    a backend that lets 4 requests/s through and
+#                           answers the rest 429 with Retry-After: 1
+#                           (throttled by the backend)
+#   /mask/                  the backend's 429 answered 200 by nginx
+#                           (proxy_intercept_errors + error_page 429 =200)
+#   /big/                   the backend's 200 with a header too big for
+#                           nginx, answered 502 (the reverse: gateway_cutoff)
+#
+# Oracles: each client's own log (its retries and the delays it waited),
+# nginx's access log (who throttled, what it masked), the backend's own log
+# (the 200s it sent), the nginx and backend limits as configured.
+. "$(dirname "$0")/gateway_lib.sh"
+T=retries
+gs_require_bpf "$T"
+command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
+
+SECONDS_RUN=10
+GW_BACKEND_SECONDS=60
+GW_KEEPALIVE=8	# the backend forks per connection: keep them few
+GW_NGINX_RT=1	# client delays are compared with the kernel's times: keep nginx prompt
+gw_setup || { fail "$T" "testbed setup"; exit 1; }
+P1=$(gw_be_port 1) P2=$(gw_be_port 2)
+gw_backend "$B1NS" "$BE1_4" "$P1" || { fail "$T" "backend 1"; exit 1; }
+gs_bg ip netns exec "$B2NS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" backend \
+	"$BE2_4" "$P2" 4 50 "$GS_TMP/backend.log" >/dev/null
+gs_wait_listen "$B2NS" "$P2" || { fail "$T" "throttling backend"; exit 1; }
+
+GW_NGINX_HTTP="limit_req_zone \$binary_remote_addr zone=gs_lim:1m rate=2r/s; limit_req_status 429;"
+GW_NGINX_SERVER="location @gs_masked { return 200 \"masked\\n\"; }"
+for loc in /lim/ /nob/ /storm/; do
+	gw_route "$loc" "$(gw_hostport "$BE1_4" "$P1")" "limit_req zone=gs_lim nodelay"
+done
+gw_route /ra/ "$(gw_hostport "$BE2_4" "$P2")"
+gw_route /big/ "$(gw_hostport "$BE2_4" "$P2")"
+gw_route /mask/ "$(gw_hostport "$BE1_4" "$P1")" rewrite=/throttled/ \
+	"proxy_intercept_errors on" "error_page 429 =200 @gs_masked"
+
+# Clients: policy, address (on the client link, next to the gateway's own).
+CLIENTS=(storm:/storm/ fixed:/nob/ expo:/lim/ sync:/lim/ sync:/lim/ sync:/lim/
+	 honour:/ra/ fixed:/ra/)
+CPREFIX=${GW6%:1}
+i=0
+for c in "${CLIENTS[@]}"; do
+	ip -n "$CNS" -6 addr add "$CPREFIX:$((100 + i))/112" dev "gsv${GS_SUFFIX}b0" nodad
+	i=$((i + 1))
+done
+
+gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
+gw_gatescope "$GS_TMP/gs.json" -e errors || { fail "$T" "gatescope did not start"; exit 1; }
+pids=() i=0
+for c in "${CLIENTS[@]}"; do
+	policy=${c%%:*} loc=${c#*:}
+	gs_bg ip netns exec "$CNS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" client "$policy" \
+		"$CPREFIX:$((100 + i))" "$GW6" "$GW_PORT" "${loc}item" "$SECONDS_RUN" \
+		"$GS_TMP/client.$i.log"
+	pids+=("$GS_LAST_PID")
+	i=$((i + 1))
+done
+: >"$GS_TMP/client.mask" && : >"$GS_TMP/client.big"
+gw_client mask /mask/ "$(gw_url "/mask/[1-20]")"
+gw_client big /big/ "$(gw_url "/big/[1-10]")"
+wait "${pids[@]}"
+sleep 0.5	# events are drained every 100 ms
+gs_stop
+gw_normalise nginx "$GW_DIR/access.log" >"$GS_TMP/access.norm"
+gw_nginx_stop
+
+specs=() i=0
+for c in "${CLIENTS[@]}"; do
+	specs+=("${c%%:*}:${c#*:}:$CPREFIX:$((100 + i)):$GS_TMP/client.$i.log")
+	i=$((i + 1))
+done
+python3 "$GS_ROOT/tests/e2e/retry_check.py" "$T" "$GS_TMP/gs.json" "$GS_TMP/access.norm" \
+	"$GS_TMP/backend.log" "$GS_TMP/client.mask" "$GS_TMP/client.big" "${specs[@]}" ||
+	GS_FAILS=$((GS_FAILS + 1))
+if [ "$GS_FAILS" -gt 0 ]; then
+	echo "--- gatescope stderr"; tail -5 "$GS_TMP/gs.json.err"
+	echo "--- nginx error log (tail)"; tail -5 "$GW_DIR/error.log"
+fi
+exit $((GS_FAILS > 0))

@@ -338,6 +338,9 @@ static void chain_step(struct retry_client *c, const struct request *r, struct r
 	c->ra_retries += f->ra_asked;
 	c->ra_ignored += f->ra_ignored;
 	delay_moments_add(&c->delays, f->delay_ns / 1e6, f->prev_delay_ms);
+	if (f->prev_delay_ms >= RETRY_RATIO_MIN_NS / 1e6 && f->delay_ns)
+		c->log_ratio[c->nratios++ % RETRY_RATIOS_KEPT] =
+			log(f->delay_ns / 1e6 / f->prev_delay_ms);
 	c->prev_delay_ms = f->delay_ns / 1e6;
 }
 
@@ -381,6 +384,34 @@ void retries_observe(struct retries *t, const struct request *r, const char *rou
 
 /* ---- verdicts ---- */
 
+static int cmp_float(const void *pa, const void *pb)
+{
+	float a = *(const float *)pa, b = *(const float *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+static float median_sorted(const float *v, unsigned n)
+{
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double client_ratio_spread(const struct retry_client *c)
+{
+	float v[RETRY_RATIOS_KEPT], dev[RETRY_RATIOS_KEPT], med;
+	unsigned n = c->nratios < RETRY_RATIOS_KEPT ? c->nratios : RETRY_RATIOS_KEPT;
+
+	if (n < 3)
+		return -1;
+	memcpy(v, c->log_ratio, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_float);
+	med = median_sorted(v, n);
+	for (unsigned i = 0; i < n; i++)
+		dev[i] = fabsf(v[i] - med);
+	qsort(dev, n, sizeof(dev[0]), cmp_float);
+	return 1.4826 * median_sorted(dev, n);
+}
+
 static bool honours_retry_after(const struct retry_client *c)
 {
 	return c->ra_retries >= RETRY_MIN_JUDGED &&
@@ -393,8 +424,8 @@ const char *retry_verdict(const struct retry_client *c, char *ev, size_t len)
 {
 	const struct delay_moments *d = &c->delays;
 	double ratio = backoff_ratio(d), mean = delay_mean_ms(d);
-	bool backs_off = d->nratio >= 2 && ratio >= BACKOFF_RATIO_MIN;
-	double jitter = backs_off ? ratio_spread(d) : delay_cv(d);
+	bool backs_off = d->nratio >= 3 && ratio >= BACKOFF_RATIO_MIN;
+	double jitter = backs_off ? client_ratio_spread(c) : delay_cv(d);
 
 	if (c->retries < RETRY_MIN_JUDGED) {
 		snprintf(ev, len, "%llu retries: too few to judge", (unsigned long long)c->retries);

@@ -32,6 +32,9 @@
  * this long: below it, scheduling noise is the delay. */
 #define RETRY_RATIO_MIN_NS	(2 * 1000000ull)
 #define RETRY_ADDR_LEN		48
+/* The last ratios of successive delays kept per client, for a spread
+ * that one scheduling hiccup does not make (median absolute deviation). */
+#define RETRY_RATIOS_KEPT	32
 
 enum throttle_source { THROTTLE_NONE = 0, THROTTLE_GATEWAY, THROTTLE_BACKEND };
 const char *throttle_source_name(enum throttle_source s);
@@ -103,6 +106,8 @@ struct retry_client {
 	uint64_t ra_retries, ra_ignored, lockstep;
 	int32_t ra_asked_s;		/* the last Retry-After seconds it was given, -1 none */
 	struct delay_moments delays;
+	float log_ratio[RETRY_RATIOS_KEPT];	/* ring of log(delay / previous delay) */
+	unsigned nratios;		/* ratios seen (the ring holds the last ones) */
 	/* chain state */
 	uint64_t last_seen_ns;		/* last request start (for eviction) */
 	uint64_t last_end_ns;		/* last answer's end */
@@ -131,6 +136,11 @@ void retries_free(struct retries *t);
  * its delay; updates the client's chain.  route is its route's name. */
 void retries_observe(struct retries *t, const struct request *r, const char *route,
 		     struct retry_facts *out);
+
+/* Robust spread of a client's backoff: 1.4826 x the median absolute
+ * deviation of the logs of its last ratios (about their CV for jitter
+ * spread evenly, unmoved by a few outliers); -1 with fewer than 3. */
+double client_ratio_spread(const struct retry_client *c);
 
 /* The verdicts. */
 #define RETRY_MIN_JUDGED 3		/* retries needed before a verdict */

@@ -114,7 +114,7 @@ static void json_client(struct json *j, const struct retry_client *c)
 		json_null(j);
 	}
 	json_opt(j, "backoff_ratio", backoff_ratio(d), 3);
-	json_opt(j, "ratio_spread", ratio_spread(d), 3);
+	json_opt(j, "ratio_spread", client_ratio_spread(c), 3);
 	json_opt(j, "delay_cv", delay_cv(d), 3);
 	json_key(j, "retry_after");
 	json_obj_open(j);

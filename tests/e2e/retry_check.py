@@ -3,7 +3,7 @@
 """Checks of test_retries.sh: gatescope's JSON against the clients' own
 logs, nginx's access log and the backend's log.
 
-retry_check.py TEST GS_JSON ACCESS_NORM BACKEND_LOG CLIENT_MASK CLIENT_BIG SPEC...
+retry_check.py TEST GS_JSON ACCESS_NORM BACKEND_LOG CLIENT_MASK CLIENT_BIG METRICS SPEC...
   SPEC: POLICY:LOCATION:ADDRESS:CLIENT_LOG (the address may hold colons)
 """
 import json
@@ -72,9 +72,31 @@ def check_client(total, policy, loc, addr, log):
         f"{name}: mean retry delay within 10 % of the client's own ({seen:.1f} ms vs {mine:.1f} ms)",
         f"gatescope {seen:.2f} ms, client {mine:.2f} ms")
     if policy == "sync":
-        res(c["lockstep_retries"] * 2 >= c["retries"],
-            f"{name}: at least half its retries in lockstep ({c['lockstep_retries']} of {c['retries']})",
-            f"{c['lockstep_retries']} of {c['retries']}")
+        check_lockstep(name, c, addr, loc, log, SPECS)
+
+
+LOCKSTEP_S = 0.010	# gatescope's window (RETRY_LOCKSTEP_NS)
+
+
+def retry_times(log):
+    return [r["t"] for r in client_record(log)[0] if r["retry"]]
+
+
+def check_lockstep(name, c, addr, loc, log, specs):
+    """The clients' own send times say which of this client's retries came
+    within 10 ms of retries of two other clients on the route; gatescope
+    sees them arrive at the gateway, a few ms of scheduling apart: within
+    a quarter (and 2) of that count."""
+    others = [retry_times(l) for _, lc, a, l in specs if lc == loc and a != addr]
+    mine = retry_times(log)
+    want = sum(1 for t in mine
+               if sum(1 for o in others if any(abs(t - u) <= LOCKSTEP_S for u in o)) >= 2)
+    got = c["lockstep_retries"]
+    res(want * 3 >= len(mine), f"{name}: the clients' own times show its retries in step "
+        f"({want} of {len(mine)})", f"only {want} of {len(mine)}: the test's clients did not keep step")
+    res(abs(got - want) <= max(2, 0.25 * want),
+        f"{name}: retries in lockstep as the clients' times show ({got}, clients {want})",
+        f"gatescope {got}, clients' times {want}")
 
 
 def check_sources(total, log):
@@ -125,14 +147,52 @@ def check_cutoff(gs_lines, backend_log, client_big):
         f"{len(cut)} gateway_cutoff of {len(reqs)}: {[(o['reason'], o['upstream_status']) for o in reqs][:3]}")
 
 
+def metric(scrape, name, **labels):
+    """The value of one sample of the scrape, None if absent."""
+    for line in scrape:
+        if not line.startswith(name + "{"):
+            continue
+        lab = dict(kv.split("=", 1) for kv in line[len(name) + 1:line.rindex("}")].split('",'))
+        lab = {k: v.strip('"') for k, v in lab.items()}
+        if all(lab.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def check_metrics(scrape, total, log, specs):
+    """The scrape, taken after the traffic, against the gateway's and the
+    clients' own records."""
+    route = {loc: route_of(total, loc)["route"] for loc in ("/lim/", "/ra/", "/mask/")}
+    want = sum(1 for l in log if l[1].startswith("/lim/") and l[2] == "429" and l[3] == "-")
+    got = metric(scrape, "gatescope_throttled_total", route=route["/lim/"], source="gateway")
+    res(got == want, f"gatescope_throttled_total /lim/ source=gateway as nginx logged ({got})",
+        f"scrape {got}, nginx {want}")
+    want = sum(1 for l in log if l[1].startswith("/ra/") and l[2] == "429" and l[3] == "429")
+    got = metric(scrape, "gatescope_throttled_total", route=route["/ra/"], source="backend")
+    res(got == want, f"gatescope_throttled_total /ra/ source=backend as nginx logged ({got})",
+        f"scrape {got}, nginx {want}")
+    want = sum(len(client_record(log_)[1]) for _, loc, _, log_ in specs if loc == "/lim/")
+    got = metric(scrape, "gatescope_client_retries_total", route=route["/lim/"])
+    res(got == want, f"gatescope_client_retries_total /lim/ as the clients counted ({got})",
+        f"scrape {got}, clients {want}")
+    want = sum(1 for l in log if l[1].startswith("/mask/") and l[2] == "200" and l[3] == "429")
+    got = metric(scrape, "gatescope_masked_failures_total", route=route["/mask/"],
+                 upstream_status="429", downstream_status="200")
+    res(got == want, f"gatescope_masked_failures_total /mask/ 429->200 as nginx logged ({got})",
+        f"scrape {got}, nginx {want}")
+
+
 def main():
     global TEST
-    TEST, out, norm, backend_log, client_mask, client_big = sys.argv[1:7]
+    TEST, out, norm, backend_log, client_mask, client_big, metrics = sys.argv[1:8]
     gs_lines = [json.loads(l) for l in open(out) if l.strip()]
     total = [o for o in gs_lines if o.get("type") == "total"][-1]
     log = [l.split() for l in open(norm)]
-    for s in sys.argv[7:]:
-        check_client(total, *spec(s))
+    global SPECS
+    specs = SPECS = [spec(s) for s in sys.argv[8:]]
+    for s in specs:
+        check_client(total, *s)
+    check_metrics(open(metrics).read().splitlines(), total, log, specs)
     check_sources(total, log)
     check_limit(total, backend_log)
     check_masked(total, log, client_mask)

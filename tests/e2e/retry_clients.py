@@ -9,7 +9,8 @@ test_retries.sh.  Every run is bounded in time.
       POLICY says; one JSON line per request to LOG: its status, whether it
       follows a throttled or failed answer, and the delay since that answer
       as the client itself measured it (end of reading the answer to the
-      start of sending the next request).
+      start of sending the next request).  The clients start together: each
+      says it is ready (LOG.ready) and waits for a file "go" next to LOG.
   retry_clients.py backend ADDR PORT LIMIT SECONDS LOG
       HTTP/1.1 backend: /ra/... lets LIMIT requests through per wall-clock
       second (200) and answers the rest 429 with Retry-After: 1; /big/...
@@ -28,6 +29,7 @@ Policies:
 """
 import http.client
 import json
+import os
 import random
 import socket
 import sys
@@ -74,7 +76,18 @@ class Client:
         return status
 
 
+def start_together(logpath):
+    """Say ready (LOG.ready), then wait (at most 60 s) for the file "go"
+    next to LOG: on a busy machine the clients take a while to start."""
+    open(logpath + ".ready", "w").close()
+    go = os.path.join(os.path.dirname(logpath), "go")
+    limit = time.monotonic() + 60
+    while not os.path.exists(go) and time.monotonic() < limit:
+        time.sleep(0.01)
+
+
 def run_client(policy, src, gw, port, path, seconds, logpath):
+    start_together(logpath)
     end = time.monotonic() + seconds
     with open(logpath, "w") as log:
         c = Client(src, gw, port, path, log)

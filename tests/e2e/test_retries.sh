@@ -23,14 +23,14 @@ gs_require_bpf "$T"
 command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
 
 SECONDS_RUN=10
-GW_BACKEND_SECONDS=60
+GW_BACKEND_SECONDS=120	# a bound only: stopped at exit
 GW_KEEPALIVE=8	# the backend forks per connection: keep them few
 GW_NGINX_RT=1	# client delays are compared with the kernel's times: keep nginx prompt
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
 P1=$(gw_be_port 1) P2=$(gw_be_port 2)
 gw_backend "$B1NS" "$BE1_4" "$P1" || { fail "$T" "backend 1"; exit 1; }
 gs_bg ip netns exec "$B2NS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" backend \
-	"$BE2_4" "$P2" 4 50 "$GS_TMP/backend.log" >/dev/null
+	"$BE2_4" "$P2" 4 120 "$GS_TMP/backend.log" >/dev/null
 gs_wait_listen "$B2NS" "$P2" || { fail "$T" "throttling backend"; exit 1; }
 
 GW_NGINX_HTTP="limit_req_zone \$binary_remote_addr zone=gs_lim:1m rate=2r/s; limit_req_status 429;"
@@ -54,7 +54,9 @@ for c in "${CLIENTS[@]}"; do
 done
 
 gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
-gw_gatescope "$GS_TMP/gs.json" -e errors || { fail "$T" "gatescope did not start"; exit 1; }
+gw_gatescope "$GS_TMP/gs.json" -e errors -i 1 --metrics 127.0.0.1:0 ||
+	{ fail "$T" "gatescope did not start"; exit 1; }
+METRICS_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$GS_TMP/gs.json.err" | head -1)
 pids=() i=0
 for c in "${CLIENTS[@]}"; do
 	policy=${c%%:*} loc=${c#*:}
@@ -64,11 +66,17 @@ for c in "${CLIENTS[@]}"; do
 	pids+=("$GS_LAST_PID")
 	i=$((i + 1))
 done
+for _ in $(seq 600); do	# the clients start together once all are up
+	[ "$(ls "$GS_TMP"/client.*.log.ready 2>/dev/null | wc -l)" -ge ${#CLIENTS[@]} ] && break
+	sleep 0.1
+done
+touch "$GS_TMP/go"
 : >"$GS_TMP/client.mask" && : >"$GS_TMP/client.big"
 gw_client mask /mask/ "$(gw_url "/mask/[1-20]")"
 gw_client big /big/ "$(gw_url "/big/[1-10]")"
 wait "${pids[@]}"
-sleep 0.5	# events are drained every 100 ms
+sleep 2.5	# every request decided (join wait) and in a published report (-i 1)
+curl -s --max-time 5 "$METRICS_URL" >"$GS_TMP/metrics.txt"
 gs_stop
 gw_normalise nginx "$GW_DIR/access.log" >"$GS_TMP/access.norm"
 gw_nginx_stop
@@ -79,7 +87,8 @@ for c in "${CLIENTS[@]}"; do
 	i=$((i + 1))
 done
 python3 "$GS_ROOT/tests/e2e/retry_check.py" "$T" "$GS_TMP/gs.json" "$GS_TMP/access.norm" \
-	"$GS_TMP/backend.log" "$GS_TMP/client.mask" "$GS_TMP/client.big" "${specs[@]}" ||
+	"$GS_TMP/backend.log" "$GS_TMP/client.mask" "$GS_TMP/client.big" "$GS_TMP/metrics.txt" \
+	"${specs[@]}" ||
 	GS_FAILS=$((GS_FAILS + 1))
 if [ "$GS_FAILS" -gt 0 ]; then
 	echo "--- gatescope stderr"; tail -5 "$GS_TMP/gs.json.err"

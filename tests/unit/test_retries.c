@@ -147,8 +147,12 @@ static void test_source_and_retry_detection(void)
 static void test_verdicts(void)
 {
 	static const double immediate[] = { 0.3, 0.4, 0.3, 0.5 };
-	static const double exp_jitter[] = { 80, 230, 330, 900 };
+	/* +-30 % around 50, 100, 200, 400 ms, differently each time */
+	static const double exp_jitter[3][4] = {
+		{ 62, 88, 245, 300 }, { 38, 125, 160, 490 }, { 55, 72, 230, 355 },
+	};
 	static const double exp_plain[] = { 100, 200, 400, 800 };
+	static const double exp_hiccup[] = { 100, 282, 400, 800 };	/* one sleep overslept */
 	static const double ra[] = { 1050, 1120, 1010 };
 	struct retries t;
 	char ev[256];
@@ -158,9 +162,11 @@ static void test_verdicts(void)
 	for (int k = 0; k < 3; k++) {
 		double a = at;
 
-		chain(&t, NULL, "10.0.0.1", &a, exp_jitter, 4, -1, 0);
+		chain(&t, NULL, "10.0.0.1", &a, exp_jitter[k], 4, -1, 0);
 		a = at + 5;
 		chain(&t, NULL, "10.0.0.2", &a, exp_plain, 4, -1, 0);
+		a = at + 7;
+		chain(&t, NULL, "10.0.0.7", &a, k ? exp_plain : exp_hiccup, 4, -1, 0);
 		a = at + 10;
 		chain(&t, NULL, "10.0.0.3", &a, ra, 3, 1, 429);
 		a = at + 15;
@@ -176,6 +182,7 @@ static void test_verdicts(void)
 	}
 	ASSERT_STREQ(retry_verdict(client(&t, "10.0.0.1"), ev, sizeof(ev)), "backoff ok");
 	ASSERT_STREQ(retry_verdict(client(&t, "10.0.0.2"), ev, sizeof(ev)), "no jitter");
+	ASSERT_STREQ(retry_verdict(client(&t, "10.0.0.7"), ev, sizeof(ev)), "no jitter");
 	ASSERT_STREQ(retry_verdict(client(&t, "10.0.0.3"), ev, sizeof(ev)), "backoff ok");
 	ASSERT_TRUE(strstr(ev, "Retry-After") != NULL);
 	ASSERT_STREQ(retry_verdict(client(&t, "10.0.0.4"), ev, sizeof(ev)), "ignores Retry-After");
@@ -191,7 +198,7 @@ static void test_verdicts(void)
 	const struct retry_client *top[RETRY_TOP_CLIENTS];
 	size_t n = retries_top(&t, top, RETRY_TOP_CLIENTS);
 
-	ASSERT_EQ(n, 7);
+	ASSERT_EQ(n, 8);
 	for (size_t i = 1; i < n; i++)
 		ASSERT_TRUE(top[i - 1]->throttled + top[i - 1]->retries >=
 			    top[i]->throttled + top[i]->retries);

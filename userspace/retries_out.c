@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include "retries_out.h"
 #include "util.h"
@@ -142,60 +144,101 @@ void json_throttled_clients(struct json *j, const struct retries *t)
 	json_ku64(j, "retry_clients_evicted", t ? t->evicted : 0);
 }
 
-static void table_route(FILE *f, const char *name, const struct route_stats *s)
-{
-	const struct route_retries *r = &s->retries;
-	char safe[ROUTE_LEN];
-	double limit = route_apparent_limit(r);
+struct line_sink {
+	struct retry_line *out;
+	size_t n, max;
+};
 
-	term_safe(name, safe, sizeof(safe));
-	for (size_t i = 0; i < ROUTE_MASKED_MAX; i++)
-		if (s->masked[i].count)
-			fprintf(f, "MASKED FAILURE %s: upstream %u answered as %u, %llu times\n", safe,
-				s->masked[i].upstream, s->masked[i].downstream,
-				(unsigned long long)s->masked[i].count);
-	if (!r->throttled_gateway && !r->throttled_backend && !r->retries)
+static void add_line(struct line_sink *k, bool flag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_line(struct line_sink *k, bool flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (k->n == k->max)
 		return;
-	fprintf(f, "throttling %s: throttled by gateway %llu, by backend %llu",
-		safe, (unsigned long long)r->throttled_gateway,
-		(unsigned long long)r->throttled_backend);
-	if (limit >= 0)
-		fprintf(f, ", apparent limit %.1f req/s", limit);
-	fprintf(f, "; client retries %llu (x%.2f)", (unsigned long long)r->retries,
-		first_tries(s) ? s->requests / first_tries(s) : 0.0);
-	fprintf(f, ", gateway upstream x%.2f", s->requests ? (double)s->attempts / s->requests : 0.0);
-	if (r->delays.n)
-		fprintf(f, ", delay p50 %.1f ms", hist_quantile(&r->delay_hist, 0.5) / 1e6);
-	if (r->lockstep)
-		fprintf(f, ", %llu in lockstep", (unsigned long long)r->lockstep);
-	fputc('\n', f);
+	va_start(ap, fmt);
+	vsnprintf(k->out[k->n].text, RETRY_LINE_LEN, fmt, ap);
+	va_end(ap);
+	k->out[k->n++].flag = flag;
 }
 
-static void table_clients(FILE *f, const struct retries *t)
+static void route_lines(struct line_sink *k, const char *name, const struct route_stats *s)
+{
+	const struct route_retries *r = &s->retries;
+	double limit = route_apparent_limit(r);
+	char lim[48] = "", delay[48] = "", step[48] = "";
+
+	for (size_t i = 0; i < ROUTE_MASKED_MAX; i++)
+		if (s->masked[i].count)
+			add_line(k, true, "MASKED FAILURE %s: upstream %u answered as %u, %llu times",
+				 name, s->masked[i].upstream, s->masked[i].downstream,
+				 (unsigned long long)s->masked[i].count);
+	if (!r->throttled_gateway && !r->throttled_backend && !r->retries)
+		return;
+	if (limit >= 0)
+		snprintf(lim, sizeof(lim), ", apparent limit %.1f req/s", limit);
+	if (r->delays.n)
+		snprintf(delay, sizeof(delay), ", delay p50 %.1f ms",
+			 hist_quantile(&r->delay_hist, 0.5) / 1e6);
+	if (r->lockstep)
+		snprintf(step, sizeof(step), ", %llu in lockstep", (unsigned long long)r->lockstep);
+	add_line(k, false, "throttling %s: by gateway %llu, by backend %llu%s; client retries %llu (x%.2f), gateway upstream x%.2f%s%s",
+		 name, (unsigned long long)r->throttled_gateway,
+		 (unsigned long long)r->throttled_backend, lim, (unsigned long long)r->retries,
+		 first_tries(s) ? s->requests / first_tries(s) : 0.0,
+		 s->requests ? (double)s->attempts / s->requests : 0.0, delay, step);
+}
+
+static void client_lines(struct line_sink *k, const struct retries *t)
 {
 	const struct retry_client *top[RETRY_TOP_CLIENTS];
 	size_t n = retries_top(t, top, RETRY_TOP_CLIENTS);
-	char ev[256], route[ROUTE_LEN], client[RETRY_ADDR_LEN];
+	char ev[256];
 
 	for (size_t i = 0; i < n; i++) {
 		const char *v = retry_verdict_name(top[i], ev, sizeof(ev));
 
-		fprintf(f, "client %s %s: %llu requests, %llu throttled, %llu retries: %s (%s)\n",
-			term_safe(top[i]->client, client, sizeof(client)),
-			term_safe(top[i]->route, route, sizeof(route)),
-			(unsigned long long)top[i]->requests, (unsigned long long)top[i]->throttled,
-			(unsigned long long)top[i]->retries, v, ev);
+		add_line(k, strcmp(v, "backoff ok") && strcmp(v, "unknown"),
+			 "client %s %s: %llu requests, %llu throttled, %llu retries: %s (%s)",
+			 top[i]->client, top[i]->route, (unsigned long long)top[i]->requests,
+			 (unsigned long long)top[i]->throttled, (unsigned long long)top[i]->retries,
+			 v, ev);
 	}
 	if (t->evicted)
-		fprintf(f, "retry table full: %llu (client, route) pairs evicted\n",
-			(unsigned long long)t->evicted);
+		add_line(k, true, "retry table full: %llu (client, route) pairs evicted",
+			 (unsigned long long)t->evicted);
 }
+
+size_t retries_lines(const struct routes *rt, const struct retries *t, bool total,
+		     struct retry_line *out, size_t max)
+{
+	struct line_sink k = { .out = out, .max = max };
+
+	for (size_t i = 0; i < rt->n; i++)
+		route_lines(&k, rt->r[i]->name, total ? &rt->r[i]->total : &rt->r[i]->win);
+	route_lines(&k, "other", total ? &rt->other->total : &rt->other->win);
+	if (total && t)
+		client_lines(&k, t);
+	return k.n;
+}
+
+/* Enough for every route's masked pairs and throttling line, the top
+ * clients and the eviction line; the rest is cut (it is all in JSON). */
+#define TABLE_RETRY_LINES 128
 
 void table_retries(FILE *f, const struct routes *rt, const struct retries *t, bool total)
 {
-	for (size_t i = 0; i < rt->n; i++)
-		table_route(f, rt->r[i]->name, total ? &rt->r[i]->total : &rt->r[i]->win);
-	table_route(f, "other", total ? &rt->other->total : &rt->other->win);
-	if (total && t)
-		table_clients(f, t);
+	struct retry_line *l = malloc(TABLE_RETRY_LINES * sizeof(*l));
+	size_t n;
+
+	if (!l)
+		return;
+	n = retries_lines(rt, t, total, l, TABLE_RETRY_LINES);
+	for (size_t i = 0; i < n; i++) {
+		term_sanitize(l[i].text);	/* routes and addresses come from the wire */
+		fprintf(f, "%s\n", l[i].text);
+	}
+	free(l);
 }

@@ -45,7 +45,7 @@ gw_route /mask/ "$(gw_hostport "$BE1_4" "$P1")" rewrite=/throttled/ \
 
 # Clients: policy, address (on the client link, next to the gateway's own).
 CLIENTS=(storm:/storm/ fixed:/nob/ expo:/lim/ sync:/lim/ sync:/lim/ sync:/lim/
-	 honour:/ra/ fixed:/ra/)
+	 honour:/ra/ fixed:/ra/ storm:/ra/)
 CPREFIX=${GW6%:1}
 i=0
 for c in "${CLIENTS[@]}"; do
@@ -54,7 +54,7 @@ for c in "${CLIENTS[@]}"; do
 done
 
 gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
-gw_gatescope "$GS_TMP/gs.json" -e errors -i 1 --metrics 127.0.0.1:0 ||
+gw_gatescope "$GS_TMP/gs.json" -e errors -i 1 --metrics 127.0.0.1:0 --record "$GS_TMP/run.gsr" ||
 	{ fail "$T" "gatescope did not start"; exit 1; }
 METRICS_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$GS_TMP/gs.json.err" | head -1)
 pids=() i=0
@@ -90,6 +90,23 @@ python3 "$GS_ROOT/tests/e2e/retry_check.py" "$T" "$GS_TMP/gs.json" "$GS_TMP/acce
 	"$GS_TMP/backend.log" "$GS_TMP/client.mask" "$GS_TMP/client.big" "$GS_TMP/metrics.txt" \
 	"${specs[@]}" ||
 	GS_FAILS=$((GS_FAILS + 1))
+# The recording replayed: the same verdicts and figures, offline.
+"$GS_BIN" --replay "$GS_TMP/run.gsr" --json >"$GS_TMP/replay.json" 2>"$GS_TMP/replay.err"
+python3 - "$GS_TMP/gs.json" "$GS_TMP/replay.json" <<-'EOF' || GS_FAILS=$((GS_FAILS + 1))
+	import json, sys
+	def total(p):
+	    return [json.loads(l) for l in open(p) if '"type":"total"' in l][-1]
+	live, replay = total(sys.argv[1]), total(sys.argv[2])
+	key = lambda t: sorted((c["client"], c["route"], c["retries"], c["verdict"])
+	                       for c in t["throttled_clients"])
+	rkey = lambda t: sorted((r["route"], r["retries"]["client_retries"],
+	                         json.dumps(r["retries"]["throttled"]), json.dumps(r["masked_failures"]))
+	                        for r in t["routes"])
+	ok = key(live) == key(replay) and rkey(live) == rkey(replay)
+	print(("PASS" if ok else "FAIL") + " retries: the recording replayed gives the same retries, verdicts and masked failures"
+	      + ("" if ok else f": live {key(live)} {rkey(live)}, replay {key(replay)} {rkey(replay)}"))
+	sys.exit(0 if ok else 1)
+	EOF
 if [ "$GS_FAILS" -gt 0 ]; then
 	echo "--- gatescope stderr"; tail -5 "$GS_TMP/gs.json.err"
 	echo "--- nginx error log (tail)"; tail -5 "$GW_DIR/error.log"

@@ -506,8 +506,8 @@ static const struct family families[] = {
 	  .help = "Downstream request duration (request to end of response) by route, in seconds.",
 	  .emit = emit_route_latency },
 	{ .name = "gatescope_client_retries_total", .type = "counter",
-	  .help = "Client retries by route: requests from a client address that came "
-		  "within 30 s of its throttled or failed answer on the same route.",
+	  .help = "Client retries by route: requests from a client address for the same "
+		  "path within 30 s of its throttled or failed answer.",
 	  .emit = emit_client_retries },
 	{ .name = "gatescope_throttled_total", .type = "counter",
 	  .help = "Throttled answers (429, 503 with Retry-After, 400 naming throttling) "

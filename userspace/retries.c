@@ -322,6 +322,7 @@ static void chain_step(struct retry_client *c, const struct request *r, struct r
 	uint64_t t = arrived(r);
 
 	if (!c->last_failed || !c->last_end_ns || t < c->last_end_ns ||
+	    fnv(0xcbf29ce484222325ull, r->path) != c->last_path ||
 	    t - c->last_end_ns > RETRY_WINDOW_NS) {
 		c->prev_delay_ms = 0;
 		return;
@@ -375,6 +376,7 @@ void retries_observe(struct retries *t, const struct request *r, const char *rou
 	if (r->ts_start > c->last_seen_ns)
 		c->last_seen_ns = r->ts_start;
 	c->last_end_ns = end;
+	c->last_path = fnv(0xcbf29ce484222325ull, r->path);
 	c->last_throttled = f->throttled != THROTTLE_NONE;
 	c->last_failed = c->last_throttled || request_failed(r);
 	c->last_ra_s = c->last_throttled && r->retry_after ? r->retry_after_s : -1;
@@ -451,9 +453,9 @@ const char *retry_verdict(const struct retry_client *c, char *ev, size_t len)
 			 ratio > 0 ? ratio : 1.0);
 		return storm ? "retry storm" : "no backoff";
 	}
-	snprintf(ev, len, "delays grow x%.2f per retry (mean %.1f ms, %.1f..%.1f ms), spread %.2f%s",
-		 ratio, mean, d->min_ms, d->max_ms, jitter,
-		 c->lockstep ? ", retries in lockstep with other clients" : "");
+	snprintf(ev, len, "delays grow x%.2f per retry (mean %.1f ms, %.1f..%.1f ms), spread %.2f; %llu of %llu retries in lockstep with other clients",
+		 ratio, mean, d->min_ms, d->max_ms, jitter, (unsigned long long)c->lockstep,
+		 (unsigned long long)c->retries);
 	return jitter >= 0 && jitter < JITTER_MIN ? "no jitter" : "backoff ok";
 }
 

@@ -5,7 +5,8 @@
  *
  * Fed by the one request consumer (pipeline.c: on_request), in the order
  * requests are decided.  A retry is a request from the same client address
- * to the same route that starts within RETRY_WINDOW_NS after the answer
+ * for the same path (so the same route; the query is never kept) that
+ * reaches the gateway within RETRY_WINDOW_NS after the answer
  * (the response's end) to a throttled or failed request of that client;
  * its delay is the time between the two.  The per-route figures live in
  * struct route_retries inside each route's stats (routes.h); the per
@@ -111,6 +112,7 @@ struct retry_client {
 	/* chain state */
 	uint64_t last_seen_ns;		/* last request start (for eviction) */
 	uint64_t last_end_ns;		/* last answer's end */
+	uint64_t last_path;		/* hash of its path: a retry asks for the same */
 	bool last_failed, last_throttled;
 	int32_t last_ra_s;
 	double prev_delay_ms;		/* 0: the last request was not a retry */

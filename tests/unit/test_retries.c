@@ -122,15 +122,22 @@ static void test_source_and_retry_detection(void)
 	/* after a failure (not throttling): still a retry */
 	feed(&t, NULL, req("10.0.0.1", 3000, 200, 200, -1), &f);
 	ASSERT_TRUE(f.retry && !f.after_throttle && !f.ra_asked);
-	/* after a success: not a retry */
+		/* after a success: not a retry */
 	feed(&t, NULL, req("10.0.0.1", 3100, 200, 200, -1), &f);
+	ASSERT_TRUE(!f.retry);
+	/* another path after a failure: another request, not a retry */
+	feed(&t, NULL, req("10.0.0.1", 3150, 503, 503, -1), &f);
+	struct request other = req("10.0.0.1", 3160, 200, 200, -1);
+
+	snprintf(other.path, sizeof(other.path), "/other");
+	retries_observe(&t, &other, ROUTE, &f);
 	ASSERT_TRUE(!f.retry);
 	/* another client, another chain; the port is not part of a client */
 	feed(&t, NULL, req("10.0.0.2", 3200, 429, 0, -1), &f);
 	ASSERT_TRUE(!f.retry);
 	ASSERT_EQ(t.n, 2);
 	ASSERT_EQ(client(&t, "10.0.0.1")->retries, 3);
-	ASSERT_EQ(client(&t, "10.0.0.1")->requests, 5);
+	ASSERT_EQ(client(&t, "10.0.0.1")->requests, 7);
 	/* a 400 naming throttling */
 	struct request r = req("10.0.0.3", 0, 400, 400, -1);
 

@@ -24,14 +24,15 @@ Policies:
   expo       exponential backoff 50 ms x2 with +-30 % jitter (cap 800 ms)
   sync       exponential backoff 100 ms x2 without jitter; every 1.6 s of wall
              clock a request, and 150 ms later another that starts the
-             retries (clients in step: they all do it at the same instants)
+             retries; SRC and LOG are comma-separated lists: one process
+             runs these clients in step (their requests leave together)
   honour     wait what Retry-After asks plus 0-200 ms (else 200 ms)
 """
-import http.client
 import json
 import os
 import random
 import socket
+import struct
 import sys
 import threading
 import time
@@ -42,38 +43,89 @@ def failed(status):
     return status is None or status == 429 or status >= 500
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
 class Client:
+    """HTTP/1.1 over one keep-alive connection from its own address.  The
+    delay it logs runs from the moment its kernel received the last bytes
+    of the answer (SO_TIMESTAMPNS) to the moment it sends the next request:
+    its own scheduling lag on a busy machine is part of how long it
+    waited."""
+
     def __init__(self, src, gw, port, path, log):
         self.src, self.gw, self.port, self.path = src, gw, port, path
         self.log = log
-        self.conn = None
-        self.last_answer = None		# monotonic time the last answer was read
+        self.sock = None
+        self.buf = b""
+        self.last_answer = None		# CLOCK_REALTIME the answer arrived
         self.last_failed = False
         self.retry_after = None
+        self.t_send = self.t_rx = None
 
-    def get(self):
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.gw, self.port, timeout=5,
-                                                   source_address=(self.src, 0))
-        t_send, t_wall = time.monotonic(), time.time()
+    def connect(self):
+        fam = socket.AF_INET6 if ":" in self.gw else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.settimeout(5)
+        self.sock.bind((self.src, 0))
+        self.sock.connect((self.gw, self.port))
+        self.buf = b""
+
+    def recv(self):
+        data, anc, _, _ = self.sock.recvmsg(65536, 64)
+        if not data:
+            raise OSError("closed")
+        for level, kind, v in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, ns = struct.unpack("qq", v[:16])
+                self.t_rx = sec + ns / 1e9
+        self.buf += data
+
+    def send(self):
+        if self.sock is None:
+            self.connect()
+        self.t_send = time.time()
+        self.sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: gw.test\r\n\r\n".encode())
+
+    def answer(self):
+        """Read one response; its status (None: no answer)."""
         status = None
         try:
-            self.conn.request("GET", self.path, headers={"Host": "gw.test"})
-            r = self.conn.getresponse()
-            r.read()
-            status = r.status
-            ra = r.getheader("Retry-After")
+            if self.sock is None:
+                raise OSError("not connected")
+            while b"\r\n\r\n" not in self.buf:
+                self.recv()
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            hdr = {k.strip().lower(): v.strip() for k, _, v in
+                   (l.partition(":") for l in lines[1:])}
+            length = int(hdr.get("content-length", "0"))
+            while len(self.buf) < length:
+                self.recv()
+            self.buf = self.buf[length:]
+            status = int(lines[0].split()[1])
+            ra = hdr.get("retry-after")
             self.retry_after = int(ra) if ra and ra.isdigit() else None
-        except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = None
+        except (OSError, ValueError, IndexError):
+            if self.sock is not None:
+                self.sock.close()
+            self.sock = None
+            self.t_rx = time.time()
         follows = self.last_failed and self.last_answer is not None
-        delay = (t_send - self.last_answer) * 1000 if follows else None
+        delay = (self.t_send - self.last_answer) * 1000 if follows else None
         self.log.write(json.dumps({"status": status, "retry": follows, "delay_ms": delay,
-                                   "t": round(t_wall, 4)}) + "\n")
-        self.last_answer = time.monotonic()
+                                   "t": round(self.t_send, 4)}) + "\n")
+        self.last_answer = self.t_rx
         self.last_failed = failed(status)
         return status
+
+    def get(self):
+        try:
+            self.send()
+        except OSError:
+            self.sock = None
+        return self.answer()
 
 
 def start_together(logpath):
@@ -86,16 +138,44 @@ def start_together(logpath):
         time.sleep(0.01)
 
 
+def run_group(srcs, gw, port, path, seconds, logpaths):
+    """The sync policy for several clients at once, from one process: each
+    step sends every client's request, then reads every answer, so their
+    retries leave in the same instant whatever the machine's load."""
+    start_together(logpaths[0])
+    end = time.monotonic() + seconds
+    logs = [open(l, "w") for l in logpaths]
+    cs = [Client(s, gw, port, path, l) for s, l in zip(srcs, logs)]
+
+    def step(group):
+        for c in group:
+            try:
+                c.send()
+            except OSError:
+                c.sock = None
+        return [c for c in group if failed(c.answer())]
+
+    while time.monotonic() < end:
+        time.sleep(1.6 - time.time() % 1.6)	# every 1.6 s of wall clock
+        step(cs)
+        time.sleep(0.15)
+        waiting, n = step(cs), 0
+        while waiting and time.monotonic() < end:
+            n += 1
+            time.sleep(min(0.1 * 2 ** (n - 1), 0.8))
+            waiting = step(waiting)
+    for l in logs:
+        l.close()
+
+
 def run_client(policy, src, gw, port, path, seconds, logpath):
+    if policy == "sync":
+        return run_group(src.split(","), gw, port, path, seconds, logpath.split(","))
     start_together(logpath)
     end = time.monotonic() + seconds
     with open(logpath, "w") as log:
         c = Client(src, gw, port, path, log)
         while time.monotonic() < end:
-            if policy == "sync":	# the next 1.6 s of wall clock, all together
-                time.sleep(1.6 - time.time() % 1.6)
-                c.get()
-                time.sleep(max(0.0, 0.15 - time.time() % 1.6))
             n = 0
             while failed(c.get()) and time.monotonic() < end:
                 n += 1
@@ -105,11 +185,8 @@ def run_client(policy, src, gw, port, path, seconds, logpath):
                         break
                 elif policy == "fixed":
                     time.sleep(0.6)
-                elif policy in ("expo", "sync"):
-                    d = min((0.05 if policy == "expo" else 0.1) * 2 ** (n - 1), 0.8)
-                    if policy == "expo":
-                        d *= random.uniform(0.7, 1.3)
-                    time.sleep(d)
+                elif policy == "expo":
+                    time.sleep(min(0.05 * 2 ** (n - 1), 0.8) * random.uniform(0.7, 1.3))
                 elif policy == "honour":
                     ra = c.retry_after
                     time.sleep((ra if ra is not None else 0.2) + random.uniform(0, 0.2))

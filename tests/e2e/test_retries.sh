@@ -57,17 +57,24 @@ gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log
 gw_gatescope "$GS_TMP/gs.json" -e errors -i 1 --metrics 127.0.0.1:0 --record "$GS_TMP/run.gsr" ||
 	{ fail "$T" "gatescope did not start"; exit 1; }
 METRICS_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$GS_TMP/gs.json.err" | head -1)
-pids=() i=0
+# One process per client; the sync clients in one process (in step).
+pids=() i=0 sync_src="" sync_log="" nstart=0
 for c in "${CLIENTS[@]}"; do
-	policy=${c%%:*} loc=${c#*:}
-	gs_bg ip netns exec "$CNS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" client "$policy" \
-		"$CPREFIX:$((100 + i))" "$GW6" "$GW_PORT" "${loc}item" "$SECONDS_RUN" \
-		"$GS_TMP/client.$i.log"
-	pids+=("$GS_LAST_PID")
+	policy=${c%%:*} loc=${c#*:} src=$CPREFIX:$((100 + i)) log=$GS_TMP/client.$i.log
 	i=$((i + 1))
+	if [ "$policy" = sync ]; then
+		sync_src+=${sync_src:+,}$src sync_log+=${sync_log:+,}$log sync_loc=$loc
+		continue
+	fi
+	gs_bg ip netns exec "$CNS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" client "$policy" \
+		"$src" "$GW6" "$GW_PORT" "${loc}item" "$SECONDS_RUN" "$log"
+	pids+=("$GS_LAST_PID") nstart=$((nstart + 1))
 done
+gs_bg ip netns exec "$CNS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" client sync \
+	"$sync_src" "$GW6" "$GW_PORT" "${sync_loc}item" "$SECONDS_RUN" "$sync_log"
+pids+=("$GS_LAST_PID") nstart=$((nstart + 1))
 for _ in $(seq 600); do	# the clients start together once all are up
-	[ "$(ls "$GS_TMP"/client.*.log.ready 2>/dev/null | wc -l)" -ge ${#CLIENTS[@]} ] && break
+	[ "$(ls "$GS_TMP"/client.*.log.ready 2>/dev/null | wc -l)" -ge $nstart ] && break
 	sleep 0.1
 done
 touch "$GS_TMP/go"

@@ -263,7 +263,7 @@ static int write_report(struct pipeline *pipe, FILE *f, const char *path, double
 {
 	struct report_view v = {
 		.m = pipe->report, .routes = &pipe->routes, .agg = &pipe->agg,
-		.timeouts = &pipe->timeouts, .stats = &pipe->stats,
+		.timeouts = &pipe->timeouts, .stats = &pipe->stats, .retries = &pipe->retries,
 		.start = start, .span_s = span_s, .source = source,
 	};
 

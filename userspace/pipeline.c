@@ -152,6 +152,7 @@ static void on_request(const struct request *r, void *ctx)
 	struct pipeline *p = ctx;
 	const struct attempt *last = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
 	char route[ROUTE_LEN];
+	struct retry_facts rf;
 	struct verdict v;
 	struct route_sample s = {
 		.route = route,
@@ -168,6 +169,8 @@ static void on_request(const struct request *r, void *ctx)
 			     r->ts_client_fin - r->ts_start);
 	attribute(r, &v);
 	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));
+	retries_observe(&p->retries, r, route, &rf);
+	s.retry = &rf;
 	if (last) {
 		s.upstream_status = last->status;
 		s.throttled = attempt_throttled(last);
@@ -211,7 +214,8 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	    agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
 	    join_init(&p->join, o->join_wait_ms * 1000000ull, on_request, on_orphan_attempt, p) ||
 	    http_track_init(&p->http, o->max_conns, &p->join) ||
-	    routes_init(&p->routes, o->top_routes)) {
+	    routes_init(&p->routes, o->top_routes) ||
+	    retries_init(&p->retries)) {
 		log_err("out of memory");
 		return -1;
 	}
@@ -226,6 +230,7 @@ void pipeline_free(struct pipeline *p)
 	http_track_free(&p->http);
 	join_free(&p->join);
 	routes_free(&p->routes);
+	retries_free(&p->retries);
 	agg_free(&p->agg);
 	report_model_free(p->report);
 	p->report = NULL;
@@ -238,6 +243,7 @@ static void collect_stats(struct pipeline *p)
 	st->malformed_events = p->decoder.malformed;
 	st->backend_overflow = p->agg.overflowed;
 	st->route_overflow = p->routes.overflowed;
+	st->retry_clients_evicted = p->retries.evicted;
 	st->http_conns_evicted = p->http.evicted;
 	st->http_unparsable = p->http.unparsable;
 	st->http_pipeline_overflow = p->http.pipeline_overflow;
@@ -261,6 +267,7 @@ static void report(struct pipeline *p, double ts, double span_s, bool total)
 		  mono_ns() - JOIN_DRAIN_SLACK_NS);
 	struct report r = {
 		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
+		.retries = &p->retries,
 		.stats = &p->stats, .ts = ts, .interval_s = span_s, .total = total,
 	};
 

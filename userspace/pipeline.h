@@ -14,6 +14,7 @@
 #include "join.h"
 #include "output.h"
 #include "report.h"
+#include "retries.h"
 #include "routes.h"
 
 /* Live, an event reaches userspace up to one drain period (100 ms) after
@@ -27,6 +28,7 @@ struct pipeline {
 	struct joiner join;
 	struct http_tracker http;
 	struct routes routes;
+	struct retries retries;
 	struct timeouts timeouts;
 	struct output out;
 	struct run_stats stats;

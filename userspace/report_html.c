@@ -840,7 +840,7 @@ int report_html_write(FILE *f, const struct report_view *v)
 	html_backends(f, v);
 	html_histograms(f, v);
 	html_failed(f, v);
-	html_retry_findings(f, v->routes);
+	html_retry_findings(f, v->routes, v->retries);
 	fprintf(f, "<p class=\"note\">gatescope %s</p>\n<script>", GS_VERSION);
 	fputs(script, f);
 	fputs("</script>\n</body>\n</html>\n", f);

@@ -11,6 +11,7 @@
 #include "aggregate.h"
 #include "output.h"
 #include "report.h"
+#include "retries.h"
 #include "routes.h"
 #include "timeouts.h"
 
@@ -20,6 +21,7 @@ struct report_view {
 	const struct aggregator *agg;
 	const struct timeouts *timeouts;
 	const struct run_stats *stats;
+	const struct retries *retries;	/* client retries, or NULL */
 	double start;			/* epoch s the run began */
 	double span_s;			/* seconds it covered */
 	const char *source;		/* the --replay file, or NULL for a live run */

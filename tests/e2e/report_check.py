@@ -16,6 +16,10 @@ tests.  Each command prints PASS/FAIL lines and exits non-zero on a FAIL.
       the ladder row (LISTENER, BACKEND) has a KIND rung (patience,
       connect, read) within 0.1 s of SECONDS whose highlight is STATE
       (tight, inverted, none)
+  report_check.py retries DOM MASKED_ROUTE N THROTTLED_ROUTE THROTTLED RETRIES
+      the retries section: N masked failures (429 answered 200) on the
+      route starting MASKED_ROUTE; on THROTTLED_ROUTE, THROTTLED answers
+      throttled by the backend and RETRIES client retries
   report_check.py hostile DOM TEXT
       TEXT (a request path full of markup) shows as text in a failed
       request's row, and nothing in it became an element or a handler
@@ -270,6 +274,31 @@ def cmd_hostile(dom, text):
     ok("the hostile path is shown as text in a failed request's row", shown, "not found")
 
 
+def cmd_retries(dom, masked_route_prefix, masked_n, retry_route_prefix, throttled_n, retries_n):
+    """The retries section against the test's own clients: every request of
+    the masked route was a backend 429 answered 200 by nginx's config;
+    one client asked the throttled path again after each 429."""
+    root = parse(dom)
+    t = [e for e in elems(root, "table") if e.get("id") == "masked-table"]
+    rows = [tr for tr in (elems(t[0], "tr") if t else []) if tr.get("class") == "masked"]
+    got = sum(int(elems(tr, "td")[3].get("data-v")) for tr in rows
+              if "".join(elems(tr, "td")[0].itertext()).split(" ", 1)[-1].startswith(masked_route_prefix)
+              and elems(tr, "td")[1].get("data-v") == "429" and elems(tr, "td")[2].get("data-v") == "200")
+    ok(f"masked failures: {masked_n} backend 429s answered 200 on {masked_route_prefix}",
+       got == int(masked_n), f"report shows {got}")
+    t = [e for e in elems(root, "table") if e.get("id") == "retries-table"]
+    rows = [tr for tr in (elems(t[0], "tr") if t else []) if tr.get("class") == "retry-route"]
+    hit = [[c.get("data-v") for c in elems(tr, "td")] for tr in rows
+           if "".join(elems(tr, "td")[0].itertext()).split(" ", 1)[-1].startswith(retry_route_prefix)]
+    ok(f"throttling on {retry_route_prefix}: {throttled_n} throttled by the backend, {retries_n} client retries",
+       len(hit) == 1 and int(hit[0][2]) == int(throttled_n) and int(hit[0][6]) == int(retries_n),
+       f"rows {hit}")
+    t = [e for e in elems(root, "table") if e.get("id") == "clients-table"]
+    clients = [tr for tr in (elems(t[0], "tr") if t else []) if tr.get("class") == "retry-client"]
+    ok(f"throttled clients listed with a verdict ({len(clients)})",
+       clients and all(tr.get("data-verdict") for tr in clients), "none")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "valid":
@@ -283,6 +312,8 @@ def main():
         cmd_ladder(*args)
     elif cmd == "hostile":
         cmd_hostile(*args)
+    elif cmd == "retries":
+        cmd_retries(*args)
     else:
         sys.exit(f"unknown command {cmd}")
     sys.exit(1 if fails else 0)

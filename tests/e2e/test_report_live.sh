@@ -12,7 +12,11 @@
 # per failed request.  Requests for /down (nothing listens there: 502)
 # carry a path full of markup: it must show as text, and nothing in it may
 # become an element, a handler or a request.  The live run's recording,
-# replayed with --report, gives a report with the same figures.
+# replayed with --report, gives a report with the same figures.  The
+# retries section: /mask/ answers the backend's 429 as 200 (nginx
+# proxy_intercept_errors + error_page 429 =200): every request of it is a
+# masked failure; one client asks /thr/again four times, each answered 429
+# by the backend: four throttled answers, three retries.
 . "$(dirname "$0")/gateway_lib.sh"
 . "$(dirname "$0")/report_lib.sh"
 T=report_live
@@ -30,6 +34,10 @@ gw_route /tight "$A" read=1s
 gw_route /inv "$B" read=2s
 gw_route /wait "$B" read=2s
 gw_route /down "$(gw_hostport "$BE2_4" "$PD")"
+OKBE=$(gw_hostport "$BE1_4" "$(gw_be_port 1)")
+GW_NGINX_SERVER="location @gs_masked { return 200 \"masked\\n\"; }"
+gw_route /mask/ "$OKBE" rewrite=/throttled/ "proxy_intercept_errors on" "error_page 429 =200 @gs_masked"
+gw_route /thr/ "$OKBE" rewrite=/throttled/
 gw_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
 R=$GS_TMP/live.html
 gw_gatescope "$GW_OUT" --report "$R" --record "$GS_TMP/live.gsr" || { fail "$T" "gatescope did not start"; exit 1; }
@@ -65,6 +73,10 @@ for i in 1 2 3 4 5 6; do
 done
 gw_attr_clients /wait 6 1
 gw_attr_clients /ok 1 6
+gw_client "attr.$GW_KIND" /mask/ "$(gw_url "/mask/[1-5]")" &
+GW_CLIENT_PIDS+=($!)
+(for _ in 1 2 3 4; do gw_client "attr.$GW_KIND" /thr/ "$(gw_url /thr/again)"; done) &
+GW_CLIENT_PIDS+=($!)
 for i in 1 2 3; do
 	gw_client "attr.$GW_KIND" /down "$(gw_url "$HOSTILE$i")" -g --path-as-is &
 	GW_CLIENT_PIDS+=($!)
@@ -78,9 +90,11 @@ rc=$?
 gw_stop
 CLIENTS=$GS_TMP/client.attr.$GW_KIND
 gs_check "$T: gatescope exit status" "$rc" 0
-gs_check "$T: requests the clients sent" "$(grep -c . "$CLIENTS")" 27
+gs_check "$T: requests the clients sent" "$(grep -c . "$CLIENTS")" 36
 gs_check "$T: the hostile requests reached nginx and failed (502)" \
 	"$(grep -c '^/down 502' "$CLIENTS")" 3
+gs_check "$T: nginx answered the masked route 200" "$(grep -c '^/mask/ 200' "$CLIENTS")" 5
+gs_check "$T: the backend throttled /thr/again" "$(grep -c '^/thr/ 429' "$CLIENTS")" 4
 [ -s "$R" ] || { fail "$T: report written at exit" "$(tail -3 "$GW_OUT.err")"; exit 1; }
 gs_check "$T: report file mode" "$(stat -c %a "$R")" 600
 python3 "$REPORT_CHECK" valid "$R" || GS_FAILS=$((GS_FAILS + 1))
@@ -96,6 +110,8 @@ if report_browse "$R" "$GS_TMP/live.dom" "$GS_TMP/live.netlog"; then
 		python3 "$REPORT_CHECK" ladder "$D" "$L" "$1" "$2" "$3" "$4" || GS_FAILS=$((GS_FAILS + 1))
 	done
 	python3 "$REPORT_CHECK" hostile "$D" "${HOSTILE}1" || GS_FAILS=$((GS_FAILS + 1))
+	python3 "$REPORT_CHECK" retries "$D" gw.test/mask/ 5 gw.test/thr/again 4 3 ||
+		GS_FAILS=$((GS_FAILS + 1))
 else
 	fail "$T: chromium rendered the report" "$(tail -3 "$GS_TMP/live.dom.err")"
 fi

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (decoder_replay(&p.decoder, path) >= 0) {
 		struct report_view v = {
 			.m = p.report, .routes = &p.routes, .agg = &p.agg,
-			.timeouts = &p.timeouts, .stats = &p.stats,
+			.timeouts = &p.timeouts, .stats = &p.stats, .retries = &p.retries,
 			.start = decoder_epoch(&p.decoder, p.first_ns),
 			.span_s = (p.last_ns - p.first_ns) / 1e9,
 		};

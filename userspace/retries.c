@@ -456,7 +456,11 @@ const char *retry_verdict(const struct retry_client *c, char *ev, size_t len)
 	snprintf(ev, len, "delays grow x%.2f per retry (mean %.1f ms, %.1f..%.1f ms), spread %.2f; %llu of %llu retries in lockstep with other clients",
 		 ratio, mean, d->min_ms, d->max_ms, jitter, (unsigned long long)c->lockstep,
 		 (unsigned long long)c->retries);
-	return jitter >= 0 && jitter < JITTER_MIN ? "no jitter" : "backoff ok";
+	/* Jitter is there to pull clients apart: retries that mostly come
+	 * with other clients' show it did not, whatever their spread. */
+	if ((jitter >= 0 && jitter < JITTER_MIN) || c->lockstep * 2 >= c->retries)
+		return "no jitter";
+	return "backoff ok";
 }
 
 static uint64_t offence(const struct retry_client *c)

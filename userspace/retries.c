@@ -100,12 +100,15 @@ double ratio_spread(const struct delay_moments *m)
 
 /* ---- per-route figures ---- */
 
-/* Seconds with throttling give the apparent limit: what got through. */
+/* Seconds with throttling give the apparent limit: what got through.
+ * Requests are decided in answer order, so a slow one may start in a
+ * second already left: it counts in the current one (a second is never
+ * opened twice). */
 static void count_second(struct route_retries *s, uint64_t ts, bool throttled)
 {
 	uint64_t sec = ts / 1000000000ull;
 
-	if (sec != s->sec) {
+	if (sec > s->sec) {
 		if (s->sec_throttled) {
 			s->limit_seconds++;
 			s->limit_ok += s->sec_ok;

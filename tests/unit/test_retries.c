@@ -251,10 +251,15 @@ static void test_apparent_limit(void)
 		f.throttled = i % 3 ? THROTTLE_GATEWAY : THROTTLE_NONE;
 		route_retries_add(&rs, &f);
 	}
+	/* a slow request of an earlier second, decided late: no second twice */
+	f.ts_start = T0 + 3500 * MS;
+	f.throttled = THROTTLE_GATEWAY;
+	route_retries_add(&rs, &f);
 	f.ts_start = T0 + 5000 * MS;		/* closes the last second */
 	f.throttled = THROTTLE_NONE;
 	route_retries_add(&rs, &f);
-	ASSERT_EQ(rs.throttled_gateway, 60);
+	ASSERT_EQ(rs.throttled_gateway, 61);
+	ASSERT_EQ(rs.limit_seconds, 3);
 	ASSERT_NEAR(route_apparent_limit(&rs), 10.0, 0.01);
 	ASSERT_NEAR(route_rate_before(&rs), 10.0, 0.6);
 	ASSERT_NEAR(route_rate_after(&rs), 30.0, 1.0);

@@ -100,12 +100,15 @@ double ratio_spread(const struct delay_moments *m)
 
 /* ---- per-route figures ---- */
 
-/* Seconds with throttling give the apparent limit: what got through. */
+/* Seconds with throttling give the apparent limit: what got through.
+ * Requests are decided in answer order, so a slow one may start in a
+ * second already left: it counts in the current one (a second is never
+ * opened twice). */
 static void count_second(struct route_retries *s, uint64_t ts, bool throttled)
 {
 	uint64_t sec = ts / 1000000000ull;
 
-	if (sec != s->sec) {
+	if (sec > s->sec) {
 		if (s->sec_throttled) {
 			s->limit_seconds++;
 			s->limit_ok += s->sec_ok;
@@ -456,7 +459,11 @@ const char *retry_verdict(const struct retry_client *c, char *ev, size_t len)
 	snprintf(ev, len, "delays grow x%.2f per retry (mean %.1f ms, %.1f..%.1f ms), spread %.2f; %llu of %llu retries in lockstep with other clients",
 		 ratio, mean, d->min_ms, d->max_ms, jitter, (unsigned long long)c->lockstep,
 		 (unsigned long long)c->retries);
-	return jitter >= 0 && jitter < JITTER_MIN ? "no jitter" : "backoff ok";
+	/* Jitter is there to pull clients apart: retries that mostly come
+	 * with other clients' show it did not, whatever their spread. */
+	if ((jitter >= 0 && jitter < JITTER_MIN) || c->lockstep * 2 >= c->retries)
+		return "no jitter";
+	return "backoff ok";
 }
 
 static uint64_t offence(const struct retry_client *c)

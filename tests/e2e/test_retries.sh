@@ -23,14 +23,14 @@ gs_require_bpf "$T"
 command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
 
 SECONDS_RUN=10
-GW_BACKEND_SECONDS=120	# a bound only: stopped at exit
+GW_BACKEND_SECONDS=300	# a bound only (a busy machine is slow to set up): stopped at exit
 GW_KEEPALIVE=8	# the backend forks per connection: keep them few
 GW_NGINX_RT=1	# client delays are compared with the kernel's times: keep nginx prompt
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
 P1=$(gw_be_port 1) P2=$(gw_be_port 2)
 gw_backend "$B1NS" "$BE1_4" "$P1" || { fail "$T" "backend 1"; exit 1; }
 gs_bg ip netns exec "$B2NS" python3 "$GS_ROOT/tests/e2e/retry_clients.py" backend \
-	"$BE2_4" "$P2" 4 120 "$GS_TMP/backend.log" >/dev/null
+	"$BE2_4" "$P2" 4 300 "$GS_TMP/backend.log" >/dev/null
 gs_wait_listen "$B2NS" "$P2" || { fail "$T" "throttling backend"; exit 1; }
 
 GW_NGINX_HTTP="limit_req_zone \$binary_remote_addr zone=gs_lim:1m rate=2r/s; limit_req_status 429;"
@@ -57,6 +57,13 @@ gw_nginx_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log
 gw_gatescope "$GS_TMP/gs.json" -e errors -i 1 --metrics 127.0.0.1:0 --record "$GS_TMP/run.gsr" ||
 	{ fail "$T" "gatescope did not start"; exit 1; }
 METRICS_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$GS_TMP/gs.json.err" | head -1)
+# The same run on the TUI, in a tmux pane of its own (checked at the end).
+TM=(tmux -L "gsretries$GS_SUFFIX" -f /dev/null)
+retries_exit() { "${TM[@]}" kill-server 2>/dev/null; gw_exit; }
+trap retries_exit EXIT
+if command -v tmux >/dev/null; then
+	"${TM[@]}" new-session -d -x 230 -y 60 "$GS_BIN -p $GW_NGINX_PID -o tui -i 1 2>/dev/null"
+fi
 # One process per client; the sync clients in one process (in step).
 pids=() i=0 sync_src="" sync_log="" nstart=0
 for c in "${CLIENTS[@]}"; do
@@ -84,6 +91,8 @@ gw_client big /big/ "$(gw_url "/big/[1-10]")"
 wait "${pids[@]}"
 sleep 2.5	# every request decided (join wait) and in a published report (-i 1)
 curl -s --max-time 5 "$METRICS_URL" >"$GS_TMP/metrics.txt"
+"${TM[@]}" capture-pane -p >"$GS_TMP/tui.txt" 2>/dev/null
+"${TM[@]}" send-keys q 2>/dev/null
 gs_stop
 gw_normalise nginx "$GW_DIR/access.log" >"$GS_TMP/access.norm"
 gw_nginx_stop
@@ -97,6 +106,27 @@ python3 "$GS_ROOT/tests/e2e/retry_check.py" "$T" "$GS_TMP/gs.json" "$GS_TMP/acce
 	"$GS_TMP/backend.log" "$GS_TMP/client.mask" "$GS_TMP/client.big" "$GS_TMP/metrics.txt" \
 	"${specs[@]}" ||
 	GS_FAILS=$((GS_FAILS + 1))
+# The TUI's panel: the masked failure and every client's verdict as JSON has it.
+if command -v tmux >/dev/null; then
+	python3 - "$GS_TMP/gs.json" "$GS_TMP/tui.txt" <<-'EOF' || GS_FAILS=$((GS_FAILS + 1))
+	import json, sys
+	total = [json.loads(l) for l in open(sys.argv[1]) if '"type":"total"' in l][-1]
+	screen = open(sys.argv[2]).read()
+	want = ["THROTTLING, CLIENT RETRIES, MASKED FAILURES",
+	        "MASKED FAILURE GET gw.test/mask/{id}: upstream 429 answered as 200"]
+	want += [f"client {c['client']} {c['route']}: " for c in total["throttled_clients"]
+	         if c["verdict"] != "unknown"]
+	verdicts = {f"client {c['client']} {c['route']}: ": c["verdict"] for c in total["throttled_clients"]}
+	bad = [w for w in want if w not in screen]
+	bad += [w for w, v in verdicts.items() if w in screen and
+	        not any(w in l and f": {v} (" in l for l in screen.splitlines())]
+	print(("PASS" if not bad else "FAIL") + " retries: the TUI panel shows the masked failure and each client's verdict"
+	      + (f": missing {bad}" if bad else ""))
+	sys.exit(1 if bad else 0)
+	EOF
+else
+	echo "SKIP retries: TUI panel: tmux not installed"
+fi
 # The recording replayed: the same verdicts and figures, offline.
 "$GS_BIN" --replay "$GS_TMP/run.gsr" --json >"$GS_TMP/replay.json" 2>"$GS_TMP/replay.err"
 python3 - "$GS_TMP/gs.json" "$GS_TMP/replay.json" <<-'EOF' || GS_FAILS=$((GS_FAILS + 1))

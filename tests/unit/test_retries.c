@@ -3,6 +3,7 @@
  * backoff and jitter, Retry-After, lockstep, verdicts, the apparent limit,
  * masked failures and the bounded client table. */
 #include <stdlib.h>
+#include "http_parser.h"
 #include "retries.h"
 #include "routes.h"
 #include "testlib.h"
@@ -250,10 +251,15 @@ static void test_apparent_limit(void)
 		f.throttled = i % 3 ? THROTTLE_GATEWAY : THROTTLE_NONE;
 		route_retries_add(&rs, &f);
 	}
+	/* a slow request of an earlier second, decided late: no second twice */
+	f.ts_start = T0 + 3500 * MS;
+	f.throttled = THROTTLE_GATEWAY;
+	route_retries_add(&rs, &f);
 	f.ts_start = T0 + 5000 * MS;		/* closes the last second */
 	f.throttled = THROTTLE_NONE;
 	route_retries_add(&rs, &f);
-	ASSERT_EQ(rs.throttled_gateway, 60);
+	ASSERT_EQ(rs.throttled_gateway, 61);
+	ASSERT_EQ(rs.limit_seconds, 3);
 	ASSERT_NEAR(route_apparent_limit(&rs), 10.0, 0.01);
 	ASSERT_NEAR(route_rate_before(&rs), 10.0, 0.6);
 	ASSERT_NEAR(route_rate_after(&rs), 30.0, 1.0);
@@ -307,8 +313,53 @@ static void test_eviction(void)
 	retries_free(&t);
 }
 
+static struct http_head last_head;
+
+static void on_head(enum http_event ev, const struct http_head *h, void *ctx)
+{
+	(void)ctx;
+	if (ev == HTTP_EV_HEAD)
+		last_head = *h;
+}
+
+static struct http_head parse_response(const char *text)
+{
+	struct http_stream st;
+
+	memset(&last_head, 0, sizeof(last_head));
+	http_stream_init(&st, HTTP_RESPONSE);
+	http_stream_feed(&st, (const uint8_t *)text, strlen(text), strlen(text), 0, 1, on_head, NULL);
+	return last_head;
+}
+
+/* The parser keeps what throttling needs: Retry-After seconds (a date
+ * form is kept as "present, not comparable"), and a 400 naming it. */
+static void test_parser_throttling(void)
+{
+	struct http_head h;
+
+	h = parse_response("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n");
+	ASSERT_EQ(h.status, 429);
+	ASSERT_TRUE(h.retry_after);
+	ASSERT_EQ(h.retry_after_s, 7);
+	ASSERT_TRUE(status_throttled(h.status, h.retry_after, h.throttling_hint));
+	h = parse_response("HTTP/1.1 503 Service Unavailable\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\nContent-Length: 0\r\n\r\n");
+	ASSERT_TRUE(h.retry_after);
+	ASSERT_EQ(h.retry_after_s, -1);
+	ASSERT_TRUE(status_throttled(h.status, h.retry_after, h.throttling_hint));
+	h = parse_response("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+	ASSERT_TRUE(!h.retry_after && h.retry_after_s == -1);
+	ASSERT_TRUE(!status_throttled(h.status, h.retry_after, h.throttling_hint));
+	h = parse_response("HTTP/1.1 400 Bad Request\r\nContent-Length: 40\r\n\r\n{\"__type\":\"Throttling\",\"message\":\"Rate\"}");
+	ASSERT_TRUE(h.throttling_hint);
+	ASSERT_TRUE(status_throttled(h.status, h.retry_after, h.throttling_hint));
+	h = parse_response("HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\r\nbad request");
+	ASSERT_TRUE(!status_throttled(h.status, h.retry_after, h.throttling_hint));
+}
+
 int main(void)
 {
+	RUN_TEST(test_parser_throttling);
 	RUN_TEST(test_moments);
 	RUN_TEST(test_source_and_retry_detection);
 	RUN_TEST(test_verdicts);

@@ -344,7 +344,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		goto out;
 	start = mono_ns();
 	start_wall = wall_s();
-	report_set_origin(pipe->report, start_wall);
+	incident_set_origin(pipe->report, start_wall);
 	ret = event_loop(&lv);
 	end_tui(pipe);
 	arm_second_signal();

@@ -47,7 +47,7 @@ static void replay_clock(struct pipeline *p, uint64_t ts)
 
 	if (!p->first_ns) {
 		p->first_ns = p->window_start_ns = ts;
-		report_set_origin(p->report, decoder_epoch(&p->decoder, ts));
+		incident_set_origin(p->report, decoder_epoch(&p->decoder, ts));
 	}
 	ends = ts > p->window_start_ns ? (ts - p->window_start_ns) / interval_ns : 0;
 	if (ends > 1 && (ends > REPLAY_MAX_EMPTY_INTERVALS ||
@@ -180,7 +180,7 @@ static void on_request(const struct request *r, void *ctx)
 	s.reason = v.reason;
 	s.backend = last ? last->backend : NULL;
 	routes_add(&p->routes, &s);
-	report_add_request(p->report, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
+	incident_add_request(p->report, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
 	if (p->out.tui)
 		tui_request(p->out.tui, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
 	else if (want_request_line(p, r, s.latency_ns / 1e6))
@@ -210,7 +210,7 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	decoder_init(&p->decoder, on_event, p);
 	timeouts_init(&p->timeouts);
 	output_init(&p->out, o->output, out);
-	if ((o->report && !(p->report = report_model_new())) ||
+	if ((o->report && !(p->report = incident_new())) ||
 	    agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
 	    join_init(&p->join, o->join_wait_ms * 1000000ull, on_request, on_orphan_attempt, p) ||
 	    http_track_init(&p->http, o->max_conns, &p->join) ||
@@ -232,7 +232,7 @@ void pipeline_free(struct pipeline *p)
 	routes_free(&p->routes);
 	retries_free(&p->retries);
 	agg_free(&p->agg);
-	report_model_free(p->report);
+	incident_free(p->report);
 	p->report = NULL;
 }
 

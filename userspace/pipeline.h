@@ -13,7 +13,7 @@
 #include "http_track.h"
 #include "join.h"
 #include "output.h"
-#include "report.h"
+#include "incident.h"
 #include "retries.h"
 #include "routes.h"
 
@@ -32,7 +32,7 @@ struct pipeline {
 	struct timeouts timeouts;
 	struct output out;
 	struct run_stats stats;
-	struct report_model *report;	/* --report, or NULL */
+	struct incident *report;	/* --report, or NULL */
 	bool replaying;
 	uint64_t window_start_ns;	/* event time of the current interval (replay) */
 	uint64_t first_ns, last_ns;	/* event time span seen (replay) */

@@ -124,7 +124,7 @@ static void html_head(FILE *f)
 	fputs("</style>\n</head>\n<body>\n<h1>gatescope incident report</h1>\n", f);
 }
 
-static uint64_t failed_by_cause(const struct report_model *m, enum cause c)
+static uint64_t failed_by_cause(const struct incident *m, enum cause c)
 {
 	uint64_t n = 0;
 
@@ -136,7 +136,7 @@ static uint64_t failed_by_cause(const struct report_model *m, enum cause c)
 
 static void html_overview(FILE *f, const struct report_view *v)
 {
-	const struct report_model *m = v->m;
+	const struct incident *m = v->m;
 	const struct run_stats *st = v->stats;
 	char from[40], to[40];
 
@@ -396,7 +396,7 @@ static void row_add(struct rung_row *rows, size_t *n, size_t max, size_t *left_o
 static size_t ladder_rows(const struct report_view *v, const struct inferred_timeout *inf,
 			  size_t ninf, struct rung_row *rows, size_t max, size_t *left_out)
 {
-	const struct report_model *m = v->m;
+	const struct incident *m = v->m;
 	size_t n = 0;
 
 	*left_out = 0;
@@ -732,7 +732,7 @@ static void html_histograms(FILE *f, const struct report_view *v)
 		fputs("</h3>", f);
 		hist_svg(f, "connect", &b->total.connect);
 		hist_svg(f, "ttfb", &b->total.ttfb);
-		hist_svg(f, "total", report_backend_total(v->m, b->label));
+		hist_svg(f, "total", incident_backend_total(v->m, b->label));
 		fputs("</div>\n", f);
 		shown++;
 	}
@@ -810,7 +810,7 @@ static void failed_group_html(FILE *f, const struct failed_group *g)
 
 static void html_failed(FILE *f, const struct report_view *v)
 {
-	const struct report_model *m = v->m;
+	const struct incident *m = v->m;
 	const struct failed_group *order[REPORT_GROUPS_MAX];
 
 	fputs("<h2 id=\"failed-requests\">Failed requests by verdict</h2>\n", f);

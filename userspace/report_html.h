@@ -4,19 +4,19 @@
  * nothing fetched from anywhere: a Content-Security-Policy forbids it).
  * Rendered once, at the end of the run, from the report model and the
  * whole-run totals.  Every traced string is escaped. */
-#ifndef GS_REPORT_HTML_H
-#define GS_REPORT_HTML_H
+#ifndef GS_INCIDENT_HTML_H
+#define GS_INCIDENT_HTML_H
 
 #include <stdio.h>
 #include "aggregate.h"
 #include "output.h"
-#include "report.h"
+#include "incident.h"
 #include "retries.h"
 #include "routes.h"
 #include "timeouts.h"
 
 struct report_view {
-	const struct report_model *m;
+	const struct incident *m;
 	const struct routes *routes;
 	const struct aggregator *agg;
 	const struct timeouts *timeouts;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attribute.h"
-#include "report.h"
+#include "incident.h"
 #include "report_html.h"
 #include "testlib.h"
 
@@ -46,16 +46,16 @@ static uint64_t sum_requests(const struct tl_series *s)
  * and each request stays in the bucket of its second. */
 static void test_timeline_coarsens(void)
 {
-	struct report_model *m = report_model_new();
+	struct incident *m = incident_new();
 	struct request r = req("/a", 200), f = req("/a", 504);
 	struct verdict ok = { .cause = CAUSE_NONE }, slow = verdict(CAUSE_BACKEND, "backend_slow");
 
-	report_set_origin(m, 1000.4);
-	report_add_request(m, &r, &ok, "GET h/a", 1000.9);
-	report_add_request(m, &f, &slow, "GET h/a", 1000.0 + REPORT_TL_BUCKETS - 1);
+	incident_set_origin(m, 1000.4);
+	incident_add_request(m, &r, &ok, "GET h/a", 1000.9);
+	incident_add_request(m, &f, &slow, "GET h/a", 1000.0 + REPORT_TL_BUCKETS - 1);
 	ASSERT_EQ(m->tl.width_s, 1);
 	ASSERT_EQ(m->tl.nbuckets, REPORT_TL_BUCKETS);
-	report_add_request(m, &f, &slow, "GET h/a", 1000.0 + REPORT_TL_BUCKETS + 0.5);
+	incident_add_request(m, &f, &slow, "GET h/a", 1000.0 + REPORT_TL_BUCKETS + 0.5);
 	ASSERT_EQ(m->tl.width_s, 2);
 	ASSERT_EQ(sum_requests(&m->tl.all), 3);
 	ASSERT_EQ(m->tl.all.cells[0].requests, 1);
@@ -63,25 +63,25 @@ static void test_timeline_coarsens(void)
 	ASSERT_EQ(m->tl.all.cells[REPORT_TL_BUCKETS / 2].failed[CAUSE_BACKEND], 1);
 	ASSERT_EQ(sum_requests(m->tl.routes[0]), 3);
 	/* A timestamp years ahead collapses the timeline; it cannot grow it. */
-	report_add_request(m, &r, &ok, "GET h/a", 1e12);
+	incident_add_request(m, &r, &ok, "GET h/a", 1e12);
 	ASSERT_EQ(sum_requests(&m->tl.all), 4);
 	ASSERT_TRUE(m->tl.nbuckets <= REPORT_TL_BUCKETS);
-	report_model_free(m);
+	incident_free(m);
 }
 
 static void test_failed_bounded(void)
 {
-	struct report_model *m = report_model_new();
+	struct incident *m = incident_new();
 	struct request f = req("/x", 502);
 	struct verdict v = verdict(CAUSE_BACKEND, "backend_refused");
 
 	for (int i = 0; i < REPORT_FAILED_KEPT + 7; i++)
-		report_add_request(m, &f, &v, "GET h/x", 5000 + i);
+		incident_add_request(m, &f, &v, "GET h/x", 5000 + i);
 	ASSERT_EQ(m->ngroups, 1);
 	ASSERT_EQ(m->groups[0].count, REPORT_FAILED_KEPT + 7);
 	ASSERT_EQ(m->groups[0].nkept, REPORT_FAILED_KEPT);
 	ASSERT_EQ(m->failed, REPORT_FAILED_KEPT + 7);
-	report_model_free(m);
+	incident_free(m);
 }
 
 /* Render a report whose request carries markup in every traced field. */
@@ -91,7 +91,7 @@ static char *render(const char *path, const char *host)
 	static struct aggregator agg;
 	static struct timeouts to;
 	struct run_stats st = {0};
-	struct report_model *m = report_model_new();
+	struct incident *m = incident_new();
 	struct request f = req(path, 502);
 	struct verdict v = verdict(CAUSE_BACKEND, "backend_refused");
 	struct route_sample s = { .route = path, .status = 502, .failed = true, .attempts = 1 };
@@ -108,10 +108,10 @@ static char *render(const char *path, const char *host)
 	f.nattempts = 1;
 	snprintf(f.attempts[0].backend, sizeof(f.attempts[0].backend), "%s", host);
 	routes_add(&rt, &s);
-	report_add_request(m, &f, &v, path, 1000.5);
+	incident_add_request(m, &f, &v, path, 1000.5);
 	ASSERT_EQ(report_html_write(mem, &view), 0);
 	fclose(mem);
-	report_model_free(m);
+	incident_free(m);
 	routes_free(&rt);
 	agg_free(&agg);
 	return buf;

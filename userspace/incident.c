@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attribute.h"
-#include "report.h"
+#include "incident.h"
 
-struct report_model *report_model_new(void)
+struct incident *incident_new(void)
 {
-	struct report_model *m = calloc(1, sizeof(*m));
+	struct incident *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
@@ -26,7 +26,7 @@ static void series_free(struct tl_series *s)
 		free(s->cells);
 }
 
-void report_model_free(struct report_model *m)
+void incident_free(struct incident *m)
 {
 	if (!m)
 		return;
@@ -45,7 +45,7 @@ void report_model_free(struct report_model *m)
 	free(m);
 }
 
-void report_set_origin(struct report_model *m, double epoch_s)
+void incident_set_origin(struct incident *m, double epoch_s)
 {
 	if (m && !m->tl.have_t0) {
 		m->tl.t0 = floor(epoch_s);
@@ -158,7 +158,7 @@ static void timeline_add(struct timeline *tl, const char *route, double ts, bool
 	cell_add(series_of(tl, route), b, failed, c);
 }
 
-static struct failed_group *group_of(struct report_model *m, enum cause c, const char *reason)
+static struct failed_group *group_of(struct incident *m, enum cause c, const char *reason)
 {
 	for (size_t g = 0; g < m->ngroups; g++)
 		if (m->groups[g].cause == c && m->groups[g].reason == reason)
@@ -193,7 +193,7 @@ static void sample_fill(struct failed_sample *s, const struct request *r,
 	snprintf(s->evidence, sizeof(s->evidence), "%s", v->evidence);
 }
 
-static void failed_add(struct report_model *m, const struct request *r,
+static void failed_add(struct incident *m, const struct request *r,
 		       const struct verdict *v, const char *route, double ts)
 {
 	enum cause c = v->cause == CAUSE_NONE ? CAUSE_UNKNOWN : v->cause;
@@ -217,7 +217,7 @@ static void failed_add(struct report_model *m, const struct request *r,
 	g->kept[g->nkept++] = s;
 }
 
-static struct backend_total *backend_of(struct report_model *m, const char *label)
+static struct backend_total *backend_of(struct incident *m, const char *label)
 {
 	struct backend_total *b;
 
@@ -231,7 +231,7 @@ static struct backend_total *backend_of(struct report_model *m, const char *labe
 	return m->backends[m->nbackends++] = b;
 }
 
-const struct hist *report_backend_total(const struct report_model *m, const char *label)
+const struct hist *incident_backend_total(const struct incident *m, const char *label)
 {
 	for (size_t i = 0; i < m->nbackends; i++)
 		if (!strcmp(m->backends[i]->label, label))
@@ -239,7 +239,7 @@ const struct hist *report_backend_total(const struct report_model *m, const char
 	return NULL;
 }
 
-static void pair_add(struct report_model *m, const char *listener, const char *backend)
+static void pair_add(struct incident *m, const char *listener, const char *backend)
 {
 	for (size_t i = 0; i < m->npairs; i++) {
 		if (!strcmp(m->pairs[i].listener, listener) && !strcmp(m->pairs[i].backend, backend)) {
@@ -256,7 +256,7 @@ static void pair_add(struct report_model *m, const char *listener, const char *b
 	m->pairs[m->npairs++].requests = 1;
 }
 
-void report_add_request(struct report_model *m, const struct request *r,
+void incident_add_request(struct incident *m, const struct request *r,
 			const struct verdict *v, const char *route, double ts)
 {
 	const struct attempt *a = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;

@@ -11,8 +11,8 @@
  *  - per backend, the total time of the requests it served last;
  *  - which client-facing port reached which backend (the timeout ladder's
  *    rows). */
-#ifndef GS_REPORT_H
-#define GS_REPORT_H
+#ifndef GS_INCIDENT_H
+#define GS_INCIDENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,7 +92,7 @@ struct port_backend {
 	uint64_t requests;
 };
 
-struct report_model {
+struct incident {
 	struct timeline tl;
 	struct failed_group groups[REPORT_GROUPS_MAX];
 	size_t ngroups;
@@ -108,15 +108,15 @@ struct report_model {
 };
 
 /* NULL when out of memory. */
-struct report_model *report_model_new(void);
-void report_model_free(struct report_model *m);
+struct incident *incident_new(void);
+void incident_free(struct incident *m);
 /* The run's first moment (epoch s): bucket 0 is its whole second. */
-void report_set_origin(struct report_model *m, double epoch_s);
+void incident_set_origin(struct incident *m, double epoch_s);
 /* One finished request with its verdict and route name; ts is when its
  * exchange ended (epoch s), as on its request line. */
-void report_add_request(struct report_model *m, const struct request *r,
+void incident_add_request(struct incident *m, const struct request *r,
 			const struct verdict *v, const char *route, double ts);
 /* The total-time histogram of a backend, or NULL. */
-const struct hist *report_backend_total(const struct report_model *m, const char *label);
+const struct hist *incident_backend_total(const struct incident *m, const char *label);
 
 #endif

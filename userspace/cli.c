@@ -75,14 +75,21 @@ void cli_usage(FILE *out)
 "                              of query/matrix parameters are masked with '*'\n"
 "      --replay FILE           read events from FILE (a regular file) instead of\n"
 "                              the kernel (no root)\n"
+"      --report FILE           at the end of the run (or of the --replay file)\n"
+"                              write an incident report to FILE: one\n"
+"                              self-contained HTML page (timeline, timeout\n"
+"                              ladder, routes, backends, latency histograms,\n"
+"                              failed requests with their evidence); a new\n"
+"                              file, mode 0600, created at the start, as for\n"
+"                              --record\n"
 "\n"
 "  -v, --verbose               libbpf and loader diagnostics on stderr\n"
 "  -h, --help                  this text\n"
 "  -V, --version               print the version\n"
 "\n"
-"Exit status: 0 normal end, 1 runtime failure (also: a --record file that\n"
-"could not be written completely), 2 bad usage, 3 --replay of a recording\n"
-"whose last event is cut short (every event before it is reported).\n"
+"Exit status: 0 normal end, 1 runtime failure (also: a --record or --report\n"
+"file that could not be written completely), 2 bad usage, 3 --replay of a\n"
+"recording whose last event is cut short (every event before it is reported).\n"
 "\n"
 "EXAMPLES\n"
 "  sudo gatescope                          live table for nginx/haproxy/envoy\n"
@@ -91,6 +98,7 @@ void cli_usage(FILE *out)
 "  sudo gatescope -c nginx -o tui          live full-screen view for an incident\n"
 "  sudo gatescope --record inc.gsr -d 30   capture an incident for later\n"
 "  gatescope --replay inc.gsr --json       analyse it anywhere, without root\n"
+"  gatescope --replay inc.gsr --report inc.html   the same as a page to attach\n"
 "  sudo gatescope --metrics 0.0.0.0:9464   export to Prometheus on every address\n",
 	out);
 }
@@ -230,7 +238,7 @@ static enum cli_result parse_metrics(const char *s, struct options *o)
 enum {
 	OPT_JSON = 256, OPT_METRICS, OPT_BACKEND_NAMES, OPT_RECORD, OPT_REPLAY,
 	OPT_MAX_CONNS, OPT_CAPTURE_BYTES, OPT_ROUTE_MAP, OPT_TOP_ROUTES, OPT_SLOW_MS,
-	OPT_CAPTURE_PATH, OPT_JOIN_WAIT, OPT_TLS,
+	OPT_CAPTURE_PATH, OPT_JOIN_WAIT, OPT_TLS, OPT_REPORT,
 };
 
 static const struct option long_opts[] = {
@@ -246,6 +254,7 @@ static const struct option long_opts[] = {
 	{ "backend-names", required_argument, NULL, OPT_BACKEND_NAMES },
 	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
 	{ "route-map", required_argument, NULL, OPT_ROUTE_MAP },
@@ -297,6 +306,7 @@ static enum cli_result parse_one(int c, char *arg, struct options *o)
 	case OPT_BACKEND_NAMES: o->backend_names = arg; return CLI_OK;
 	case OPT_RECORD: o->record = arg; return CLI_OK;
 	case OPT_REPLAY: o->replay = arg; return CLI_OK;
+	case OPT_REPORT: o->report = arg; return CLI_OK;
 	case OPT_MAX_CONNS:
 		if (!parse_u64(arg, CLI_MAX_CONNS_MIN, CLI_MAX_CONNS_LIMIT, &v))
 			return usage_error("--max-conns: '%s' is not a number in [%d, %d]", arg,

@@ -52,6 +52,7 @@ struct options {
 	const char *backend_names;
 	const char *record;
 	const char *replay;
+	const char *report;		/* --report: the incident report, written at exit */
 	uint32_t max_conns;
 	uint32_t capture_bytes;
 	uint32_t top_routes;		/* routes shown, the rest as "other" */

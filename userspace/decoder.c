@@ -80,28 +80,6 @@ double decoder_epoch(const struct decoder *d, uint64_t mono)
 	return sec + nsec / 1e9;
 }
 
-/* A new file, 0600, never through a symlink.  An existing regular file is
- * refused (a recording is never overwritten); an existing device or FIFO
- * (/dev/null, a pipe to a compressor) is opened for writing. */
-static int open_record_fd(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	struct stat st;
-
-	if (fd >= 0 || errno != EEXIST)
-		return fd;
-	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) ||
-	    fcntl(fd, F_SETFL, 0)) {
-		close(fd);
-		errno = EEXIST;
-		return -1;
-	}
-	return fd;
-}
-
 static void record_open_error(const char *path, int err)
 {
 	if (err == EEXIST)
@@ -147,7 +125,7 @@ int decoder_record_open(struct decoder *d, const char *path)
 
 	memcpy(h.magic, GS_REC_MAGIC, sizeof(h.magic));
 	h.wall_offset_ns = d->wall_offset_ns;
-	fd = open_record_fd(path);
+	fd = open_new_output(path);
 	if (fd < 0) {
 		err = errno;
 		record_open_error(path, err);

@@ -490,6 +490,22 @@ static void request_id_header(struct http_head *h, const char *name, size_t k,
 	}
 }
 
+/* Retry-After as delay-seconds (RFC 9110 10.2.3); -1 for an HTTP-date (no
+ * clock to compare it with) or anything else.  Capped at a day. */
+static int32_t retry_after_seconds(const char *v, size_t n)
+{
+	int32_t s = 0;
+
+	if (!n || n > 9)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		s = s * 10 + (v[i] - '0');
+	}
+	return s < 86400 ? s : 86400;
+}
+
 /* name: OWS value OWS. cut: the line was longer than the bytes kept. */
 static void parse_header(struct http_stream *s, const char *l, size_t plen, bool cut)
 {
@@ -533,6 +549,7 @@ static void parse_header(struct http_stream *s, const char *l, size_t plen, bool
 		s->hflags |= HF_UPGRADE_HEADER;
 	} else if (ci_equal(l, k, "retry-after")) {
 		h->retry_after = true;
+		h->retry_after_s = cut ? -1 : retry_after_seconds(v, vlen);
 	}
 }
 
@@ -740,6 +757,7 @@ static void begin_head(struct http_stream *s, struct frag *f)
 	h->head_end = h->body_end = HTTP_UNKNOWN;
 	h->ts_start = f->ts;
 	h->content_length = -1;
+	h->retry_after_s = -1;
 	h->version_minor = 1;
 	s->cl = -1;
 	s->hflags = 0;

@@ -78,6 +78,7 @@ struct http_head {
 	uint8_t version_minor;	/* HTTP/1.x; 1 assumed if the start line was cut */
 	bool interim;		/* 1xx other than 101: the final response follows */
 	bool retry_after;	/* response carries Retry-After */
+	int32_t retry_after_s;	/* its delay-seconds; -1 if absent or an HTTP-date */
 	bool throttling_hint;	/* 4xx/5xx whose visible headers/body name throttling */
 	bool chunked;		/* Transfer-Encoding ends in chunked */
 	bool conn_close;	/* Connection: close, or HTTP/1.0 without keep-alive */

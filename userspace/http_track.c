@@ -206,6 +206,11 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 		.pid = e->pid, .tid = e->tid, .sk = c->sk, .ts_start = h->ts_start,
 		.req_id = h->req_id, .fp = h->fp,
 	};
+
+	/* A busy gateway reads a request late: when it arrived is the
+	 * client's moment (retry delays are measured from the answer). */
+	proto.ts_arrived = e->ts_first_byte && e->ts_first_byte <= h->ts_start ?
+			   e->ts_first_byte : h->ts_start;
 	struct xchg *x;
 
 	/* A new request on a keep-alive connection: the previous response
@@ -256,6 +261,9 @@ static void downstream_response(struct http_conn *c, const struct http_head *h)
 	r = join_request(c->t->join, x->id);
 	if (r) {
 		r->status = h->status;
+		r->retry_after = h->retry_after;
+		r->retry_after_s = h->retry_after_s;
+		r->throttling_hint = h->throttling_hint;
 		r->ts_response = h->ts_start;
 		join_request_answered(c->t->join, x->id);
 	}
@@ -300,6 +308,7 @@ static void upstream_response(struct http_conn *c, const struct http_head *h)
 	if (a) {
 		a->status = h->status;
 		a->retry_after = h->retry_after;
+		a->retry_after_s = h->retry_after_s;
 		a->throttling_hint = h->throttling_hint;
 		a->ts_resp_kernel = first_byte < h->ts_start ? first_byte : h->ts_start;
 		a->ts_resp_read = h->ts_start;

@@ -103,6 +103,7 @@ struct attempt {
 	double connect_ms;		/* -1 when reused or unknown */
 	uint16_t status;		/* 0: no response head */
 	bool reused, retry_after;
+	int32_t retry_after_s;		/* Retry-After delay-seconds, -1 if none or a date */
 	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
 	bool opaque;			/* its bytes could not be read (TLS, unknown protocol) */
 	bool opaque_answered;		/* opaque: bytes were read after the last write */
@@ -140,12 +141,16 @@ struct request {
 	uint64_t req_id;
 	uint64_t sk;			/* downstream connection */
 	uint64_t ts_start;		/* request head read by the gateway */
+	uint64_t ts_arrived;		/* its first byte reached the socket (else ts_start) */
 	uint64_t ts_response;		/* response head written, 0 if none */
 	uint64_t ts_done;		/* response complete, or the end of the exchange */
 	uint64_t ts_client_fin;		/* the client closed its side, 0 if not before the end */
 	uint64_t body_expected;		/* truncated: response bytes announced */
 	uint64_t body_delivered;	/* ... and written before the connection ended */
 	uint16_t status;		/* 0: the client got no status */
+	int32_t retry_after_s;		/* the answer's Retry-After delay-seconds, -1 if none */
+	bool retry_after;		/* the answer carried Retry-After */
+	bool throttling_hint;		/* the answer (4xx/5xx) names throttling */
 	bool client_closed;		/* the client closed before any response */
 	bool truncated;			/* the response was cut short */
 	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "report_html.h"
 #include "util.h"
 
 #define TICK_NS		(100 * 1000 * 1000ull)	/* ring buffer drain period */
@@ -272,6 +273,20 @@ static int event_loop(struct live *lv)
 	}
 }
 
+/* The incident report (--report), from the whole-run totals: at the end
+ * of a run that printed its total.  -1 when it could not be written. */
+static int write_report(struct pipeline *pipe, FILE *f, const char *path, double start,
+			double span_s, const char *source)
+{
+	struct report_view v = {
+		.m = pipe->report, .routes = &pipe->routes, .agg = &pipe->agg,
+		.timeouts = &pipe->timeouts, .stats = &pipe->stats, .retries = &pipe->retries,
+		.start = start, .span_s = span_s, .source = source,
+	};
+
+	return report_html_finish(f, path, &v);
+}
+
 static int run_live(struct options *o, struct pipeline *pipe)
 {
 	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
@@ -280,6 +295,8 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		.capture = o->capture_path, .tls = o->tls,
 	};
 	uint64_t start;
+	double start_wall;
+	FILE *report = NULL;
 	int ret = 1;
 
 	if (choose_targets(o, &lo.filter_pid) == 2)
@@ -310,8 +327,12 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	lo.nports = lv.nports;
 	if (o->record && decoder_record_open(&pipe->decoder, o->record))
 		return 1;
-	if (loader_start(&lv.loader, &lo))
+	/* Created now: a file that cannot be written fails the start, not
+	 * the end of a long run. */
+	if (o->report && !(report = report_html_open(o->report)))
 		return 1;
+	if (loader_start(&lv.loader, &lo))
+		goto out;
 	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
 	if (o->metrics_addr &&
 	    !(lv.metrics = metrics_start(o->metrics_addr,
@@ -331,6 +352,8 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	if (output_start(&pipe->out, o->interval_s, capture_path_name(lv.loader.capture)))
 		goto out;
 	start = mono_ns();
+	start_wall = wall_s();
+	incident_set_origin(pipe->report, start_wall);
 	ret = event_loop(&lv);
 	output_stop(&pipe->out);	/* the terminal back before the total */
 	arm_second_signal();
@@ -341,7 +364,12 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	/* A recording that could not be written completely is a failed run. */
 	if (decoder_record_close(&pipe->decoder))
 		ret = 1;
+	if (report && write_report(pipe, report, o->report, start_wall,
+				   (mono_ns() - start) / 1e9, NULL))
+		ret = 1;
+	report = NULL;
 out:
+	report_html_abandon(report, o->report);
 	output_stop(&pipe->out);	/* on every way out */
 	metrics_stop(lv.metrics);
 	ring_buffer__free(lv.rb);
@@ -359,9 +387,19 @@ out:
  * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
-	int rc = pipeline_replay(pipe, o->replay);
+	FILE *report = NULL;
+	int rc;
 
-	if (rc < 0)
+	if (o->report && !(report = report_html_open(o->report)))
+		return 1;
+	rc = pipeline_replay(pipe, o->replay);
+	if (rc < 0) {
+		report_html_abandon(report, o->report);
+		return 1;
+	}
+	if (report && write_report(pipe, report, o->report,
+				   decoder_epoch(&pipe->decoder, pipe->first_ns),
+				   (pipe->last_ns - pipe->first_ns) / 1e9, o->replay))
 		return 1;
 	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }

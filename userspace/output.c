@@ -5,6 +5,7 @@
 #include "attribute.h"
 #include "http_parser.h"
 #include "output.h"
+#include "retries_out.h"
 #include "tui.h"
 #include "util.h"
 
@@ -124,6 +125,7 @@ static void json_route(struct json *j, const char *name, const struct route_stat
 	json_kdouble(j, "retry_amplification", s->requests ? (double)s->attempts / s->requests : 0, 3);
 	json_ku64(j, "throttled", s->throttled);
 	json_xlate(j, s);
+	json_route_retries(j, s);
 	json_obj_close(j);
 }
 
@@ -266,6 +268,8 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
 	json_http_stats(j, st);
 	json_timeouts(j, r->timeouts);
+	if (total)
+		json_throttled_clients(j, r->retries);
 	json_obj_close(j);
 	json_end_line(j);
 }
@@ -407,6 +411,7 @@ void output_summary(struct output *o, const struct report *r)
 		json_summary(o, r);
 	} else {
 		table_routes(o, r->routes, r->total);
+		table_retries(o->out, r->routes, r->retries, r->total);
 		table_summary(o, r);
 	}
 }

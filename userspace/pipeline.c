@@ -46,6 +46,7 @@ static void replay_clock(struct pipeline *p, uint64_t ts)
 
 	if (!p->first_ns) {
 		p->first_ns = p->window_start_ns = ts;
+		incident_set_origin(p->report, decoder_epoch(&p->decoder, ts));
 	}
 	ends = ts > p->window_start_ns ? (ts - p->window_start_ns) / interval_ns : 0;
 	if (ends > 1 && (ends > REPLAY_MAX_EMPTY_INTERVALS ||
@@ -150,6 +151,7 @@ static void on_request(const struct request *r, void *ctx)
 	struct pipeline *p = ctx;
 	const struct attempt *last = r->nattempts ? &r->attempts[r->nattempts - 1] : NULL;
 	char route[ROUTE_LEN];
+	struct retry_facts rf;
 	struct verdict v;
 	struct route_sample s = {
 		.route = route,
@@ -166,6 +168,8 @@ static void on_request(const struct request *r, void *ctx)
 			     r->ts_client_fin - r->ts_start);
 	attribute(r, &v);
 	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));
+	retries_observe(&p->retries, r, route, &rf);
+	s.retry = &rf;
 	if (last) {
 		s.upstream_status = last->status;
 		s.throttled = attempt_throttled(last);
@@ -175,6 +179,7 @@ static void on_request(const struct request *r, void *ctx)
 	s.reason = v.reason;
 	s.backend = last ? last->backend : NULL;
 	routes_add(&p->routes, &s);
+	incident_add_request(p->report, r, &v, route, decoder_epoch(&p->decoder, r->ts_done));
 	output_request(&p->out, r, &v, route, decoder_epoch(&p->decoder, r->ts_done),
 		       want_request_line(p, r, s.latency_ns / 1e6));
 }
@@ -202,10 +207,12 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	decoder_init(&p->decoder, on_event, p);
 	timeouts_init(&p->timeouts);
 	output_init(&p->out, o->output, out);
-	if (agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
+	if ((o->report && !(p->report = incident_new())) ||
+	    agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
 	    join_init(&p->join, o->join_wait_ms * 1000000ull, on_request, on_orphan_attempt, p) ||
 	    http_track_init(&p->http, o->max_conns, &p->join) ||
-	    routes_init(&p->routes, o->top_routes)) {
+	    routes_init(&p->routes, o->top_routes) ||
+	    retries_init(&p->retries)) {
 		log_err("out of memory");
 		return -1;
 	}
@@ -220,7 +227,10 @@ void pipeline_free(struct pipeline *p)
 	http_track_free(&p->http);
 	join_free(&p->join);
 	routes_free(&p->routes);
+	retries_free(&p->retries);
 	agg_free(&p->agg);
+	incident_free(p->report);
+	p->report = NULL;
 }
 
 static void collect_stats(struct pipeline *p)
@@ -230,6 +240,7 @@ static void collect_stats(struct pipeline *p)
 	st->malformed_events = p->decoder.malformed;
 	st->backend_overflow = p->agg.overflowed;
 	st->route_overflow = p->routes.overflowed;
+	st->retry_clients_evicted = p->retries.evicted;
 	st->http_conns_evicted = p->http.evicted;
 	st->http_unparsable = p->http.unparsable;
 	st->http_pipeline_overflow = p->http.pipeline_overflow;
@@ -268,7 +279,7 @@ struct report pipeline_run_report(const struct pipeline *p)
 {
 	return (struct report){
 		.agg = &p->agg, .routes = &p->routes, .timeouts = &p->timeouts,
-		.stats = &p->stats, .total = true,
+		.retries = &p->retries, .stats = &p->stats, .total = true,
 	};
 }
 

@@ -13,7 +13,9 @@
 #include "http_track.h"
 #include "join.h"
 #include "output.h"
+#include "incident.h"
 #include "report.h"
+#include "retries.h"
 #include "routes.h"
 
 /* Live, an event reaches userspace up to one drain period (100 ms) after
@@ -27,9 +29,11 @@ struct pipeline {
 	struct joiner join;
 	struct http_tracker http;
 	struct routes routes;
+	struct retries retries;
 	struct timeouts timeouts;
 	struct output out;
 	struct run_stats stats;
+	struct incident *report;	/* --report, or NULL */
 	bool replaying;
 	uint64_t window_start_ns;	/* event time of the current interval (replay) */
 	uint64_t first_ns, last_ns;	/* event time span seen (replay) */

@@ -414,6 +414,59 @@ static void emit_route_latency(struct render *r, const struct family *f)
 		put_histogram(r->b, f->name, "route", name, &s->latency, r->ends);
 }
 
+static void emit_client_retries(struct render *r, const struct family *f)
+{
+	const struct route_stats *s;
+	const char *name;
+
+	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
+		struct label l[1] = { { "route", name } };
+
+		put_u64_sample(r->b, f->name, "", l, 1, s->retries.retries);
+	}
+}
+
+/* Both sources always, so rate() sees their first increase. */
+static void emit_throttled(struct render *r, const struct family *f)
+{
+	const struct route_stats *s;
+	const char *name;
+
+	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
+		struct label g[2] = { { "route", name }, { "source", "gateway" } };
+		struct label b[2] = { { "route", name }, { "source", "backend" } };
+
+		put_u64_sample(r->b, f->name, "", g, 2, s->retries.throttled_gateway);
+		put_u64_sample(r->b, f->name, "", b, 2, s->retries.throttled_backend);
+	}
+}
+
+static void emit_masked(struct render *r, const struct family *f)
+{
+	const struct route_stats *s;
+	const char *name;
+	char up[8], down[8];
+
+	for (size_t i = 0; (s = route_at(r, i, &name)); i++) {
+		for (size_t k = 0; k < ROUTE_MASKED_MAX; k++) {
+			struct label l[3] = { { "route", name }, { "upstream_status", up },
+					      { "downstream_status", down } };
+
+			if (!s->masked[k].count)
+				continue;
+			snprintf(up, sizeof(up), "%u", s->masked[k].upstream);
+			snprintf(down, sizeof(down), "%u", s->masked[k].downstream);
+			put_u64_sample(r->b, f->name, "", l, 3, s->masked[k].count);
+		}
+		if (s->masked_other) {
+			struct label l[3] = { { "route", name }, { "upstream_status", "other" },
+					      { "downstream_status", "other" } };
+
+			put_u64_sample(r->b, f->name, "", l, 3, s->masked_other);
+		}
+	}
+}
+
 static void emit_inferred_timeouts(struct render *r, const struct family *f)
 {
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
@@ -454,6 +507,21 @@ static const struct family families[] = {
 	{ .name = "gatescope_request_duration_seconds", .type = "histogram",
 	  .help = "Downstream request duration (request to end of response) by route, in seconds.",
 	  .emit = emit_route_latency },
+	{ .name = "gatescope_client_retries_total", .type = "counter",
+	  .help = "Client retries by route: requests from a client address for the same "
+		  "path within 30 s of its throttled or failed answer.",
+	  .emit = emit_client_retries },
+	{ .name = "gatescope_throttled_total", .type = "counter",
+	  .help = "Throttled answers (429, 503 with Retry-After, 400 naming throttling) "
+		  "by route and source: gateway (no upstream attempt answered so) or backend.",
+	  .emit = emit_throttled },
+	{ .name = "gatescope_masked_failures_total", .type = "counter",
+	  .help = "Upstream 429 or 5xx answers the client got as 2xx, by route, "
+		  "upstream_status and downstream_status.",
+	  .emit = emit_masked },
+	{ .name = "gatescope_retry_clients_evicted_total", .type = "counter",
+	  .help = "(client address, route) pairs forced out of the full retry table.",
+	  .emit = emit_run_counter, .off = RS(retry_clients_evicted) },
 	{ .name = "gatescope_connects_total", .type = "counter",
 	  .help = "Upstream connection attempts (SYN sent) by backend.",
 	  .emit = emit_backend_counter, .fields = { { NULL, BS(connects) } } },

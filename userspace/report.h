@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "aggregate.h"
 #include "join.h"
+#include "retries.h"
 #include "routes.h"
 #include "timeouts.h"
 
@@ -23,6 +24,7 @@ struct run_stats {
 	uint64_t malformed_events;	/* rejected by the decoder */
 	uint64_t backend_overflow;	/* connections folded into backend "other" */
 	uint64_t route_overflow;	/* requests folded into route "other" */
+	uint64_t retry_clients_evicted;	/* (client, route) pairs forced out of the retry table */
 	uint64_t http_conns_evicted;	/* HTTP connection table full */
 	uint64_t http_unparsable;	/* connections whose HTTP could not be parsed */
 	uint64_t http_pipeline_overflow;/* pipelined exchanges beyond the limit */
@@ -51,6 +53,7 @@ struct report {
 	const struct aggregator *agg;
 	const struct routes *routes;
 	const struct timeouts *timeouts;
+	const struct retries *retries;	/* per-client retry figures, or NULL */
 	const struct run_stats *stats;
 	double ts;			/* seconds since the epoch */
 	double interval_s;		/* the span it covers */

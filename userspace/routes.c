@@ -148,10 +148,12 @@ static struct route *route_find(struct routes *rt, const char *name)
 	return rt->other;
 }
 
-static void xlate_add(struct route_stats *s, uint16_t up, uint16_t down, uint64_t n)
+/* Count (up, down) in a bounded pair table; beyond it in *other. */
+static void pair_add(struct status_xlate *t, size_t max, uint64_t *other, uint16_t up,
+		     uint16_t down, uint64_t n)
 {
-	for (size_t i = 0; i < ROUTE_XLATE_MAX; i++) {
-		struct status_xlate *x = &s->xlate[i];
+	for (size_t i = 0; i < max; i++) {
+		struct status_xlate *x = &t[i];
 
 		if (x->count && (x->upstream != up || x->downstream != down))
 			continue;
@@ -160,7 +162,22 @@ static void xlate_add(struct route_stats *s, uint16_t up, uint16_t down, uint64_
 		x->count += n;
 		return;
 	}
-	s->xlate_other += n;
+	*other += n;
+}
+
+static void xlate_add(struct route_stats *s, uint16_t up, uint16_t down, uint64_t n)
+{
+	pair_add(s->xlate, ROUTE_XLATE_MAX, &s->xlate_other, up, down, n);
+}
+
+static void masked_add(struct route_stats *s, uint16_t up, uint16_t down, uint64_t n)
+{
+	pair_add(s->masked, ROUTE_MASKED_MAX, &s->masked_other, up, down, n);
+}
+
+bool status_masks_failure(uint16_t upstream, uint16_t downstream)
+{
+	return (upstream == 429 || upstream >= 500) && downstream / 100 == 2;
 }
 
 static void f504_add(struct route_stats *s, const char *backend, enum cause c,
@@ -199,6 +216,10 @@ static void stats_add(struct route_stats *s, const struct route_sample *x)
 	s->failed += x->failed;
 	if (x->attempts)
 		xlate_add(s, x->upstream_status, x->status, 1);
+	if (x->attempts && status_masks_failure(x->upstream_status, x->status))
+		masked_add(s, x->upstream_status, x->status, 1);
+	if (x->retry)
+		route_retries_add(&s->retries, x->retry);
 	hist_add(&s->latency, x->latency_ns);
 }
 
@@ -239,6 +260,12 @@ void route_stats_merge(struct route_stats *acc, const struct route_stats *a)
 			f504_add(acc, a->f504[i].backend, a->f504[i].cause, a->f504[i].reason,
 				 a->f504[i].count);
 	acc->f504_other += a->f504_other;
+	for (size_t i = 0; i < ROUTE_MASKED_MAX; i++)
+		if (a->masked[i].count)
+			masked_add(acc, a->masked[i].upstream, a->masked[i].downstream,
+				   a->masked[i].count);
+	acc->masked_other += a->masked_other;
+	route_retries_merge(&acc->retries, &a->retries);
 	hist_merge(&acc->latency, &a->latency);
 }
 

@@ -8,12 +8,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "hist.h"
+#include "retries.h"
 
 #define ROUTE_LEN		256
 #define ROUTES_MAX		256	/* tracked routes; later ones fold into "other" */
 #define ROUTES_SHOWN_DEFAULT	50	/* top routes in reports, the rest "other" */
 #define ROUTE_XLATE_MAX		16	/* distinct (upstream, downstream) status pairs */
 #define ROUTE_F504_MAX		8	/* distinct (backend, cause, reason) of 504s */
+#define ROUTE_MASKED_MAX	8	/* distinct masked (upstream, downstream) pairs */
 #define ROUTE_MAP_MAX		4096	/* --route-map prefixes (each request scans them) */
 
 enum cause { CAUSE_NONE = 0, CAUSE_GATEWAY, CAUSE_NETWORK, CAUSE_BACKEND, CAUSE_CLIENT,
@@ -56,6 +58,11 @@ struct route_stats {
 	struct fail_504 f504[ROUTE_F504_MAX];
 	uint64_t f504_other;		/* 504 keys beyond ROUTE_F504_MAX */
 	struct hist latency;		/* downstream request -> response complete */
+	/* Upstream 429/5xx answered downstream as 2xx: failures hidden from
+	 * anyone counting downstream statuses. */
+	struct status_xlate masked[ROUTE_MASKED_MAX];
+	uint64_t masked_other;		/* pairs beyond ROUTE_MASKED_MAX */
+	struct route_retries retries;	/* throttling and client retries */
 };
 
 struct route {
@@ -75,7 +82,11 @@ struct route_sample {
 	const char *reason;		/* for 504s, NULL if unattributed */
 	const char *backend;		/* last attempt's backend, NULL if none */
 	uint64_t latency_ns;
+	const struct retry_facts *retry;	/* NULL: not followed */
 };
+
+/* An upstream 429 or 5xx that the client got as a 2xx. */
+bool status_masks_failure(uint16_t upstream, uint16_t downstream);
 
 struct route_map_entry {
 	char prefix[ROUTE_LEN];

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "retries_out.h"
 #include "tui.h"
 #include "util.h"
 
@@ -24,6 +25,8 @@
 #define TUI_LINKS	8	/* backends remembered per route (for the filter) */
 #define TUI_LINK_SLOTS	512	/* route -> backends table (ROUTES_MAX + "other" fit twice) */
 #define TUI_TIMEOUT_ROWS 4	/* inferred timeouts and warnings shown at most */
+#define TUI_RETRY_LINES 32	/* throttling, retry and masked-failure lines kept */
+#define TUI_RETRY_ROWS 6	/* ... of which shown at least, when there are any */
 #define TUI_MATCH_MAX	64	/* backends matching the filter, for route links */
 #define KEY_ESC		27
 
@@ -91,6 +94,8 @@ struct tui {
 	size_t ninf;
 	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t nwarn;
+	struct retry_line retry[TUI_RETRY_LINES];	/* since start */
+	size_t nretry;
 
 	enum sort_key sort;
 	enum screen_id screen;
@@ -313,6 +318,7 @@ static void snapshot(struct tui *t, const struct report *r)
 	t->stats = *r->stats;
 	t->ninf = timeouts_infer(r->timeouts, t->inf, TIMEOUT_KEYS_MAX);
 	t->nwarn = timeouts_ladder(t->inf, t->ninf, t->warn, TIMEOUT_KEYS_MAX);
+	t->nretry = retries_lines(r->routes, r->retries, true, t->retry, TUI_RETRY_LINES);
 	t->report_ts = r->ts;
 	t->have_report = true;
 }
@@ -746,6 +752,31 @@ static void draw_timeouts(const struct tui *t, int y, int h)
 		    t->inf[i].seconds, t->inf[i].n);
 }
 
+/* Rows the retries panel wants: none while there is nothing to show. */
+static int retries_height(const struct tui *t, bool least)
+{
+	size_t n = t->nretry;
+
+	if (least && n > TUI_RETRY_ROWS)
+		n = TUI_RETRY_ROWS;
+	return n ? 1 + (int)n : 0;
+}
+
+/* Masked failures and clients that do not back off first: they need acting on. */
+static void draw_retries(const struct tui *t, int y, int h)
+{
+	int line = 1;
+
+	if (h <= 0 || !t->nretry)
+		return;
+	put(y, 0, A_BOLD, " THROTTLING, CLIENT RETRIES, MASKED FAILURES (since start)");
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < t->nretry && line < h; i++)
+			if (t->retry[i].flag == !pass)
+				put(y + line++, 0, t->retry[i].flag ? attr_of(C_WARN) : 0, "%s",
+				    t->retry[i].text);
+}
+
 /* ---- title, status and key lines ---- */
 
 static void draw_title(const struct tui *t)
@@ -824,7 +855,7 @@ static void draw_main(struct tui *t)
 	const struct view *v = t->show_interval ? &t->win : &t->total;
 	struct matcher m;
 	/* Title, two gaps, status and key lines around the panels. */
-	int rem = LINES - 5 - timeouts_height(t, true), hr, hb, y, th;
+	int rem = LINES - 5 - timeouts_height(t, true) - retries_height(t, true), hr, hb, y, th;
 	size_t nb = 0;
 
 	matcher_init(&m, t);
@@ -835,7 +866,12 @@ static void draw_main(struct tui *t)
 	draw_backends(t, &m, 1 + hr + 1, hb);
 	y = 1 + hr + 1 + hb + 1;
 	th = timeouts_height(t, false);
-	draw_timeouts(t, y, th < LINES - 2 - y ? th : LINES - 2 - y);
+	if (th > LINES - 2 - y - retries_height(t, true))
+		th = LINES - 2 - y - retries_height(t, true);
+	draw_timeouts(t, y, th);
+	y += th > 0 ? th : 0;
+	th = retries_height(t, false);
+	draw_retries(t, y, th < LINES - 2 - y ? th : LINES - 2 - y);
 }
 
 /* ---- the failing requests ---- */

@@ -198,3 +198,26 @@ void term_sanitize(char *s)
 		if (!term_ok(*s))
 			*s = '?';
 }
+
+/* A new file, 0600, never through a symlink.  An existing regular file is
+ * refused (a recording or a report is never overwritten); an existing
+ * device or FIFO (/dev/null, a pipe to a compressor) is opened for
+ * writing. */
+int open_new_output(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
+
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) ||
+	    fcntl(fd, F_SETFL, 0)) {
+		close(fd);
+		errno = EEXIST;
+		return -1;
+	}
+	return fd;
+}

@@ -52,4 +52,9 @@ const char *term_safe(const char *s, char *buf, size_t len);
 /* The same, in place. */
 void term_sanitize(char *s);
 
+/* A new output file (--record, --report): mode 0600, never through a
+ * symlink (ELOOP); an existing regular file is refused (EEXIST), an existing
+ * device or FIFO is opened for writing.  The fd, or -1 with errno set. */
+int open_new_output(const char *path);
+
 #endif

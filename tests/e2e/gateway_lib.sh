@@ -185,6 +185,8 @@ gw_nginx_conf() {
 	    access_log $GW_DIR/access.log gs;
 	    keepalive_timeout 30s;
 	EOF
+	# GW_NGINX_HTTP / GW_NGINX_SERVER: more directives at http / server level.
+	[ -n "${GW_NGINX_HTTP:-}" ] && echo "    $GW_NGINX_HTTP"
 	for r in "${GW_ROUTES[@]}"; do
 		gw_route_fields "$r"
 		# Several servers: max_fails=0, so that nginx never takes one
@@ -204,6 +206,7 @@ gw_nginx_conf() {
 	        proxy_set_header Connection "";
 	        location / { return 404; }
 	EOF
+	[ -n "${GW_NGINX_SERVER:-}" ] && echo "        $GW_NGINX_SERVER"
 	i=0
 	for r in "${GW_ROUTES[@]}"; do
 		gw_route_fields "$r"

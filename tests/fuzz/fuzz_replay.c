@@ -1,6 +1,7 @@
 /* libFuzzer harness for the whole replay path: a --record file through the
  * decoder, the pipeline (connection table, HTTP tracking, correlation,
- * attribution, aggregation) and both outputs (table and JSON).
+ * attribution, aggregation) and the outputs (table or JSON, and the HTML
+ * incident report of --report).
  *
  * Input: a record file.  If it does not start with the record magic, a
  * valid file header is put in front of it, so the fuzzer spends its time
@@ -12,6 +13,7 @@
 #include "decoder.h"
 #include "log.h"
 #include "pipeline.h"
+#include "report_html.h"
 
 static const uint8_t header[24] = {
 	'G', 'S', 'R', 'E', 'C', 0, 0, 1, 1, 0, 0, 0, 24, 0, 0, 0,
@@ -64,9 +66,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_conns = 64;		/* small tables: eviction paths run too */
 	o.top_routes = 4;
 	o.slow_ms = 1;
+	o.report = "/dev/null";		/* the report model is built */
 	if (pipeline_init(&p, &o, sink))
 		abort();
-	pipeline_replay(&p, path);
+	if (pipeline_replay(&p, path) >= 0) {
+		struct report_view v = {
+			.m = p.report, .routes = &p.routes, .agg = &p.agg,
+			.timeouts = &p.timeouts, .stats = &p.stats, .retries = &p.retries,
+			.start = decoder_epoch(&p.decoder, p.first_ns),
+			.span_s = (p.last_ns - p.first_ns) / 1e9,
+		};
+
+		report_html_write(sink, &v);
+	}
 	pipeline_free(&p);
 	return 0;
 }

@@ -692,7 +692,7 @@ gw_kinds() { echo "${GW_KINDS:-nginx haproxy go}"; }
 gw_attr_begin() {
 	gs_require_bpf "$1"
 	# Backends serve every kind of the loop in turn.
-	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-150}
+	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-400}
 	gw_setup || { fail "$1" "testbed setup"; exit 1; }
 	gw_backend "$B1NS" :: "$(gw_be_port 1)" || { fail "$1" "healthy backend"; exit 1; }
 	GW_CLIENT_PIDS=()

@@ -52,7 +52,7 @@ scn_begin() {	# TEST SCENARIO
 	gs_require_bpf "$T"
 	command -v curl >/dev/null || { skip "$T" "curl not installed"; exit 0; }
 	# Backends serve every kind of the loop in turn.
-	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-150}
+	GW_BACKEND_SECONDS=${GW_BACKEND_SECONDS:-400}
 	gw_setup || { fail "$T" "testbed setup"; exit 1; }
 	SCN_OK_PORT=$(gw_be_port 1)
 	gw_backend "$B1NS" :: "$SCN_OK_PORT" || { fail "$T" "healthy backend"; exit 1; }

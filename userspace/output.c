@@ -178,7 +178,34 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "tls_unmapped", st->tls_unmapped);
 	json_ku64(j, "tls_dropped", st->tls_dropped);
 	json_ku64(j, "tls_buffered", st->tls_buffered);
+	json_ku64(j, "h2_conns", st->h2.conns);
+	json_ku64(j, "h2_streams", st->h2.streams);
+	json_ku64(j, "h2_broken_conns", st->h2.broken_conns);
+	json_ku64(j, "h2_streams_overflowed", st->h2.streams_overflowed);
+	json_ku64(j, "h2_resets_by_client", st->h2.resets_by_client);
+	json_ku64(j, "h2_resets_by_gateway", st->h2.resets_by_gateway);
+	json_ku64(j, "h2_goaways", st->h2.goaways);
 	json_obj_close(j);
+}
+
+/* HTTP/2 and gRPC facts of a request (null for HTTP/1.x). */
+static void json_h2_fields(struct json *j, const struct request *r)
+{
+	bool h2 = r->proto != REQ_PROTO_H1;
+
+	json_key(j, "stream_reset");
+	if (h2 && r->h2_rst) {
+		json_obj_open(j);
+		json_kstr(j, "by", r->h2_rst_by_client ? "client" : "gateway");
+		json_ku64(j, "code", r->h2_rst_code);
+		json_obj_close(j);
+	} else {
+		json_null(j);
+	}
+	json_key(j, "grpc_status");
+	r->has_grpc_status ? json_u64(j, (uint64_t)r->grpc_status) : json_null(j);
+	json_key(j, "grpc_timeout_ms");
+	r->grpc_timeout_ns ? json_double(j, r->grpc_timeout_ns / 1e6, 3) : json_null(j);
 }
 
 static bool backend_active(const struct backend *b, bool total)
@@ -502,6 +529,7 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	json_ku64(j, "pid", r->pid);
 	json_kstr(j, "comm", r->comm);
 	json_kstr(j, "client", r->client);
+	json_kstr(j, "proto", req_proto_name(r->proto));
 	json_kstr(j, "method", r->method);
 	json_kstr(j, "host", r->host);
 	http_route_template(r->path, route, sizeof(route));
@@ -511,6 +539,7 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	r->status ? json_u64(j, r->status) : json_null(j);
 	json_key(j, "client_closed");
 	json_bool(j, r->client_closed);
+	json_h2_fields(j, r);
 	json_kstr(j, "backend", a ? a->backend : NULL);
 	json_key(j, "upstream_status");
 	a && a->status ? json_u64(j, a->status) : json_null(j);

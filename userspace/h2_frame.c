@@ -86,7 +86,8 @@ static uint32_t payload_needed(uint8_t type, uint8_t flags, uint32_t len)
 
 static void decode_block(struct h2_reader *r, const struct h2_frame_cbs *cb, void *ctx)
 {
-	const uint8_t *in = r->block;
+	static const uint8_t empty[1];
+	const uint8_t *in = r->block ? r->block : empty;	/* an empty block is valid */
 	size_t left = r->block_len;
 	struct h2_frame_ev ev = {
 		.type = r->block_type, .stream = r->block_stream,
@@ -138,7 +139,8 @@ static void add_fragment(struct h2_reader *r, const uint8_t *p, size_t n,
 		fail(r, "out of memory");
 		return;
 	}
-	memcpy(r->block + r->block_len, p, n);
+	if (n)
+		memcpy(r->block + r->block_len, p, n);
 	r->block_len += n;
 	if (r->flags & H2_FLAG_END_HEADERS)
 		decode_block(r, cb, ctx);

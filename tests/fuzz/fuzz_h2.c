@@ -38,18 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct gs_http_event e;
 	struct request proto = { .pid = 1 };
 	struct h2_stats st = { 0 };
-	struct joiner j;
+	static struct joiner j;		/* large: made once, emptied after each input */
+	static bool joiner_ready;
 	struct h2_conn *h;
 	uint64_t off[2] = { 0, 0 }, ts = 1000;
 	size_t pos = 0;
 
-	if (join_init(&j, 0, on_request, on_orphan, NULL))
-		return 0;
-	h = h2_conn_new(&proto, false, &j, &st);
-	if (!h) {
-		join_free(&j);
-		return 0;
+	if (!joiner_ready) {
+		if (join_init(&j, 0, on_request, on_orphan, NULL))
+			return 0;
+		joiner_ready = true;
 	}
+	h = h2_conn_new(&proto, false, &j, &st);
+	if (!h)
+		return 0;
 	while (pos + 4 <= size) {
 		bool server = data[pos] & 1;
 		size_t cap = (size_t)data[pos + 1] | (size_t)data[pos + 2] << 8;
@@ -77,6 +79,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h2_conn_closed(h, pos & 1, ts + 1000, ts);
 	join_poll(&j, UINT64_MAX);
 	h2_conn_free(h);
-	join_free(&j);
 	return 0;
 }

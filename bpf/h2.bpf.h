@@ -219,6 +219,8 @@ static __always_inline bool h2_capture_iovs(struct gs_conn_state *st, const stru
 	struct h2_walk *w;
 	__u32 first = 0;
 
+	if (!st->h2 && off)
+		return false;	/* HTTP/2 starts at offset 0: an HTTP/1.x writev pays nothing more */
 	if (bpf_probe_read_kernel(&v, sizeof(v), iov))
 		return false;
 	if (bpf_probe_read_user(&first, sizeof(first), (const __u8 *)v.iov_base + iov_off))

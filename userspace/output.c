@@ -367,6 +367,12 @@ static void table_summary(struct output *o, const struct report *r)
 			(unsigned long long)st->tls_conns, (unsigned long long)st->tls_decrypted,
 			(unsigned long long)(st->tls_conns - st->tls_decrypted),
 			(unsigned long long)st->tls_sessions, (unsigned long long)st->tls_unmapped);
+	if (st->h2.conns)
+		fprintf(f, "HTTP/2 connections %llu: streams %llu, not decodable %llu   stream resets by client %llu, by gateway %llu\n",
+			(unsigned long long)st->h2.conns, (unsigned long long)st->h2.streams,
+			(unsigned long long)st->h2.broken_conns,
+			(unsigned long long)st->h2.resets_by_client,
+			(unsigned long long)st->h2.resets_by_gateway);
 	fprintf(f, "%-28s %8s %7s %7s %7s %6s %6s %7s %10s %10s\n", "BACKEND", "CONNECTS",
 		"REFUSED", "TIMEOUT", "UNREACH", "RST_IN", "RST_OUT", "RETRANS", "CONN_P50ms",
 		"CONN_P99ms");

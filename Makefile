@@ -57,7 +57,9 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 600
 
-LIBS       := $(shell pkg-config --libs libbpf libmicrohttpd ncursesw 2>/dev/null || echo -lbpf -lmicrohttpd -lncursesw) -lelf -lz -lm
+LIBS       := $(shell pkg-config --libs libbpf libmicrohttpd ncursesw 2>/dev/null || echo -lbpf -lmicrohttpd -lncursesw) -lnghttp2 -lelf -lz -lm
+# HPACK (HTTP/2 header blocks) is decoded with libnghttp2.
+NGHTTP2_H  := $(wildcard /usr/include/nghttp2/nghttp2.h)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -MMD -MP -D_GNU_SOURCE \
               -DGS_VERSION='"$(VERSION)"' -Iheaders -Iuserspace -I$(BUILD)
@@ -69,6 +71,12 @@ BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
 .PHONY: all deps test unit e2e demo bench install clean tools sanitize fuzz fixtures FORCE
 
 all: $(BUILD)/gatescope
+
+# A missing libnghttp2-dev fails the build at once, saying so.
+$(BUILD)/obj/h2_frame.o $(BUILD)/san/obj/h2_frame.o: | nghttp2-check
+.PHONY: nghttp2-check
+nghttp2-check:
+	$(Q)test -n "$(NGHTTP2_H)" || { echo "gatescope: libnghttp2 headers missing (nghttp2/nghttp2.h): install libnghttp2-dev (tools/install-deps.sh)" >&2; exit 1; }
 
 deps:
 	$(Q)tools/install-deps.sh

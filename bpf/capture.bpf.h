@@ -6,6 +6,7 @@
 
 #include "gs.bpf.h"
 #include "http.h"
+#include "h2.bpf.h"
 
 extern const volatile bool http_enabled;
 extern const volatile __u32 capture_bytes;
@@ -105,6 +106,8 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 		return;		/* unreadable user memory: nothing to capture */
 	if (!(flags & GS_HTTP_F_TLS))
 		note_tls_start(c, first, off);
+	if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags, first))
+		return;
 	if (!may_start_head(first)) {
 		if (!*cont)
 			return;

@@ -33,7 +33,7 @@ struct gs_conn_state {
 	__u16 tx_cont;		/* bytes of an unfinished head still to capture, send side */
 	__u16 rx_cont;		/* same, receive side */
 	__u8 tx_uncounted;	/* this sendmsg is a TLS record outside SSL_write */
-	__u8 pad;
+	__u8 h2;		/* an HTTP/2 connection: copied whole (h2.bpf.h) */
 	__u32 tls_tgid;		/* the TLS session on it (tls.bpf.h), forgotten at close */
 	__u64 tls_ssl;
 };

@@ -39,6 +39,16 @@ static __always_inline const void *send_user_buf(const struct msghdr *msg, __u32
 	return base + off;
 }
 
+/* An HTTP/2 connection's sendmsg of several iovecs (h2.bpf.h). */
+static __always_inline bool h2_send_iovs(struct gs_conn_state *st, const struct msghdr *msg)
+{
+	const struct iov_iter___new *it = (const void *)&msg->msg_iter;
+
+	if (!iter_is(it, ITER_TYPE(ITER_IOVEC)))
+		return false;
+	return h2_capture_iovs(st, iter_iov(it), it->iov_offset, it->count, st->ev.app_tx_bytes, 0);
+}
+
 SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	     const struct sk_buff *skb, int size_goal)
@@ -62,6 +72,8 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	if (tls != TLS_IO_PLAIN)
 		return 0;	/* TLS records: their plaintext comes from the uprobes */
 	buf = send_user_buf(msg, &avail);
+	if (avail < msg->msg_iter.count && h2_send_iovs(st, msg))
+		return 0;	/* HTTP/2 over several iovecs: every one of them */
 	capture(st, buf, msg->msg_iter.count, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
 	return 0;
 }

@@ -19,6 +19,8 @@ enum gs_io_dir {
 #define GS_HTTP_F_CONT	(1u << 0)	/* continuation of an unfinished head */
 #define GS_HTTP_F_TLS	(1u << 1)	/* plaintext of a TLS connection (libssl uprobes);
 					 * stream_off and other_off count plaintext */
+#define GS_HTTP_F_H2	(1u << 2)	/* a chunk of an HTTP/2 connection's bytes, copied
+					 * whole; len > cap_len only for a gap after it */
 
 struct gs_http_event {
 	__u32 type;		/* GS_EV_HTTP */

@@ -9,7 +9,8 @@ set -e
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 libmicrohttpd-dev libncurses-dev iproute2 nftables nginx-light curl wrk
 libbpf-tools valgrind tmux prometheus python3 python3-yaml qemu-system-x86 cpio zstd
-haproxy golang-go openssl chromium python3-html5lib"
+haproxy golang-go openssl chromium python3-html5lib libnghttp2-dev
+nghttp2-client"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -173,7 +173,7 @@ static void record_event(struct decoder *d, const struct gs_event_hdr *ev)
 		redact_http(d->redactor, d->scratch);
 		out = d->scratch;
 	}
-	if (fwrite(out, ev->size, 1, d->record) != 1)
+	if (fwrite(out, ((const struct gs_event_hdr *)out)->size, 1, d->record) != 1)
 		record_failed(d, errno);
 }
 

@@ -506,6 +506,18 @@ static int32_t retry_after_seconds(const char *v, size_t n)
 	return s < 86400 ? s : 86400;
 }
 
+void http_request_header(struct http_head *h, const char *name, size_t k, const char *v,
+			 size_t vlen)
+{
+	fingerprint_header(h, name, k, v, vlen);
+	request_id_header(h, name, k, v, vlen);
+}
+
+void http_request_set_path(struct http_head *h, const char *p, size_t n)
+{
+	set_path(h, p, n);
+}
+
 /* name: OWS value OWS. cut: the line was longer than the bytes kept. */
 static void parse_header(struct http_stream *s, const char *l, size_t plen, bool cut)
 {

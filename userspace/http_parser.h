@@ -165,4 +165,11 @@ bool http_is_method(const uint8_t *p, size_t n);
  * NUL-terminated string, cut to fit len; returns its length. */
 size_t http_route_template(const char *path, char *out, size_t len);
 
+/* For other framings of the same request fields (HTTP/2): a request
+ * header's value goes into h's fingerprint and request id as an HTTP/1.x
+ * head's would; a target becomes h->path (query and fragment dropped). */
+void http_request_header(struct http_head *h, const char *name, size_t k, const char *v,
+			 size_t vlen);
+void http_request_set_path(struct http_head *h, const char *p, size_t n);
+
 #endif

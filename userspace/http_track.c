@@ -43,6 +43,7 @@ struct http_conn {
 	struct xchg q[XCHG_MAX];
 	unsigned qhead, qlen;
 	struct http_stream req, resp;
+	struct h2_conn *h2;		/* an HTTP/2 connection: its streams (h2.c) */
 };
 
 static size_t bucket_of(const struct http_tracker *t, uint64_t sk)
@@ -68,6 +69,7 @@ void http_track_free(struct http_tracker *t)
 
 		for (; c; c = next) {
 			next = c->next;
+			h2_conn_free(c->h2);
 			free(c);
 		}
 	}
@@ -108,6 +110,7 @@ static void evict_lru(struct http_tracker *t)
 	if (!lru)
 		return;
 	conn_unlink(t, lru);
+	h2_conn_free(lru->h2);
 	free(lru);
 	t->evicted++;
 }
@@ -365,6 +368,29 @@ static void sum_parser_stats(struct http_tracker *t, const struct http_stream_st
 	t->parser.expect_overflow += now->expect_overflow - before->expect_overflow;
 }
 
+/* An HTTP/2 connection's bytes (the capture recognised its start): its
+ * streams are followed by h2.c. */
+static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is_request)
+{
+	struct request proto = { .pid = e->pid, .sk = c->sk };
+
+	if (!c->h2) {
+		memcpy(proto.comm, e->comm, GS_COMM_LEN);
+		memcpy(proto.client, c->peer, sizeof(proto.client));
+		memcpy(proto.listener, c->listener, sizeof(proto.listener));
+		c->h2 = h2_conn_new(&proto, c->dir == GS_DIR_UPSTREAM, c->t->join, &c->t->h2);
+		if (!c->h2) {
+			c->broken = true;
+			c->t->unparsable++;
+			return;
+		}
+	}
+	if (h2_conn_feed(c->h2, e, is_request) < 0) {
+		c->broken = true;
+		c->t->unparsable++;
+	}
+}
+
 void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 {
 	struct http_conn *c = conn_get(t, e);
@@ -378,6 +404,10 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 	c->cur = e;
 	/* Requests flow in on downstream connections and out on upstream ones. */
 	is_request = (c->dir == GS_DIR_UPSTREAM) == (e->io_dir == GS_IO_SEND);
+	if (e->flags & GS_HTTP_F_H2) {
+		h2_event(c, e, is_request);
+		return;
+	}
 	s = is_request ? &c->req : &c->resp;
 	before = *http_stream_stats(s);
 	if (http_stream_feed(s, e->data, e->cap_len, e->len, e->stream_off, e->ts, on_head, c) < 0) {
@@ -616,7 +646,9 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 		return;
 	}
 	c->cur = NULL;
-	if (!c->broken && !c->tunnel) {
+	if (c->h2 && c->dir != GS_DIR_UPSTREAM)
+		h2_conn_closed(c->h2, closed_by_peer(e), close_time(e), e->ts_last_tx);
+	if (!c->broken && !c->tunnel && !c->h2) {
 		struct http_stream_stats before = *http_stream_stats(&c->resp);
 
 		http_stream_close(&c->resp, e->ts_close, on_head, c);
@@ -627,5 +659,6 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	else
 		close_downstream(c, e);
 	conn_unlink(t, c);
+	h2_conn_free(c->h2);
 	free(c);
 }

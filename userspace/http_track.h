@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "conn.h"
 #include "conntable.h"
+#include "h2.h"
 #include "http.h"
 #include "join.h"
 
@@ -30,6 +31,7 @@ struct http_tracker {
 	uint64_t tls_conns;		/* closed connections that spoke TLS */
 	uint64_t tls_read;		/* ... whose plaintext was read (libssl uprobes) */
 	struct http_stream_stats parser;/* every stream's parser counts, summed as they grow */
+	struct h2_stats h2;		/* HTTP/2 connections (h2.c) */
 };
 
 int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join);

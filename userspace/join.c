@@ -29,6 +29,15 @@ const char *join_kind_name(enum join_kind k)
 	return k < JOIN__MAX ? names[k] : "none";
 }
 
+const char *req_proto_name(enum req_proto p)
+{
+	switch (p) {
+	case REQ_PROTO_H2: return "h2";
+	case REQ_PROTO_GRPC: return "grpc";
+	default: return "h1";
+	}
+}
+
 const char *attempt_failure_name(enum attempt_failure f)
 {
 	static const char *const names[] = {

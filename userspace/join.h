@@ -128,6 +128,11 @@ uint64_t attempt_end(const struct attempt *a);
  * so on its own timer, not because the client left. */
 #define CLIENT_LEFT_REACTION_NS (100 * 1000000ull)
 
+/* The protocol a request came in by. */
+enum req_proto { REQ_PROTO_H1 = 0, REQ_PROTO_H2, REQ_PROTO_GRPC };
+
+const char *req_proto_name(enum req_proto p);
+
 struct request {
 	uint32_t id;			/* engine handle */
 	uint32_t pid, tid;
@@ -155,6 +160,14 @@ struct request {
 	bool truncated;			/* the response was cut short */
 	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
+	/* HTTP/2 and gRPC (h2.c): */
+	uint8_t proto;			/* enum req_proto */
+	uint32_t h2_stream;		/* stream id */
+	bool h2_rst, h2_rst_by_client;	/* the stream was reset (RST_STREAM), by whom */
+	uint32_t h2_rst_code;		/* ... with this error code */
+	bool has_grpc_status;
+	int16_t grpc_status;		/* grpc-status of the answer */
+	uint64_t grpc_timeout_ns;	/* grpc-timeout of the request: the client's patience */
 	/* Engine state: */
 	bool finished;			/* the exchange is over */
 	bool pending;			/* answered or finished: the engine looks at it */

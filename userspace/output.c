@@ -185,7 +185,34 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "tls_unmapped", st->tls_unmapped);
 	json_ku64(j, "tls_dropped", st->tls_dropped);
 	json_ku64(j, "tls_buffered", st->tls_buffered);
+	json_ku64(j, "h2_conns", st->h2.conns);
+	json_ku64(j, "h2_streams", st->h2.streams);
+	json_ku64(j, "h2_broken_conns", st->h2.broken_conns);
+	json_ku64(j, "h2_streams_overflowed", st->h2.streams_overflowed);
+	json_ku64(j, "h2_resets_by_client", st->h2.resets_by_client);
+	json_ku64(j, "h2_resets_by_gateway", st->h2.resets_by_gateway);
+	json_ku64(j, "h2_goaways", st->h2.goaways);
 	json_obj_close(j);
+}
+
+/* HTTP/2 and gRPC facts of a request (null for HTTP/1.x). */
+static void json_h2_fields(struct json *j, const struct request *r)
+{
+	bool h2 = r->proto != REQ_PROTO_H1;
+
+	json_key(j, "stream_reset");
+	if (h2 && r->h2_rst) {
+		json_obj_open(j);
+		json_kstr(j, "by", r->h2_rst_by_client ? "client" : "gateway");
+		json_ku64(j, "code", r->h2_rst_code);
+		json_obj_close(j);
+	} else {
+		json_null(j);
+	}
+	json_key(j, "grpc_status");
+	r->has_grpc_status ? json_u64(j, (uint64_t)r->grpc_status) : json_null(j);
+	json_key(j, "grpc_timeout_ms");
+	r->grpc_timeout_ns ? json_double(j, r->grpc_timeout_ns / 1e6, 3) : json_null(j);
 }
 
 static bool backend_active(const struct backend *b, bool total)
@@ -366,6 +393,12 @@ static void table_summary(struct output *o, const struct report *r)
 			(unsigned long long)st->tls_conns, (unsigned long long)st->tls_decrypted,
 			(unsigned long long)(st->tls_conns - st->tls_decrypted),
 			(unsigned long long)st->tls_sessions, (unsigned long long)st->tls_unmapped);
+	if (st->h2.conns)
+		fprintf(f, "HTTP/2 connections %llu: streams %llu, not decodable %llu   stream resets by client %llu, by gateway %llu\n",
+			(unsigned long long)st->h2.conns, (unsigned long long)st->h2.streams,
+			(unsigned long long)st->h2.broken_conns,
+			(unsigned long long)st->h2.resets_by_client,
+			(unsigned long long)st->h2.resets_by_gateway);
 	fprintf(f, "%-28s %8s %7s %7s %7s %6s %6s %7s %10s %10s\n", "BACKEND", "CONNECTS",
 		"REFUSED", "TIMEOUT", "UNREACH", "RST_IN", "RST_OUT", "RETRANS", "CONN_P50ms",
 		"CONN_P99ms");
@@ -554,6 +587,7 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	json_ku64(j, "pid", r->pid);
 	json_kstr(j, "comm", r->comm);
 	json_kstr(j, "client", r->client);
+	json_kstr(j, "proto", req_proto_name(r->proto));
 	json_kstr(j, "method", r->method);
 	json_kstr(j, "host", r->host);
 	http_route_template(r->path, route, sizeof(route));
@@ -563,6 +597,7 @@ void output_request(struct output *o, const struct request *r, const struct verd
 	r->status ? json_u64(j, r->status) : json_null(j);
 	json_key(j, "client_closed");
 	json_bool(j, r->client_closed);
+	json_h2_fields(j, r);
 	json_kstr(j, "backend", a ? a->backend : NULL);
 	json_key(j, "upstream_status");
 	a && a->status ? json_u64(j, a->status) : json_null(j);

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "conntable.h"
+#include "h2.h"
 #include "join.h"
 #include "json.h"
 #include "report.h"

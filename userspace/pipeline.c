@@ -256,6 +256,7 @@ static void collect_stats(struct pipeline *p)
 	st->facts_timeouts = p->join.st.facts_timeouts;
 	st->tls_conns = p->http.tls_conns;
 	st->tls_decrypted = p->http.tls_read;
+	st->h2 = p->http.h2;
 	memcpy(st->joins, p->join.st.by_kind, sizeof(st->joins));
 }
 

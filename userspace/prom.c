@@ -639,6 +639,12 @@ static const struct family families[] = {
 	{ .name = "gatescope_tls_buffered_total", .type = "counter",
 	  .help = "SSL reads served from OpenSSL's own buffer without touching the socket.",
 	  .emit = emit_run_counter, .off = RS(tls_buffered) },
+	{ .name = "gatescope_h2_streams_total", .type = "counter",
+	  .help = "HTTP/2 streams that carried a request.",
+	  .emit = emit_run_counter, .off = RS(h2.streams) },
+	{ .name = "gatescope_h2_broken_conns_total", .type = "counter",
+	  .help = "HTTP/2 connections no longer decoded: a header block or frame header was lost.",
+	  .emit = emit_run_counter, .off = RS(h2.broken_conns) },
 	{ .name = "gatescope_timeout_keys_dropped_total", .type = "counter",
 	  .help = "Timeout-driven closes not followed because too many (closer, peer, kind) "
 		  "were already followed.",

@@ -236,6 +236,15 @@ static struct slot *slot_of(struct redactor *r, uint64_t sk, uint8_t dir)
 
 void redact_http(struct redactor *r, struct gs_http_event *e)
 {
+	/* HTTP/2 header blocks are HPACK: a credential may be a Huffman-coded
+	 * literal or an index into a table built earlier, so no masking in
+	 * place is sound.  Their bytes are not recorded (a replay counts those
+	 * connections as h2_broken_conns). */
+	if (e->flags & GS_HTTP_F_H2) {
+		e->cap_len = 0;
+		e->size = GS_HTTP_HDR_SIZE;
+		return;
+	}
 	struct slot *s = slot_of(r, e->sk, e->io_dir);
 	size_t n = e->cap_len <= GS_CAPTURE_MAX ? e->cap_len : GS_CAPTURE_MAX;
 	bool same = s->used && s->sk == e->sk && s->dir == e->io_dir;

@@ -24,7 +24,8 @@ struct redactor;
 
 struct redactor *redactor_new(void);
 void redactor_free(struct redactor *r);
-/* Mask e->data[0..cap_len) in place. */
+/* Mask e->data[0..cap_len) in place; an HTTP/2 capture (GS_HTTP_F_H2) loses
+ * its bytes (cap_len and size shrink to the header). */
 void redact_http(struct redactor *r, struct gs_http_event *e);
 /* Mask credentials in one buffer that starts at a line start (tests, fuzzing). */
 void redact_buffer(uint8_t *p, size_t n);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "aggregate.h"
+#include "h2.h"
 #include "join.h"
 #include "retries.h"
 #include "routes.h"
@@ -40,6 +41,7 @@ struct run_stats {
 	uint64_t attempts_evicted;	/* unclaimed attempts forced out of a full pool */
 	uint64_t joins[JOIN__MAX];	/* requests by how they were joined */
 	uint64_t facts_timeouts;	/* failed requests attributed without upstream TCP facts */
+	struct h2_stats h2;		/* HTTP/2 connections and streams (h2.h) */
 	uint64_t tls_conns;		/* connections that spoke TLS (first bytes a handshake) */
 	uint64_t tls_decrypted;		/* ... whose plaintext was read through libssl */
 	uint64_t tls_sessions;		/* TLS sessions tied to their socket (kernel) */

@@ -57,7 +57,7 @@ TARGET_LABELS = {"instance", "job"}
 # Debian packages the build stage needs: the build half of
 # tools/install-deps.sh (each must also be listed there).
 BUILD_PKGS = ["make", "gcc", "clang", "llvm", "libbpf-dev", "bpftool", "libelf-dev",
-	      "zlib1g-dev", "pkg-config", "libmicrohttpd-dev", "libncurses-dev"]
+	      "zlib1g-dev", "pkg-config", "libmicrohttpd-dev", "libncurses-dev", "libnghttp2-dev"]
 # Never in the runtime stage.
 TOOLCHAIN = {"make", "gcc", "clang", "llvm", "bpftool", "pkg-config", "build-essential"}
 

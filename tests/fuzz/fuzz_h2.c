@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+/* libFuzzer harness for the HTTP/2 path: framing, HPACK decoding and
+ * streams becoming requests (h2_frame.c, h2.c), on one client-facing
+ * connection.
+ *
+ * Input: fragments, each a 4-byte header (flags: bit 0 the server's
+ * direction, else the client's; u16 captured length; u8 extra bytes the
+ * I/O moved beyond the capture) and its captured bytes.  Offsets follow
+ * from the lengths per direction, as the kernel reports them; "extra"
+ * makes the gaps that must be skipped (DATA) or break the direction. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "h2.h"
+#include "join.h"
+
+static unsigned decided;
+
+static void on_request(const struct request *r, void *ctx)
+{
+	(void)ctx;
+	/* Every string handed out must be terminated within its field. */
+	if (strnlen(r->method, sizeof(r->method)) == sizeof(r->method) ||
+	    strnlen(r->host, sizeof(r->host)) == sizeof(r->host) ||
+	    strnlen(r->path, sizeof(r->path)) == sizeof(r->path))
+		abort();
+	decided++;
+}
+
+static void on_orphan(const struct attempt *a, void *ctx)
+{
+	(void)a;
+	(void)ctx;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct gs_http_event e;
+	struct request proto = { .pid = 1 };
+	struct h2_stats st = { 0 };
+	static struct joiner j;		/* large: made once, emptied after each input */
+	static bool joiner_ready;
+	struct h2_conn *h;
+	uint64_t off[2] = { 0, 0 }, ts = 1000;
+	size_t pos = 0;
+
+	if (!joiner_ready) {
+		if (join_init(&j, 0, on_request, on_orphan, NULL))
+			return 0;
+		joiner_ready = true;
+	}
+	h = h2_conn_new(&proto, false, &j, &st);
+	if (!h)
+		return 0;
+	while (pos + 4 <= size) {
+		bool server = data[pos] & 1;
+		size_t cap = (size_t)data[pos + 1] | (size_t)data[pos + 2] << 8;
+		size_t extra = data[pos + 3];
+
+		pos += 4;
+		if (cap > size - pos)
+			cap = size - pos;
+		if (cap > GS_CAPTURE_MAX)
+			cap = GS_CAPTURE_MAX;
+		memset(&e, 0, GS_HTTP_HDR_SIZE);
+		e.type = GS_EV_HTTP;
+		e.flags = GS_HTTP_F_H2;
+		e.io_dir = server ? GS_IO_SEND : GS_IO_RECV;
+		e.conn_dir = GS_DIR_DOWNSTREAM;
+		e.ts = ts += 1000;
+		e.stream_off = off[server];
+		e.cap_len = cap;
+		e.len = cap + extra;
+		memcpy(e.data, data + pos, cap);
+		h2_conn_feed(h, &e, !server);
+		off[server] += e.len;
+		pos += cap;
+	}
+	h2_conn_closed(h, pos & 1, ts + 1000, ts);
+	join_poll(&j, UINT64_MAX);
+	h2_conn_free(h);
+	return 0;
+}

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: MIT
+/* HTTP/2 framing and streams.  A connection is built with libnghttp2's own
+ * HPACK deflater (the fixture: 40 requests and answers whose headers fill,
+ * reuse and evict the dynamic table, a small table size set by SETTINGS,
+ * header blocks split over CONTINUATION frames, padding, priority, DATA
+ * interleaved), then fed whole, split in two at every byte offset and one
+ * byte at a time: the decoded fields must be exactly those encoded, every
+ * time.  Bytes not captured inside DATA are skipped; inside a header block
+ * or a frame header they break the direction, with nothing decoded after
+ * (never garbage).  Streams become requests with their statuses, client
+ * resets are client aborts, grpc-status in trailers is the status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <nghttp2/nghttp2.h>
+#include "h2.h"
+#include "h2_frame.h"
+#include "testlib.h"
+
+#define MS 1000000ull
+
+/* ---- building a connection ---- */
+
+struct buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 1024;
+		b->p = realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+static void frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t stream,
+		  const uint8_t *payload, size_t n)
+{
+	uint8_t h[9] = { n >> 16, n >> 8, n, type, flags, stream >> 24, stream >> 16,
+			 stream >> 8, stream };
+
+	put(b, h, 9);
+	if (n)
+		put(b, payload, n);
+}
+
+static size_t deflate(nghttp2_hd_deflater *d, const char *const *kv, size_t nkv, uint8_t *out,
+		      size_t cap)
+{
+	nghttp2_nv nv[16];
+
+	for (size_t i = 0; i < nkv; i++) {
+		nv[i] = (nghttp2_nv){ (uint8_t *)kv[2 * i], (uint8_t *)kv[2 * i + 1],
+				      strlen(kv[2 * i]), strlen(kv[2 * i + 1]), NGHTTP2_NV_FLAG_NONE };
+	}
+	return (size_t)nghttp2_hd_deflate_hd(d, out, cap, nv, nkv);
+}
+
+/* A header block as HEADERS (+ CONTINUATION when split), with padding or
+ * priority when asked. */
+static void headers(struct buf *b, uint32_t stream, const uint8_t *blk, size_t n,
+		    bool end_stream, int style)
+{
+	uint8_t p[4096];
+	uint8_t es = end_stream ? H2_FLAG_END_STREAM : 0;
+	size_t k = 0;
+
+	if (style == 1) {	/* padded, with priority */
+		p[k++] = 3;
+		memset(p + k, 0, 5);
+		p[k + 4] = 16;
+		k += 5;
+		memcpy(p + k, blk, n);
+		k += n;
+		memset(p + k, 0, 3);
+		k += 3;
+		frame(b, H2_HEADERS, es | H2_FLAG_END_HEADERS | H2_FLAG_PADDED | H2_FLAG_PRIORITY,
+		      stream, p, k);
+	} else if (style == 2 && n >= 3) {	/* HEADERS + 2 CONTINUATION */
+		size_t a = n / 3, c = n / 3;
+
+		frame(b, H2_HEADERS, es, stream, blk, a);
+		frame(b, H2_CONTINUATION, 0, stream, blk + a, c);
+		frame(b, H2_CONTINUATION, H2_FLAG_END_HEADERS, stream, blk + a + c, n - a - c);
+	} else {
+		frame(b, H2_HEADERS, es | H2_FLAG_END_HEADERS, stream, blk, n);
+	}
+}
+
+#define NSTREAMS 40
+
+struct conn_fixture {
+	struct buf c2s, s2c;	/* client -> server, server -> client */
+	char want_c2s[NSTREAMS * 600], want_s2c[NSTREAMS * 600];
+};
+
+static void want_add(char *log, uint32_t stream, const char *const *kv, size_t nkv)
+{
+	for (size_t i = 0; i < nkv; i++)
+		sprintf(log + strlen(log), "%u %s=%s\n", stream, kv[2 * i], kv[2 * i + 1]);
+	sprintf(log + strlen(log), "%u END\n", stream);
+}
+
+static void build(struct conn_fixture *f)
+{
+	nghttp2_hd_deflater *dc, *ds;
+	uint8_t blk[4096], data[300] = { 0 };
+	/* SETTINGS_HEADER_TABLE_SIZE 8192: the server's encoder may use a
+	 * table larger than the default (the reader must learn it from the
+	 * client's SETTINGS); the client's encoder keeps to 512 bytes and
+	 * evicts all the time. */
+	uint8_t settings[6] = { 0, 1, 0, 0, 0x20, 0 };
+	char path[64], cookie[64], id[64], status[8], len[16];
+
+	memset(f, 0, sizeof(*f));
+	nghttp2_hd_deflate_new(&dc, 512);
+	nghttp2_hd_deflate_new(&ds, 8192);
+	nghttp2_hd_deflate_change_table_size(ds, 8192);
+	put(&f->c2s, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&f->c2s, H2_SETTINGS, 0, 0, settings, sizeof(settings));
+	frame(&f->s2c, H2_SETTINGS, 0, 0, NULL, 0);
+	frame(&f->s2c, H2_SETTINGS, H2_FLAG_ACK, 0, NULL, 0);
+	for (uint32_t i = 0; i < NSTREAMS; i++) {
+		uint32_t sid = 1 + 2 * i;
+		const char *req[] = {
+			":method", i % 3 ? "GET" : "POST", ":scheme", "https",
+			":authority", "api.example", ":path", path,
+			"user-agent", "fixture/1.0", "cookie", cookie, "x-request-id", id,
+		};
+		const char *resp[] = {
+			":status", status, "content-type", "application/json",
+			"content-length", len, "server", "nginx",
+		};
+		size_t n;
+
+		snprintf(path, sizeof(path), "/orders/%u?q=%u", 1000 + i % 7, i);
+		snprintf(cookie, sizeof(cookie), "session=%08x", i % 5 * 0x1111);
+		snprintf(id, sizeof(id), "req-%u", i);
+		snprintf(status, sizeof(status), "%u", i % 4 == 3 ? 503 : 200);
+		snprintf(len, sizeof(len), "%u", 100 + i % 3 * 100);
+		n = deflate(dc, req, 7, blk, sizeof(blk));
+		headers(&f->c2s, sid, blk, n, i % 3 != 0, (int)(i % 3));
+		if (i % 3 == 0)
+			frame(&f->c2s, H2_DATA, H2_FLAG_END_STREAM, sid, data, 50);
+		want_add(f->want_c2s, sid, req, 7);
+		n = deflate(ds, resp, 4, blk, sizeof(blk));
+		headers(&f->s2c, sid, blk, n, false, (int)((i + 1) % 3));
+		want_add(f->want_s2c, sid, resp, 4);
+		frame(&f->s2c, H2_DATA, 0, sid, data, sizeof(data));
+		frame(&f->s2c, H2_DATA, H2_FLAG_END_STREAM, sid, data, 10);
+	}
+	frame(&f->s2c, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 79, 0, 0, 0, 0 }, 8);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+}
+
+/* ---- reading it back ---- */
+
+struct log {
+	char text[NSTREAMS * 1200];
+	unsigned ends, goaways;
+	struct h2_reader *other;	/* the reverse direction: gets SETTINGS' table size */
+};
+
+static void log_field(void *ctx, uint32_t stream, const uint8_t *name, size_t nlen,
+		      const uint8_t *value, size_t vlen)
+{
+	struct log *l = ctx;
+
+	sprintf(l->text + strlen(l->text), "%u %.*s=%.*s\n", stream, (int)nlen, (const char *)name,
+		(int)vlen, (const char *)value);
+}
+
+static void log_frame(void *ctx, const struct h2_frame_ev *ev)
+{
+	struct log *l = ctx;
+
+	if (ev->type == H2_HEADERS)
+		sprintf(l->text + strlen(l->text), "%u END\n", ev->stream);
+	if (ev->type == H2_DATA && ev->end_stream)
+		l->ends++;
+	if (ev->type == H2_GOAWAY && ev->last_stream == 79)
+		l->goaways++;
+	if (ev->type == H2_SETTINGS && ev->table_size != UINT32_MAX && l->other)
+		h2_reader_table_size(l->other, ev->table_size);
+}
+
+static const struct h2_frame_cbs log_cbs = { .field = log_field, .frame = log_frame };
+
+/* Feed the client's direction first (its SETTINGS sizes the server's
+ * table), then the server's, each in pieces cut at the given offsets. */
+static int read_dir(struct h2_reader *r, struct log *l, const struct buf *b,
+		    const size_t *cuts, size_t ncuts)
+{
+	size_t at = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i <= ncuts && rc == 0; i++) {
+		size_t end = i < ncuts ? cuts[i] : b->n;
+
+		rc = h2_reader_feed(r, b->p + at, end - at, end - at, at, &log_cbs, l);
+		at = end;
+	}
+	return rc;
+}
+
+static bool read_conn(const struct conn_fixture *f, size_t cut_c2s, size_t cut_s2c,
+		      struct log *lc, struct log *ls)
+{
+	struct h2_reader rc, rs;
+	bool ok;
+
+	memset(lc, 0, sizeof(*lc));
+	memset(ls, 0, sizeof(*ls));
+	h2_reader_init(&rc);
+	h2_reader_init(&rs);
+	lc->other = &rs;
+	ok = read_dir(&rc, lc, &f->c2s, &cut_c2s, cut_c2s ? 1 : 0) == 0 &&
+	     read_dir(&rs, ls, &f->s2c, &cut_s2c, cut_s2c ? 1 : 0) == 0;
+	h2_reader_free(&rc);
+	h2_reader_free(&rs);
+	return ok;
+}
+
+static void test_fixture_whole(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct log *lc = malloc(sizeof(*lc)), *ls = malloc(sizeof(*ls));
+
+	build(f);
+	ASSERT_TRUE(read_conn(f, 0, 0, lc, ls));
+	ASSERT_STREQ(lc->text, f->want_c2s);
+	ASSERT_STREQ(ls->text, f->want_s2c);
+	ASSERT_EQ(ls->ends, NSTREAMS);
+	ASSERT_EQ(lc->ends, (NSTREAMS + 2) / 3);
+	ASSERT_EQ(ls->goaways, 1);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(lc);
+	free(ls);
+}
+
+/* Every split point of both directions: the same fields, every time. */
+static void test_fixture_every_split(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct log *lc = malloc(sizeof(*lc)), *ls = malloc(sizeof(*ls));
+	size_t bad = 0, n;
+
+	build(f);
+	n = f->c2s.n > f->s2c.n ? f->c2s.n : f->s2c.n;
+	for (size_t cut = 1; cut < n; cut++) {
+		bool ok = read_conn(f, cut < f->c2s.n ? cut : 0, cut < f->s2c.n ? cut : 0, lc, ls);
+
+		if (!ok || strcmp(lc->text, f->want_c2s) || strcmp(ls->text, f->want_s2c) ||
+		    ls->ends != NSTREAMS) {
+			if (!bad)
+				TL_FAIL("split at %zu: decoded differently", cut);
+			bad++;
+		}
+	}
+	ASSERT_EQ(bad, 0);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(lc);
+	free(ls);
+}
+
+static void test_fixture_bytewise(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct log *lc = calloc(1, sizeof(*lc)), *ls = calloc(1, sizeof(*ls));
+	struct h2_reader rc, rs;
+	int rcode = 0;
+
+	build(f);
+	h2_reader_init(&rc);
+	h2_reader_init(&rs);
+	lc->other = &rs;
+	for (size_t i = 0; i < f->c2s.n && !rcode; i++)
+		rcode = h2_reader_feed(&rc, f->c2s.p + i, 1, 1, i, &log_cbs, lc);
+	for (size_t i = 0; i < f->s2c.n && !rcode; i++)
+		rcode = h2_reader_feed(&rs, f->s2c.p + i, 1, 1, i, &log_cbs, ls);
+	ASSERT_EQ(rcode, 0);
+	ASSERT_STREQ(lc->text, f->want_c2s);
+	ASSERT_STREQ(ls->text, f->want_s2c);
+	h2_reader_free(&rc);
+	h2_reader_free(&rs);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(lc);
+	free(ls);
+}
+
+/* Offset of the first frame of a type (after the preface when there is one). */
+static size_t find_frame(const struct buf *b, uint8_t type, unsigned nth)
+{
+	size_t at = b->n && b->p[0] == 'P' ? H2_PREFACE_LEN : 0;
+
+	while (at + 9 <= b->n) {
+		size_t len = (size_t)b->p[at] << 16 | b->p[at + 1] << 8 | b->p[at + 2];
+
+		if (b->p[at + 3] == type && nth-- == 0)
+			return at;
+		at += 9 + len;
+	}
+	return SIZE_MAX;
+}
+
+/* Bytes of a DATA payload not captured: skipped, nothing else changes. */
+static void test_gap_in_data_skipped(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct log *ls = calloc(1, sizeof(*ls));
+	struct h2_reader r;
+	size_t d;
+
+	build(f);
+	d = find_frame(&f->s2c, H2_DATA, 0);
+	ASSERT_TRUE(d != SIZE_MAX);
+	h2_reader_init(&r);
+	h2_reader_table_size(&r, 8192);
+	/* Up to 20 bytes into the payload, then a 200-byte gap, then the rest. */
+	ASSERT_EQ(h2_reader_feed(&r, f->s2c.p, d + 29, d + 229, 0, &log_cbs, ls), 0);
+	ASSERT_EQ(h2_reader_feed(&r, f->s2c.p + d + 229, f->s2c.n - d - 229,
+				 f->s2c.n - d - 229, d + 229, &log_cbs, ls), 0);
+	ASSERT_STREQ(ls->text, f->want_s2c);
+	ASSERT_EQ(r.stats.skipped_bytes, 200);
+	h2_reader_free(&r);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(ls);
+}
+
+/* A header block (or a frame header) not captured: the direction breaks
+ * there, and nothing after it is decoded. */
+static void test_lost_header_block_breaks(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct log *lc = calloc(1, sizeof(*lc));
+	struct h2_reader r;
+	size_t h;
+
+	build(f);
+	h = find_frame(&f->c2s, H2_HEADERS, 5);
+	ASSERT_TRUE(h != SIZE_MAX);
+	h2_reader_init(&r);
+	ASSERT_EQ(h2_reader_feed(&r, f->c2s.p, h + 12, h + 14, 0, &log_cbs, lc), -1);
+	ASSERT_STREQ(r.error, "header block lost");
+	/* Whatever follows is refused, never decoded. */
+	ASSERT_EQ(h2_reader_feed(&r, f->c2s.p + h + 14, f->c2s.n - h - 14, f->c2s.n - h - 14,
+				 h + 14, &log_cbs, lc), -1);
+	ASSERT_TRUE(strstr(lc->text, "11 END") == NULL);	/* stream 11: the sixth */
+	ASSERT_TRUE(strstr(lc->text, "9 END") != NULL);
+	h2_reader_free(&r);
+
+	/* A gap over a frame header. */
+	memset(lc, 0, sizeof(*lc));
+	h2_reader_init(&r);
+	ASSERT_EQ(h2_reader_feed(&r, f->c2s.p, h + 4, h + 4, 0, &log_cbs, lc), 0);
+	ASSERT_EQ(h2_reader_feed(&r, f->c2s.p + h + 20, 40, 40, h + 20, &log_cbs, lc), -1);
+	ASSERT_STREQ(r.error, "frame header lost");
+	h2_reader_free(&r);
+
+	/* A connection whose start was not seen. */
+	h2_reader_init(&r);
+	ASSERT_EQ(h2_reader_feed(&r, f->c2s.p + h, 40, 40, h, &log_cbs, lc), -1);
+	ASSERT_STREQ(r.error, "start of the connection not seen");
+	h2_reader_free(&r);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(lc);
+}
+
+/* Garbage inside a complete header block: HPACK refuses it, the direction
+ * breaks; a header block interrupted by another frame too. */
+static void test_bad_blocks(void)
+{
+	struct buf b = { 0 };
+	struct log *l = calloc(1, sizeof(*l));
+	struct h2_reader r;
+	uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };	/* index beyond any table */
+
+	put(&b, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&b, H2_HEADERS, H2_FLAG_END_HEADERS, 1, junk, sizeof(junk));
+	h2_reader_init(&r);
+	ASSERT_EQ(h2_reader_feed(&r, b.p, b.n, b.n, 0, &log_cbs, l), -1);
+	ASSERT_STREQ(r.error, "HPACK header block does not decode");
+	ASSERT_STREQ(l->text, "");
+	h2_reader_free(&r);
+
+	b.n = 0;
+	put(&b, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&b, H2_HEADERS, 0, 1, (const uint8_t[]){ 0x82 }, 1);
+	frame(&b, H2_DATA, 0, 1, NULL, 0);
+	h2_reader_init(&r);
+	ASSERT_EQ(h2_reader_feed(&r, b.p, b.n, b.n, 0, &log_cbs, l), -1);
+	ASSERT_STREQ(r.error, "header block interrupted by another frame");
+	h2_reader_free(&r);
+
+	b.n = 0;
+	put(&b, "PRI * HTTP/1.1\r\n", 16);
+	h2_reader_init(&r);
+	ASSERT_EQ(h2_reader_feed(&r, b.p, b.n, b.n, 0, &log_cbs, l), -1);
+	ASSERT_STREQ(r.error, "bad client preface");
+	h2_reader_free(&r);
+	free(b.p);
+	free(l);
+}
+
+/* ---- streams as requests ---- */
+
+static struct request decided[64];
+static unsigned ndecided;
+
+static void on_request(const struct request *r, void *ctx)
+{
+	(void)ctx;
+	if (ndecided < 64)
+		decided[ndecided++] = *r;
+}
+
+static void on_orphan(const struct attempt *a, void *ctx)
+{
+	(void)a;
+	(void)ctx;
+}
+
+static struct gs_http_event *event(const struct buf *b, size_t from, uint64_t ts, bool recv)
+{
+	static struct gs_http_event e;
+	size_t n = b->n - from;
+
+	memset(&e, 0, sizeof(e));
+	e.type = GS_EV_HTTP;
+	e.flags = GS_HTTP_F_H2 | GS_HTTP_F_TLS;
+	e.io_dir = recv ? GS_IO_RECV : GS_IO_SEND;
+	e.conn_dir = GS_DIR_DOWNSTREAM;
+	e.ts = ts;
+	e.stream_off = from;
+	e.len = e.cap_len = n;
+	memcpy(e.data, b->p + from, n);
+	return &e;
+}
+
+static void block(struct buf *b, nghttp2_hd_deflater *d, uint32_t sid, const char *const *kv,
+		  size_t nkv, bool end_stream)
+{
+	uint8_t blk[1024];
+	size_t n = deflate(d, kv, nkv, blk, sizeof(blk));
+
+	headers(b, sid, blk, n, end_stream, 0);
+}
+
+static struct request *decided_path(const char *path)
+{
+	for (unsigned i = 0; i < ndecided; i++)
+		if (!strcmp(decided[i].path, path))
+			return &decided[i];
+	return &decided[63];
+}
+
+static void test_streams_are_requests(void)
+{
+	struct joiner j;
+	struct h2_stats st = { 0 };
+	struct request proto = { .pid = 7 };
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;
+	struct buf c = { 0 }, s = { 0 };
+	size_t c_at = 0, s_at = 0;
+	uint64_t t = 1000 * MS;
+	static const char *const ok[] = { ":status", "200" };
+	static const char *const gw504[] = { ":status", "504" };
+	static const char *const grpc_ok[] = { ":status", "200", "content-type", "application/grpc" };
+	static const char *const grpc_deadline[] = { "grpc-status", "4", "grpc-message", "late" };
+#define REQ(p, ...) ((const char *const[]){ ":method", "GET", ":scheme", "https", \
+	":authority", "API.example", ":path", p, ##__VA_ARGS__ })
+#define SEND_C() do { h2_conn_feed(h, event(&c, c_at, t += MS, true), true); c_at = c.n; } while (0)
+#define SEND_S() do { h2_conn_feed(h, event(&s, s_at, t += MS, false), false); s_at = s.n; } while (0)
+
+	ndecided = 0;
+	join_init(&j, 0, on_request, on_orphan, NULL);
+	h = h2_conn_new(&proto, false, &j, &st);
+	nghttp2_hd_deflate_new(&dc, 4096);
+	nghttp2_hd_deflate_new(&ds, 4096);
+	put(&c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&c, dc, 1, REQ("/a/1?x=1"), 4, true);
+	block(&c, dc, 3, REQ("/slow/2"), 4, true);
+	block(&c, dc, 5, REQ("/cancel/3"), 4, true);
+	block(&c, dc, 7, REQ("/svc.Orders/Get", "content-type", "application/grpc",
+			     "grpc-timeout", "250m"), 6, false);
+	SEND_C();
+	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&s, ds, 1, ok, 1, false);
+	frame(&s, H2_DATA, H2_FLAG_END_STREAM, 1, (const uint8_t *)"hello", 5);
+	SEND_S();
+	frame(&c, H2_RST_STREAM, 0, 5, (const uint8_t[]){ 0, 0, 0, 8 }, 4);	/* CANCEL */
+	SEND_C();
+	block(&s, ds, 3, gw504, 1, true);
+	block(&s, ds, 7, grpc_ok, 2, false);
+	frame(&s, H2_DATA, 0, 7, (const uint8_t *)"\0\0\0\0\0", 5);
+	block(&s, ds, 7, grpc_deadline, 2, true);
+	SEND_S();
+	t += MS;
+	h2_conn_closed(h, true, t, t);
+	join_poll(&j, UINT64_MAX);
+
+	ASSERT_EQ(ndecided, 4);
+	ASSERT_EQ(st.streams, 4);
+	ASSERT_EQ(st.broken_conns, 0);
+	ASSERT_EQ(decided_path("/a/1")->status, 200);
+	ASSERT_STREQ(decided_path("/a/1")->host, "api.example");
+	ASSERT_EQ(decided_path("/a/1")->proto, REQ_PROTO_H2);
+	ASSERT_TRUE(!decided_path("/a/1")->client_closed);
+	ASSERT_EQ(decided_path("/slow/2")->status, 504);
+	ASSERT_EQ(decided_path("/cancel/3")->status, 0);
+	ASSERT_TRUE(decided_path("/cancel/3")->client_closed);
+	ASSERT_TRUE(decided_path("/cancel/3")->h2_rst_by_client);
+	ASSERT_EQ(decided_path("/cancel/3")->h2_rst_code, 8);
+	ASSERT_EQ(st.resets_by_client, 1);
+	ASSERT_EQ(decided_path("/svc.Orders/Get")->proto, REQ_PROTO_GRPC);
+	ASSERT_EQ(decided_path("/svc.Orders/Get")->status, 504);	/* DEADLINE_EXCEEDED */
+	ASSERT_EQ(decided_path("/svc.Orders/Get")->grpc_status, 4);
+	ASSERT_EQ(decided_path("/svc.Orders/Get")->grpc_timeout_ns, 250 * MS);
+
+	h2_conn_free(h);
+	join_free(&j);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	free(c.p);
+	free(s.p);
+}
+
+static void test_grpc_status_map(void)
+{
+	ASSERT_EQ(h2_grpc_http_status(0), 0);
+	ASSERT_EQ(h2_grpc_http_status(4), 504);
+	ASSERT_EQ(h2_grpc_http_status(14), 503);
+	ASSERT_EQ(h2_grpc_http_status(8), 429);
+	ASSERT_EQ(h2_grpc_http_status(1), 499);
+	ASSERT_EQ(h2_grpc_http_status(13), 500);
+}
+
+int main(void)
+{
+	RUN_TEST(test_fixture_whole);
+	RUN_TEST(test_fixture_every_split);
+	RUN_TEST(test_fixture_bytewise);
+	RUN_TEST(test_gap_in_data_skipped);
+	RUN_TEST(test_lost_header_block_breaks);
+	RUN_TEST(test_bad_blocks);
+	RUN_TEST(test_streams_are_requests);
+	RUN_TEST(test_grpc_status_map);
+	TEST_MAIN_END();
+}

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: MIT
+/* HTTP/2 streams as requests: see h2.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "h2.h"
+#include "h2_frame.h"
+#include "log.h"
+
+/* RST_STREAM / GOAWAY error codes (RFC 9113, section 7). */
+#define H2_NO_ERROR	0x0
+#define H2_CANCEL	0x8
+
+struct h2_stream {
+	uint32_t id;		/* 0: free slot */
+	uint32_t req;		/* join engine handle */
+	bool responded;		/* a final :status was written */
+	bool grpc;
+};
+
+/* What one header block said. */
+struct h2_block {
+	struct http_head h;	/* method, host, path, fp, req_id (requests) */
+	uint16_t status;	/* :status, 0 if none */
+	int grpc_status;	/* -1 if none */
+	bool grpc;		/* content-type application/grpc... */
+	uint64_t grpc_timeout_ns;
+};
+
+struct h2_conn {
+	struct request proto;
+	bool upstream;
+	bool broken;
+	struct joiner *join;
+	struct h2_stats *st;
+	struct h2_reader rd[2];		/* [1]: client -> server, [0]: server -> client */
+	const struct gs_http_event *cur;
+	bool cur_request;
+	struct h2_block blk;
+	unsigned nstreams;
+	struct h2_stream streams[H2_STREAMS_MAX];
+};
+
+static void block_reset(struct h2_block *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->grpc_status = -1;
+}
+
+struct h2_conn *h2_conn_new(const struct request *proto, bool upstream, struct joiner *join,
+			    struct h2_stats *st)
+{
+	struct h2_conn *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	if (h2_reader_init(&h->rd[0]) || h2_reader_init(&h->rd[1])) {
+		h2_conn_free(h);
+		return NULL;
+	}
+	h->proto = *proto;
+	h->upstream = upstream;
+	h->join = join;
+	h->st = st;
+	block_reset(&h->blk);
+	st->conns++;
+	return h;
+}
+
+void h2_conn_free(struct h2_conn *h)
+{
+	if (!h)
+		return;
+	h2_reader_free(&h->rd[0]);
+	h2_reader_free(&h->rd[1]);
+	free(h);
+}
+
+const char *h2_conn_error(const struct h2_conn *h)
+{
+	return h->rd[1].error ? h->rd[1].error : h->rd[0].error;
+}
+
+/* gRPC's codes where HTTP has a status that means the same to whoever
+ * reads a route's 5xx and 504 counts (a gateway gives these statuses when
+ * it translates). */
+uint16_t h2_grpc_http_status(int grpc_status)
+{
+	switch (grpc_status) {
+	case 0: return 0;	/* OK: the HTTP status stands */
+	case 1: return 499;	/* CANCELLED: the client gave up */
+	case 3: return 400;	/* INVALID_ARGUMENT */
+	case 4: return 504;	/* DEADLINE_EXCEEDED */
+	case 5: return 404;	/* NOT_FOUND */
+	case 7: return 403;	/* PERMISSION_DENIED */
+	case 8: return 429;	/* RESOURCE_EXHAUSTED: throttled */
+	case 12: return 501;	/* UNIMPLEMENTED */
+	case 14: return 503;	/* UNAVAILABLE */
+	case 16: return 401;	/* UNAUTHENTICATED */
+	default: return 500;	/* UNKNOWN, INTERNAL, DATA_LOSS, and the rest */
+	}
+}
+
+static struct h2_stream *stream_find(struct h2_conn *h, uint32_t id)
+{
+	for (unsigned i = 0; i < H2_STREAMS_MAX && id; i++)
+		if (h->streams[i].id == id)
+			return &h->streams[i];
+	return NULL;
+}
+
+static struct h2_stream *stream_add(struct h2_conn *h, uint32_t id)
+{
+	for (unsigned i = 0; i < H2_STREAMS_MAX; i++) {
+		if (!h->streams[i].id) {
+			memset(&h->streams[i], 0, sizeof(h->streams[i]));
+			h->streams[i].id = id;
+			h->nstreams++;
+			return &h->streams[i];
+		}
+	}
+	h->st->streams_overflowed++;
+	return NULL;
+}
+
+static void stream_end(struct h2_conn *h, struct h2_stream *s, uint64_t ts_done)
+{
+	struct request *r = join_request(h->join, s->req);
+
+	if (r)
+		r->ts_done = ts_done > r->ts_response ? ts_done : r->ts_response;
+	join_request_finish(h->join, s->req);
+	s->id = 0;
+	h->nstreams--;
+}
+
+/* ---- header fields ---- */
+
+static bool is(const uint8_t *p, size_t n, const char *s)
+{
+	return n == strlen(s) && !memcmp(p, s, n);
+}
+
+static void copy_field(char *dst, size_t size, const uint8_t *v, size_t n, bool lower)
+{
+	if (n >= size)
+		n = size - 1;
+	for (size_t i = 0; i < n; i++) {
+		char c = (char)v[i];
+
+		dst[i] = lower && c >= 'A' && c <= 'Z' ? c + 32 : c;
+	}
+	dst[n] = '\0';
+}
+
+static unsigned parse_uint(const uint8_t *v, size_t n, bool *ok)
+{
+	unsigned x = 0;
+
+	*ok = n > 0 && n <= 9;
+	for (size_t i = 0; i < n && *ok; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			*ok = false;
+		x = x * 10 + (v[i] - '0');
+	}
+	return *ok ? x : 0;
+}
+
+/* grpc-timeout: up to 8 digits and a unit (H M S m u n). */
+static uint64_t grpc_timeout_ns(const uint8_t *v, size_t n)
+{
+	static const struct { char unit; uint64_t ns; } units[] = {
+		{ 'H', 3600000000000ull }, { 'M', 60000000000ull }, { 'S', 1000000000ull },
+		{ 'm', 1000000ull }, { 'u', 1000ull }, { 'n', 1ull },
+	};
+	bool ok;
+	unsigned x;
+
+	if (n < 2)
+		return 0;
+	x = parse_uint(v, n - 1, &ok);
+	for (size_t i = 0; ok && i < sizeof(units) / sizeof(units[0]); i++)
+		if (v[n - 1] == units[i].unit)
+			return x * units[i].ns;
+	return 0;
+}
+
+static void on_field(void *ctx, uint32_t stream, const uint8_t *name, size_t nlen,
+		     const uint8_t *value, size_t vlen)
+{
+	struct h2_conn *h = ctx;
+	struct h2_block *b = &h->blk;
+	bool ok;
+
+	(void)stream;
+	if (is(name, nlen, ":method")) {
+		copy_field(b->h.method, sizeof(b->h.method), value, vlen, false);
+	} else if (is(name, nlen, ":authority")) {
+		copy_field(b->h.host, sizeof(b->h.host), value, vlen, true);
+	} else if (is(name, nlen, "host") && !b->h.host[0]) {
+		copy_field(b->h.host, sizeof(b->h.host), value, vlen, true);
+	} else if (is(name, nlen, ":path")) {
+		http_request_set_path(&b->h, (const char *)value, vlen);
+	} else if (is(name, nlen, ":status")) {
+		b->status = parse_uint(value, vlen, &ok);
+	} else if (is(name, nlen, "grpc-status")) {
+		b->grpc_status = (int)parse_uint(value, vlen, &ok);
+		if (!ok)
+			b->grpc_status = 2;	/* UNKNOWN */
+	} else if (is(name, nlen, "grpc-timeout")) {
+		b->grpc_timeout_ns = grpc_timeout_ns(value, vlen);
+	} else if (nlen && name[0] != ':') {
+		if (is(name, nlen, "content-type") && vlen >= 16 &&
+		    !memcmp(value, "application/grpc", 16))
+			b->grpc = true;
+		http_request_header(&b->h, (const char *)name, nlen, (const char *)value, vlen);
+	}
+}
+
+/* ---- frames ---- */
+
+static void request_block(struct h2_conn *h, const struct h2_frame_ev *ev)
+{
+	struct request r = h->proto;
+	struct h2_stream *s;
+
+	if (stream_find(h, ev->stream) || !h->blk.h.method[0])
+		return;		/* trailers of a request, or no request at all */
+	s = stream_add(h, ev->stream);
+	h->st->streams++;
+	if (!s)
+		return;
+	s->grpc = h->blk.grpc;
+	r.tid = h->cur->tid;
+	r.ts_start = h->cur->ts;
+	r.req_id = h->blk.h.req_id;
+	r.fp = h->blk.h.fp;
+	r.proto = s->grpc ? REQ_PROTO_GRPC : REQ_PROTO_H2;
+	r.h2_stream = ev->stream;
+	r.grpc_timeout_ns = h->blk.grpc_timeout_ns;
+	memcpy(r.method, h->blk.h.method, sizeof(r.method));
+	memcpy(r.host, h->blk.h.host, sizeof(r.host));
+	memcpy(r.path, h->blk.h.path, sizeof(r.path));
+	s->req = join_request_start(h->join, &r);
+}
+
+/* gRPC: a grpc-status other than OK is the request's status. */
+static void note_grpc_status(struct request *r, const struct h2_block *b)
+{
+	if (b->grpc_status < 0)
+		return;
+	r->has_grpc_status = true;
+	r->grpc_status = (int16_t)b->grpc_status;
+	if (b->grpc_status)
+		r->status = h2_grpc_http_status(b->grpc_status);
+}
+
+static void response_block(struct h2_conn *h, const struct h2_frame_ev *ev)
+{
+	struct h2_stream *s = stream_find(h, ev->stream);
+	struct request *r = s ? join_request(h->join, s->req) : NULL;
+
+	if (!s)
+		return;
+	if (!s->responded && h->blk.status >= 100 && h->blk.status < 200)
+		return;		/* 100-continue and the like: the final answer follows */
+	if (r && !s->responded && h->blk.status) {
+		s->responded = true;
+		r->status = h->blk.status;
+		r->ts_response = h->cur->ts;
+		note_grpc_status(r, &h->blk);
+		join_request_answered(h->join, s->req);
+	} else if (r) {
+		note_grpc_status(r, &h->blk);	/* trailers */
+	}
+	if (ev->end_stream)
+		stream_end(h, s, h->cur->ts);
+}
+
+/* RST_STREAM.  By the client before any response: it gave up (CANCEL
+ * mostly), a client abort.  By the gateway: the stream failed there with
+ * no status (REFUSED_STREAM, INTERNAL_ERROR), or its answer was cut. */
+static void stream_reset(struct h2_conn *h, const struct h2_frame_ev *ev, bool by_client)
+{
+	struct h2_stream *s = stream_find(h, ev->stream);
+	struct request *r = s ? join_request(h->join, s->req) : NULL;
+	uint64_t ts = h->cur->ts;
+
+	if (!s)
+		return;
+	if (r) {
+		r->h2_rst_code = ev->error_code;
+		r->h2_rst_by_client = by_client;
+		r->h2_rst = true;
+	}
+	if (by_client) {
+		h->st->resets_by_client++;
+		if (r && !s->responded) {
+			r->client_closed = true;
+			r->ts_client_fin = ts;
+		}
+	} else {
+		h->st->resets_by_gateway++;
+		if (r && s->responded && ev->error_code != H2_NO_ERROR)
+			r->truncated = true;
+	}
+	stream_end(h, s, ts);
+}
+
+static void on_frame(void *ctx, const struct h2_frame_ev *ev)
+{
+	struct h2_conn *h = ctx;
+	bool from_client = h->cur_request;
+
+	switch (ev->type) {
+	case H2_HEADERS:
+		if (!h->upstream)
+			from_client ? request_block(h, ev) : response_block(h, ev);
+		block_reset(&h->blk);
+		break;
+	case H2_PUSH_PROMISE:
+		block_reset(&h->blk);
+		break;
+	case H2_DATA:
+		if (!h->upstream && !from_client && stream_find(h, ev->stream))
+			stream_end(h, stream_find(h, ev->stream), h->cur->ts);
+		break;
+	case H2_RST_STREAM:
+		if (!h->upstream)
+			stream_reset(h, ev, from_client);
+		break;
+	case H2_GOAWAY:
+		if (h->nstreams)
+			h->st->goaways++;
+		break;
+	case H2_SETTINGS:
+		/* Its sender decodes with that table: the other direction's encoder may use it. */
+		if (ev->table_size != UINT32_MAX)
+			h2_reader_table_size(&h->rd[from_client ? 0 : 1], ev->table_size);
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct h2_frame_cbs cbs = { .field = on_field, .frame = on_frame };
+
+int h2_conn_feed(struct h2_conn *h, const struct gs_http_event *e, bool is_request)
+{
+	struct h2_reader *r = &h->rd[is_request ? 1 : 0];
+
+	if (h->broken)
+		return -1;
+	h->cur = e;
+	h->cur_request = is_request;
+	if (h2_reader_feed(r, e->data, e->cap_len, e->len, e->stream_off, &cbs, h) < 0) {
+		h->broken = true;
+		h->st->broken_conns++;
+		log_debug("HTTP/2 connection of %s: %s at offset %llu; no longer decoded",
+			  h->proto.client, r->error, (unsigned long long)r->error_off);
+	}
+	h->cur = NULL;
+	block_reset(&h->blk);
+	return h->broken ? -1 : 0;
+}
+
+void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx)
+{
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
+		struct h2_stream *s = &h->streams[i];
+		struct request *r;
+
+		if (!s->id)
+			continue;
+		r = join_request(h->join, s->req);
+		if (r && s->responded) {
+			stream_end(h, s, ts_last_tx ? ts_last_tx : ts_close);
+			continue;
+		}
+		if (r) {
+			r->client_closed = client_fin;
+			if (client_fin)
+				r->ts_client_fin = ts_close;
+		}
+		stream_end(h, s, ts_close);
+	}
+}

@@ -8,7 +8,8 @@
 # kernel has them), and prints everything on the console with a prefix
 # per source: GS-ERR/GS-OUT gatescope, GS-TCP the TCP clients' own record,
 # GS-NGX nginx's access log, GS-STL the stalling proxy's; the second run's
-# lines are GS-KERR/GS-KOUT/GS-KNGX.  Every wait is bounded.
+# lines are GS-KERR/GS-KOUT/GS-KNGX.  Booted with GS_MODE=bench, it runs
+# kernel_vm_bench.sh instead.  Every wait is bounded.
 /bin/busybox --install -s /bin
 export PATH=/bin:/gs
 mkdir -p /proc /sys /dev /tmp /etc
@@ -77,6 +78,12 @@ start_gs() {	# out err args...
 get() {	# url (an HTTP error status is no failure here: the checks read the logs)
 	timeout 15 wget -q -O /dev/null "$1" 2>/tmp/wget.err || echo "GS-VM wget $1: $(cat /tmp/wget.err)"
 }
+
+if [ "$GS_MODE" = bench ]; then
+	. /gs/kernel_vm_bench.sh
+	echo GS-VM-END
+	poweroff -f
+fi
 
 start_gs /tmp/gs.json /tmp/gs.err -c gs-httpd,wget,gs-tcp,nginx,gs-stallproxy --json -e all -d $GS_D
 for n in 1 2 3; do get http://127.0.0.1:8080/items/$n; done

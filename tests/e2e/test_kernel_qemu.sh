@@ -31,36 +31,13 @@ GS_D=12				# gatescope -d inside the VM
 for tool in qemu-system-x86_64 cpio gzip; do
 	command -v $tool >/dev/null || { skip $T "$tool missing (tools/install-deps.sh installs qemu-system-x86 and cpio)"; exit 0; }
 done
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-for f in "$GS_BIN" "$GS_TOOLS/gs-tcp" "$GS_TOOLS/gs-httpd" "$GS_TOOLS/gs-stallproxy" \
-	"$GS_TOOLS/gs-hookplan" "$NGINX"; do
+for f in "$GS_BIN" "$GS_TOOLS/gs-hookplan" $(gs_vm_binaries); do
 	[ -x "$f" ] || { fail $T "$f not built"; exit 1; }
 done
 if ! gs_busybox_fetch; then
 	skip $T "cannot get busybox-static: $GS_KERR"
 	exit 0
 fi
-
-# Every binary with the shared libraries ldd resolves, at their own paths.
-add_binary() {	# root file dest
-	local root=$1 lib
-	install -D -m 0755 "$2" "$root/$3"
-	for lib in $(ldd "$2" | grep -o '/[^ ]*'); do
-		[ -e "$root$lib" ] || install -D -m 0755 "$lib" "$root$lib"
-	done
-}
-
-build_initramfs() {	# out
-	local root=$GS_TMP/root
-	install -D -m 0755 "$GS_BUSYBOX" "$root/bin/busybox"
-	add_binary "$root" "$GS_BIN" gs/gatescope
-	add_binary "$root" "$GS_TOOLS/gs-tcp" gs/gs-tcp
-	add_binary "$root" "$GS_TOOLS/gs-httpd" gs/gs-httpd
-	add_binary "$root" "$GS_TOOLS/gs-stallproxy" gs/gs-stallproxy
-	add_binary "$root" "$NGINX" gs/nginx
-	install -D -m 0755 "$GS_ROOT/tests/e2e/kernel_vm_init.sh" "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
-}
 
 # Boot one kernel; leaves its console in $GS_TMP/REL.txt and the VM's
 # gatescope JSON in $GS_TMP/REL.json.  Returns 2 if qemu itself cannot run.
@@ -128,6 +105,11 @@ verify() {	# rel
 		"plan: $(grep -E '^(candidates|data_ready)' <<<"$plan" | tr '\n' ' ');" \
 		"$(grep -c '^GS-ERR gatescope: degraded' "$C") degraded line(s)"
 	grep '^GS-ERR gatescope: degraded' "$C" | sed "s/^GS-ERR /NOTE $rel: /"
+	# One line per kernel for the README's table.
+	echo "MATRIX $rel | capture: $(sed -n 's/^GS-ERR .*HTTP capture: \([^;,]*\).*/\1/p' "$C")" \
+		"| data arrival: $(sed -n 's/^data_ready //p' <<<"$plan")" \
+		"| kprobe run: $(sed -n 's/^GS-KERR .*HTTP capture: \([^;,]*\).*/\1/p' "$C")" \
+		"| degraded: $(sed -n 's/^GS-ERR gatescope: degraded: //p' "$C" | tr '\n' ';')"
 	"$GS_ROOT/tests/e2e/kernel_vm_check.py" "$C" "$rel" \
 		"$(sed -n 's/^capture_path //p' <<<"$plan")" "$(sed -n 's/^data_ready //p' <<<"$plan")" ||
 		GS_FAILS=$((GS_FAILS + 1))
@@ -136,7 +118,7 @@ verify() {	# rel
 }
 
 start=$SECONDS
-build_initramfs "$GS_TMP/initrd.gz"
+gs_vm_initramfs "$GS_TMP/initrd.gz"
 echo "initramfs: $(du -k "$GS_TMP/initrd.gz" | cut -f1) KiB in $((SECONDS - start))s"
 begin=$SECONDS
 n=0

@@ -22,7 +22,7 @@ mount -t tracefs tracefs /sys/kernel/tracing
 ip link set lo up
 # From the kernel command line (the kernel hands init its unknown
 # NAME=value parameters as environment):
-GS_D=${GS_D:-12}		# gatescope -d of the first run
+GS_D=${GS_D:-120}		# gatescope -d: a bound; runs end once the traffic did
 GS_KPROBE=${GS_KPROBE:-1}	# the second run, kprobes forced (when the kernel has them)
 echo "GS-VM kernel $(uname -r)"
 
@@ -75,6 +75,14 @@ start_gs() {	# out err args...
 	done
 }
 
+# Stop gatescope once every request is over and its late facts are in
+# (the TCP facts wait is 3 s), not at a fixed time a slow VM may not meet.
+stop_gs() {
+	sleep 4
+	kill -INT $gs 2>/dev/null
+	wait $gs
+}
+
 get() {	# url (an HTTP error status is no failure here: the checks read the logs)
 	timeout 15 wget -q -O /dev/null "$1" 2>/tmp/wget.err || echo "GS-VM wget $1: $(cat /tmp/wget.err)"
 }
@@ -99,15 +107,15 @@ get 'http://127.0.0.1:8090/slow/1?ms=4000'
 { printf 'GET /stall/1 HTTP/1.1\r\nHost: 127.0.0.1:8091\r\nUser-Agent: gs-vm\r\nAccept: */*\r\n\r\n'
   sleep 3; } | timeout 10 nc 127.0.0.1 8091 >/dev/null
 get http://127.0.0.1:8091/ok/1
-wait $gs
+stop_gs
 echo "GS-RC $?"
 cp $N/access.log /tmp/ngx1.log
 
 if [ "$GS_KPROBE" = 1 ] && [ -e /sys/bus/event_source/devices/kprobe/type ]; then
-	start_gs /tmp/gsk.json /tmp/gsk.err --capture-path kprobe -c nginx --json -e all -d 5
+	start_gs /tmp/gsk.json /tmp/gsk.err --capture-path kprobe -c nginx --json -e all -d $GS_D
 	get http://127.0.0.1:8090/api/items/3
 	get http://127.0.0.1:8090/status/404
-	wait $gs
+	stop_gs
 	echo "GS-KRC $?"
 	tail -n +$(($(wc -l </tmp/ngx1.log) + 1)) $N/access.log | sed 's/^/GS-KNGX /'
 	sed 's/^/GS-KERR /' /tmp/gsk.err

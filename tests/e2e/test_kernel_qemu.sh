@@ -24,9 +24,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kernel_lib.sh"
 T=kernel_qemu
-BUDGET=${GS_VM_SECONDS:-150}	# TCG is slow: all boots together, so the test stays under 3 min
-MIN_VM=60			# a boot needs this much of the budget to be tried
-GS_D=12				# gatescope -d inside the VM
+BUDGET=${GS_VM_SECONDS:-200}	# TCG is slow: all boots together, so the test stays under 4 min
+MIN_VM=75			# a boot needs this much of the budget to be tried
+GS_D=100			# gatescope -d inside the VM: a bound (the runs end with the traffic)
 
 for tool in qemu-system-x86_64 cpio gzip; do
 	command -v $tool >/dev/null || { skip $T "$tool missing (tools/install-deps.sh installs qemu-system-x86 and cpio)"; exit 0; }

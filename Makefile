@@ -6,6 +6,9 @@
 #   make fixtures   rewrite tests/fixtures/*.gsr in today's record format
 #   make demo       install dependencies, build, run the netns demo
 #   make bench      install dependencies, build, run the benchmarks
+#   make test-kernels  the kernel matrix alone: Debian 12's 6.1 and 6.12
+#                   booted under qemu, every check on each (make test runs
+#                   it too, with the kprobe run on the first kernel only)
 #   make install    copy build/gatescope to $(PREFIX)/sbin, the man page to
 #                   $(PREFIX)/share/man/man8 (DESTDIR= for staging)
 #   make sanitize   build the ASan+UBSan unit tests and the fuzzing harnesses
@@ -68,7 +71,7 @@ BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench install clean tools sanitize fuzz fixtures FORCE
+.PHONY: all deps test unit e2e demo bench install clean tools sanitize fuzz fixtures test-kernels FORCE
 
 all: $(BUILD)/gatescope
 
@@ -192,6 +195,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOL_BINS) $(SAN_UNITS) $(FUZZ_BINS)
 	$(Q)tests/run.sh
 
+# The kernel matrix with every check on every kernel (and more time).
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
+	$(Q)GS_VM_FULL=1 GS_VM_SECONDS=$${GS_VM_SECONDS:-400} tests/run.sh e2e kernel_
+
 # Long fuzzing: each harness FUZZ_SECONDS, its corpus kept in build/fuzz/.
 fuzz: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do tests/fuzz/run.sh $$(basename $$f) $(FUZZ_SECONDS) || exit 1; done
@@ -203,6 +211,7 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
 	$(Q)tools/bench
+	$(Q)tools/bench-kernels.sh
 
 install: $(BUILD)/gatescope
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/gatescope

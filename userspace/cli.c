@@ -52,9 +52,12 @@ void cli_usage(FILE *out)
 "                              their upstream connection's TCP facts\n"
 "      --capture-bytes N       bytes of each HTTP head captured (default " STR(GS_CAPTURE_DEFAULT) ",\n"
 "                              max " STR(GS_CAPTURE_MAX) "); longer heads are counted as truncated\n"
-"      --capture-path PATH     how HTTP bytes are read: auto (default: socket\n"
-"                              tracepoints if the kernel has them), socket,\n"
-"                              syscall (fallback; slows every syscall a little),\n"
+"      --capture-path PATH     how HTTP bytes are read: auto (default: the first\n"
+"                              of these this kernel allows), tracepoint (socket\n"
+"                              tracepoints: 6.18 has them, 6.12 not), fentry\n"
+"                              (fentry/fexit on tcp_sendmsg, tcp_recvmsg), kprobe\n"
+"                              (kprobes on them), syscalls (raw syscall\n"
+"                              tracepoints: slows every syscall a little);\n"
 "                              off (TCP facts only)\n"
 "      --tls MODE              HTTPS: auto (default) reads the plaintext of TLS\n"
 "                              connections with uprobes on each libssl the traced\n"
@@ -200,15 +203,26 @@ static enum cli_result parse_events(const char *s, struct options *o)
 
 static enum cli_result parse_capture_path(const char *s, struct options *o)
 {
-	static const char *names[] = { "auto", "socket", "syscall", "off" };
+	/* Same order as enum capture_path; socket and syscall: the names
+	 * before fentry and kprobes were paths too. */
+	static const char *names[] = { "auto", "tracepoint", "fentry", "kprobe", "syscalls", "off" };
+	static const struct { const char *name; int path; } aliases[] = {
+		{ "socket", 1 }, { "syscall", 4 },
+	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!strcmp(s, names[i])) {
-			o->capture_path = i;	/* same order as enum capture_path */
+			o->capture_path = i;
 			return CLI_OK;
 		}
 	}
-	return usage_error("--capture-path: unknown value '%s' (auto, socket, syscall, off)", s);
+	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++) {
+		if (!strcmp(s, aliases[i].name)) {
+			o->capture_path = aliases[i].path;
+			return CLI_OK;
+		}
+	}
+	return usage_error("--capture-path: unknown value '%s' (auto, tracepoint, fentry, kprobe, syscalls, off)", s);
 }
 
 static enum cli_result parse_tls(const char *s, struct options *o)

@@ -104,11 +104,24 @@ int loader_add_port(struct loader *l, uint16_t port)
 const char *capture_path_name(enum capture_path p)
 {
 	switch (p) {
-	case CAPTURE_SOCKET: return "socket tracepoints";
+	case CAPTURE_TRACEPOINT: return "socket tracepoints";
+	case CAPTURE_FENTRY: return "fentry on tcp_sendmsg/tcp_recvmsg";
+	case CAPTURE_KPROBE: return "kprobes on tcp_sendmsg/tcp_recvmsg";
 	case CAPTURE_SYSCALL: return "syscall tracepoints (fallback)";
 	case CAPTURE_OFF: return "off";
 	default: return "auto";
 	}
+}
+
+const char *capture_path_arg(enum capture_path p)
+{
+	static const char *const arg[CAPTURE__COUNT] = {
+		[CAPTURE_AUTO] = "auto", [CAPTURE_TRACEPOINT] = "tracepoint",
+		[CAPTURE_FENTRY] = "fentry", [CAPTURE_KPROBE] = "kprobe",
+		[CAPTURE_SYSCALL] = "syscalls", [CAPTURE_OFF] = "off",
+	};
+
+	return (unsigned)p < CAPTURE__COUNT ? arg[p] : "auto";
 }
 
 /* Does the kernel have this tracepoint as a BTF-typed (tp_btf) hook? */
@@ -120,6 +133,26 @@ static bool kernel_has_tp(const struct btf *vmlinux, const char *tp)
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+/* The number of parameters of a kernel function, -1 if BTF lacks it;
+ * *at: the index of the one called `arg` (-1 if none). */
+static int kernel_fn_params(const struct btf *vmlinux, const char *fn, const char *arg, int *at)
+{
+	const struct btf_type *t;
+	int id;
+
+	if (at)
+		*at = -1;
+	if (!vmlinux || (id = btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC)) <= 0)
+		return -1;
+	t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+	if (!t || !btf_is_func_proto(t))
+		return -1;
+	for (int i = 0; at && i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(vmlinux, btf_params(t)[i].name_off), arg))
+			*at = i;
+	return btf_vlen(t);
+}
+
 static void set_autoload(struct bpf_object *obj, const char *prefix, bool on)
 {
 	struct bpf_program *prog;
@@ -129,49 +162,111 @@ static void set_autoload(struct bpf_object *obj, const char *prefix, bool on)
 			bpf_program__set_autoload(prog, on);
 }
 
-void loader_plan(const struct btf *vmlinux, enum capture_path want, struct hook_plan *p)
+/* Can the kernel run this path at all (the load may still refuse it)? */
+static bool path_possible(const struct hook_plan *p, enum capture_path c, bool kprobes)
 {
+	switch (c) {
+	case CAPTURE_TRACEPOINT: return p->socket_tps;
+	case CAPTURE_FENTRY: return p->tcp_fns;
+	case CAPTURE_KPROBE: return p->tcp_fns && kprobes;
+	default: return true;
+	}
+}
+
+void loader_plan(const struct btf *vmlinux, enum capture_path want, bool kprobes,
+		 struct hook_plan *p)
+{
+	/* Preference: cheapest for the rest of the host first. */
+	static const enum capture_path order[] = {
+		CAPTURE_TRACEPOINT, CAPTURE_FENTRY, CAPTURE_KPROBE, CAPTURE_SYSCALL,
+	};
+	int flags_at = -1;
+
+	memset(p, 0, sizeof(*p));
 	p->socket_tps = kernel_has_tp(vmlinux, "tcp_sendmsg_locked") &&
 			kernel_has_tp(vmlinux, "sock_send_length") &&
 			kernel_has_tp(vmlinux, "sock_recv_length");
+	/* tcp_recvmsg(sk, msg, len, [nonblock,] flags, [addr_len]): where
+	 * flags is depends on the kernel (nonblock went in 5.19, addr_len
+	 * later): its index comes from the kernel's BTF, by name. */
+	p->tcp_fns = kernel_fn_params(vmlinux, "tcp_sendmsg", NULL, NULL) == 3 &&
+		     kernel_fn_params(vmlinux, "tcp_recvmsg", "flags", &flags_at) >= 4 &&
+		     flags_at >= 3 && kernel_fn_params(vmlinux, "sock_def_readable", NULL, NULL) == 1;
+	p->recvmsg_flags_arg = flags_at >= 3 ? flags_at : 3;
 	p->data_ready = kernel_has_tp(vmlinux, "sk_data_ready");
 	p->error_report = kernel_has_tp(vmlinux, "inet_sk_error_report");
-	p->capture = want;
-	if (want == CAPTURE_AUTO || (want == CAPTURE_SOCKET && !p->socket_tps))
-		p->capture = p->socket_tps ? CAPTURE_SOCKET : CAPTURE_SYSCALL;
+	if (want != CAPTURE_AUTO) {
+		if (path_possible(p, want, kprobes))
+			p->candidates[p->ncandidates++] = want;
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+			if (path_possible(p, order[i], kprobes))
+				p->candidates[p->ncandidates++] = order[i];
+	}
+	p->capture = p->ncandidates ? p->candidates[0] : want;
 }
 
-void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p)
+enum data_ready_hook loader_data_ready_hook(const struct hook_plan *p, enum capture_path c)
 {
-	bool socket = p->capture == CAPTURE_SOCKET;
+	if (p->data_ready)
+		return DATA_READY_TRACEPOINT;
+	if (c == CAPTURE_FENTRY)
+		return DATA_READY_FENTRY;
+	if (c == CAPTURE_KPROBE)
+		return DATA_READY_KPROBE;
+	return DATA_READY_NONE;
+}
 
-	bpf_program__set_autoload(skel->progs.gs_sendmsg, socket);
-	bpf_program__set_autoload(skel->progs.gs_send_length, socket);
-	bpf_program__set_autoload(skel->progs.gs_recv_length, socket);
-	set_autoload(skel->obj, "gs_sys_", p->capture == CAPTURE_SYSCALL);
-	skel->rodata->http_enabled = p->capture != CAPTURE_OFF;
-	bpf_program__set_autoload(skel->progs.gs_data_ready, p->data_ready);
+void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p, enum capture_path c)
+{
+	enum data_ready_hook dr = loader_data_ready_hook(p, c);
+
+	bpf_program__set_autoload(skel->progs.gs_sendmsg, c == CAPTURE_TRACEPOINT);
+	bpf_program__set_autoload(skel->progs.gs_send_length, c == CAPTURE_TRACEPOINT);
+	bpf_program__set_autoload(skel->progs.gs_recv_length, c == CAPTURE_TRACEPOINT);
+	bpf_program__set_autoload(skel->progs.gs_fn_sendmsg, c == CAPTURE_FENTRY);
+	bpf_program__set_autoload(skel->progs.gs_fn_sendmsg_ret, c == CAPTURE_FENTRY);
+	bpf_program__set_autoload(skel->progs.gs_fn_recvmsg_ret, c == CAPTURE_FENTRY);
+	bpf_program__set_autoload(skel->progs.gs_kp_sendmsg, c == CAPTURE_KPROBE);
+	bpf_program__set_autoload(skel->progs.gs_kp_sendmsg_ret, c == CAPTURE_KPROBE);
+	bpf_program__set_autoload(skel->progs.gs_kp_recvmsg, c == CAPTURE_KPROBE);
+	bpf_program__set_autoload(skel->progs.gs_kp_recvmsg_ret, c == CAPTURE_KPROBE);
+	set_autoload(skel->obj, "gs_sys_", c == CAPTURE_SYSCALL);
+	skel->rodata->http_enabled = c != CAPTURE_OFF;
+	skel->rodata->recvmsg_flags_arg = p->recvmsg_flags_arg;
+	bpf_program__set_autoload(skel->progs.gs_data_ready, dr == DATA_READY_TRACEPOINT);
+	bpf_program__set_autoload(skel->progs.gs_fn_data_ready, dr == DATA_READY_FENTRY);
+	bpf_program__set_autoload(skel->progs.gs_kp_data_ready, dr == DATA_READY_KPROBE);
 	bpf_program__set_autoload(skel->progs.gs_error_report, p->error_report);
+	/* The kprobe path's per-thread table exists only where it runs. */
+	if (c != CAPTURE_KPROBE)
+		bpf_map__set_max_entries(skel->maps.kp_calls, 1);
 }
 
-/* Pick the hooks this kernel has; say in one line what is degraded. */
-static enum capture_path choose_hooks(struct gatescope_bpf *skel, enum capture_path want)
+/* Kernels built without CONFIG_KPROBES have no kprobe event source. */
+static bool kernel_has_kprobes(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	struct hook_plan p;
+	return access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0;
+}
 
-	loader_plan(vmlinux, want, &p);
-	btf__free(vmlinux);
-	if (want == CAPTURE_SOCKET && !p.socket_tps)
-		log_warn("--capture-path socket: this kernel lacks the tcp_sendmsg_locked / sock_*_length tracepoints (6.18 has them, 6.12 not all); using the raw syscall tracepoints");
-	else if (want == CAPTURE_AUTO && !p.socket_tps)
-		log_info("degraded: no socket I/O tracepoints on this kernel; HTTP capture uses the raw syscall tracepoints (slower for every process)");
-	if (!p.data_ready)
-		log_info("degraded: no sk_data_ready tracepoint; gateway_stall evidence (unread response bytes) unavailable");
-	if (!p.error_report)
-		log_info("degraded: no inet_sk_error_report tracepoint; socket errno not recorded");
-	loader_apply_plan(skel, &p);
-	return p.capture;
+/* Why the path asked for cannot run on this kernel. */
+static void log_path_missing(enum capture_path want, const struct hook_plan *p)
+{
+	switch (want) {
+	case CAPTURE_TRACEPOINT:
+		log_err("--capture-path tracepoint: this kernel lacks the tcp_sendmsg_locked / sock_send_length / sock_recv_length tracepoints (6.18 has them; 6.1 and 6.12 do not): try fentry or kprobe");
+		break;
+	case CAPTURE_FENTRY:
+	case CAPTURE_KPROBE:
+		if (!p->tcp_fns)
+			log_err("--capture-path %s: this kernel's BTF lacks tcp_sendmsg(sk, msg, size), tcp_recvmsg or sock_def_readable with the expected arguments",
+				capture_path_arg(want));
+		else
+			log_err("--capture-path kprobe: this kernel has no kprobes (CONFIG_KPROBES)");
+		break;
+	default:
+		log_err("--capture-path %s: not available on this kernel", capture_path_arg(want));
+	}
 }
 
 /* Bytes each CPU queues before it wakes userspace: with every CPU just
@@ -210,12 +305,16 @@ static int fill_filters(struct loader *l, const struct loader_opts *o)
 	return 0;
 }
 
-int loader_start(struct loader *l, const struct loader_opts *o)
+/* Open, configure and load the skeleton with capture path c.  quiet:
+ * another path follows if this one fails, so libbpf's warnings would only
+ * alarm (-v still shows them). */
+static int load_path(struct loader *l, const struct loader_opts *o, const struct hook_plan *p,
+		     enum capture_path c, bool quiet)
 {
+	libbpf_print_fn_t print = NULL;
 	struct gatescope_bpf *skel;
 	int err;
 
-	memset(l, 0, sizeof(*l));
 	skel = gatescope_bpf__open();
 	if (!skel) {
 		log_err("cannot open BPF object: %s", strerror(errno));
@@ -228,27 +327,69 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
 	skel->rodata->wakeup_bytes = wakeup_share(bpf_map__max_entries(skel->maps.events));
 	skel->rodata->capture_bytes = o->capture_bytes;
-	l->max_conns = o->max_conns;
-	l->capture = choose_hooks(skel, o->capture);
-	tls_configure(&l->tls, skel, o->tls, l->capture != CAPTURE_OFF);
+	loader_apply_plan(skel, p, c);
+	tls_configure(&l->tls, skel, o->tls, c != CAPTURE_OFF);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
-
+	if (quiet && !log_verbose())
+		print = libbpf_set_print(NULL);
 	err = gatescope_bpf__load(skel);
-	if (err) {
-		log_err("cannot load BPF programs: %s (run with -v for the verifier log)", strerror(-err));
-		goto fail;
+	if (!err && fill_filters(l, o))
+		err = -EINVAL;
+	else if (!err && (err = gatescope_bpf__attach(skel)))
+		log_debug("cannot attach the %s programs: %s", capture_path_arg(c), strerror(-err));
+	if (quiet && !log_verbose())
+		libbpf_set_print(print);
+	if (!err) {
+		l->capture = c;
+		l->data_ready = loader_data_ready_hook(p, c);
+		return 0;
 	}
-	if (fill_filters(l, o))
-		goto fail;
-	err = gatescope_bpf__attach(skel);
-	if (err) {
-		log_err("cannot attach BPF programs: %s", strerror(-err));
-		goto fail;
-	}
-	return 0;
-fail:
+	if (!quiet)
+		log_err("cannot load or attach the BPF programs (HTTP capture: %s): %s (run with -v for the verifier log)",
+			capture_path_name(c), strerror(-err));
 	loader_stop(l);
 	return -1;
+}
+
+/* Say in one line each what this kernel degrades. */
+static void log_degraded(const struct loader *l, const struct hook_plan *p, enum capture_path want)
+{
+	if (want == CAPTURE_AUTO && l->capture == CAPTURE_SYSCALL)
+		log_info("degraded: no socket I/O tracepoints, fentry or kprobes on tcp_sendmsg/tcp_recvmsg here; HTTP capture uses the raw syscall tracepoints (slower for every process)");
+	if (l->data_ready == DATA_READY_NONE && l->capture != CAPTURE_OFF)
+		log_info("degraded: no sk_data_ready tracepoint%s; gateway_stall evidence (unread response bytes) unavailable",
+			 p->tcp_fns ? " and the capture path hooks no sock_def_readable" : "");
+	if (!p->error_report)
+		log_info("degraded: no inet_sk_error_report tracepoint; socket errno not recorded");
+}
+
+int loader_start(struct loader *l, const struct loader_opts *o)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct hook_plan p;
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	l->max_conns = o->max_conns;
+	loader_plan(vmlinux, o->capture, kernel_has_kprobes(), &p);
+	btf__free(vmlinux);
+	if (!p.ncandidates) {
+		log_path_missing(o->capture, &p);
+		return -1;
+	}
+	for (i = 0; i < p.ncandidates; i++) {
+		bool last = i == p.ncandidates - 1;
+
+		if (!load_path(l, o, &p, p.candidates[i], !last))
+			break;
+		if (!last)
+			log_info("HTTP capture: the kernel refused %s; trying %s",
+				 capture_path_name(p.candidates[i]), capture_path_name(p.candidates[i + 1]));
+	}
+	if (i == p.ncandidates)
+		return -1;
+	log_degraded(l, &p, o->capture);
+	return 0;
 }
 
 void loader_stop(struct loader *l)

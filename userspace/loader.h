@@ -17,10 +17,21 @@ struct ring_buffer;
 
 /* How HTTP bytes are captured. */
 enum capture_path {
-	CAPTURE_AUTO = 0,	/* socket tracepoints if the kernel has them, else syscalls */
-	CAPTURE_SOCKET,		/* tcp_sendmsg_locked + sock_{send,recv}_length */
-	CAPTURE_SYSCALL,	/* raw tracepoints sys_enter/sys_exit for read, write, ...: the fallback */
+	CAPTURE_AUTO = 0,	/* the first of the paths below this kernel allows */
+	CAPTURE_TRACEPOINT,	/* tcp_sendmsg_locked + sock_{send,recv}_length */
+	CAPTURE_FENTRY,		/* fentry/fexit on tcp_sendmsg, tcp_recvmsg */
+	CAPTURE_KPROBE,		/* kprobes/kretprobes on the same functions */
+	CAPTURE_SYSCALL,	/* raw tracepoints sys_enter/sys_exit for read, write, ...: the last resort */
 	CAPTURE_OFF,		/* TCP facts only */
+	CAPTURE__COUNT,
+};
+
+/* Where the sk_data_ready fact (gateway_stall evidence) comes from. */
+enum data_ready_hook {
+	DATA_READY_NONE = 0,
+	DATA_READY_TRACEPOINT,	/* tp_btf/sk_data_ready (6.6+) */
+	DATA_READY_FENTRY,	/* fentry/sock_def_readable */
+	DATA_READY_KPROBE,	/* kprobe/sock_def_readable */
 };
 
 struct loader_opts {
@@ -41,24 +52,39 @@ struct loader {
 	struct gatescope_bpf *skel;
 	uint32_t max_conns;
 	enum capture_path capture;	/* the path actually in use */
+	enum data_ready_hook data_ready;	/* gateway_stall evidence: its hook */
 	struct tls_attach tls;		/* libssl uprobes, attached after the start */
 };
 
+/* "socket tracepoints", "fentry on tcp_sendmsg/tcp_recvmsg", ... */
 const char *capture_path_name(enum capture_path p);
+/* The --capture-path value naming it: "tracepoint", "fentry", ... */
+const char *capture_path_arg(enum capture_path p);
 
 /* The hooks the loader uses on a kernel, decided from its BTF alone (the
  * tracepoints it has), so another kernel's BTF file can be checked too. */
 struct hook_plan {
-	enum capture_path capture;	/* the HTTP capture path */
+	enum capture_path capture;	/* the HTTP capture path (the first candidate) */
+	/* The paths to try, in order of preference: the kernel may still
+	 * refuse one at load (fentry without BPF trampolines, no kprobes). */
+	enum capture_path candidates[CAPTURE__COUNT];
+	int ncandidates;		/* 0: the path asked for does not exist here */
 	bool socket_tps;		/* tcp_sendmsg_locked + sock_{send,recv}_length exist */
-	bool data_ready;		/* sk_data_ready: gateway_stall evidence */
+	bool tcp_fns;			/* tcp_sendmsg, tcp_recvmsg, sock_def_readable in BTF */
+	bool data_ready;		/* sk_data_ready tracepoint: gateway_stall evidence */
 	bool error_report;		/* inet_sk_error_report: socket errno */
+	unsigned recvmsg_flags_arg;	/* index of tcp_recvmsg's flags (3 since 5.19, 4 before) */
 };
 
-/* vmlinux: that kernel's BTF (NULL: none, nothing optional is used). */
-void loader_plan(const struct btf *vmlinux, enum capture_path want, struct hook_plan *p);
-/* Set the skeleton's autoload flags and rodata to the plan (before load). */
-void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p);
+/* vmlinux: that kernel's BTF (NULL: none, nothing optional is used).
+ * kprobes: the kernel has kprobes (BTF cannot tell). */
+void loader_plan(const struct btf *vmlinux, enum capture_path want, bool kprobes,
+		 struct hook_plan *p);
+/* The hook for the data-arrival fact on capture path c. */
+enum data_ready_hook loader_data_ready_hook(const struct hook_plan *p, enum capture_path c);
+/* Set the skeleton's autoload flags and rodata for capture path c of the
+ * plan (before load). */
+void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p, enum capture_path c);
 
 /* Capabilities (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, and CAP_SYS_RESOURCE
  * on kernels that charge maps to RLIMIT_MEMLOCK) and kernel BTF present?

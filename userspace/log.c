@@ -50,3 +50,8 @@ void log_quiet(bool q)
 {
 	quiet = q;
 }
+
+bool log_verbose(void)
+{
+	return verbose;
+}

@@ -8,6 +8,7 @@
 void log_init(bool verbose);
 /* No messages at all (fuzzing harnesses replay millions of broken inputs). */
 void log_quiet(bool quiet);
+bool log_verbose(void);
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

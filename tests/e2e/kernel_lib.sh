@@ -120,3 +120,37 @@ gs_busybox_fetch() {
 	rm -rf "$tmp"
 	[ -x "$GS_BUSYBOX" ] || { GS_KERR="no bin/busybox in busybox-static"; return 1; }
 }
+
+# The initramfs the kernel tests and benchmarks boot: busybox, gatescope,
+# nginx, bpftool and the test tools, each with the shared libraries ldd
+# resolves (at their own paths), and kernel_vm_init.sh as /init (which runs
+# kernel_vm_bench.sh instead of the checks when booted with GS_MODE=bench).
+GS_NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+GS_VM_TOOLS="gs-tcp gs-httpd gs-stallproxy gs-sysloop"
+
+gs_vm_binaries() {
+	local t
+	for t in $GS_VM_TOOLS; do echo "$GS_TOOLS/$t"; done
+	echo "$GS_NGINX"
+}
+
+gs_vm_add_binary() {	# root file dest
+	local root=$1 lib
+	install -D -m 0755 "$2" "$root/$3"
+	for lib in $(ldd "$2" | grep -o '/[^ ]*'); do
+		[ -e "$root$lib" ] || install -D -m 0755 "$lib" "$root$lib"
+	done
+}
+
+gs_vm_initramfs() {	# out (needs GS_BUSYBOX: gs_busybox_fetch)
+	local root=$GS_TMP/root t
+	install -D -m 0755 "$GS_BUSYBOX" "$root/bin/busybox"
+	gs_vm_add_binary "$root" "$GS_BIN" gs/gatescope
+	for t in $GS_VM_TOOLS; do gs_vm_add_binary "$root" "$GS_TOOLS/$t" gs/$t; done
+	gs_vm_add_binary "$root" "$GS_NGINX" gs/nginx
+	# bpftool reads the per-program run time (benchmarks only).
+	command -v bpftool >/dev/null && gs_vm_add_binary "$root" "$(command -v bpftool)" gs/bpftool
+	install -D -m 0755 "$GS_ROOT/tests/e2e/kernel_vm_init.sh" "$root/init"
+	install -D -m 0755 "$GS_ROOT/tests/e2e/kernel_vm_bench.sh" "$root/gs/kernel_vm_bench.sh"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
+}

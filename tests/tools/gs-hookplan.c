@@ -1,13 +1,17 @@
 /* gs-hookplan: which hooks gatescope's loader would use on another kernel,
  * decided from that kernel's BTF file by the loader's own code.
  *
- *   gs-hookplan VMLINUX [auto|socket|syscall|off]
+ *   gs-hookplan VMLINUX [auto|tracepoint|fentry|kprobe|syscalls|off]
  *
  * Opens the BPF skeleton built here (nothing is loaded: no root needed),
  * lets the loader plan and set autoload as it would at start-up, then
  * prints one line per program, "prog NAME SECTION load|skip present|missing",
- * and a last line "capture_path NAME".  Exits 1 if a program the loader
- * would load has no tracepoint in that BTF (the load would fail there). */
+ * then "candidates NAME..." (the paths the loader would try, in order),
+ * "data_ready HOOK" and a last line "capture_path NAME" (the first
+ * candidate: what runs unless the kernel refuses it; Debian's kernels have
+ * kprobes, so the plan assumes them).  Exits 1 if a program the loader
+ * would load has no tracepoint or function in that BTF (the load would
+ * fail there). */
 #include <stdio.h>
 #include <string.h>
 #include <bpf/btf.h>
@@ -15,15 +19,10 @@
 #include "gatescope.skel.h"
 #include "loader.h"
 
-static const char *const path_arg[] = {
-	[CAPTURE_AUTO] = "auto", [CAPTURE_SOCKET] = "socket",
-	[CAPTURE_SYSCALL] = "syscall", [CAPTURE_OFF] = "off",
-};
-
 static int parse_path(const char *s)
 {
-	for (int i = 0; i < (int)(sizeof(path_arg) / sizeof(path_arg[0])); i++)
-		if (!strcmp(s, path_arg[i]))
+	for (int i = 0; i < CAPTURE__COUNT; i++)
+		if (!strcmp(s, capture_path_arg(i)))
 			return i;
 	return -1;
 }
@@ -39,7 +38,14 @@ static bool attach_target_present(const struct btf *btf, const struct bpf_progra
 
 	if (!strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe"))
 		return true;
-	if (strncmp(sec, "tp_btf/", 7) || !tp)
+	if (!tp)
+		return false;
+	/* fentry/fexit attach to a BTF function; a kprobe needs the symbol,
+	 * which BTF's functions stand for. */
+	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6) ||
+	    !strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10))
+		return btf__find_by_name_kind(btf, tp + 1, BTF_KIND_FUNC) > 0;
+	if (strncmp(sec, "tp_btf/", 7))
 		return false;	/* only tp_btf programs besides */
 	snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
@@ -60,7 +66,13 @@ static int report(struct gatescope_bpf *skel, const struct btf *btf, const struc
 		if (load && !present)
 			missing++;
 	}
-	printf("capture_path %s\n", path_arg[p->capture]);
+	static const char *const dr[] = { "none", "tracepoint", "fentry", "kprobe" };
+
+	printf("candidates");
+	for (int i = 0; i < p->ncandidates; i++)
+		printf(" %s", capture_path_arg(p->candidates[i]));
+	printf("\ndata_ready %s\n", dr[loader_data_ready_hook(p, p->capture)]);
+	printf("capture_path %s\n", capture_path_arg(p->capture));
 	if (missing)
 		fprintf(stderr, "gs-hookplan: %d program(s) to load lack their tracepoint\n", missing);
 	return missing ? 1 : 0;
@@ -74,7 +86,7 @@ int main(int argc, char **argv)
 	int want = CAPTURE_AUTO, err = 2;
 
 	if (argc < 2 || argc > 3 || (argc == 3 && (want = parse_path(argv[2])) < 0)) {
-		fputs("usage: gs-hookplan VMLINUX [auto|socket|syscall|off]\n", stderr);
+		fputs("usage: gs-hookplan VMLINUX [auto|tracepoint|fentry|kprobe|syscalls|off]\n", stderr);
 		return 2;
 	}
 	btf = btf__parse(argv[1], NULL);
@@ -87,8 +99,8 @@ int main(int argc, char **argv)
 		fputs("gs-hookplan: cannot open the BPF skeleton\n", stderr);
 		goto cleanup;
 	}
-	loader_plan(btf, want, &plan);
-	loader_apply_plan(skel, &plan);
+	loader_plan(btf, want, true, &plan);
+	loader_apply_plan(skel, &plan, plan.capture);
 	err = report(skel, btf, &plan);
 cleanup:
 	gatescope_bpf__destroy(skel);

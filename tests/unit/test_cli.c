@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "http.h"
+#include "loader.h"
 #include "testlib.h"
 #include "tls_attach.h"
 #include "util.h"
@@ -181,6 +182,31 @@ static void test_recording_and_misc(void)
 	ASSERT_EQ(o.tls, TLS_AUTO);
 }
 
+static void expect_usage(const char *mention, const char *a, const char *b, const char *c);
+
+/* Every capture path by name, and the names older releases accepted. */
+static void test_capture_path(void)
+{
+	static const struct { const char *arg; int path; } cases[] = {
+		{ "auto", CAPTURE_AUTO }, { "tracepoint", CAPTURE_TRACEPOINT },
+		{ "fentry", CAPTURE_FENTRY }, { "kprobe", CAPTURE_KPROBE },
+		{ "syscalls", CAPTURE_SYSCALL }, { "off", CAPTURE_OFF },
+		{ "socket", CAPTURE_TRACEPOINT }, { "syscall", CAPTURE_SYSCALL },
+	};
+
+	ASSERT_EQ(ARGS("-d", "1"), CLI_OK);
+	ASSERT_EQ(o.capture_path, CAPTURE_AUTO);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		ASSERT_EQ(ARGS("--capture-path", cases[i].arg), CLI_OK);
+		ASSERT_EQ(o.capture_path, cases[i].path);
+		/* The name the loader prints parses back to the same path. */
+		ASSERT_EQ(ARGS("--capture-path", capture_path_arg(cases[i].path)), CLI_OK);
+		ASSERT_EQ(o.capture_path, cases[i].path);
+	}
+	expect_usage("'kprobes'", "--capture-path", "kprobes", NULL);
+	expect_usage("'fexit'", "--capture-path=fexit", NULL, NULL);
+}
+
 static void test_help_version(void)
 {
 	char want[64];
@@ -290,6 +316,7 @@ int main(void)
 	RUN_TEST(test_targets);
 	RUN_TEST(test_reporting);
 	RUN_TEST(test_recording_and_misc);
+	RUN_TEST(test_capture_path);
 	RUN_TEST(test_help_version);
 	RUN_TEST(test_bad_numbers);
 	RUN_TEST(test_bad_options);

@@ -206,6 +206,59 @@ static int fill_filters(struct loader *l, const struct loader_opts *o)
 	return 0;
 }
 
+/* Bounded walk: one syscall per entry (kernels before 6.6). */
+static uint64_t walk_conns(const struct loader *l)
+{
+	int fd = bpf_map__fd(l->skel->maps.conns);
+	uint64_t key, next, n = 0;
+	void *prev = NULL;
+
+	while (n < l->max_conns && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* The kernel's element count of conns, through the map iterator
+ * (bpf/conncount.bpf.c); -1 if the kernel does not keep one. */
+static int64_t counted_conns(const struct loader *l)
+{
+	struct bpf_link *link = l->skel->links.gs_count_conns;
+	int64_t n = -1;
+	int fd;
+
+	if (!link || (fd = bpf_iter_create(bpf_link__fd(link))) < 0)
+		return -1;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		n = -1;
+	close(fd);
+	return n;
+}
+
+uint64_t loader_live_conns(const struct loader *l)
+{
+	int64_t n = l->conns_counted ? counted_conns(l) : -1;
+
+	return n >= 0 ? (uint64_t)n : walk_conns(l);
+}
+
+/* Does this kernel count the conns map's entries?  Says so once if not. */
+static bool probe_conn_count(struct loader *l)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(l->skel->maps.conns), &info, &len))
+		return false;
+	l->skel->bss->conns_map_id = info.id;
+	if (counted_conns(l) >= 0)
+		return true;
+	log_debug("no map element count (kernel before 6.6): evictions are found by walking the connection table");
+	return false;
+}
+
 int loader_start(struct loader *l, const struct loader_opts *o)
 {
 	struct gatescope_bpf *skel;
@@ -241,6 +294,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		log_err("cannot attach BPF programs: %s", strerror(-err));
 		goto fail;
 	}
+	l->conns_counted = probe_conn_count(l);
 	return 0;
 fail:
 	loader_stop(l);
@@ -271,6 +325,21 @@ int loader_ring_fd(const struct loader *l)
 	return bpf_map__fd(l->skel->maps.events);
 }
 
+uint64_t loader_stat(const struct loader *l, enum gs_stat idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t k = idx;
+	uint64_t *vals, sum = 0;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stats), &k, vals))
+		for (int c = 0; c < ncpu; c++)
+			sum += vals[c];
+	free(vals);
+	return sum;
+}
+
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -287,19 +356,4 @@ void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])
 			out[k] += vals[c];
 	}
 	free(vals);
-}
-
-uint64_t loader_live_conns(const struct loader *l)
-{
-	int fd = bpf_map__fd(l->skel->maps.conns);
-	uint64_t key, next, n = 0;
-	void *prev = NULL;
-
-	/* Bounded: never more steps than the map can hold entries. */
-	while (n < l->max_conns && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	return n;
 }

@@ -26,9 +26,9 @@ struct xchg {
 
 struct http_conn {
 	struct http_conn *next;		/* hash chain */
+	struct http_conn *older, *newer; /* use order: the tracker's LRU list */
 	struct http_tracker *t;
 	uint64_t sk;
-	uint64_t last_use;
 	uint8_t dir;			/* enum gs_direction */
 	uint32_t pid;
 	char comm[GS_COMM_LEN + 1];
@@ -84,6 +84,31 @@ static struct http_conn *conn_find(struct http_tracker *t, uint64_t sk)
 	return c;
 }
 
+/* The LRU list, least recently used first: O(1) to mark a use, to drop a
+ * connection and to find the victim of a full table. */
+static void lru_remove(struct http_tracker *t, struct http_conn *c)
+{
+	*(c->older ? &c->older->newer : &t->lru_oldest) = c->newer;
+	*(c->newer ? &c->newer->older : &t->lru_newest) = c->older;
+	c->older = c->newer = NULL;
+}
+
+static void lru_append(struct http_tracker *t, struct http_conn *c)
+{
+	c->older = t->lru_newest;
+	c->newer = NULL;
+	*(t->lru_newest ? &t->lru_newest->newer : &t->lru_oldest) = c;
+	t->lru_newest = c;
+}
+
+static void lru_touch(struct http_tracker *t, struct http_conn *c)
+{
+	if (t->lru_newest != c) {
+		lru_remove(t, c);
+		lru_append(t, c);
+	}
+}
+
 static void conn_unlink(struct http_tracker *t, struct http_conn *victim)
 {
 	struct http_conn **pp = &t->buckets[bucket_of(t, victim->sk)];
@@ -92,19 +117,16 @@ static void conn_unlink(struct http_tracker *t, struct http_conn *victim)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = victim->next;
+	lru_remove(t, victim);
 	t->n--;
 }
 
 /* Full table: a connection whose close we missed is the likely victim, so
- * drop the least recently used one.  O(n), and only when full. */
+ * drop the least recently used one. */
 static void evict_lru(struct http_tracker *t)
 {
-	struct http_conn *lru = NULL;
+	struct http_conn *lru = t->lru_oldest;
 
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct http_conn *c = t->buckets[i]; c; c = c->next)
-			if (!lru || c->last_use < lru->last_use)
-				lru = c;
 	if (!lru)
 		return;
 	conn_unlink(t, lru);
@@ -139,6 +161,7 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	b = bucket_of(t, e->sk);
 	c->next = t->buckets[b];
 	t->buckets[b] = c;
+	lru_append(t, c);
 	t->n++;
 	return c;
 }
@@ -349,7 +372,7 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 
 	if (!c || c->broken || c->tunnel)
 		return;
-	c->last_use = ++t->clock;
+	lru_touch(t, c);
 	c->cur = e;
 	/* Requests flow in on downstream connections and out on upstream ones. */
 	is_request = (c->dir == GS_DIR_UPSTREAM) == (e->io_dir == GS_IO_SEND);

@@ -21,7 +21,8 @@ struct http_tracker {
 	struct http_conn **buckets;
 	size_t nbuckets;
 	size_t n, max;
-	uint64_t clock;			/* use counter, for eviction */
+	struct http_conn *lru_oldest;	/* use order, for eviction */
+	struct http_conn *lru_newest;
 	struct joiner *join;
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "log.h"
 
 #define XCHG_MAX 8	/* pipelined exchanges in flight on one connection */
+/* Connections freed between two returns of free heap pages to the system. */
+#define TRIM_EVERY 8192
 /* A gateway that cuts a chunked answer short closes the client's
  * connection at once after its last write; an idle close comes later. */
 #define CHUNKED_CUT_CLOSE_NS (100 * 1000000ull)
@@ -599,6 +602,17 @@ static void count_tls(struct http_tracker *t, const struct gs_conn_event *e)
 		t->tls_read++;
 }
 
+/* malloc keeps freed connections for reuse, so after a burst of many the
+ * process would stay at its peak: every TRIM_EVERY frees, the free pages
+ * go back to the system (malloc_trim walks only free chunks). */
+static void release_memory(struct http_tracker *t)
+{
+	if (++t->freed_since_trim < TRIM_EVERY)
+		return;
+	t->freed_since_trim = 0;
+	malloc_trim(0);
+}
+
 void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *e,
 			    const struct conn_outcome *o)
 {
@@ -620,4 +634,5 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 		close_downstream(c, e);
 	conn_unlink(t, c);
 	free(c);
+	release_memory(t);
 }

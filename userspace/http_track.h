@@ -23,6 +23,7 @@ struct http_tracker {
 	size_t n, max;
 	struct http_conn *lru_oldest;	/* use order, for eviction */
 	struct http_conn *lru_newest;
+	unsigned freed_since_trim;	/* connections freed since memory was returned */
 	struct joiner *join;
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */

@@ -362,12 +362,16 @@ out:
  * the file ends inside its last event (everything before it is reported). */
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
+	uint64_t rss, peak;
 	int rc;
 
 	pipe->replaying = true;
 	rc = decoder_replay(&pipe->decoder, o->replay);
 	if (rc < 0)
 		return 1;
+	proc_rss_kib(&rss, &peak);
+	log_debug("memory: resident %llu KiB at the end of the replay, %llu KiB at the peak",
+		  (unsigned long long)rss, (unsigned long long)peak);
 	if (pipe->replay_jumps)
 		log_info("replay: %llu time jump(s) in all; %llu empty intervals not reported",
 			 (unsigned long long)pipe->replay_jumps,

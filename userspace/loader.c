@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
+#define RING_MAX (256u << 20)	/* bytes: the largest ring buffer asked for */
 
 /* Is cap in the effective set? */
 static bool cap_effective(const struct __user_cap_data_struct data[2], int cap)
@@ -184,6 +185,19 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
 	return share < 4096 ? 4096 : share;
 }
 
+/* The ring holds the close events of a quarter of the connection table at
+ * once (a power of two, at least the 4 MiB the object declares): a burst
+ * of closes (a gateway restart, a client fleet going away) outruns the
+ * reader at first, and every event that does not fit is lost. */
+static uint32_t ring_bytes(uint32_t declared, uint32_t max_conns)
+{
+	uint64_t want = (uint64_t)max_conns / 4 * (sizeof(struct gs_conn_event) + 8), size = declared;
+
+	while (size < want && size < RING_MAX)
+		size <<= 1;
+	return size;
+}
+
 static int fill_filters(struct loader *l, const struct loader_opts *o)
 {
 	uint8_t one = 1;
@@ -275,6 +289,8 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	/* When only some processes are traced, only their client-facing ports
 	 * make a connection downstream; with no filter, every accept does. */
 	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
+	bpf_map__set_max_entries(skel->maps.events,
+				 ring_bytes(bpf_map__max_entries(skel->maps.events), o->max_conns));
 	skel->rodata->wakeup_bytes = wakeup_share(bpf_map__max_entries(skel->maps.events));
 	skel->rodata->capture_bytes = o->capture_bytes;
 	l->max_conns = o->max_conns;

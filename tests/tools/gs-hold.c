@@ -34,7 +34,7 @@
 #include <unistd.h>
 #include "tool.h"
 
-#define MAX_PORTS	64
+#define MAX_PORTS	256
 #define MAX_CONNS	2000000u
 #define PER_WORKER	10000u	/* connections per worker process */
 

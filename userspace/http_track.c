@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "log.h"
 
 #define XCHG_MAX 8	/* pipelined exchanges in flight on one connection */
+/* Connections freed between two returns of free heap pages to the system. */
+#define TRIM_EVERY 8192
 /* A gateway that cuts a chunked answer short closes the client's
  * connection at once after its last write; an idle close comes later. */
 #define CHUNKED_CUT_CLOSE_NS (100 * 1000000ull)
@@ -26,9 +29,9 @@ struct xchg {
 
 struct http_conn {
 	struct http_conn *next;		/* hash chain */
+	struct http_conn *older, *newer; /* use order: the tracker's LRU list */
 	struct http_tracker *t;
 	uint64_t sk;
-	uint64_t last_use;
 	uint8_t dir;			/* enum gs_direction */
 	uint32_t pid;
 	char comm[GS_COMM_LEN + 1];
@@ -86,6 +89,31 @@ static struct http_conn *conn_find(struct http_tracker *t, uint64_t sk)
 	return c;
 }
 
+/* The LRU list, least recently used first: O(1) to mark a use, to drop a
+ * connection and to find the victim of a full table. */
+static void lru_remove(struct http_tracker *t, struct http_conn *c)
+{
+	*(c->older ? &c->older->newer : &t->lru_oldest) = c->newer;
+	*(c->newer ? &c->newer->older : &t->lru_newest) = c->older;
+	c->older = c->newer = NULL;
+}
+
+static void lru_append(struct http_tracker *t, struct http_conn *c)
+{
+	c->older = t->lru_newest;
+	c->newer = NULL;
+	*(t->lru_newest ? &t->lru_newest->newer : &t->lru_oldest) = c;
+	t->lru_newest = c;
+}
+
+static void lru_touch(struct http_tracker *t, struct http_conn *c)
+{
+	if (t->lru_newest != c) {
+		lru_remove(t, c);
+		lru_append(t, c);
+	}
+}
+
 static void conn_unlink(struct http_tracker *t, struct http_conn *victim)
 {
 	struct http_conn **pp = &t->buckets[bucket_of(t, victim->sk)];
@@ -94,19 +122,16 @@ static void conn_unlink(struct http_tracker *t, struct http_conn *victim)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = victim->next;
+	lru_remove(t, victim);
 	t->n--;
 }
 
 /* Full table: a connection whose close we missed is the likely victim, so
- * drop the least recently used one.  O(n), and only when full. */
+ * drop the least recently used one. */
 static void evict_lru(struct http_tracker *t)
 {
-	struct http_conn *lru = NULL;
+	struct http_conn *lru = t->lru_oldest;
 
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct http_conn *c = t->buckets[i]; c; c = c->next)
-			if (!lru || c->last_use < lru->last_use)
-				lru = c;
 	if (!lru)
 		return;
 	conn_unlink(t, lru);
@@ -142,6 +167,7 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	b = bucket_of(t, e->sk);
 	c->next = t->buckets[b];
 	t->buckets[b] = c;
+	lru_append(t, c);
 	t->n++;
 	return c;
 }
@@ -400,7 +426,7 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 
 	if (!c || c->broken || c->tunnel)
 		return;
-	c->last_use = ++t->clock;
+	lru_touch(t, c);
 	c->cur = e;
 	/* Requests flow in on downstream connections and out on upstream ones. */
 	is_request = (c->dir == GS_DIR_UPSTREAM) == (e->io_dir == GS_IO_SEND);
@@ -633,6 +659,17 @@ static void count_tls(struct http_tracker *t, const struct gs_conn_event *e)
 		t->tls_read++;
 }
 
+/* malloc keeps freed connections for reuse, so after a burst of many the
+ * process would stay at its peak: every TRIM_EVERY frees, the free pages
+ * go back to the system (malloc_trim walks only free chunks). */
+static void release_memory(struct http_tracker *t)
+{
+	if (++t->freed_since_trim < TRIM_EVERY)
+		return;
+	t->freed_since_trim = 0;
+	malloc_trim(0);
+}
+
 void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *e,
 			    const struct conn_outcome *o)
 {
@@ -661,4 +698,5 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	conn_unlink(t, c);
 	h2_conn_free(c->h2);
 	free(c);
+	release_memory(t);
 }

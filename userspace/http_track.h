@@ -22,7 +22,9 @@ struct http_tracker {
 	struct http_conn **buckets;
 	size_t nbuckets;
 	size_t n, max;
-	uint64_t clock;			/* use counter, for eviction */
+	struct http_conn *lru_oldest;	/* use order, for eviction */
+	struct http_conn *lru_newest;
+	unsigned freed_since_trim;	/* connections freed since memory was returned */
 	struct joiner *join;
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */

@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
+#define RING_MAX (256u << 20)	/* bytes: the largest ring buffer asked for */
 
 /* Is cap in the effective set? */
 static bool cap_effective(const struct __user_cap_data_struct data[2], int cap)
@@ -283,6 +284,19 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
 	return share < WAKEUP_SHARE_MIN ? WAKEUP_SHARE_MIN : share;
 }
 
+/* The ring holds the close events of a quarter of the connection table at
+ * once (a power of two, at least the 4 MiB the object declares): a burst
+ * of closes (a gateway restart, a client fleet going away) outruns the
+ * reader at first, and every event that does not fit is lost. */
+static uint32_t ring_bytes(uint32_t declared, uint32_t max_conns)
+{
+	uint64_t want = (uint64_t)max_conns / 4 * (sizeof(struct gs_conn_event) + 8), size = declared;
+
+	while (size < want && size < RING_MAX)
+		size <<= 1;
+	return size;
+}
+
 static int fill_filters(struct loader *l, const struct loader_opts *o)
 {
 	uint8_t one = 1;
@@ -305,6 +319,59 @@ static int fill_filters(struct loader *l, const struct loader_opts *o)
 	return 0;
 }
 
+/* Bounded walk: one syscall per entry (kernels before 6.6). */
+static uint64_t walk_conns(const struct loader *l)
+{
+	int fd = bpf_map__fd(l->skel->maps.conns);
+	uint64_t key, next, n = 0;
+	void *prev = NULL;
+
+	while (n < l->max_conns && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* The kernel's element count of conns, through the map iterator
+ * (bpf/conncount.bpf.c); -1 if the kernel does not keep one. */
+static int64_t counted_conns(const struct loader *l)
+{
+	struct bpf_link *link = l->skel->links.gs_count_conns;
+	int64_t n = -1;
+	int fd;
+
+	if (!link || (fd = bpf_iter_create(bpf_link__fd(link))) < 0)
+		return -1;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		n = -1;
+	close(fd);
+	return n;
+}
+
+uint64_t loader_live_conns(const struct loader *l)
+{
+	int64_t n = l->conns_counted ? counted_conns(l) : -1;
+
+	return n >= 0 ? (uint64_t)n : walk_conns(l);
+}
+
+/* Does this kernel count the conns map's entries?  Says so once if not. */
+static bool probe_conn_count(struct loader *l)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(l->skel->maps.conns), &info, &len))
+		return false;
+	l->skel->bss->conns_map_id = info.id;
+	if (counted_conns(l) >= 0)
+		return true;
+	log_debug("no map element count (kernel before 6.6): evictions are found by walking the connection table");
+	return false;
+}
+
 /* Open, configure and load the skeleton with capture path c.  quiet:
  * another path follows if this one fails, so libbpf's warnings would only
  * alarm (-v still shows them). */
@@ -325,6 +392,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, const struct
 	/* When only some processes are traced, only their client-facing ports
 	 * make a connection downstream; with no filter, every accept does. */
 	skel->rodata->filter_listen = o->filter_pid || o->nports > 0;
+	bpf_map__set_max_entries(skel->maps.events,
+				 ring_bytes(bpf_map__max_entries(skel->maps.events), o->max_conns));
 	skel->rodata->wakeup_bytes = wakeup_share(bpf_map__max_entries(skel->maps.events));
 	skel->rodata->capture_bytes = o->capture_bytes;
 	loader_apply_plan(skel, p, c);
@@ -342,6 +411,7 @@ static int load_path(struct loader *l, const struct loader_opts *o, const struct
 	if (!err) {
 		l->capture = c;
 		l->data_ready = loader_data_ready_hook(p, c);
+		l->conns_counted = probe_conn_count(l);
 		return 0;
 	}
 	if (!quiet)
@@ -416,6 +486,21 @@ int loader_ring_fd(const struct loader *l)
 	return bpf_map__fd(l->skel->maps.events);
 }
 
+uint64_t loader_stat(const struct loader *l, enum gs_stat idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t k = idx;
+	uint64_t *vals, sum = 0;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stats), &k, vals))
+		for (int c = 0; c < ncpu; c++)
+			sum += vals[c];
+	free(vals);
+	return sum;
+}
+
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -432,19 +517,4 @@ void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])
 			out[k] += vals[c];
 	}
 	free(vals);
-}
-
-uint64_t loader_live_conns(const struct loader *l)
-{
-	int fd = bpf_map__fd(l->skel->maps.conns);
-	uint64_t key, next, n = 0;
-	void *prev = NULL;
-
-	/* Bounded: never more steps than the map can hold entries. */
-	while (n < l->max_conns && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	return n;
 }

@@ -51,6 +51,7 @@ struct loader_opts {
 struct loader {
 	struct gatescope_bpf *skel;
 	uint32_t max_conns;
+	bool conns_counted;		/* the kernel counts conns' entries (6.6+) */
 	enum capture_path capture;	/* the path actually in use */
 	enum data_ready_hook data_ready;	/* gateway_stall evidence: its hook */
 	struct tls_attach tls;		/* libssl uprobes, attached after the start */
@@ -100,7 +101,10 @@ int loader_add_port(struct loader *l, uint16_t port);
 int loader_ring_fd(const struct loader *l);
 /* Kernel counters summed over CPUs. */
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX]);
-/* Entries in the connection table right now (bounded walk). */
+/* One of them. */
+uint64_t loader_stat(const struct loader *l, enum gs_stat idx);
+/* Entries in the connection table right now: the kernel's own count
+ * (one read), or a bounded walk on kernels that keep none. */
 uint64_t loader_live_conns(const struct loader *l);
 
 #endif

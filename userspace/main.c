@@ -125,13 +125,34 @@ static void rescan(struct live *lv)
 		rescan_ports(lv);
 }
 
+/* Connections the LRU evicted: every insert is still live, deleted at
+ * close, or evicted.  Inserts are read before the live count and deletes
+ * after it: the counters only grow, so the difference never exceeds the
+ * evictions at the moment of the count.  A delete counted just after the
+ * kernel forgot its entry still looks evicted for one sample; an eviction
+ * stays: report what two samples in a row agree on. */
+static void update_evictions(struct live *lv)
+{
+	uint64_t inserts, deletes, live, gone, unaccounted, evicted;
+	struct run_stats *st = &lv->pipe->stats;
+
+	inserts = loader_stat(&lv->loader, GS_STAT_CONN_INSERTS);
+	live = loader_live_conns(&lv->loader);
+	deletes = loader_stat(&lv->loader, GS_STAT_CONN_DELETES);
+	gone = deletes + live;
+	unaccounted = inserts > gone ? inserts - gone : 0;
+	evicted = unaccounted < lv->unaccounted ? unaccounted : lv->unaccounted;
+	lv->unaccounted = unaccounted;
+	if (evicted > st->evicted_conns)
+		st->evicted_conns = evicted;
+}
+
 static void update_kernel_stats(struct live *lv)
 {
-	uint64_t k[GS_STAT__MAX], live, gone, unaccounted, evicted;
+	uint64_t k[GS_STAT__MAX];
 	struct run_stats *st = &lv->pipe->stats;
 
 	loader_stats(&lv->loader, k);
-	live = loader_live_conns(&lv->loader);
 	st->lost_events = k[GS_STAT_LOST_EVENTS];
 	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
 	st->tls_sessions = k[GS_STAT_TLS_SESSIONS];
@@ -145,16 +166,7 @@ static void update_kernel_stats(struct live *lv)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
 	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
-	/* Every insert is either still live, deleted at close, or evicted.
-	 * A connection that closes between reading the counters and walking
-	 * the map looks evicted for one sample; an eviction stays: count
-	 * what two samples in a row agree on. */
-	gone = k[GS_STAT_CONN_DELETES] + live;
-	unaccounted = k[GS_STAT_CONN_INSERTS] > gone ? k[GS_STAT_CONN_INSERTS] - gone : 0;
-	evicted = unaccounted < lv->unaccounted ? unaccounted : lv->unaccounted;
-	lv->unaccounted = unaccounted;
-	if (evicted > st->evicted_conns)
-		st->evicted_conns = evicted;
+	update_evictions(lv);
 }
 
 static void publish_metrics(const struct live *lv)
@@ -388,6 +400,7 @@ out:
 static int run_replay(const struct options *o, struct pipeline *pipe)
 {
 	FILE *report = NULL;
+	uint64_t rss, peak;
 	int rc;
 
 	if (o->report && !(report = report_html_open(o->report)))
@@ -401,6 +414,9 @@ static int run_replay(const struct options *o, struct pipeline *pipe)
 				   decoder_epoch(&pipe->decoder, pipe->first_ns),
 				   (pipe->last_ns - pipe->first_ns) / 1e9, o->replay))
 		return 1;
+	proc_rss_kib(&rss, &peak);
+	log_debug("memory: resident %llu KiB at the end of the replay, %llu KiB at the peak",
+		  (unsigned long long)rss, (unsigned long long)peak);
 	return rc == DECODER_REPLAY_TORN ? EXIT_TORN_RECORDING : 0;
 }
 

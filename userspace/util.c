@@ -221,3 +221,20 @@ int open_new_output(const char *path)
 	}
 	return fd;
 }
+
+void proc_rss_kib(uint64_t *now, uint64_t *peak)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long v;
+
+	*now = *peak = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmRSS: %llu", &v) == 1)
+			*now = v;
+		else if (sscanf(line, "VmHWM: %llu", &v) == 1)
+			*peak = v;
+	}
+	if (f)
+		fclose(f);
+}

@@ -31,7 +31,9 @@ bool parse_seconds(const char *s, double max, double *out);
 uint64_t mono_ns(void);		/* CLOCK_MONOTONIC, the kernel event clock */
 double wall_s(void);		/* seconds since the epoch */
 
-const char *errno_name(int err);	/* "ECONNREFUSED", or NULL when unknown */
+const char *errno_name(int err);
+/* This process's resident memory now and at its peak, KiB (0 if unknown). */
+void proc_rss_kib(uint64_t *now, uint64_t *peak);	/* "ECONNREFUSED", or NULL when unknown */
 
 /* Configuration files (--backend-names, --route-map) are regular files of
  * at most this size; a device, FIFO or directory is refused at once. */

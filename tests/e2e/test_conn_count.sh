@@ -6,10 +6,11 @@
 # connections through the table, both traced; gatescope samples every
 # 0.1 s; then the HELD connections are all closed at once.
 #
-# Oracles gatescope does not control: the LRU map evicts only when its free
-# list runs dry, which cannot happen with most of the table free, so
-# evicted_conns must stay 0 (a count read while the table changes must not
-# show evictions); and each of the HELD connections the client reports
+# Oracles gatescope does not control: the client's count of connections
+# held and closed, and the kernel's view of those not closed yet.  With
+# most of the table free an eviction is at most a connection that left
+# without its close (a count read while the table changes must not show
+# evictions that did not happen); and each of the HELD connections the client reports
 # having made closes once: gatescope's connects to that backend plus its
 # lost_events must cover HELD (less those the kernel still has open: a FIN
 # being retransmitted); the burst is under a quarter of the table, whose
@@ -67,7 +68,16 @@ import json, sys
 print(max(json.loads(l).get("evicted_conns", 0) for l in open(sys.argv[1]) if l.startswith("{")))' "$OUT")
 echo "# gatescope: connects $connects lost_events $lost evicted_conns $evicted (max in any report $max_evicted); kernel: $still_open still open"
 gs_check "$T: client held its connections" "$held" "$HELD"
-gs_check "$T: no eviction reported while the table was under a tenth full" "$max_evicted" 0
+# An eviction shown must be a connection that really left the table
+# without its close: at most as many as the held connections neither
+# reported nor counted as lost (the old walk showed 980 with none missing).
+missing=$((HELD - ${connects/absent/0} - lost - still_open))
+[ "$missing" -lt 0 ] && missing=0
+if [ "$max_evicted" -le "$missing" ]; then
+	pass "$T: no eviction reported beyond the connections missing ($max_evicted <= $missing, table under a tenth full)"
+else
+	fail "$T: no eviction reported beyond the connections missing" "evicted $max_evicted, missing $missing"
+fi
 if [ -n "$connects" ] && [ "$connects" != absent ] && [ $((connects + lost + still_open)) -ge "$HELD" ] &&
 	[ "$connects" -le "$HELD" ]; then
 	pass "$T: every closed connection reported or counted as lost ($connects + $lost, $still_open not closed yet, of $HELD)"

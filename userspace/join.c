@@ -122,7 +122,9 @@ int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
 	j->next_decision = UINT64_MAX;
 	j->reqs = calloc(JOIN_REQUESTS, sizeof(*j->reqs));
 	j->atts = calloc(JOIN_ATTEMPTS, sizeof(*j->atts));
-	if (!j->reqs || !j->atts || pool_init(&j->rpool, JOIN_REQUESTS) ||
+	j->due_cap = JOIN_DUE_MAX;
+	j->due = calloc(j->due_cap, sizeof(*j->due));
+	if (!j->reqs || !j->atts || !j->due || pool_init(&j->rpool, JOIN_REQUESTS) ||
 	    pool_init(&j->apool, JOIN_ATTEMPTS))
 		return -1;
 	return 0;
@@ -132,6 +134,7 @@ void join_free(struct joiner *j)
 {
 	free(j->reqs);
 	free(j->atts);
+	free(j->due);
 	pool_free(&j->rpool);
 	pool_free(&j->apool);
 	memset(j, 0, sizeof(*j));
@@ -825,29 +828,144 @@ static int by_answer(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Answered or finished requests, earliest answer first. */
+/* ---- who is due: a min-heap of (next_look, request) ----
+ * A pass looks only at the requests due by now (and at those waiting for
+ * TCP facts, which any new fact may decide): the others would return at
+ * once, unchanged, so skipping them decides the same requests in the same
+ * order, without walking every pending request at every event. */
+
+static void due_swap(struct join_due *a, struct join_due *b)
+{
+	struct join_due t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void due_up(struct joiner *j, uint32_t i)
+{
+	while (i && j->due[(i - 1) / 2].at > j->due[i].at) {
+		due_swap(&j->due[(i - 1) / 2], &j->due[i]);
+		i = (i - 1) / 2;
+	}
+}
+
+static void due_down(struct joiner *j, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+
+		if (l < j->ndue && j->due[l].at < j->due[m].at)
+			m = l;
+		if (l + 1 < j->ndue && j->due[l + 1].at < j->due[m].at)
+			m = l + 1;
+		if (m == i)
+			return;
+		due_swap(&j->due[i], &j->due[m]);
+		i = m;
+	}
+}
+
+static bool due_live(struct joiner *j, const struct join_due *d)
+{
+	struct request *r = join_request(j, d->id);
+
+	return r && r->pending && !r->queued && r->next_look == d->at;
+}
+
+static void due_pop(struct joiner *j)
+{
+	j->due[0] = j->due[--j->ndue];
+	due_down(j, 0);
+}
+
+static void due_clean_top(struct joiner *j)
+{
+	while (j->ndue && !due_live(j, &j->due[0]))
+		due_pop(j);
+}
+
+/* Full of stale entries: keep the live ones (at most one per request). */
+static void due_compact(struct joiner *j)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < j->ndue; i++)
+		if (due_live(j, &j->due[i]))
+			j->due[n++] = j->due[i];
+	j->ndue = n;
+	for (uint32_t i = n / 2; i-- > 0;)
+		due_down(j, i);
+}
+
+static void due_push(struct joiner *j, struct request *r, uint64_t at)
+{
+	r->next_look = at;
+	if (at == UINT64_MAX)
+		return;		/* join_request_finish() schedules it */
+	if (j->ndue == j->due_cap)
+		due_compact(j);
+	if (j->ndue == j->due_cap) {	/* cannot happen (JOIN_DUE_MAX); grow rather than lose it */
+		struct join_due *more = realloc(j->due, 2 * j->due_cap * sizeof(*more));
+
+		if (!more) {
+			j->next_decision = 0;	/* looked at again at the next poll */
+			return;
+		}
+		j->due = more;
+		j->due_cap *= 2;
+	}
+	j->due[j->ndue] = (struct join_due){ .at = at, .id = r->id };
+	due_up(j, j->ndue++);
+}
+
+static uint32_t take_due(struct joiner *j, uint64_t now, struct request **todo)
+{
+	uint32_t n = 0;
+
+	due_clean_top(j);
+	while (j->ndue && j->due[0].at <= now) {
+		struct request *r = join_request(j, j->due[0].id);
+
+		due_pop(j);
+		r->queued = true;
+		todo[n++] = r;
+		due_clean_top(j);
+	}
+	for (uint32_t i = 0; j->nawaiting && i < j->rpool.nactive; i++) {
+		struct request *r = &j->reqs[j->rpool.active[i]];
+
+		if (r->pending && r->awaiting_facts && !r->queued) {
+			r->queued = true;
+			todo[n++] = r;
+		}
+	}
+	return n;
+}
+
+/* Requests due, earliest answer first. */
 static void decide_ready(struct joiner *j, uint64_t now)
 {
 	struct request **todo = malloc(j->npending * sizeof(*todo));
-	uint32_t n = 0;
+	uint32_t n;
 
 	if (!todo)
 		return;
-	for (uint32_t i = 0; i < j->rpool.nactive && n < j->npending; i++) {
-		struct request *r = &j->reqs[j->rpool.active[i]];
-
-		if (r->pending)
-			todo[n++] = r;
-	}
+	n = take_due(j, now, todo);
 	qsort(todo, n, sizeof(*todo), by_answer);
-	j->next_decision = UINT64_MAX;
 	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = todo[i]->id;
 		uint64_t again = try_decide(j, todo[i], now);
+		struct request *r = join_request(j, id);
 
-		if (again < j->next_decision)
-			j->next_decision = again;
+		if (r) {	/* not handed over */
+			r->queued = false;
+			due_push(j, r, again);
+		}
 	}
 	free(todo);
+	due_clean_top(j);
+	j->next_decision = j->ndue ? j->due[0].at : UINT64_MAX;
 }
 
 static void orphan(struct joiner *j, struct attempt *a)
@@ -893,8 +1011,11 @@ static void schedule(struct joiner *j, struct request *r, uint64_t at)
 {
 	if (!r->pending) {
 		r->pending = true;
+		r->next_look = UINT64_MAX;
 		j->npending++;
 	}
+	if (at < r->next_look && !r->queued)
+		due_push(j, r, at);
 	if (at < j->next_decision)
 		j->next_decision = at;
 }
@@ -933,7 +1054,8 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	*r = *proto;
 	r->id = id;
 	r->nattempts = r->nclaimed = 0;
-	r->finished = r->pending = r->joined = r->awaiting_facts = false;
+	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
+	r->next_look = UINT64_MAX;
 	return id;
 }
 

@@ -36,6 +36,7 @@
 #define REQ_ATTEMPTS	4
 #define JOIN_REQUESTS	4096	/* requests in flight or waiting for a decision */
 #define JOIN_ATTEMPTS	8192	/* attempts in flight or waiting to be claimed */
+#define JOIN_DUE_MAX	(4 * JOIN_REQUESTS)	/* live entries: at most two per request */
 
 /* A request waits at least this long after its end for its evidence. */
 #define JOIN_WAIT_DEFAULT_NS (100 * 1000000ull)
@@ -173,6 +174,8 @@ struct request {
 	bool pending;			/* answered or finished: the engine looks at it */
 	bool joined;			/* its attempts are chosen (claimed) */
 	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
+	uint64_t next_look;		/* pending: when the engine looks at it again */
+	bool queued;			/* in the pass being decided */
 	uint32_t claimed[REQ_ATTEMPTS];	/* attempt handles, oldest first, until handed over */
 	unsigned nclaimed;
 	enum join_kind join;
@@ -213,6 +216,13 @@ struct join_recent {
 	uint64_t began, end;
 };
 
+/* A request to look at, at a time; stale once the request was looked at
+ * or rescheduled since (its next_look differs). */
+struct join_due {
+	uint64_t at;
+	uint32_t id;
+};
+
 struct joiner {
 	struct request *reqs;		/* JOIN_REQUESTS slots; slot 0 unused (id 0 = none) */
 	struct attempt *atts;		/* JOIN_ATTEMPTS slots; slot 0 unused */
@@ -222,6 +232,8 @@ struct joiner {
 	uint32_t npending;		/* answered or finished requests not handed over */
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
+	struct join_due *due;		/* min-heap of (next_look, request): who to look at */
+	uint32_t ndue, due_cap;
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */

@@ -124,7 +124,9 @@ int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
 	j->atts = calloc(JOIN_ATTEMPTS, sizeof(*j->atts));
 	j->due_cap = JOIN_DUE_MAX;
 	j->due = calloc(j->due_cap, sizeof(*j->due));
-	if (!j->reqs || !j->atts || !j->due || pool_init(&j->rpool, JOIN_REQUESTS) ||
+	j->cand = calloc(JOIN_ATTEMPTS, sizeof(*j->cand));
+	j->cand_lvl = calloc(JOIN_ATTEMPTS, sizeof(*j->cand_lvl));
+	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || pool_init(&j->rpool, JOIN_REQUESTS) ||
 	    pool_init(&j->apool, JOIN_ATTEMPTS))
 		return -1;
 	return 0;
@@ -135,6 +137,8 @@ void join_free(struct joiner *j)
 	free(j->reqs);
 	free(j->atts);
 	free(j->due);
+	free(j->cand);
+	free(j->cand_lvl);
 	pool_free(&j->rpool);
 	pool_free(&j->apool);
 	memset(j, 0, sizeof(*j));
@@ -424,10 +428,10 @@ static void oldest_sibling(const struct joiner *j, const struct request *r, enum
 
 	if (best->a->status)
 		return;
-	for (uint32_t i = 0; i < j->apool.nactive && n < JOIN_SIBLINGS; i++) {
-		struct attempt *a = &j->atts[j->apool.active[i]];
+	for (uint32_t i = 0; i < j->ncand && n < JOIN_SIBLINGS; i++) {
+		struct attempt *a = j->cand[i];
 
-		if (sibling(j, r, lvl, best, a, &c))
+		if (j->cand_lvl[i] == lvl && sibling(j, r, lvl, best, a, &c))
 			sib[n++] = c;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -531,10 +535,10 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	unsigned seen = 0, fits = 0;
 	int side = close_side(j);
 
-	for (uint32_t i = 0; i < j->apool.nactive; i++) {
-		struct attempt *a = &j->atts[j->apool.active[i]];
+	for (uint32_t i = 0; i < j->ncand; i++) {
+		struct attempt *a = j->cand[i];
 
-		if (candidate_level(j, r, a) != lvl)
+		if (j->cand_lvl[i] != lvl)
 			continue;
 		seen++;
 		if (!attempt_end(a)) {
@@ -564,9 +568,26 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
 
+/* r's candidates and their levels, once per choice (in table order, as
+ * every level's scan saw them): nothing a choice does changes them. */
+static void gather_candidates(struct joiner *j, const struct request *r)
+{
+	j->ncand = 0;
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		struct attempt *a = &j->atts[j->apool.active[i]];
+		enum level lvl = candidate_level(j, r, a);
+
+		if (lvl == LVL_NONE)
+			continue;
+		j->cand[j->ncand] = a;
+		j->cand_lvl[j->ncand++] = (uint8_t)lvl;
+	}
+}
+
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
 {
 	memset(pk, 0, sizeof(*pk));
+	gather_candidates(j, r);
 	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
 		pick_in_level(j, r, lvl, pk);
 }

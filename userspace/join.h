@@ -233,6 +233,9 @@ struct joiner {
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	struct join_due *due;		/* min-heap of (next_look, request): who to look at */
+	struct attempt **cand;		/* the request being joined: its candidates, in table order */
+	uint8_t *cand_lvl;		/* ... and their levels */
+	uint32_t ncand;
 	uint32_t ndue, due_cap;
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */

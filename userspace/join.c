@@ -621,11 +621,12 @@ static bool nearest_for(const struct joiner *j, const struct request *o,
 }
 
 /* Is p more likely another request's than an earlier try of r?  So when
- * another request was answered right when p ended (a refusal answered with
- * a 502 at once), and when p is the nearest attempt that can explain
- * another answered request's failure, even one answered late (a goroutine
- * that ran late on a loaded host).  Requests not answered yet are no evidence: a
- * connect in flight is not known before it ends. */
+ * p is the attempt that ended nearest another answered request's answer
+ * among those that explain how it ended (a refusal answered with a 502 at
+ * once; or late, by a goroutine that ran late on a loaded host).  Not when
+ * that request has a nearer one of its own (two clients' retries
+ * interleaved).  Requests not answered yet are no evidence: a connect in
+ * flight is not known before it ends. */
 static bool answers_another(const struct joiner *j, const struct request *r,
 			    const struct attempt *p, struct attempt *const *chain, unsigned n)
 {
@@ -639,8 +640,6 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 			continue;
 		if (!answered)
 			continue;	/* its attempts may not be known yet (a connect in flight) */
-		if (distance(end, answered) <= JOIN_GROUP_NS)
-			return true;
 		if (answered + JOIN_GROUP_NS >= end && answered <= end + JOIN_FIT_NS &&
 		    outcome_agrees(o, p) && nearest_for(j, o, p, chain, n))
 			return true;

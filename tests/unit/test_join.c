@@ -450,6 +450,32 @@ out:
 	join_free(&j);
 }
 
+/* HAProxy retries a refused connect at once, twice, while another
+ * client's request to a refusing server is answered 1.7 ms after the
+ * first request's second try: that request has a nearer refusal of its
+ * own, so the tries stay in their chain. */
+static void test_retries_beside_refusal(void)
+{
+	struct joiner j;
+	uint32_t r, o;
+
+	setup(&j);
+	r = request(&j, "/r2", 1, T0);
+	o = request(&j, "/r0", 1, T0 + 250000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 100000, T0 + 200000);
+	failed_connect(&j, "198.18.0.3:80", T0 + 300000, T0 + 400000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 500000, T0 + 600000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 350000, T0 + 2 * MS);	/* o's */
+	answer(&j, r, 503, T0 + 700000);
+	answer(&j, o, 503, T0 + 2 * MS + 100000);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(by_path("/r2")->nattempts, 3);
+	ASSERT_EQ(by_path("/r0")->nattempts, 1);
+	ASSERT_EQ(by_path("/r0")->attempts[0].ts_start, T0 + 350000);
+	join_free(&j);
+}
+
 /* A connect the gateway gave up on at `at` (its timer), no bytes. */
 static uint32_t timed_out_connect(struct joiner *j, const char *be, uint64_t start, uint64_t at)
 {
@@ -615,6 +641,7 @@ int main(void)
 	RUN_TEST(test_refusal_not_a_retry);
 	RUN_TEST(test_refusal_answered_late);
 	RUN_TEST(test_retry_beside_another);
+	RUN_TEST(test_retries_beside_refusal);
 	RUN_TEST(test_retries_in_step);
 	RUN_TEST(test_retry_before_close);
 	RUN_TEST(test_ambiguous);

@@ -142,31 +142,8 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 	else
 		*cont -= n;
 
-	e->type = GS_EV_HTTP;
-	e->size = GS_HTTP_HDR_SIZE + n;
-	e->cap_len = n;
-	e->len = len;
-	e->sk = c->sk;
-	e->ts = now ? now : bpf_ktime_get_ns();
-	e->stream_off = off;
-	e->other_off = other_off;
-	e->ts_conn_start = c->ts_start;
-	e->ts_established = c->ts_established;
-	e->ts_first_byte = ts_ready;
-	e->ts_last_tx = c->ts_last_tx;
-	e->ts_last_rx = c->ts_last_rx;
-	e->pid = c->pid;
-	e->tid = (__u32)bpf_get_current_pid_tgid();
-	e->family = c->family;
-	e->sport = c->sport;
-	e->dport = c->dport;
-	e->io_dir = io_dir;
-	e->conn_dir = c->direction;
-	e->flags = flags;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));	/* ring memory is not zeroed */
-	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
-	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
+	http_event_fill(e, st, n, len, io_dir, off, other_off, ts_ready,
+			now ? now : bpf_ktime_get_ns(), flags);
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
 }
 

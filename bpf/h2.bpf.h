@@ -11,8 +11,7 @@
 #ifndef GATESCOPE_H2_BPF_H
 #define GATESCOPE_H2_BPF_H
 
-#include "gs.bpf.h"
-#include "http.h"
+#include "http_event.bpf.h"
 
 #define H2_CHUNKS 16	/* 64 KiB per buffer: an OpenSSL record is at most 16 KiB */
 
@@ -25,39 +24,6 @@ static __always_inline bool h2_starts_conn(__u32 first)
 	/* A SETTINGS frame header: length < 256 (two zero bytes), type 4.
 	 * No HTTP/1.x head starts with a NUL byte. */
 	return (first & 0xffff) == 0 && (first >> 24) == 4;
-}
-
-static __always_inline void h2_fill(struct gs_http_event *e, const struct gs_conn_state *st,
-				    __u32 n, __u32 len, __u8 io_dir, __u64 off, __u64 other_off,
-				    __u64 ts_ready, __u64 now, __u8 flags)
-{
-	const struct gs_conn_event *c = &st->ev;
-
-	e->type = GS_EV_HTTP;
-	e->size = GS_HTTP_HDR_SIZE + n;
-	e->cap_len = n;
-	e->len = len;
-	e->sk = c->sk;
-	e->ts = now;
-	e->stream_off = off;
-	e->other_off = other_off;
-	e->ts_conn_start = c->ts_start;
-	e->ts_established = c->ts_established;
-	e->ts_first_byte = ts_ready;
-	e->ts_last_tx = c->ts_last_tx;
-	e->ts_last_rx = c->ts_last_rx;
-	e->pid = c->pid;
-	e->tid = (__u32)bpf_get_current_pid_tgid();
-	e->family = c->family;
-	e->sport = c->sport;
-	e->dport = c->dport;
-	e->io_dir = io_dir;
-	e->conn_dir = c->direction;
-	e->flags = flags | GS_HTTP_F_H2;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
-	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
 }
 
 /* The state of a copy in progress.  It lives in a per-CPU map, not on the
@@ -109,7 +75,8 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return false;
 	}
-	h2_fill(e, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now, w->flags);
+	http_event_fill(e, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
+			w->flags | GS_HTTP_F_H2);
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
 	return true;
 }

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The header of an HTTP capture record, from its connection's state: one
+ * place for every writer of such records (capture.bpf.h, h2.bpf.h). */
+#ifndef GATESCOPE_HTTP_EVENT_BPF_H
+#define GATESCOPE_HTTP_EVENT_BPF_H
+
+#include "gs.bpf.h"
+#include "http.h"
+
+static __always_inline void http_event_fill(struct gs_http_event *e,
+					    const struct gs_conn_state *st, __u32 n, __u32 len,
+					    __u8 io_dir, __u64 off, __u64 other_off, __u64 ts_ready,
+					    __u64 now, __u8 flags)
+{
+	const struct gs_conn_event *c = &st->ev;
+
+	e->type = GS_EV_HTTP;
+	e->size = GS_HTTP_HDR_SIZE + n;
+	e->cap_len = n;
+	e->len = len;
+	e->sk = c->sk;
+	e->ts = now;
+	e->stream_off = off;
+	e->other_off = other_off;
+	e->ts_conn_start = c->ts_start;
+	e->ts_established = c->ts_established;
+	e->ts_first_byte = ts_ready;
+	e->ts_last_tx = c->ts_last_tx;
+	e->ts_last_rx = c->ts_last_rx;
+	e->pid = c->pid;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->family = c->family;
+	e->sport = c->sport;
+	e->dport = c->dport;
+	e->io_dir = io_dir;
+	e->conn_dir = c->direction;
+	e->flags = flags;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));	/* ring memory is not zeroed */
+	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
+	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
+}
+
+#endif

@@ -45,6 +45,11 @@ static bool attach_target_present(const struct btf *btf, const struct bpf_progra
 	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6) ||
 	    !strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10))
 		return btf__find_by_name_kind(btf, tp + 1, BTF_KIND_FUNC) > 0;
+	/* A BPF iterator's target is the kernel's bpf_iter_<target> function. */
+	if (!strncmp(sec, "iter/", 5)) {
+		snprintf(name, sizeof(name), "bpf_iter_%s", tp + 1);
+		return btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+	}
 	if (strncmp(sec, "tp_btf/", 7))
 		return false;	/* only tp_btf programs besides */
 	snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);

@@ -91,7 +91,11 @@ for GW_KIND in $(gw_kinds); do
 		PY
 		[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 	else
-		gw_check_timeouts "$TK" "gateway:read:$BE_T:1.0"
+		# 100 ms, as in test_scn_mixed.sh: nginx arms its timers from a
+		# clock it updates once per event-loop turn, so on a busy machine
+		# its 1 s timer fires tens of ms early in kernel time (seen once
+		# in a full suite run: 0.95 s).
+		GW_TIMEOUT_TOL=0.1 gw_check_timeouts "$TK" "gateway:read:$BE_T:1.0"
 	fi
 done
 exit $((GS_FAILS > 0))

@@ -362,11 +362,11 @@ static void test_failed_connects_late(void)
 	join_free(&j);
 }
 
-/* Two clients, a backend that refuses: each refusal is answered 502 at
- * once.  The first request answered must not take the other's refusal as
- * an earlier try of its own (which would leave the other with none, blamed
- * on the gateway). */
-static void test_refusal_not_a_retry(void)
+/* Two clients, a backend that refuses: each refusal is answered 502,
+ * b's at b_answer.  The first request answered must not take the other's
+ * refusal as an earlier try of its own (which would leave the other with
+ * none, blamed on the gateway). */
+static void refusals_answered(uint64_t b_answer)
 {
 	struct joiner j;
 	const struct request *d1, *d2;
@@ -378,34 +378,7 @@ static void test_refusal_not_a_retry(void)
 	failed_connect(&j, "198.18.0.2:80", T0 + 150000, T0 + 200000);	/* b's */
 	failed_connect(&j, "198.18.0.2:80", T0 + 300000, T0 + 350000);	/* a's */
 	answer(&j, ra, 502, T0 + 400000);
-	answer(&j, rb, 502, T0 + 600000);
-	join_poll(&j, T0 + 500 * MS);
-	ASSERT_EQ(ndecided, 2);
-	if (!decided_pair("/d/1", "/d/2", &d1, &d2))
-		goto out;
-	ASSERT_EQ(d1->nattempts, 1);
-	ASSERT_EQ(d2->nattempts, 1);
-	ASSERT_EQ(d1->attempts[0].ts_start, T0 + 300000);
-out:
-	join_free(&j);
-}
-
-/* The same on a loaded host: the goroutine that answers b runs 30 ms
- * after b's refusal, after a was answered.  b's refusal is the only
- * attempt that explains b's 502, so it is not a's earlier try. */
-static void test_refusal_answered_late(void)
-{
-	struct joiner j;
-	const struct request *d1, *d2;
-	uint32_t ra, rb;
-
-	setup(&j);
-	ra = request(&j, "/d/1", 1, T0);
-	rb = request(&j, "/d/2", 1, T0 + 100000);
-	failed_connect(&j, "198.18.0.2:80", T0 + 150000, T0 + 200000);	/* b's */
-	failed_connect(&j, "198.18.0.2:80", T0 + 300000, T0 + 350000);	/* a's */
-	answer(&j, ra, 502, T0 + 400000);
-	answer(&j, rb, 502, T0 + 30 * MS);
+	answer(&j, rb, 502, b_answer);
 	join_poll(&j, T0 + 500 * MS);
 	ASSERT_EQ(ndecided, 2);
 	if (!decided_pair("/d/1", "/d/2", &d1, &d2))
@@ -416,6 +389,20 @@ static void test_refusal_answered_late(void)
 	ASSERT_EQ(d2->attempts[0].ts_start, T0 + 150000);
 out:
 	join_free(&j);
+}
+
+/* Each refusal answered at once. */
+static void test_refusal_not_a_retry(void)
+{
+	refusals_answered(T0 + 600000);
+}
+
+/* The same on a loaded host: the goroutine that answers b runs 30 ms
+ * after b's refusal, after a was answered.  b's refusal is the attempt
+ * nearest b's 502, so it is not a's earlier try. */
+static void test_refusal_answered_late(void)
+{
+	refusals_answered(T0 + 30 * MS);
 }
 
 /* A retry is still a retry when another request is in flight: b has an

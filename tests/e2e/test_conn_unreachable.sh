@@ -6,6 +6,9 @@
 # Both kernel paths are exercised: the IPv4 error comes back while connect()
 # still holds the socket (queued, a soft error), the IPv6 one is ignored
 # that way and ends the connect at the first SYN retransmit (a hard error).
+# The clients wait 6 s, past the second SYN retransmit (3 s): the backend
+# namespace rate-limits its ICMP errors, and one that is not sent leaves the
+# connect to the next retransmit, not to a client timeout.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/conn_lib.sh"
 T=conn_unreachable
@@ -20,7 +23,7 @@ conn_nft "$BNS" ip daddr "$BE4" tcp dport $PORT reject with icmp type host-unrea
 	{ fail $T "nft rule"; exit 1; }
 gs_start "$OUT" -c "$COMM" -e errors || { fail $T "gatescope did not start"; exit 1; }
 for be in "$BE4" "$BE6"; do
-	timeout 10 ip netns exec "$CNS" "$CLIENT" connect "$be" $PORT --count $N --timeout-ms 2000 \
+	timeout 20 ip netns exec "$CNS" "$CLIENT" connect "$be" $PORT --count $N --timeout-ms 6000 \
 		>"$COUT.$be"
 done
 sleep 0.3

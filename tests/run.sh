@@ -7,7 +7,8 @@
 # the same unit tests built with ASan+UBSan (build/san/tests/test_*) run
 # too, then each libFuzzer harness (build/fuzz/fuzz_*) for FUZZ_TEST_SECONDS
 # (default 25) under ASan+UBSan; end-to-end tests (tests/e2e/test_*.sh) load
-# BPF and build namespaces.
+# BPF and build namespaces; one that fails is run once more and, if that
+# run passes, is named FLAKY in the summary (E2E_RERUN=0: no second run).
 #
 #   tests/run.sh                 everything
 #   tests/run.sh unit            only unit tests (plain and sanitizer builds)
@@ -19,34 +20,63 @@ which=${1:-all}
 pattern=${2:-}
 pass=0 fail=0 skip=0
 failed_names=()
+flaky_names=()
 logdir=build/test-logs
 mkdir -p "$logdir"
 
-run_one() {	# name, command...
+# run_one NAME COMMAND...: runs a test program and prints one line of its
+# PASS/FAIL/SKIP counts (and its log's tail when it failed); leaves the
+# counts in ONE_PASS, ONE_FAIL, ONE_SKIP.
+run_one() {
 	local name=$1; shift
 	local log="$logdir/$name.log" start=$SECONDS rc
 	mkdir -p "$(dirname "$log")"
 	printf '%-40s ' "$name"
 	"$@" >"$log" 2>&1
 	rc=$?
-	local p f s
-	p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
+	ONE_PASS=$(grep -c '^PASS ' "$log"); ONE_FAIL=$(grep -c '^FAIL ' "$log")
+	ONE_SKIP=$(grep -c '^SKIP ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$ONE_FAIL" -eq 0 ]; then
+		ONE_FAIL=1
 		echo "FAIL $name: exited $rc" >>"$log"
 	fi
-	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
-	printf '%3d passed %3d failed %3d skipped  (%ds)\n' "$p" "$f" "$s" $((SECONDS - start))
-	if [ "$f" -gt 0 ]; then
-		failed_names+=("$name")
-		sed 's/^/    | /' "$log" | tail -40
-	fi
+	printf '%3d passed %3d failed %3d skipped  (%ds)\n' "$ONE_PASS" "$ONE_FAIL" "$ONE_SKIP" \
+		$((SECONDS - start))
+	[ "$ONE_FAIL" -gt 0 ] && sed 's/^/    | /' "$log" | tail -40
 	grep '^SKIP ' "$log" | sed 's/^/    !! /'
+}
+
+# count NAME: adds the last run_one's counts to the totals.
+count() {
+	pass=$((pass + ONE_PASS)); fail=$((fail + ONE_FAIL)); skip=$((skip + ONE_SKIP))
+	[ "$ONE_FAIL" -gt 0 ] && failed_names+=("$1")
+}
+
+# test_once NAME COMMAND...: run and count.
+test_once() {
+	run_one "$@"
+	count "$1"
+}
+
+# test_e2e NAME COMMAND...: an end-to-end test drives real servers and
+# timers on a shared machine; one that fails is run once more (unless
+# E2E_RERUN=0) and counts as passed only if that whole run passes.  It is
+# then named FLAKY in the summary, its first run's failures printed above
+# and its first log kept (NAME.first.log); a failure that comes back counts.
+test_e2e() {
+	run_one "$@"
+	if [ "$ONE_FAIL" -gt 0 ] && [ "${E2E_RERUN:-1}" != 0 ]; then
+		mv "$logdir/$1.log" "$logdir/$1.first.log"
+		echo "    ~~ $1 failed; running it once more (first log: $logdir/$1.first.log)"
+		run_one "$@"
+		[ "$ONE_FAIL" -eq 0 ] && flaky_names+=("$1")
+	fi
+	count "$1"
 }
 
 if [ "$which" = all ] || [ "$which" = unit ]; then
 	for t in build/tests/test_*; do
-		[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+		[ -x "$t" ] && test_once "unit/$(basename "$t")" "$t"
 	done
 fi
 if [ "$which" = all ] || [ "$which" = unit ]; then
@@ -54,26 +84,28 @@ if [ "$which" = all ] || [ "$which" = unit ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	for t in build/san/tests/test_*; do
-		[ -x "$t" ] && run_one "asan+ubsan/$(basename "$t")" "$t"
+		[ -x "$t" ] && test_once "asan+ubsan/$(basename "$t")" "$t"
 	done
 fi
 if [ "$which" = all ] || [ "$which" = fuzz ]; then
 	for f in build/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		case "$f" in *.log) continue ;; esac
-		run_one "fuzz/$(basename "$f")" tests/fuzz/run.sh "$(basename "$f")" "${FUZZ_TEST_SECONDS:-25}"
+		test_once "fuzz/$(basename "$f")" tests/fuzz/run.sh "$(basename "$f")" "${FUZZ_TEST_SECONDS:-25}"
 	done
 fi
 if [ "$which" = all ] || [ "$which" = e2e ]; then
 	for t in tests/e2e/test_*.sh; do
 		[ -e "$t" ] || continue
 		case "$t" in *"$pattern"*) ;; *) continue ;; esac
-		run_one "e2e/$(basename "$t" .sh)" "$t"
+		test_e2e "e2e/$(basename "$t" .sh)" "$t"
 	done
 fi
 
 echo
 [ "$skip" -gt 0 ] && echo "WARNING: $skip test(s) SKIPPED (see !! lines above)"
+[ ${#flaky_names[@]} -gt 0 ] &&
+	echo "FLAKY (failed once, passed when run again): ${flaky_names[*]}"
 [ "$fail" -gt 0 ] && echo "failed: ${failed_names[*]}"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed${flaky_names:+, ${#flaky_names[@]} flaky}"
 [ "$fail" -eq 0 ]

@@ -284,6 +284,12 @@ void attribute(const struct request *r, struct verdict *v)
 
 	memset(v, 0, sizeof(*v));
 	snprintf(v->term, sizeof(v->term), "--");
+	if (request_unfinished(r)) {
+		set(v, CAUSE_UNKNOWN, "request_evicted", "--");
+		evidence(v, "decided before its end: the table of requests in flight was full (%u)",
+			 JOIN_REQUESTS);
+		return;
+	}
 	if (!request_failed(r))
 		return;
 	if (r->client_closed) {

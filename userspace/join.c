@@ -49,9 +49,18 @@ const char *attempt_failure_name(enum attempt_failure f)
 	return f <= ATTEMPT_ABANDONED ? names[f] : NULL;
 }
 
+/* A request decided unfinished because the table was full has no outcome
+ * yet: not a failure we know of (its verdict says unknown). */
 bool request_failed(const struct request *r)
 {
+	if (request_unfinished(r))
+		return false;
 	return r->status == 0 || r->status >= 500 || r->truncated || r->client_closed;
+}
+
+bool request_unfinished(const struct request *r)
+{
+	return r->evicted && !r->status && !r->client_closed;
 }
 
 /* ---- slots ---- */
@@ -1055,6 +1064,7 @@ static void evict_request(struct joiner *j)
 	j->st.request_evictions++;
 	if (!oldest->finished) {
 		oldest->finished = true;
+		oldest->evicted = true;
 		oldest->ts_done = oldest->ts_response ? oldest->ts_response : oldest->ts_start;
 	}
 	schedule(j, oldest, 0);
@@ -1075,6 +1085,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r->id = id;
 	r->nattempts = r->nclaimed = 0;
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
+	r->evicted = false;
 	r->next_look = UINT64_MAX;
 	return id;
 }

@@ -158,6 +158,7 @@ struct request {
 	bool retry_after;		/* the answer carried Retry-After */
 	bool throttling_hint;		/* the answer (4xx/5xx) names throttling */
 	bool client_closed;		/* the client closed before any response */
+	bool evicted;			/* decided unfinished: the request table was full */
 	bool truncated;			/* the response was cut short */
 	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
@@ -273,6 +274,8 @@ void join_attempt_closed(struct joiner *j);
 /* Failed, as every stage counts it: no status (the client or the gateway
  * gave up), a 5xx, a response cut short, or a client that left first. */
 bool request_failed(const struct request *r);
+/* Decided before its end (the table was full), no status seen. */
+bool request_unfinished(const struct request *r);
 
 /* Decide every finished request whose evidence is in or whose wait is
  * over, as of now (event time); UINT64_MAX decides everything and expires

@@ -78,6 +78,7 @@ static void json_status(struct json *j, const struct route_stats *s)
 	json_ku64(j, "504", s->s504);
 	json_obj_close(j);
 	json_ku64(j, "client_aborts", s->status_class[0]);
+	json_ku64(j, "unfinished", s->unfinished);
 	json_ku64(j, "failed", s->failed);
 	json_key(j, "cause_504");
 	json_obj_open(j);

@@ -175,6 +175,7 @@ static void on_request(const struct request *r, void *ctx)
 		s.throttled = attempt_throttled(last);
 	}
 	s.failed = request_failed(r);
+	s.unfinished = request_unfinished(r);
 	s.cause = v.cause == CAUSE_NONE ? CAUSE_UNKNOWN : v.cause;
 	s.reason = v.reason;
 	s.backend = last ? last->backend : NULL;

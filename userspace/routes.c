@@ -204,7 +204,10 @@ static void stats_add(struct route_stats *s, const struct route_sample *x)
 	unsigned cls = x->status / 100;
 
 	s->requests++;
-	s->status_class[cls < STATUS_CLASSES ? cls : 0]++;
+	if (x->unfinished)
+		s->unfinished++;
+	else
+		s->status_class[cls < STATUS_CLASSES ? cls : 0]++;
 	if (x->status == 504) {
 		s->s504++;
 		s->cause_504[x->cause < CAUSE__MAX ? x->cause : CAUSE_UNKNOWN]++;
@@ -243,6 +246,7 @@ void route_stats_merge(struct route_stats *acc, const struct route_stats *a)
 	acc->requests += a->requests;
 	for (int i = 0; i < STATUS_CLASSES; i++)
 		acc->status_class[i] += a->status_class[i];
+	acc->unfinished += a->unfinished;
 	acc->s504 += a->s504;
 	for (int i = 0; i < CAUSE__MAX; i++)
 		acc->cause_504[i] += a->cause_504[i];

@@ -47,6 +47,7 @@ static inline bool status_class_always_shown(int c)
 struct route_stats {
 	uint64_t requests;
 	uint64_t status_class[STATUS_CLASSES];
+	uint64_t unfinished;		/* decided before their end: no status class */
 	uint64_t s504;
 	uint64_t cause_504[CAUSE__MAX];
 	uint64_t attempts;		/* upstream attempts these requests caused */
@@ -75,6 +76,7 @@ struct route_sample {
 	const char *route;
 	uint16_t status;		/* 0 if the client got no status */
 	bool failed;			/* request_failed(): the one definition */
+	bool unfinished;		/* request_unfinished(): no outcome known */
 	uint16_t upstream_status;	/* last attempt's status, 0 if none */
 	bool throttled;
 	unsigned attempts;

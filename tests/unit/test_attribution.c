@@ -65,6 +65,26 @@ static void test_success_has_no_cause(void)
 	ASSERT_STREQ(v.term, "--");
 }
 
+/* A request decided unfinished (the request table was full) has no known
+ * outcome: unknown, not a client abort and not a failure; one whose client
+ * had already left is still the client's. */
+static void test_evicted_unfinished(void)
+{
+	struct request r = req(0);
+
+	r.evicted = true;
+	ASSERT_TRUE(request_unfinished(&r));
+	ASSERT_TRUE(!request_failed(&r));
+	expect(&r, CAUSE_UNKNOWN, "request_evicted", "--");
+	r.client_closed = true;
+	ASSERT_TRUE(!request_unfinished(&r));
+	expect(&r, CAUSE_CLIENT, "client_abort", "CR");
+	r = req(504);
+	r.evicted = true;	/* answered, then decided early: its status stands */
+	ASSERT_TRUE(!request_unfinished(&r));
+	ASSERT_TRUE(request_failed(&r));
+}
+
 static void test_connect_failures(void)
 {
 	struct request r = req(502);
@@ -299,6 +319,7 @@ int main(void)
 	RUN_TEST(test_answers);
 	RUN_TEST(test_client_abort);
 	RUN_TEST(test_timeouts_cluster);
+	RUN_TEST(test_evicted_unfinished);
 	RUN_TEST(test_ladder);
 	RUN_TEST(test_recorded_nginx);
 	RUN_TEST(test_recorded_stall);

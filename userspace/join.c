@@ -200,17 +200,62 @@ static uint64_t distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
+static uint32_t fnv32(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+/* Tail segments same_tail() compares for a downstream path: the last two
+ * when it has more than two '/', else the last one. */
+static unsigned tail_segments(const char *path)
+{
+	unsigned slashes = 0;
+
+	for (const char *c = path; *c; c++)
+		slashes += *c == '/';
+	return slashes > 2 ? 2 : 1;
+}
+
+/* A path that ends with another's tail of k segments (which starts at a
+ * '/' and holds k of them) has the same suffix from its own k-th '/'
+ * from the end: equal tail[k - 1] hashes are necessary for same_tail(). */
+static void path_sig_set(struct path_sig *s, const char *path)
+{
+	size_t n = strlen(path), from[2] = { 0, 0 };
+	unsigned found = 0;
+
+	for (size_t i = n; i-- > 0 && found < 2;)
+		if (path[i] == '/')
+			from[found++] = i;
+	s->whole = fnv32(path, n);
+	for (unsigned k = 0; k < 2; k++)
+		s->tail[k] = fnv32(path + from[k], n - from[k]);
+	s->tail_segs = strchr(path, '/') ? (uint8_t)tail_segments(path) : 0;
+}
+
+/* Can up end with down's tail?  False only when it surely cannot. */
+static bool tail_may_match(const struct path_sig *down, const struct path_sig *up)
+{
+	return !down->tail_segs || down->tail[down->tail_segs - 1] == up->tail[down->tail_segs - 1];
+}
+
+static bool same_path(const struct path_sig *x, const char *xp, const struct path_sig *y,
+		      const char *yp)
+{
+	return x->whole == y->whole && !strcmp(xp, yp);
+}
+
 /* The same tail under a rewritten prefix: the last two segments (the
  * last one for a shorter path) match ("/api/items/7" and
  * "/v2/items/7", not "/b/1/2" and "/status/200/2"). */
 static bool same_tail(const char *down, const char *up)
 {
 	size_t dn = strlen(down), un = strlen(up), common = 0, tail = 0;
-	unsigned segs = 0, want = 0;
-
-	for (size_t i = 0; i < dn; i++)
-		want += down[i] == '/';
-	want = want > 2 ? 2 : 1;
+	unsigned segs = 0, want = tail_segments(down);
 	while (tail < dn && segs < want)
 		segs += down[dn - 1 - tail++] == '/';
 	while (common < dn && common < un && down[dn - 1 - common] == up[un - 1 - common])
@@ -236,7 +281,7 @@ static bool path_claimed(const struct joiner *j, const struct request *r, const 
 		const struct request *o = &j->reqs[j->rpool.active[i]];
 
 		if (o != r && o->pid == a->pid && o->ts_start <= attempt_began(a) &&
-		    !strcmp(o->path, a->path))
+		    same_path(&o->sig, o->path, &a->sig, a->path))
 			return true;
 	}
 	return false;
@@ -253,9 +298,10 @@ static enum level content_level(const struct joiner *j, const struct request *r,
 		return LVL_TIME;
 	if ((r->method[0] && strcmp(a->method, r->method)) || !fp_compatible(&r->fp, &a->fp))
 		return LVL_NONE;
-	if (!strcmp(r->path, a->path))
+	if (same_path(&r->sig, r->path, &a->sig, a->path))
 		return LVL_PATH;
-	if (same_tail(r->path, a->path) && !path_claimed(j, r, a))
+	if (tail_may_match(&r->sig, &a->sig) && same_tail(r->path, a->path) &&
+	    !path_claimed(j, r, a))
 		return LVL_TAIL;
 	return LVL_NONE;
 }
@@ -1086,6 +1132,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r->nattempts = r->nclaimed = 0;
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
 	r->evicted = false;
+	path_sig_set(&r->sig, r->path);
 	r->next_look = UINT64_MAX;
 	return id;
 }
@@ -1145,6 +1192,7 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	*a = *proto;
 	a->id = id;
 	a->owner = 0;
+	path_sig_set(&a->sig, a->path);
 	if (a->have_conn)
 		join_attempt_closed(j);
 	return id;

@@ -84,6 +84,15 @@ enum attempt_failure {
 
 const char *attempt_failure_name(enum attempt_failure f);
 
+/* Hashes of a path, set by the engine when a request or an attempt enters
+ * it: candidates are compared by hash first, by string only when the
+ * hashes agree (thousands in flight are compared pairwise). */
+struct path_sig {
+	uint32_t whole;
+	uint32_t tail[2];	/* from the last, the second-to-last '/' (whole path if none) */
+	uint8_t tail_segs;	/* same_tail()'s segments as the downstream path; 0: no '/' */
+};
+
 struct attempt {
 	uint32_t id;			/* engine handle (0: not in the engine) */
 	uint32_t owner;			/* engine: the request that claimed it, 0 if none */
@@ -91,6 +100,7 @@ struct attempt {
 	char backend[GS_ADDR_STRLEN];
 	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
 	char path[REQ_PATH_LEN];
+	struct path_sig sig;		/* engine: hashes of path */
 	struct http_fp fp;		/* hashed copied headers of the request */
 	uint64_t req_id;		/* hash of a propagated request id, 0 if none */
 	uint64_t sk;			/* upstream connection */
@@ -143,6 +153,7 @@ struct request {
 	char method[REQ_METHOD_LEN];
 	char host[REQ_HOST_LEN];
 	char path[REQ_PATH_LEN];
+	struct path_sig sig;		/* engine: hashes of path */
 	struct http_fp fp;
 	uint64_t req_id;
 	uint64_t sk;			/* downstream connection */

@@ -17,6 +17,7 @@ exits 1 if any check failed.  Needs python3-yaml (Debian 12: python3-yaml).
 import argparse
 import hashlib
 import json
+import glob
 import os
 import re
 import shlex
@@ -449,6 +450,21 @@ def check_dockerfile(build, path):
 	return entry
 
 
+def dpkg_owners(paths):
+	"""{path: package} for those of the paths an installed package owns,
+	from dpkg's file lists in one pass (what `dpkg -S PATH` answers, at a
+	fraction of its cost per path)."""
+	owner = {}
+	for lst in glob.glob("/var/lib/dpkg/info/*.list"):
+		pkg = os.path.basename(lst)[:-len(".list")].split(":")[0]
+		with open(lst, errors="replace") as f:
+			for line in f:
+				p = line.rstrip("\n")
+				if p in paths:
+					owner.setdefault(p, pkg)
+	return owner
+
+
 def runtime_libs(build, installed):
 	"""([errors], skip): every library ldd resolves comes from a package the
 	runtime installs or one they depend on (libc6 is in every image)."""
@@ -463,14 +479,12 @@ def runtime_libs(build, installed):
 			   "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"] + installed).stdout
 		closure |= {l.strip() for l in dep.splitlines() if l and not l[0].isspace()}
 	errs = []
-	for m in re.finditer(r"^\s*(\S+) => (/\S+)", out, re.M):
-		lib, path = m.groups()
-		pkg = None
-		for cand in (os.path.realpath(path), path, re.sub(r"^/usr", "", os.path.realpath(path))):
-			r = run(["dpkg", "-S", cand])
-			if r.returncode == 0:
-				pkg = r.stdout.split(":")[0].strip()
-				break
+	libs = [m.groups() for m in re.finditer(r"^\s*(\S+) => (/\S+)", out, re.M)]
+	cands = {lib: (os.path.realpath(path), path, re.sub(r"^/usr", "", os.path.realpath(path)))
+		 for lib, path in libs}
+	owner = dpkg_owners({c for cs in cands.values() for c in cs})
+	for lib, path in libs:
+		pkg = next((owner[c] for c in cands[lib] if c in owner), None)
 		if pkg is None:
 			errs.append(f"{lib} ({path}) belongs to no Debian package")
 		elif pkg not in closure:

@@ -109,31 +109,31 @@ static size_t candidates_of(const struct timeout_series *s, struct candidate *c)
 }
 
 /* Where the most closes fall within one window, each counted once (by
- * either of its values); on a tie, the window with more closes by their
- * last progress.  Its median, each close by the value in the window
- * (its last-progress one when both are). */
+ * either of its values); on a tie, the tighter window: a timer's closes
+ * sit within a few ms, values that only happen to be near each other
+ * spread over the window.  Its median, each close by the value in the
+ * window (its last-progress one when both are). */
 static bool densest_cluster(const struct timeout_series *s, double *median_s, size_t *count)
 {
 	struct candidate c[2 * TIMEOUT_SAMPLES];
 	uint8_t in[TIMEOUT_SAMPLES] = { 0 };
 	bool has[TIMEOUT_SAMPLES] = { 0 }, by_last[TIMEOUT_SAMPLES] = { 0 };
 	uint64_t chosen[TIMEOUT_SAMPLES], vals[TIMEOUT_SAMPLES];
-	size_t n = candidates_of(s, c), hi = 0, closes = 0, last = 0;
-	size_t best_lo = 0, best_hi = 0, best_closes = 0, best_last = 0, nv = 0;
+	size_t n = candidates_of(s, c), hi = 0, closes = 0;
+	size_t best_lo = 0, best_hi = 0, best_closes = 0, nv = 0;
+	uint64_t best_span = 0;
 
 	for (size_t lo = 0; lo < n; lo++) {
-		for (; hi < n && c[hi].v - c[lo].v <= cluster_window(c[lo].v); hi++) {
+		for (; hi < n && c[hi].v - c[lo].v <= cluster_window(c[lo].v); hi++)
 			closes += !in[c[hi].close]++;
-			last += !c[hi].armed;
-		}
-		if (closes > best_closes || (closes == best_closes && last > best_last)) {
+		if (closes > best_closes ||
+		    (closes == best_closes && c[hi - 1].v - c[lo].v < best_span)) {
 			best_closes = closes;
-			best_last = last;
+			best_span = c[hi - 1].v - c[lo].v;
 			best_lo = lo;
 			best_hi = hi;
 		}
 		closes -= !--in[c[lo].close];
-		last -= !c[lo].armed;
 	}
 	if (best_closes < TIMEOUT_MIN_CLUSTER)
 		return false;

@@ -183,7 +183,7 @@ static void test_timeouts_cluster(void)
  * (measured in a loaded run: 1000-1007 ms), not since the last byte read
  * (930-978 ms, scattered).  A timer re-armed at every read clusters by
  * the last read, also when the reads follow the request by a steady
- * 30 ms; closes scattered either way infer nothing. */
+ * 30 ms (the tighter cluster); closes scattered either way infer nothing. */
 static size_t infer_either(const uint64_t (*ms)[2], size_t n, struct inferred_timeout *inf)
 {
 	static struct timeouts t;
@@ -198,8 +198,8 @@ static size_t infer_either(const uint64_t (*ms)[2], size_t n, struct inferred_ti
 static void test_timeouts_armed_earlier(void)
 {
 	static const uint64_t lazy[][2] = { { 978, 1004 }, { 955, 1007 }, { 931, 1001 }, { 949, 1003 } };
-	static const uint64_t rearmed[][2] = { { 1000, 1030 }, { 1001, 1031 }, { 1002, 1029 },
-					       { 1000, 1032 } };
+	static const uint64_t rearmed[][2] = { { 1000, 1030 }, { 1001, 1031 }, { 1002, 1028 },
+					       { 1000, 1034 } };
 	static const uint64_t scattered[][2] = { { 900, 1100 }, { 940, 1180 }, { 980, 1260 },
 						 { 1020, 1340 } };
 	struct inferred_timeout inf[8];

@@ -78,6 +78,7 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 		c->ts_established = now;
 		c->flags |= GS_CONN_F_ESTABLISHED;
 		copy_addrs(c, sk);
+		st.role = ROLE_PENDING;	/* decided at its first read or write */
 	}
 	if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
 		stat_inc(GS_STAT_CONN_INSERT_FAIL);
@@ -151,12 +152,14 @@ static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_st
 		copy_addrs_peer(c, sk);
 }
 
-/* Emit, forget. */
+/* Emit, forget.  A client connection only a serving process (or an
+ * untraced one) ever used is not the gateway's: nothing to tell. */
 static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_state *st)
 {
 	__u64 key = (__u64)sk;
 
-	emit(&st->ev, sizeof(st->ev));
+	if (st->role != ROLE_SKIP || st->followed)
+		emit(&st->ev, sizeof(st->ev));
 	tls_forget(st);
 	if (!bpf_map_delete_elem(&conns, &key))
 		stat_inc(GS_STAT_CONN_DELETES);
@@ -374,15 +377,21 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(gs_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid, ctgid;
-	__u8 one = 1;
+	__u8 *pv, cv;
 
 	if (!filter_pid)
 		return 0;
 	ptgid = parent->tgid;
 	ctgid = child->tgid;
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&traced_pids, &ptgid))
+	if (ptgid == ctgid)
 		return 0;
-	switch (bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_NOEXIST)) {
+	pv = bpf_map_lookup_elem(&traced_pids, &ptgid);
+	if (!pv)
+		return 0;
+	/* A gateway's child is one too (a worker of a proxy that forks per
+	 * connection); its read count starts afresh. */
+	cv = *pv & (PID_TRACED | PID_GATEWAY);
+	switch (bpf_map_update_elem(&traced_pids, &ctgid, &cv, BPF_NOEXIST)) {
 	case 0:
 		stat_inc(GS_STAT_PID_FORKS);
 		break;

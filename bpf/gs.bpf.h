@@ -36,7 +36,36 @@ struct gs_conn_state {
 	__u8 h2;		/* an HTTP/2 connection: copied whole (h2.bpf.h) */
 	__u32 tls_tgid;		/* the TLS session on it (tls.bpf.h), forgotten at close */
 	__u64 tls_ssl;
+	__u32 role_epoch;	/* ROLE_SKIP: gateway_epoch when it was decided */
+	__u8 role;		/* enum conn_role: is its I/O followed */
+	__u8 followed;		/* some of its I/O was followed: its summary is emitted */
+	__u8 pad[2];
 };
+
+/* Whose I/O a connection's hooks follow.  Upstream connections are the
+ * gateway's by construction (a traced process connected out).  A client
+ * connection belongs to whoever reads it: a gateway (followed), a traced
+ * process not known yet to be one (followed, counted), or a process that
+ * only serves, or an untraced one (skipped: the hooks stop at the table
+ * lookup and one byte test). */
+enum conn_role {
+	ROLE_FOLLOW = 0,
+	ROLE_PENDING = 1,
+	ROLE_SKIP = 2,
+};
+
+/* traced_pids values: a bit for "traced", one for "has connected out",
+ * and in the upper bits how many times it wrote to its clients before. */
+#define PID_TRACED		GS_PID_TRACED
+#define PID_GATEWAY		GS_PID_GATEWAY
+#define PID_WRITES_SHIFT	2
+#define PID_WRITES_MAX		63
+/* A traced process that wrote this many times to its clients (answers)
+ * without ever connecting out only serves (a backend that shares the
+ * gateway's name): its client connections are skipped until it connects.
+ * Writes, not reads: a gateway that has not connected yet may read a
+ * burst of requests first, but answers them only after it connects. */
+#define SERVE_ONLY_WRITES	32
 
 /* Per-CPU counters (enum gs_stat); summed by userspace. */
 struct {
@@ -91,6 +120,16 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } events SEC(".maps") __weak;
 
+/* Bumped whenever a traced process becomes a gateway: skipped
+ * connections then decide again (a gateway that served locally before it
+ * first proxied, or a process traced by name at its first connect). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} gateway_epoch SEC(".maps") __weak;
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -106,21 +145,91 @@ static __always_inline bool pid_traced(__u32 tgid)
 	return bpf_map_lookup_elem(&traced_pids, &tgid) != NULL;
 }
 
-/* At connect(): traced by pid, or by name (then remembered by pid). */
+static __always_inline __u32 current_gateway_epoch(void)
+{
+	__u32 zero = 0, *e = bpf_map_lookup_elem(&gateway_epoch, &zero);
+
+	return e ? *e : 0;
+}
+
+static __always_inline void bump_gateway_epoch(void)
+{
+	__u32 zero = 0, *e = bpf_map_lookup_elem(&gateway_epoch, &zero);
+
+	if (e)
+		__sync_fetch_and_add(e, 1);
+}
+
+/* At connect(): traced by pid, or by name (then remembered by pid).  A
+ * traced process that connects out is a gateway from now on. */
 static __always_inline bool caller_traced(void)
 {
 	char comm[GS_COMM_LEN] = {};
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u8 one = 1;
+	__u8 gw = PID_TRACED | PID_GATEWAY;
+	__u8 *v;
 
-	if (pid_traced(tgid))
+	if (!filter_pid)
 		return true;
+	v = bpf_map_lookup_elem(&traced_pids, &tgid);
+	if (v) {
+		if (!(*v & PID_GATEWAY)) {
+			*v = gw;
+			bump_gateway_epoch();
+		}
+		return true;
+	}
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (!bpf_map_lookup_elem(&traced_comms, comm))
 		return false;
-	if (bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&traced_pids, &tgid, &gw, BPF_ANY))
 		stat_inc(GS_STAT_PID_INSERT_FAIL);	/* traced now, not at its next connect */
+	bump_gateway_epoch();
 	return true;
+}
+
+/* The role of the current process toward a client connection it uses;
+ * a write by a process of unknown role counts toward SERVE_ONLY_WRITES. */
+static __always_inline __u8 owner_role(bool is_write)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 *v, writes;
+
+	if (!filter_pid)
+		return ROLE_FOLLOW;	/* every process traced: no roles */
+	v = bpf_map_lookup_elem(&traced_pids, &tgid);
+	if (!v)
+		return ROLE_SKIP;
+	if (*v & PID_GATEWAY)
+		return ROLE_FOLLOW;
+	writes = *v >> PID_WRITES_SHIFT;
+	if (writes >= SERVE_ONLY_WRITES)
+		return ROLE_SKIP;
+	if (is_write && writes < PID_WRITES_MAX)
+		*v += 1 << PID_WRITES_SHIFT;	/* racy across CPUs: a count, not a lock */
+	return ROLE_PENDING;
+}
+
+/* Follow this I/O on the connection?  One byte test for the gateway's
+ * connections, and for skipped ones while no process became a gateway. */
+static __always_inline bool conn_followed(struct gs_conn_state *st, bool is_write)
+{
+	__u32 epoch;
+	__u8 role;
+
+	if (st->role == ROLE_FOLLOW)
+		return true;
+	epoch = current_gateway_epoch();
+	if (st->role == ROLE_SKIP && st->role_epoch == epoch)
+		return false;
+	role = owner_role(is_write);
+	if (role == ROLE_SKIP && st->role != ROLE_SKIP)
+		stat_inc(GS_STAT_SERVE_ONLY_CONNS);
+	st->role = role;
+	st->role_epoch = epoch;
+	if (role != ROLE_SKIP)
+		st->followed = 1;
+	return role != ROLE_SKIP;
 }
 
 static __always_inline bool port_is_listener(__u16 port)

@@ -92,9 +92,13 @@ static __always_inline void io_exit(long ret)
 	st = conn_lookup((void *)io->sk);
 	if (!st || ret <= 0)
 		goto out;
-	claim_owner(&st->ev);
 	len = ret;
 	bytes = io->io_dir == GS_IO_SEND ? &st->ev.app_tx_bytes : &st->ev.app_rx_bytes;
+	if (!conn_followed(st, io->io_dir == GS_IO_SEND)) {
+		*bytes += len;	/* bytes only: no clock, no capture */
+		goto out;
+	}
+	claim_owner(&st->ev);
 	last = io->io_dir == GS_IO_SEND ? &st->ev.ts_last_tx : &st->ev.ts_last_rx;
 	if (io->io_dir == GS_IO_RECV) {
 		ts_ready = st->ts_rx_ready;

@@ -90,7 +90,7 @@ static __always_inline void sock_send_begin(const struct sock *sk, const struct 
 	__u64 len = 0;
 	enum tls_io tls;
 
-	if (!st || st->tx_in_call)
+	if (!st || st->tx_in_call || !conn_followed(st, true))
 		return;
 	st->tx_in_call = 1;
 	claim_owner(&st->ev);
@@ -120,6 +120,11 @@ static __always_inline void sock_send_end(const struct sock *sk, int ret)
 
 	if (!st)
 		return;
+	if (st->role == ROLE_SKIP) {	/* bytes only: no clock, no capture */
+		if (ret > 0)
+			st->ev.app_tx_bytes += ret;
+		return;
+	}
 	st->tx_in_call = 0;
 	if (ret > 0 && !st->tx_uncounted) {
 		st->ev.app_tx_bytes += ret;
@@ -180,6 +185,10 @@ static __always_inline void sock_recv_end(const struct sock *sk, int ret, int fl
 	st = conn_lookup(sk);
 	if (!st)
 		return;
+	if (!conn_followed(st, false)) {	/* bytes only: no clock, no capture */
+		st->ev.app_rx_bytes += ret;
+		return;
+	}
 	claim_owner(&st->ev);
 	off = st->ev.app_rx_bytes;
 	ts_ready = st->ts_rx_ready;
@@ -233,7 +242,7 @@ static __always_inline void sock_data_arrived(const struct sock *sk, bool probed
 {
 	struct gs_conn_state *st = conn_lookup(sk);
 
-	if (!st || st->ts_rx_ready)
+	if (!st || st->ts_rx_ready || st->role == ROLE_SKIP)
 		return;
 	if (probed ? has_unread_bytes_probed(sk) : has_unread_bytes(sk))
 		st->ts_rx_ready = bpf_ktime_get_ns();

@@ -92,6 +92,8 @@ static __always_inline int tls_exit(__u64 n)
 	st = conn_lookup((void *)sk);
 	if (!st)
 		goto dropped;
+	if (st->role == ROLE_SKIP)
+		return 0;	/* a serving process's session: not the gateway's */
 	bind_conn(st, &call, id >> 32);
 	if (!n)
 		return 0;

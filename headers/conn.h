@@ -39,6 +39,12 @@ enum gs_fin_by {
 #define GS_CONN_F_TLS_READ	(1u << 5)	/* its plaintext was read through libssl uprobes:
 						 * tls_{tx,rx}_bytes count it */
 
+/* Values of the BPF map traced_pids: the process is traced; it has
+ * connected out (a gateway, whose client connections are captured); the
+ * upper bits count its writes to its clients before it did (kernel only). */
+#define GS_PID_TRACED		1
+#define GS_PID_GATEWAY		2
+
 /* Every event starts with this header (also in --record files). */
 struct gs_event_hdr {
 	__u32 type;		/* enum gs_event_type */
@@ -104,6 +110,8 @@ enum gs_stat {
 	GS_STAT_TLS_BUFFERED,		/* ... with plaintext but no socket I/O (OpenSSL's buffer) */
 	GS_STAT_PID_INSERT_FAIL,	/* a process to trace did not fit traced_pids */
 	GS_STAT_PID_EXITS,		/* traced processes removed at exit */
+	GS_STAT_SERVE_ONLY_CONNS,	/* client connections skipped: their process only
+					 * serves (never connected out) or is not traced */
 	GS_STAT__MAX,
 };
 

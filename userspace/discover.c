@@ -210,3 +210,60 @@ size_t discover_listen_ports(const pid_t *pids, size_t npids, uint16_t *out, siz
 	free(inodes);
 	return n;
 }
+
+#define MAX_OUT_PORTS 4096
+
+struct out_scan {
+	uint8_t listening[65536 / 8];	/* every LISTEN port of the namespace */
+	uint16_t mine[MAX_OUT_PORTS];	/* local ports of pid's established sockets */
+	size_t nmine;
+};
+
+/* One pass over /proc/PID/net/FILE: the namespace's listeners, and the
+ * local ports of pid's own established (state 01) sockets. */
+static void scan_established(pid_t pid, const char *file, const unsigned long *inodes,
+			     size_t ninodes, struct out_scan *s)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned port, state;
+		unsigned long ino;
+
+		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*d %*d %lu",
+			   &port, &state, &ino) != 3 || port > 0xffff)
+			continue;
+		if (state == 0x0A)
+			s->listening[port / 8] |= 1u << (port % 8);
+		else if (state == 0x01 && s->nmine < MAX_OUT_PORTS && has_inode(inodes, ninodes, ino))
+			s->mine[s->nmine++] = port;
+	}
+	fclose(f);
+}
+
+bool discover_connected_out(pid_t pid)
+{
+	unsigned long *inodes = malloc(MAX_SOCK_INODES * sizeof(*inodes));
+	struct out_scan *s = calloc(1, sizeof(*s));
+	bool out = false;
+	size_t ninodes;
+
+	if (!inodes || !s)
+		goto done;
+	ninodes = socket_inodes(pid, inodes, 0, MAX_SOCK_INODES);
+	if (!ninodes)
+		goto done;
+	scan_established(pid, "tcp", inodes, ninodes, s);
+	scan_established(pid, "tcp6", inodes, ninodes, s);
+	for (size_t i = 0; i < s->nmine && !out; i++)
+		out = !(s->listening[s->mine[i] / 8] & (1u << (s->mine[i] % 8)));
+done:
+	free(inodes);
+	free(s);
+	return out;
+}

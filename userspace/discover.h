@@ -19,5 +19,8 @@ bool process_exists(pid_t pid);
 /* Local ports of TCP sockets in LISTEN state owned by these processes
  * (their client-facing ports).  Returns how many were written to out. */
 size_t discover_listen_ports(const pid_t *pids, size_t npids, uint16_t *out, size_t max);
+/* Does pid hold an established TCP connection whose local port is not a
+ * listening port of its network namespace (one it opened: an upstream)? */
+bool discover_connected_out(pid_t pid);
 
 #endif

@@ -483,6 +483,15 @@ static uint64_t last_progress(const struct gs_conn_event *e)
 	return e->ts_last_tx > e->ts_last_rx ? e->ts_last_tx : e->ts_last_rx;
 }
 
+/* The earlier of the last byte written and the last byte read: a timer
+ * armed then may have run through the later progress (timeouts.h). */
+static uint64_t armed_since(const struct gs_conn_event *e)
+{
+	if (!e->ts_last_tx || !e->ts_last_rx)
+		return last_progress(e);
+	return e->ts_last_tx < e->ts_last_rx ? e->ts_last_tx : e->ts_last_rx;
+}
+
 /* An upstream connection closed with an exchange outstanding (no answer,
  * or an answer cut short): whoever closed it waited that long for
  * progress, which is that side's timeout.  The sample rides on the
@@ -501,6 +510,7 @@ static void note_idle_close(struct attempt *a, const struct gs_conn_event *e)
 	    (e->ts_rx_pending && e->ts_rx_pending < at))
 		return;
 	a->idle_close_ns = at - since;
+	a->idle_armed_ns = armed_since(e) < since ? at - armed_since(e) : a->idle_close_ns;
 	a->idle_closed_by_backend = by_backend;
 }
 

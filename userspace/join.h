@@ -127,6 +127,7 @@ struct attempt {
 	 * without progress: a timeout sample, counted when the request ends
 	 * (not when the gateway closed it because the client had left). */
 	uint64_t idle_close_ns;
+	uint64_t idle_armed_ns;		/* since the last byte written, when earlier */
 	bool idle_closed_by_backend;
 	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
 };

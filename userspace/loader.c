@@ -469,12 +469,27 @@ void loader_stop(struct loader *l)
 	l->skel = NULL;
 }
 
+/* A pid the kernel already traces (a fork, a connect by name) keeps what
+ * it learned about it (GS_PID_GATEWAY). */
 int loader_add_pid(struct loader *l, pid_t pid)
 {
 	uint32_t key = pid;
-	uint8_t one = 1;
+	uint8_t traced = GS_PID_TRACED;
 
-	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.traced_pids), &key, &one, BPF_ANY)) {
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.traced_pids), &key, &traced,
+				BPF_NOEXIST) && errno != EEXIST) {
+		log_err("cannot trace pid %d: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int loader_mark_gateway(struct loader *l, pid_t pid)
+{
+	uint32_t key = pid;
+	uint8_t gw = GS_PID_TRACED | GS_PID_GATEWAY;
+
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.traced_pids), &key, &gw, BPF_ANY)) {
 		log_err("cannot trace pid %d: %s", pid, strerror(errno));
 		return -1;
 	}

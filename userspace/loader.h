@@ -97,6 +97,9 @@ size_t loader_missing_caps(char *buf, size_t len);
 int loader_start(struct loader *l, const struct loader_opts *o);
 void loader_stop(struct loader *l);
 int loader_add_pid(struct loader *l, pid_t pid);
+/* pid connected out before we attached: a gateway (its client connections
+ * are captured from the start). */
+int loader_mark_gateway(struct loader *l, pid_t pid);
 int loader_add_port(struct loader *l, uint16_t port);
 int loader_ring_fd(const struct loader *l);
 /* Kernel counters summed over CPUs. */

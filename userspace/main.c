@@ -42,6 +42,8 @@ struct live {
 	pid_t known[KNOWN_PIDS_MAX];	/* pids already in the kernel filter */
 	size_t nknown;
 	bool discover_ports;		/* no --listen: follow the traced processes' listeners */
+	bool told_serve_only;		/* said once that serving-only processes are skipped */
+	uint64_t forks_seen;		/* forks followed in the kernel at the last rescan */
 	uint16_t ports[CLI_MAX_PORTS];	/* client-facing ports in the kernel filter */
 	size_t nports;
 	int sfd, tfd, efd;
@@ -107,21 +109,39 @@ static void rescan_ports(struct live *lv)
 	}
 }
 
-/* New processes with a traced name (restarts, reloads) join the filter. */
+/* A traced process that connected out before we attached (a gateway
+ * reusing its upstream keep-alive connections) is a gateway now: the
+ * kernel would otherwise learn it only at its next connect. */
+static void note_gateway(struct live *lv, pid_t pid)
+{
+	if (discover_connected_out(pid) && !loader_mark_gateway(&lv->loader, pid))
+		log_debug("pid %d has upstream connections: a gateway", pid);
+}
+
+/* New processes with a traced name (restarts, reloads) join the filter;
+ * the listening ports are read again only when the set changed: a new
+ * name-matched process, or a fork the kernel followed (a reload's
+ * workers: its master may have opened new listeners). */
 static void rescan(struct live *lv)
 {
 	pid_t found[CLI_MAX_PIDS];
 	size_t n = discover_by_comm(lv->opts->comms, lv->opts->ncomms, found, CLI_MAX_PIDS);
+	uint64_t forks = lv->pipe->stats.forks_followed;
+	bool changed = forks != lv->forks_seen;
+
+	lv->forks_seen = forks;
 
 	for (size_t i = 0; i < n; i++) {
 		if (known_pid(lv, found[i]) || loader_add_pid(&lv->loader, found[i]))
 			continue;
+		note_gateway(lv, found[i]);
 		tls_attach_pid(&lv->loader.tls, found[i]);
 		if (lv->nknown < ARRAY_SIZE(lv->known))
 			lv->known[lv->nknown++] = found[i];
+		changed = true;
 		log_debug("tracing pid %d", found[i]);
 	}
-	if (lv->discover_ports)
+	if (lv->discover_ports && changed)
 		rescan_ports(lv);
 }
 
@@ -166,6 +186,12 @@ static void update_kernel_stats(struct live *lv)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
 	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
+	if (k[GS_STAT_SERVE_ONLY_CONNS] && !lv->told_serve_only) {
+		lv->told_serve_only = true;
+		log_info("client connections of traced processes that only serve (never "
+			 "connected out) are not captured; a process that connects out is "
+			 "a gateway from then on");
+	}
 	update_evictions(lv);
 }
 
@@ -345,6 +371,8 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		return 1;
 	if (loader_start(&lv.loader, &lo))
 		goto out;
+	for (size_t i = 0; lo.filter_pid && i < o->npids; i++)
+		note_gateway(&lv, o->pids[i]);
 	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
 	if (o->metrics_addr &&
 	    !(lv.metrics = metrics_start(o->metrics_addr,

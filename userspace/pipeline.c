@@ -103,13 +103,13 @@ static bool want_request_line(const struct pipeline *p, const struct request *r,
 	}
 }
 
-static void add_timeout_close(struct pipeline *p, const char *backend, bool by_backend,
-			      uint64_t idle)
+static void add_timeout_close(struct pipeline *p, const struct attempt *a)
 {
-	enum closer who = by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY;
+	enum closer who = a->idle_closed_by_backend ? CLOSER_BACKEND : CLOSER_GATEWAY;
 
-	agg_add_timeout_close(&p->agg, backend, who);
-	timeouts_add(&p->timeouts, who, backend, by_backend ? "idle" : "read", idle);
+	agg_add_timeout_close(&p->agg, a->backend, who);
+	timeouts_add_either(&p->timeouts, who, a->backend, a->idle_closed_by_backend ? "idle" : "read",
+			    a->idle_close_ns, a->idle_armed_ns);
 }
 
 /* Did the gateway close this attempt because its client had left (at
@@ -129,7 +129,7 @@ static void count_attempt(struct pipeline *p, const struct attempt *a, bool clie
 	if (a->status && a->ts_resp_read > a->ts_start)
 		agg_add_ttfb(&p->agg, a->backend, a->ts_resp_read - a->ts_start);
 	if (a->idle_close_ns && (a->idle_closed_by_backend || !client_left))
-		add_timeout_close(p, a->backend, a->idle_closed_by_backend, a->idle_close_ns);
+		add_timeout_close(p, a);
 	if (a->connect_timeout_sample && !client_left) {
 		agg_add_timeout_close(&p->agg, a->backend, CLOSER_GATEWAY);
 		timeouts_add(&p->timeouts, CLOSER_GATEWAY, a->backend, "connect",

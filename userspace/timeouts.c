@@ -35,8 +35,8 @@ static struct timeout_series *series(struct timeouts *t, enum closer closer, con
 	return &t->s[t->n++];
 }
 
-void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, const char *kind,
-		  uint64_t idle_ns)
+void timeouts_add_either(struct timeouts *t, enum closer closer, const char *peer,
+			 const char *kind, uint64_t idle_ns, uint64_t armed_ns)
 {
 	struct timeout_series *s = series(t, closer, peer, kind);
 
@@ -45,10 +45,34 @@ void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, cons
 		return;
 	}
 	s->idle_ns[s->next] = idle_ns;
+	s->armed_ns[s->next] = armed_ns > idle_ns ? armed_ns : idle_ns;
 	s->next = (s->next + 1) % TIMEOUT_SAMPLES;
 	if (s->n < TIMEOUT_SAMPLES)
 		s->n++;
 	s->total++;
+}
+
+void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, const char *kind,
+		  uint64_t idle_ns)
+{
+	timeouts_add_either(t, closer, peer, kind, idle_ns, idle_ns);
+}
+
+/* One value a close may stand for: its idle time since the last progress
+ * or, when different, since the earlier one (armed). */
+struct candidate {
+	uint64_t v;
+	uint8_t close;		/* index of the close in its series */
+	bool armed;
+};
+
+static int cmp_candidate(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	if (x->v != y->v)
+		return x->v < y->v ? -1 : 1;
+	return x->armed - y->armed;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -58,7 +82,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A timer fires at a fixed delay after the last progress, plus scheduling
+/* A timer fires at a fixed delay after it was armed, plus scheduling
  * noise: closes of one timeout sit within a few ms of each other.  Closes
  * for other reasons scatter.  Window: 2 % of the value, at least 20 ms. */
 #define CLUSTER_WINDOW_DIVISOR	50		/* 1/50 = 2 % */
@@ -71,39 +95,74 @@ static uint64_t cluster_window(uint64_t v)
 	return w > CLUSTER_WINDOW_MIN_NS ? w : CLUSTER_WINDOW_MIN_NS;
 }
 
-/* Densest run of sorted values within the window; its median. */
-static bool densest_cluster(const uint64_t *v, size_t n, double *median_s, size_t *count)
+static size_t candidates_of(const struct timeout_series *s, struct candidate *c)
 {
-	size_t best_lo = 0, best_n = 0, hi = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		c[n++] = (struct candidate){ .v = s->idle_ns[i], .close = i };
+		if (s->armed_ns[i] != s->idle_ns[i])
+			c[n++] = (struct candidate){ .v = s->armed_ns[i], .close = i, .armed = true };
+	}
+	qsort(c, n, sizeof(*c), cmp_candidate);
+	return n;
+}
+
+/* Where the most closes fall within one window, each counted once (by
+ * either of its values); on a tie, the tighter window: a timer's closes
+ * sit within a few ms, values that only happen to be near each other
+ * spread over the window.  Its median, each close by the value in the
+ * window (its last-progress one when both are). */
+static bool densest_cluster(const struct timeout_series *s, double *median_s, size_t *count)
+{
+	struct candidate c[2 * TIMEOUT_SAMPLES];
+	uint8_t in[TIMEOUT_SAMPLES] = { 0 };
+	bool has[TIMEOUT_SAMPLES] = { 0 }, by_last[TIMEOUT_SAMPLES] = { 0 };
+	uint64_t chosen[TIMEOUT_SAMPLES], vals[TIMEOUT_SAMPLES];
+	size_t n = candidates_of(s, c), hi = 0, closes = 0;
+	size_t best_lo = 0, best_hi = 0, best_closes = 0, nv = 0;
+	uint64_t best_span = 0;
 
 	for (size_t lo = 0; lo < n; lo++) {
-		if (hi < lo)
-			hi = lo;
-		while (hi + 1 < n && v[hi + 1] - v[lo] <= cluster_window(v[lo]))
-			hi++;
-		if (hi - lo + 1 > best_n) {
-			best_n = hi - lo + 1;
+		for (; hi < n && c[hi].v - c[lo].v <= cluster_window(c[lo].v); hi++)
+			closes += !in[c[hi].close]++;
+		if (closes > best_closes ||
+		    (closes == best_closes && c[hi - 1].v - c[lo].v < best_span)) {
+			best_closes = closes;
+			best_span = c[hi - 1].v - c[lo].v;
 			best_lo = lo;
+			best_hi = hi;
+		}
+		closes -= !--in[c[lo].close];
+	}
+	if (best_closes < TIMEOUT_MIN_CLUSTER)
+		return false;
+	for (size_t i = best_lo; i < best_hi; i++) {
+		uint8_t k = c[i].close;
+
+		if (!has[k] || (!c[i].armed && !by_last[k])) {
+			chosen[k] = c[i].v;
+			has[k] = true;
+			by_last[k] = !c[i].armed;
 		}
 	}
-	if (best_n < TIMEOUT_MIN_CLUSTER)
-		return false;
-	*median_s = v[best_lo + best_n / 2] / 1e9;
-	*count = best_n;
+	for (size_t k = 0; k < s->n; k++)
+		if (has[k])
+			vals[nv++] = chosen[k];
+	qsort(vals, nv, sizeof(vals[0]), cmp_u64);
+	*median_s = vals[nv / 2] / 1e9;
+	*count = best_closes;
 	return true;
 }
 
 size_t timeouts_infer(const struct timeouts *t, struct inferred_timeout *out, size_t max)
 {
-	uint64_t sorted[TIMEOUT_SAMPLES];
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->n && n < max; i++) {
 		const struct timeout_series *s = &t->s[i];
 
-		memcpy(sorted, s->idle_ns, s->n * sizeof(sorted[0]));
-		qsort(sorted, s->n, sizeof(sorted[0]), cmp_u64);
-		if (densest_cluster(sorted, s->n, &out[n].seconds, &out[n].n)) {
+		if (densest_cluster(s, &out[n].seconds, &out[n].n)) {
 			out[n].key = s->key;
 			n++;
 		}

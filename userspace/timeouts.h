@@ -28,9 +28,17 @@ struct timeout_key {
 	const char *kind;		/* "connect", "read", "response" */
 };
 
+/* A close's idle time is measured from the last progress (byte read or
+ * written).  A gateway may have armed its timer at an earlier progress
+ * and kept it through later reads: nginx re-arms a read timer only when
+ * the new deadline moves by 300 ms or more, so a response read within
+ * 300 ms of the request times out 1 s after the request, not after its
+ * last byte.  Each close therefore also carries the idle time since its
+ * earlier progress (the last byte written), and counts for either. */
 struct timeout_series {
 	struct timeout_key key;
 	uint64_t idle_ns[TIMEOUT_SAMPLES];
+	uint64_t armed_ns[TIMEOUT_SAMPLES];	/* since the earlier progress (>= idle_ns) */
 	size_t n;			/* samples held (<= TIMEOUT_SAMPLES) */
 	size_t next;			/* ring position */
 	uint64_t total;			/* closes seen */
@@ -51,6 +59,10 @@ struct timeouts {
 void timeouts_init(struct timeouts *t);
 void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, const char *kind,
 		  uint64_t idle_ns);
+/* The same, for a close whose timer may have been armed earlier, armed_ns
+ * before it (since the last byte written; see struct timeout_series). */
+void timeouts_add_either(struct timeouts *t, enum closer closer, const char *peer,
+			 const char *kind, uint64_t idle_ns, uint64_t armed_ns);
 /* Inferred timeouts (whole run); returns how many were written to out. */
 size_t timeouts_infer(const struct timeouts *t, struct inferred_timeout *out, size_t max);
 /* Ladder warnings as sentences; returns how many were written. */

@@ -198,6 +198,41 @@ static void test_timeouts_cluster(void)
 	ASSERT_STREQ(inf[0].key.kind, "read");
 }
 
+/* nginx keeps a read timer armed at the request through reads within
+ * 300 ms of it: its closes cluster by the idle time since the request
+ * (measured in a loaded run: 1000-1007 ms), not since the last byte read
+ * (930-978 ms, scattered).  A timer re-armed at every read clusters by
+ * the last read, also when the reads follow the request by a steady
+ * 30 ms (the tighter cluster); closes scattered either way infer nothing. */
+static size_t infer_either(const uint64_t (*ms)[2], size_t n, struct inferred_timeout *inf)
+{
+	static struct timeouts t;
+
+	timeouts_init(&t);
+	for (size_t i = 0; i < n; i++)
+		timeouts_add_either(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", ms[i][0] * MS,
+				    ms[i][1] * MS);
+	return timeouts_infer(&t, inf, 8);
+}
+
+static void test_timeouts_armed_earlier(void)
+{
+	static const uint64_t lazy[][2] = { { 978, 1004 }, { 955, 1007 }, { 931, 1001 }, { 949, 1003 } };
+	static const uint64_t rearmed[][2] = { { 1000, 1030 }, { 1001, 1031 }, { 1002, 1028 },
+					       { 1000, 1034 } };
+	static const uint64_t scattered[][2] = { { 900, 1100 }, { 940, 1180 }, { 980, 1260 },
+						 { 1020, 1340 } };
+	struct inferred_timeout inf[8];
+
+	ASSERT_EQ(infer_either(lazy, 4, inf), 1);
+	ASSERT_NEAR(inf[0].seconds, 1.004, 0.001);
+	ASSERT_EQ(inf[0].n, 4);
+	ASSERT_EQ(infer_either(rearmed, 4, inf), 1);
+	ASSERT_NEAR(inf[0].seconds, 1.001, 0.001);
+	ASSERT_EQ(inf[0].n, 4);
+	ASSERT_EQ(infer_either(scattered, 4, inf), 0);
+}
+
 static size_t ladder(double client_s, double gateway_s, char (*w)[LADDER_WARNING_LEN])
 {
 	static struct timeouts t;
@@ -320,6 +355,7 @@ int main(void)
 	RUN_TEST(test_client_abort);
 	RUN_TEST(test_timeouts_cluster);
 	RUN_TEST(test_evicted_unfinished);
+	RUN_TEST(test_timeouts_armed_earlier);
 	RUN_TEST(test_ladder);
 	RUN_TEST(test_recorded_nginx);
 	RUN_TEST(test_recorded_stall);

@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Only the gateway's traffic is captured.  An nginx gateway and an nginx
+# backend run under one process name (two nginx on one host), gatescope is
+# given only that name and no --listen.  The backend only serves (it never
+# connects out): after its first 32 answers its client connections are
+# skipped in the kernel.  The gateway's requests must all be there, as the
+# client counted them; the backend's, which its own access log counts,
+# must stop at the threshold.
+. "$(dirname "$0")/lib.sh"
+T=gateway_only
+gs_require_bpf "$T"
+command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
+command -v curl >/dev/null || { skip "$T" "curl not installed"; exit 0; }
+
+N=120			# requests through the gateway
+SERVE_ONLY=32		# answers after which a process that never connected out only serves
+NAME="gsgo$GS_SUFFIX"
+NAME=${NAME:0:15}
+NS=$(gs_ns go) || { fail "$T" "namespace"; exit 1; }
+BIN="$GS_TMP/$NAME"
+cp "$(command -v nginx)" "$BIN"
+P_BE=28081 P_GW=28080
+
+start_nginx() {	# dir body
+	mkdir -p "$1"
+	{ gs_nginx_head "$1" 1; echo "$2"; echo "}"; } >"$1/nginx.conf"
+	gs_bg ip netns exec "$NS" "$BIN" -p "$1" -c "$1/nginx.conf" -g "daemon off;"
+}
+start_nginx "$GS_TMP/be" "
+    access_log $GS_TMP/be/access.log;
+    server { listen 127.0.0.1:$P_BE; location / { return 200 \"ok\\n\"; } }"
+start_nginx "$GS_TMP/gw" "
+    access_log $GS_TMP/gw/access.log;
+    upstream be { server 127.0.0.1:$P_BE; keepalive 8; }
+    server { listen 127.0.0.1:$P_GW; location / {
+        proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+gs_wait_listen "$NS" "$P_BE" && gs_wait_listen "$NS" "$P_GW" || { fail "$T" "nginx did not start"; exit 1; }
+
+OUT=$GS_TMP/gs.json
+gs_start "$OUT" -c "$NAME" -i 1 || { fail "$T" "gatescope did not start"; exit 1; }
+# One keep-alive connection for most requests, then a few connections of
+# their own; the client's record is the count of 200s it got.
+urls=()
+for i in $(seq $((N - 20))); do urls+=("http://127.0.0.1:$P_GW/k/$i"); done
+got=$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}\n' "${urls[@]}" | grep -c '^200$')
+for i in $(seq 20); do
+	ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$P_GW/n/$i"
+done | grep -c '^200$' >"$GS_TMP/n200"
+got=$((got + $(cat "$GS_TMP/n200")))
+sleep 1.5	# the join waits 100 ms; a busy machine is slower
+gs_stop
+
+gs_check "$T: the client got its answers" "$got" "$N"
+served=$(grep -c '' "$GS_TMP/be/access.log")
+gs_check "$T: the backend served every request (its access log)" "$served" "$N"
+
+read -r gw_seen be_seen joined <<<"$(python3 - "$OUT" "$P_GW" <<'EOF'
+import json, sys
+path, port = sys.argv[1], sys.argv[2]
+total = [json.loads(l) for l in open(path) if '"type":"total"' in l.replace(" ", "")][-1]
+gw = sum(r["requests"] for r in total.get("routes", []) if f":{port}/" in r["route"])
+be = sum(r["requests"] for r in total.get("routes", []) if f":{port}/" not in r["route"])
+print(gw, be, total["http"]["requests_joined"])
+EOF
+)"
+gs_check "$T: every request the client made is captured at the gateway" "$gw_seen" "$N"
+if [ "$be_seen" -le "$SERVE_ONLY" ] && [ "$served" -gt "$SERVE_ONLY" ]; then
+	pass "$T: the backend's requests stop at its first answers ($be_seen of $served captured)"
+else
+	fail "$T: the backend's requests stop at its first answers" \
+		"captured $be_seen of the $served it served, want <= $SERVE_ONLY"
+fi
+if [ "$joined" -ge "$N" ]; then
+	pass "$T: every gateway request joined to its upstream attempt ($joined)"
+else
+	fail "$T: every gateway request joined to its upstream attempt" "joined $joined of $N"
+fi
+if grep -q "only serve (never connected out) are not captured" "$OUT.err"; then
+	pass "$T: said once that a serving-only process is skipped"
+else
+	fail "$T: said once that a serving-only process is skipped" "stderr: $(cat "$OUT.err")"
+fi
+exit $((GS_FAILS > 0))

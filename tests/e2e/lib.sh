@@ -83,12 +83,13 @@ gs_bg() {
 }
 
 # gs_start OUT ARGS...: start gatescope with ARGS, JSON to OUT, stderr to
-# OUT.err; returns once the programs are attached (or fails after 10 s).
+# OUT.err; returns once the programs are attached (or fails after 30 s:
+# loading and attaching takes 2-3 s on a machine at load 30).
 gs_start() {
 	local out=$1; shift
 	gs_bg "$GS_BIN" --json "$@" >"$out" 2>"$out.err"
 	GS_GATESCOPE_PID=$GS_LAST_PID
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		grep -q "tracing" "$out.err" 2>/dev/null && return 0
 		kill -0 "$GS_GATESCOPE_PID" 2>/dev/null || break
 		sleep 0.1

@@ -50,6 +50,30 @@ static __always_inline bool may_start_head(__u32 w)
 	}
 }
 
+/* A read or write of fewer than four bytes that may begin a head: Go's
+ * HTTP server reads one byte in the background while a handler runs (to
+ * see the client leave), and a keep-alive client's next request then
+ * arrives as "G" and "ET /...".  w holds len bytes of the buffer (and
+ * whatever followed them in memory). */
+static __always_inline bool may_start_head_short(__u32 w, __u32 len)
+{
+	static const __u32 starts[] = {
+		W('G', 'E', 'T', ' '), W('P', 'O', 'S', 'T'), W('P', 'U', 'T', ' '),
+		W('H', 'E', 'A', 'D'), W('D', 'E', 'L', 'E'), W('P', 'A', 'T', 'C'),
+		W('O', 'P', 'T', 'I'), W('C', 'O', 'N', 'N'), W('T', 'R', 'A', 'C'),
+		W('H', 'T', 'T', 'P'),
+	};
+	__u32 mask;
+
+	if (len == 0 || len > 3)
+		return false;
+	mask = (1u << (8 * len)) - 1;
+	for (int i = 0; i < (int)(sizeof(starts) / sizeof(starts[0])); i++)
+		if ((w & mask) == (starts[i] & mask))
+			return true;
+	return false;
+}
+
 /* The owner of a passive connection is the first process to use it. */
 static __always_inline void claim_owner(struct gs_conn_event *c)
 {
@@ -108,7 +132,7 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 		note_tls_start(c, first, off);
 	if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags, first))
 		return;
-	if (!may_start_head(first)) {
+	if (!may_start_head(first) && !may_start_head_short(first, len < avail ? len : avail)) {
 		if (!*cont)
 			return;
 		flags |= GS_HTTP_F_CONT;

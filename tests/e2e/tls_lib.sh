@@ -74,16 +74,30 @@ tls_url() {	# PATH [6]: https:// when the gateway speaks TLS to its clients
 # "LOCATION STATUS PATH" lines in $GS_TMP/client.LABEL), over https with
 # curl -k; "LOCATION STATUS LOCAL_ADDR:PORT" lines go to
 # $GS_TMP/conns.LABEL: which client connection carried each request, as
-# the client knows it.
+# the client knows it; "LOCATION STATUS SECONDS" lines go to
+# $GS_TMP/patience.LABEL: how long the client waited after its handshake,
+# from sending the request to its answer or to giving up (curl's
+# --max-time also counts the TLS handshake, which a loaded machine makes
+# long).
 tls_client() {
 	local label=$1 loc=$2 url=$3
 	shift 3
 	gw_curl -k -H "Host: $GW_HOST" \
-		-w '\nGSCODE %{http_code} %{url_effective} %{local_ip} %{local_port}\n' "$@" "$url" |
-		sed -n 's|^GSCODE ||p' | while read -r code u ip port; do
+		-w '\nGSCODE %{http_code} %{url_effective} %{local_ip} %{local_port} %{time_pretransfer} %{time_total}\n' \
+		"$@" "$url" |
+		sed -n 's|^GSCODE ||p' | while read -r code u ip port pre total; do
 			echo "$loc $code /${u#*://*/}" >>"$GS_TMP/client.$label"
 			echo "$loc $code $(gw_hostport "$ip" "$port")" >>"$GS_TMP/conns.$label"
+			echo "$loc $code $(awk -v a="$pre" -v b="$total" 'BEGIN { printf "%.3f", b - a }')" \
+				>>"$GS_TMP/patience.$label"
 		done
+}
+
+# tls_patience LABEL LOCATION: the median of the clients' waits (see
+# tls_client) on LOCATION for requests that got no status.
+tls_patience() {
+	awk -v loc="$2" '$1 == loc && $2 == "000" { print $3 }' "$GS_TMP/patience.$1" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)] }'
 }
 
 # tls_check_conns TEST OUT LABEL LOCATION...: per location, the multiset of

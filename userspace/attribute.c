@@ -216,6 +216,46 @@ static void attribute_truncated(const struct request *r, const struct attempt *a
 			 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
 }
 
+/* gRPC's status names (the codes gatescope maps, h2_grpc_http_status). */
+static const char *grpc_name(int code)
+{
+	static const char *const names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+		"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	};
+
+	return code >= 0 && code < (int)(sizeof(names) / sizeof(names[0])) ? names[code] : "?";
+}
+
+/* What the backend answered: its status, or its gRPC status and the HTTP
+ * status that stands for it. */
+static void answered(struct verdict *v, const struct attempt *a, const char *how)
+{
+	if (a->has_grpc_status && a->grpc_status)
+		evidence(v, "backend %s answered grpc-status %d %s (as %u)%s", a->backend,
+			 a->grpc_status, grpc_name(a->grpc_status), a->status, how);
+	else
+		evidence(v, "backend %s answered %u%s", a->backend, a->status, how);
+}
+
+/* An HTTP/2 stream to the backend that ended without an answer by the
+ * backend's own frame: RST_STREAM, or a GOAWAY below the stream's id. */
+static bool attribute_h2_stream(const struct attempt *a, struct verdict *v)
+{
+	if (a->status || !(a->h2_refused || (a->h2_rst && a->h2_rst_by_backend)))
+		return false;
+	set(v, CAUSE_BACKEND, "backend_reset", "SH");
+	if (a->h2_refused)
+		evidence(v, "backend %s sent GOAWAY (code %u) %.3f ms after the request, below HTTP/2 stream %u: never processed",
+			 a->backend, a->h2_rst_code, ms(a->ts_request, a->ts_stream_end), a->h2_stream);
+	else
+		evidence(v, "backend %s reset HTTP/2 stream %u (RST_STREAM code %u) %.3f ms after the request",
+			 a->backend, a->h2_stream, a->h2_rst_code, ms(a->ts_request, a->ts_stream_end));
+	return true;
+}
+
 /* Bytes came back on a connection gatescope cannot read (TLS without
  * plaintext, another protocol): the backend answered something. */
 static void attribute_opaque_answer(const struct request *r, const struct attempt *a,
@@ -238,14 +278,13 @@ static void attribute_attempt(const struct request *r, const struct attempt *a, 
 	}
 	if (attempt_throttled(a)) {
 		set(v, CAUSE_BACKEND, "backend_throttled", "--");
-		evidence(v, "backend %s answered %u%s", a->backend, a->status,
-			 a->retry_after ? " with Retry-After" :
-			 a->throttling_hint ? " naming throttling" : "");
+		answered(v, a, a->retry_after ? " with Retry-After" :
+			       a->throttling_hint ? " naming throttling" : "");
 		return;
 	}
 	if (a->status >= 500) {
 		set(v, CAUSE_BACKEND, "backend_error", "--");
-		evidence(v, "backend %s answered %u", a->backend, a->status);
+		answered(v, a, "");
 		return;
 	}
 	if (a->status) {
@@ -255,7 +294,7 @@ static void attribute_attempt(const struct request *r, const struct attempt *a, 
 			 a->backend, a->status, ms(a->ts_start, a->ts_resp_read), r->status);
 		return;
 	}
-	if (attribute_connect(a, v) || attribute_backend_close(a, v))
+	if (attribute_h2_stream(a, v) || attribute_connect(a, v) || attribute_backend_close(a, v))
 		return;
 	attribute_no_response(a, v);
 }
@@ -268,6 +307,10 @@ static void attribute_client_abort(const struct request *r, const struct attempt
 	set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
 	evidence(v, "client closed after %.3f ms, before any response",
 		 ms(r->ts_start, r->ts_client_fin ? r->ts_client_fin : r->ts_done));
+	if (r->grpc_timeout_ns)
+		evidence(v, request_deadline_passed(r) ?
+			 "its gRPC deadline ran out (grpc-timeout %.3f ms)" :
+			 "before its gRPC deadline (grpc-timeout %.3f ms)", r->grpc_timeout_ns / 1e6);
 	if (r->status)
 		evidence(v, "the gateway wrote %u into the closed connection at +%.3f ms", r->status,
 			 ms(r->ts_start, r->ts_response));

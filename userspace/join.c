@@ -54,6 +54,14 @@ bool request_failed(const struct request *r)
 	return r->status == 0 || r->status >= 500 || r->truncated || r->client_closed;
 }
 
+bool request_deadline_passed(const struct request *r)
+{
+	uint64_t t = r->grpc_timeout_ns, slack = t / 10 > 50000000ull ? t / 10 : 50000000ull;
+
+	return t && r->client_closed && r->ts_client_fin >= r->ts_start &&
+	       r->ts_client_fin - r->ts_start + slack >= t;
+}
+
 /* ---- slots ---- */
 
 static int pool_init(struct join_pool *p, uint32_t cap)
@@ -165,6 +173,8 @@ uint64_t attempt_end(const struct attempt *a)
 
 	if (a->status)
 		return a->ts_resp_read;
+	if (a->ts_stream_end)
+		return a->ts_stream_end;	/* an HTTP/2 stream reset or refused */
 	if (!a->have_conn)
 		return 0;
 	t = e->ts_fin;
@@ -755,6 +765,9 @@ static void hand_over(struct joiner *j, struct request *r)
  * (a passed-through 5xx needs none). */
 static bool needs_facts(const struct request *r, const struct attempt *last)
 {
+	/* A backend that reset or refused its HTTP/2 stream said so itself. */
+	if (last && (last->h2_refused || (last->h2_rst && last->h2_rst_by_backend)))
+		return false;
 	return last && !last->have_conn && request_failed(r) && (!last->status || r->truncated);
 }
 

@@ -119,10 +119,19 @@ struct attempt {
 	uint64_t idle_close_ns;
 	bool idle_closed_by_backend;
 	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
+	/* An HTTP/2 stream on an upstream connection (h2.c): */
+	uint32_t h2_stream;		/* stream id, 0: not HTTP/2 */
+	bool h2_rst, h2_rst_by_backend;	/* the stream was reset (RST_STREAM), by whom */
+	uint32_t h2_rst_code;		/* ... with this error code */
+	bool h2_refused;		/* above the last stream a backend's GOAWAY accepted */
+	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
+	bool has_grpc_status;
+	int16_t grpc_status;		/* grpc-status of the answer (status holds its mapping) */
 };
 
-/* When the attempt ended: its response head read, or its connection's
- * first FIN or RST (or close); 0 while it is still open. */
+/* When the attempt ended: its response head read, its HTTP/2 stream's
+ * reset without an answer, or its connection's first FIN or RST (or
+ * close); 0 while it is still open. */
 uint64_t attempt_end(const struct attempt *a);
 
 /* A gateway that closes an upstream this long after its client left did
@@ -273,6 +282,9 @@ void join_attempt_closed(struct joiner *j);
 /* Failed, as every stage counts it: no status (the client or the gateway
  * gave up), a 5xx, a response cut short, or a client that left first. */
 bool request_failed(const struct request *r);
+/* A gRPC client that left when its grpc-timeout ran out (within 10 %, at
+ * least 50 ms: the timeout was counted from the client's send). */
+bool request_deadline_passed(const struct request *r);
 
 /* Decide every finished request whose evidence is in or whose wait is
  * over, as of now (event time); UINT64_MAX decides everything and expires

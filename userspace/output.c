@@ -187,6 +187,7 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "tls_buffered", st->tls_buffered);
 	json_ku64(j, "h2_conns", st->h2.conns);
 	json_ku64(j, "h2_streams", st->h2.streams);
+	json_ku64(j, "h2_upstream_streams", st->h2.upstream_streams);
 	json_ku64(j, "h2_broken_conns", st->h2.broken_conns);
 	json_ku64(j, "h2_streams_overflowed", st->h2.streams_overflowed);
 	json_ku64(j, "h2_resets_by_client", st->h2.resets_by_client);
@@ -535,6 +536,10 @@ static void json_attempts(struct json *j, const struct request *r)
 		json_key(j, "opaque");
 		json_bool(j, a->opaque);
 		json_kstr(j, "failure", attempt_failure_name(a->failure));
+		json_key(j, "h2_stream");
+		a->h2_stream ? json_u64(j, a->h2_stream) : json_null(j);
+		json_key(j, "grpc_status");
+		a->has_grpc_status ? json_u64(j, (uint64_t)a->grpc_status) : json_null(j);
 		json_obj_close(j);
 	}
 	json_arr_close(j);

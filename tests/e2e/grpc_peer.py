@@ -80,6 +80,9 @@ STREAMING = {"Unavailable", "Exhausted"}
 
 def call(args):
     with grpc.insecure_channel(args.target) as ch:
+        # Connected first: a deadline then counts from the call, not from
+        # the connect (grpc-timeout says what is left of it when sent).
+        grpc.channel_ready_future(ch).result(timeout=10)
         path = f"/{SVC}/{args.method}"
         if args.method in STREAMING:
             rpc = ch.unary_stream(path)

@@ -28,6 +28,8 @@ command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
 	{ skip "$T" "python3-grpcio not installed (tools/install-deps.sh installs it)"; exit 0; }
 
 GW_BACKEND_SECONDS=60
+# Upstream keep-alive: several streams, one after another, per connection.
+GW_KEEPALIVE=${GRPC_KEEPALIVE:-4}
 SVC=/gs.test.Svc
 # nginx's own record of every call, with the grpc-status trailer it sent.
 GW_NGINX_HTTP="log_format gsg '\$request_uri|\$status|\$upstream_status|\$sent_trailer_grpc_status|\$sent_http_grpc_status|\$upstream_addr'; access_log $GS_TMP/nginx/grpc.log gsg;"

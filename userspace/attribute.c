@@ -241,18 +241,32 @@ static void answered(struct verdict *v, const struct attempt *a, const char *how
 }
 
 /* An HTTP/2 stream to the backend that ended without an answer by the
- * backend's own frame: RST_STREAM, or a GOAWAY below the stream's id. */
+ * backend's own doing: its RST_STREAM; its GOAWAY below the stream's id
+ * (never processed); its GOAWAY and then its close (FIN or RST) with the
+ * stream in flight. */
 static bool attribute_h2_stream(const struct attempt *a, struct verdict *v)
 {
-	if (a->status || !(a->h2_refused || (a->h2_rst && a->h2_rst_by_backend)))
+	bool closed_after_goaway = a->ts_h2_goaway &&
+				   (a->failure == ATTEMPT_CLOSED || a->failure == ATTEMPT_RESET);
+
+	if (a->status)
 		return false;
-	set(v, CAUSE_BACKEND, "backend_reset", "SH");
-	if (a->h2_refused)
+	if (a->h2_refused) {
+		set(v, CAUSE_BACKEND, "backend_goaway", "S-");
 		evidence(v, "backend %s sent GOAWAY (code %u) %.3f ms after the request, below HTTP/2 stream %u: never processed",
 			 a->backend, a->h2_rst_code, ms(a->ts_request, a->ts_stream_end), a->h2_stream);
-	else
+	} else if (a->h2_rst && a->h2_rst_by_backend) {
+		set(v, CAUSE_BACKEND, "backend_reset", "SH");
 		evidence(v, "backend %s reset HTTP/2 stream %u (RST_STREAM code %u) %.3f ms after the request",
 			 a->backend, a->h2_stream, a->h2_rst_code, ms(a->ts_request, a->ts_stream_end));
+	} else if (closed_after_goaway) {
+		set(v, CAUSE_BACKEND, "backend_goaway", "SH");
+		evidence(v, "backend %s sent GOAWAY (code %u) %.3f ms after the request and %s the connection with HTTP/2 stream %u unanswered",
+			 a->backend, a->h2_rst_code, ms(a->ts_request, a->ts_h2_goaway),
+			 a->failure == ATTEMPT_RESET ? "reset" : "closed", a->h2_stream);
+	} else {
+		return false;
+	}
 	return true;
 }
 
@@ -299,6 +313,30 @@ static void attribute_attempt(const struct request *r, const struct attempt *a, 
 	attribute_no_response(a, v);
 }
 
+/* An HTTP/2 stream the gateway's GOAWAY ended unanswered: refused (above
+ * its last stream id: never processed), or cut when the gateway closed
+ * the connection after it (a graceful shutdown or reload whose streams
+ * outlived it). */
+static void attribute_gateway_goaway(const struct request *r, const struct attempt *a,
+				     struct verdict *v)
+{
+	if (r->h2_goaway_refused) {
+		set(v, CAUSE_GATEWAY, "gateway_goaway", "P-");
+		evidence(v, "the gateway's GOAWAY (last stream %u, code %u) at +%.3f ms refused HTTP/2 stream %u: never processed, the client may retry it",
+			 r->h2_goaway_last, r->h2_goaway_code, ms(r->ts_start, r->ts_h2_goaway),
+			 r->h2_stream);
+		return;
+	}
+	set(v, CAUSE_GATEWAY, "gateway_goaway", "PH");
+	evidence(v, "the gateway sent GOAWAY (code %u) at +%.3f ms and closed the connection at +%.3f ms with HTTP/2 stream %u unanswered",
+		 r->h2_goaway_code, ms(r->ts_start, r->ts_h2_goaway), ms(r->ts_start, r->ts_done),
+		 r->h2_stream);
+	if (a && a->status)
+		evidence(v, "upstream %s had answered %u", a->backend, a->status);
+	else if (a)
+		evidence(v, "upstream %s had not answered", a->backend);
+}
+
 /* The client left before any response: its own timeout, whatever the
  * gateway did afterwards. */
 static void attribute_client_abort(const struct request *r, const struct attempt *a,
@@ -307,6 +345,9 @@ static void attribute_client_abort(const struct request *r, const struct attempt
 	set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
 	evidence(v, "client closed after %.3f ms, before any response",
 		 ms(r->ts_start, r->ts_client_fin ? r->ts_client_fin : r->ts_done));
+	if (r->h2_goaway_by == H2_GOAWAY_CLIENT)
+		evidence(v, "it sent GOAWAY (code %u) at +%.3f ms", r->h2_goaway_code,
+			 ms(r->ts_start, r->ts_h2_goaway));
 	if (r->grpc_timeout_ns)
 		evidence(v, request_deadline_passed(r) ?
 			 "its gRPC deadline ran out (grpc-timeout %.3f ms)" :
@@ -336,6 +377,10 @@ void attribute(const struct request *r, struct verdict *v)
 	if (r->join == JOIN_AMBIGUOUS) {
 		set(v, CAUSE_UNKNOWN, "ambiguous_join", "--");
 		evidence(v, "several upstream attempts fit this request equally well and would give different verdicts; none was joined");
+		return;
+	}
+	if (r->h2_goaway_by == H2_GOAWAY_GATEWAY && !r->status) {
+		attribute_gateway_goaway(r, a, v);
 		return;
 	}
 	if (!a) {

@@ -44,6 +44,9 @@ struct h2_conn {
 	const struct gs_http_event *cur;
 	bool cur_request;
 	struct h2_block blk;
+	/* Client-facing: the last GOAWAY of each side (0: none). */
+	uint64_t ts_goaway[2];		/* [1]: the client's, [0]: the gateway's */
+	uint32_t goaway_last[2], goaway_code[2];
 	unsigned nstreams;
 	struct h2_stream streams[H2_STREAMS_MAX];
 };
@@ -437,14 +440,18 @@ static void upstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev)
 {
 	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
 		struct h2_stream *s = &h->streams[i];
-		struct attempt *a;
+		struct attempt *a = s->id ? stream_attempt(h, s) : NULL;
 
-		if (!s->id || s->id <= ev->last_stream || s->responded)
+		if (!s->id || s->responded)
 			continue;
-		a = stream_attempt(h, s);
+		if (a) {
+			a->ts_h2_goaway = h->cur->ts;
+			a->h2_rst_code = ev->error_code;
+		}
+		if (s->id <= ev->last_stream)
+			continue;	/* accepted: it goes on */
 		if (a) {
 			a->h2_refused = true;
-			a->h2_rst_code = ev->error_code;
 			a->failure = ATTEMPT_REFUSED;
 			a->ts_stream_end = h->cur->ts;
 		}
@@ -503,6 +510,8 @@ unsigned h2_conn_upstream_closed(struct h2_conn *h, h2_attempt_fn fn, void *ctx)
 	return h->nattempts;
 }
 
+static void downstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev, bool by_client);
+
 static void on_frame(void *ctx, const struct h2_frame_ev *ev)
 {
 	struct h2_conn *h = ctx;
@@ -532,6 +541,7 @@ static void on_frame(void *ctx, const struct h2_frame_ev *ev)
 	case H2_GOAWAY:
 		if (h->nstreams)
 			h->st->goaways++;
+		downstream_goaway(h, ev, from_client);
 		break;
 	case H2_SETTINGS:
 		/* Its sender decodes with that table: the other direction's encoder may use it. */
@@ -564,6 +574,46 @@ int h2_conn_feed(struct h2_conn *h, const struct gs_http_event *e, bool is_reque
 	return h->broken ? -1 : 0;
 }
 
+/* Which side's GOAWAY ended r, unanswered: the side that closed the
+ * connection after sending one. */
+static void note_goaway(struct h2_conn *h, struct request *r, bool by_client)
+{
+	int side = by_client ? 1 : 0;
+
+	if (!h->ts_goaway[side])
+		return;
+	r->h2_goaway_by = by_client ? H2_GOAWAY_CLIENT : H2_GOAWAY_GATEWAY;
+	r->h2_goaway_code = h->goaway_code[side];
+	r->h2_goaway_last = h->goaway_last[side];
+	r->ts_h2_goaway = h->ts_goaway[side];
+}
+
+/* A GOAWAY on the client-facing connection.  The gateway's: streams above
+ * its last stream id were never processed (RFC 9113, 6.8), they end now,
+ * refused; those below go on until answered or until the connection
+ * closes.  The client's: it is leaving (what it closes next says). */
+static void downstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev, bool by_client)
+{
+	int side = by_client ? 1 : 0;
+
+	h->ts_goaway[side] = h->cur->ts;
+	h->goaway_last[side] = ev->last_stream;
+	h->goaway_code[side] = ev->error_code;
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams && !by_client; i++) {
+		struct h2_stream *s = &h->streams[i];
+		struct request *r;
+
+		if (!s->id || s->id <= ev->last_stream || s->responded)
+			continue;
+		r = join_request(h->join, s->req);
+		if (r) {
+			note_goaway(h, r, false);
+			r->h2_goaway_refused = true;
+		}
+		stream_end(h, s, h->cur->ts);
+	}
+}
+
 void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx)
 {
 	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
@@ -581,6 +631,7 @@ void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint6
 			r->client_closed = client_fin;
 			if (client_fin)
 				r->ts_client_fin = ts_close;
+			note_goaway(h, r, client_fin);
 		}
 		stream_end(h, s, ts_close);
 	}

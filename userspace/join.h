@@ -124,6 +124,7 @@ struct attempt {
 	bool h2_rst, h2_rst_by_backend;	/* the stream was reset (RST_STREAM), by whom */
 	uint32_t h2_rst_code;		/* ... with this error code */
 	bool h2_refused;		/* above the last stream a backend's GOAWAY accepted */
+	uint64_t ts_h2_goaway;		/* the backend's GOAWAY while the stream was open, 0 if none */
 	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
 	bool has_grpc_status;
 	int16_t grpc_status;		/* grpc-status of the answer (status holds its mapping) */
@@ -137,6 +138,9 @@ uint64_t attempt_end(const struct attempt *a);
 /* A gateway that closes an upstream this long after its client left did
  * so on its own timer, not because the client left. */
 #define CLIENT_LEFT_REACTION_NS (100 * 1000000ull)
+
+/* Who sent the GOAWAY that ended an HTTP/2 stream unanswered. */
+enum h2_goaway_by { H2_GOAWAY_NONE = 0, H2_GOAWAY_CLIENT, H2_GOAWAY_GATEWAY };
 
 /* The protocol a request came in by. */
 enum req_proto { REQ_PROTO_H1 = 0, REQ_PROTO_H2, REQ_PROTO_GRPC };
@@ -178,6 +182,10 @@ struct request {
 	bool has_grpc_status;
 	int16_t grpc_status;		/* grpc-status of the answer */
 	uint64_t grpc_timeout_ns;	/* grpc-timeout of the request: the client's patience */
+	uint8_t h2_goaway_by;		/* enum h2_goaway_by: a GOAWAY ended the stream unanswered */
+	bool h2_goaway_refused;		/* ... above its last stream id: never processed */
+	uint32_t h2_goaway_code, h2_goaway_last;
+	uint64_t ts_h2_goaway;
 	/* Engine state: */
 	bool finished;			/* the exchange is over */
 	bool pending;			/* answered or finished: the engine looks at it */

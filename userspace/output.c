@@ -210,6 +210,18 @@ static void json_h2_fields(struct json *j, const struct request *r)
 	} else {
 		json_null(j);
 	}
+	json_key(j, "goaway");
+	if (h2 && r->h2_goaway_by) {
+		json_obj_open(j);
+		json_kstr(j, "by", r->h2_goaway_by == H2_GOAWAY_CLIENT ? "client" : "gateway");
+		json_ku64(j, "code", r->h2_goaway_code);
+		json_ku64(j, "last_stream", r->h2_goaway_last);
+		json_key(j, "refused");
+		json_bool(j, r->h2_goaway_refused);
+		json_obj_close(j);
+	} else {
+		json_null(j);
+	}
 	json_key(j, "grpc_status");
 	r->has_grpc_status ? json_u64(j, (uint64_t)r->grpc_status) : json_null(j);
 	json_key(j, "grpc_timeout_ms");

@@ -6,14 +6,15 @@ python3-grpcio; no protoc: generic handlers, raw bytes as messages).
   grpc_peer.py serve ADDR PORT [--max-seconds S]
       service gs.test.Svc:
         Ok           unary: answers the request bytes (grpc-status 0)
-        Slow, Hang   unary: sleep the milliseconds the request names, then answer
+        Slow, Hang, Drain   unary: sleep the milliseconds the request names, then answer
         Unavailable  server streaming: one message, then UNAVAILABLE in the trailers
         Exhausted    server streaming: one message, then RESOURCE_EXHAUSTED in the trailers
         Deadline     unary: the backend's own dependency ran out of time:
                      DEADLINE_EXCEEDED at once (trailers-only)
 
-  grpc_peer.py call TARGET METHOD N [--timeout S] [--arg BYTES] [--tag TAG]
-      N calls, one after another, on one channel (one HTTP/2 connection);
+  grpc_peer.py call TARGET METHOD N [--timeout S] [--arg BYTES] [--tag TAG] [--parallel]
+      N calls, one after another (--parallel: all at once, N streams in
+      flight), on one channel (one HTTP/2 connection);
       prints the client's own record, one line per call:
         TAG METHOD CODE SECONDS
       CODE the gRPC status name the client got (OK, DEADLINE_EXCEEDED, ...).
@@ -58,6 +59,7 @@ def serve(args):
         "Ok": grpc.unary_unary_rpc_method_handler(ok, **raw),
         "Slow": grpc.unary_unary_rpc_method_handler(slow, **raw),
         "Hang": grpc.unary_unary_rpc_method_handler(slow, **raw),
+        "Drain": grpc.unary_unary_rpc_method_handler(slow, **raw),
         "Unavailable": grpc.unary_stream_rpc_method_handler(
             one_then(grpc.StatusCode.UNAVAILABLE), **raw),
         "Exhausted": grpc.unary_stream_rpc_method_handler(
@@ -88,6 +90,17 @@ def call(args):
             rpc = ch.unary_stream(path)
         else:
             rpc = ch.unary_unary(path)
+        if args.parallel:
+            t0 = time.monotonic()
+            futs = [rpc.future(args.arg.encode(), timeout=args.timeout) for _ in range(args.n)]
+            for f in futs:
+                code = "OK"
+                try:
+                    f.result()
+                except grpc.RpcError as e:
+                    code = e.code().name
+                print(f"{args.tag} {args.method} {code} {time.monotonic() - t0:.3f}", flush=True)
+            return
         for _ in range(args.n):
             t0 = time.monotonic()
             code = "OK"
@@ -114,6 +127,7 @@ def main():
     c.add_argument("--timeout", type=float, default=10)
     c.add_argument("--arg", default="x")
     c.add_argument("--tag", default="-")
+    c.add_argument("--parallel", action="store_true")
     args = ap.parse_args()
     serve(args) if args.cmd == "serve" else call(args)
 

@@ -19,7 +19,15 @@
 #    (grpc-timeout), nginx waits 10 s: the client cancels the stream
 #    (DEADLINE_EXCEEDED in its record, 499 in nginx's log):
 #    client/client_abort, and the clients' patience in the timeout ladder
-#    is the grpc-timeout they sent.
+#    is the grpc-timeout they sent;
+#  - Drain: 4 concurrent calls on one connection that the backend answers
+#    after 5 s, and nginx reloads (SIGHUP, worker_shutdown_timeout 1 s):
+#    the old worker sends GOAWAY, then closes the connection with the 4
+#    streams unanswered: gateway/gateway_goaway.  nginx logs them as 499
+#    (its word for any client connection gone before the answer, its own
+#    shutdown included); the client's record says it did not give up (it
+#    got UNAVAILABLE long before its 10 s deadline) and nginx's error log
+#    that it shut down.
 . "$(dirname "$0")/gateway_lib.sh"
 T=grpc_nginx
 gs_require_bpf "$T"
@@ -40,7 +48,8 @@ gw_nginx_conf() {
 	grpc_plain_nginx_conf | sed -E \
 		-e 's/^([[:space:]]*listen[[:space:]][^;]*);/\1 http2;/' \
 		-e '/proxy_http_version|proxy_set_header/d' \
-		-e 's/proxy_pass http:/grpc_pass grpc:/; s/proxy_(connect_timeout|read_timeout|next_upstream)/grpc_\1/'
+		-e 's/proxy_pass http:/grpc_pass grpc:/; s/proxy_(connect_timeout|read_timeout|next_upstream)/grpc_\1/' \
+		-e '1i worker_shutdown_timeout 1s;'
 }
 
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
@@ -57,6 +66,7 @@ gw_route $SVC/Hang "$BE1_4:$P1" read=1s
 gw_route $SVC/Unavailable "$BE2_4:$P2"
 gw_route $SVC/Exhausted "$BE2_4:$P2"
 gw_route $SVC/Deadline "$BE2_4:$P2"
+gw_route $SVC/Drain "$BE1_4:$P1" read=10s
 
 OUT=$GS_TMP/grpc.json
 gw_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
@@ -73,6 +83,17 @@ call Deadline 4 & pids+=($!)
 call Hang 3 --timeout 4 --arg 3000 & pids+=($!)
 call Slow 3 --timeout 1 --arg 3000 & pids+=($!)
 wait "${pids[@]}"
+# A reload with 4 streams in flight on one connection: the old worker
+# sends GOAWAY, and closes the connection when its shutdown timeout (1 s)
+# ends, the streams unanswered (the backend takes 5 s).
+call Drain 4 --timeout 10 --arg 5000 --parallel & pids=($!)
+for _ in $(seq 50); do
+	[ "$(ip netns exec "$B1NS" ss -Htn state established "sport = :$P1" | wc -l)" -ge 1 ] && break
+	sleep 0.1
+done
+sleep 0.5
+kill -HUP "$GW_NGINX_PID"
+wait "${pids[@]}"
 cat "$GS_TMP"/client.[A-Z]* >"$GS_TMP/client.all"
 want=$(grep -c . "$GS_TMP/client.all")
 for _ in $(seq 50); do
@@ -84,9 +105,9 @@ gs_stop
 gw_stop
 grep -q '"type":"total"' "$OUT" || { fail "$T" "gatescope printed no total line"; cat "$OUT.err"; exit 1; }
 
-python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
+python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" "$GW_DIR/error.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, sys
-test, out, cfile, nlog = sys.argv[1:5]
+test, out, cfile, nlog, elog = sys.argv[1:6]
 fails = 0
 def res(ok, name, why=""):
     global fails
@@ -104,7 +125,7 @@ method = lambda path: path.rsplit("/", 1)[-1]
 def gs_key(o):
     st = "abort" if o["client_closed"] else o["status"]
     return (method(o["route"]), st, o["grpc_status"])
-gs = collections.Counter(gs_key(o) for o in reqs)
+gs = collections.Counter(gs_key(o) for o in reqs if method(o["route"]) != "Drain")
 # nginx's own log: its status (499: the client went away), the grpc-status
 # it passed on (trailers, or a trailers-only answer).
 def ng_key(line):
@@ -115,12 +136,12 @@ def ng_key(line):
     g = int(g) if g != "-" else None
     mapped = GRPC_HTTP.get(g, 500) if g is not None else None
     return (method(uri), mapped or int(status), g)
-ng = collections.Counter(ng_key(l) for l in open(nlog))
+ng = collections.Counter(ng_key(l) for l in open(nlog) if "/Drain|" not in l)
 # The client's own record: what its calls ended with.
 cl = collections.Counter((l.split()[1], l.split()[2]) for l in open(cfile))
 want_cl = {("Ok", "OK"): 10, ("Unavailable", "UNAVAILABLE"): 4, ("Exhausted", "RESOURCE_EXHAUSTED"): 4,
            ("Deadline", "DEADLINE_EXCEEDED"): 4, ("Hang", "UNAVAILABLE"): 3,
-           ("Slow", "DEADLINE_EXCEEDED"): 3}
+           ("Slow", "DEADLINE_EXCEEDED"): 3, ("Drain", "UNAVAILABLE"): 4}
 res(cl == want_cl, "the client got what each method does", f"{dict(cl)}")
 res(gs == ng, "every call's status and grpc-status as nginx logged it",
     f"gatescope {sorted(gs.items(), key=str)}; nginx {sorted(ng.items(), key=str)}")
@@ -133,6 +154,8 @@ for (m, code), n in cl.items():
         want = [(m, 504, None)] * n
     elif m == "Slow":
         want = [(m, "abort", None)] * n
+    elif m == "Drain":
+        want = [(m, None, None)] * n
     else:
         g = CODES[code]
         want = [(m, GRPC_HTTP[g] or 200, g)] * n
@@ -147,7 +170,8 @@ want_v = {"Ok": {(None, None): 10}, "Exhausted": {(None, None): 4},
           "Unavailable": {("backend", "backend_error"): 4},
           "Deadline": {("backend", "backend_error"): 4},
           "Hang": {("backend", "backend_slow"): 3},
-          "Slow": {("client", "client_abort"): 3}}
+          "Slow": {("client", "client_abort"): 3},
+          "Drain": {("gateway", "gateway_goaway"): 4}}
 for m, w in want_v.items():
     res(verdicts(m) == w, f"{m}: verdict {w}", f"{dict(verdicts(m))}")
 ev = [o["evidence"] for o in reqs if method(o["route"]) == "Unavailable"]
@@ -155,6 +179,17 @@ res(all("grpc-status 14 UNAVAILABLE" in e for e in ev), "Unavailable: the eviden
 ev = [o["evidence"] for o in reqs if method(o["route"]) == "Slow"]
 res(all("gRPC deadline ran out" in e for e in ev), "Slow: the evidence says the client's deadline ran out", f"{ev}")
 rt = {r["route"].split("/")[-1]: r for r in total["routes"]}
+# The reload: nginx says it shut down; the client did not give up (its
+# calls ended long before their 10 s deadline, before the backend's 5 s);
+# gatescope saw the gateway's GOAWAY and its close.
+drain_cl = [float(l.split()[3]) for l in open(cfile) if l.split()[1] == "Drain"]
+res("gracefully shutting down" in open(elog).read() and drain_cl and max(drain_cl) < 4.5,
+    "Drain: nginx shut down, the client's calls ended by it, not by their deadline", f"{drain_cl}")
+drain = [o for o in reqs if method(o["route"]) == "Drain"]
+res(all(o["goaway"] and o["goaway"]["by"] == "gateway" and not o["goaway"]["refused"]
+        and not o["client_closed"] and o["attempts"] and o["attempts"][0]["status"] is None
+        for o in drain), "Drain: the gateway's GOAWAY, then its close, the backend not answered",
+    f"{[(o['goaway'], o['client_closed'], o['attempts']) for o in drain]}")
 res(rt["Exhausted"]["throttled"] == 4 and rt["Exhausted"]["retries"]["throttled"]["backend"] == 4,
     "RESOURCE_EXHAUSTED is throttling by the backend", f"{rt['Exhausted']}")
 res(rt["Deadline"]["cause_504"]["backend"] == 4 and rt["Hang"]["cause_504"]["backend"] == 3,
@@ -165,9 +200,11 @@ res(rt["Deadline"]["cause_504"]["backend"] == 4 and rt["Hang"]["cause_504"]["bac
 addr = collections.Counter((method(l.split("|")[0]), l.rstrip("\n").split("|")[5]) for l in open(nlog))
 got = collections.Counter((method(o["route"]), o["backend"]) for o in reqs)
 res(got == addr, "every call's backend as nginx logged it", f"gatescope {dict(got)}, nginx {dict(addr)}")
+# Calls with the same content in flight together (Drain) are told apart by
+# time on the thread that read them ("order").
 bad = [o for o in reqs if len(o["attempts"]) != 1 or o["attempts"][0]["h2_stream"] is None
-       or o["join"] != "content"]
-res(not bad, "every call joined by content to one upstream HTTP/2 stream",
+       or o["join"] not in (("content", "order") if method(o["route"]) == "Drain" else ("content",))]
+res(not bad, "every call joined by its content to one upstream HTTP/2 stream",
     f"{[(o['route'], o['join'], o['attempts']) for o in bad][:3]}")
 bad = [o for o in reqs if o["grpc_status"] and o["attempts"][0]["grpc_status"] != o["grpc_status"]]
 res(not bad, "the backend's grpc-status on its attempt", f"{bad[:2]}")

@@ -553,6 +553,61 @@ static void test_streams_are_requests(void)
 	free(s.p);
 }
 
+/* The gateway's GOAWAY (last stream 3): stream 5 was never processed and
+ * ends refused at once; stream 3 goes on and is cut when the gateway
+ * closes the connection; stream 1 was answered. */
+static void test_gateway_goaway(void)
+{
+	struct joiner j;
+	struct h2_stats st = { 0 };
+	struct request proto = { .pid = 7 };
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;
+	struct buf c = { 0 }, s = { 0 };
+	size_t c_at = 0, s_at = 0;
+	uint64_t t = 1000 * MS;
+	static const char *const ok[] = { ":status", "200" };
+
+	ndecided = 0;
+	join_init(&j, 0, on_request, on_orphan, NULL);
+	h = h2_conn_new(&proto, NULL, &j, &st);
+	nghttp2_hd_deflate_new(&dc, 4096);
+	nghttp2_hd_deflate_new(&ds, 4096);
+	put(&c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&c, dc, 1, REQ("/g/1"), 4, true);
+	block(&c, dc, 3, REQ("/g/3"), 4, true);
+	block(&c, dc, 5, REQ("/g/5"), 4, true);
+	SEND_C();
+	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&s, ds, 1, ok, 1, true);
+	frame(&s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 3, 0, 0, 0, 0 }, 8);
+	SEND_S();
+	t += 1000 * MS;
+	h2_conn_closed(h, false, t, t);		/* the gateway closed first */
+	join_poll(&j, UINT64_MAX);
+
+	ASSERT_EQ(ndecided, 3);
+	ASSERT_EQ(st.goaways, 1);
+	ASSERT_EQ(decided_path("/g/1")->h2_goaway_by, H2_GOAWAY_NONE);
+	ASSERT_EQ(decided_path("/g/1")->status, 200);
+	ASSERT_EQ(decided_path("/g/5")->h2_goaway_by, H2_GOAWAY_GATEWAY);
+	ASSERT_TRUE(decided_path("/g/5")->h2_goaway_refused);
+	ASSERT_EQ(decided_path("/g/5")->h2_goaway_last, 3);
+	ASSERT_TRUE(decided_path("/g/5")->ts_done < t);		/* ended at the GOAWAY */
+	ASSERT_EQ(decided_path("/g/3")->h2_goaway_by, H2_GOAWAY_GATEWAY);
+	ASSERT_TRUE(!decided_path("/g/3")->h2_goaway_refused);
+	ASSERT_TRUE(!decided_path("/g/3")->client_closed);
+	ASSERT_EQ(decided_path("/g/3")->ts_done, t);
+
+	h2_conn_free(h);
+	join_free(&j);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	free(c.p);
+	free(s.p);
+}
+
 static unsigned closed_open, closed_ended;
 
 static void count_closed(struct attempt *a, bool stream_open, void *ctx)
@@ -658,6 +713,7 @@ int main(void)
 	RUN_TEST(test_lost_header_block_breaks);
 	RUN_TEST(test_bad_blocks);
 	RUN_TEST(test_streams_are_requests);
+	RUN_TEST(test_gateway_goaway);
 	RUN_TEST(test_upstream_streams_are_attempts);
 	RUN_TEST(test_grpc_status_map);
 	TEST_MAIN_END();

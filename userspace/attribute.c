@@ -201,6 +201,16 @@ static void attribute_truncated(const struct request *r, const struct attempt *a
 		return;
 	}
 	set(v, CAUSE_BACKEND, "backend_truncated", "SD");
+	if (a->h2_stream) {
+		/* HTTP/2: the stream ends with END_STREAM, not at a length. */
+		if (a->h2_rst)
+			evidence(v, "backend %s answered %u on HTTP/2 stream %u, then reset it (RST_STREAM code %u) before its end",
+				 a->backend, a->status, a->h2_stream, a->h2_rst_code);
+		else
+			evidence(v, "backend %s answered %u on HTTP/2 stream %u; the connection ended before the stream did",
+				 a->backend, a->status, a->h2_stream);
+		return;
+	}
 	evidence(v, "backend %s answered %u and announced a body ending at byte %llu; the connection ended at byte %llu",
 		 a->backend, a->status, (unsigned long long)a->resp_body_end,
 		 (unsigned long long)a->resp_bytes);

@@ -604,6 +604,10 @@ static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 		struct h2_close x = { .e = e, .o = o };
 
 		any = h2_conn_upstream_closed(c->h2, h2_attempt_closed, &x) > 0;
+		/* Decoding stopped: streams after that were never seen; the
+		 * connection stands for them, judged by its TCP facts. */
+		if (c->broken)
+			any = false;
 	}
 
 	for (unsigned i = 0; i < c->qlen; i++) {

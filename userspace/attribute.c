@@ -347,6 +347,27 @@ static void attribute_gateway_goaway(const struct request *r, const struct attem
 		evidence(v, "upstream %s had not answered", a->backend);
 }
 
+/* A 504 to a gRPC client, the gateway's own or the backend's
+ * DEADLINE_EXCEEDED: did it come when the client's deadline ran out (a
+ * hop that enforces the propagated grpc-timeout), or before (that hop's
+ * own timeout, shorter than the client's patience)? */
+static void deadline_facts(const struct request *r, const struct attempt *a, struct verdict *v)
+{
+	uint64_t t = r->grpc_timeout_ns, slack = t / 10 > 50000000ull ? t / 10 : 50000000ull;
+	uint64_t at = r->ts_response > r->ts_start ? r->ts_response - r->ts_start : 0;
+	bool backend = a && a->has_grpc_status;
+	const char *who = backend ? "the backend's DEADLINE_EXCEEDED came" : "the gateway answered";
+
+	if (!t || r->status != 504 || !r->ts_response || (backend && a->grpc_status != 4))
+		return;
+	if (at + slack >= t)
+		evidence(v, "%s when the client's gRPC deadline ran out (grpc-timeout %.3f ms)", who,
+			 t / 1e6);
+	else
+		evidence(v, "%s %.3f ms before the client's gRPC deadline (grpc-timeout %.3f ms)", who,
+			 (t - at) / 1e6, t / 1e6);
+}
+
 /* The client left before any response: its own timeout, whatever the
  * gateway did afterwards. */
 static void attribute_client_abort(const struct request *r, const struct attempt *a,
@@ -415,6 +436,7 @@ void attribute(const struct request *r, struct verdict *v)
 		return;
 	}
 	attribute_attempt(r, a, v);
+	deadline_facts(r, a, v);
 	if (r->nattempts > 1)
 		evidence(v, "%u attempts", r->nattempts);
 }

@@ -7,10 +7,13 @@ python3-grpcio; no protoc: generic handlers, raw bytes as messages).
       service gs.test.Svc:
         Ok           unary: answers the request bytes (grpc-status 0)
         Slow, Hang, Drain   unary: sleep the milliseconds the request names, then answer
+                     (Drain: prints "drain started" first)
         Unavailable  server streaming: one message, then UNAVAILABLE in the trailers
         Exhausted    server streaming: one message, then RESOURCE_EXHAUSTED in the trailers
         Deadline     unary: the backend's own dependency ran out of time:
                      DEADLINE_EXCEEDED at once (trailers-only)
+        Enforce      unary: the client's deadline, propagated in grpc-timeout,
+                     enforced: DEADLINE_EXCEEDED 150 ms before it runs out
 
   grpc_peer.py call TARGET METHOD N [--timeout S] [--arg BYTES] [--tag TAG] [--parallel]
       N calls, one after another (--parallel: all at once, N streams in
@@ -41,11 +44,23 @@ def slow(req, ctx):
     return req
 
 
+def drain(req, ctx):
+    print("drain started", flush=True)	# the test waits for these
+    return slow(req, ctx)
+
+
 def one_then(code):
     def handler(req, ctx):
         yield b"partial"
         ctx.abort(code, f"backend says {code.name}")
     return handler
+
+
+def enforce(req, ctx):
+    # The propagated deadline, enforced by the backend a little before
+    # the client's own timer would fire.
+    time.sleep(max(ctx.time_remaining() - 0.15, 0))
+    ctx.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline enforced by the backend")
 
 
 def deadline(req, ctx):
@@ -59,12 +74,13 @@ def serve(args):
         "Ok": grpc.unary_unary_rpc_method_handler(ok, **raw),
         "Slow": grpc.unary_unary_rpc_method_handler(slow, **raw),
         "Hang": grpc.unary_unary_rpc_method_handler(slow, **raw),
-        "Drain": grpc.unary_unary_rpc_method_handler(slow, **raw),
+        "Drain": grpc.unary_unary_rpc_method_handler(drain, **raw),
         "Unavailable": grpc.unary_stream_rpc_method_handler(
             one_then(grpc.StatusCode.UNAVAILABLE), **raw),
         "Exhausted": grpc.unary_stream_rpc_method_handler(
             one_then(grpc.StatusCode.RESOURCE_EXHAUSTED), **raw),
         "Deadline": grpc.unary_unary_rpc_method_handler(deadline, **raw),
+        "Enforce": grpc.unary_unary_rpc_method_handler(enforce, **raw),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SVC, handlers),))

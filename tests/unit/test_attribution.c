@@ -351,6 +351,19 @@ static void test_h2_grpc(void)
 	attribute(&r, &v);
 	ASSERT_TRUE(strstr(v.evidence, "grpc-status 14 UNAVAILABLE (as 503)") != NULL);
 
+	/* The gateway's own 504 (no grpc-status from the backend): at the
+	 * client's deadline, or before it. */
+	r = req(504);
+	r.grpc_timeout_ns = 1000 * MS;
+	r.ts_response = T0 + 995 * MS;
+	attempt(&r, ATTEMPT_ABANDONED);
+	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "when the client's gRPC deadline ran out") != NULL);
+	r.ts_response = T0 + 400 * MS;
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "600.000 ms before the client's gRPC deadline") != NULL);
+
 	/* A client gone at its grpc-timeout: its deadline ran out; gone well
 	 * before it: not its deadline. */
 	r = req(0);

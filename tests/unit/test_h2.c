@@ -608,6 +608,48 @@ static void test_gateway_goaway(void)
 	free(s.p);
 }
 
+/* The client lowers the header table (SETTINGS_HEADER_TABLE_SIZE 0); the
+ * server's answer, sent before it read that SETTINGS, still uses its 4096
+ * bytes with no size update: valid, decoded (a backend's trailers-only
+ * answer racing nginx's SETTINGS broke the connection before). */
+static void test_table_size_race(void)
+{
+	struct joiner j;
+	struct h2_stats st = { 0 };
+	struct request proto = { .pid = 7 };
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;
+	struct buf c = { 0 }, s = { 0 };
+	size_t c_at = 0, s_at = 0;
+	uint64_t t = 1000 * MS;
+	static const char *const ok[] = { ":status", "200", "x-served-by", "backend-1" };
+
+	ndecided = 0;
+	join_init(&j, 0, on_request, on_orphan, NULL);
+	h = h2_conn_new(&proto, NULL, &j, &st);
+	nghttp2_hd_deflate_new(&dc, 4096);
+	nghttp2_hd_deflate_new(&ds, 4096);
+	put(&c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&c, H2_SETTINGS, 0, 0, (const uint8_t[]){ 0, 1, 0, 0, 0, 0 }, 6);
+	block(&c, dc, 1, REQ("/t/1"), 4, true);
+	block(&c, dc, 3, REQ("/t/3"), 4, true);
+	SEND_C();
+	block(&s, ds, 1, ok, 2, true);
+	block(&s, ds, 3, ok, 2, true);	/* "x-served-by" from the dynamic table */
+	SEND_S();
+	h2_conn_closed(h, false, t + MS, t + MS);
+	join_poll(&j, UINT64_MAX);
+	ASSERT_EQ(st.broken_conns, 0);
+	ASSERT_EQ(decided_path("/t/1")->status, 200);
+	ASSERT_EQ(decided_path("/t/3")->status, 200);
+	h2_conn_free(h);
+	join_free(&j);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	free(c.p);
+	free(s.p);
+}
+
 static unsigned closed_open, closed_ended;
 
 static void count_closed(struct attempt *a, bool stream_open, void *ctx)
@@ -714,6 +756,7 @@ int main(void)
 	RUN_TEST(test_bad_blocks);
 	RUN_TEST(test_streams_are_requests);
 	RUN_TEST(test_gateway_goaway);
+	RUN_TEST(test_table_size_race);
 	RUN_TEST(test_upstream_streams_are_attempts);
 	RUN_TEST(test_grpc_status_map);
 	TEST_MAIN_END();

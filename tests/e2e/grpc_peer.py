@@ -13,7 +13,7 @@ python3-grpcio; no protoc: generic handlers, raw bytes as messages).
         Deadline     unary: the backend's own dependency ran out of time:
                      DEADLINE_EXCEEDED at once (trailers-only)
         Enforce      unary: the client's deadline, propagated in grpc-timeout,
-                     enforced: DEADLINE_EXCEEDED 150 ms before it runs out
+                     enforced: DEADLINE_EXCEEDED 300 ms before it runs out
 
   grpc_peer.py call TARGET METHOD N [--timeout S] [--arg BYTES] [--tag TAG] [--parallel]
       N calls, one after another (--parallel: all at once, N streams in
@@ -59,7 +59,7 @@ def one_then(code):
 def enforce(req, ctx):
     # The propagated deadline, enforced by the backend a little before
     # the client's own timer would fire.
-    time.sleep(max(ctx.time_remaining() - 0.15, 0))
+    time.sleep(max(ctx.time_remaining() - 0.3, 0))
     ctx.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline enforced by the backend")
 
 

@@ -353,14 +353,14 @@ static void attribute_gateway_goaway(const struct request *r, const struct attem
  * own timeout, shorter than the client's patience)? */
 static void deadline_facts(const struct request *r, const struct attempt *a, struct verdict *v)
 {
-	uint64_t t = r->grpc_timeout_ns, slack = t / 10 > 50000000ull ? t / 10 : 50000000ull;
+	uint64_t t = r->grpc_timeout_ns;
 	uint64_t at = r->ts_response > r->ts_start ? r->ts_response - r->ts_start : 0;
 	bool backend = a && a->has_grpc_status;
 	const char *who = backend ? "the backend's DEADLINE_EXCEEDED came" : "the gateway answered";
 
 	if (!t || r->status != 504 || !r->ts_response || (backend && a->grpc_status != 4))
 		return;
-	if (at + slack >= t)
+	if (grpc_deadline_reached(t, at))
 		evidence(v, "%s when the client's gRPC deadline ran out (grpc-timeout %.3f ms)", who,
 			 t / 1e6);
 	else

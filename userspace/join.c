@@ -54,12 +54,17 @@ bool request_failed(const struct request *r)
 	return r->status == 0 || r->status >= 500 || r->truncated || r->client_closed;
 }
 
+bool grpc_deadline_reached(uint64_t timeout_ns, uint64_t elapsed_ns)
+{
+	uint64_t slack = timeout_ns / 10 > 50000000ull ? timeout_ns / 10 : 50000000ull;
+
+	return timeout_ns && elapsed_ns + slack >= timeout_ns;
+}
+
 bool request_deadline_passed(const struct request *r)
 {
-	uint64_t t = r->grpc_timeout_ns, slack = t / 10 > 50000000ull ? t / 10 : 50000000ull;
-
-	return t && r->client_closed && r->ts_client_fin >= r->ts_start &&
-	       r->ts_client_fin - r->ts_start + slack >= t;
+	return r->client_closed && r->ts_client_fin >= r->ts_start &&
+	       grpc_deadline_reached(r->grpc_timeout_ns, r->ts_client_fin - r->ts_start);
 }
 
 /* ---- slots ---- */

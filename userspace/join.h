@@ -290,8 +290,11 @@ void join_attempt_closed(struct joiner *j);
 /* Failed, as every stage counts it: no status (the client or the gateway
  * gave up), a 5xx, a response cut short, or a client that left first. */
 bool request_failed(const struct request *r);
-/* A gRPC client that left when its grpc-timeout ran out (within 10 %, at
- * least 50 ms: the timeout was counted from the client's send). */
+/* Had a gRPC deadline of timeout_ns run out after elapsed_ns counted from
+ * the gateway reading the request?  Within 10 %, at least 50 ms: the
+ * client counted it from its send. */
+bool grpc_deadline_reached(uint64_t timeout_ns, uint64_t elapsed_ns);
+/* A gRPC client that left when its grpc-timeout ran out. */
 bool request_deadline_passed(const struct request *r);
 
 /* Decide every finished request whose evidence is in or whose wait is

@@ -201,6 +201,16 @@ static void attribute_truncated(const struct request *r, const struct attempt *a
 		return;
 	}
 	set(v, CAUSE_BACKEND, "backend_truncated", "SD");
+	if (a->h2_stream) {
+		/* HTTP/2: the stream ends with END_STREAM, not at a length. */
+		if (a->h2_rst)
+			evidence(v, "backend %s answered %u on HTTP/2 stream %u, then reset it (RST_STREAM code %u) before its end",
+				 a->backend, a->status, a->h2_stream, a->h2_rst_code);
+		else
+			evidence(v, "backend %s answered %u on HTTP/2 stream %u; the connection ended before the stream did",
+				 a->backend, a->status, a->h2_stream);
+		return;
+	}
 	evidence(v, "backend %s answered %u and announced a body ending at byte %llu; the connection ended at byte %llu",
 		 a->backend, a->status, (unsigned long long)a->resp_body_end,
 		 (unsigned long long)a->resp_bytes);
@@ -214,6 +224,60 @@ static void attribute_truncated(const struct request *r, const struct attempt *a
 	if (r->truncated)
 		evidence(v, "the client got %llu of %llu body bytes",
 			 (unsigned long long)r->body_delivered, (unsigned long long)r->body_expected);
+}
+
+/* gRPC's status names (the codes gatescope maps, h2_grpc_http_status). */
+static const char *grpc_name(int code)
+{
+	static const char *const names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+		"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	};
+
+	return code >= 0 && code < (int)(sizeof(names) / sizeof(names[0])) ? names[code] : "?";
+}
+
+/* What the backend answered: its status, or its gRPC status and the HTTP
+ * status that stands for it. */
+static void answered(struct verdict *v, const struct attempt *a, const char *how)
+{
+	if (a->has_grpc_status && a->grpc_status)
+		evidence(v, "backend %s answered grpc-status %d %s (as %u)%s", a->backend,
+			 a->grpc_status, grpc_name(a->grpc_status), a->status, how);
+	else
+		evidence(v, "backend %s answered %u%s", a->backend, a->status, how);
+}
+
+/* An HTTP/2 stream to the backend that ended without an answer by the
+ * backend's own doing: its RST_STREAM; its GOAWAY below the stream's id
+ * (never processed); its GOAWAY and then its close (FIN or RST) with the
+ * stream in flight. */
+static bool attribute_h2_stream(const struct attempt *a, struct verdict *v)
+{
+	bool closed_after_goaway = a->ts_h2_goaway &&
+				   (a->failure == ATTEMPT_CLOSED || a->failure == ATTEMPT_RESET);
+
+	if (a->status)
+		return false;
+	if (a->h2_refused) {
+		set(v, CAUSE_BACKEND, "backend_goaway", "S-");
+		evidence(v, "backend %s sent GOAWAY (code %u) %.3f ms after the request, below HTTP/2 stream %u: never processed",
+			 a->backend, a->h2_rst_code, ms(a->ts_request, a->ts_stream_end), a->h2_stream);
+	} else if (a->h2_rst && a->h2_rst_by_backend) {
+		set(v, CAUSE_BACKEND, "backend_reset", "SH");
+		evidence(v, "backend %s reset HTTP/2 stream %u (RST_STREAM code %u) %.3f ms after the request",
+			 a->backend, a->h2_stream, a->h2_rst_code, ms(a->ts_request, a->ts_stream_end));
+	} else if (closed_after_goaway) {
+		set(v, CAUSE_BACKEND, "backend_goaway", "SH");
+		evidence(v, "backend %s sent GOAWAY (code %u) %.3f ms after the request and %s the connection with HTTP/2 stream %u unanswered",
+			 a->backend, a->h2_rst_code, ms(a->ts_request, a->ts_h2_goaway),
+			 a->failure == ATTEMPT_RESET ? "reset" : "closed", a->h2_stream);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 /* Bytes came back on a connection gatescope cannot read (TLS without
@@ -238,14 +302,13 @@ static void attribute_attempt(const struct request *r, const struct attempt *a, 
 	}
 	if (attempt_throttled(a)) {
 		set(v, CAUSE_BACKEND, "backend_throttled", "--");
-		evidence(v, "backend %s answered %u%s", a->backend, a->status,
-			 a->retry_after ? " with Retry-After" :
-			 a->throttling_hint ? " naming throttling" : "");
+		answered(v, a, a->retry_after ? " with Retry-After" :
+			       a->throttling_hint ? " naming throttling" : "");
 		return;
 	}
 	if (a->status >= 500) {
 		set(v, CAUSE_BACKEND, "backend_error", "--");
-		evidence(v, "backend %s answered %u", a->backend, a->status);
+		answered(v, a, "");
 		return;
 	}
 	if (a->status) {
@@ -255,9 +318,54 @@ static void attribute_attempt(const struct request *r, const struct attempt *a, 
 			 a->backend, a->status, ms(a->ts_start, a->ts_resp_read), r->status);
 		return;
 	}
-	if (attribute_connect(a, v) || attribute_backend_close(a, v))
+	if (attribute_h2_stream(a, v) || attribute_connect(a, v) || attribute_backend_close(a, v))
 		return;
 	attribute_no_response(a, v);
+}
+
+/* An HTTP/2 stream the gateway's GOAWAY ended unanswered: refused (above
+ * its last stream id: never processed), or cut when the gateway closed
+ * the connection after it (a graceful shutdown or reload whose streams
+ * outlived it). */
+static void attribute_gateway_goaway(const struct request *r, const struct attempt *a,
+				     struct verdict *v)
+{
+	if (r->h2_goaway_refused) {
+		set(v, CAUSE_GATEWAY, "gateway_goaway", "P-");
+		evidence(v, "the gateway's GOAWAY (last stream %u, code %u) at +%.3f ms refused HTTP/2 stream %u: never processed, the client may retry it",
+			 r->h2_goaway_last, r->h2_goaway_code, ms(r->ts_start, r->ts_h2_goaway),
+			 r->h2_stream);
+		return;
+	}
+	set(v, CAUSE_GATEWAY, "gateway_goaway", "PH");
+	evidence(v, "the gateway sent GOAWAY (code %u) at +%.3f ms and closed the connection at +%.3f ms with HTTP/2 stream %u unanswered",
+		 r->h2_goaway_code, ms(r->ts_start, r->ts_h2_goaway), ms(r->ts_start, r->ts_done),
+		 r->h2_stream);
+	if (a && a->status)
+		evidence(v, "upstream %s had answered %u", a->backend, a->status);
+	else if (a)
+		evidence(v, "upstream %s had not answered", a->backend);
+}
+
+/* A 504 to a gRPC client, the gateway's own or the backend's
+ * DEADLINE_EXCEEDED: did it come when the client's deadline ran out (a
+ * hop that enforces the propagated grpc-timeout), or before (that hop's
+ * own timeout, shorter than the client's patience)? */
+static void deadline_facts(const struct request *r, const struct attempt *a, struct verdict *v)
+{
+	uint64_t t = r->grpc_timeout_ns;
+	uint64_t at = r->ts_response > r->ts_start ? r->ts_response - r->ts_start : 0;
+	bool backend = a && a->has_grpc_status;
+	const char *who = backend ? "the backend's DEADLINE_EXCEEDED came" : "the gateway answered";
+
+	if (!t || r->status != 504 || !r->ts_response || (backend && a->grpc_status != 4))
+		return;
+	if (grpc_deadline_reached(t, at))
+		evidence(v, "%s when the client's gRPC deadline ran out (grpc-timeout %.3f ms)", who,
+			 t / 1e6);
+	else
+		evidence(v, "%s %.3f ms before the client's gRPC deadline (grpc-timeout %.3f ms)", who,
+			 (t - at) / 1e6, t / 1e6);
 }
 
 /* The client left before any response: its own timeout, whatever the
@@ -268,6 +376,13 @@ static void attribute_client_abort(const struct request *r, const struct attempt
 	set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
 	evidence(v, "client closed after %.3f ms, before any response",
 		 ms(r->ts_start, r->ts_client_fin ? r->ts_client_fin : r->ts_done));
+	if (r->h2_goaway_by == H2_GOAWAY_CLIENT)
+		evidence(v, "it sent GOAWAY (code %u) at +%.3f ms", r->h2_goaway_code,
+			 ms(r->ts_start, r->ts_h2_goaway));
+	if (r->grpc_timeout_ns)
+		evidence(v, request_deadline_passed(r) ?
+			 "its gRPC deadline ran out (grpc-timeout %.3f ms)" :
+			 "before its gRPC deadline (grpc-timeout %.3f ms)", r->grpc_timeout_ns / 1e6);
 	if (r->status)
 		evidence(v, "the gateway wrote %u into the closed connection at +%.3f ms", r->status,
 			 ms(r->ts_start, r->ts_response));
@@ -301,6 +416,10 @@ void attribute(const struct request *r, struct verdict *v)
 		evidence(v, "several upstream attempts fit this request equally well and would give different verdicts; none was joined");
 		return;
 	}
+	if (r->h2_goaway_by == H2_GOAWAY_GATEWAY && !r->status) {
+		attribute_gateway_goaway(r, a, v);
+		return;
+	}
 	if (!a) {
 		if (r->status == 0)
 			return;	/* not a failure we can attribute */
@@ -323,6 +442,7 @@ void attribute(const struct request *r, struct verdict *v)
 		return;
 	}
 	attribute_attempt(r, a, v);
+	deadline_facts(r, a, v);
 	if (r->nattempts > 1)
 		evidence(v, "%u attempts", r->nattempts);
 }

@@ -10,9 +10,13 @@
 #define H2_NO_ERROR	0x0
 #define H2_CANCEL	0x8
 
+/* Upstream attempts that ended without an answer, kept for their
+ * connection's TCP facts. */
+#define H2_UNANSWERED_KEPT 16
+
 struct h2_stream {
 	uint32_t id;		/* 0: free slot */
-	uint32_t req;		/* join engine handle */
+	uint32_t req;		/* join engine handle: request, or attempt upstream */
 	bool responded;		/* a final :status was written */
 	bool grpc;
 };
@@ -29,6 +33,10 @@ struct h2_block {
 struct h2_conn {
 	struct request proto;
 	bool upstream;
+	struct attempt aproto;		/* upstream: every attempt's connection side */
+	unsigned nattempts;		/* upstream: streams opened as attempts */
+	uint32_t unanswered[H2_UNANSWERED_KEPT];	/* upstream: ended unanswered, newest last */
+	unsigned nunanswered;
 	bool broken;
 	struct joiner *join;
 	struct h2_stats *st;
@@ -36,6 +44,9 @@ struct h2_conn {
 	const struct gs_http_event *cur;
 	bool cur_request;
 	struct h2_block blk;
+	/* Client-facing: the last GOAWAY of each side (0: none). */
+	uint64_t ts_goaway[2];		/* [1]: the client's, [0]: the gateway's */
+	uint32_t goaway_last[2], goaway_code[2];
 	unsigned nstreams;
 	struct h2_stream streams[H2_STREAMS_MAX];
 };
@@ -46,8 +57,8 @@ static void block_reset(struct h2_block *b)
 	b->grpc_status = -1;
 }
 
-struct h2_conn *h2_conn_new(const struct request *proto, bool upstream, struct joiner *join,
-			    struct h2_stats *st)
+struct h2_conn *h2_conn_new(const struct request *proto, const struct attempt *upstream,
+			    struct joiner *join, struct h2_stats *st)
 {
 	struct h2_conn *h = calloc(1, sizeof(*h));
 
@@ -58,7 +69,9 @@ struct h2_conn *h2_conn_new(const struct request *proto, bool upstream, struct j
 		return NULL;
 	}
 	h->proto = *proto;
-	h->upstream = upstream;
+	h->upstream = upstream != NULL;
+	if (upstream)
+		h->aproto = *upstream;
 	h->join = join;
 	h->st = st;
 	block_reset(&h->blk);
@@ -306,31 +319,229 @@ static void stream_reset(struct h2_conn *h, const struct h2_frame_ev *ev, bool b
 	stream_end(h, s, ts);
 }
 
+/* ---- upstream: streams the gateway opens are attempts ---- */
+
+static struct attempt *stream_attempt(struct h2_conn *h, const struct h2_stream *s)
+{
+	return s ? join_attempt(h->join, s->req) : NULL;
+}
+
+/* The gateway opened a stream to the backend: an attempt, fresh on the
+ * connection's first stream (its connect is the attempt's), else reused. */
+static void upstream_request_block(struct h2_conn *h, const struct h2_frame_ev *ev)
+{
+	struct attempt a = h->aproto;
+	bool fresh = h->nattempts == 0;
+	struct h2_stream *s;
+
+	if (stream_find(h, ev->stream) || !h->blk.h.method[0])
+		return;		/* request trailers, or no request */
+	s = stream_add(h, ev->stream);
+	h->st->upstream_streams++;
+	if (!s)
+		return;
+	h->nattempts++;
+	a.tid = h->cur->tid;
+	a.ts_request = h->cur->ts;
+	a.ts_start = fresh && a.ts_start ? a.ts_start : h->cur->ts;
+	a.reused = !fresh;
+	if (!fresh)
+		a.connect_ms = -1;
+	a.req_id = h->blk.h.req_id;
+	a.fp = h->blk.h.fp;
+	a.h2_stream = ev->stream;
+	a.resp_body_end = HTTP_UNKNOWN;
+	memcpy(a.method, h->blk.h.method, sizeof(a.method));
+	memcpy(a.path, h->blk.h.path, sizeof(a.path));
+	s->req = join_attempt_start(h->join, &a);
+}
+
+static void attempt_grpc_status(struct attempt *a, const struct h2_block *b)
+{
+	if (b->grpc_status < 0)
+		return;
+	a->has_grpc_status = true;
+	a->grpc_status = (int16_t)b->grpc_status;
+	if (b->grpc_status)
+		a->status = h2_grpc_http_status(b->grpc_status);
+}
+
+/* The stream is over on the gateway's side; one that ended unanswered is
+ * kept for its connection's TCP facts. */
+static void upstream_stream_end(struct h2_conn *h, struct h2_stream *s)
+{
+	if (!s->responded) {
+		if (h->nunanswered == H2_UNANSWERED_KEPT) {
+			memmove(h->unanswered, h->unanswered + 1,
+				sizeof(h->unanswered) - sizeof(h->unanswered[0]));
+			h->nunanswered--;
+		}
+		h->unanswered[h->nunanswered++] = s->req;
+	}
+	s->id = 0;
+	h->nstreams--;
+}
+
+static void upstream_response_block(struct h2_conn *h, const struct h2_frame_ev *ev)
+{
+	struct h2_stream *s = stream_find(h, ev->stream);
+	struct attempt *a = stream_attempt(h, s);
+	uint64_t ts = h->cur->ts, first = h->cur->ts_first_byte;
+
+	if (!s)
+		return;
+	if (!s->responded && h->blk.status >= 100 && h->blk.status < 200)
+		return;		/* interim: the final answer follows */
+	if (!s->responded && h->blk.status) {
+		s->responded = true;
+		if (a) {
+			a->status = h->blk.status;
+			a->ts_resp_read = ts;
+			a->ts_resp_kernel = first && first < ts ? first : ts;
+		}
+	}
+	if (a)
+		attempt_grpc_status(a, &h->blk);	/* trailers-only, or trailers */
+	if (ev->end_stream)
+		upstream_stream_end(h, s);
+}
+
+/* RST_STREAM on an upstream stream.  By the backend before its answer:
+ * it reset the attempt; after it: the answer was cut.  By the gateway
+ * before an answer: it gave up on the stream (its timeout, or its client
+ * left), after waiting since the request. */
+static void upstream_reset(struct h2_conn *h, const struct h2_frame_ev *ev, bool by_gateway)
+{
+	struct h2_stream *s = stream_find(h, ev->stream);
+	struct attempt *a = stream_attempt(h, s);
+	uint64_t ts = h->cur->ts;
+
+	if (!s)
+		return;
+	if (a) {
+		a->h2_rst = true;
+		a->h2_rst_by_backend = !by_gateway;
+		a->h2_rst_code = ev->error_code;
+		if (!s->responded) {
+			a->failure = by_gateway ? ATTEMPT_ABANDONED : ATTEMPT_RESET;
+			a->ts_stream_end = ts;
+			if (by_gateway && ts > a->ts_request)
+				a->idle_close_ns = ts - a->ts_request;
+		} else if (!by_gateway && ev->error_code != H2_NO_ERROR) {
+			a->truncated = true;
+		}
+	}
+	upstream_stream_end(h, s);
+}
+
+/* A backend's GOAWAY: streams above its last stream id were never
+ * processed (RFC 9113, 6.8): the backend refused them. */
+static void upstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev)
+{
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
+		struct h2_stream *s = &h->streams[i];
+		struct attempt *a = s->id ? stream_attempt(h, s) : NULL;
+
+		if (!s->id || s->responded)
+			continue;
+		if (a) {
+			a->ts_h2_goaway = h->cur->ts;
+			a->h2_rst_code = ev->error_code;
+		}
+		if (s->id <= ev->last_stream)
+			continue;	/* accepted: it goes on */
+		if (a) {
+			a->h2_refused = true;
+			a->failure = ATTEMPT_REFUSED;
+			a->ts_stream_end = h->cur->ts;
+		}
+		upstream_stream_end(h, s);
+	}
+}
+
+static void upstream_frame(struct h2_conn *h, const struct h2_frame_ev *ev, bool from_gateway)
+{
+	struct h2_stream *s;
+
+	switch (ev->type) {
+	case H2_HEADERS:
+		from_gateway ? upstream_request_block(h, ev) : upstream_response_block(h, ev);
+		break;
+	case H2_DATA:
+		s = stream_find(h, ev->stream);
+		if (!from_gateway && s)
+			upstream_stream_end(h, s);
+		break;
+	case H2_RST_STREAM:
+		upstream_reset(h, ev, from_gateway);
+		break;
+	case H2_GOAWAY:
+		if (h->nstreams)
+			h->st->goaways++;
+		if (!from_gateway)
+			upstream_goaway(h, ev);
+		break;
+	default:
+		break;
+	}
+}
+
+unsigned h2_conn_upstream_closed(struct h2_conn *h, h2_attempt_fn fn, void *ctx)
+{
+	for (unsigned i = 0; i < h->nunanswered; i++) {
+		struct attempt *a = join_attempt(h->join, h->unanswered[i]);
+
+		if (a)
+			fn(a, false, ctx);
+	}
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
+		struct h2_stream *s = &h->streams[i];
+		struct attempt *a;
+
+		if (!s->id)
+			continue;
+		a = stream_attempt(h, s);
+		if (a)
+			fn(a, true, ctx);
+		s->id = 0;
+		h->nstreams--;
+	}
+	h->nunanswered = 0;
+	return h->nattempts;
+}
+
+static void downstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev, bool by_client);
+
 static void on_frame(void *ctx, const struct h2_frame_ev *ev)
 {
 	struct h2_conn *h = ctx;
 	bool from_client = h->cur_request;
 
+	if (h->upstream && ev->type != H2_SETTINGS && ev->type != H2_PUSH_PROMISE) {
+		upstream_frame(h, ev, from_client);
+		if (ev->type == H2_HEADERS)
+			block_reset(&h->blk);
+		return;
+	}
 	switch (ev->type) {
 	case H2_HEADERS:
-		if (!h->upstream)
-			from_client ? request_block(h, ev) : response_block(h, ev);
+		from_client ? request_block(h, ev) : response_block(h, ev);
 		block_reset(&h->blk);
 		break;
 	case H2_PUSH_PROMISE:
 		block_reset(&h->blk);
 		break;
 	case H2_DATA:
-		if (!h->upstream && !from_client && stream_find(h, ev->stream))
+		if (!from_client && stream_find(h, ev->stream))
 			stream_end(h, stream_find(h, ev->stream), h->cur->ts);
 		break;
 	case H2_RST_STREAM:
-		if (!h->upstream)
-			stream_reset(h, ev, from_client);
+		stream_reset(h, ev, from_client);
 		break;
 	case H2_GOAWAY:
 		if (h->nstreams)
 			h->st->goaways++;
+		downstream_goaway(h, ev, from_client);
 		break;
 	case H2_SETTINGS:
 		/* Its sender decodes with that table: the other direction's encoder may use it. */
@@ -363,6 +574,46 @@ int h2_conn_feed(struct h2_conn *h, const struct gs_http_event *e, bool is_reque
 	return h->broken ? -1 : 0;
 }
 
+/* Which side's GOAWAY ended r, unanswered: the side that closed the
+ * connection after sending one. */
+static void note_goaway(struct h2_conn *h, struct request *r, bool by_client)
+{
+	int side = by_client ? 1 : 0;
+
+	if (!h->ts_goaway[side])
+		return;
+	r->h2_goaway_by = by_client ? H2_GOAWAY_CLIENT : H2_GOAWAY_GATEWAY;
+	r->h2_goaway_code = h->goaway_code[side];
+	r->h2_goaway_last = h->goaway_last[side];
+	r->ts_h2_goaway = h->ts_goaway[side];
+}
+
+/* A GOAWAY on the client-facing connection.  The gateway's: streams above
+ * its last stream id were never processed (RFC 9113, 6.8), they end now,
+ * refused; those below go on until answered or until the connection
+ * closes.  The client's: it is leaving (what it closes next says). */
+static void downstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev, bool by_client)
+{
+	int side = by_client ? 1 : 0;
+
+	h->ts_goaway[side] = h->cur->ts;
+	h->goaway_last[side] = ev->last_stream;
+	h->goaway_code[side] = ev->error_code;
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams && !by_client; i++) {
+		struct h2_stream *s = &h->streams[i];
+		struct request *r;
+
+		if (!s->id || s->id <= ev->last_stream || s->responded)
+			continue;
+		r = join_request(h->join, s->req);
+		if (r) {
+			note_goaway(h, r, false);
+			r->h2_goaway_refused = true;
+		}
+		stream_end(h, s, h->cur->ts);
+	}
+}
+
 void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx)
 {
 	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
@@ -380,6 +631,7 @@ void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint6
 			r->client_closed = client_fin;
 			if (client_fin)
 				r->ts_client_fin = ts_close;
+			note_goaway(h, r, client_fin);
 		}
 		stream_end(h, s, ts_close);
 	}

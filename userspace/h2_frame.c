@@ -22,6 +22,7 @@ int h2_reader_init(struct h2_reader *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->table_size_pending = UINT32_MAX;
+	r->table_size_max = NGHTTP2_DEFAULT_HEADER_TABLE_SIZE;
 	return nghttp2_hd_inflate_new(&r->infl) ? -1 : 0;
 }
 
@@ -44,6 +45,9 @@ static void fail(struct h2_reader *r, const char *why)
 
 void h2_reader_table_size(struct h2_reader *r, uint32_t size)
 {
+	if (size <= r->table_size_max)
+		return;
+	r->table_size_max = size;
 	r->table_size_pending = size;
 }
 

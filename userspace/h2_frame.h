@@ -83,6 +83,7 @@ struct h2_reader {
 	uint32_t block_stream;
 	bool block_end_stream;
 	uint32_t table_size_pending;	/* UINT32_MAX: none */
+	uint32_t table_size_max;	/* the largest table the encoder may use (4096 at first) */
 	struct nghttp2_hd_inflater *infl;
 };
 
@@ -96,7 +97,11 @@ int h2_reader_feed(struct h2_reader *r, const uint8_t *data, uint32_t cap, uint3
 		   uint64_t off, const struct h2_frame_cbs *cb, void *ctx);
 
 /* The peer advertised SETTINGS_HEADER_TABLE_SIZE: this direction's encoder
- * may use a table that large (applied between header blocks). */
+ * may use a table that large (applied between header blocks).  Only a
+ * larger limit is applied: the encoder shrinks its table with an update
+ * in a header block once it has read the SETTINGS, and a block it sent
+ * before that (a response racing the SETTINGS) is still valid; the
+ * inflater follows the encoder's updates either way. */
 void h2_reader_table_size(struct h2_reader *r, uint32_t size);
 
 #endif

@@ -399,12 +399,20 @@ static void sum_parser_stats(struct http_tracker *t, const struct http_stream_st
 static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is_request)
 {
 	struct request proto = { .pid = e->pid, .sk = c->sk };
+	/* Upstream, every stream is an attempt on this connection. */
+	struct attempt up = {
+		.pid = e->pid, .sk = c->sk, .ts_start = c->ts_conn_start, .connect_ms = -1,
+	};
 
 	if (!c->h2) {
 		memcpy(proto.comm, e->comm, GS_COMM_LEN);
 		memcpy(proto.client, c->peer, sizeof(proto.client));
 		memcpy(proto.listener, c->listener, sizeof(proto.listener));
-		c->h2 = h2_conn_new(&proto, c->dir == GS_DIR_UPSTREAM, c->t->join, &c->t->h2);
+		memcpy(up.backend, c->peer, sizeof(up.backend));
+		if (c->ts_conn_start && c->ts_established >= c->ts_conn_start)
+			up.connect_ms = (c->ts_established - c->ts_conn_start) / 1e6;
+		c->h2 = h2_conn_new(&proto, c->dir == GS_DIR_UPSTREAM ? &up : NULL, c->t->join,
+				    &c->t->h2);
 		if (!c->h2) {
 			c->broken = true;
 			c->t->unparsable++;
@@ -571,10 +579,46 @@ static void opaque_attempt(struct http_tracker *t, const struct gs_conn_event *e
 	join_attempt_start(t->join, &a);
 }
 
+struct h2_close {
+	const struct gs_conn_event *e;
+	const struct conn_outcome *o;
+};
+
+/* An HTTP/2 stream's attempt when its connection closed: the TCP facts;
+ * unanswered and not reset, it failed as the connection did; answered
+ * and still open, its answer was cut. */
+static void h2_attempt_closed(struct attempt *a, bool stream_open, void *ctx)
+{
+	const struct h2_close *x = ctx;
+
+	a->conn = *x->e;
+	a->have_conn = true;
+	a->ts_end = x->e->ts_close;
+	a->resp_bytes = stream_rx(x->e);
+	if (a->status) {
+		a->truncated |= stream_open;
+		return;
+	}
+	if (!a->failure)
+		a->failure = failure_of(x->o, x->e);
+	if (!a->h2_rst && !a->h2_refused)
+		note_idle_close(a, x->e);
+}
+
 static void close_upstream(struct http_conn *c, const struct gs_conn_event *e,
 			   const struct conn_outcome *o)
 {
 	bool any = false;
+
+	if (c->h2) {
+		struct h2_close x = { .e = e, .o = o };
+
+		any = h2_conn_upstream_closed(c->h2, h2_attempt_closed, &x) > 0;
+		/* Decoding stopped: streams after that were never seen; the
+		 * connection stands for them, judged by its TCP facts. */
+		if (c->broken)
+			any = false;
+	}
 
 	for (unsigned i = 0; i < c->qlen; i++) {
 		struct xchg *x = xchg_at(c, i);

@@ -63,6 +63,19 @@ bool request_unfinished(const struct request *r)
 	return r->evicted && !r->status && !r->client_closed;
 }
 
+bool grpc_deadline_reached(uint64_t timeout_ns, uint64_t elapsed_ns)
+{
+	uint64_t slack = timeout_ns / 10 > 50000000ull ? timeout_ns / 10 : 50000000ull;
+
+	return timeout_ns && elapsed_ns + slack >= timeout_ns;
+}
+
+bool request_deadline_passed(const struct request *r)
+{
+	return r->client_closed && r->ts_client_fin >= r->ts_start &&
+	       grpc_deadline_reached(r->grpc_timeout_ns, r->ts_client_fin - r->ts_start);
+}
+
 /* ---- slots ---- */
 
 static int pool_init(struct join_pool *p, uint32_t cap)
@@ -174,6 +187,8 @@ uint64_t attempt_end(const struct attempt *a)
 
 	if (a->status)
 		return a->ts_resp_read;
+	if (a->ts_stream_end)
+		return a->ts_stream_end;	/* an HTTP/2 stream reset or refused */
 	if (!a->have_conn)
 		return 0;
 	t = e->ts_fin;
@@ -810,6 +825,9 @@ static void hand_over(struct joiner *j, struct request *r)
  * (a passed-through 5xx needs none). */
 static bool needs_facts(const struct request *r, const struct attempt *last)
 {
+	/* A backend that reset or refused its HTTP/2 stream said so itself. */
+	if (last && (last->h2_refused || (last->h2_rst && last->h2_rst_by_backend)))
+		return false;
 	return last && !last->have_conn && request_failed(r) && (!last->status || r->truncated);
 }
 

@@ -130,15 +130,28 @@ struct attempt {
 	uint64_t idle_armed_ns;		/* since the last byte written, when earlier */
 	bool idle_closed_by_backend;
 	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
+	/* An HTTP/2 stream on an upstream connection (h2.c): */
+	uint32_t h2_stream;		/* stream id, 0: not HTTP/2 */
+	bool h2_rst, h2_rst_by_backend;	/* the stream was reset (RST_STREAM), by whom */
+	uint32_t h2_rst_code;		/* ... with this error code */
+	bool h2_refused;		/* above the last stream a backend's GOAWAY accepted */
+	uint64_t ts_h2_goaway;		/* the backend's GOAWAY while the stream was open, 0 if none */
+	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
+	bool has_grpc_status;
+	int16_t grpc_status;		/* grpc-status of the answer (status holds its mapping) */
 };
 
-/* When the attempt ended: its response head read, or its connection's
- * first FIN or RST (or close); 0 while it is still open. */
+/* When the attempt ended: its response head read, its HTTP/2 stream's
+ * reset without an answer, or its connection's first FIN or RST (or
+ * close); 0 while it is still open. */
 uint64_t attempt_end(const struct attempt *a);
 
 /* A gateway that closes an upstream this long after its client left did
  * so on its own timer, not because the client left. */
 #define CLIENT_LEFT_REACTION_NS (100 * 1000000ull)
+
+/* Who sent the GOAWAY that ended an HTTP/2 stream unanswered. */
+enum h2_goaway_by { H2_GOAWAY_NONE = 0, H2_GOAWAY_CLIENT, H2_GOAWAY_GATEWAY };
 
 /* The protocol a request came in by. */
 enum req_proto { REQ_PROTO_H1 = 0, REQ_PROTO_H2, REQ_PROTO_GRPC };
@@ -182,6 +195,10 @@ struct request {
 	bool has_grpc_status;
 	int16_t grpc_status;		/* grpc-status of the answer */
 	uint64_t grpc_timeout_ns;	/* grpc-timeout of the request: the client's patience */
+	uint8_t h2_goaway_by;		/* enum h2_goaway_by: a GOAWAY ended the stream unanswered */
+	bool h2_goaway_refused;		/* ... above its last stream id: never processed */
+	uint32_t h2_goaway_code, h2_goaway_last;
+	uint64_t ts_h2_goaway;
 	/* Engine state: */
 	bool finished;			/* the exchange is over */
 	bool pending;			/* answered or finished: the engine looks at it */
@@ -288,6 +305,12 @@ void join_attempt_closed(struct joiner *j);
 bool request_failed(const struct request *r);
 /* Decided before its end (the table was full), no status seen. */
 bool request_unfinished(const struct request *r);
+/* Had a gRPC deadline of timeout_ns run out after elapsed_ns counted from
+ * the gateway reading the request?  Within 10 %, at least 50 ms: the
+ * client counted it from its send. */
+bool grpc_deadline_reached(uint64_t timeout_ns, uint64_t elapsed_ns);
+/* A gRPC client that left when its grpc-timeout ran out. */
+bool request_deadline_passed(const struct request *r);
 
 /* Decide every finished request whose evidence is in or whose wait is
  * over, as of now (event time); UINT64_MAX decides everything and expires

@@ -188,6 +188,7 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_ku64(j, "tls_buffered", st->tls_buffered);
 	json_ku64(j, "h2_conns", st->h2.conns);
 	json_ku64(j, "h2_streams", st->h2.streams);
+	json_ku64(j, "h2_upstream_streams", st->h2.upstream_streams);
 	json_ku64(j, "h2_broken_conns", st->h2.broken_conns);
 	json_ku64(j, "h2_streams_overflowed", st->h2.streams_overflowed);
 	json_ku64(j, "h2_resets_by_client", st->h2.resets_by_client);
@@ -206,6 +207,18 @@ static void json_h2_fields(struct json *j, const struct request *r)
 		json_obj_open(j);
 		json_kstr(j, "by", r->h2_rst_by_client ? "client" : "gateway");
 		json_ku64(j, "code", r->h2_rst_code);
+		json_obj_close(j);
+	} else {
+		json_null(j);
+	}
+	json_key(j, "goaway");
+	if (h2 && r->h2_goaway_by) {
+		json_obj_open(j);
+		json_kstr(j, "by", r->h2_goaway_by == H2_GOAWAY_CLIENT ? "client" : "gateway");
+		json_ku64(j, "code", r->h2_goaway_code);
+		json_ku64(j, "last_stream", r->h2_goaway_last);
+		json_key(j, "refused");
+		json_bool(j, r->h2_goaway_refused);
 		json_obj_close(j);
 	} else {
 		json_null(j);
@@ -536,6 +549,10 @@ static void json_attempts(struct json *j, const struct request *r)
 		json_key(j, "opaque");
 		json_bool(j, a->opaque);
 		json_kstr(j, "failure", attempt_failure_name(a->failure));
+		json_key(j, "h2_stream");
+		a->h2_stream ? json_u64(j, a->h2_stream) : json_null(j);
+		json_key(j, "grpc_status");
+		a->has_grpc_status ? json_u64(j, (uint64_t)a->grpc_status) : json_null(j);
 		json_obj_close(j);
 	}
 	json_arr_close(j);

@@ -163,8 +163,10 @@ static void on_request(const struct request *r, void *ctx)
 
 	for (unsigned i = 0; i < r->nattempts; i++)
 		count_attempt(p, &r->attempts[i], closed_for_client(r, &r->attempts[i]));
+	/* A gRPC client whose deadline ran out said how long it waits. */
 	if (r->client_closed && r->ts_client_fin > r->ts_start)
 		timeouts_add(&p->timeouts, CLOSER_CLIENT, r->listener, "response",
+			     request_deadline_passed(r) ? r->grpc_timeout_ns :
 			     r->ts_client_fin - r->ts_start);
 	attribute(r, &v);
 	routes_name(&p->routes, r->method, r->host, r->path, route, sizeof(route));

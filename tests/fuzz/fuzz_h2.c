@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* libFuzzer harness for the HTTP/2 path: framing, HPACK decoding and
- * streams becoming requests (h2_frame.c, h2.c), on one client-facing
- * connection.
+ * streams becoming requests or attempts (h2_frame.c, h2.c), on one
+ * connection: client-facing, or upstream when the input's length is odd.
  *
  * Input: fragments, each a 4-byte header (flags: bit 0 the server's
  * direction, else the client's; u16 captured length; u8 extra bytes the
@@ -29,14 +29,28 @@ static void on_request(const struct request *r, void *ctx)
 
 static void on_orphan(const struct attempt *a, void *ctx)
 {
-	(void)a;
 	(void)ctx;
+	if (strnlen(a->method, sizeof(a->method)) == sizeof(a->method) ||
+	    strnlen(a->path, sizeof(a->path)) == sizeof(a->path))
+		abort();
+}
+
+/* An upstream connection's close reaches each of its attempts once. */
+static void on_closed(struct attempt *a, bool stream_open, void *ctx)
+{
+	(void)stream_open;
+	(void)ctx;
+	if (a->have_conn)
+		abort();
+	a->have_conn = true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct gs_http_event e;
 	struct request proto = { .pid = 1 };
+	struct attempt up = { .pid = 1, .backend = "10.0.0.2:50051", .connect_ms = -1 };
+	bool upstream = size & 1;
 	struct h2_stats st = { 0 };
 	static struct joiner j;		/* large: made once, emptied after each input */
 	static bool joiner_ready;
@@ -49,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		joiner_ready = true;
 	}
-	h = h2_conn_new(&proto, false, &j, &st);
+	h = h2_conn_new(&proto, upstream ? &up : NULL, &j, &st);
 	if (!h)
 		return 0;
 	while (pos + 4 <= size) {
@@ -76,7 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off[server] += e.len;
 		pos += cap;
 	}
-	h2_conn_closed(h, pos & 1, ts + 1000, ts);
+	if (upstream)
+		h2_conn_upstream_closed(h, on_closed, NULL);
+	else
+		h2_conn_closed(h, pos & 1, ts + 1000, ts);
 	join_poll(&j, UINT64_MAX);
 	h2_conn_free(h);
 	return 0;

@@ -5,6 +5,7 @@
  * proxy_read_timeout 1s, one client that gives up after 0.3 s). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include "attribute.h"
 #include "pipeline.h"
 #include "testlib.h"
@@ -345,6 +346,94 @@ static void test_recorded_stall(void)
 	free(out);
 }
 
+/* HTTP/2 and gRPC: an upstream stream's own ending, the gateway's GOAWAY,
+ * a gRPC status in the backend's trailers, a client whose deadline ran out. */
+static void test_h2_grpc(void)
+{
+	struct request r = req(0);
+	struct attempt *a = attempt(&r, ATTEMPT_RESET);
+	struct verdict v;
+
+	/* The backend reset its stream: backend_reset, without a TCP RST. */
+	a->h2_stream = 3;
+	a->h2_rst = a->h2_rst_by_backend = true;
+	a->h2_rst_code = 7;
+	a->ts_stream_end = T0 + 5 * MS;
+	a->have_conn = false;
+	expect(&r, CAUSE_BACKEND, "backend_reset", "SH");
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "reset HTTP/2 stream 3 (RST_STREAM code 7)") != NULL);
+
+	/* Its GOAWAY refused the stream, or it closed after its GOAWAY. */
+	a->h2_rst = a->h2_rst_by_backend = false;
+	a->h2_refused = true;
+	a->failure = ATTEMPT_REFUSED;
+	expect(&r, CAUSE_BACKEND, "backend_goaway", "S-");
+	a->h2_refused = false;
+	a->ts_h2_goaway = T0 + 4 * MS;
+	a->failure = ATTEMPT_CLOSED;
+	expect(&r, CAUSE_BACKEND, "backend_goaway", "SH");
+	/* The gateway gave up on the stream (its RST), the connection open:
+	 * no TCP facts, no verdict on the backend. */
+	a->ts_h2_goaway = 0;
+	a->h2_rst = true;
+	a->failure = ATTEMPT_ABANDONED;
+	expect(&r, CAUSE_UNKNOWN, "no_tcp_facts", "-H");
+
+	/* The gateway's GOAWAY: refused, or cut by its close. */
+	r = req(0);
+	r.proto = REQ_PROTO_GRPC;
+	r.h2_stream = 9;
+	r.h2_goaway_by = H2_GOAWAY_GATEWAY;
+	r.h2_goaway_refused = true;
+	r.ts_h2_goaway = T0 + 10 * MS;
+	expect(&r, CAUSE_GATEWAY, "gateway_goaway", "P-");
+	r.h2_goaway_refused = false;
+	attempt(&r, ATTEMPT_ABANDONED);
+	expect(&r, CAUSE_GATEWAY, "gateway_goaway", "PH");
+	/* A client that left first is a client abort, GOAWAY or not. */
+	r.client_closed = true;
+	r.ts_client_fin = T0 + 900 * MS;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CH");
+
+	/* grpc-status 14 in the trailers (as 503): the backend's error. */
+	r = req(503);
+	a = attempt(&r, ATTEMPT_OK);
+	a->status = 503;
+	a->has_grpc_status = true;
+	a->grpc_status = 14;
+	expect(&r, CAUSE_BACKEND, "backend_error", "--");
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "grpc-status 14 UNAVAILABLE (as 503)") != NULL);
+
+	/* The gateway's own 504 (no grpc-status from the backend): at the
+	 * client's deadline, or before it. */
+	r = req(504);
+	r.grpc_timeout_ns = 1000 * MS;
+	r.ts_response = T0 + 995 * MS;
+	attempt(&r, ATTEMPT_ABANDONED);
+	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "when the client's gRPC deadline ran out") != NULL);
+	r.ts_response = T0 + 400 * MS;
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "600.000 ms before the client's gRPC deadline") != NULL);
+
+	/* A client gone at its grpc-timeout: its deadline ran out; gone well
+	 * before it: not its deadline. */
+	r = req(0);
+	r.client_closed = true;
+	r.grpc_timeout_ns = 1000 * MS;
+	r.ts_client_fin = T0 + 990 * MS;
+	ASSERT_TRUE(request_deadline_passed(&r));
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "its gRPC deadline ran out (grpc-timeout 1000.000 ms)") != NULL);
+	r.ts_client_fin = T0 + 300 * MS;
+	ASSERT_TRUE(!request_deadline_passed(&r));
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "before its gRPC deadline") != NULL);
+}
+
 int main(void)
 {
 	RUN_TEST(test_success_has_no_cause);
@@ -353,6 +442,7 @@ int main(void)
 	RUN_TEST(test_no_response);
 	RUN_TEST(test_answers);
 	RUN_TEST(test_client_abort);
+	RUN_TEST(test_h2_grpc);
 	RUN_TEST(test_timeouts_cluster);
 	RUN_TEST(test_evicted_unfinished);
 	RUN_TEST(test_timeouts_armed_earlier);

@@ -428,10 +428,22 @@ static void on_request(const struct request *r, void *ctx)
 		decided[ndecided++] = *r;
 }
 
+static struct attempt orphans[16];
+static unsigned norphans;
+
 static void on_orphan(const struct attempt *a, void *ctx)
 {
-	(void)a;
 	(void)ctx;
+	if (norphans < 16)
+		orphans[norphans++] = *a;
+}
+
+static const struct attempt *orphan_stream(uint32_t sid)
+{
+	for (unsigned i = 0; i < norphans; i++)
+		if (orphans[i].h2_stream == sid)
+			return &orphans[i];
+	return &orphans[15];
 }
 
 static struct gs_http_event *event(const struct buf *b, size_t from, uint64_t ts, bool recv)
@@ -489,7 +501,7 @@ static void test_streams_are_requests(void)
 
 	ndecided = 0;
 	join_init(&j, 0, on_request, on_orphan, NULL);
-	h = h2_conn_new(&proto, false, &j, &st);
+	h = h2_conn_new(&proto, NULL, &j, &st);
 	nghttp2_hd_deflate_new(&dc, 4096);
 	nghttp2_hd_deflate_new(&ds, 4096);
 	put(&c, H2_PREFACE, H2_PREFACE_LEN);
@@ -541,6 +553,189 @@ static void test_streams_are_requests(void)
 	free(s.p);
 }
 
+/* The gateway's GOAWAY (last stream 3): stream 5 was never processed and
+ * ends refused at once; stream 3 goes on and is cut when the gateway
+ * closes the connection; stream 1 was answered. */
+static void test_gateway_goaway(void)
+{
+	struct joiner j;
+	struct h2_stats st = { 0 };
+	struct request proto = { .pid = 7 };
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;
+	struct buf c = { 0 }, s = { 0 };
+	size_t c_at = 0, s_at = 0;
+	uint64_t t = 1000 * MS;
+	static const char *const ok[] = { ":status", "200" };
+
+	ndecided = 0;
+	join_init(&j, 0, on_request, on_orphan, NULL);
+	h = h2_conn_new(&proto, NULL, &j, &st);
+	nghttp2_hd_deflate_new(&dc, 4096);
+	nghttp2_hd_deflate_new(&ds, 4096);
+	put(&c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&c, dc, 1, REQ("/g/1"), 4, true);
+	block(&c, dc, 3, REQ("/g/3"), 4, true);
+	block(&c, dc, 5, REQ("/g/5"), 4, true);
+	SEND_C();
+	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&s, ds, 1, ok, 1, true);
+	frame(&s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 3, 0, 0, 0, 0 }, 8);
+	SEND_S();
+	t += 1000 * MS;
+	h2_conn_closed(h, false, t, t);		/* the gateway closed first */
+	join_poll(&j, UINT64_MAX);
+
+	ASSERT_EQ(ndecided, 3);
+	ASSERT_EQ(st.goaways, 1);
+	ASSERT_EQ(decided_path("/g/1")->h2_goaway_by, H2_GOAWAY_NONE);
+	ASSERT_EQ(decided_path("/g/1")->status, 200);
+	ASSERT_EQ(decided_path("/g/5")->h2_goaway_by, H2_GOAWAY_GATEWAY);
+	ASSERT_TRUE(decided_path("/g/5")->h2_goaway_refused);
+	ASSERT_EQ(decided_path("/g/5")->h2_goaway_last, 3);
+	ASSERT_TRUE(decided_path("/g/5")->ts_done < t);		/* ended at the GOAWAY */
+	ASSERT_EQ(decided_path("/g/3")->h2_goaway_by, H2_GOAWAY_GATEWAY);
+	ASSERT_TRUE(!decided_path("/g/3")->h2_goaway_refused);
+	ASSERT_TRUE(!decided_path("/g/3")->client_closed);
+	ASSERT_EQ(decided_path("/g/3")->ts_done, t);
+
+	h2_conn_free(h);
+	join_free(&j);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	free(c.p);
+	free(s.p);
+}
+
+/* The client lowers the header table (SETTINGS_HEADER_TABLE_SIZE 0); the
+ * server's answer, sent before it read that SETTINGS, still uses its 4096
+ * bytes with no size update: valid, decoded (a backend's trailers-only
+ * answer racing nginx's SETTINGS broke the connection before). */
+static void test_table_size_race(void)
+{
+	struct joiner j;
+	struct h2_stats st = { 0 };
+	struct request proto = { .pid = 7 };
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;
+	struct buf c = { 0 }, s = { 0 };
+	size_t c_at = 0, s_at = 0;
+	uint64_t t = 1000 * MS;
+	static const char *const ok[] = { ":status", "200", "x-served-by", "backend-1" };
+
+	ndecided = 0;
+	join_init(&j, 0, on_request, on_orphan, NULL);
+	h = h2_conn_new(&proto, NULL, &j, &st);
+	nghttp2_hd_deflate_new(&dc, 4096);
+	nghttp2_hd_deflate_new(&ds, 4096);
+	put(&c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&c, H2_SETTINGS, 0, 0, (const uint8_t[]){ 0, 1, 0, 0, 0, 0 }, 6);
+	block(&c, dc, 1, REQ("/t/1"), 4, true);
+	block(&c, dc, 3, REQ("/t/3"), 4, true);
+	SEND_C();
+	block(&s, ds, 1, ok, 2, true);
+	block(&s, ds, 3, ok, 2, true);	/* "x-served-by" from the dynamic table */
+	SEND_S();
+	h2_conn_closed(h, false, t + MS, t + MS);
+	join_poll(&j, UINT64_MAX);
+	ASSERT_EQ(st.broken_conns, 0);
+	ASSERT_EQ(decided_path("/t/1")->status, 200);
+	ASSERT_EQ(decided_path("/t/3")->status, 200);
+	h2_conn_free(h);
+	join_free(&j);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	free(c.p);
+	free(s.p);
+}
+
+static unsigned closed_open, closed_ended;
+
+static void count_closed(struct attempt *a, bool stream_open, void *ctx)
+{
+	(void)ctx;
+	a->have_conn = true;
+	stream_open ? closed_open++ : closed_ended++;
+}
+
+/* An upstream connection (nginx grpc_pass): every stream the gateway
+ * opens is an attempt; the backend's :status and trailers' grpc-status,
+ * its RST_STREAM, its GOAWAY and the gateway's own RST_STREAM end them. */
+static void test_upstream_streams_are_attempts(void)
+{
+	struct joiner j;
+	struct h2_stats st = { 0 };
+	struct request proto = { .pid = 7 };
+	struct attempt up = { .pid = 7, .backend = "10.0.0.2:50051", .ts_start = 500 * MS,
+			      .connect_ms = 0.25 };
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;
+	struct buf c = { 0 }, s = { 0 };
+	size_t c_at = 0, s_at = 0;
+	uint64_t t = 1000 * MS;
+	static const char *const grpc_ok[] = { ":status", "200", "content-type", "application/grpc" };
+	static const char *const unavailable[] = { "grpc-status", "14" };
+#define CALL(p) ((const char *const[]){ ":method", "POST", ":scheme", "http", \
+	":authority", "be", ":path", p, "content-type", "application/grpc" })
+
+	norphans = closed_open = closed_ended = 0;
+	join_init(&j, 0, on_request, on_orphan, NULL);
+	h = h2_conn_new(&proto, &up, &j, &st);
+	nghttp2_hd_deflate_new(&dc, 4096);
+	nghttp2_hd_deflate_new(&ds, 4096);
+	put(&c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
+	for (uint32_t sid = 1; sid <= 9; sid += 2)
+		block(&c, dc, sid, CALL("/pkg.Svc/M"), 5, false);
+	SEND_C();
+	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&s, ds, 1, grpc_ok, 2, false);
+	frame(&s, H2_DATA, 0, 1, (const uint8_t *)"\0\0\0\0\0", 5);
+	block(&s, ds, 1, unavailable, 1, true);				/* trailers */
+	frame(&s, H2_RST_STREAM, 0, 3, (const uint8_t[]){ 0, 0, 0, 7 }, 4);	/* REFUSED_STREAM */
+	SEND_S();
+	frame(&c, H2_RST_STREAM, 0, 9, (const uint8_t[]){ 0, 0, 0, 8 }, 4);	/* the gateway's CANCEL */
+	SEND_C();
+	/* GOAWAY, last stream 5: stream 7 was never processed. */
+	frame(&s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 5, 0, 0, 0, 0 }, 8);
+	SEND_S();
+	ASSERT_EQ(h2_conn_upstream_closed(h, count_closed, NULL), 5);
+	ASSERT_EQ(closed_open, 1);	/* stream 5: open at the close */
+	ASSERT_EQ(closed_ended, 3);	/* 3, 7, 9: ended unanswered */
+	join_poll(&j, UINT64_MAX);
+
+	ASSERT_EQ(st.upstream_streams, 5);
+	ASSERT_EQ(st.streams, 0);
+	ASSERT_EQ(st.goaways, 1);
+	ASSERT_EQ(norphans, 5);
+	ASSERT_STREQ(orphan_stream(1)->backend, "10.0.0.2:50051");
+	ASSERT_STREQ(orphan_stream(1)->path, "/pkg.Svc/M");
+	ASSERT_TRUE(!orphan_stream(1)->reused);
+	ASSERT_EQ(orphan_stream(1)->ts_start, 500 * MS);
+	ASSERT_EQ(orphan_stream(1)->status, 503);	/* UNAVAILABLE in the trailers */
+	ASSERT_EQ(orphan_stream(1)->grpc_status, 14);
+	ASSERT_TRUE(orphan_stream(3)->reused);
+	ASSERT_EQ(orphan_stream(3)->status, 0);
+	ASSERT_TRUE(orphan_stream(3)->h2_rst && orphan_stream(3)->h2_rst_by_backend);
+	ASSERT_EQ(orphan_stream(3)->h2_rst_code, 7);
+	ASSERT_EQ(orphan_stream(3)->failure, ATTEMPT_RESET);
+	ASSERT_TRUE(attempt_end(orphan_stream(3)) > 0);
+	ASSERT_EQ(orphan_stream(5)->failure, ATTEMPT_OK);	/* accepted: open until the close */
+	ASSERT_TRUE(orphan_stream(7)->h2_refused);
+	ASSERT_EQ(orphan_stream(7)->failure, ATTEMPT_REFUSED);
+	ASSERT_TRUE(orphan_stream(9)->h2_rst && !orphan_stream(9)->h2_rst_by_backend);
+	ASSERT_EQ(orphan_stream(9)->failure, ATTEMPT_ABANDONED);
+	ASSERT_TRUE(orphan_stream(9)->idle_close_ns > 0);
+
+	h2_conn_free(h);
+	join_free(&j);
+	nghttp2_hd_deflate_del(dc);
+	nghttp2_hd_deflate_del(ds);
+	free(c.p);
+	free(s.p);
+}
+
 static void test_grpc_status_map(void)
 {
 	ASSERT_EQ(h2_grpc_http_status(0), 0);
@@ -560,6 +755,9 @@ int main(void)
 	RUN_TEST(test_lost_header_block_breaks);
 	RUN_TEST(test_bad_blocks);
 	RUN_TEST(test_streams_are_requests);
+	RUN_TEST(test_gateway_goaway);
+	RUN_TEST(test_table_size_race);
+	RUN_TEST(test_upstream_streams_are_attempts);
 	RUN_TEST(test_grpc_status_map);
 	TEST_MAIN_END();
 }

@@ -54,6 +54,15 @@ static size_t bucket_of(const struct http_tracker *t, uint64_t sk)
 	return (sk >> 6) * 0x9e3779b97f4a7c15ull >> 32 & (t->nbuckets - 1);
 }
 
+/* A connection and what its streams hold. */
+static void conn_free(struct http_conn *c)
+{
+	h2_conn_free(c->h2);
+	http_stream_free(&c->req);
+	http_stream_free(&c->resp);
+	free(c);
+}
+
 int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join)
 {
 	memset(t, 0, sizeof(*t));
@@ -72,8 +81,7 @@ void http_track_free(struct http_tracker *t)
 
 		for (; c; c = next) {
 			next = c->next;
-			h2_conn_free(c->h2);
-			free(c);
+			conn_free(c);
 		}
 	}
 	free(t->buckets);
@@ -135,8 +143,7 @@ static void evict_lru(struct http_tracker *t)
 	if (!lru)
 		return;
 	conn_unlink(t, lru);
-	h2_conn_free(lru->h2);
-	free(lru);
+	conn_free(lru);
 	t->evicted++;
 }
 
@@ -696,7 +703,6 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	else
 		close_downstream(c, e);
 	conn_unlink(t, c);
-	h2_conn_free(c->h2);
-	free(c);
+	conn_free(c);
 	release_memory(t);
 }

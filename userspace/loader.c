@@ -512,6 +512,26 @@ uint64_t loader_stat(const struct loader *l, enum gs_stat idx)
 	return sum;
 }
 
+/* A tracepoint that fires while its program is already running on that
+ * CPU (a softirq changing a socket's state inside the program's run for
+ * another socket's close) does not run it again: the kernel counts the
+ * run as missed, and the facts it would have recorded are lost. */
+uint64_t loader_missed_runs(const struct loader *l)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_prog_info info = {0};
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();

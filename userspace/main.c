@@ -166,6 +166,7 @@ static void update_kernel_stats(struct live *lv)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
 	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
+	st->missed_runs = loader_missed_runs(&lv->loader);
 	update_evictions(lv);
 }
 

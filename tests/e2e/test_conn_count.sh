@@ -59,6 +59,11 @@ still_open=$(ip netns exec "$NS" ss -Htn state established state fin-wait-1 stat
 	state last-ack state close-wait state syn-sent "dport = :$PORT" | wc -l)
 fin_wait2=$(ip netns exec "$NS" ss -Htno state fin-wait-2 "dport = :$PORT" | grep -vc 'timer:(timewait')
 still_open=$((still_open + fin_wait2))
+# The kernel's own count of the runs it skipped, per program (bpftool).
+# (A program's id shows on its own descriptor and on its links': once each.)
+kernel_missed=$(cat /proc/"$GS_GATESCOPE_PID"/fdinfo/* 2>/dev/null | awk '/^prog_id:/ { print $2 }' |
+	sort -u | while read -r id; do bpftool -j prog show id "$id"; done | python3 -c 'import json, sys
+print(sum(json.loads(l).get("recursion_misses", 0) for l in sys.stdin if l.strip()))')
 gs_stop
 held=$(awk '/^held/ { print $2 }' "$GS_TMP/hold.out")
 echo "# backends: $(python3 -c '
@@ -69,10 +74,11 @@ echo "# $(tr '\n' ' ' <"$GS_TMP/hold.out")$(cat "$GS_TMP/churn.out")"
 evicted=$(gs_total "$OUT" --top evicted_conns)
 lost=$(gs_total "$OUT" --top lost_events)
 connects=$(gs_total "$OUT" 127.0.0.1:$PORT connects)
+missed=$(gs_total "$OUT" --top missed_program_runs)
 max_evicted=$(python3 -c '
 import json, sys
 print(max(json.loads(l).get("evicted_conns", 0) for l in open(sys.argv[1]) if l.startswith("{")))' "$OUT")
-echo "# gatescope: connects $connects lost_events $lost evicted_conns $evicted (max in any report $max_evicted); kernel: $still_open still open ($fin_wait2 of them whole in FIN_WAIT2)"
+echo "# gatescope: connects $connects lost_events $lost evicted_conns $evicted (max in any report $max_evicted); kernel: $still_open still open ($fin_wait2 of them whole in FIN_WAIT2); program runs skipped: $missed reported, $kernel_missed by bpftool before the end"
 gs_check "$T: client held its connections" "$held" "$HELD"
 # An eviction shown must be a connection that really left the table
 # without its close: at most as many as the held connections neither
@@ -99,4 +105,12 @@ else
 	skip "$T: every closed connection reported or counted as lost" "KNOWN GAP: connects '$connects' + lost '$lost' + still open '$still_open' < $HELD, nothing counted for the rest"
 fi
 gs_check "$T: burst close of $HELD lost no event" "$lost" 0
+# Runs the kernel skipped are reported, at least as many as it counted
+# before the run ended (its counters only grow).
+if [ -n "$missed" ] && [ "$missed" != absent ] && [ -n "$kernel_missed" ] &&
+	[ "$missed" -ge "$kernel_missed" ]; then
+	pass "$T: program runs the kernel skipped are reported ($missed >= $kernel_missed)"
+else
+	fail "$T: program runs the kernel skipped are reported" "reported '$missed', kernel '$kernel_missed'"
+fi
 exit $((GS_FAILS > 0))

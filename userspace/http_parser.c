@@ -698,14 +698,15 @@ static void truncate_head(struct http_stream *s, struct frag *f)
 {
 	struct http_head *h = &s->cur;
 	size_t plen = s->line_len < HTTP_LINE_KEEP ? s->line_len : HTTP_LINE_KEEP;
+	const char *l = plen ? s->line : "";	/* no buffer while nothing is pending */
 	bool ok = true;
 
 	if (s->nlines == 0) {
-		if (plen && s->line[plen - 1] == '\r')
+		if (plen && l[plen - 1] == '\r')
 			plen--;
 		ok = s->kind == HTTP_REQUEST ?
-			parse_request_line(s, s->line, plen, plen, false, 0) :
-			parse_status_line(s, s->line, plen < 12 ? plen : 12);
+			parse_request_line(s, l, plen, plen, false, 0) :
+			parse_status_line(s, l, plen < 12 ? plen : 12);
 	}
 	seek(s, false);
 	if (!ok) {

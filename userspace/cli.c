@@ -30,7 +30,7 @@ void cli_usage(FILE *out)
 "                              are downstream (default: every accepted connection)\n"
 "      --max-conns N           connection table size (default " STR(CLI_MAX_CONNS_DEFAULT) "); evictions\n"
 "                              are counted and shown; the event ring holds the\n"
-"                              closes of N/4 connections (at least 4 MiB)\n"
+"                              closes of N/4 connections (4 to 16 MiB)\n"
 "\n"
 "Reporting:\n"
 "  -i, --interval SEC          report period (default " STR(CLI_INTERVAL_DEFAULT_S) ", fractions allowed)\n"

@@ -4,6 +4,7 @@
  * size, the CRLF after chunk data and the trailers are lines; bodies and
  * chunk data are skipped by moving s->pos, never read. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "http_parser.h"
 
@@ -185,6 +186,15 @@ static size_t first_bad_byte(const uint8_t *p, size_t n)
 }
 
 /* ---- stream bookkeeping ---- */
+
+/* The split-line buffer goes back once a feed ends with no line pending,
+ * so an idle connection holds none (not sooner: the line being parsed may
+ * still be read from it). */
+static void release_line(struct http_stream *s)
+{
+	free(s->line);
+	s->line = NULL;
+}
 
 static void fail(struct http_stream *s, const char *why)
 {
@@ -688,14 +698,15 @@ static void truncate_head(struct http_stream *s, struct frag *f)
 {
 	struct http_head *h = &s->cur;
 	size_t plen = s->line_len < HTTP_LINE_KEEP ? s->line_len : HTTP_LINE_KEEP;
+	const char *l = plen ? s->line : "";	/* no buffer while nothing is pending */
 	bool ok = true;
 
 	if (s->nlines == 0) {
-		if (plen && s->line[plen - 1] == '\r')
+		if (plen && l[plen - 1] == '\r')
 			plen--;
 		ok = s->kind == HTTP_REQUEST ?
-			parse_request_line(s, s->line, plen, plen, false, 0) :
-			parse_status_line(s, s->line, plen < 12 ? plen : 12);
+			parse_request_line(s, l, plen, plen, false, 0) :
+			parse_status_line(s, l, plen < 12 ? plen : 12);
 	}
 	seek(s, false);
 	if (!ok) {
@@ -783,6 +794,10 @@ static void line_append(struct http_stream *s, const uint8_t *p, size_t n)
 {
 	const size_t tl = sizeof(s->tail);
 
+	if (!s->line && !(s->line = malloc(HTTP_LINE_KEEP))) {
+		fail(s, "out of memory for a split line");
+		return;
+	}
 	if (s->line_len < HTTP_LINE_KEEP)
 		memcpy(s->line + s->line_len, p,
 		       n < HTTP_LINE_KEEP - s->line_len ? n : HTTP_LINE_KEEP - s->line_len);
@@ -843,8 +858,11 @@ static bool read_line(struct http_stream *s, struct frag *f, struct line *ln)
 		why = "head too long";
 	}
 	in_place = lf && !why && s->line_len == 0 && take <= HTTP_LINE_KEEP;
-	if (!in_place)
+	if (!in_place) {
 		line_append(s, p, take);
+		if (s->error)
+			return false;
+	}
 	total = in_place ? take : s->line_len;
 	s->pos += take;
 	if (s->state == ST_HEAD) {
@@ -1003,6 +1021,8 @@ int http_stream_feed(struct http_stream *s, const uint8_t *data, uint32_t cap, u
 		else if (read_line(s, &f, &ln))
 			line_done(s, &f, &ln);
 	}
+	if (!s->line_len || s->error)	/* broken is sticky: no line is parsed again */
+		release_line(s);
 	return s->error ? -1 : f.events;
 }
 
@@ -1012,6 +1032,12 @@ void http_stream_close(struct http_stream *s, uint64_t ts, http_cb cb, void *ctx
 
 	if (!s->error && s->state == ST_HEAD)
 		truncate_head(s, &f);
+	release_line(s);
+}
+
+void http_stream_free(struct http_stream *s)
+{
+	release_line(s);
 }
 
 void http_stream_init(struct http_stream *s, enum http_kind kind)

@@ -11,9 +11,11 @@
  * were captured. When the bytes it needs were not captured, it loses sync
  * (counted) and picks up again at the next I/O that starts with a head.
  *
- * One struct http_stream per connection and direction; it is fixed size
- * (about 1 KiB), allocates nothing and keeps at most HTTP_LINE_KEEP bytes of
- * an unfinished line. Heads that are longer than what was captured are
+ * One struct http_stream per connection and direction, of fixed size
+ * (about 700 bytes).  A line split over two captures is assembled in a
+ * buffer of HTTP_LINE_KEEP bytes allocated only while the line is
+ * unfinished (most heads arrive whole: an idle connection holds none);
+ * http_stream_free() releases it if a stream is dropped mid-line. Heads that are longer than what was captured are
  * reported with .truncated set. Input that cannot be HTTP/1.x (control
  * bytes, over-long lines, bad numbers) marks the stream broken: sticky, the
  * stream ignores everything afterwards and the caller counts it. */
@@ -127,10 +129,12 @@ struct http_stream {
 	uint8_t expect_head, expect_len;
 	uint8_t tail[16];	/* the last bytes of the current line */
 	struct http_head cur;
-	char line[HTTP_LINE_KEEP];
+	char *line;		/* HTTP_LINE_KEEP bytes, only while a line is split */
 };
 
 void http_stream_init(struct http_stream *s, enum http_kind kind);
+/* What the stream holds beyond its struct (a split line's buffer). */
+void http_stream_free(struct http_stream *s);
 
 /* Feed one I/O: cap captured bytes (its prefix) of a len-byte I/O that
  * starts at stream offset off. Fragments come in stream order; bytes between

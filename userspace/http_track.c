@@ -35,8 +35,11 @@ struct http_conn {
 	uint8_t dir;			/* enum gs_direction */
 	uint32_t pid;
 	char comm[GS_COMM_LEN + 1];
-	char peer[GS_ADDR_STRLEN];
-	char listener[GS_ADDR_STRLEN];	/* downstream: the client-facing port */
+	/* The peer and the local port, formatted when a request or an attempt
+	 * is made (a string each would cost 128 bytes per connection). */
+	uint16_t family;
+	uint16_t dport, sport;
+	uint8_t daddr[16];
 	uint64_t ts_conn_start, ts_established;
 	unsigned nreq;			/* request heads seen */
 	bool broken;
@@ -49,9 +52,30 @@ struct http_conn {
 	struct h2_conn *h2;		/* an HTTP/2 connection: its streams (h2.c) */
 };
 
+/* "ip:port" of the peer: the client downstream, the backend upstream. */
+static void conn_peer(const struct http_conn *c, char *buf, size_t len)
+{
+	format_endpoint(buf, len, c->family, c->daddr, c->dport);
+}
+
+/* Downstream: the client-facing port, on any address. */
+static void conn_listener(const struct http_conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%u", c->family == AF_INET6 ? "[::]" : "0.0.0.0", c->sport);
+}
+
 static size_t bucket_of(const struct http_tracker *t, uint64_t sk)
 {
 	return (sk >> 6) * 0x9e3779b97f4a7c15ull >> 32 & (t->nbuckets - 1);
+}
+
+/* A connection and what its streams hold. */
+static void conn_free(struct http_conn *c)
+{
+	h2_conn_free(c->h2);
+	http_stream_free(&c->req);
+	http_stream_free(&c->resp);
+	free(c);
 }
 
 int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join)
@@ -72,8 +96,7 @@ void http_track_free(struct http_tracker *t)
 
 		for (; c; c = next) {
 			next = c->next;
-			h2_conn_free(c->h2);
-			free(c);
+			conn_free(c);
 		}
 	}
 	free(t->buckets);
@@ -135,8 +158,7 @@ static void evict_lru(struct http_tracker *t)
 	if (!lru)
 		return;
 	conn_unlink(t, lru);
-	h2_conn_free(lru->h2);
-	free(lru);
+	conn_free(lru);
 	t->evicted++;
 }
 
@@ -157,9 +179,10 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	c->dir = e->conn_dir;
 	c->pid = e->pid;
 	memcpy(c->comm, e->comm, GS_COMM_LEN);
-	format_endpoint(c->peer, sizeof(c->peer), e->family, e->daddr, e->dport);
-	snprintf(c->listener, sizeof(c->listener), "%s:%u",
-		 e->family == AF_INET6 ? "[::]" : "0.0.0.0", e->sport);
+	c->family = e->family;
+	c->dport = e->dport;
+	c->sport = e->sport;
+	memcpy(c->daddr, e->daddr, sizeof(c->daddr));
 	c->ts_conn_start = e->ts_conn_start;
 	c->ts_established = e->ts_established;
 	http_stream_init(&c->req, HTTP_REQUEST);
@@ -249,8 +272,8 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	if (!x)
 		return;
 	memcpy(proto.comm, e->comm, GS_COMM_LEN);
-	memcpy(proto.client, c->peer, sizeof(proto.client));
-	memcpy(proto.listener, c->listener, sizeof(proto.listener));
+	conn_peer(c, proto.client, sizeof(proto.client));
+	conn_listener(c, proto.listener, sizeof(proto.listener));
 	memcpy(proto.method, h->method, sizeof(proto.method));
 	memcpy(proto.host, h->host, sizeof(proto.host));
 	memcpy(proto.path, h->path, sizeof(proto.path));
@@ -313,7 +336,7 @@ static void upstream_request(struct http_conn *c, const struct http_head *h)
 	};
 	struct xchg *x = xchg_push(c);
 
-	memcpy(a.backend, c->peer, sizeof(a.backend));
+	conn_peer(c, a.backend, sizeof(a.backend));
 	memcpy(a.method, h->method, sizeof(a.method));
 	memcpy(a.path, h->path, sizeof(a.path));
 	if (fresh && c->ts_established >= c->ts_conn_start && c->ts_conn_start)
@@ -406,9 +429,9 @@ static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is
 
 	if (!c->h2) {
 		memcpy(proto.comm, e->comm, GS_COMM_LEN);
-		memcpy(proto.client, c->peer, sizeof(proto.client));
-		memcpy(proto.listener, c->listener, sizeof(proto.listener));
-		memcpy(up.backend, c->peer, sizeof(up.backend));
+		conn_peer(c, proto.client, sizeof(proto.client));
+		conn_listener(c, proto.listener, sizeof(proto.listener));
+		conn_peer(c, up.backend, sizeof(up.backend));
 		if (c->ts_conn_start && c->ts_established >= c->ts_conn_start)
 			up.connect_ms = (c->ts_established - c->ts_conn_start) / 1e6;
 		c->h2 = h2_conn_new(&proto, c->dir == GS_DIR_UPSTREAM ? &up : NULL, c->t->join,
@@ -445,9 +468,12 @@ void http_track_event(struct http_tracker *t, const struct gs_http_event *e)
 	s = is_request ? &c->req : &c->resp;
 	before = *http_stream_stats(s);
 	if (http_stream_feed(s, e->data, e->cap_len, e->len, e->stream_off, e->ts, on_head, c) < 0) {
+		char peer[GS_ADDR_STRLEN];
+
 		c->broken = true;
 		t->unparsable++;
-		log_debug("connection to %s: HTTP not parsable, no longer followed", c->peer);
+		conn_peer(c, peer, sizeof(peer));
+		log_debug("connection to %s: HTTP not parsable, no longer followed", peer);
 	}
 	sum_parser_stats(t, &before, s);
 	c->cur = NULL;
@@ -750,7 +776,6 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	else
 		close_downstream(c, e);
 	conn_unlink(t, c);
-	h2_conn_free(c->h2);
-	free(c);
+	conn_free(c);
 	release_memory(t);
 }

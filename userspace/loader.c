@@ -18,7 +18,7 @@
 #include "util.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
-#define RING_MAX (256u << 20)	/* bytes: the largest ring buffer asked for */
+#define RING_MAX (16u << 20)	/* bytes: the largest ring buffer asked for */
 
 /* Is cap in the effective set? */
 static bool cap_effective(const struct __user_cap_data_struct data[2], int cap)
@@ -242,6 +242,9 @@ void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p, en
 	/* The kprobe path's per-thread table exists only where it runs. */
 	if (c != CAPTURE_KPROBE)
 		bpf_map__set_max_entries(skel->maps.kp_calls, 1);
+	/* ... and the syscall path's table of calls in progress. */
+	if (c != CAPTURE_SYSCALL)
+		bpf_map__set_max_entries(skel->maps.sys_pending, 1);
 }
 
 /* Kernels built without CONFIG_KPROBES have no kprobe event source. */
@@ -287,7 +290,15 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
 /* The ring holds the close events of a quarter of the connection table at
  * once (a power of two, at least the 4 MiB the object declares): a burst
  * of closes (a gateway restart, a client fleet going away) outruns the
- * reader at first, and every event that does not fit is lost. */
+ * reader at first, and every event that does not fit is lost (counted).
+ * Up to 16 MiB (67,000 close events; N = 262,144): a bigger table gets no
+ * bigger ring, as every MiB of it is locked kernel memory and counts twice
+ * in gatescope's RSS (the ring is mapped twice, so that a record may wrap
+ * around its end).  A ring four times bigger does not save a burst the
+ * reader cannot keep up with: make bench, 1,000,000 idle connections
+ * closed at once by 100 processes on 2 CPUs, lost 795,000 events with
+ * 16 MiB and 587,000 with 64 MiB.  200,000 at once at N = 262,144 (16 MiB
+ * before and now) lost 0, 1,111 and 7,811 in three runs. */
 static uint32_t ring_bytes(uint32_t declared, uint32_t max_conns)
 {
 	uint64_t want = (uint64_t)max_conns / 4 * (sizeof(struct gs_conn_event) + 8), size = declared;
@@ -513,6 +524,26 @@ uint64_t loader_stat(const struct loader *l, enum gs_stat idx)
 		for (int c = 0; c < ncpu; c++)
 			sum += vals[c];
 	free(vals);
+	return sum;
+}
+
+/* A tracepoint that fires while its program is already running on that
+ * CPU (a softirq changing a socket's state inside the program's run for
+ * another socket's close) does not run it again: the kernel counts the
+ * run as missed, and the facts it would have recorded are lost. */
+uint64_t loader_missed_runs(const struct loader *l)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_prog_info info = {0};
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
 	return sum;
 }
 

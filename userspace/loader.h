@@ -109,5 +109,7 @@ uint64_t loader_stat(const struct loader *l, enum gs_stat idx);
 /* Entries in the connection table right now: the kernel's own count
  * (one read), or a bounded walk on kernels that keep none. */
 uint64_t loader_live_conns(const struct loader *l);
+/* Runs of gatescope's programs the kernel skipped (summed over them). */
+uint64_t loader_missed_runs(const struct loader *l);
 
 #endif

@@ -186,6 +186,7 @@ static void update_kernel_stats(struct live *lv)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
 	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
+	st->missed_runs = loader_missed_runs(&lv->loader);
 	if (k[GS_STAT_SERVE_ONLY_CONNS] && !lv->told_serve_only) {
 		lv->told_serve_only = true;
 		log_info("client connections of traced processes that only serve (never "

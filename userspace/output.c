@@ -303,6 +303,7 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "evicted_conns", st->evicted_conns);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
 	json_ku64(j, "pid_table_failures", st->pid_failures);
+	json_ku64(j, "missed_program_runs", st->missed_runs);
 	json_ku64(j, "forks_followed", st->forks_followed);
 	json_ku64(j, "exits_followed", st->exits_followed);
 	json_ku64(j, "malformed_events", st->malformed_events);

@@ -50,9 +50,20 @@ for _ in $(seq 300); do
 done
 sleep 1	# the close events drained, two samples taken
 # The kernel's own view: client sockets to the server not yet gone (a FIN
-# still retransmitted); their close events have not happened yet.
+# still retransmitted); their close events have not happened yet.  So is a
+# socket kept whole in FIN_WAIT2 on its keepalive timer (the ACK of its FIN
+# came while the socket was busy): freed up to tcp_fin_timeout (60 s)
+# later, when gatescope reports it; ss shows a timewait socket in the same
+# state, told apart by its timer.
 still_open=$(ip netns exec "$NS" ss -Htn state established state fin-wait-1 state closing \
 	state last-ack state close-wait state syn-sent "dport = :$PORT" | wc -l)
+fin_wait2=$(ip netns exec "$NS" ss -Htno state fin-wait-2 "dport = :$PORT" | grep -vc 'timer:(timewait')
+still_open=$((still_open + fin_wait2))
+# The kernel's own count of the runs it skipped, per program (bpftool).
+# (A program's id shows on its own descriptor and on its links': once each.)
+kernel_missed=$(cat /proc/"$GS_GATESCOPE_PID"/fdinfo/* 2>/dev/null | awk '/^prog_id:/ { print $2 }' |
+	sort -u | while read -r id; do bpftool -j prog show id "$id"; done | python3 -c 'import json, sys
+print(sum(json.loads(l).get("recursion_misses", 0) for l in sys.stdin if l.strip()))')
 gs_stop
 held=$(awk '/^held/ { print $2 }' "$GS_TMP/hold.out")
 echo "# backends: $(python3 -c '
@@ -63,10 +74,11 @@ echo "# $(tr '\n' ' ' <"$GS_TMP/hold.out")$(cat "$GS_TMP/churn.out")"
 evicted=$(gs_total "$OUT" --top evicted_conns)
 lost=$(gs_total "$OUT" --top lost_events)
 connects=$(gs_total "$OUT" 127.0.0.1:$PORT connects)
+missed=$(gs_total "$OUT" --top missed_program_runs)
 max_evicted=$(python3 -c '
 import json, sys
 print(max(json.loads(l).get("evicted_conns", 0) for l in open(sys.argv[1]) if l.startswith("{")))' "$OUT")
-echo "# gatescope: connects $connects lost_events $lost evicted_conns $evicted (max in any report $max_evicted); kernel: $still_open still open"
+echo "# gatescope: connects $connects lost_events $lost evicted_conns $evicted (max in any report $max_evicted); kernel: $still_open still open ($fin_wait2 of them whole in FIN_WAIT2); program runs skipped: $missed reported, $kernel_missed by bpftool before the end"
 gs_check "$T: client held its connections" "$held" "$HELD"
 # An eviction shown must be a connection that really left the table
 # without its close: at most as many as the held connections neither
@@ -83,9 +95,22 @@ if [ -n "$connects" ] && [ "$connects" != absent ] && [ $((connects + lost + sti
 	pass "$T: every closed connection reported or counted as lost ($connects + $lost, $still_open not closed yet, of $HELD)"
 else
 	# Known and open: now and then a close is neither reported nor counted
-	# (1 of 12,000 here; 487 of 60,000 in make bench): shown loudly, not
-	# yet a failure, until its cause is found.
+	# (1 of 12,000 here; 0.1 to 0.4 % of a 100,000 burst).  What is known:
+	# the kernel frees those sockets (not in ss, not in sockstat's alloc)
+	# without gs_destroy_sock running for them (its run count falls short,
+	# with no recursion miss), and without their TCP_CLOSE reaching
+	# gs_set_state, whose runs nested in a softirq on the same CPU the
+	# kernel skips (bpftool prog: recursion_misses); their entries stay in
+	# the table until the LRU evicts them.  Shown loudly, not yet a failure.
 	skip "$T: every closed connection reported or counted as lost" "KNOWN GAP: connects '$connects' + lost '$lost' + still open '$still_open' < $HELD, nothing counted for the rest"
 fi
 gs_check "$T: burst close of $HELD lost no event" "$lost" 0
+# Runs the kernel skipped are reported, at least as many as it counted
+# before the run ended (its counters only grow).
+if [ -n "$missed" ] && [ "$missed" != absent ] && [ -n "$kernel_missed" ] &&
+	[ "$missed" -ge "$kernel_missed" ]; then
+	pass "$T: program runs the kernel skipped are reported ($missed >= $kernel_missed)"
+else
+	fail "$T: program runs the kernel skipped are reported" "reported '$missed', kernel '$kernel_missed'"
+fi
 exit $((GS_FAILS > 0))

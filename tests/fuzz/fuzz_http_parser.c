@@ -71,5 +71,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += cap;
 	}
 	http_stream_close(&s, ts, on_head, &seen);
+	http_stream_free(&s);
 	return 0;
 }

@@ -8,6 +8,9 @@
  *   gs-genrec pairs N FILE   N exchanges: a client connection and an
  *                            upstream connection each, all opened first,
  *                            then answered and closed (peak, then freed)
+ *   gs-genrec closes N FILE  N idle upstream connections (no HTTP) closed
+ *                            one after the other, 1 us apart: a burst of
+ *                            close events, as when a pool goes away
  *
  * Timestamps advance 1 us per event from 1,000 s.  Exit 0, or 1 with a
  * message when the file cannot be written, 2 on bad usage. */
@@ -97,8 +100,9 @@ int main(int argc, char **argv)
 	unsigned n;
 	FILE *f;
 
-	if (argc != 4 || (strcmp(argv[1], "open") && strcmp(argv[1], "pairs"))) {
-		fprintf(stderr, "usage: gs-genrec open|pairs N FILE\n");
+	if (argc != 4 || (strcmp(argv[1], "open") && strcmp(argv[1], "pairs") &&
+			  strcmp(argv[1], "closes"))) {
+		fprintf(stderr, "usage: gs-genrec open|pairs|closes N FILE\n");
 		return 2;
 	}
 	n = tool_uint(argv[2], 10000000);
@@ -109,7 +113,9 @@ int main(int argc, char **argv)
 	memcpy(h.magic, REC_MAGIC, sizeof(h.magic));
 	put(f, &h, sizeof(h));
 	/* Client connections are 1..n, upstream ones n+1..2n (x64: sk-like). */
-	for (uint64_t i = 1; i <= n; i++) {
+	for (uint64_t i = 1; i <= n && !strcmp(argv[1], "closes"); i++)
+		conn_close(f, (n + i) << 6, GS_DIR_UPSTREAM, 0, 0);
+	for (uint64_t i = 1; i <= n && strcmp(argv[1], "closes"); i++) {
 		http(f, i << 6, GS_DIR_DOWNSTREAM, GS_IO_RECV, 0, req, 40000 + i % 20000);
 		if (!strcmp(argv[1], "pairs"))
 			http(f, (n + i) << 6, GS_DIR_UPSTREAM, GS_IO_SEND, 0, req, 9000);

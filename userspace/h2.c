@@ -256,15 +256,21 @@ static void request_block(struct h2_conn *h, const struct h2_frame_ev *ev)
 	s->req = join_request_start(h->join, &r);
 }
 
-/* gRPC: a grpc-status other than OK is the request's status. */
-static void note_grpc_status(struct request *r, const struct h2_block *b)
+/* gRPC: a grpc-status other than OK is the answer's status (of a
+ * request or of an attempt: the same three fields). */
+static void take_grpc_status(const struct h2_block *b, bool *has, int16_t *grpc, uint16_t *status)
 {
 	if (b->grpc_status < 0)
 		return;
-	r->has_grpc_status = true;
-	r->grpc_status = (int16_t)b->grpc_status;
+	*has = true;
+	*grpc = (int16_t)b->grpc_status;
 	if (b->grpc_status)
-		r->status = h2_grpc_http_status(b->grpc_status);
+		*status = h2_grpc_http_status(b->grpc_status);
+}
+
+static void note_grpc_status(struct request *r, const struct h2_block *b)
+{
+	take_grpc_status(b, &r->has_grpc_status, &r->grpc_status, &r->status);
 }
 
 static void response_block(struct h2_conn *h, const struct h2_frame_ev *ev)
@@ -358,12 +364,7 @@ static void upstream_request_block(struct h2_conn *h, const struct h2_frame_ev *
 
 static void attempt_grpc_status(struct attempt *a, const struct h2_block *b)
 {
-	if (b->grpc_status < 0)
-		return;
-	a->has_grpc_status = true;
-	a->grpc_status = (int16_t)b->grpc_status;
-	if (b->grpc_status)
-		a->status = h2_grpc_http_status(b->grpc_status);
+	take_grpc_status(b, &a->has_grpc_status, &a->grpc_status, &a->status);
 }
 
 /* The stream is over on the gateway's side; one that ended unanswered is

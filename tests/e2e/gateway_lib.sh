@@ -767,6 +767,21 @@ gw_wait_logged() {
 	echo "# $GW_KIND logged $(grep -c . "$GW_DIR/access.log") of $want requests" >&2
 }
 
+# gw_end_run TEST OUT LOG WANT: once the gateway's LOG has WANT lines (at
+# most 5 s) and gatescope has drained the last events, stop gatescope, then
+# the gateway; the test ends failed if gatescope's OUT has no total line.
+gw_end_run() {
+	local t=$1 out=$2 log=$3 want=$4
+	for _ in $(seq 50); do
+		[ "$(grep -c . "$log" 2>/dev/null)" -ge "$want" ] && break
+		sleep 0.1
+	done
+	sleep 0.5	# events are drained every 100 ms
+	gs_stop
+	gw_stop
+	grep -q '"type":"total"' "$out" || { fail "$t" "gatescope printed no total line"; cat "$out.err"; exit 1; }
+}
+
 # gw_check_attr TEST LOC CAUSE REASON: the oracle -- the gateway's own log,
 # with the client's side for requests it gave up on -- says which requests
 # of LOC failed: 5xx, 499 when the client closed before any answer (a

@@ -105,14 +105,7 @@ kill -HUP "$GW_NGINX_PID"
 wait "${pids[@]}"
 cat "$GS_TMP"/client.[A-Z]* >"$GS_TMP/client.all"
 want=$(grep -c . "$GS_TMP/client.all")
-for _ in $(seq 50); do
-	[ "$(grep -c . "$GW_DIR/grpc.log" 2>/dev/null)" -ge "$want" ] && break
-	sleep 0.1
-done
-sleep 0.5
-gs_stop
-gw_stop
-grep -q '"type":"total"' "$OUT" || { fail "$T" "gatescope printed no total line"; cat "$OUT.err"; exit 1; }
+gw_end_run "$T" "$OUT" "$GW_DIR/grpc.log" "$want"
 
 python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" "$GW_DIR/error.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, sys

@@ -45,14 +45,7 @@ pids+=($!)
 pids+=($!)
 wait "${pids[@]}"
 want=$(($(wc -l <"$GS_TMP/client.h2c") + 100))
-for _ in $(seq 50); do
-	[ "$(grep -c . "$GW_DIR/access.log")" -ge "$want" ] && break
-	sleep 0.1
-done
-sleep 0.5
-gs_stop
-gw_stop
-grep -q '"type":"total"' "$OUT" || { fail "$T" "gatescope printed no total line"; cat "$OUT.err"; exit 1; }
+gw_end_run "$T" "$OUT" "$GW_DIR/access.log" "$want"
 
 python3 - "$T" "$OUT" "$GW_NLOG" "$GS_TMP/client.h2c" "$GS_TMP/h2load.out" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, re, sys

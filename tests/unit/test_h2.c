@@ -480,56 +480,94 @@ static struct request *decided_path(const char *path)
 	return &decided[63];
 }
 
+/* One connection fed through the engine, so each case below holds only its frames and asserts. */
+struct h2_case {
+	struct joiner j;
+	struct h2_stats st;
+	struct h2_conn *h;
+	nghttp2_hd_deflater *dc, *ds;	/* the client's and the server's HPACK */
+	struct buf c, s;		/* the client's and the server's bytes */
+	size_t c_at, s_at;		/* how much of each was fed */
+	uint64_t t;			/* the clock: 1 ms a send */
+};
+
+/* UP: an upstream connection, its streams attempts like UP; NULL: a
+ * client-facing one, its streams requests. */
+static void case_begin(struct h2_case *k, const struct request *proto, const struct attempt *up)
+{
+	memset(k, 0, sizeof(*k));
+	k->t = 1000 * MS;
+	ndecided = norphans = 0;
+	join_init(&k->j, 0, on_request, on_orphan, NULL);
+	k->h = h2_conn_new(proto, up, &k->j, &k->st);
+	nghttp2_hd_deflate_new(&k->dc, 4096);
+	nghttp2_hd_deflate_new(&k->ds, 4096);
+}
+
+static void case_end(struct h2_case *k)
+{
+	h2_conn_free(k->h);
+	join_free(&k->j);
+	nghttp2_hd_deflate_del(k->dc);
+	nghttp2_hd_deflate_del(k->ds);
+	free(k->c.p);
+	free(k->s.p);
+}
+
+/* Feeds what the client wrote since the last send_c, 1 ms later. */
+static void send_c(struct h2_case *k)
+{
+	k->t += MS;
+	h2_conn_feed(k->h, event(&k->c, k->c_at, k->t, true), true);
+	k->c_at = k->c.n;
+}
+
+/* Feeds what the server wrote since the last send_s, 1 ms later. */
+static void send_s(struct h2_case *k)
+{
+	k->t += MS;
+	h2_conn_feed(k->h, event(&k->s, k->s_at, k->t, false), false);
+	k->s_at = k->s.n;
+}
+
 static void test_streams_are_requests(void)
 {
-	struct joiner j;
-	struct h2_stats st = { 0 };
+	struct h2_case k;
 	struct request proto = { .pid = 7 };
-	struct h2_conn *h;
-	nghttp2_hd_deflater *dc, *ds;
-	struct buf c = { 0 }, s = { 0 };
-	size_t c_at = 0, s_at = 0;
-	uint64_t t = 1000 * MS;
 	static const char *const ok[] = { ":status", "200" };
 	static const char *const gw504[] = { ":status", "504" };
 	static const char *const grpc_ok[] = { ":status", "200", "content-type", "application/grpc" };
 	static const char *const grpc_deadline[] = { "grpc-status", "4", "grpc-message", "late" };
 #define REQ(p, ...) ((const char *const[]){ ":method", "GET", ":scheme", "https", \
 	":authority", "API.example", ":path", p, ##__VA_ARGS__ })
-#define SEND_C() do { h2_conn_feed(h, event(&c, c_at, t += MS, true), true); c_at = c.n; } while (0)
-#define SEND_S() do { h2_conn_feed(h, event(&s, s_at, t += MS, false), false); s_at = s.n; } while (0)
 
-	ndecided = 0;
-	join_init(&j, 0, on_request, on_orphan, NULL);
-	h = h2_conn_new(&proto, NULL, &j, &st);
-	nghttp2_hd_deflate_new(&dc, 4096);
-	nghttp2_hd_deflate_new(&ds, 4096);
-	put(&c, H2_PREFACE, H2_PREFACE_LEN);
-	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
-	block(&c, dc, 1, REQ("/a/1?x=1"), 4, true);
-	block(&c, dc, 3, REQ("/slow/2"), 4, true);
-	block(&c, dc, 5, REQ("/cancel/3"), 4, true);
-	block(&c, dc, 7, REQ("/svc.Orders/Get", "content-type", "application/grpc",
+	case_begin(&k, &proto, NULL);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, REQ("/a/1?x=1"), 4, true);
+	block(&k.c, k.dc, 3, REQ("/slow/2"), 4, true);
+	block(&k.c, k.dc, 5, REQ("/cancel/3"), 4, true);
+	block(&k.c, k.dc, 7, REQ("/svc.Orders/Get", "content-type", "application/grpc",
 			     "grpc-timeout", "250m"), 6, false);
-	SEND_C();
-	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
-	block(&s, ds, 1, ok, 1, false);
-	frame(&s, H2_DATA, H2_FLAG_END_STREAM, 1, (const uint8_t *)"hello", 5);
-	SEND_S();
-	frame(&c, H2_RST_STREAM, 0, 5, (const uint8_t[]){ 0, 0, 0, 8 }, 4);	/* CANCEL */
-	SEND_C();
-	block(&s, ds, 3, gw504, 1, true);
-	block(&s, ds, 7, grpc_ok, 2, false);
-	frame(&s, H2_DATA, 0, 7, (const uint8_t *)"\0\0\0\0\0", 5);
-	block(&s, ds, 7, grpc_deadline, 2, true);
-	SEND_S();
-	t += MS;
-	h2_conn_closed(h, true, t, t);
-	join_poll(&j, UINT64_MAX);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 1, ok, 1, false);
+	frame(&k.s, H2_DATA, H2_FLAG_END_STREAM, 1, (const uint8_t *)"hello", 5);
+	send_s(&k);
+	frame(&k.c, H2_RST_STREAM, 0, 5, (const uint8_t[]){ 0, 0, 0, 8 }, 4);	/* CANCEL */
+	send_c(&k);
+	block(&k.s, k.ds, 3, gw504, 1, true);
+	block(&k.s, k.ds, 7, grpc_ok, 2, false);
+	frame(&k.s, H2_DATA, 0, 7, (const uint8_t *)"\0\0\0\0\0", 5);
+	block(&k.s, k.ds, 7, grpc_deadline, 2, true);
+	send_s(&k);
+	k.t += MS;
+	h2_conn_closed(k.h, true, k.t, k.t);
+	join_poll(&k.j, UINT64_MAX);
 
 	ASSERT_EQ(ndecided, 4);
-	ASSERT_EQ(st.streams, 4);
-	ASSERT_EQ(st.broken_conns, 0);
+	ASSERT_EQ(k.st.streams, 4);
+	ASSERT_EQ(k.st.broken_conns, 0);
 	ASSERT_EQ(decided_path("/a/1")->status, 200);
 	ASSERT_STREQ(decided_path("/a/1")->host, "api.example");
 	ASSERT_EQ(decided_path("/a/1")->proto, REQ_PROTO_H2);
@@ -539,18 +577,13 @@ static void test_streams_are_requests(void)
 	ASSERT_TRUE(decided_path("/cancel/3")->client_closed);
 	ASSERT_TRUE(decided_path("/cancel/3")->h2_rst_by_client);
 	ASSERT_EQ(decided_path("/cancel/3")->h2_rst_code, 8);
-	ASSERT_EQ(st.resets_by_client, 1);
+	ASSERT_EQ(k.st.resets_by_client, 1);
 	ASSERT_EQ(decided_path("/svc.Orders/Get")->proto, REQ_PROTO_GRPC);
 	ASSERT_EQ(decided_path("/svc.Orders/Get")->status, 504);	/* DEADLINE_EXCEEDED */
 	ASSERT_EQ(decided_path("/svc.Orders/Get")->grpc_status, 4);
 	ASSERT_EQ(decided_path("/svc.Orders/Get")->grpc_timeout_ns, 250 * MS);
 
-	h2_conn_free(h);
-	join_free(&j);
-	nghttp2_hd_deflate_del(dc);
-	nghttp2_hd_deflate_del(ds);
-	free(c.p);
-	free(s.p);
+	case_end(&k);
 }
 
 /* The gateway's GOAWAY (last stream 3): stream 5 was never processed and
@@ -558,54 +591,39 @@ static void test_streams_are_requests(void)
  * closes the connection; stream 1 was answered. */
 static void test_gateway_goaway(void)
 {
-	struct joiner j;
-	struct h2_stats st = { 0 };
+	struct h2_case k;
 	struct request proto = { .pid = 7 };
-	struct h2_conn *h;
-	nghttp2_hd_deflater *dc, *ds;
-	struct buf c = { 0 }, s = { 0 };
-	size_t c_at = 0, s_at = 0;
-	uint64_t t = 1000 * MS;
 	static const char *const ok[] = { ":status", "200" };
 
-	ndecided = 0;
-	join_init(&j, 0, on_request, on_orphan, NULL);
-	h = h2_conn_new(&proto, NULL, &j, &st);
-	nghttp2_hd_deflate_new(&dc, 4096);
-	nghttp2_hd_deflate_new(&ds, 4096);
-	put(&c, H2_PREFACE, H2_PREFACE_LEN);
-	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
-	block(&c, dc, 1, REQ("/g/1"), 4, true);
-	block(&c, dc, 3, REQ("/g/3"), 4, true);
-	block(&c, dc, 5, REQ("/g/5"), 4, true);
-	SEND_C();
-	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
-	block(&s, ds, 1, ok, 1, true);
-	frame(&s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 3, 0, 0, 0, 0 }, 8);
-	SEND_S();
-	t += 1000 * MS;
-	h2_conn_closed(h, false, t, t);		/* the gateway closed first */
-	join_poll(&j, UINT64_MAX);
+	case_begin(&k, &proto, NULL);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, REQ("/g/1"), 4, true);
+	block(&k.c, k.dc, 3, REQ("/g/3"), 4, true);
+	block(&k.c, k.dc, 5, REQ("/g/5"), 4, true);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 1, ok, 1, true);
+	frame(&k.s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 3, 0, 0, 0, 0 }, 8);
+	send_s(&k);
+	k.t += 1000 * MS;
+	h2_conn_closed(k.h, false, k.t, k.t);		/* the gateway closed first */
+	join_poll(&k.j, UINT64_MAX);
 
 	ASSERT_EQ(ndecided, 3);
-	ASSERT_EQ(st.goaways, 1);
+	ASSERT_EQ(k.st.goaways, 1);
 	ASSERT_EQ(decided_path("/g/1")->h2_goaway_by, H2_GOAWAY_NONE);
 	ASSERT_EQ(decided_path("/g/1")->status, 200);
 	ASSERT_EQ(decided_path("/g/5")->h2_goaway_by, H2_GOAWAY_GATEWAY);
 	ASSERT_TRUE(decided_path("/g/5")->h2_goaway_refused);
 	ASSERT_EQ(decided_path("/g/5")->h2_goaway_last, 3);
-	ASSERT_TRUE(decided_path("/g/5")->ts_done < t);		/* ended at the GOAWAY */
+	ASSERT_TRUE(decided_path("/g/5")->ts_done < k.t);		/* ended at the GOAWAY */
 	ASSERT_EQ(decided_path("/g/3")->h2_goaway_by, H2_GOAWAY_GATEWAY);
 	ASSERT_TRUE(!decided_path("/g/3")->h2_goaway_refused);
 	ASSERT_TRUE(!decided_path("/g/3")->client_closed);
-	ASSERT_EQ(decided_path("/g/3")->ts_done, t);
+	ASSERT_EQ(decided_path("/g/3")->ts_done, k.t);
 
-	h2_conn_free(h);
-	join_free(&j);
-	nghttp2_hd_deflate_del(dc);
-	nghttp2_hd_deflate_del(ds);
-	free(c.p);
-	free(s.p);
+	case_end(&k);
 }
 
 /* The client lowers the header table (SETTINGS_HEADER_TABLE_SIZE 0); the
@@ -614,40 +632,25 @@ static void test_gateway_goaway(void)
  * answer racing nginx's SETTINGS broke the connection before). */
 static void test_table_size_race(void)
 {
-	struct joiner j;
-	struct h2_stats st = { 0 };
+	struct h2_case k;
 	struct request proto = { .pid = 7 };
-	struct h2_conn *h;
-	nghttp2_hd_deflater *dc, *ds;
-	struct buf c = { 0 }, s = { 0 };
-	size_t c_at = 0, s_at = 0;
-	uint64_t t = 1000 * MS;
 	static const char *const ok[] = { ":status", "200", "x-served-by", "backend-1" };
 
-	ndecided = 0;
-	join_init(&j, 0, on_request, on_orphan, NULL);
-	h = h2_conn_new(&proto, NULL, &j, &st);
-	nghttp2_hd_deflate_new(&dc, 4096);
-	nghttp2_hd_deflate_new(&ds, 4096);
-	put(&c, H2_PREFACE, H2_PREFACE_LEN);
-	frame(&c, H2_SETTINGS, 0, 0, (const uint8_t[]){ 0, 1, 0, 0, 0, 0 }, 6);
-	block(&c, dc, 1, REQ("/t/1"), 4, true);
-	block(&c, dc, 3, REQ("/t/3"), 4, true);
-	SEND_C();
-	block(&s, ds, 1, ok, 2, true);
-	block(&s, ds, 3, ok, 2, true);	/* "x-served-by" from the dynamic table */
-	SEND_S();
-	h2_conn_closed(h, false, t + MS, t + MS);
-	join_poll(&j, UINT64_MAX);
-	ASSERT_EQ(st.broken_conns, 0);
+	case_begin(&k, &proto, NULL);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, (const uint8_t[]){ 0, 1, 0, 0, 0, 0 }, 6);
+	block(&k.c, k.dc, 1, REQ("/t/1"), 4, true);
+	block(&k.c, k.dc, 3, REQ("/t/3"), 4, true);
+	send_c(&k);
+	block(&k.s, k.ds, 1, ok, 2, true);
+	block(&k.s, k.ds, 3, ok, 2, true);	/* "x-served-by" from the dynamic table */
+	send_s(&k);
+	h2_conn_closed(k.h, false, k.t + MS, k.t + MS);
+	join_poll(&k.j, UINT64_MAX);
+	ASSERT_EQ(k.st.broken_conns, 0);
 	ASSERT_EQ(decided_path("/t/1")->status, 200);
 	ASSERT_EQ(decided_path("/t/3")->status, 200);
-	h2_conn_free(h);
-	join_free(&j);
-	nghttp2_hd_deflate_del(dc);
-	nghttp2_hd_deflate_del(ds);
-	free(c.p);
-	free(s.p);
+	case_end(&k);
 }
 
 static unsigned closed_open, closed_ended;
@@ -664,50 +667,41 @@ static void count_closed(struct attempt *a, bool stream_open, void *ctx)
  * its RST_STREAM, its GOAWAY and the gateway's own RST_STREAM end them. */
 static void test_upstream_streams_are_attempts(void)
 {
-	struct joiner j;
-	struct h2_stats st = { 0 };
+	struct h2_case k;
 	struct request proto = { .pid = 7 };
 	struct attempt up = { .pid = 7, .backend = "10.0.0.2:50051", .ts_start = 500 * MS,
 			      .connect_ms = 0.25 };
-	struct h2_conn *h;
-	nghttp2_hd_deflater *dc, *ds;
-	struct buf c = { 0 }, s = { 0 };
-	size_t c_at = 0, s_at = 0;
-	uint64_t t = 1000 * MS;
 	static const char *const grpc_ok[] = { ":status", "200", "content-type", "application/grpc" };
 	static const char *const unavailable[] = { "grpc-status", "14" };
 #define CALL(p) ((const char *const[]){ ":method", "POST", ":scheme", "http", \
 	":authority", "be", ":path", p, "content-type", "application/grpc" })
 
-	norphans = closed_open = closed_ended = 0;
-	join_init(&j, 0, on_request, on_orphan, NULL);
-	h = h2_conn_new(&proto, &up, &j, &st);
-	nghttp2_hd_deflate_new(&dc, 4096);
-	nghttp2_hd_deflate_new(&ds, 4096);
-	put(&c, H2_PREFACE, H2_PREFACE_LEN);
-	frame(&c, H2_SETTINGS, 0, 0, NULL, 0);
+	closed_open = closed_ended = 0;
+	case_begin(&k, &proto, &up);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
 	for (uint32_t sid = 1; sid <= 9; sid += 2)
-		block(&c, dc, sid, CALL("/pkg.Svc/M"), 5, false);
-	SEND_C();
-	frame(&s, H2_SETTINGS, 0, 0, NULL, 0);
-	block(&s, ds, 1, grpc_ok, 2, false);
-	frame(&s, H2_DATA, 0, 1, (const uint8_t *)"\0\0\0\0\0", 5);
-	block(&s, ds, 1, unavailable, 1, true);				/* trailers */
-	frame(&s, H2_RST_STREAM, 0, 3, (const uint8_t[]){ 0, 0, 0, 7 }, 4);	/* REFUSED_STREAM */
-	SEND_S();
-	frame(&c, H2_RST_STREAM, 0, 9, (const uint8_t[]){ 0, 0, 0, 8 }, 4);	/* the gateway's CANCEL */
-	SEND_C();
+		block(&k.c, k.dc, sid, CALL("/pkg.Svc/M"), 5, false);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 1, grpc_ok, 2, false);
+	frame(&k.s, H2_DATA, 0, 1, (const uint8_t *)"\0\0\0\0\0", 5);
+	block(&k.s, k.ds, 1, unavailable, 1, true);				/* trailers */
+	frame(&k.s, H2_RST_STREAM, 0, 3, (const uint8_t[]){ 0, 0, 0, 7 }, 4);	/* REFUSED_STREAM */
+	send_s(&k);
+	frame(&k.c, H2_RST_STREAM, 0, 9, (const uint8_t[]){ 0, 0, 0, 8 }, 4);	/* the gateway's CANCEL */
+	send_c(&k);
 	/* GOAWAY, last stream 5: stream 7 was never processed. */
-	frame(&s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 5, 0, 0, 0, 0 }, 8);
-	SEND_S();
-	ASSERT_EQ(h2_conn_upstream_closed(h, count_closed, NULL), 5);
+	frame(&k.s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 5, 0, 0, 0, 0 }, 8);
+	send_s(&k);
+	ASSERT_EQ(h2_conn_upstream_closed(k.h, count_closed, NULL), 5);
 	ASSERT_EQ(closed_open, 1);	/* stream 5: open at the close */
 	ASSERT_EQ(closed_ended, 3);	/* 3, 7, 9: ended unanswered */
-	join_poll(&j, UINT64_MAX);
+	join_poll(&k.j, UINT64_MAX);
 
-	ASSERT_EQ(st.upstream_streams, 5);
-	ASSERT_EQ(st.streams, 0);
-	ASSERT_EQ(st.goaways, 1);
+	ASSERT_EQ(k.st.upstream_streams, 5);
+	ASSERT_EQ(k.st.streams, 0);
+	ASSERT_EQ(k.st.goaways, 1);
 	ASSERT_EQ(norphans, 5);
 	ASSERT_STREQ(orphan_stream(1)->backend, "10.0.0.2:50051");
 	ASSERT_STREQ(orphan_stream(1)->path, "/pkg.Svc/M");
@@ -728,12 +722,7 @@ static void test_upstream_streams_are_attempts(void)
 	ASSERT_EQ(orphan_stream(9)->failure, ATTEMPT_ABANDONED);
 	ASSERT_TRUE(orphan_stream(9)->idle_close_ns > 0);
 
-	h2_conn_free(h);
-	join_free(&j);
-	nghttp2_hd_deflate_del(dc);
-	nghttp2_hd_deflate_del(ds);
-	free(c.p);
-	free(s.p);
+	case_end(&k);
 }
 
 static void test_grpc_status_map(void)

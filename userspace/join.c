@@ -597,6 +597,80 @@ static void settle_tie(struct joiner *j, const struct request *r, struct cand *b
 /* Among the candidates of one level: the best fit (see better() and
  * oldest_sibling()), else the newest attempt still open; and whether a
  * second fit makes it a tie. */
+/* An answered request other than r, not joined yet, that would look for
+ * its attempts at this level: none of a higher level is in (a request of
+ * another route with an attempt of its own content is no claimant). */
+static bool claimant(const struct joiner *j, const struct request *r, const struct request *o,
+		     enum level lvl)
+{
+	if (o == r || o->joined || !answer_time(o))
+		return false;
+	for (uint32_t i = 0; i < j->apool.nactive; i++)
+		if (candidate_level(j, o, &j->atts[j->apool.active[i]]) > lvl)
+			return false;
+	return true;
+}
+
+/* Another claimant whose failure a could explain. */
+static bool wanted_by_another(const struct joiner *j, const struct request *r,
+			      const struct attempt *a, enum level lvl)
+{
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (outcome_agrees(o, a) && could_be(j, o, a) && claimant(j, r, o, lvl))
+			return true;
+	}
+	return false;
+}
+
+/* How many claimants some failed attempt of the level that r could also
+ * have made would explain. */
+static unsigned others_wanting(const struct joiner *j, const struct request *r, enum level lvl)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+		bool wants = false;
+
+		for (uint32_t k = 0; k < j->ncand && !wants; k++)
+			wants = j->cand_lvl[k] == lvl && !j->cand[k]->status &&
+				outcome_agrees(o, j->cand[k]) && could_be(j, o, j->cand[k]);
+		n += wants && claimant(j, r, o, lvl);
+	}
+	return n;
+}
+
+/* Failed connects carry no request and join by time.  When a gateway
+ * connects for several requests in turn, each refused before the next
+ * connect (one connection's HTTP/2 streams), and answers them only after
+ * all the refusals, they look like one request's retry chain.  When r
+ * has failed attempts only it could have made, and every other failed
+ * attempt it could have made has another answered request to explain (as
+ * many such requests as such attempts), r keeps to its own: the others
+ * are theirs, not r's retries. */
+static void keep_to_own(struct joiner *j, const struct request *r, enum level lvl,
+			struct cand *best)
+{
+	struct cand own = { 0 }, c;
+	unsigned shared = 0;
+	int side = close_side(j);
+
+	for (uint32_t i = 0; i < j->ncand; i++) {
+		struct attempt *a = j->cand[i];
+
+		if (j->cand_lvl[i] != lvl || a->status || !fit_of(j, r, lvl, a, &c) || !c.agrees)
+			continue;
+		if (wanted_by_another(j, r, a, lvl))
+			shared++;
+		else if (!own.a || better(&c, &own, side))
+			own = c;
+	}
+	if (own.a && shared && others_wanting(j, r, lvl) >= shared)
+		*best = own;
+}
+
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
@@ -630,6 +704,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		return;
 	if (best.a && fits == 1 && gateway_closed(best.a) && r->ts_response)
 		best.after ? j->closes_after++ : j->closes_before++;
+	if (best.a && lvl == LVL_TIME && !best.a->status)
+		keep_to_own(j, r, lvl, &best);
 	if (best.a)
 		oldest_sibling(j, r, lvl, &best);
 	if (best.a && tie(r, &best, &second))

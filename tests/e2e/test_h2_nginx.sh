@@ -76,8 +76,10 @@ h2_attr_client() {	# LOC URL [curl args]
 # each stream of a connection in turn and is refused at once, so the
 # refusals form what looks like one request's retry chain (each connect
 # begins after the previous refusal), and nginx answers the streams only
-# after all of them: a stream may be left without its attempt
-# (unknown/unjoined) and another given two.  Never blamed on another party:
+# after all of them: a stream could be left without its attempt
+# (unknown/unjoined) and another given two (the join keeps a request to the
+# refusals only it could have made when the others have as many other
+# answered requests to explain).  Never blamed on another party:
 # every verdict is backend/backend_refused or unknown; the unknown ones
 # are a loud known gap, not a pass.
 h2_check_refused() {
@@ -85,12 +87,13 @@ h2_check_refused() {
 	import collections, json, sys
 	test, out, clients, loc = sys.argv[1:5]
 	sent = [l.split()[2] for l in open(clients) if l.split()[0] == loc]
-	got = {}
+	got, tries = {}, collections.Counter()
 	for l in open(out):
 	    if '"type":"request"' in l:
 	        o = json.loads(l)
 	        if o["route"].startswith(loc + "/"):
 	            got[o["route"]] = f'{o["cause"]}/{o["reason"]}'
+	            tries[len(o["attempts"])] += 1
 	v = collections.Counter(got.get(p, "missing") for p in sent)
 	print(f"# {loc}: {dict(v)}")
 	wrong = {k: n for k, n in v.items() if k not in ("backend/backend_refused", "unknown/unjoined")}
@@ -103,6 +106,8 @@ h2_check_refused() {
 	          f"{v['unknown/unjoined']} of {len(sent)} unjoined (refusals of one connection's streams look like a retry chain)")
 	else:
 	    print(f"PASS {test}: {loc}: every refused stream joined to its attempt")
+	    print(f"PASS {test}: {loc}: one attempt per stream, as nginx logged" if set(tries) == {1}
+	          else f"FAIL {test}: {loc}: one attempt per stream, as nginx logged: {dict(tries)}")
 	PY
 	[ $? -eq 0 ] || GS_FAILS=$((GS_FAILS + 1))
 }

@@ -392,6 +392,45 @@ out:
 }
 
 /* Each refusal answered at once. */
+/* One connection's HTTP/2 streams refused in turn (nginx 1.22, times in
+ * us as recorded): each connect begins after the previous refusal, and
+ * the three 502s come after all of them.  The first refusal began before
+ * the other streams arrived: it alone is the first stream's; the other two
+ * are the other streams', not its retries.  A request of another route in
+ * flight meanwhile, answered later with a failure but with an attempt of
+ * its own content, is no claimant of the refusals. */
+static void test_stream_refusals_in_turn(void)
+{
+	static const char *const paths[] = { "/down/c1-1", "/down/c1-2", "/down/c1-3" };
+	struct joiner j;
+	uint32_t r[3], other;
+
+	setup(&j);
+	other = request(&j, "/reset/x", 2, T0 - 300000);
+	abandoned(&j, attempt(&j, "/reset/x", 2, "198.18.0.3:80", T0 - 200000), T0 + 1150000);
+	r[0] = request(&j, paths[0], 1, T0);
+	failed_connect(&j, "198.18.0.2:80", T0 + 236000, T0 + 276000);
+	r[1] = request(&j, paths[1], 1, T0 + 387000);
+	r[2] = request(&j, paths[2], 1, T0 + 483000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 613000, T0 + 629000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 720000, T0 + 726000);
+	answer(&j, r[0], 502, T0 + 906000);
+	answer(&j, r[1], 502, T0 + 1023000);
+	answer(&j, r[2], 502, T0 + 1089000);
+	answer(&j, other, 502, T0 + 1200000);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 4);
+	ASSERT_EQ(by_path("/reset/x")->nattempts, 1);
+	for (unsigned i = 0; i < 3; i++) {
+		const struct request *d = by_path(paths[i]);
+
+		ASSERT_NOT_NULL(d);
+		ASSERT_EQ(d->nattempts, 1);
+	}
+	ASSERT_EQ(by_path(paths[0])->attempts[0].ts_start, T0 + 236000);
+	join_free(&j);
+}
+
 static void test_refusal_not_a_retry(void)
 {
 	refusals_answered(T0 + 600000);
@@ -626,6 +665,7 @@ int main(void)
 	RUN_TEST(test_fingerprint_separates);
 	RUN_TEST(test_other_thread);
 	RUN_TEST(test_failed_connects_late);
+	RUN_TEST(test_stream_refusals_in_turn);
 	RUN_TEST(test_refusal_not_a_retry);
 	RUN_TEST(test_refusal_answered_late);
 	RUN_TEST(test_retry_beside_another);

@@ -766,6 +766,28 @@ static bool nearest_for(const struct joiner *j, const struct request *o,
 	return true;
 }
 
+/* Was o waiting on a connect that only it could have made (not r)
+ * all through p?  A gateway tries one upstream at a time for a request,
+ * so p, begun and ended meanwhile, is not o's: a refusal is not the
+ * answer of a request whose own connect was timing out (HAProxy answers
+ * that one when its timer fires, maybe right after the refusal). */
+static bool busy_through(const struct joiner *j, const struct request *r,
+			 const struct request *o, const struct attempt *p)
+{
+	uint64_t began = attempt_began(p), end = attempt_end(p);
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		const struct attempt *x = &j->atts[j->apool.active[i]];
+		uint64_t x_end = attempt_end(x);
+
+		if (x == p || x->status || !could_be(j, o, x) || could_be(j, r, x))
+			continue;
+		if (attempt_began(x) < began && (!x_end || x_end > end))
+			return true;
+	}
+	return false;
+}
+
 /* Is p more likely another request's than an earlier try of r?  So when
  * p is the attempt that ended nearest another answered request's answer
  * among those that explain how it ended (a refusal answered with a 502 at
@@ -786,6 +808,8 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 			continue;
 		if (!answered)
 			continue;	/* its attempts may not be known yet (a connect in flight) */
+		if (busy_through(j, r, o, p))
+			continue;
 		if (answered + JOIN_GROUP_NS >= end && answered <= end + JOIN_FIT_NS &&
 		    outcome_agrees(o, p) && nearest_for(j, o, p, chain, n))
 			return true;

@@ -516,6 +516,37 @@ static uint32_t timed_out_connect(struct joiner *j, const char *be, uint64_t sta
 	return join_attempt_start(j, &a);
 }
 
+/* HAProxy, retries 2, recorded (ms from the first request): a request
+ * whose three tries are refused in 0.2 ms while another request's connect
+ * (SYNs dropped) runs to its 1 s timeout, answered 5.8 ms after the
+ * middle refusal.  That request was waiting on its own connect all
+ * through the refusal: the refusal is the retrying request's middle try,
+ * not the other's answer (which left a try out of the chain and made the
+ * other request ambiguous). */
+static void test_refusal_while_another_connects(void)
+{
+	struct joiner j;
+	uint32_t o, r;
+
+	setup(&j);
+	o = request(&j, "/synd0/c2-1", 1, T0 + 604152000);
+	timed_out_connect(&j, "198.18.0.3:80", T0 + 604272000, T0 + 1615275000);
+	r = request(&j, "/refused2/c1-3", 1, T0 + 1600284000);
+	failed_connect(&j, "198.18.0.4:80", T0 + 1600375000, T0 + 1600448000);
+	failed_connect(&j, "198.18.0.2:80", T0 + 1600512000, T0 + 1600522000);
+	failed_connect(&j, "198.18.0.4:80", T0 + 1600554000, T0 + 1600560000);
+	answer(&j, r, 503, T0 + 1600639000);
+	answer(&j, o, 503, T0 + 1606339000);
+	join_poll(&j, T0 + 3000 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_NOT_NULL(by_path("/refused2/c1-3"));
+	ASSERT_EQ(by_path("/refused2/c1-3")->nattempts, 3);
+	ASSERT_NOT_NULL(by_path("/synd0/c2-1"));
+	ASSERT_EQ(by_path("/synd0/c2-1")->nattempts, 1);
+	ASSERT_EQ(by_path("/synd0/c2-1")->attempts[0].failure, ATTEMPT_CONNECT_TIMEOUT);
+	join_free(&j);
+}
+
 /* Two requests on one HAProxy thread, 0.7 ms apart, each retried twice
  * against two SYN-dropping servers: their tries run in step and their
  * last closes come in one batch of timers, 0.3 ms apart.  Each retry
@@ -666,6 +697,7 @@ int main(void)
 	RUN_TEST(test_other_thread);
 	RUN_TEST(test_failed_connects_late);
 	RUN_TEST(test_stream_refusals_in_turn);
+	RUN_TEST(test_refusal_while_another_connects);
 	RUN_TEST(test_refusal_not_a_retry);
 	RUN_TEST(test_refusal_answered_late);
 	RUN_TEST(test_retry_beside_another);

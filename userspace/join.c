@@ -808,10 +808,9 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 			continue;
 		if (!answered)
 			continue;	/* its attempts may not be known yet (a connect in flight) */
-		if (busy_through(j, r, o, p))
-			continue;
 		if (answered + JOIN_GROUP_NS >= end && answered <= end + JOIN_FIT_NS &&
-		    outcome_agrees(o, p) && nearest_for(j, o, p, chain, n))
+		    outcome_agrees(o, p) && !busy_through(j, r, o, p) &&
+		    nearest_for(j, o, p, chain, n))
 			return true;
 	}
 	return false;

@@ -31,31 +31,12 @@ enum { NR_read = 63, NR_write = 64, NR_readv = 65, NR_writev = 66, NR_sendto = 2
  * status line, as little-endian words. */
 #define W(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
 
-static __always_inline bool may_start_head(__u32 w)
-{
-	switch (w) {
-	case W('G', 'E', 'T', ' '):
-	case W('P', 'O', 'S', 'T'):
-	case W('P', 'U', 'T', ' '):
-	case W('H', 'E', 'A', 'D'):
-	case W('D', 'E', 'L', 'E'):
-	case W('P', 'A', 'T', 'C'):
-	case W('O', 'P', 'T', 'I'):
-	case W('C', 'O', 'N', 'N'):
-	case W('T', 'R', 'A', 'C'):
-	case W('H', 'T', 'T', 'P'):
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* A read or write of fewer than four bytes that may begin a head: Go's
- * HTTP server reads one byte in the background while a handler runs (to
- * see the client leave), and a keep-alive client's next request then
- * arrives as "G" and "ET /...".  w holds len bytes of the buffer (and
- * whatever followed them in memory). */
-static __always_inline bool may_start_head_short(__u32 w, __u32 len)
+/* Can n bytes whose first (up to) four are w begin a head?  Fewer than
+ * four bytes that are the start of one may: Go's HTTP server reads one
+ * byte in the background while a handler runs (to see the client leave),
+ * and a keep-alive client's next request then arrives as "G" and
+ * "ET /...".  (Past n, w holds whatever followed in memory.) */
+static __always_inline bool may_start_head(__u32 w, __u32 n)
 {
 	static const __u32 starts[] = {
 		W('G', 'E', 'T', ' '), W('P', 'O', 'S', 'T'), W('P', 'U', 'T', ' '),
@@ -63,11 +44,10 @@ static __always_inline bool may_start_head_short(__u32 w, __u32 len)
 		W('O', 'P', 'T', 'I'), W('C', 'O', 'N', 'N'), W('T', 'R', 'A', 'C'),
 		W('H', 'T', 'T', 'P'),
 	};
-	__u32 mask;
+	__u32 mask = n >= 4 ? 0xffffffffu : (1u << (8 * n)) - 1;
 
-	if (len == 0 || len > 3)
+	if (n == 0)
 		return false;
-	mask = (1u << (8 * len)) - 1;
 	for (int i = 0; i < (int)(sizeof(starts) / sizeof(starts[0])); i++)
 		if ((w & mask) == (starts[i] & mask))
 			return true;
@@ -132,7 +112,7 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 		note_tls_start(c, first, off);
 	if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags, first))
 		return;
-	if (!may_start_head(first) && !may_start_head_short(first, len < avail ? len : avail)) {
+	if (!may_start_head(first, len < avail ? len : avail)) {
 		if (!*cont)
 			return;
 		flags |= GS_HTTP_F_CONT;

@@ -412,6 +412,14 @@ static int close_side(const struct joiner *j)
 	return 0;
 }
 
+/* Does this gateway write a request's attempts on the thread that read it
+ * (HAProxy's and Envoy's threads: a key), or anywhere (Go's goroutines move
+ * between threads: no hint)?  Learned from requests with one candidate. */
+static bool keeps_threads(const struct joiner *j)
+{
+	return j->own_thread >= 8 && j->own_thread >= 4 * j->other_thread;
+}
+
 /* Did one attempt end before the other began (a retry after a failure)? */
 static bool one_after_other(const struct attempt *a, const struct attempt *b)
 {
@@ -474,22 +482,25 @@ static bool fit_of(const struct joiner *j, const struct request *r, enum level l
 	return c->d <= JOIN_FIT_NS;
 }
 
-/* A sibling of best: ended by a close as best was, with best's outcome and
- * its agreement, nearly as near the answer. */
+/* A sibling of best: a fit ended by a close as best was, with best's
+ * outcome and its agreement. */
 static bool sibling(const struct joiner *j, const struct request *r, enum level lvl,
 		    const struct cand *best, struct attempt *a, struct cand *c)
 {
 	return fit_of(j, r, lvl, a, c) && !a->status && c->agrees == best->agrees &&
-	       !outcomes_differ(a, best->a) && c->d <= best->d + JOIN_GROUP_NS;
+	       !outcomes_differ(a, best->a);
 }
 
-/* Attempts ended by a close with the same outcome, a burst of them ending
- * within JOIN_GROUP_NS (a gateway whose timers for many requests fire
- * together): which one is nearest proves little, and taking a neighbour's
- * leaves that neighbour only attempts begun before it.  The oldest one
- * that no sibling began after (a retry follows its failed predecessor)
- * goes: the one later requests can use least, and the verdict is the same
- * either way.  Siblings are gathered once, at most JOIN_SIBLINGS of them. */
+/* Fits ended by a close with the same outcome (a gateway whose timers for
+ * many requests fire together, or whose goroutines answer tens of ms
+ * after they close): which one is nearest proves little, and taking a
+ * neighbour's leaves that neighbour only attempts begun before it.  The
+ * oldest one that no sibling began after (a retry follows its failed
+ * predecessor) goes: requests are joined in the order they were answered,
+ * so taking the oldest usable attempt leaves later ones the most, and the
+ * verdict is the same either way.  On the request's own thread when the
+ * gateway keeps requests to their threads and best is there.  Siblings are
+ * gathered once, at most JOIN_SIBLINGS of them. */
 static void oldest_sibling(const struct joiner *j, const struct request *r, enum level lvl,
 			   struct cand *best)
 {
@@ -501,7 +512,8 @@ static void oldest_sibling(const struct joiner *j, const struct request *r, enum
 	for (uint32_t i = 0; i < j->ncand && n < JOIN_SIBLINGS; i++) {
 		struct attempt *a = j->cand[i];
 
-		if (j->cand_lvl[i] == lvl && sibling(j, r, lvl, best, a, &c))
+		if (j->cand_lvl[i] == lvl && sibling(j, r, lvl, best, a, &c) &&
+		    (c.same_tid || !best->same_tid || !keeps_threads(j)))
 			sib[n++] = c;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -704,6 +716,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		return;
 	if (best.a && fits == 1 && gateway_closed(best.a) && r->ts_response)
 		best.after ? j->closes_after++ : j->closes_before++;
+	if (best.a && fits == 1)
+		best.same_tid ? j->own_thread++ : j->other_thread++;
 	if (best.a && lvl == LVL_TIME && !best.a->status)
 		keep_to_own(j, r, lvl, &best);
 	if (best.a)

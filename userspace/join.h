@@ -45,9 +45,9 @@
 #define JOIN_FACTS_WAIT_NS (3 * 1000000000ull)
 /* An attempt's end farther than this from the answer is not its last one. */
 #define JOIN_FIT_NS (250 * 1000000ull)
-/* Attempts with one outcome ending this close together are one burst,
- * of which at most this many are compared. */
+/* Ends this close together are one burst: which is nearer proves nothing. */
 #define JOIN_GROUP_NS (5 * 1000000ull)
+/* Fits with one outcome compared to find the oldest (oldest_sibling()). */
 #define JOIN_SIBLINGS 128
 /* A gateway may close a connect it gave up on a little after it began the
  * retry (HAProxy aborts the old socket in a later turn of its loop): an
@@ -270,6 +270,7 @@ struct joiner {
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
+	uint64_t own_thread, other_thread;	/* where a request's only attempt was written */
 	request_sink on_request;
 	attempt_sink on_orphan;
 	void *ctx;

@@ -578,6 +578,38 @@ static void test_retries_in_step(void)
 	join_free(&j);
 }
 
+/* The Go proxy (goroutines) with one slow server: two clients ask for the
+ * same path 100 ms apart, each attempt times out 1 s after it began, and
+ * the first client's 504 is written 90 ms after its attempt closed (its
+ * goroutine ran late), 10 ms before the second attempt closed.  The
+ * nearest close is the second request's: taken, it leaves the second
+ * request only an attempt begun before it read its head (unjoined, as in
+ * 1 of 50 504s of scn_mixed/go).  Same outcome either way, so the
+ * first request takes the oldest, and both are joined. */
+static void test_late_answers_same_outcome(void)
+{
+	struct joiner j;
+	uint32_t r1, r2, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/m", 1, T0);
+	u1 = attempt(&j, "/m", 2, "198.18.0.3:80", T0 + 10 * MS);
+	r2 = request(&j, "/m", 3, T0 + 100 * MS);
+	u2 = attempt(&j, "/m", 2, "198.18.0.3:80", T0 + 110 * MS);
+	abandoned(&j, u1, T0 + 1010 * MS);
+	abandoned(&j, u2, T0 + 1110 * MS);
+	answer(&j, r1, 504, T0 + 1100 * MS);
+	answer(&j, r2, 504, T0 + 1115 * MS);
+	join_poll(&j, T0 + 5000 * MS);
+	ASSERT_EQ(ndecided, 2);
+	for (unsigned i = 0; i < ndecided; i++) {
+		ASSERT_EQ(decided[i].nattempts, 1);
+		ASSERT_TRUE(decided[i].nattempts &&
+			    decided[i].attempts[0].ts_start >= decided[i].ts_start);
+	}
+	join_free(&j);
+}
+
 /* HAProxy gives up on a connect, begins the retry, and aborts the old
  * socket 7 ms later, in a later turn of its loop: still one chain. */
 static void test_retry_before_close(void)
@@ -703,6 +735,7 @@ int main(void)
 	RUN_TEST(test_retry_beside_another);
 	RUN_TEST(test_retries_beside_refusal);
 	RUN_TEST(test_retries_in_step);
+	RUN_TEST(test_late_answers_same_outcome);
 	RUN_TEST(test_retry_before_close);
 	RUN_TEST(test_ambiguous);
 	RUN_TEST(test_waits_for_facts);

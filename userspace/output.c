@@ -400,17 +400,22 @@ static void table_summary(struct output *o, const struct report *r)
 	size_t shown = 0;
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-	fprintf(f, "\n%s  %s %.1f s   lost events %llu   evicted conns %llu\n", when,
+	fprintf(f, "\n%s  %s %.1f s   lost events %llu   evicted conns %llu", when,
 		total ? "TOTAL over" : "last", interval_s, (unsigned long long)st->lost_events,
 		(unsigned long long)st->evicted_conns);
+	/* Runs the kernel skipped lose facts as lost events do: shown when any. */
+	if (st->missed_runs)
+		fprintf(f, "   missed program runs %llu", (unsigned long long)st->missed_runs);
+	fputc('\n', f);
 	if (st->tls_conns || st->tls_sessions || st->tls_unmapped)
 		fprintf(f, "TLS connections %llu: plaintext read %llu, unreadable %llu   sessions %llu, socket not learned %llu\n",
 			(unsigned long long)st->tls_conns, (unsigned long long)st->tls_decrypted,
 			(unsigned long long)(st->tls_conns - st->tls_decrypted),
 			(unsigned long long)st->tls_sessions, (unsigned long long)st->tls_unmapped);
 	if (st->h2.conns)
-		fprintf(f, "HTTP/2 connections %llu: streams %llu, not decodable %llu   stream resets by client %llu, by gateway %llu\n",
+		fprintf(f, "HTTP/2 connections %llu: streams %llu, upstream streams %llu, not decodable %llu   stream resets by client %llu, by gateway %llu\n",
 			(unsigned long long)st->h2.conns, (unsigned long long)st->h2.streams,
+			(unsigned long long)st->h2.upstream_streams,
 			(unsigned long long)st->h2.broken_conns,
 			(unsigned long long)st->h2.resets_by_client,
 			(unsigned long long)st->h2.resets_by_gateway);

@@ -795,7 +795,7 @@ static void draw_status(const struct tui *t)
 	const struct run_stats *s = &t->stats;
 	char join[48];
 	int y = LINES - 2;
-	bool bad = s->lost_events || s->evicted_conns;
+	bool bad = s->lost_events || s->evicted_conns || s->missed_runs;
 
 	if (s->requests)
 		snprintf(join, sizeof(join), "%.1f%%", 100.0 * s->requests_joined / s->requests);
@@ -804,11 +804,11 @@ static void draw_status(const struct tui *t)
 	/* The four that matter first: they must fit in 80 columns. */
 	put(y, 0, bad ? (int)(attr_of(C_BAD) | A_BOLD) : attr_of(C_DIM),
 	    " lost events %llu  evicted conns %llu  join rate %s  capture: %s  requests %llu"
-	    "  joined %llu  malformed %llu  unparsable %llu  no TCP facts %llu",
+	    "  joined %llu  malformed %llu  unparsable %llu  no TCP facts %llu  missed runs %llu",
 	    (unsigned long long)s->lost_events, (unsigned long long)s->evicted_conns, join,
 	    t->capture, (unsigned long long)s->requests, (unsigned long long)s->requests_joined,
 	    (unsigned long long)s->malformed_events, (unsigned long long)s->http_unparsable,
-	    (unsigned long long)s->facts_timeouts);
+	    (unsigned long long)s->facts_timeouts, (unsigned long long)s->missed_runs);
 }
 
 static void draw_keys(const struct tui *t)

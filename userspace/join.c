@@ -570,9 +570,31 @@ static struct attempt *chain_head(struct joiner *j, const struct request *r, str
 	return chain[n - 1];
 }
 
+/* Did head begin right after (within JOIN_TIE_NS) an attempt that r
+ * could not have made failed, on head's thread where the gateway keeps
+ * threads?  Then it is that attempt's retry (HAProxy connects again in the
+ * turn of its loop that gave up), not a first try begun for r. */
+static bool retry_of_another(const struct joiner *j, const struct request *r,
+			     const struct attempt *head)
+{
+	uint64_t began = attempt_began(head);
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		const struct attempt *x = &j->atts[j->apool.active[i]];
+		uint64_t end = attempt_end(x);
+
+		if (x == head || x->pid != r->pid || x->status || attempt_began(x) >= r->ts_start ||
+		    (keeps_threads(j) && x->tid != head->tid))
+			continue;
+		if (end > r->ts_start && end <= began && began - end <= JOIN_TIE_NS)
+			return true;
+	}
+	return false;
+}
+
 /* Was this first try begun for r: is r the request of the process that
- * began last before it?  A gateway connects upstream right after it reads
- * a request's head. */
+ * began last before it, and no other request's retry?  A gateway connects
+ * upstream right after it reads a request's head. */
 static bool began_for(const struct joiner *j, const struct request *r, const struct attempt *head)
 {
 	uint64_t began = attempt_began(head);
@@ -583,7 +605,34 @@ static bool began_for(const struct joiner *j, const struct request *r, const str
 		if (o != r && o->pid == r->pid && o->ts_start > r->ts_start && o->ts_start <= began)
 			return false;
 	}
-	return r->ts_start <= began;
+	return r->ts_start <= began && !retry_of_another(j, r, head);
+}
+
+/* Two retry chains whose first tries both began after r and one other
+ * request of r's thread were read, all on that thread: a gateway that
+ * keeps requests to their threads runs each thread's event loop in order,
+ * so the chain begun first is the request read first.  Is h1 (rather
+ * than h2) r's?  +1 yes, -1 no, 0 when that rule does not apply. */
+static int thread_order(const struct joiner *j, const struct request *r,
+			const struct attempt *h1, const struct attempt *h2)
+{
+	const struct request *other = NULL;
+
+	if (!keeps_threads(j) || h1->tid != r->tid || h2->tid != r->tid)
+		return 0;
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (o == r || o->joined || o->tid != r->tid ||
+		    !(could_be(j, o, h1) || could_be(j, o, h2)))
+			continue;
+		if (other)
+			return 0;	/* more requests than chains */
+		other = o;
+	}
+	if (!other || !could_be(j, other, h1) || !could_be(j, other, h2))
+		return 0;
+	return (attempt_began(h1) < attempt_began(h2)) == (r->ts_start < other->ts_start) ? 1 : -1;
 }
 
 /* A tie is settled when only one of the two is r's by other evidence:
@@ -596,8 +645,11 @@ static void settle_tie(struct joiner *j, const struct request *r, struct cand *b
 	bool best_mine = !nearer_another(j, r, best), second_mine = !nearer_another(j, r, second);
 
 	if (best_mine == second_mine) {
-		best_mine = began_for(j, r, chain_head(j, r, best->a));
-		second_mine = began_for(j, r, chain_head(j, r, second->a));
+		struct attempt *h1 = chain_head(j, r, best->a), *h2 = chain_head(j, r, second->a);
+		int order = thread_order(j, r, h1, h2);
+
+		best_mine = order ? order > 0 : began_for(j, r, h1);
+		second_mine = order ? order < 0 : began_for(j, r, h2);
 	}
 	if (best_mine == second_mine)
 		return;
@@ -683,6 +735,23 @@ static void keep_to_own(struct joiner *j, const struct request *r, enum level lv
 		*best = own;
 }
 
+/* For a gateway that keeps requests to their threads, the thread is a
+ * key, not a hint: when r has fits of this level on its own thread, only
+ * those count.  (As a hint alone it made better() no order: A beats B on
+ * the thread, B beats C by nearness, C beats A on the thread.) */
+static bool own_thread_only(const struct joiner *j, const struct request *r, enum level lvl)
+{
+	struct cand c;
+
+	if (!keeps_threads(j))
+		return false;
+	for (uint32_t i = 0; i < j->ncand; i++)
+		if (j->cand_lvl[i] == lvl && j->cand[i]->tid == r->tid &&
+		    fit_of(j, r, lvl, j->cand[i], &c))
+			return true;
+	return false;
+}
+
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
@@ -690,6 +759,7 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	struct attempt *open = NULL;
 	unsigned seen = 0, fits = 0;
 	int side = close_side(j);
+	bool own_only = own_thread_only(j, r, lvl);
 
 	for (uint32_t i = 0; i < j->ncand; i++) {
 		struct attempt *a = j->cand[i];
@@ -702,7 +772,7 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 				open = a;
 			continue;
 		}
-		if (!fit_of(j, r, lvl, a, &c))
+		if (!fit_of(j, r, lvl, a, &c) || (own_only && !c.same_tid))
 			continue;
 		fits++;
 		if (!best.a || better(&c, &best, side)) {

@@ -75,6 +75,7 @@ static void on_conn(struct pipeline *p, const struct gs_conn_event *e)
 
 	if (p->replaying)
 		replay_clock(p, e->ts_close);
+	join_poll(&p->join, e->ts_close);	/* what was due before this event */
 	conn_classify(e, &c);
 	agg_add_conn(&p->agg, &c);
 	http_track_conn_closed(&p->http, e, &c);
@@ -87,6 +88,7 @@ static void on_http(struct pipeline *p, const struct gs_http_event *e)
 {
 	if (p->replaying)
 		replay_clock(p, e->ts);
+	join_poll(&p->join, e->ts);
 	http_track_event(&p->http, e);
 	join_poll(&p->join, e->ts);
 }

@@ -15,7 +15,24 @@
  * followed its head, up to 15 ms later, with other requests' heads read in
  * between.  nginx's access log of that run (the oracle): 168 requests, 166
  * answered 200 by the backend, 2 cut off by wrk at its end (499, no
- * upstream answer). */
+ * upstream answer).
+ *
+ * tests/fixtures/haproxy_connect_retries_{a,b}.gsr: two runs of
+ * test_attr_haproxy_connect (HAProxy, 2 threads, timeout connect 1s) on a
+ * loaded machine: closed ports and SYN-dropping servers, with retries 0 or
+ * 2 over two servers in round robin, several clients at once.  The
+ * expectations below are HAProxy's own log of each run: per failed
+ * request, how many attempts it made and the server of the last.  Both
+ * once went wrong: a refused try was left out of a chain (another
+ * request's answer, registered before this one's decision was due, looked
+ * like it), and concurrent retry chains on one thread were swapped or
+ * called ambiguous.
+ *
+ * tests/fixtures/go_mixed_servers.gsr: test_scn_mixed through the Go proxy
+ * (gs-goproxy): 100 concurrent requests for one path over a fast and a
+ * hanging server (read timeout 1 s), 10 /ok; the Go proxy's log: 50 x 200
+ * from 198.18.51.10:48312, 50 x 504 on 198.18.51.10:48313.  One 504 was
+ * once left unjoined (its goroutines answered tens of ms late). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +114,124 @@ static void test_timeout_burst(void)
 	pipeline_free(&p);
 }
 
+/* One failed request of a HAProxy fixture, as HAProxy logged it. */
+struct logged {
+	const char *path;
+	unsigned attempts;
+	const char *backend;	/* of the last attempt */
+};
+
+static const struct logged *expected;
+static unsigned nexpected, matched, mismatched, ambiguous;
+
+static void as_logged(const struct request *r, void *ctx)
+{
+	(void)ctx;
+	if (r->status == 200)
+		return;
+	for (unsigned i = 0; i < nexpected; i++) {
+		const struct logged *e = &expected[i];
+
+		if (strcmp(r->path, e->path))
+			continue;
+		if (r->join == JOIN_AMBIGUOUS)
+			ambiguous++;
+		else if (r->nattempts == e->attempts &&
+			 !strcmp(r->attempts[r->nattempts - 1].backend, e->backend))
+			matched++;
+		else
+			mismatched++;
+		return;
+	}
+	mismatched++;
+}
+
+static void check_as_logged(const char *fixture, const struct logged *log, unsigned n)
+{
+	expected = log;
+	nexpected = n;
+	matched = mismatched = ambiguous = 0;
+	replay(fixture, as_logged);
+	ASSERT_EQ(matched, n);
+	ASSERT_EQ(mismatched, 0);
+	ASSERT_EQ(ambiguous, 0);
+	pipeline_free(&p);
+}
+
+#define A "198.18.214.10:"
+static const struct logged log_a[] = {
+	{ "/refused0/c1-1", 1, A "35943" }, { "/refused0/c1-2", 1, A "35943" },
+	{ "/refused0/c1-3", 1, A "35943" }, { "/refused0/c2-1", 1, A "35943" },
+	{ "/refused0/c2-2", 1, A "35943" }, { "/refused0/c2-3", 1, A "35943" },
+	{ "/refused2/c1-1", 3, A "35944" }, { "/refused2/c1-2", 3, A "35943" },
+	{ "/refused2/c1-3", 3, A "35944" }, { "/refused2/c2-1", 3, A "35943" },
+	{ "/refused2/c2-2", 3, A "35944" }, { "/refused2/c2-3", 3, A "35943" },
+	{ "/synd0/c1-1", 1, A "35945" }, { "/synd0/c1-2", 1, A "35945" },
+	{ "/synd0/c2-1", 1, A "35945" }, { "/synd0/c2-2", 1, A "35945" },
+	{ "/synd2/c1-1", 3, A "35946" }, { "/synd2/c2-1", 3, A "35945" },
+	{ "/synd2/c3-1", 3, A "35945" },
+};
+#undef A
+#define B "198.18.45.10:"
+static const struct logged log_b[] = {
+	{ "/refused0/c1-1", 1, B "26253" }, { "/refused0/c1-2", 1, B "26253" },
+	{ "/refused0/c1-3", 1, B "26253" }, { "/refused0/c2-1", 1, B "26253" },
+	{ "/refused0/c2-2", 1, B "26253" }, { "/refused0/c2-3", 1, B "26253" },
+	{ "/refused2/c1-1", 3, B "26253" }, { "/refused2/c1-2", 3, B "26254" },
+	{ "/refused2/c1-3", 3, B "26254" }, { "/refused2/c2-1", 3, B "26254" },
+	{ "/refused2/c2-2", 3, B "26253" }, { "/refused2/c2-3", 3, B "26253" },
+	{ "/synd0/c1-1", 1, B "26255" }, { "/synd0/c1-2", 1, B "26255" },
+	{ "/synd0/c2-1", 1, B "26255" }, { "/synd0/c2-2", 1, B "26255" },
+	{ "/synd2/c1-1", 3, B "26256" }, { "/synd2/c2-1", 3, B "26255" },
+	{ "/synd2/c3-1", 3, B "26255" },
+};
+#undef B
+
+static void test_haproxy_retries_a(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_a.gsr", log_a,
+			sizeof(log_a) / sizeof(log_a[0]));
+}
+
+static void test_haproxy_retries_b(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_b.gsr", log_b,
+			sizeof(log_b) / sizeof(log_b[0]));
+}
+
+static unsigned go_200, go_504, go_ok, go_other;
+
+static void go_by_server(const struct request *r, void *ctx)
+{
+	const struct attempt *a = r->nattempts == 1 ? &r->attempts[0] : NULL;
+
+	(void)ctx;
+	if (a && r->status == 200 && !strcmp(r->path, "/mixed/item") &&
+	    !strcmp(a->backend, "198.18.51.10:48312") && a->status == 200)
+		go_200++;
+	else if (a && r->status == 504 && !strcmp(a->backend, "198.18.51.10:48313") && !a->status)
+		go_504++;
+	else if (a && r->status == 200 && !strncmp(r->path, "/ok/", 4))
+		go_ok++;
+	else
+		go_other++;
+}
+
+static void test_go_late_answers(void)
+{
+	replay("tests/fixtures/go_mixed_servers.gsr", go_by_server);
+	ASSERT_EQ(go_200, 50);
+	ASSERT_EQ(go_504, 50);
+	ASSERT_EQ(go_ok, 10);
+	ASSERT_EQ(go_other, 0);
+	pipeline_free(&p);
+}
+
 int main(void)
 {
+	RUN_TEST(test_haproxy_retries_a);
+	RUN_TEST(test_haproxy_retries_b);
+	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_keepalive_same_path);
 	RUN_TEST(test_timeout_burst);
 	TEST_MAIN_END();

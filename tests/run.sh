@@ -10,6 +10,12 @@
 # BPF and build namespaces; one that fails is run once more and, if that
 # run passes, is named FLAKY in the summary (E2E_RERUN=0: no second run).
 #
+# End-to-end tests that judge nothing by time (their header has the line
+# "# run: alongside other tests") run in a second lane while the unit,
+# sanitizer and fuzz tests run, their lines printed after them; the others
+# drive timers that must fire within tens of ms, so they run one at a time
+# on a quiet machine.  ALONGSIDE=0 runs everything one at a time.
+#
 #   tests/run.sh                 everything
 #   tests/run.sh unit            only unit tests (plain and sanitizer builds)
 #   tests/run.sh fuzz            only the fuzzing harnesses
@@ -74,6 +80,64 @@ test_e2e() {
 	count "$1"
 }
 
+# Does this end-to-end test run alongside others (no timing oracle)?
+alongside() {
+	grep -q '^# run: alongside other tests' "$1"
+}
+
+# The end-to-end tests to run, in order, matching the pattern.
+e2e_tests() {
+	local t
+	for t in tests/e2e/test_*.sh; do
+		[ -e "$t" ] || continue
+		case "$t" in *"$pattern"*) echo "$t" ;; esac
+	done
+}
+
+# run_e2e_list TEST...: test_e2e on each.
+run_e2e_list() {
+	local t
+	for t in "$@"; do
+		test_e2e "e2e/$(basename "$t" .sh)" "$t"
+	done
+}
+
+# The second lane: its tests' lines go to a file, its counts and names to
+# another (it runs in a subshell), both read back by lane_join.
+lane_dir=$logdir/lane
+lane_pid=
+lane_start() {
+	local list=()
+	for t in $(e2e_tests); do alongside "$t" && list+=("$t"); done
+	[ ${#list[@]} -gt 0 ] || return 0
+	rm -rf "$lane_dir" && mkdir -p "$lane_dir"
+	(
+		pass=0 fail=0 skip=0 failed_names=() flaky_names=()
+		run_e2e_list "${list[@]}" >"$lane_dir/out" 2>&1
+		{
+			echo "$pass $fail $skip"
+			echo "${failed_names[*]}"
+			echo "${flaky_names[*]}"
+		} >"$lane_dir/counts"
+	) &
+	lane_pid=$!
+}
+lane_join() {
+	local p f s names flakies
+	[ -n "$lane_pid" ] || return 0
+	wait "$lane_pid"
+	echo "(run alongside the tests above:)"
+	cat "$lane_dir/out"
+	{ read -r p f s; read -r names; read -r flakies; } <"$lane_dir/counts"
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+	[ -n "$names" ] && failed_names+=($names)
+	[ -n "$flakies" ] && flaky_names+=($flakies)
+}
+
+lane=0
+[ "$which" = all ] && [ "${ALONGSIDE:-1}" != 0 ] && lane=1
+[ "$lane" = 1 ] && lane_start
+
 if [ "$which" = all ] || [ "$which" = unit ]; then
 	for t in build/tests/test_*; do
 		[ -x "$t" ] && test_once "unit/$(basename "$t")" "$t"
@@ -94,11 +158,11 @@ if [ "$which" = all ] || [ "$which" = fuzz ]; then
 		test_once "fuzz/$(basename "$f")" tests/fuzz/run.sh "$(basename "$f")" "${FUZZ_TEST_SECONDS:-25}"
 	done
 fi
+[ "$lane" = 1 ] && lane_join
 if [ "$which" = all ] || [ "$which" = e2e ]; then
-	for t in tests/e2e/test_*.sh; do
-		[ -e "$t" ] || continue
-		case "$t" in *"$pattern"*) ;; *) continue ;; esac
-		test_e2e "e2e/$(basename "$t" .sh)" "$t"
+	for t in $(e2e_tests); do
+		[ "$lane" = 1 ] && alongside "$t" && continue
+		run_e2e_list "$t"
 	done
 fi
 

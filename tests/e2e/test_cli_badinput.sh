@@ -8,6 +8,7 @@
 # directory given as a file is refused at once.  A --record file is created
 # 0600, never over an existing file or through a symlink, and a recording
 # that cannot be written fails the run.  Only the live parts need root.
+# run: alongside other tests (no timing oracle)
 . "$(dirname "$0")/lib.sh"
 T=cli_badinput
 [ -x "$GS_BIN" ] || { fail $T "$GS_BIN not built"; exit 1; }

@@ -3,6 +3,7 @@
 # against what this repository really builds (tests/deploy/check_manifests.py),
 # then the same checker run on broken copies, each of which it must reject.
 # No Docker and no cluster here: the files are parsed, the binary is asked.
+# run: alongside other tests (no timing oracle)
 source "$(dirname "$0")/lib.sh"
 CHECK=$GS_ROOT/tests/deploy/check_manifests.py
 

@@ -5,6 +5,7 @@
 # every reason and term code attribute.c can give, and every metric family
 # prom.c exports, is in docs/reference.md (and no other metric is).
 # Needs no root.  GS_DOC_MAN / GS_DOC_REF point it at other files.
+# run: alongside other tests (no timing oracle)
 . "$(dirname "$0")/lib.sh"
 T=docs
 MAN=${GS_DOC_MAN:-$GS_ROOT/docs/gatescope.8}

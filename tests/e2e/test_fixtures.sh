@@ -4,6 +4,7 @@
 # rewrites every tests/fixtures recording in today's record format, and the
 # rewritten file replays to exactly what the original replays to.  Needs no
 # root; writes nothing under tests/.
+# run: alongside other tests (no timing oracle)
 . "$(dirname "$0")/lib.sh"
 T=fixtures
 RR=$GS_TOOLS/gs-rerecord

@@ -2,6 +2,7 @@
 # The oracle's own parser (tests/e2e/gwlog.py): each gateway's log lines, as
 # the gateways wrote them in the attribution scenarios, must normalise to
 # the line the checkers expect.  No root, no network.
+# run: alongside other tests (no timing oracle)
 set -u
 T=gwlog
 GWLOG=$(dirname "$0")/gwlog.py

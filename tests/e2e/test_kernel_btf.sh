@@ -11,6 +11,7 @@
 #               tracepoint; prints the capture path it would pick.
 # And once, on 6.1: relocs_can_fail, the checker rejects an unguarded
 # access to a field 6.1 lacks (so a pass above means something).
+# run: alongside other tests (no timing oracle)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kernel_lib.sh"
 T=kernel_btf

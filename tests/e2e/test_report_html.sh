@@ -11,6 +11,7 @@
 # backend tables of the total, the per-backend total-time histograms and
 # the ladder's inferred read timeout.  The file itself: mode 0600, never
 # over an existing file or through a symlink, a failed write fails the run.
+# run: alongside other tests (no timing oracle)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/report_lib.sh"
 T=report_html

@@ -412,12 +412,41 @@ static int close_side(const struct joiner *j)
 	return 0;
 }
 
-/* Does this gateway write a request's attempts on the thread that read it
+/* The thread counts of a process; with make, a slot for it (the least
+ * seen one's when all are taken). */
+static struct join_threads *threads_of(struct joiner *j, uint32_t pid, bool make)
+{
+	struct join_threads *least = &j->threads[0];
+
+	for (unsigned i = 0; i < JOIN_THREAD_PROCS; i++) {
+		struct join_threads *t = &j->threads[i];
+
+		if (t->pid == pid)
+			return t;
+		if (t->own + t->other < least->own + least->other)
+			least = t;
+	}
+	if (!make)
+		return NULL;
+	*least = (struct join_threads){ .pid = pid };
+	return least;
+}
+
+/* Does this process write a request's attempts on the thread that read it
  * (HAProxy's and Envoy's threads: a key), or anywhere (Go's goroutines move
  * between threads: no hint)?  Learned from requests with one candidate. */
-static bool keeps_threads(const struct joiner *j)
+static bool keeps_threads(const struct joiner *j, uint32_t pid)
 {
-	return j->own_thread >= 8 && j->own_thread >= 4 * j->other_thread;
+	const struct join_threads *t = threads_of((struct joiner *)j, pid, false);
+
+	return t && t->own >= 8 && t->own >= 4 * t->other;
+}
+
+static void learn_thread(struct joiner *j, uint32_t pid, bool own)
+{
+	struct join_threads *t = threads_of(j, pid, true);
+
+	own ? t->own++ : t->other++;
 }
 
 /* Did one attempt end before the other began (a retry after a failure)? */
@@ -513,7 +542,7 @@ static void oldest_sibling(const struct joiner *j, const struct request *r, enum
 		struct attempt *a = j->cand[i];
 
 		if (j->cand_lvl[i] == lvl && sibling(j, r, lvl, best, a, &c) &&
-		    (c.same_tid || !best->same_tid || !keeps_threads(j)))
+		    (c.same_tid || !best->same_tid || !keeps_threads(j, r->pid)))
 			sib[n++] = c;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -584,7 +613,7 @@ static bool retry_of_another(const struct joiner *j, const struct request *r,
 		uint64_t end = attempt_end(x);
 
 		if (x == head || x->pid != r->pid || x->status || attempt_began(x) >= r->ts_start ||
-		    (keeps_threads(j) && x->tid != head->tid))
+		    (keeps_threads(j, r->pid) && x->tid != head->tid))
 			continue;
 		if (end > r->ts_start && end <= began && began - end <= JOIN_TIE_NS)
 			return true;
@@ -618,7 +647,7 @@ static int thread_order(const struct joiner *j, const struct request *r,
 {
 	const struct request *other = NULL;
 
-	if (!keeps_threads(j) || h1->tid != r->tid || h2->tid != r->tid)
+	if (!keeps_threads(j, r->pid) || h1->tid != r->tid || h2->tid != r->tid)
 		return 0;
 	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
 		const struct request *o = &j->reqs[j->rpool.active[i]];
@@ -743,7 +772,7 @@ static bool own_thread_only(const struct joiner *j, const struct request *r, enu
 {
 	struct cand c;
 
-	if (!keeps_threads(j))
+	if (!keeps_threads(j, r->pid))
 		return false;
 	for (uint32_t i = 0; i < j->ncand; i++)
 		if (j->cand_lvl[i] == lvl && j->cand[i]->tid == r->tid &&
@@ -786,8 +815,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		return;
 	if (best.a && fits == 1 && gateway_closed(best.a) && r->ts_response)
 		best.after ? j->closes_after++ : j->closes_before++;
-	if (best.a && fits == 1)
-		best.same_tid ? j->own_thread++ : j->other_thread++;
+	if (best.a && fits == 1 && !own_only)
+		learn_thread(j, r->pid, best.same_tid);
 	if (best.a && lvl == LVL_TIME && !best.a->status)
 		keep_to_own(j, r, lvl, &best);
 	if (best.a)

@@ -241,6 +241,16 @@ struct join_pool {
 
 /* Attempts that left the table lately: when they ran, by process. */
 #define JOIN_RECENT 256
+
+/* Where a process wrote requests' only attempts: on the thread that read
+ * the request, or another (learned per process: gateways of both kinds may
+ * be traced at once).  A few processes at a time; the least seen makes
+ * room. */
+#define JOIN_THREAD_PROCS 32
+struct join_threads {
+	uint32_t pid;
+	uint32_t own, other;
+};
 struct join_recent {
 	uint32_t pid;
 	uint64_t began, end;
@@ -270,7 +280,7 @@ struct joiner {
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
-	uint64_t own_thread, other_thread;	/* where a request's only attempt was written */
+	struct join_threads threads[JOIN_THREAD_PROCS];	/* per process: keeps threads? */
 	request_sink on_request;
 	attempt_sink on_orphan;
 	void *ctx;

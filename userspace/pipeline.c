@@ -75,7 +75,6 @@ static void on_conn(struct pipeline *p, const struct gs_conn_event *e)
 
 	if (p->replaying)
 		replay_clock(p, e->ts_close);
-	join_poll(&p->join, e->ts_close);	/* what was due before this event */
 	conn_classify(e, &c);
 	agg_add_conn(&p->agg, &c);
 	http_track_conn_closed(&p->http, e, &c);
@@ -88,6 +87,10 @@ static void on_http(struct pipeline *p, const struct gs_http_event *e)
 {
 	if (p->replaying)
 		replay_clock(p, e->ts);
+	/* What was due before this read or write is decided without it (a
+	 * request answered later is no evidence about an earlier one's
+	 * tries).  A connection's close is read first: it carries facts about
+	 * earlier moments (its FIN, its RST), emitted when it is gone. */
 	join_poll(&p->join, e->ts);
 	http_track_event(&p->http, e);
 	join_poll(&p->join, e->ts);

@@ -242,7 +242,7 @@ static void json_timeouts(struct json *j, const struct timeouts *t)
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
 	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
-	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
+	size_t nw = timeouts_ladder(t, inf, n, warn, TIMEOUT_KEYS_MAX);
 
 	json_key(j, "timeouts");
 	json_arr_open(j);
@@ -268,7 +268,7 @@ static void table_timeouts(FILE *f, const struct timeouts *t)
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
 	char warn[TIMEOUT_KEYS_MAX][LADDER_WARNING_LEN];
 	size_t n = timeouts_infer(t, inf, TIMEOUT_KEYS_MAX);
-	size_t nw = timeouts_ladder(inf, n, warn, TIMEOUT_KEYS_MAX);
+	size_t nw = timeouts_ladder(t, inf, n, warn, TIMEOUT_KEYS_MAX);
 	char safe[LADDER_WARNING_LEN];
 
 	for (size_t i = 0; i < n; i++)

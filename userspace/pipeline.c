@@ -166,8 +166,10 @@ static void on_request(const struct request *r, void *ctx)
 		.latency_ns = r->ts_done > r->ts_start ? r->ts_done - r->ts_start : 0,
 	};
 
-	for (unsigned i = 0; i < r->nattempts; i++)
+	for (unsigned i = 0; i < r->nattempts; i++) {
 		count_attempt(p, &r->attempts[i], closed_for_client(r, &r->attempts[i]));
+		timeouts_link(&p->timeouts, r->listener, r->attempts[i].backend);
+	}
 	/* A gRPC client whose deadline ran out said how long it waits. */
 	if (r->client_closed && r->ts_client_fin > r->ts_start)
 		timeouts_add(&p->timeouts, CLOSER_CLIENT, r->listener, "response",

@@ -498,7 +498,7 @@ static void html_ladder(FILE *f, const struct report_view *v)
 	struct inferred_timeout inf[TIMEOUT_KEYS_MAX];
 	char warn[TIMEOUT_KEYS_MAX][256];
 	size_t ninf = timeouts_infer(v->timeouts, inf, TIMEOUT_KEYS_MAX);
-	size_t nw = timeouts_ladder(inf, ninf, warn, TIMEOUT_KEYS_MAX), left_out;
+	size_t nw = timeouts_ladder(v->timeouts, inf, ninf, warn, TIMEOUT_KEYS_MAX), left_out;
 	struct rung_row rows[LADDER_ROWS];
 	size_t n = ladder_rows(v, inf, ninf, rows, LADDER_ROWS, &left_out);
 	double xmax = 0;

@@ -178,7 +178,54 @@ static const char *port_of(const char *label)
 	return colon ? colon : label;
 }
 
-size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[LADDER_WARNING_LEN], size_t max)
+static uint64_t link_key(const char *listener, const char *backend)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = listener; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ '|') * 1099511628211ull;
+	for (const char *p = backend; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* The slot of key: where it is, or the empty one where it would go. */
+static size_t link_slot(const struct timeouts *t, uint64_t key)
+{
+	size_t i = key % TIMEOUT_LINKS_MAX;
+
+	while (t->links[i] && t->links[i] != key)
+		i = (i + 1) % TIMEOUT_LINKS_MAX;
+	return i;
+}
+
+void timeouts_link(struct timeouts *t, const char *listener, const char *backend)
+{
+	uint64_t key;
+	size_t i;
+
+	if (!listener[0] || !backend[0] || t->links_full)
+		return;
+	key = link_key(listener, backend);
+	i = link_slot(t, key);
+	if (t->links[i])
+		return;
+	if (t->nlinks >= TIMEOUT_LINKS_MAX / 4 * 3) {
+		t->links_full = true;
+		return;
+	}
+	t->links[i] = key;
+	t->nlinks++;
+}
+
+static bool linked(const struct timeouts *t, const char *listener, const char *backend)
+{
+	return t->links_full || t->links[link_slot(t, link_key(listener, backend))];
+}
+
+size_t timeouts_ladder(const struct timeouts *t, const struct inferred_timeout *inf, size_t n,
+		       char (*out)[LADDER_WARNING_LEN], size_t max)
 {
 	size_t w = 0;
 
@@ -188,7 +235,7 @@ size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)
 		for (size_t g = 0; g < n && w < max; g++) {
 			const struct inferred_timeout *gw = &inf[g], *cl = &inf[c];
 
-			if (gw->key.closer != CLOSER_GATEWAY)
+			if (gw->key.closer != CLOSER_GATEWAY || !linked(t, cl->key.peer, gw->key.peer))
 				continue;
 			if (cl->seconds < gw->seconds)
 				snprintf(out[w++], LADDER_WARNING_LEN,

@@ -50,10 +50,19 @@ struct inferred_timeout {
 	size_t n;			/* closes in that cluster */
 };
 
+/* (client-facing port, backend) pairs requests went through, hashed: a
+ * ladder pairs a port's clients only with the backends they reach.  When
+ * the table fills, every pair counts as linked (a warning too many rather
+ * than one lost). */
+#define TIMEOUT_LINKS_MAX	1024	/* slots; at most 3/4 used */
+
 struct timeouts {
 	struct timeout_series s[TIMEOUT_KEYS_MAX];
 	size_t n;
 	uint64_t dropped;		/* closes of keys beyond TIMEOUT_KEYS_MAX */
+	uint64_t links[TIMEOUT_LINKS_MAX];	/* 0: empty */
+	size_t nlinks;
+	bool links_full;
 };
 
 void timeouts_init(struct timeouts *t);
@@ -63,11 +72,15 @@ void timeouts_add(struct timeouts *t, enum closer closer, const char *peer, cons
  * before it (since the last byte written; see struct timeout_series). */
 void timeouts_add_either(struct timeouts *t, enum closer closer, const char *peer,
 			 const char *kind, uint64_t idle_ns, uint64_t armed_ns);
+/* Requests of this client-facing port reached this backend. */
+void timeouts_link(struct timeouts *t, const char *listener, const char *backend);
 /* Inferred timeouts (whole run); returns how many were written to out. */
 size_t timeouts_infer(const struct timeouts *t, struct inferred_timeout *out, size_t max);
-/* Ladder warnings as sentences; returns how many were written. */
-size_t timeouts_ladder(const struct inferred_timeout *inf, size_t n, char (*out)[LADDER_WARNING_LEN],
-		       size_t max);
+/* Ladder warnings as sentences, each client timeout against the gateway
+ * timeouts to the backends its port's requests reached; returns how many
+ * were written. */
+size_t timeouts_ladder(const struct timeouts *t, const struct inferred_timeout *inf, size_t n,
+		       char (*out)[LADDER_WARNING_LEN], size_t max);
 const char *closer_name(enum closer c);
 
 #endif

@@ -317,7 +317,7 @@ static void snapshot(struct tui *t, const struct report *r)
 	t->total.span_s = r->ts - t->start_ts > r->interval_s ? r->ts - t->start_ts : r->interval_s;
 	t->stats = *r->stats;
 	t->ninf = timeouts_infer(r->timeouts, t->inf, TIMEOUT_KEYS_MAX);
-	t->nwarn = timeouts_ladder(t->inf, t->ninf, t->warn, TIMEOUT_KEYS_MAX);
+	t->nwarn = timeouts_ladder(r->timeouts, t->inf, t->ninf, t->warn, TIMEOUT_KEYS_MAX);
 	t->nretry = retries_lines(r->routes, r->retries, true, t->retry, TUI_RETRY_LINES);
 	t->report_ts = r->ts;
 	t->have_report = true;

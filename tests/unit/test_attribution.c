@@ -234,7 +234,10 @@ static void test_timeouts_armed_earlier(void)
 	ASSERT_EQ(infer_either(scattered, 4, inf), 0);
 }
 
-static size_t ladder(double client_s, double gateway_s, char (*w)[LADDER_WARNING_LEN])
+/* Clients of :80 and a gateway timeout to 198.18.2.2:8080; linked: the
+ * port's requests reached that backend. */
+static size_t ladder(double client_s, double gateway_s, bool linked,
+		     char (*w)[LADDER_WARNING_LEN])
 {
 	static struct timeouts t;
 	struct inferred_timeout inf[8];
@@ -244,18 +247,43 @@ static size_t ladder(double client_s, double gateway_s, char (*w)[LADDER_WARNING
 		timeouts_add(&t, CLOSER_CLIENT, "0.0.0.0:80", "response", client_s * 1e9);
 		timeouts_add(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", gateway_s * 1e9);
 	}
-	return timeouts_ladder(inf, timeouts_infer(&t, inf, 8), w, 8);
+	timeouts_link(&t, "0.0.0.0:80", linked ? "198.18.2.2:8080" : "198.18.2.3:8080");
+	timeouts_link(&t, "0.0.0.0:443", "198.18.2.2:8080");
+	return timeouts_ladder(&t, inf, timeouts_infer(&t, inf, 8), w, 8);
 }
 
 static void test_ladder(void)
 {
 	char w[8][LADDER_WARNING_LEN];
 
-	ASSERT_EQ(ladder(1.5, 2.0, w), 1);	/* inverted */
+	ASSERT_EQ(ladder(1.5, 2.0, true, w), 1);	/* inverted */
 	ASSERT_TRUE(strstr(w[0], "give up after 1.500 s, before the gateway's 2.000 s") != NULL);
-	ASSERT_EQ(ladder(3.0, 2.0, w), 1);	/* right order, too tight */
+	ASSERT_EQ(ladder(3.0, 2.0, true, w), 1);	/* right order, too tight */
 	ASSERT_TRUE(strstr(w[0], "tight ladder") != NULL);
-	ASSERT_EQ(ladder(5.0, 2.0, w), 0);	/* right order, 3 s apart */
+	ASSERT_EQ(ladder(5.0, 2.0, true, w), 0);	/* right order, 3 s apart */
+	/* The port's requests never reached that backend (another port's
+	 * did): its clients' patience says nothing about that timeout. */
+	ASSERT_EQ(ladder(1.5, 2.0, false, w), 0);
+}
+
+/* A full link table links everything: a warning too many, none lost. */
+static void test_ladder_links_full(void)
+{
+	static struct timeouts t;
+	char w[8][LADDER_WARNING_LEN], be[32];
+	struct inferred_timeout inf[8];
+
+	timeouts_init(&t);
+	for (int i = 0; i < 5; i++) {
+		timeouts_add(&t, CLOSER_CLIENT, "0.0.0.0:80", "response", 1.5e9);
+		timeouts_add(&t, CLOSER_GATEWAY, "198.18.2.2:8080", "read", 2e9);
+	}
+	for (int i = 0; i < TIMEOUT_LINKS_MAX; i++) {
+		snprintf(be, sizeof(be), "198.18.3.%d:%d", i % 250, 1000 + i);
+		timeouts_link(&t, "0.0.0.0:81", be);
+	}
+	ASSERT_TRUE(t.links_full);
+	ASSERT_EQ(timeouts_ladder(&t, inf, timeouts_infer(&t, inf, 8), w, 8), 1);
 }
 
 /* A recorded run replayed through the whole pipeline: its JSON output
@@ -447,6 +475,7 @@ int main(void)
 	RUN_TEST(test_evicted_unfinished);
 	RUN_TEST(test_timeouts_armed_earlier);
 	RUN_TEST(test_ladder);
+	RUN_TEST(test_ladder_links_full);
 	RUN_TEST(test_recorded_nginx);
 	RUN_TEST(test_recorded_stall);
 	TEST_MAIN_END();

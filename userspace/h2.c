@@ -19,6 +19,10 @@ struct h2_stream {
 	uint32_t req;		/* join engine handle: request, or attempt upstream */
 	bool responded;		/* a final :status was written */
 	bool grpc;
+	/* Upstream: a stream id, this one's or later, that the backend sent a
+	 * frame on while this one waited: it read this stream's request
+	 * (streams open in order, TCP delivers in order); 0: no proof. */
+	uint32_t read_proof;
 };
 
 /* What one header block said. */
@@ -426,6 +430,7 @@ static void upstream_reset(struct h2_conn *h, const struct h2_frame_ev *ev, bool
 		if (!s->responded) {
 			a->failure = by_gateway ? ATTEMPT_ABANDONED : ATTEMPT_RESET;
 			a->ts_stream_end = ts;
+			a->h2_read_proof = s->read_proof;
 			if (by_gateway && ts > a->ts_request)
 				a->idle_close_ns = ts - a->ts_request;
 		} else if (!by_gateway && ev->error_code != H2_NO_ERROR) {
@@ -460,10 +465,25 @@ static void upstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev)
 	}
 }
 
+/* A backend frame on stream id: every stream opened up to it still
+ * waiting was read by the backend (without its connection's TCP facts,
+ * the proof that the request reached it). */
+static void note_backend_read(struct h2_conn *h, uint32_t id)
+{
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams && id; i++) {
+		struct h2_stream *s = &h->streams[i];
+
+		if (s->id && s->id <= id && !s->responded && !s->read_proof)
+			s->read_proof = id;
+	}
+}
+
 static void upstream_frame(struct h2_conn *h, const struct h2_frame_ev *ev, bool from_gateway)
 {
 	struct h2_stream *s;
 
+	if (!from_gateway)
+		note_backend_read(h, ev->stream);
 	switch (ev->type) {
 	case H2_HEADERS:
 		from_gateway ? upstream_request_block(h, ev) : upstream_response_block(h, ev);
@@ -615,7 +635,8 @@ static void downstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev, b
 	}
 }
 
-void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx)
+void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx,
+		    uint64_t gw_sent)
 {
 	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
 		struct h2_stream *s = &h->streams[i];
@@ -625,6 +646,12 @@ void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint6
 			continue;
 		r = join_request(h->join, s->req);
 		if (r && s->responded) {
+			/* Answered, never ended (no END_STREAM, no RST_STREAM):
+			 * the close cut the answer, as an HTTP/1 body cut by a
+			 * close.  Not when decoding broke or some of what the
+			 * gateway wrote was never read (lost events): its end
+			 * may be in those bytes. */
+			r->truncated |= !h->broken && h->rd[0].pos >= gw_sent;
 			stream_end(h, s, ts_last_tx ? ts_last_tx : ts_close);
 			continue;
 		}

@@ -764,7 +764,8 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	}
 	c->cur = NULL;
 	if (c->h2 && c->dir != GS_DIR_UPSTREAM)
-		h2_conn_closed(c->h2, closed_by_peer(e), close_time(e), e->ts_last_tx);
+		h2_conn_closed(c->h2, closed_by_peer(e), close_time(e), e->ts_last_tx,
+			       stream_tx(e));
 	if (!c->broken && !c->tunnel && !c->h2) {
 		struct http_stream_stats before = *http_stream_stats(&c->resp);
 

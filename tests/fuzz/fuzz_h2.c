@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (upstream)
 		h2_conn_upstream_closed(h, on_closed, NULL);
 	else
-		h2_conn_closed(h, pos & 1, ts + 1000, ts);
+		h2_conn_closed(h, pos & 1, ts + 1000, ts, 0);
 	join_poll(&j, UINT64_MAX);
 	h2_conn_free(h);
 	return 0;

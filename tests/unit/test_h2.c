@@ -562,7 +562,7 @@ static void test_streams_are_requests(void)
 	block(&k.s, k.ds, 7, grpc_deadline, 2, true);
 	send_s(&k);
 	k.t += MS;
-	h2_conn_closed(k.h, true, k.t, k.t);
+	h2_conn_closed(k.h, true, k.t, k.t, k.s.n);
 	join_poll(&k.j, UINT64_MAX);
 
 	ASSERT_EQ(ndecided, 4);
@@ -607,7 +607,7 @@ static void test_gateway_goaway(void)
 	frame(&k.s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 3, 0, 0, 0, 0 }, 8);
 	send_s(&k);
 	k.t += 1000 * MS;
-	h2_conn_closed(k.h, false, k.t, k.t);		/* the gateway closed first */
+	h2_conn_closed(k.h, false, k.t, k.t, k.s.n);	/* the gateway closed first */
 	join_poll(&k.j, UINT64_MAX);
 
 	ASSERT_EQ(ndecided, 3);
@@ -645,12 +645,58 @@ static void test_table_size_race(void)
 	block(&k.s, k.ds, 1, ok, 2, true);
 	block(&k.s, k.ds, 3, ok, 2, true);	/* "x-served-by" from the dynamic table */
 	send_s(&k);
-	h2_conn_closed(k.h, false, k.t + MS, k.t + MS);
+	h2_conn_closed(k.h, false, k.t + MS, k.t + MS, k.s.n);
 	join_poll(&k.j, UINT64_MAX);
 	ASSERT_EQ(k.st.broken_conns, 0);
 	ASSERT_EQ(decided_path("/t/1")->status, 200);
 	ASSERT_EQ(decided_path("/t/3")->status, 200);
 	case_end(&k);
+}
+
+/* A stream answered and still open when the connection closes: its answer
+ * was cut, as an HTTP/1 body cut by a close; unless some of what the
+ * gateway wrote was never read (its END_STREAM may be there), or the
+ * connection's decoding broke. */
+static void cut_at_close(size_t gw_unseen, bool client_fin, bool want_cut)
+{
+	struct h2_case k;
+	struct request proto = { .pid = 7 };
+	static const char *const ok[] = { ":status", "200" };
+
+	case_begin(&k, &proto, NULL);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, REQ("/done/1"), 4, true);
+	block(&k.c, k.dc, 3, REQ("/cut/3"), 4, true);
+	block(&k.c, k.dc, 5, REQ("/none/5"), 4, true);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 1, ok, 1, false);
+	frame(&k.s, H2_DATA, H2_FLAG_END_STREAM, 1, (const uint8_t *)"whole", 5);
+	block(&k.s, k.ds, 3, ok, 1, false);
+	frame(&k.s, H2_DATA, 0, 3, (const uint8_t *)"part", 4);
+	send_s(&k);
+	k.t += MS;
+	h2_conn_closed(k.h, client_fin, k.t, k.t - MS, k.s.n + gw_unseen);
+	join_poll(&k.j, UINT64_MAX);
+
+	ASSERT_EQ(ndecided, 3);
+	ASSERT_EQ(decided_path("/cut/3")->status, 200);
+	ASSERT_EQ(decided_path("/cut/3")->truncated, want_cut);
+	ASSERT_EQ(decided_path("/cut/3")->ts_done, k.t - MS);	/* the gateway's last write */
+	ASSERT_TRUE(!decided_path("/cut/3")->client_closed);
+	ASSERT_TRUE(!decided_path("/done/1")->truncated);
+	ASSERT_TRUE(!decided_path("/none/5")->truncated);	/* unanswered: no answer to cut */
+	ASSERT_EQ(decided_path("/none/5")->status, 0);
+	ASSERT_EQ(decided_path("/none/5")->client_closed, client_fin);
+	case_end(&k);
+}
+
+static void test_answered_stream_cut_at_close(void)
+{
+	cut_at_close(0, false, true);		/* the gateway closed inside the answer */
+	cut_at_close(0, true, true);		/* the client left inside it */
+	cut_at_close(9, false, false);		/* a frame written, never read: not known */
 }
 
 static unsigned closed_open, closed_ended;
@@ -725,6 +771,42 @@ static void test_upstream_streams_are_attempts(void)
 	case_end(&k);
 }
 
+/* HAProxy multiplexes streams on one upstream connection and resets the
+ * one its timeout ends, the connection staying open: a backend frame on
+ * that stream or a later one proves the backend read its request. */
+static void test_backend_read_proof(void)
+{
+	struct h2_case k;
+	struct request proto = { .pid = 7 };
+	struct attempt up = { .pid = 7, .backend = "10.0.0.2:50051", .ts_start = 500 * MS };
+	static const char *const ok[] = { ":status", "200", "grpc-status", "0" };
+	static const uint8_t cancel[] = { 0, 0, 0, 8 };
+
+	case_begin(&k, &proto, &up);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, CALL("/pkg.Svc/Hang"), 5, true);
+	block(&k.c, k.dc, 3, CALL("/pkg.Svc/Ok"), 5, true);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 3, ok, 2, true);		/* stream 3 answered, 1 not */
+	send_s(&k);
+	block(&k.c, k.dc, 5, CALL("/pkg.Svc/Hang"), 5, true);
+	send_c(&k);
+	frame(&k.c, H2_RST_STREAM, 0, 1, cancel, 4);	/* the gateway's timeout */
+	frame(&k.c, H2_RST_STREAM, 0, 5, cancel, 4);
+	send_c(&k);
+	h2_conn_upstream_closed(k.h, count_closed, NULL);
+	join_poll(&k.j, UINT64_MAX);
+
+	ASSERT_EQ(norphans, 3);
+	ASSERT_EQ(orphan_stream(1)->failure, ATTEMPT_ABANDONED);
+	ASSERT_EQ(orphan_stream(1)->h2_read_proof, 3);
+	ASSERT_EQ(orphan_stream(5)->failure, ATTEMPT_ABANDONED);
+	ASSERT_EQ(orphan_stream(5)->h2_read_proof, 0);	/* nothing from the backend after it */
+	case_end(&k);
+}
+
 static void test_grpc_status_map(void)
 {
 	ASSERT_EQ(h2_grpc_http_status(0), 0);
@@ -746,7 +828,9 @@ int main(void)
 	RUN_TEST(test_streams_are_requests);
 	RUN_TEST(test_gateway_goaway);
 	RUN_TEST(test_table_size_race);
+	RUN_TEST(test_answered_stream_cut_at_close);
 	RUN_TEST(test_upstream_streams_are_attempts);
+	RUN_TEST(test_backend_read_proof);
 	RUN_TEST(test_grpc_status_map);
 	TEST_MAIN_END();
 }

@@ -442,6 +442,10 @@ static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is
 			return;
 		}
 	}
+	if (e->flags & GS_HTTP_F_H2_FIELDS) {
+		h2_conn_fields(c->h2, e, is_request);
+		return;
+	}
 	if (h2_conn_feed(c->h2, e, is_request) < 0) {
 		c->broken = true;
 		c->t->unparsable++;

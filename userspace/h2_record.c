@@ -12,6 +12,7 @@ struct rec_dir {
 	uint8_t io_dir;
 	bool lost;			/* no longer followed: recorded without bytes */
 	bool started;			/* its first frame was a SETTINGS */
+	uint64_t ts_last;		/* its last chunk: the table evicts the oldest */
 	/* The largest SETTINGS_HEADER_TABLE_SIZE this direction's sender
 	 * advertised: the reverse direction's encoder may use that table. */
 	uint32_t advertised;
@@ -81,6 +82,21 @@ static struct rec_dir **slot_find(struct h2_recorder *r, uint64_t sk, uint8_t io
 	return NULL;
 }
 
+/* The table is full (closes missed, or that many open): the direction
+ * silent the longest is no longer followed (its later chunks are recorded
+ * without bytes, as any direction not followed).  Its slot, emptied. */
+static unsigned evict_oldest(struct h2_recorder *r)
+{
+	unsigned old = 0;
+
+	for (unsigned i = 1; i < H2_REC_SLOTS; i++)
+		if (r->slots[i]->ts_last < r->slots[old]->ts_last)
+			old = i;
+	dir_free(r->slots[old]);
+	r->slots[old] = NULL;
+	return old;
+}
+
 static uint8_t reverse(uint8_t io_dir)
 {
 	return io_dir == GS_IO_SEND ? GS_IO_RECV : GS_IO_SEND;
@@ -94,10 +110,14 @@ static struct rec_dir *dir_get(struct h2_recorder *r, const struct gs_http_event
 	struct rec_dir **found = slot_find(r, e->sk, e->io_dir, &free_slot);
 	struct rec_dir *d;
 
-	if (found)
+	if (found) {
+		(*found)->ts_last = e->ts;
 		return *found;
-	if (e->stream_off != 0 || free_slot == H2_REC_SLOTS)
+	}
+	if (e->stream_off != 0)
 		return NULL;
+	if (free_slot == H2_REC_SLOTS)
+		free_slot = evict_oldest(r);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
@@ -107,6 +127,7 @@ static struct rec_dir *dir_get(struct h2_recorder *r, const struct gs_http_event
 	}
 	d->sk = e->sk;
 	d->io_dir = e->io_dir;
+	d->ts_last = e->ts;
 	r->slots[free_slot] = d;
 	found = slot_find(r, e->sk, reverse(e->io_dir), &free_slot);
 	if (found && (*found)->advertised)

@@ -1009,6 +1009,51 @@ static void test_record_unfollowed(void)
 	free(l);
 }
 
+/* More directions than the recorder follows: the one silent longest is
+ * dropped (recorded without bytes from then on), the others go on. */
+static void test_record_table_full(void)
+{
+	struct rec_list *l = malloc(sizeof(*l));
+	struct h2_recorder *rec = h2_recorder_new(rec_emit, l);
+	static struct gs_http_event e;
+	struct buf start = { 0 };
+
+	l->n = 0;
+	put(&start, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&start, H2_SETTINGS, 0, 0, NULL, 0);
+	frame(&start, H2_PING, 0, 0, (const uint8_t *)"12345678", 8);
+	for (uint64_t sk = 1; sk <= H2_REC_SLOTS + 1; sk++) {
+		memset(&e, 0, GS_HTTP_HDR_SIZE);
+		e.type = GS_EV_HTTP;
+		e.sk = sk;
+		e.ts = sk;
+		e.flags = GS_HTTP_F_H2;
+		e.io_dir = GS_IO_RECV;
+		e.len = e.cap_len = H2_PREFACE_LEN + 9;	/* the preface, SETTINGS */
+		memcpy(e.data, start.p, e.cap_len);
+		h2_record_event(rec, &e);
+		ASSERT_EQ(e.cap_len, H2_PREFACE_LEN + 9);
+	}
+	for (uint64_t sk = 1; sk <= 2; sk++) {	/* the PING */
+		memset(&e, 0, GS_HTTP_HDR_SIZE);
+		e.type = GS_EV_HTTP;
+		e.sk = sk;
+		e.ts = 10000;
+		e.flags = GS_HTTP_F_H2;
+		e.io_dir = GS_IO_RECV;
+		e.stream_off = H2_PREFACE_LEN + 9;
+		e.len = e.cap_len = 17;
+		memcpy(e.data, start.p + e.stream_off, 17);
+		h2_record_event(rec, &e);
+		ASSERT_EQ(e.cap_len, sk == 1 ? 0 : 17);		/* sk 1 was the oldest */
+		ASSERT_EQ(!!(e.flags & GS_HTTP_F_H2_WIPED), sk != 1);
+	}
+	ASSERT_EQ(l->n, 0);		/* no header block: no fields */
+	h2_recorder_free(rec);
+	free(start.p);
+	free(l);
+}
+
 static void test_grpc_status_map(void)
 {
 	ASSERT_EQ(h2_grpc_http_status(0), 0);
@@ -1035,6 +1080,7 @@ int main(void)
 	RUN_TEST(test_backend_read_proof);
 	RUN_TEST(test_record_replay);
 	RUN_TEST(test_record_unfollowed);
+	RUN_TEST(test_record_table_full);
 	RUN_TEST(test_grpc_status_map);
 	TEST_MAIN_END();
 }

@@ -142,6 +142,12 @@ ok = [o for o in reqs if method(o["route"]) in ("Ok", "Unavailable", "Hang")]
 bad = [o for o in ok if len(o["attempts"]) != 1 or o["attempts"][0]["h2_stream"] is None]
 res(not bad, "every call to the gRPC backend joined to one upstream HTTP/2 stream",
     f"{[(o['route'], o['join'], o['attempts']) for o in bad][:3]}")
+# How each hanging call was judged: by its connection's TCP facts (HAProxy
+# closed it within 3 s), or by the backend's answers on later streams.
+how = collections.Counter("tcp facts" if "acked by backend" in o["evidence"] else
+                          "later streams" if "request read by backend" in o["evidence"] else "?"
+                          for o in reqs if method(o["route"]) == "Hang")
+print(f"# Hang judged by: {dict(how)}")
 h = total["http"]
 res(h["h2_broken_conns"] == 0 and h["unparsable_conns"] == 0,
     "every HTTP/2 connection decoded", f"{h}")

@@ -164,9 +164,14 @@ static void on_field(void *ctx, uint32_t stream, const uint8_t *name, size_t nle
 	uint8_t *p = f->data + f->cap_len;
 
 	(void)stream;
-	if (nlen > UINT16_MAX || vlen > UINT16_MAX ||
-	    H2_REC_FIELD_HDR + nlen + vlen > GS_CAPTURE_MAX - f->cap_len)
-		return;		/* does not fit: the first fields are kept */
+	if (d->lost || nlen > UINT16_MAX || vlen > UINT16_MAX ||
+	    H2_REC_FIELD_HDR + nlen + vlen > GS_CAPTURE_MAX - f->cap_len) {
+		/* Too large for one record: rather than a replay that decodes
+		 * fewer fields than the live run did, none (it counts the
+		 * connection broken). */
+		d->lost = true;
+		return;
+	}
 	p[0] = nlen & 0xff;
 	p[1] = nlen >> 8;
 	p[2] = vlen & 0xff;
@@ -221,7 +226,7 @@ static void on_frame(void *ctx, const struct h2_frame_ev *ev)
 
 	if (ev->type == H2_SETTINGS)
 		settings(c, ev->table_size);
-	if (ev->type != H2_HEADERS && ev->type != H2_PUSH_PROMISE)
+	if ((ev->type != H2_HEADERS && ev->type != H2_PUSH_PROMISE) || c->d->lost)
 		return;
 	f->len = f->cap_len;
 	f->size = GS_HTTP_HDR_SIZE + f->cap_len;

@@ -14,12 +14,11 @@
  * block's fields from its event instead of HPACK.
  *
  * A fields event's data: the fields in order, each a little-endian u16
- * name length, u16 value length, the name, the value.  A block whose
- * fields do not fit in GS_CAPTURE_MAX bytes keeps the first ones (the
- * pseudo-headers come first).  A direction the recorder cannot follow
- * (its start not seen, decoding broken, or the one silent longest when
- * H2_REC_SLOTS are followed and another starts) is recorded without
- * bytes from then on: its replay counts it broken. */
+ * name length, u16 value length, the name, the value.  A direction the
+ * recorder cannot follow (its start not seen, decoding broken, a block
+ * whose fields do not fit in GS_CAPTURE_MAX bytes, or the one silent
+ * longest when H2_REC_SLOTS are followed and another starts) is recorded
+ * without bytes from then on: its replay counts it broken. */
 #ifndef GS_H2_RECORD_H
 #define GS_H2_RECORD_H
 

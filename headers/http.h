@@ -21,6 +21,12 @@ enum gs_io_dir {
 					 * stream_off and other_off count plaintext */
 #define GS_HTTP_F_H2	(1u << 2)	/* a chunk of an HTTP/2 connection's bytes, copied
 					 * whole; len > cap_len only for a gap after it */
+/* Recordings only (userspace/h2_record.h; never from the kernel): */
+#define GS_HTTP_F_H2_WIPED	(1u << 3)	/* an F_H2 chunk whose header block bytes
+						 * are zeroed: their fields come in ... */
+#define GS_HTTP_F_H2_FIELDS	(1u << 4)	/* ... the fields of one header block,
+						 * decoded and masked, before the chunk
+						 * that ends the block */
 
 struct gs_http_event {
 	__u32 type;		/* GS_EV_HTTP */

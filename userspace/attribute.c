@@ -148,6 +148,16 @@ static void attribute_no_response(const struct attempt *a, struct verdict *v)
 			 (unsigned long long)e->bytes_sent, (unsigned long long)e->app_tx_bytes);
 		return;
 	}
+	if (!a->have_conn && a->failure == ATTEMPT_ABANDONED && a->h2_read_proof) {
+		/* An HTTP/2 stream the gateway gave up on, its connection still
+		 * open (others' streams go on): the backend read the request,
+		 * since it sent a frame on this stream or a later one (streams
+		 * open in order, TCP delivers in order), and no answer came. */
+		set(v, CAUSE_BACKEND, "backend_slow", "sH");
+		evidence(v, "request read by backend %s (it sent a frame on HTTP/2 stream %u, opened after or with stream %u); no response byte; gateway reset the stream after %.3f ms",
+			 a->backend, a->h2_read_proof, a->h2_stream, ms(a->ts_request, a->ts_stream_end));
+		return;
+	}
 	if (!a->have_conn) {
 		/* Without the connection's facts, a slow backend cannot be told
 		 * from lost request bytes or a stalled gateway. */
@@ -157,6 +167,12 @@ static void attribute_no_response(const struct attempt *a, struct verdict *v)
 		return;
 	}
 	set(v, CAUSE_BACKEND, "backend_slow", "sH");
+	if (a->failure == ATTEMPT_ABANDONED && a->h2_rst && a->ts_stream_end) {
+		/* The gateway gave up on the stream, not on the connection. */
+		evidence(v, "request acked by backend %s; no response byte; gateway reset HTTP/2 stream %u after %.3f ms",
+			 a->backend, a->h2_stream, ms(a->ts_request, a->ts_stream_end));
+		return;
+	}
 	evidence(v, "request acked by backend %s; no response byte; gateway closed upstream after %.3f ms",
 		 a->backend, ms(a->ts_request, e->ts_fin ? e->ts_fin : e->ts_close));
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "decoder.h"
+#include "h2_record.h"
 #include "http.h"
 #include "log.h"
 #include "redact.h"
@@ -114,8 +115,22 @@ static void record_release(struct decoder *d)
 	d->record_path = NULL;
 	redactor_free(d->redactor);
 	d->redactor = NULL;
+	h2_recorder_free(d->h2rec);
+	d->h2rec = NULL;
 	free(d->scratch);
 	d->scratch = NULL;
+}
+
+static void write_out(struct decoder *d, const void *ev)
+{
+	if (d->record && fwrite(ev, ((const struct gs_event_hdr *)ev)->size, 1, d->record) != 1)
+		record_failed(d, errno);
+}
+
+/* An HTTP/2 header block's fields (h2_record.h), before its bytes. */
+static void write_fields(const struct gs_http_event *e, void *ctx)
+{
+	write_out(ctx, e);
 }
 
 int decoder_record_open(struct decoder *d, const char *path)
@@ -134,11 +149,12 @@ int decoder_record_open(struct decoder *d, const char *path)
 	d->record_path = path;
 	d->record = fdopen(fd, "wb");
 	d->redactor = redactor_new();
+	d->h2rec = h2_recorder_new(write_fields, d);
 	d->scratch = malloc(sizeof(struct gs_http_event));
 	if (!d->record)
 		close(fd);
 	/* The header goes out now: a file that cannot take it fails the start. */
-	if (!d->record || !d->redactor || !d->scratch ||
+	if (!d->record || !d->redactor || !d->h2rec || !d->scratch ||
 	    fwrite(&h, sizeof(h), 1, d->record) != 1 || fflush(d->record)) {
 		err = errno ? errno : ENOMEM;
 		log_err("cannot write record file %s: %s", path, strerror(err));
@@ -169,12 +185,19 @@ static void record_event(struct decoder *d, const struct gs_event_hdr *ev)
 	const void *out = ev;
 
 	if (ev->type == GS_EV_HTTP) {
-		memcpy(d->scratch, ev, ev->size);
-		redact_http(d->redactor, d->scratch);
-		out = d->scratch;
+		struct gs_http_event *e = d->scratch;
+
+		memcpy(e, ev, ev->size);
+		if (e->flags & GS_HTTP_F_H2)
+			h2_record_event(d->h2rec, e);
+		else
+			redact_http(d->redactor, e);
+		e->size = GS_HTTP_HDR_SIZE + e->cap_len;
+		out = e;
+	} else if (ev->type == GS_EV_CONN) {
+		h2_record_closed(d->h2rec, ((const struct gs_conn_event *)ev)->sk);
 	}
-	if (fwrite(out, ((const struct gs_event_hdr *)out)->size, 1, d->record) != 1)
-		record_failed(d, errno);
+	write_out(d, out);
 }
 
 /* Returns NULL when the event is valid, else why not. */
@@ -203,6 +226,9 @@ int decoder_feed(struct decoder *d, const void *data, size_t size)
 {
 	const char *why = validate(data, size);
 
+	if (!why && ((const struct gs_event_hdr *)data)->type == GS_EV_HTTP &&
+	    (((const struct gs_http_event *)data)->flags & (GS_HTTP_F_H2_WIPED | GS_HTTP_F_H2_FIELDS)))
+		why = "a recording's flag on a kernel event";
 	if (why) {
 		d->malformed++;
 		log_debug("dropped kernel event: %s", why);

@@ -12,7 +12,9 @@
 #include "conn.h"
 
 #define GS_REC_MAGIC	"GSREC\0\0\1"
-#define GS_REC_VERSION	2	/* 2: TLS plaintext byte counts in gs_conn_event; 1 is read too */
+#define GS_REC_VERSION	3	/* 3: HTTP/2 header blocks as decoded, masked fields
+				 * (h2_record.h); 2: TLS plaintext byte counts in
+				 * gs_conn_event; 1 and 2 are read too */
 #define GS_EVENT_MAX	(64 * 1024)	/* no event is larger */
 
 /* Called for every valid event, in order. */
@@ -23,6 +25,7 @@ typedef void (*event_fn)(const struct gs_event_hdr *ev, void *ctx);
 #define DECODER_REPLAY_TORN	1
 
 struct redactor;
+struct h2_recorder;
 
 struct decoder {
 	event_fn fn;
@@ -30,6 +33,7 @@ struct decoder {
 	FILE *record;		/* --record FILE, or NULL */
 	const char *record_path;
 	struct redactor *redactor;	/* masks credentials in what is recorded */
+	struct h2_recorder *h2rec;	/* HTTP/2 header blocks, recorded decoded */
 	void *scratch;		/* the masked copy of an HTTP event */
 	int record_err;		/* first write error of the recording, 0 if none */
 	uint64_t events;	/* valid events passed on */

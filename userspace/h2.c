@@ -4,6 +4,7 @@
 #include <string.h>
 #include "h2.h"
 #include "h2_frame.h"
+#include "h2_record.h"
 #include "log.h"
 
 /* RST_STREAM / GOAWAY error codes (RFC 9113, section 7). */
@@ -13,12 +14,26 @@
 /* Upstream attempts that ended without an answer, kept for their
  * connection's TCP facts. */
 #define H2_UNANSWERED_KEPT 16
+/* A recording's replay: recorded header blocks waiting for the bytes
+ * that end them, per direction (they come just before those). */
+#define H2_FIELDS_QUEUED 64
+
+struct h2_fields_q {
+	uint8_t *blk[H2_FIELDS_QUEUED];	/* h2_record.h's packed fields */
+	uint16_t len[H2_FIELDS_QUEUED];
+	unsigned head, n;
+	bool lost;	/* one could not be kept: the blocks after it have no fields */
+};
 
 struct h2_stream {
 	uint32_t id;		/* 0: free slot */
 	uint32_t req;		/* join engine handle: request, or attempt upstream */
 	bool responded;		/* a final :status was written */
 	bool grpc;
+	/* Upstream: a stream id, this one's or later, that the backend sent a
+	 * frame on while this one waited: it read this stream's request
+	 * (streams open in order, TCP delivers in order); 0: no proof. */
+	uint32_t read_proof;
 };
 
 /* What one header block said. */
@@ -41,6 +56,7 @@ struct h2_conn {
 	struct joiner *join;
 	struct h2_stats *st;
 	struct h2_reader rd[2];		/* [1]: client -> server, [0]: server -> client */
+	struct h2_fields_q fq[2];	/* replay: recorded header blocks, as rd[] */
 	const struct gs_http_event *cur;
 	bool cur_request;
 	struct h2_block blk;
@@ -79,10 +95,19 @@ struct h2_conn *h2_conn_new(const struct request *proto, const struct attempt *u
 	return h;
 }
 
+static void fields_q_clear(struct h2_fields_q *q)
+{
+	for (unsigned i = 0; i < q->n; i++)
+		free(q->blk[(q->head + i) % H2_FIELDS_QUEUED]);
+	q->head = q->n = 0;
+}
+
 void h2_conn_free(struct h2_conn *h)
 {
 	if (!h)
 		return;
+	fields_q_clear(&h->fq[0]);
+	fields_q_clear(&h->fq[1]);
 	h2_reader_free(&h->rd[0]);
 	h2_reader_free(&h->rd[1]);
 	free(h);
@@ -426,6 +451,7 @@ static void upstream_reset(struct h2_conn *h, const struct h2_frame_ev *ev, bool
 		if (!s->responded) {
 			a->failure = by_gateway ? ATTEMPT_ABANDONED : ATTEMPT_RESET;
 			a->ts_stream_end = ts;
+			a->h2_read_proof = s->read_proof;
 			if (by_gateway && ts > a->ts_request)
 				a->idle_close_ns = ts - a->ts_request;
 		} else if (!by_gateway && ev->error_code != H2_NO_ERROR) {
@@ -460,10 +486,25 @@ static void upstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev)
 	}
 }
 
+/* A backend frame on stream id: every stream opened up to it still
+ * waiting was read by the backend (without its connection's TCP facts,
+ * the proof that the request reached it). */
+static void note_backend_read(struct h2_conn *h, uint32_t id)
+{
+	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams && id; i++) {
+		struct h2_stream *s = &h->streams[i];
+
+		if (s->id && s->id <= id && !s->responded && !s->read_proof)
+			s->read_proof = id;
+	}
+}
+
 static void upstream_frame(struct h2_conn *h, const struct h2_frame_ev *ev, bool from_gateway)
 {
 	struct h2_stream *s;
 
+	if (!from_gateway)
+		note_backend_read(h, ev->stream);
 	switch (ev->type) {
 	case H2_HEADERS:
 		from_gateway ? upstream_request_block(h, ev) : upstream_response_block(h, ev);
@@ -554,7 +595,60 @@ static void on_frame(void *ctx, const struct h2_frame_ev *ev)
 	}
 }
 
-static const struct h2_frame_cbs cbs = { .field = on_field, .frame = on_frame };
+/* A recorded block is complete in the wiped bytes: its fields, as the
+ * recorder packed them (h2_record.h), go to on_field. */
+static int on_block_fields(void *ctx, uint32_t stream)
+{
+	struct h2_conn *h = ctx;
+	struct h2_fields_q *q = &h->fq[h->cur_request ? 1 : 0];
+	const uint8_t *p;
+	size_t n, i = 0;
+
+	if (!q->n || q->lost)
+		return -1;
+	p = q->blk[q->head];
+	n = q->len[q->head];
+	while (n - i >= H2_REC_FIELD_HDR) {
+		size_t nl = p[i] | p[i + 1] << 8, vl = p[i + 2] | p[i + 3] << 8;
+		const uint8_t *name = p + i + H2_REC_FIELD_HDR;
+
+		if (nl + vl > n - i - H2_REC_FIELD_HDR)
+			break;
+		on_field(h, stream, name, nl, name + nl, vl);
+		i += H2_REC_FIELD_HDR + nl + vl;
+	}
+	free(q->blk[q->head]);
+	q->head = (q->head + 1) % H2_FIELDS_QUEUED;
+	q->n--;
+	return i == n ? 0 : -1;
+}
+
+static const struct h2_frame_cbs cbs = {
+	.field = on_field, .frame = on_frame, .block_fields = on_block_fields,
+};
+
+int h2_conn_fields(struct h2_conn *h, const struct gs_http_event *e, bool is_request)
+{
+	struct h2_fields_q *q = &h->fq[is_request ? 1 : 0];
+	unsigned tail = (q->head + q->n) % H2_FIELDS_QUEUED;
+	uint8_t *blk;
+
+	h->rd[is_request ? 1 : 0].fields_supplied = true;
+	if (h->broken)
+		return -1;
+	/* No room: its block finds no fields, and the direction breaks
+	 * there (counted), never decoded from the wrong fields. */
+	blk = q->n < H2_FIELDS_QUEUED ? malloc(e->cap_len ? e->cap_len : 1) : NULL;
+	if (!blk) {
+		q->lost = true;
+		return 0;
+	}
+	memcpy(blk, e->data, e->cap_len);
+	q->blk[tail] = blk;
+	q->len[tail] = (uint16_t)e->cap_len;
+	q->n++;
+	return 0;
+}
 
 int h2_conn_feed(struct h2_conn *h, const struct gs_http_event *e, bool is_request)
 {
@@ -564,6 +658,8 @@ int h2_conn_feed(struct h2_conn *h, const struct gs_http_event *e, bool is_reque
 		return -1;
 	h->cur = e;
 	h->cur_request = is_request;
+	if (e->flags & GS_HTTP_F_H2_WIPED)	/* recorded: blocks come as fields */
+		r->fields_supplied = true;
 	if (h2_reader_feed(r, e->data, e->cap_len, e->len, e->stream_off, &cbs, h) < 0) {
 		h->broken = true;
 		h->st->broken_conns++;
@@ -615,7 +711,8 @@ static void downstream_goaway(struct h2_conn *h, const struct h2_frame_ev *ev, b
 	}
 }
 
-void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx)
+void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx,
+		    uint64_t gw_sent)
 {
 	for (unsigned i = 0; i < H2_STREAMS_MAX && h->nstreams; i++) {
 		struct h2_stream *s = &h->streams[i];
@@ -625,6 +722,12 @@ void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint6
 			continue;
 		r = join_request(h->join, s->req);
 		if (r && s->responded) {
+			/* Answered, never ended (no END_STREAM, no RST_STREAM):
+			 * the close cut the answer, as an HTTP/1 body cut by a
+			 * close.  Not when decoding broke or some of what the
+			 * gateway wrote was never read (lost events): its end
+			 * may be in those bytes. */
+			r->truncated |= !h->broken && h->rd[0].pos >= gw_sent;
 			stream_end(h, s, ts_last_tx ? ts_last_tx : ts_close);
 			continue;
 		}

@@ -43,10 +43,16 @@ void h2_conn_free(struct h2_conn *h);
  * flows from the HTTP/2 client to the server.  Returns -1 once the
  * connection's decoding is broken (counted once in st->broken_conns). */
 int h2_conn_feed(struct h2_conn *h, const struct gs_http_event *e, bool is_request);
-/* The connection closed: streams still open end here.  client_fin: the
- * client closed first, at ts_client_close; ts_last_tx: the gateway's last
- * write. */
-void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx);
+/* The connection closed: streams still open end here, an answered one
+ * cut short (truncated) if every byte the gateway wrote (gw_sent, as the
+ * connection's counters say) was read.  client_fin: the client closed
+ * first, at ts_close; ts_last_tx: the gateway's last write. */
+void h2_conn_closed(struct h2_conn *h, bool client_fin, uint64_t ts_close, uint64_t ts_last_tx,
+		    uint64_t gw_sent);
+/* A recording's replay: the decoded fields of the connection's next
+ * header block in this direction (GS_HTTP_F_H2_FIELDS), before the
+ * wiped bytes (GS_HTTP_F_H2_WIPED) that end it. */
+int h2_conn_fields(struct h2_conn *h, const struct gs_http_event *e, bool is_request);
 /* An upstream connection closed: fn sees every attempt of its streams
  * still in the join engine that was open at the close or ended without an
  * answer (stream_open: no END_STREAM, reset or GOAWAY ended it).  Returns

@@ -88,15 +88,12 @@ static uint32_t payload_needed(uint8_t type, uint8_t flags, uint32_t len)
 	}
 }
 
-static void decode_block(struct h2_reader *r, const struct h2_frame_cbs *cb, void *ctx)
+/* HPACK-decode the assembled block, its fields to cb->field. */
+static bool inflate_block(struct h2_reader *r, const struct h2_frame_cbs *cb, void *ctx)
 {
 	static const uint8_t empty[1];
 	const uint8_t *in = r->block ? r->block : empty;	/* an empty block is valid */
 	size_t left = r->block_len;
-	struct h2_frame_ev ev = {
-		.type = r->block_type, .stream = r->block_stream,
-		.end_stream = r->block_end_stream,
-	};
 
 	if (r->table_size_pending != UINT32_MAX) {
 		nghttp2_hd_inflate_change_table_size(r->infl, r->table_size_pending);
@@ -109,7 +106,7 @@ static void decode_block(struct h2_reader *r, const struct h2_frame_cbs *cb, voi
 
 		if (n < 0) {
 			fail(r, "HPACK header block does not decode");
-			return;
+			return false;
 		}
 		in += n;
 		left -= (size_t)n;
@@ -119,10 +116,33 @@ static void decode_block(struct h2_reader *r, const struct h2_frame_cbs *cb, voi
 			break;
 		if (!(fl & NGHTTP2_HD_INFLATE_EMIT) && !n) {
 			fail(r, "HPACK header block does not end");
-			return;
+			return false;
 		}
 	}
 	nghttp2_hd_inflate_end_headers(r->infl);
+	return true;
+}
+
+/* A recording's replay: the block's bytes were wiped; its fields were
+ * recorded decoded. */
+static bool supplied_block(struct h2_reader *r, const struct h2_frame_cbs *cb, void *ctx)
+{
+	if (!cb->block_fields || cb->block_fields(ctx, r->block_stream) < 0) {
+		fail(r, "header block's fields missing from the recording");
+		return false;
+	}
+	return true;
+}
+
+static void decode_block(struct h2_reader *r, const struct h2_frame_cbs *cb, void *ctx)
+{
+	struct h2_frame_ev ev = {
+		.type = r->block_type, .stream = r->block_stream,
+		.end_stream = r->block_end_stream,
+	};
+
+	if (!(r->fields_supplied ? supplied_block(r, cb, ctx) : inflate_block(r, cb, ctx)))
+		return;
 	r->in_block = false;
 	r->block_len = 0;
 	r->stats.header_blocks++;

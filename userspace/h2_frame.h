@@ -52,6 +52,10 @@ struct h2_frame_cbs {
 	void (*field)(void *ctx, uint32_t stream, const uint8_t *name, size_t nlen,
 		      const uint8_t *value, size_t vlen);
 	void (*frame)(void *ctx, const struct h2_frame_ev *ev);
+	/* Only with fields_supplied (a recording's replay): the block on
+	 * stream is complete; emit its fields through field().  -1: they
+	 * are not there (the direction breaks). */
+	int (*block_fields)(void *ctx, uint32_t stream);
 };
 
 struct h2_frame_stats {
@@ -85,6 +89,9 @@ struct h2_reader {
 	uint32_t table_size_pending;	/* UINT32_MAX: none */
 	uint32_t table_size_max;	/* the largest table the encoder may use (4096 at first) */
 	struct nghttp2_hd_inflater *infl;
+	/* A recording's replay: header block bytes were wiped, their fields
+	 * come through cb->block_fields instead of HPACK. */
+	bool fields_supplied;
 };
 
 int h2_reader_init(struct h2_reader *r);

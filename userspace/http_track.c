@@ -442,6 +442,10 @@ static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is
 			return;
 		}
 	}
+	if (e->flags & GS_HTTP_F_H2_FIELDS) {
+		h2_conn_fields(c->h2, e, is_request);
+		return;
+	}
 	if (h2_conn_feed(c->h2, e, is_request) < 0) {
 		c->broken = true;
 		c->t->unparsable++;
@@ -764,7 +768,8 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	}
 	c->cur = NULL;
 	if (c->h2 && c->dir != GS_DIR_UPSTREAM)
-		h2_conn_closed(c->h2, closed_by_peer(e), close_time(e), e->ts_last_tx);
+		h2_conn_closed(c->h2, closed_by_peer(e), close_time(e), e->ts_last_tx,
+			       stream_tx(e));
 	if (!c->broken && !c->tunnel && !c->h2) {
 		struct http_stream_stats before = *http_stream_stats(&c->resp);
 

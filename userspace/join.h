@@ -135,6 +135,10 @@ struct attempt {
 	bool h2_rst, h2_rst_by_backend;	/* the stream was reset (RST_STREAM), by whom */
 	uint32_t h2_rst_code;		/* ... with this error code */
 	bool h2_refused;		/* above the last stream a backend's GOAWAY accepted */
+	/* The gateway reset it unanswered after the backend had sent a frame
+	 * on this stream id or a later one: the backend read the request
+	 * (0: not known without the connection's TCP facts). */
+	uint32_t h2_read_proof;
 	uint64_t ts_h2_goaway;		/* the backend's GOAWAY while the stream was open, 0 if none */
 	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
 	bool has_grpc_status;

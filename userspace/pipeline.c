@@ -85,6 +85,12 @@ static void on_conn(struct pipeline *p, const struct gs_conn_event *e)
 
 static void on_http(struct pipeline *p, const struct gs_http_event *e)
 {
+	/* A recorded header block's fields: part of the chunk that follows
+	 * (h2_record.h), no moment of its own (the live run had none). */
+	if (e->flags & GS_HTTP_F_H2_FIELDS) {
+		http_track_event(&p->http, e);
+		return;
+	}
 	if (p->replaying)
 		replay_clock(p, e->ts);
 	/* What was due before this read or write is decided without it (a

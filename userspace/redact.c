@@ -183,6 +183,29 @@ static void scan(struct scanner *sc, uint8_t *p, size_t n)
 		scan_byte(sc, p + i);
 }
 
+void redact_value(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			p[i] = MASK;	/* as a credential header's value in an HTTP/1 head */
+}
+
+void redact_target(uint8_t *p, size_t n)
+{
+	struct scanner sc = { .state = S_TARGET };
+
+	for (size_t i = 0; i < n; i++) {
+		/* A target ends at a blank or a line end; bytes after one
+		 * are no target to keep. */
+		if (sc.state == S_SKIP || p[i] == ' ' || p[i] == '\r' || p[i] == '\n') {
+			sc.state = S_SKIP;
+			p[i] = MASK;
+			continue;
+		}
+		on_target(&sc, p + i);
+	}
+}
+
 void redact_buffer(uint8_t *p, size_t n)
 {
 	struct scanner sc = { .state = S_LINE_START };

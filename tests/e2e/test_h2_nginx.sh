@@ -17,7 +17,10 @@
 #    (backend/backend_reset), SYNs dropped past nginx's 1 s connect
 #    timeout (network/connect_timeout), a port nothing listens on
 #    (backend/backend_refused; see h2_check_refused);
-#  - no connection left undecodable, every HTTP/2 connection counted.
+#  - no connection left undecodable, every HTTP/2 connection counted;
+#  - the run's --record file holds no credential of a request that sent
+#    some (Authorization, Cookie), and its replay prints the very request
+#    lines the live run printed.
 . "$(dirname "$0")/tls_lib.sh"
 T=h2_nginx
 gs_require_bpf "$T"
@@ -115,7 +118,8 @@ h2_check_refused() {
 OUT=$GS_TMP/h2.json
 GW_OUT=$OUT
 gw_start || { fail "$T" "nginx did not start: $(tail -3 "$GW_DIR/error.log")"; exit 1; }
-gw_gatescope "$OUT" || { fail "$T" "gatescope did not start"; exit 1; }
+REC=$GS_TMP/h2.gsr
+gw_gatescope "$OUT" --record "$REC" || { fail "$T" "gatescope did not start"; exit 1; }
 ver=$(gw_curl -k --http2 -o /dev/null -w '%{http_version}' "$(tls_url /ok/probe)")
 [ "$ver" = 2 ] && pass "$T: curl and nginx speak HTTP/2" ||
 	fail "$T: curl and nginx speak HTTP/2" "curl's http_version: '$ver'"
@@ -132,7 +136,10 @@ for loc in /reset /down /blackhole; do
 	( for i in 1 2; do h2_attr_client "$loc" "$(tls_url "$loc/c$i-[1-3]")" --parallel; done ) &
 	pids+=($!)
 done
-( for i in $(seq 8); do h2_attr_client /ok "$(tls_url "/ok/c1-$i")"; done ) & pids+=($!)
+SECRETS=(Zx81qH2TOKEN H2COOKIEq93)
+( for i in $(seq 8); do h2_attr_client /ok "$(tls_url "/ok/c1-$i")"; done
+  h2_attr_client /ok "$(tls_url /ok/c1-9)" -H "Authorization: Bearer ${SECRETS[0]}" \
+	-H "Cookie: sid=${SECRETS[1]}" ) & pids+=($!)
 ip netns exec "$CNS" python3 "$GS_ROOT/tests/e2e/h2_cancel.py" --host test --authority "$GW_HOST" \
 	--after 0.5 "$GW4" "$GW_PORT" /cancel/x 3 >"$GS_TMP/cancel.out" 2>"$GS_TMP/cancel.err" &
 pids+=($!)
@@ -193,4 +200,21 @@ n=$(grep -c . "$GS_TMP/cancel.out")
 tls_check_counts "$T" "$OUT" "h2_broken_conns == 0" "unparsable_conns == 0" \
 	"h2_resets_by_client >= $(grep -c ' 000$' "$GS_TMP/cancel.out")" "h2_conns >= 12" \
 	"h2_streams == requests" "$n == 3"
+
+# The recording: no credential, and the same request lines when replayed.
+leaks=0
+for s in "${SECRETS[@]}"; do grep -qa "$s" "$REC" && leaks=$((leaks + 1)); done
+gs_check "$T: the recording holds no credential" "$leaks" 0
+"$GS_BIN" --replay "$REC" --json -e all >"$GS_TMP/replay.json" 2>"$GS_TMP/replay.err"
+python3 - "$T" "$OUT" "$GS_TMP/replay.json" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
+import collections, json, sys
+test, live, replay = sys.argv[1:4]
+lines = lambda f: collections.Counter(l for l in open(f) if l.startswith('{"type":"request"'))
+a, b = lines(live), lines(replay)
+ok = a == b and sum(a.values()) > 0
+print(f"PASS {test}: the replay prints the live run's {sum(a.values())} request lines" if ok else
+      f"FAIL {test}: the replay prints the live run's request lines: {sum((a - b).values())} live only, "
+      f"{sum((b - a).values())} replayed only, e.g. {list(a - b)[:1]} vs {list(b - a)[:1]}")
+sys.exit(0 if ok else 1)
+PY
 exit $((GS_FAILS > 0))

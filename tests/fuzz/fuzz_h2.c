@@ -7,11 +7,15 @@
  * direction, else the client's; u16 captured length; u8 extra bytes the
  * I/O moved beyond the capture) and its captured bytes.  Offsets follow
  * from the lengths per direction, as the kernel reports them; "extra"
- * makes the gaps that must be skipped (DATA) or break the direction. */
+ * makes the gaps that must be skipped (DATA) or break the direction.
+ * Every fragment is also recorded (h2_record.c: header blocks wiped, their
+ * fields as events of their own) and the recording replayed into a second
+ * connection, as --record and --replay do. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "h2.h"
+#include "h2_record.h"
 #include "join.h"
 
 static unsigned decided;
@@ -45,6 +49,24 @@ static void on_closed(struct attempt *a, bool stream_open, void *ctx)
 	a->have_conn = true;
 }
 
+/* The recording's fields events go straight to the replaying connection. */
+static void replay_fields(const struct gs_http_event *f, void *ctx)
+{
+	h2_conn_fields(ctx, f, f->io_dir == GS_IO_RECV);
+}
+
+static void record_and_replay(struct h2_recorder *rec, struct h2_conn *rh,
+			      const struct gs_http_event *e, bool is_request)
+{
+	static struct gs_http_event copy;
+
+	memcpy(&copy, e, GS_HTTP_HDR_SIZE + e->cap_len);
+	h2_record_event(rec, &copy);
+	if (copy.cap_len > GS_CAPTURE_MAX || (copy.flags & GS_HTTP_F_H2_FIELDS))
+		abort();
+	h2_conn_feed(rh, &copy, is_request);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct gs_http_event e;
@@ -54,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct h2_stats st = { 0 };
 	static struct joiner j;		/* large: made once, emptied after each input */
 	static bool joiner_ready;
-	struct h2_conn *h;
+	struct h2_conn *h, *rh;
+	struct h2_recorder *rec;
 	uint64_t off[2] = { 0, 0 }, ts = 1000;
 	size_t pos = 0;
 
@@ -64,8 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		joiner_ready = true;
 	}
 	h = h2_conn_new(&proto, upstream ? &up : NULL, &j, &st);
-	if (!h)
+	rh = h2_conn_new(&proto, upstream ? &up : NULL, &j, &st);
+	rec = rh ? h2_recorder_new(replay_fields, rh) : NULL;
+	if (!h || !rh || !rec) {
+		h2_conn_free(h);
+		h2_conn_free(rh);
+		h2_recorder_free(rec);
 		return 0;
+	}
 	while (pos + 4 <= size) {
 		bool server = data[pos] & 1;
 		size_t cap = (size_t)data[pos + 1] | (size_t)data[pos + 2] << 8;
@@ -86,15 +115,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e.cap_len = cap;
 		e.len = cap + extra;
 		memcpy(e.data, data + pos, cap);
+		e.size = GS_HTTP_HDR_SIZE + cap;
+		record_and_replay(rec, rh, &e, !server);
 		h2_conn_feed(h, &e, !server);
 		off[server] += e.len;
 		pos += cap;
 	}
-	if (upstream)
+	if (upstream) {
 		h2_conn_upstream_closed(h, on_closed, NULL);
-	else
-		h2_conn_closed(h, pos & 1, ts + 1000, ts);
+		h2_conn_upstream_closed(rh, on_closed, NULL);
+	} else {
+		h2_conn_closed(h, pos & 1, ts + 1000, ts, 0);
+		h2_conn_closed(rh, pos & 1, ts + 1000, ts, 0);
+	}
 	join_poll(&j, UINT64_MAX);
 	h2_conn_free(h);
+	h2_conn_free(rh);
+	h2_recorder_free(rec);
 	return 0;
 }

@@ -407,6 +407,14 @@ static void test_h2_grpc(void)
 	a->h2_rst = true;
 	a->failure = ATTEMPT_ABANDONED;
 	expect(&r, CAUSE_UNKNOWN, "no_tcp_facts", "-H");
+	/* ... unless the backend read the request: it sent a frame on a
+	 * stream opened after it (HAProxy's streams of other clients on the
+	 * same connection). */
+	a->h2_read_proof = 5;
+	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
+	attribute(&r, &v);
+	ASSERT_TRUE(strstr(v.evidence, "frame on HTTP/2 stream 5, opened after or with stream 3") != NULL);
+	a->h2_read_proof = 0;
 
 	/* The gateway's GOAWAY: refused, or cut by its close. */
 	r = req(0);

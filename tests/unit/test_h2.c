@@ -15,6 +15,7 @@
 #include <nghttp2/nghttp2.h>
 #include "h2.h"
 #include "h2_frame.h"
+#include "h2_record.h"
 #include "testlib.h"
 
 #define MS 1000000ull
@@ -562,7 +563,7 @@ static void test_streams_are_requests(void)
 	block(&k.s, k.ds, 7, grpc_deadline, 2, true);
 	send_s(&k);
 	k.t += MS;
-	h2_conn_closed(k.h, true, k.t, k.t);
+	h2_conn_closed(k.h, true, k.t, k.t, k.s.n);
 	join_poll(&k.j, UINT64_MAX);
 
 	ASSERT_EQ(ndecided, 4);
@@ -607,7 +608,7 @@ static void test_gateway_goaway(void)
 	frame(&k.s, H2_GOAWAY, 0, 0, (const uint8_t[]){ 0, 0, 0, 3, 0, 0, 0, 0 }, 8);
 	send_s(&k);
 	k.t += 1000 * MS;
-	h2_conn_closed(k.h, false, k.t, k.t);		/* the gateway closed first */
+	h2_conn_closed(k.h, false, k.t, k.t, k.s.n);	/* the gateway closed first */
 	join_poll(&k.j, UINT64_MAX);
 
 	ASSERT_EQ(ndecided, 3);
@@ -645,12 +646,58 @@ static void test_table_size_race(void)
 	block(&k.s, k.ds, 1, ok, 2, true);
 	block(&k.s, k.ds, 3, ok, 2, true);	/* "x-served-by" from the dynamic table */
 	send_s(&k);
-	h2_conn_closed(k.h, false, k.t + MS, k.t + MS);
+	h2_conn_closed(k.h, false, k.t + MS, k.t + MS, k.s.n);
 	join_poll(&k.j, UINT64_MAX);
 	ASSERT_EQ(k.st.broken_conns, 0);
 	ASSERT_EQ(decided_path("/t/1")->status, 200);
 	ASSERT_EQ(decided_path("/t/3")->status, 200);
 	case_end(&k);
+}
+
+/* A stream answered and still open when the connection closes: its answer
+ * was cut, as an HTTP/1 body cut by a close; unless some of what the
+ * gateway wrote was never read (its END_STREAM may be there), or the
+ * connection's decoding broke. */
+static void cut_at_close(size_t gw_unseen, bool client_fin, bool want_cut)
+{
+	struct h2_case k;
+	struct request proto = { .pid = 7 };
+	static const char *const ok[] = { ":status", "200" };
+
+	case_begin(&k, &proto, NULL);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, REQ("/done/1"), 4, true);
+	block(&k.c, k.dc, 3, REQ("/cut/3"), 4, true);
+	block(&k.c, k.dc, 5, REQ("/none/5"), 4, true);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 1, ok, 1, false);
+	frame(&k.s, H2_DATA, H2_FLAG_END_STREAM, 1, (const uint8_t *)"whole", 5);
+	block(&k.s, k.ds, 3, ok, 1, false);
+	frame(&k.s, H2_DATA, 0, 3, (const uint8_t *)"part", 4);
+	send_s(&k);
+	k.t += MS;
+	h2_conn_closed(k.h, client_fin, k.t, k.t - MS, k.s.n + gw_unseen);
+	join_poll(&k.j, UINT64_MAX);
+
+	ASSERT_EQ(ndecided, 3);
+	ASSERT_EQ(decided_path("/cut/3")->status, 200);
+	ASSERT_EQ(decided_path("/cut/3")->truncated, want_cut);
+	ASSERT_EQ(decided_path("/cut/3")->ts_done, k.t - MS);	/* the gateway's last write */
+	ASSERT_TRUE(!decided_path("/cut/3")->client_closed);
+	ASSERT_TRUE(!decided_path("/done/1")->truncated);
+	ASSERT_TRUE(!decided_path("/none/5")->truncated);	/* unanswered: no answer to cut */
+	ASSERT_EQ(decided_path("/none/5")->status, 0);
+	ASSERT_EQ(decided_path("/none/5")->client_closed, client_fin);
+	case_end(&k);
+}
+
+static void test_answered_stream_cut_at_close(void)
+{
+	cut_at_close(0, false, true);		/* the gateway closed inside the answer */
+	cut_at_close(0, true, true);		/* the client left inside it */
+	cut_at_close(9, false, false);		/* a frame written, never read: not known */
 }
 
 static unsigned closed_open, closed_ended;
@@ -725,6 +772,320 @@ static void test_upstream_streams_are_attempts(void)
 	case_end(&k);
 }
 
+/* HAProxy multiplexes streams on one upstream connection and resets the
+ * one its timeout ends, the connection staying open: a backend frame on
+ * that stream or a later one proves the backend read its request. */
+static void test_backend_read_proof(void)
+{
+	struct h2_case k;
+	struct request proto = { .pid = 7 };
+	struct attempt up = { .pid = 7, .backend = "10.0.0.2:50051", .ts_start = 500 * MS };
+	static const char *const ok[] = { ":status", "200", "grpc-status", "0" };
+	static const uint8_t cancel[] = { 0, 0, 0, 8 };
+
+	case_begin(&k, &proto, &up);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, CALL("/pkg.Svc/Hang"), 5, true);
+	block(&k.c, k.dc, 3, CALL("/pkg.Svc/Ok"), 5, true);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 3, ok, 2, true);		/* stream 3 answered, 1 not */
+	send_s(&k);
+	block(&k.c, k.dc, 5, CALL("/pkg.Svc/Hang"), 5, true);
+	send_c(&k);
+	frame(&k.c, H2_RST_STREAM, 0, 1, cancel, 4);	/* the gateway's timeout */
+	frame(&k.c, H2_RST_STREAM, 0, 5, cancel, 4);
+	send_c(&k);
+	h2_conn_upstream_closed(k.h, count_closed, NULL);
+	join_poll(&k.j, UINT64_MAX);
+
+	ASSERT_EQ(norphans, 3);
+	ASSERT_EQ(orphan_stream(1)->failure, ATTEMPT_ABANDONED);
+	ASSERT_EQ(orphan_stream(1)->h2_read_proof, 3);
+	ASSERT_EQ(orphan_stream(5)->failure, ATTEMPT_ABANDONED);
+	ASSERT_EQ(orphan_stream(5)->h2_read_proof, 0);	/* nothing from the backend after it */
+	case_end(&k);
+}
+
+/* ---- recordings: header blocks as decoded, masked fields ---- */
+
+#define REC_MAX 32768
+
+struct rec_list {
+	struct gs_http_event *ev[REC_MAX];
+	unsigned n;
+};
+
+static void rec_keep(struct rec_list *l, const struct gs_http_event *e)
+{
+	if (l->n < REC_MAX) {
+		l->ev[l->n] = malloc(sizeof(*e));
+		memcpy(l->ev[l->n++], e, e->size);
+	}
+}
+
+static void rec_emit(const struct gs_http_event *e, void *ctx)
+{
+	rec_keep(ctx, e);
+}
+
+/* One direction recorded in chunks of cs bytes. */
+static void record_dir(struct h2_recorder *rec, struct rec_list *l, const struct buf *b,
+		       uint8_t io_dir, size_t cs)
+{
+	static struct gs_http_event e;
+
+	for (size_t at = 0; at < b->n; at += cs) {
+		size_t n = b->n - at < cs ? b->n - at : cs;
+
+		memset(&e, 0, GS_HTTP_HDR_SIZE);
+		e.type = GS_EV_HTTP;
+		e.sk = 42;
+		e.flags = GS_HTTP_F_H2;
+		e.io_dir = io_dir;
+		e.conn_dir = GS_DIR_DOWNSTREAM;
+		e.stream_off = at;
+		e.len = e.cap_len = (uint32_t)n;
+		e.size = GS_HTTP_HDR_SIZE + (uint32_t)n;
+		memcpy(e.data, b->p + at, n);
+		h2_record_event(rec, &e);
+		rec_keep(l, &e);
+	}
+}
+
+/* Replay side: a log that takes recorded blocks' fields. */
+struct rlog {
+	struct log log;			/* first: log_field's ctx */
+	const struct gs_http_event *q[REC_MAX];
+	unsigned head, n;
+};
+
+static int rlog_fields(void *ctx, uint32_t stream)
+{
+	struct rlog *l = ctx;
+	const struct gs_http_event *f;
+
+	if (l->head == l->n)
+		return -1;
+	f = l->q[l->head++];
+	for (size_t i = 0; i + H2_REC_FIELD_HDR <= f->cap_len;) {
+		const uint8_t *p = f->data + i;
+		size_t nl = p[0] | p[1] << 8, vl = p[2] | p[3] << 8;
+
+		log_field(ctx, stream, p + 4, nl, p + 4 + nl, vl);
+		i += H2_REC_FIELD_HDR + nl + vl;
+	}
+	return 0;
+}
+
+static const struct h2_frame_cbs rlog_cbs = {
+	.field = log_field, .frame = log_frame, .block_fields = rlog_fields,
+};
+
+/* The fixture's fields as a recording keeps them: cookie values and the
+ * query's values masked, byte for byte. */
+static void masked_want(char *s)
+{
+	for (char *line = s; *line; line = strchr(line, '\n') + 1) {
+		char *sp = strchr(line, ' '), *end = strchr(line, '\n');
+
+		if (!strncmp(sp, " cookie=", 8))	/* "session=..." has no blank */
+			memset(sp + 8, '*', end - sp - 8);
+		if (!strncmp(sp, " :path=", 7))
+			for (char *q = strstr(sp, "?q=") + 3; q < end; q++)
+				*q = '*';
+	}
+}
+
+/* Header block bytes of a recorded direction: every one zero. */
+static bool blocks_wiped(const struct buf *b)
+{
+	size_t at = b->n && b->p[0] == 'P' ? H2_PREFACE_LEN : 0;
+
+	while (at + 9 <= b->n) {
+		size_t len = (size_t)b->p[at] << 16 | b->p[at + 1] << 8 | b->p[at + 2];
+		uint8_t type = b->p[at + 3];
+
+		for (size_t i = 0; i < len && (type == H2_HEADERS || type == H2_CONTINUATION); i++)
+			if (b->p[at + 9 + i])
+				return false;
+		at += 9 + len;
+	}
+	return at == b->n;
+}
+
+/* The dynamic-table-heavy fixture recorded in chunks of every size from 1
+ * to 64 bytes (blocks split across chunks, table sizes from the other
+ * direction's SETTINGS) and replayed: the same fields as live, credentials
+ * masked; no header block byte kept. */
+static void test_record_replay(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct rlog *lc = malloc(sizeof(*lc)), *ls = malloc(sizeof(*ls));
+	struct rec_list *l = malloc(sizeof(*l));
+	size_t bad = 0;
+
+	build(f);
+	masked_want(f->want_c2s);
+	masked_want(f->want_s2c);
+	for (size_t cs = 1; cs <= 64; cs++) {
+		struct h2_recorder *rec = h2_recorder_new(rec_emit, l);
+		struct h2_reader rc, rs;
+		struct buf wc = { 0 }, ws = { 0 };
+		int rcode = 0;
+
+		l->n = 0;
+		record_dir(rec, l, &f->c2s, GS_IO_RECV, cs);
+		record_dir(rec, l, &f->s2c, GS_IO_SEND, cs);
+		h2_recorder_free(rec);
+		memset(lc, 0, sizeof(*lc));
+		memset(ls, 0, sizeof(*ls));
+		h2_reader_init(&rc);
+		h2_reader_init(&rs);
+		rc.fields_supplied = rs.fields_supplied = true;
+		for (unsigned i = 0; i < l->n && !rcode; i++) {
+			struct gs_http_event *e = l->ev[i];
+			bool c2s = e->io_dir == GS_IO_RECV;
+			struct rlog *rl = c2s ? lc : ls;
+
+			if (e->flags & GS_HTTP_F_H2_FIELDS) {
+				rl->q[rl->n++] = e;
+				continue;
+			}
+			if (!(e->flags & GS_HTTP_F_H2_WIPED))
+				rcode = -1;
+			put(c2s ? &wc : &ws, e->data, e->cap_len);
+			rcode |= h2_reader_feed(c2s ? &rc : &rs, e->data, e->cap_len, e->len,
+						e->stream_off, &rlog_cbs, rl);
+		}
+		if (rcode || strcmp(lc->log.text, f->want_c2s) || strcmp(ls->log.text, f->want_s2c) ||
+		    ls->log.ends != NSTREAMS || !blocks_wiped(&wc) || !blocks_wiped(&ws) ||
+		    wc.n != f->c2s.n || ws.n != f->s2c.n) {
+			if (!bad)
+				TL_FAIL("chunks of %zu bytes: replayed differently (rc %d)", cs, rcode);
+			bad++;
+		}
+		h2_reader_free(&rc);
+		h2_reader_free(&rs);
+		for (unsigned i = 0; i < l->n; i++)
+			free(l->ev[i]);
+		free(wc.p);
+		free(ws.p);
+	}
+	ASSERT_EQ(bad, 0);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(lc);
+	free(ls);
+	free(l);
+}
+
+/* A direction whose start was not recorded, or whose bytes stop
+ * decoding, keeps no bytes (nothing unmasked can leak). */
+static void test_record_unfollowed(void)
+{
+	struct conn_fixture *f = malloc(sizeof(*f));
+	struct rec_list *l = malloc(sizeof(*l));
+	struct h2_recorder *rec = h2_recorder_new(rec_emit, l);
+	struct buf mid = { 0 };
+
+	build(f);
+	l->n = 0;
+	put(&mid, f->c2s.p + 100, 200);
+	record_dir(rec, l, &mid, GS_IO_RECV, 64);	/* from offset 0, but not a preface */
+	ASSERT_TRUE(l->n > 0);
+	for (unsigned i = 0; i < l->n; i++) {
+		ASSERT_EQ(l->ev[i]->cap_len, 0);
+		ASSERT_TRUE(!(l->ev[i]->flags & GS_HTTP_F_H2_FIELDS));
+		free(l->ev[i]);
+	}
+	h2_recorder_free(rec);
+	free(mid.p);
+	free(f->c2s.p);
+	free(f->s2c.p);
+	free(f);
+	free(l);
+}
+
+/* More directions than the recorder follows: the one silent longest is
+ * dropped (recorded without bytes from then on), the others go on. */
+static void test_record_table_full(void)
+{
+	struct rec_list *l = malloc(sizeof(*l));
+	struct h2_recorder *rec = h2_recorder_new(rec_emit, l);
+	static struct gs_http_event e;
+	struct buf start = { 0 };
+
+	l->n = 0;
+	put(&start, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&start, H2_SETTINGS, 0, 0, NULL, 0);
+	frame(&start, H2_PING, 0, 0, (const uint8_t *)"12345678", 8);
+	for (uint64_t sk = 1; sk <= H2_REC_SLOTS + 1; sk++) {
+		memset(&e, 0, GS_HTTP_HDR_SIZE);
+		e.type = GS_EV_HTTP;
+		e.sk = sk;
+		e.ts = sk;
+		e.flags = GS_HTTP_F_H2;
+		e.io_dir = GS_IO_RECV;
+		e.len = e.cap_len = H2_PREFACE_LEN + 9;	/* the preface, SETTINGS */
+		memcpy(e.data, start.p, e.cap_len);
+		h2_record_event(rec, &e);
+		ASSERT_EQ(e.cap_len, H2_PREFACE_LEN + 9);
+	}
+	for (uint64_t sk = 1; sk <= 2; sk++) {	/* the PING */
+		memset(&e, 0, GS_HTTP_HDR_SIZE);
+		e.type = GS_EV_HTTP;
+		e.sk = sk;
+		e.ts = 10000;
+		e.flags = GS_HTTP_F_H2;
+		e.io_dir = GS_IO_RECV;
+		e.stream_off = H2_PREFACE_LEN + 9;
+		e.len = e.cap_len = 17;
+		memcpy(e.data, start.p + e.stream_off, 17);
+		h2_record_event(rec, &e);
+		ASSERT_EQ(e.cap_len, sk == 1 ? 0 : 17);		/* sk 1 was the oldest */
+		ASSERT_EQ(!!(e.flags & GS_HTTP_F_H2_WIPED), sk != 1);
+	}
+	ASSERT_EQ(l->n, 0);		/* no header block: no fields */
+	h2_recorder_free(rec);
+	free(start.p);
+	free(l);
+}
+
+/* A header block whose fields take more than one record: its direction
+ * is no longer recorded (the replay counts it broken), never replayed
+ * with fewer fields than the live run decoded. */
+static void test_record_block_too_large(void)
+{
+	struct rec_list *l = malloc(sizeof(*l));
+	struct h2_recorder *rec = h2_recorder_new(rec_emit, l);
+	nghttp2_hd_deflater *d;
+	static char big[GS_CAPTURE_MAX];
+	const char *kv[] = { ":method", "GET", ":path", "/a", "x-big", big };
+	uint8_t blk[8192];
+	struct buf b = { 0 };
+
+	l->n = 0;
+	memset(big, 'a', sizeof(big) - 1);
+	nghttp2_hd_deflate_new(&d, 4096);
+	put(&b, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&b, H2_SETTINGS, 0, 0, NULL, 0);
+	headers(&b, 1, blk, deflate(d, kv, 3, blk, sizeof(blk)), true, 0);
+	record_dir(rec, l, &b, GS_IO_RECV, 1024);
+	for (unsigned i = 0; i < l->n; i++) {
+		ASSERT_TRUE(!(l->ev[i]->flags & GS_HTTP_F_H2_FIELDS));
+		if (l->ev[i]->stream_off + 1024 >= b.n)
+			ASSERT_EQ(l->ev[i]->cap_len, 0);	/* the chunk that ends the block */
+		free(l->ev[i]);
+	}
+	nghttp2_hd_deflate_del(d);
+	h2_recorder_free(rec);
+	free(b.p);
+	free(l);
+}
+
 static void test_grpc_status_map(void)
 {
 	ASSERT_EQ(h2_grpc_http_status(0), 0);
@@ -746,7 +1107,13 @@ int main(void)
 	RUN_TEST(test_streams_are_requests);
 	RUN_TEST(test_gateway_goaway);
 	RUN_TEST(test_table_size_race);
+	RUN_TEST(test_answered_stream_cut_at_close);
 	RUN_TEST(test_upstream_streams_are_attempts);
+	RUN_TEST(test_backend_read_proof);
+	RUN_TEST(test_record_replay);
+	RUN_TEST(test_record_unfollowed);
+	RUN_TEST(test_record_table_full);
+	RUN_TEST(test_record_block_too_large);
 	RUN_TEST(test_grpc_status_map);
 	TEST_MAIN_END();
 }

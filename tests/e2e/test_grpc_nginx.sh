@@ -102,8 +102,18 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 sleep 0.2
+# The reload is nginx's own: if no old worker says it is shutting down
+# within 3 s (a signal lost while the master was busy), ask once more.
 kill -HUP "$GW_NGINX_PID"
+for _ in $(seq 30); do
+	grep -q 'gracefully shutting down' "$GW_DIR/error.log" && break
+	sleep 0.1
+done
+grep -q 'gracefully shutting down' "$GW_DIR/error.log" ||
+	{ echo "# no worker shut down 3 s after SIGHUP: sending it again"; kill -HUP "$GW_NGINX_PID"; }
 wait "${pids[@]}"
+grep -E 'signal|reconfigur|shutting down|exiting|emerg|alert' "$GW_DIR/error.log" |
+	sed 's/^/# nginx: /' | head -20
 cat "$GS_TMP"/client.[A-Z]* >"$GS_TMP/client.all"
 want=$(grep -c . "$GS_TMP/client.all")
 gw_end_run "$T" "$OUT" "$GW_DIR/grpc.log" "$want"

@@ -230,6 +230,7 @@ static uint64_t fnv(uint64_t h, const char *s)
 static void client_address(const char *peer, char *out, size_t len)
 {
 	const char *end;
+	size_t n;
 
 	if (peer[0] == '[') {
 		end = strchr(peer, ']');
@@ -237,7 +238,12 @@ static void client_address(const char *peer, char *out, size_t len)
 	} else {
 		end = strrchr(peer, ':');
 	}
-	snprintf(out, len, "%.*s", end ? (int)(end - peer) : (int)strlen(peer), peer);
+	n = end ? (size_t)(end - peer) : strlen(peer);
+	if (!len)
+		return;
+	n = n < len ? n : len - 1;
+	memcpy(out, peer, n);	/* per request: no printf */
+	out[n] = 0;
 }
 
 /* The pair's entry; when the table is full, the one seen longest ago

@@ -79,11 +79,20 @@ static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
 }
 
 /* A TLS record header: handshake (22), version 3.x.  Seen as the first
- * bytes of a connection, it is a TLS connection whatever its port. */
-static __always_inline void note_tls_start(struct gs_conn_event *c, __u32 first, __u64 off)
+ * bytes of a connection, it is a TLS connection whatever its port.  A
+ * connection that begins with a plain HTTP head instead is plain for good:
+ * its I/O need not ask whether it happens inside a TLS library call (a
+ * map lookup per send and receive).  Not after CONNECT: a proxy may speak
+ * TLS itself inside the tunnel. */
+static __always_inline void note_tls_start(struct gs_conn_state *st, __u32 first, __u32 n,
+					   __u64 off)
 {
-	if (!off && (first & 0xffff) == 0x0316)
-		c->flags |= GS_CONN_F_TLS;
+	if (off)
+		return;
+	if ((first & 0xffff) == 0x0316)
+		st->ev.flags |= GS_CONN_F_TLS;
+	else if (n >= 4 && first != W('C', 'O', 'N', 'N') && may_start_head(first, n))
+		st->plain = 1;
 }
 
 /* Capture up to capture_bytes of a user buffer if it may start a head or
@@ -99,7 +108,6 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 					   __u64 ts_ready, __u64 now, __u8 flags)
 {
 	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
-	struct gs_conn_event *c = &st->ev;
 	struct gs_http_event *e;
 	__u32 first = 0;
 	__u64 n;
@@ -109,7 +117,7 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 	if (bpf_probe_read_user(&first, sizeof(first), buf) && avail >= 4)
 		return;		/* unreadable user memory: nothing to capture */
 	if (!(flags & GS_HTTP_F_TLS))
-		note_tls_start(c, first, off);
+		note_tls_start(st, first, len < avail ? len : avail, off);
 	if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags, first))
 		return;
 	if (!may_start_head(first, len < avail ? len : avail)) {

@@ -39,7 +39,8 @@ struct gs_conn_state {
 	__u32 role_epoch;	/* ROLE_SKIP: gateway_epoch when it was decided */
 	__u8 role;		/* enum conn_role: is its I/O followed */
 	__u8 followed;		/* some of its I/O was followed: its summary is emitted */
-	__u8 pad[2];
+	__u8 plain;		/* began with a plain HTTP head: never TLS (no TLS call lookups) */
+	__u8 pad[1];
 };
 
 /* Whose I/O a connection's hooks follow.  Upstream connections are the

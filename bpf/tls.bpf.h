@@ -81,7 +81,7 @@ static __always_inline enum tls_io tls_note_io(struct gs_conn_state *st, const v
 	struct tls_call *call;
 	__u64 id;
 
-	if (!tls_enabled)
+	if (!tls_enabled || st->plain)
 		return TLS_IO_PLAIN;
 	id = bpf_get_current_pid_tgid();
 	call = bpf_map_lookup_elem(&tls_calls, &id);

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "discover.h"
+#include "log.h"
+#include "sockdiag.h"
 
 static bool read_comm(pid_t pid, char *buf, size_t len)
 {
@@ -119,10 +122,29 @@ bool process_exists(pid_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-#define MAX_SOCK_INODES 4096
+#define MAX_SOCK_INODES (1u << 20)
+
+struct inode_set {
+	unsigned long *v;
+	size_t n, cap;
+};
+
+static void inode_add(struct inode_set *set, unsigned long ino)
+{
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? 2 * set->cap : 256;
+		unsigned long *v;
+
+		if (cap > MAX_SOCK_INODES || !(v = realloc(set->v, cap * sizeof(*v))))
+			return;	/* a process with a million sockets: the rest unmatched */
+		set->v = v;
+		set->cap = cap;
+	}
+	set->v[set->n++] = ino;
+}
 
 /* Socket inodes among the open files of pid ("socket:[12345]" links). */
-static size_t socket_inodes(pid_t pid, unsigned long *out, size_t n, size_t max)
+static void socket_inodes(pid_t pid, struct inode_set *set)
 {
 	char path[64], link[64];
 	struct dirent *de;
@@ -131,9 +153,10 @@ static size_t socket_inodes(pid_t pid, unsigned long *out, size_t n, size_t max)
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
 	if (!d)
-		return n;
-	while (n < max && (de = readdir(d))) {
+		return;
+	while ((de = readdir(d))) {
 		char fdpath[320];
+		unsigned long ino;
 		ssize_t len;
 
 		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
@@ -141,19 +164,73 @@ static size_t socket_inodes(pid_t pid, unsigned long *out, size_t n, size_t max)
 		if (len <= 0)
 			continue;
 		link[len] = 0;
-		if (sscanf(link, "socket:[%lu]", &out[n]) == 1)
-			n++;
+		if (sscanf(link, "socket:[%lu]", &ino) == 1)
+			inode_add(set, ino);
 	}
 	closedir(d);
-	return n;
 }
 
-static bool has_inode(const unsigned long *inodes, size_t n, unsigned long ino)
+static int cmp_inode(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (inodes[i] == ino)
-			return true;
-	return false;
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorted: a namespace may hold 100k sockets, each looked up here. */
+static void inode_seal(struct inode_set *set)
+{
+	qsort(set->v, set->n, sizeof(*set->v), cmp_inode);
+}
+
+static bool has_inode(const struct inode_set *set, unsigned long ino)
+{
+	return set->n && bsearch(&ino, set->v, set->n, sizeof(*set->v), cmp_inode);
+}
+
+/* The fallback when sock_diag is refused: /proc/PID/net/FILE, read
+ * through the process so its network namespace is the one read. */
+static void proc_tcp_file(pid_t pid, const char *file, uint32_t mask, sd_sock_fn fn, void *ctx)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned port, state;
+		unsigned long ino;
+		struct sd_sock s;
+
+		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*d %*d %lu",
+			   &port, &state, &ino) != 3 || port > 0xffff || state > 31 ||
+		    !(mask & SD_STATE(state)))
+			continue;
+		s.state = state;
+		s.port = port;
+		s.inode = ino;
+		fn(&s, ctx);
+	}
+	fclose(f);
+}
+
+/* The TCP sockets of pid's network namespace in the states of mask: from
+ * sock_diag, or from /proc when netlink is refused (said once). */
+static void tcp_sockets(pid_t pid, uint32_t mask, sd_sock_fn fn, void *ctx)
+{
+	static bool warned;
+	int rc = sockdiag_tcp(pid, mask, fn, ctx);
+
+	if (!rc || rc == -ENOENT || rc == -ESRCH)
+		return;	/* done, or the process is gone */
+	if (!warned)
+		log_warn("sock_diag netlink refused (%s): reading /proc/PID/net/tcp instead",
+			 strerror(-rc));
+	warned = true;
+	proc_tcp_file(pid, "tcp", mask, fn, ctx);
+	proc_tcp_file(pid, "tcp6", mask, fn, ctx);
 }
 
 static size_t add_port(uint16_t *out, size_t n, size_t max, uint16_t port)
@@ -166,104 +243,97 @@ static size_t add_port(uint16_t *out, size_t n, size_t max, uint16_t port)
 	return n;
 }
 
-/* LISTEN sockets (state 0A) of /proc/PID/net/tcp{,6} whose inode is ours:
- * read through the process so its network namespace is the one read. */
-static size_t listen_ports_of(pid_t pid, const char *file, const unsigned long *inodes,
-			      size_t ninodes, uint16_t *out, size_t n, size_t max)
+struct listen_scan {
+	const struct inode_set *mine;
+	uint16_t *out;
+	size_t n, max;
+};
+
+static void on_listener(const struct sd_sock *s, void *ctx)
 {
-	char path[64], line[512];
-	FILE *f;
+	struct listen_scan *ls = ctx;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, file);
-	f = fopen(path, "r");
-	if (!f)
-		return n;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned port, state;
-		unsigned long ino;
-
-		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*d %*d %lu",
-			   &port, &state, &ino) != 3)
-			continue;
-		if (state == 0x0A && has_inode(inodes, ninodes, ino))
-			n = add_port(out, n, max, port);
-	}
-	fclose(f);
-	return n;
+	if (s->state == SD_TCP_LISTEN && has_inode(ls->mine, s->inode))
+		ls->n = add_port(ls->out, ls->n, ls->max, s->port);
 }
 
+/* The network namespace of pid, as the inode of /proc/PID/ns/net; 0 if
+ * the process is gone. */
+static unsigned long netns_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/* One listening-socket dump per network namespace of the pids, matched
+ * against the socket inodes of all of them (inodes are unique across
+ * namespaces: one sockfs for the whole host). */
 size_t discover_listen_ports(const pid_t *pids, size_t npids, uint16_t *out, size_t max)
 {
-	unsigned long *inodes = malloc(MAX_SOCK_INODES * sizeof(*inodes));
-	size_t n = 0;
+	struct inode_set mine = { 0 };
+	struct listen_scan ls = { .mine = &mine, .out = out, .max = max };
+	unsigned long *ns = calloc(npids ? npids : 1, sizeof(*ns));
 
-	if (!inodes)
+	if (!ns)
 		return 0;
 	for (size_t i = 0; i < npids; i++) {
-		size_t ninodes = socket_inodes(pids[i], inodes, 0, MAX_SOCK_INODES);
-
-		if (!ninodes)
-			continue;
-		n = listen_ports_of(pids[i], "tcp", inodes, ninodes, out, n, max);
-		n = listen_ports_of(pids[i], "tcp6", inodes, ninodes, out, n, max);
+		socket_inodes(pids[i], &mine);
+		ns[i] = netns_of(pids[i]);
 	}
-	free(inodes);
-	return n;
+	inode_seal(&mine);
+	for (size_t i = 0; i < npids && mine.n; i++) {
+		bool seen = !ns[i];
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = ns[k] == ns[i];
+		if (!seen)
+			tcp_sockets(pids[i], SD_STATE(SD_TCP_LISTEN), on_listener, &ls);
+	}
+	free(mine.v);
+	free(ns);
+	return ls.n;
 }
 
 #define MAX_OUT_PORTS 4096
 
 struct out_scan {
+	const struct inode_set *mine;
 	uint8_t listening[65536 / 8];	/* every LISTEN port of the namespace */
-	uint16_t mine[MAX_OUT_PORTS];	/* local ports of pid's established sockets */
-	size_t nmine;
+	uint16_t ports[MAX_OUT_PORTS];	/* local ports of pid's established sockets */
+	size_t nports;
 };
 
-/* One pass over /proc/PID/net/FILE: the namespace's listeners, and the
- * local ports of pid's own established (state 01) sockets. */
-static void scan_established(pid_t pid, const char *file, const unsigned long *inodes,
-			     size_t ninodes, struct out_scan *s)
+static void on_out_candidate(const struct sd_sock *s, void *ctx)
 {
-	char path[64], line[512];
-	FILE *f;
+	struct out_scan *os = ctx;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, file);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned port, state;
-		unsigned long ino;
-
-		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*d %*d %lu",
-			   &port, &state, &ino) != 3 || port > 0xffff)
-			continue;
-		if (state == 0x0A)
-			s->listening[port / 8] |= 1u << (port % 8);
-		else if (state == 0x01 && s->nmine < MAX_OUT_PORTS && has_inode(inodes, ninodes, ino))
-			s->mine[s->nmine++] = port;
-	}
-	fclose(f);
+	if (s->state == SD_TCP_LISTEN)
+		os->listening[s->port / 8] |= 1u << (s->port % 8);
+	else if (s->state == SD_TCP_ESTABLISHED && os->nports < MAX_OUT_PORTS &&
+		 has_inode(os->mine, s->inode))
+		os->ports[os->nports++] = s->port;
 }
 
 bool discover_connected_out(pid_t pid)
 {
-	unsigned long *inodes = malloc(MAX_SOCK_INODES * sizeof(*inodes));
-	struct out_scan *s = calloc(1, sizeof(*s));
+	struct out_scan *os = calloc(1, sizeof(*os));
+	struct inode_set mine = { 0 };
 	bool out = false;
-	size_t ninodes;
 
-	if (!inodes || !s)
-		goto done;
-	ninodes = socket_inodes(pid, inodes, 0, MAX_SOCK_INODES);
-	if (!ninodes)
-		goto done;
-	scan_established(pid, "tcp", inodes, ninodes, s);
-	scan_established(pid, "tcp6", inodes, ninodes, s);
-	for (size_t i = 0; i < s->nmine && !out; i++)
-		out = !(s->listening[s->mine[i] / 8] & (1u << (s->mine[i] % 8)));
-done:
-	free(inodes);
-	free(s);
+	if (!os)
+		return false;
+	socket_inodes(pid, &mine);
+	inode_seal(&mine);
+	os->mine = &mine;
+	if (mine.n)
+		tcp_sockets(pid, SD_STATE(SD_TCP_LISTEN) | SD_STATE(SD_TCP_ESTABLISHED),
+			    on_out_candidate, os);
+	for (size_t i = 0; i < os->nports && !out; i++)
+		out = !(os->listening[os->ports[i] / 8] & (1u << (os->ports[i] % 8)));
+	free(mine.v);
+	free(os);
 	return out;
 }

@@ -61,7 +61,7 @@ static void conn_peer(const struct http_conn *c, char *buf, size_t len)
 /* Downstream: the client-facing port, on any address. */
 static void conn_listener(const struct http_conn *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s:%u", c->family == AF_INET6 ? "[::]" : "0.0.0.0", c->sport);
+	format_port_suffix(buf, len, c->family == AF_INET6 ? "[::]" : "0.0.0.0", c->sport);
 }
 
 static size_t bucket_of(const struct http_tracker *t, uint64_t sk)

@@ -148,8 +148,10 @@ int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
 	j->due = calloc(j->due_cap, sizeof(*j->due));
 	j->cand = calloc(JOIN_ATTEMPTS, sizeof(*j->cand));
 	j->cand_lvl = calloc(JOIN_ATTEMPTS, sizeof(*j->cand_lvl));
-	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || pool_init(&j->rpool, JOIN_REQUESTS) ||
-	    pool_init(&j->apool, JOIN_ATTEMPTS))
+	j->window = calloc(JOIN_ATTEMPTS, sizeof(*j->window));
+	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window ||
+	    pool_init(&j->rpool, JOIN_REQUESTS) || pool_init(&j->apool, JOIN_ATTEMPTS) ||
+	    began_index_init(&j->by_began, JOIN_ATTEMPTS))
 		return -1;
 	return 0;
 }
@@ -161,6 +163,8 @@ void join_free(struct joiner *j)
 	free(j->due);
 	free(j->cand);
 	free(j->cand_lvl);
+	free(j->window);
+	began_index_free(&j->by_began);
 	pool_free(&j->rpool);
 	pool_free(&j->apool);
 	memset(j, 0, sizeof(*j));
@@ -827,13 +831,69 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
 
+static int by_table_pos(const void *x, const void *y, void *pos)
+{
+	uint32_t a = ((const uint32_t *)pos)[*(const uint32_t *)x];
+	uint32_t b = ((const uint32_t *)pos)[*(const uint32_t *)y];
+
+	return (a > b) - (a < b);
+}
+
+/* The same by a scan of the whole table. */
+static uint32_t table_begun(struct joiner *j, uint64_t lo, uint64_t hi)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < j->apool.nactive; i++) {
+		uint32_t slot = j->apool.active[i];
+		uint64_t began = attempt_began(&j->atts[slot]);
+
+		if (began >= lo && began <= hi)
+			j->window[n++] = slot;
+	}
+	return n;
+}
+
+/* The slots of the attempts begun in [lo, hi] into j->window, in table
+ * order: the order a scan of the whole table met them in, on which
+ * choices between equals depend.  Returns how many. */
+static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
+{
+	const uint32_t *pos = j->apool.pos;
+	uint32_t *w = j->window, n;
+
+	if (lo > hi)
+		return 0;
+	n = began_index_span(&j->by_began, lo, hi);
+	if (n > 16 && n > j->apool.nactive / 8)
+		return table_begun(j, lo, hi);	/* a wide window: sorting costs more */
+	n = began_index_range(&j->by_began, lo, hi, w, JOIN_ATTEMPTS);
+	for (uint32_t i = 0; i < n; i++)
+		w[i] = SLOT(w[i]);
+	if (n > 16) {
+		qsort_r(w, n, sizeof(*w), by_table_pos, (void *)pos);
+		return n;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t s = w[i], k = i;
+
+		for (; k > 0 && pos[w[k - 1]] > pos[s]; k--)
+			w[k] = w[k - 1];
+		w[k] = s;
+	}
+	return n;
+}
+
 /* r's candidates and their levels, once per choice (in table order, as
- * every level's scan saw them): nothing a choice does changes them. */
+ * every level's scan saw them): nothing a choice does changes them.  Only
+ * attempts begun while r was in flight can be. */
 static void gather_candidates(struct joiner *j, const struct request *r)
 {
+	uint32_t n = attempts_begun(j, r->ts_start, answer_time(r));
+
 	j->ncand = 0;
-	for (uint32_t i = 0; i < j->apool.nactive; i++) {
-		struct attempt *a = &j->atts[j->apool.active[i]];
+	for (uint32_t i = 0; i < n; i++) {
+		struct attempt *a = &j->atts[j->window[i]];
 		enum level lvl = candidate_level(j, r, a);
 
 		if (lvl == LVL_NONE)
@@ -938,9 +998,11 @@ static struct attempt *ended_before(struct joiner *j, const struct request *r,
 {
 	struct attempt *prev = NULL;
 	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX;
+	/* A candidate of r began after r did; this one before the chain. */
+	uint32_t nwin = limit ? attempts_begun(j, r->ts_start, limit - 1) : 0;
 
-	for (uint32_t i = 0; i < j->apool.nactive; i++) {
-		struct attempt *a = &j->atts[j->apool.active[i]];
+	for (uint32_t i = 0; i < nwin; i++) {
+		struct attempt *a = &j->atts[j->window[i]];
 		uint64_t end = attempt_end(a);
 
 		if (!end || attempt_began(a) >= limit || in_chain(chain, n, a) ||
@@ -1000,6 +1062,7 @@ static void release_attempt(struct joiner *j, struct attempt *a)
 	g->pid = a->pid;
 	g->began = attempt_began(a);
 	g->end = attempt_end(a);
+	began_index_remove(&j->by_began, attempt_began(a), a->id);
 	pool_put(&j->apool, SLOT(a->id));
 }
 
@@ -1423,6 +1486,7 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	a->id = id;
 	a->owner = 0;
 	path_sig_set(&a->sig, a->path);
+	began_index_add(&j->by_began, attempt_began(a), id);
 	if (a->have_conn)
 		join_attempt_closed(j);
 	return id;

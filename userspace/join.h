@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "conn.h"
+#include "began_index.h"
 #include "http_parser.h"
 #include "util.h"
 
@@ -277,6 +278,8 @@ struct joiner {
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	struct join_due *due;		/* min-heap of (next_look, request): who to look at */
+	struct began_index by_began;	/* the attempts by when they began */
+	uint32_t *window;		/* attempts begun in a time window, in table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */
 	uint8_t *cand_lvl;		/* ... and their levels */
 	uint32_t ncand;

@@ -358,9 +358,11 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	/* Downstream = accepted on a client-facing port: --listen, or the
 	 * listening sockets of the traced processes. */
 	lv.discover_ports = lo.filter_pid && !o->nports;
-	if (lv.discover_ports)
+	if (lv.discover_ports) {
 		lv.nports = discover_listen_ports(o->pids, o->npids, lv.ports, CLI_MAX_PORTS);
-	else
+		for (size_t i = 0; i < lv.nports; i++)
+			log_info("client-facing port %u (listening in a traced process)", lv.ports[i]);
+	} else
 		memcpy(lv.ports, o->ports, (lv.nports = o->nports) * sizeof(lv.ports[0]));
 	lo.listen_ports = lv.ports;
 	lo.nports = lv.nports;

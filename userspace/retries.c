@@ -209,12 +209,14 @@ int retries_init(struct retries *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->clients = calloc(RETRY_CLIENTS_MAX, sizeof(*t->clients));
-	return t->clients ? 0 : -1;
+	t->index = calloc(RETRY_INDEX_SLOTS, sizeof(*t->index));
+	return t->clients && t->index ? 0 : -1;
 }
 
 void retries_free(struct retries *t)
 {
 	free(t->clients);
+	free(t->index);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -230,6 +232,7 @@ static uint64_t fnv(uint64_t h, const char *s)
 static void client_address(const char *peer, char *out, size_t len)
 {
 	const char *end;
+	size_t n;
 
 	if (peer[0] == '[') {
 		end = strchr(peer, ']');
@@ -237,7 +240,24 @@ static void client_address(const char *peer, char *out, size_t len)
 	} else {
 		end = strrchr(peer, ':');
 	}
-	snprintf(out, len, "%.*s", end ? (int)(end - peer) : (int)strlen(peer), peer);
+	n = end ? (size_t)(end - peer) : strlen(peer);
+	if (!len)
+		return;
+	n = n < len ? n : len - 1;
+	memcpy(out, peer, n);	/* per request: no printf */
+	out[n] = 0;
+}
+
+static void index_rebuild(struct retries *t)
+{
+	memset(t->index, 0, RETRY_INDEX_SLOTS * sizeof(*t->index));
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = t->clients[k].key % RETRY_INDEX_SLOTS;
+
+		while (t->index[i])
+			i = (i + 1) % RETRY_INDEX_SLOTS;
+		t->index[i] = (uint16_t)(k + 1);
+	}
 }
 
 /* The pair's entry; when the table is full, the one seen longest ago
@@ -246,16 +266,22 @@ static struct retry_client *client_entry(struct retries *t, const char *addr,
 					 const char *route, uint64_t now)
 {
 	uint64_t key = fnv(fnv(0xcbf29ce484222325ull, addr), route) | 1;
+	size_t i = key % RETRY_INDEX_SLOTS;
 	struct retry_client *c, *oldest = NULL;
+	bool evict = t->n == RETRY_CLIENTS_MAX;
 
-	for (size_t i = 0; i < t->n; i++) {
-		c = &t->clients[i];
+	for (; t->index[i]; i = (i + 1) % RETRY_INDEX_SLOTS) {
+		c = &t->clients[t->index[i] - 1];
 		if (c->key == key && !strcmp(c->client, addr) && !strcmp(c->route, route))
 			return c;
+	}
+	for (size_t k = 0; evict && k < t->n; k++) {
+		c = &t->clients[k];
 		if (!oldest || c->last_seen_ns < oldest->last_seen_ns)
 			oldest = c;
 	}
-	if (t->n < RETRY_CLIENTS_MAX) {
+	if (!evict) {
+		t->index[i] = (uint16_t)(t->n + 1);
 		c = &t->clients[t->n++];
 	} else {
 		c = oldest;
@@ -267,6 +293,8 @@ static struct retry_client *client_entry(struct retries *t, const char *addr,
 	c->last_seen_ns = now;
 	snprintf(c->client, sizeof(c->client), "%s", addr);
 	snprintf(c->route, sizeof(c->route), "%s", route);
+	if (evict)
+		index_rebuild(t);	/* as costly as finding the oldest was */
 	return c;
 }
 

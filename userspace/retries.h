@@ -124,9 +124,14 @@ struct retry_ring_entry {
 	bool marked;
 };
 
+#define RETRY_INDEX_SLOTS (2 * RETRY_CLIENTS_MAX)
+
 struct retries {
 	struct retry_client *clients;	/* RETRY_CLIENTS_MAX */
 	size_t n;
+	/* The pairs by key (1 + position in clients; 0: empty), open
+	 * addressing: every finished request looks its pair up. */
+	uint16_t *index;
 	uint64_t evicted;		/* pairs forced out of the full table */
 	struct retry_ring_entry ring[RETRY_LOCKSTEP_RING];
 	unsigned ring_next;

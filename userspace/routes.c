@@ -26,12 +26,25 @@ static struct route *route_new(const char *name)
 	return r;
 }
 
+/* A request's (method, host, target) and the name they gave its route.
+ * The key is kept whole: a hash collision must never lend a route's name
+ * to another request. */
+#define ROUTE_KEY_MAX (HTTP_METHOD_LEN + HTTP_HOST_LEN + HTTP_PATH_LEN)
+
+struct route_cache_slot {
+	uint64_t hash;			/* 0: empty */
+	uint16_t klen;			/* method NUL host NUL target, NULs included */
+	char key[ROUTE_KEY_MAX];
+	char name[ROUTE_LEN];
+};
+
 int routes_init(struct routes *rt, unsigned shown)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->shown = shown ? shown : ROUTES_SHOWN_DEFAULT;
 	rt->other = route_new("other");
-	return rt->other ? 0 : -1;
+	rt->cache = calloc(ROUTE_CACHE_SLOTS, sizeof(*rt->cache));
+	return rt->other && rt->cache ? 0 : -1;
 }
 
 void routes_free(struct routes *rt)
@@ -40,6 +53,7 @@ void routes_free(struct routes *rt)
 		free(rt->r[i]);
 	free(rt->other);
 	free(rt->map);
+	free(rt->cache);
 	memset(rt, 0, sizeof(*rt));
 }
 
@@ -80,6 +94,8 @@ int routes_load_map(struct routes *rt, const char *path)
 		snprintf(m[rt->nmap].name, ROUTE_LEN, "%s", name);
 		rt->nmap++;
 	}
+	if (rt->cache)	/* names made before the map are stale */
+		memset(rt->cache, 0, ROUTE_CACHE_SLOTS * sizeof(*rt->cache));
 	if (rc < 0)
 		log_err("%s:%u: %s", path, lineno + 1, why);
 	fclose(f);
@@ -120,30 +136,106 @@ static void plain_path(const char *path, char *out, size_t len)
 	out[o] = '\0';
 }
 
-void routes_name(const struct routes *rt, const char *method, const char *host,
-		 const char *path, char *out, size_t len)
+/* Appends s at out[o] within len (NUL kept), like snprintf truncates. */
+static size_t append(char *out, size_t len, size_t o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (o + 1 >= len)
+		return o;
+	if (n > len - 1 - o)
+		n = len - 1 - o;
+	memcpy(out + o, s, n);
+	out[o + n] = 0;
+	return o + n;
+}
+
+/* The name itself, made only when the cache has not seen the request. */
+static void make_name(const struct routes *rt, const char *method, const char *host,
+		      const char *path, char *out, size_t len)
 {
 	char tmpl[ROUTE_LEN], plain[ROUTE_LEN];
 	const char *mapped;
+	size_t o;
 
+	out[0] = 0;
 	plain_path(path, plain, sizeof(plain));
 	mapped = mapped_name(rt, plain);
-
+	o = append(out, len, 0, method);
+	o = append(out, len, o, " ");
 	if (mapped) {
-		snprintf(out, len, "%s %s", method, mapped);
+		append(out, len, o, mapped);
 		return;
 	}
 	http_route_template(path, tmpl, sizeof(tmpl));
-	snprintf(out, len, "%s %s%s", method, host && *host ? host : "-", tmpl);
+	o = append(out, len, o, host && *host ? host : "-");
+	append(out, len, o, tmpl);
 }
 
+static uint64_t fnv64(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* method NUL host NUL target NUL into key; its length, or 0 if too long. */
+static size_t route_key(const char *method, const char *host, const char *path,
+			char key[ROUTE_KEY_MAX])
+{
+	const char *parts[3] = { method, host ? host : "", path };
+	size_t o = 0;
+
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(parts[i]) + 1;
+
+		if (o + n > ROUTE_KEY_MAX)
+			return 0;
+		memcpy(key + o, parts[i], n);
+		o += n;
+	}
+	return o;
+}
+
+void routes_name(struct routes *rt, const char *method, const char *host,
+		 const char *path, char *out, size_t len)
+{
+	char key[ROUTE_KEY_MAX], name[ROUTE_LEN];
+	size_t klen = route_key(method, host, path, key);
+	uint64_t h = fnv64(0xcbf29ce484222325ull, key, klen) | 1;
+	struct route_cache_slot *c = rt->cache && klen ? &rt->cache[h % ROUTE_CACHE_SLOTS] : NULL;
+
+	if (!len)
+		return;
+	if (c && (c->hash != h || c->klen != klen || memcmp(c->key, key, klen))) {
+		make_name(rt, method, host, path, c->name, sizeof(c->name));
+		c->hash = h;
+		c->klen = klen;
+		memcpy(c->key, key, klen);
+	} else if (!c) {
+		make_name(rt, method, host, path, name, sizeof(name));
+	}
+	append(out, len, 0, c ? c->name : name);
+}
+
+static size_t index_slot(const char *name)
+{
+	return fnv64(0xcbf29ce484222325ull, name, strlen(name)) % ROUTE_INDEX_SLOTS;
+}
+
+/* The route of this name, by its hash (a host with 256 routes would
+ * otherwise compare names 128 times per request). */
 static struct route *route_find(struct routes *rt, const char *name)
 {
-	for (size_t i = 0; i < rt->n; i++)
-		if (!strcmp(rt->r[i]->name, name))
-			return rt->r[i];
-	if (rt->n < ROUTES_MAX && (rt->r[rt->n] = route_new(name)))
+	size_t i = index_slot(name);
+
+	for (; rt->index[i]; i = (i + 1) % ROUTE_INDEX_SLOTS)
+		if (!strcmp(rt->r[rt->index[i] - 1]->name, name))
+			return rt->r[rt->index[i] - 1];
+	if (rt->n < ROUTES_MAX && (rt->r[rt->n] = route_new(name))) {
+		rt->index[i] = (uint16_t)(rt->n + 1);
 		return rt->r[rt->n++];
+	}
 	rt->overflowed++;
 	return rt->other;
 }

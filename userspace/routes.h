@@ -95,8 +95,17 @@ struct route_map_entry {
 	char name[ROUTE_LEN];
 };
 
+#define ROUTE_CACHE_SLOTS	1024	/* named requests remembered (direct-mapped) */
+#define ROUTE_INDEX_SLOTS	(2 * ROUTES_MAX)	/* routes by name hash (open addressing) */
+
+struct route_cache_slot;
+
 struct routes {
 	struct route *r[ROUTES_MAX];
+	/* Per finished request: its route's name by a hash of method + host
+	 * + target, made only on a miss; the route by a hash of that name. */
+	struct route_cache_slot *cache;
+	uint16_t index[ROUTE_INDEX_SLOTS];	/* 1 + position in r[]; 0: empty */
 	size_t n;
 	struct route *other;		/* overflow, always present */
 	uint64_t overflowed;
@@ -109,8 +118,9 @@ int routes_init(struct routes *rt, unsigned shown);
 void routes_free(struct routes *rt);
 /* --route-map FILE: lines "PREFIX NAME"; -1 with a message. */
 int routes_load_map(struct routes *rt, const char *path);
-/* "METHOD host/template" for a request (query never included). */
-void routes_name(const struct routes *rt, const char *method, const char *host,
+/* "METHOD host/template" for a request (query never included), at most
+ * ROUTE_LEN - 1 characters. */
+void routes_name(struct routes *rt, const char *method, const char *host,
 		 const char *path, char *out, size_t len);
 void routes_add(struct routes *rt, const struct route_sample *s);
 void routes_window_reset(struct routes *rt);

@@ -20,17 +20,67 @@ static bool is_v4_mapped(const uint8_t a[16])
 	return memcmp(a, prefix, sizeof(prefix)) == 0;
 }
 
+/* Decimal digits of v at p, no NUL; returns the end. */
+static char *put_decimal(char *p, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+size_t format_port_suffix(char *buf, size_t len, const char *host, uint16_t port)
+{
+	size_t n = strlen(host);
+	char *p;
+
+	if (n + sizeof(":65535") > len) {
+		int w = snprintf(buf, len, "%s:%u", host, port);
+
+		return w < 0 ? 0 : (size_t)w < len ? (size_t)w : len - 1;
+	}
+	memcpy(buf, host, n);
+	p = buf + n;
+	*p++ = ':';
+	p = put_decimal(p, port);
+	*p = 0;
+	return p - buf;
+}
+
+/* Per request on the hot path: dotted quads without inet_ntop or printf. */
+static void format_v4(char *buf, size_t len, const uint8_t a[4], uint16_t port)
+{
+	char *p = buf;
+
+	if (len < sizeof("255.255.255.255:65535")) {
+		char ip[INET_ADDRSTRLEN] = "?";
+
+		inet_ntop(AF_INET, a, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, port);
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		p = put_decimal(p, a[i]);
+		*p++ = i < 3 ? '.' : ':';
+	}
+	p = put_decimal(p, port);
+	*p = 0;
+}
+
 void format_endpoint(char *buf, size_t len, uint16_t family, const uint8_t addr[16],
 		     uint16_t port)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 
 	if (family == AF_INET) {
-		inet_ntop(AF_INET, addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, port);
+		format_v4(buf, len, addr, port);
 	} else if (family == AF_INET6 && is_v4_mapped(addr)) {
-		inet_ntop(AF_INET, addr + 12, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, port);
+		format_v4(buf, len, addr + 12, port);
 	} else {
 		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
 		snprintf(buf, len, "[%s]:%u", ip, port);

@@ -19,6 +19,10 @@
 void format_endpoint(char *buf, size_t len, uint16_t family, const uint8_t addr[16],
 		     uint16_t port);
 
+/* "HOST:port" into buf (truncated to len like snprintf), without printf:
+ * it runs per request.  Returns the length written. */
+size_t format_port_suffix(char *buf, size_t len, const char *host, uint16_t port);
+
 /* "ip:port" or "[ip6]:port" (port 1-65535) into the form format_endpoint
  * prints, so user-given endpoints compare equal to the traced ones. */
 bool parse_endpoint(const char *s, char *canon, size_t len);

@@ -11,6 +11,11 @@
  *   gs-genrec closes N FILE  N idle upstream connections (no HTTP) closed
  *                            one after the other, 1 us apart: a burst of
  *                            close events, as when a pool goes away
+ *   gs-genrec keepalive N FILE  N exchanges one after the other over 16
+ *                            client and 8 upstream keep-alive connections
+ *                            (the steady state of a loaded gateway: four
+ *                            heads per request, routes of 3 methods, 4
+ *                            hosts and 64 paths), then every connection closed
  *
  * Timestamps advance 1 us per event from 1,000 s.  Exit 0, or 1 with a
  * message when the file cannot be written, 2 on bad usage. */
@@ -91,6 +96,40 @@ static void conn_close(FILE *f, uint64_t sk, uint8_t dir, uint64_t sent, uint64_
 	put(f, &c, sizeof(c));
 }
 
+#define KA_CLIENTS	16
+#define KA_UPSTREAMS	8
+
+/* keepalive mode: sk 1..16 are client connections, 17..24 upstream ones. */
+static void keepalive(FILE *f, unsigned n)
+{
+	static const char *const methods[] = { "GET", "POST", "PUT" };
+	static const char *const hosts[] = { "api", "shop.example", "auth.example", "static" };
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	uint64_t down_rx[KA_CLIENTS] = { 0 }, down_tx[KA_CLIENTS] = { 0 };
+	uint64_t up_rx[KA_UPSTREAMS] = { 0 }, up_tx[KA_UPSTREAMS] = { 0 };
+	char req[256];
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned c = i % KA_CLIENTS, u = i % KA_UPSTREAMS;
+		uint64_t csk = (uint64_t)(c + 1) << 6, usk = (uint64_t)(KA_CLIENTS + u + 1) << 6;
+		int len = snprintf(req, sizeof(req), "%s /v1/items/%u?page=%u HTTP/1.1\r\nHost: %s\r\n\r\n",
+				   methods[i % 3], i % 64, i % 7, hosts[i % 4]);
+
+		http(f, csk, GS_DIR_DOWNSTREAM, GS_IO_RECV, down_rx[c], req, 40000 + c);
+		down_rx[c] += len;
+		http(f, usk, GS_DIR_UPSTREAM, GS_IO_SEND, up_tx[u], req, 9000);
+		up_tx[u] += len;
+		http(f, usk, GS_DIR_UPSTREAM, GS_IO_RECV, up_rx[u], resp, 9000);
+		up_rx[u] += strlen(resp);
+		http(f, csk, GS_DIR_DOWNSTREAM, GS_IO_SEND, down_tx[c], resp, 40000 + c);
+		down_tx[c] += strlen(resp);
+	}
+	for (unsigned u = 0; u < KA_UPSTREAMS; u++)
+		conn_close(f, (uint64_t)(KA_CLIENTS + u + 1) << 6, GS_DIR_UPSTREAM, up_tx[u], up_rx[u]);
+	for (unsigned c = 0; c < KA_CLIENTS; c++)
+		conn_close(f, (uint64_t)(c + 1) << 6, GS_DIR_DOWNSTREAM, down_tx[c], down_rx[c]);
+}
+
 int main(int argc, char **argv)
 {
 	struct rec_header h = { .version = REC_VERSION, .header_size = sizeof(h),
@@ -101,8 +140,8 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc != 4 || (strcmp(argv[1], "open") && strcmp(argv[1], "pairs") &&
-			  strcmp(argv[1], "closes"))) {
-		fprintf(stderr, "usage: gs-genrec open|pairs|closes N FILE\n");
+			  strcmp(argv[1], "closes") && strcmp(argv[1], "keepalive"))) {
+		fprintf(stderr, "usage: gs-genrec open|pairs|closes|keepalive N FILE\n");
 		return 2;
 	}
 	n = tool_uint(argv[2], 10000000);
@@ -112,10 +151,12 @@ int main(int argc, char **argv)
 	}
 	memcpy(h.magic, REC_MAGIC, sizeof(h.magic));
 	put(f, &h, sizeof(h));
+	if (!strcmp(argv[1], "keepalive"))
+		keepalive(f, n);
 	/* Client connections are 1..n, upstream ones n+1..2n (x64: sk-like). */
 	for (uint64_t i = 1; i <= n && !strcmp(argv[1], "closes"); i++)
 		conn_close(f, (n + i) << 6, GS_DIR_UPSTREAM, 0, 0);
-	for (uint64_t i = 1; i <= n && strcmp(argv[1], "closes"); i++) {
+	for (uint64_t i = 1; i <= n && (!strcmp(argv[1], "open") || !strcmp(argv[1], "pairs")); i++) {
 		http(f, i << 6, GS_DIR_DOWNSTREAM, GS_IO_RECV, 0, req, 40000 + i % 20000);
 		if (!strcmp(argv[1], "pairs"))
 			http(f, (n + i) << 6, GS_DIR_UPSTREAM, GS_IO_SEND, 0, req, 9000);

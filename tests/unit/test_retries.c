@@ -310,6 +310,16 @@ static void test_eviction(void)
 	ASSERT_EQ(t.evicted, 5);
 	ASSERT_TRUE(client(&t, "10.1.0.0") == NULL);
 	ASSERT_TRUE(client(&t, "10.1.4.28") != NULL);	/* the newest, 1028th */
+	/* Found again after the evictions: no new entry, none forced out. */
+	feed(&t, NULL, req("10.1.4.28", RETRY_CLIENTS_MAX + 5, 200, 0, -1), NULL);
+	feed(&t, NULL, req("10.1.0.7", RETRY_CLIENTS_MAX + 6, 200, 0, -1), NULL);
+	ASSERT_EQ(t.evicted, 5);
+	/* One forced out comes back, in place of the one seen longest ago. */
+	feed(&t, NULL, req("10.1.0.0", RETRY_CLIENTS_MAX + 7, 200, 0, -1), NULL);
+	ASSERT_EQ(t.evicted, 6);
+	ASSERT_TRUE(client(&t, "10.1.0.0") != NULL);
+	ASSERT_TRUE(client(&t, "10.1.0.5") == NULL);
+	ASSERT_TRUE(client(&t, "10.1.0.7") != NULL);
 	retries_free(&t);
 }
 

@@ -1,6 +1,7 @@
 /* Endpoint parsing, the --backend-names and --route-map files (hostile
  * ones too: devices, FIFOs, directories, huge files, long lines, a 100k-line
  * reload), and the terminal sanitiser. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -242,6 +243,72 @@ static void test_route_names_without_path_params(void)
 	unlink(path);
 }
 
+/* The endpoint forms printf made, without printf: every octet and port
+ * width, IPv4-mapped IPv6, IPv6, and buffers too small for the fast path. */
+static void test_format_endpoint(void)
+{
+	const uint8_t v4[16] = { 10, 0, 200, 7 }, zero[16] = { 0 };
+	const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff, 255, 255, 255, 255 };
+	const uint8_t v6[16] = { 0xfd, 0x00, 0x00, 0x5c, [15] = 1 };
+	char out[GS_ADDR_STRLEN], small[8];
+
+	format_endpoint(out, sizeof(out), AF_INET, v4, 8080);
+	ASSERT_STREQ(out, "10.0.200.7:8080");
+	format_endpoint(out, sizeof(out), AF_INET, zero, 0);
+	ASSERT_STREQ(out, "0.0.0.0:0");
+	format_endpoint(out, sizeof(out), AF_INET6, mapped, 65535);
+	ASSERT_STREQ(out, "255.255.255.255:65535");
+	format_endpoint(out, sizeof(out), AF_INET6, v6, 443);
+	ASSERT_STREQ(out, "[fd00:5c::1]:443");
+	format_endpoint(small, sizeof(small), AF_INET, v4, 8080);
+	ASSERT_STREQ(small, "10.0.20");
+	ASSERT_EQ(format_port_suffix(out, sizeof(out), "[::]", 9), 6);
+	ASSERT_STREQ(out, "[::]:9");
+	ASSERT_EQ(format_port_suffix(small, sizeof(small), "0.0.0.0", 80), 7);
+	ASSERT_STREQ(small, "0.0.0.0");
+}
+
+/* Route names come from a cache keyed by the whole (method, host, target):
+ * requests that differ in any part, or only where a hash could collide,
+ * never share a name; a name asked twice is the same; a shorter buffer
+ * gets the name cut as printf cut it. */
+static void test_route_name_cache(void)
+{
+	char name[ROUTE_LEN], cut[8];
+	struct routes rt;
+
+	ASSERT_EQ(routes_init(&rt, 0), 0);
+	for (int round = 0; round < 2; round++) {
+		routes_name(&rt, "GET", "a", "/x/1", name, sizeof(name));
+		ASSERT_STREQ(name, "GET a/x/{id}");
+		routes_name(&rt, "POST", "a", "/x/1", name, sizeof(name));
+		ASSERT_STREQ(name, "POST a/x/{id}");
+		routes_name(&rt, "GET", "b", "/x/1", name, sizeof(name));
+		ASSERT_STREQ(name, "GET b/x/{id}");
+		routes_name(&rt, "GET", "", "/x/y", name, sizeof(name));
+		ASSERT_STREQ(name, "GET -/x/y");
+		routes_name(&rt, "GET", NULL, "/x/y", name, sizeof(name));
+		ASSERT_STREQ(name, "GET -/x/y");
+		/* The same bytes split differently between host and target. */
+		routes_name(&rt, "GET", "a/x", "/y", name, sizeof(name));
+		ASSERT_STREQ(name, "GET a/x/y");
+		routes_name(&rt, "GET", "a", "/x/y", name, sizeof(name));
+		ASSERT_STREQ(name, "GET a/x/y");
+	}
+	/* More distinct requests than the cache has slots: every name right. */
+	for (unsigned i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+		char path[32], want[64];
+
+		snprintf(path, sizeof(path), "/p%u/q", i);
+		snprintf(want, sizeof(want), "GET h/p%u/q", i);
+		routes_name(&rt, "GET", "h", path, name, sizeof(name));
+		ASSERT_STREQ(name, want);
+	}
+	routes_name(&rt, "GET", "host", "/x", cut, sizeof(cut));
+	ASSERT_STREQ(cut, "GET hos");
+	routes_free(&rt);
+}
+
 static void test_term_safe(void)
 {
 	char buf[64];
@@ -265,6 +332,8 @@ int main(void)
 	RUN_TEST(test_backend_names_scale);
 	RUN_TEST(test_backend_names_reload);
 	RUN_TEST(test_route_names_without_path_params);
+	RUN_TEST(test_format_endpoint);
+	RUN_TEST(test_route_name_cache);
 	RUN_TEST(test_term_safe);
 	TEST_MAIN_END();
 }

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/* The join's index of attempts by when they began, against a plain list of
+ * the same attempts: random begins (mostly in time order, some late, many
+ * equal), removals in any order, the table full, holes swept.  Every range
+ * must list exactly the live attempts begun in it, in began order and, for
+ * equal begins, in the order they were added. */
+#include <stdint.h>
+#include <stdlib.h>
+#include "began_index.h"
+#include "testlib.h"
+
+#define MAX 512
+
+static uint64_t rng_state = 42;
+
+static uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+struct ref {
+	uint64_t began[MAX];
+	uint32_t id[MAX];	/* in the order added */
+	uint32_t n;
+};
+
+static void ref_remove(struct ref *r, uint32_t i)
+{
+	for (; i + 1 < r->n; i++) {
+		r->began[i] = r->began[i + 1];
+		r->id[i] = r->id[i + 1];
+	}
+	r->n--;
+}
+
+/* The reference answer: live ids in [lo, hi] by began, then by addition. */
+static uint32_t ref_range(const struct ref *r, uint64_t lo, uint64_t hi, uint32_t *out)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->began[i] >= lo && r->began[i] <= hi)
+			out[k++] = i;
+	for (uint32_t a = 1; a < k; a++)	/* stable by began */
+		for (uint32_t b = a; b > 0 && r->began[out[b - 1]] > r->began[out[b]]; b--) {
+			uint32_t t = out[b];
+
+			out[b] = out[b - 1];
+			out[b - 1] = t;
+		}
+	for (uint32_t i = 0; i < k; i++)
+		out[i] = r->id[out[i]];
+	return k;
+}
+
+static void check_ranges(const struct began_index *x, const struct ref *r, uint64_t now)
+{
+	uint32_t got[MAX], want[MAX];
+
+	for (int q = 0; q < 20; q++) {
+		uint64_t lo = now > 400 ? now - rng_next() % 400 : 0, hi = lo + rng_next() % 300;
+		uint32_t n = began_index_range(x, lo, hi, got, MAX), m = ref_range(r, lo, hi, want);
+
+		ASSERT_EQ(n, m);
+		for (uint32_t i = 0; i < n && i < m; i++)
+			ASSERT_EQ(got[i], want[i]);
+		ASSERT_TRUE(began_index_span(x, lo, hi) >= n);
+	}
+}
+
+static void test_against_reference(void)
+{
+	struct began_index x;
+	struct ref r = { .n = 0 };
+	uint64_t now = 1000;
+	uint32_t next_id = 1;
+
+	ASSERT_EQ(began_index_init(&x, MAX), 0);
+	for (int step = 0; step < 20000; step++) {
+		uint64_t roll = rng_next() % 100;
+
+		if (r.n < MAX && roll < 55) {
+			/* Mostly now, sometimes late by up to 50, often equal. */
+			uint64_t began = roll < 10 ? now - rng_next() % 50 : now;
+
+			began_index_add(&x, began, next_id);
+			r.began[r.n] = began;
+			r.id[r.n++] = next_id++;
+			now += rng_next() % 3;
+		} else if (r.n) {
+			uint32_t i = rng_next() % r.n;
+
+			began_index_remove(&x, r.began[i], r.id[i]);
+			ref_remove(&r, i);
+		}
+		if (step % 97 == 0)
+			check_ranges(&x, &r, now);
+	}
+	check_ranges(&x, &r, now);
+	began_index_free(&x);
+}
+
+/* Everything out at once, then a full table again: the holes are swept. */
+static void test_full_table(void)
+{
+	struct began_index x;
+	uint32_t out[MAX];
+
+	ASSERT_EQ(began_index_init(&x, MAX), 0);
+	for (int round = 0; round < 4; round++) {
+		for (uint32_t i = 1; i <= MAX; i++)
+			began_index_add(&x, 100 * round + i % 7, 1000 * round + i);
+		ASSERT_EQ(began_index_range(&x, 0, UINT64_MAX, out, MAX), MAX);
+		for (uint32_t i = 1; i <= MAX; i++)
+			began_index_remove(&x, 100 * round + i % 7, 1000 * round + i);
+		ASSERT_EQ(began_index_range(&x, 0, UINT64_MAX, out, MAX), 0);
+	}
+	began_index_free(&x);
+}
+
+int main(void)
+{
+	RUN_TEST(test_against_reference);
+	RUN_TEST(test_full_table);
+	TEST_MAIN_END();
+}

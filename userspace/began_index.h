@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* The join's attempts by the moment they began, so a request looks only at
+ * those begun while it was in flight: at a loaded gateway's rate the table
+ * holds every attempt of the last join wait (100 ms: thousands), and a scan
+ * of all of them per request made the join quadratic in the request rate. */
+#ifndef GS_BEGAN_INDEX_H
+#define GS_BEGAN_INDEX_H
+
+#include <stdint.h>
+
+struct began_entry {
+	uint64_t began;
+	uint32_t id;		/* the attempt's handle; 0: removed */
+};
+
+/* Sorted by began; removal leaves a hole, swept when holes are half. */
+struct began_index {
+	struct began_entry *v;
+	uint32_t n, cap, holes;
+};
+
+/* Room for max attempts at once (the attempt table's size). */
+int began_index_init(struct began_index *x, uint32_t max);
+void began_index_free(struct began_index *x);
+/* An attempt's began is fixed when it enters the table: it is its key. */
+void began_index_add(struct began_index *x, uint64_t began, uint32_t id);
+void began_index_remove(struct began_index *x, uint64_t began, uint32_t id);
+/* The handles of the attempts begun in [lo, hi], in began order, into out
+ * (at most max); returns how many. */
+uint32_t began_index_range(const struct began_index *x, uint64_t lo, uint64_t hi,
+			   uint32_t *out, uint32_t max);
+/* How many entries [lo, hi] spans, holes included: what a range costs. */
+uint32_t began_index_span(const struct began_index *x, uint64_t lo, uint64_t hi);
+
+#endif

@@ -55,16 +55,9 @@ static __always_inline bool may_start_head(__u32 w, __u32 n)
 }
 
 /* The owner of a passive connection is the first process to use it. */
-static __always_inline void claim_owner(struct gs_conn_event *c)
+static __always_inline void claim_owner(struct gs_conn_live *c)
 {
-	__u64 id;
-
-	if (c->pid)
-		return;
-	id = bpf_get_current_pid_tgid();
-	c->pid = id >> 32;
-	c->tid = (__u32)id;
-	bpf_get_current_comm(c->comm, sizeof(c->comm));
+	conn_claim(c);
 }
 
 /* Did the captured bytes end a head ("\r\n\r\n" at their end)? */
@@ -80,7 +73,7 @@ static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
 
 /* A TLS record header: handshake (22), version 3.x.  Seen as the first
  * bytes of a connection, it is a TLS connection whatever its port. */
-static __always_inline void note_tls_start(struct gs_conn_event *c, __u32 first, __u64 off)
+static __always_inline void note_tls_start(struct gs_conn_live *c, __u32 first, __u64 off)
 {
 	if (!off && (first & 0xffff) == 0x0316)
 		c->flags |= GS_CONN_F_TLS;
@@ -99,7 +92,7 @@ static __always_inline void capture_stream(struct gs_conn_state *st, const void 
 					   __u64 ts_ready, __u64 now, __u8 flags)
 {
 	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
-	struct gs_conn_event *c = &st->ev;
+	struct gs_conn_live *c = &st->ev;
 	struct gs_http_event *e;
 	__u32 first = 0;
 	__u64 n;

@@ -2,12 +2,13 @@
 /* TCP connection tracer: lifecycle, handshake, resets, retransmits and
  * errors of every connection of the traced processes, on tp_btf
  * tracepoints only (no kprobes).  One gs_conn_event per connection: its
- * final counters are taken when it reaches TCP_CLOSE, and it is emitted when
- * the socket is destroyed, because a close() that aborts the connection
- * (SO_LINGER {1,0}, unread data) enters TCP_CLOSE first and sends its RST
- * just after.  Two kinds are emitted as soon as the kernel knows: a failed
- * connect (at TCP_CLOSE from SYN_SENT) and a connection abandoned with
- * unacknowledged data. */
+ * final counters are taken when it reaches TCP_CLOSE.  It is emitted then
+ * if its process had closed it already (the socket is freed in the same
+ * call), else when the socket is destroyed, because a close() that aborts
+ * the connection (SO_LINGER {1,0}, unread data) enters TCP_CLOSE first and
+ * sends its RST just after.  Two kinds are emitted as soon as the kernel
+ * knows: a failed connect (at TCP_CLOSE from SYN_SENT) and a connection
+ * abandoned with unacknowledged data. */
 #include "gs.bpf.h"
 #include "tls.bpf.h"
 
@@ -202,10 +203,10 @@ static __always_inline void conn_event(struct gs_conn_event *e, const struct gs_
 	conn_comm(c, e->comm);
 }
 
-/* Emit, forget.  A client connection only a serving process (or an
+/* Emit, forget (waited: fin is its closing entry).  A client connection only a serving process (or an
  * untraced one) ever used is not the gateway's: nothing to tell. */
 static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_state *st,
-				      const struct gs_conn_close *fin)
+				      const struct gs_conn_close *fin, bool waited)
 {
 	struct gs_conn_event e = {};
 	__u64 key = (__u64)sk;
@@ -214,7 +215,8 @@ static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_stat
 	conn_tls_done(sk, st, &e);
 	if (st->role != ROLE_SKIP || st->followed)
 		emit(&e, sizeof(e));
-	bpf_map_delete_elem(&closing, &key);
+	if (waited)
+		bpf_map_delete_elem(&closing, &key);
 	if (!bpf_map_delete_elem(&conns, &key))
 		stat_inc(GS_STAT_CONN_DELETES);
 }
@@ -227,7 +229,15 @@ static __always_inline void conn_finish_emit(const struct sock *sk, struct gs_co
 	struct gs_conn_close fin = {};
 
 	conn_finish(sk, st, &fin, oldstate, now);
-	conn_emit(sk, st, &fin);
+	conn_emit(sk, st, &fin, false);
+}
+
+/* Its process closed it already (an orphan): the socket is freed right
+ * after TCP_CLOSE, in the same call, and nothing else can happen to it.
+ * Most connections end so: their event leaves at once, without waiting. */
+static __always_inline bool sock_dead(const struct sock *sk)
+{
+	return sk->__sk_common.skc_flags & (1UL << SOCK_DEAD);
 }
 
 /* Entering FIN_WAIT1 from close() (both directions shut) with bytes the
@@ -261,7 +271,7 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		st = conn_lookup(sk);
 		closed = st ? conn_closed(sk, st) : NULL;
 		if (st && closed)
-			conn_emit(sk, st, closed);
+			conn_emit(sk, st, closed, true);
 		conn_start(sk, GS_DIR_UPSTREAM, bpf_ktime_get_ns());
 		return 0;
 	}
@@ -308,8 +318,8 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		 * the process gave up on it) is reported now: the gateway
 		 * answers its client at once, and the socket may live on
 		 * until it is closed.  No RST follows a close in SYN_SENT. */
-		if (oldstate == TCP_SYN_SENT || !conn_closing(sk, &fin))
-			conn_emit(sk, st, &fin);
+		if (oldstate == TCP_SYN_SENT || sock_dead(sk) || !conn_closing(sk, &fin))
+			conn_emit(sk, st, &fin, false);
 		break;
 	}
 	return 0;
@@ -429,7 +439,7 @@ int BPF_PROG(gs_destroy_sock, struct sock *sk)
 		return 0;
 	closed = conn_closed(sk, st);
 	if (closed) {
-		conn_emit(sk, st, closed);
+		conn_emit(sk, st, closed, true);
 		return 0;
 	}
 	/* Freed without a TCP_CLOSE transition seen. */

@@ -192,12 +192,12 @@ struct gs_conn_close {
 	__u8 daddr[16];
 };
 
-/* Connections between TCP_CLOSE and the socket's destruction, keyed like
- * conns.  A close() that ends the connection frees the socket at once; one
- * the peer ended waits for its process's close().  Allocated as used: no
- * memory while they are open.  When it is full the event is emitted at
- * TCP_CLOSE (without a RST sent after it, which only an abort by the
- * process itself sends, and that one destroys the socket at once). */
+/* Connections between TCP_CLOSE and the socket's destruction whose
+ * process still holds them (the peer ended it, or the process's close()
+ * is aborting it), keyed like conns; an orphan's event leaves at
+ * TCP_CLOSE.  Allocated as used: no memory while they are open.  When it
+ * is full the event is emitted at TCP_CLOSE, without a RST sent after it
+ * (only an abort by the process's own close() sends one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

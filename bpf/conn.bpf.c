@@ -46,9 +46,15 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 		c->flags |= GS_CONN_F_ESTABLISHED;
 		st.role = ROLE_PENDING;	/* decided at its first read or write */
 	}
-	if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
-		stat_inc(GS_STAT_CONN_INSERT_FAIL);
-		return;
+	/* An entry already there is a freed socket's whose end never
+	 * reached gatescope (a program run the kernel skipped, or a destroy
+	 * not traced): it goes now, counted apart from the LRU's evictions. */
+	if (bpf_map_update_elem(&conns, &key, &st, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
+			stat_inc(GS_STAT_CONN_INSERT_FAIL);
+			return;
+		}
+		stat_inc(GS_STAT_CONN_REPLACED);
 	}
 	stat_inc(GS_STAT_CONN_INSERTS);
 }

@@ -146,20 +146,23 @@ static void rescan(struct live *lv)
 }
 
 /* Connections the LRU evicted: every insert is still live, deleted at
- * close, or evicted.  Inserts are read before the live count and deletes
+ * close, replaced (a connection on the same socket address took the
+ * entry of one whose end was never seen: not an eviction), or evicted.
+ * Inserts are read before the live count, deletes and replacements
  * after it: the counters only grow, so the difference never exceeds the
  * evictions at the moment of the count.  A delete counted just after the
  * kernel forgot its entry still looks evicted for one sample; an eviction
  * stays: report what two samples in a row agree on. */
 static void update_evictions(struct live *lv)
 {
-	uint64_t inserts, deletes, live, gone, unaccounted, evicted;
+	uint64_t inserts, deletes, replaced, live, gone, unaccounted, evicted;
 	struct run_stats *st = &lv->pipe->stats;
 
 	inserts = loader_stat(&lv->loader, GS_STAT_CONN_INSERTS);
 	live = loader_live_conns(&lv->loader);
 	deletes = loader_stat(&lv->loader, GS_STAT_CONN_DELETES);
-	gone = deletes + live;
+	replaced = loader_stat(&lv->loader, GS_STAT_CONN_REPLACED);
+	gone = deletes + replaced + live;
 	unaccounted = inserts > gone ? inserts - gone : 0;
 	evicted = unaccounted < lv->unaccounted ? unaccounted : lv->unaccounted;
 	lv->unaccounted = unaccounted;
@@ -175,6 +178,7 @@ static void update_kernel_stats(struct live *lv)
 	loader_stats(&lv->loader, k);
 	st->lost_events = k[GS_STAT_LOST_EVENTS];
 	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
+	st->closes_unseen = k[GS_STAT_CONN_REPLACED];
 	st->tls_sessions = k[GS_STAT_TLS_SESSIONS];
 	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
 	st->tls_dropped = k[GS_STAT_TLS_DROPPED];

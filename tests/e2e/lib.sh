@@ -5,7 +5,7 @@
 # Test protocol: print "PASS name", "FAIL name: why" or "SKIP name: why".
 
 GS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-GS_BIN=${GS_BIN_OVERRIDE:-$GS_ROOT/build/gatescope}
+GS_BIN=$GS_ROOT/build/gatescope
 GS_TOOLS=$GS_ROOT/build/tests
 GS_SUFFIX=${GS_SUFFIX:-$$}
 # A per-run /24 inside 198.18.0.0/15 so parallel runs never share addresses.

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -330,6 +331,27 @@ static int write_report(struct pipeline *pipe, FILE *f, const char *path, double
 	return report_html_finish(f, path, &v);
 }
 
+/* The ring's reader runs ahead of the traced workload: in a burst of
+ * closes on busy CPUs it would otherwise wait its fair turn among the
+ * closing processes while the ring fills (200,000 closes at once by 100
+ * processes on 2 CPUs: 4,500 to 45,000 events lost at nice 0, none at
+ * -10).  Its work is the same, done sooner.  Left alone when started with
+ * a nice value of its own, or without CAP_SYS_NICE.  Before any thread
+ * starts: threads inherit it. */
+#define READER_NICE (-10)
+
+static void raise_reader_priority(void)
+{
+	int cur;
+
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, 0);
+	if (errno || cur != 0)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, READER_NICE))
+		log_debug("runs at nice 0: cannot raise its priority (%s)", strerror(errno));
+}
+
 static int run_live(struct options *o, struct pipeline *pipe)
 {
 	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
@@ -374,6 +396,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	 * the end of a long run. */
 	if (o->report && !(report = report_html_open(o->report)))
 		return 1;
+	raise_reader_priority();
 	if (loader_start(&lv.loader, &lo))
 		goto out;
 	for (size_t i = 0; lo.filter_pid && i < o->npids; i++)

@@ -55,16 +55,9 @@ static __always_inline bool may_start_head(__u32 w, __u32 n)
 }
 
 /* The owner of a passive connection is the first process to use it. */
-static __always_inline void claim_owner(struct gs_conn_event *c)
+static __always_inline void claim_owner(struct gs_conn_live *c)
 {
-	__u64 id;
-
-	if (c->pid)
-		return;
-	id = bpf_get_current_pid_tgid();
-	c->pid = id >> 32;
-	c->tid = (__u32)id;
-	bpf_get_current_comm(c->comm, sizeof(c->comm));
+	conn_claim(c);
 }
 
 /* Did the captured bytes end a head ("\r\n\r\n" at their end)? */

@@ -2,12 +2,13 @@
 /* TCP connection tracer: lifecycle, handshake, resets, retransmits and
  * errors of every connection of the traced processes, on tp_btf
  * tracepoints only (no kprobes).  One gs_conn_event per connection: its
- * final counters are taken when it reaches TCP_CLOSE, and it is emitted when
- * the socket is destroyed, because a close() that aborts the connection
- * (SO_LINGER {1,0}, unread data) enters TCP_CLOSE first and sends its RST
- * just after.  Two kinds are emitted as soon as the kernel knows: a failed
- * connect (at TCP_CLOSE from SYN_SENT) and a connection abandoned with
- * unacknowledged data. */
+ * final counters are taken when it reaches TCP_CLOSE.  It is emitted then
+ * if its process had closed it already (the socket is freed in the same
+ * call), else when the socket is destroyed, because a close() that aborts
+ * the connection (SO_LINGER {1,0}, unread data) enters TCP_CLOSE first and
+ * sends its RST just after.  Two kinds are emitted as soon as the kernel
+ * knows: a failed connect (at TCP_CLOSE from SYN_SENT) and a connection
+ * abandoned with unacknowledged data. */
 #include "gs.bpf.h"
 #include "tls.bpf.h"
 
@@ -22,48 +23,14 @@ const volatile bool filter_pid = false;
 const volatile bool filter_listen = false;
 const volatile __u64 wakeup_bytes = 64 * 1024;
 
-/* Addresses are copied while the socket is still hashed: by the time it
- * reaches TCP_CLOSE the kernel has released the local port (inet_num = 0). */
-static __always_inline void copy_addrs(struct gs_conn_event *c, const struct sock *sk)
-{
-	const struct sock_common *skc = &sk->__sk_common;
-
-	if (c->sport || !skc->skc_num)
-		return;		/* already known, or not yet / no longer */
-	c->family = skc->skc_family;
-	c->sport = skc->skc_num;
-	c->dport = bpf_ntohs(skc->skc_dport);
-	if (c->family == AF_INET) {
-		__builtin_memcpy(c->saddr, &skc->skc_rcv_saddr, 4);
-		__builtin_memcpy(c->daddr, &skc->skc_daddr, 4);
-	} else {
-		BPF_CORE_READ_INTO(&c->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&c->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
-	}
-}
-
-static __always_inline void copy_addrs_peer(struct gs_conn_event *c, const struct sock *sk)
-{
-	const struct sock_common *skc = &sk->__sk_common;
-
-	c->family = skc->skc_family;
-	c->dport = bpf_ntohs(skc->skc_dport);
-	if (c->family == AF_INET)
-		__builtin_memcpy(c->daddr, &skc->skc_daddr, 4);
-	else
-		BPF_CORE_READ_INTO(&c->daddr, skc, skc_v6_daddr.in6_u.u6_addr8);
-}
-
 /* Enter a new connection into the table. */
 static __always_inline void conn_start(const struct sock *sk, __u8 direction, __u64 now)
 {
 	struct gs_conn_state st = {};
-	struct gs_conn_event *c = &st.ev;
+	struct gs_conn_live *c = &st.ev;
 	__u64 key = (__u64)sk;
 	__u64 id = bpf_get_current_pid_tgid();
 
-	c->type = GS_EV_CONN;
-	c->size = sizeof(*c);
 	c->sk = key;
 	c->direction = direction;
 	c->ts_start = now;
@@ -71,18 +38,23 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 		/* connect() runs in the caller's context: pid and comm are real. */
 		c->pid = id >> 32;
 		c->tid = (__u32)id;
-		bpf_get_current_comm(c->comm, sizeof(c->comm));
+		remember_comm(c->tid);
 	} else {
 		/* Passive opens complete in softirq: the owner is found later,
 		 * from the first process that reads or writes it. */
-		c->ts_established = now;
+		conn_since_set(&st, GS_SINCE_ESTABLISHED, now);
 		c->flags |= GS_CONN_F_ESTABLISHED;
-		copy_addrs(c, sk);
 		st.role = ROLE_PENDING;	/* decided at its first read or write */
 	}
-	if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
-		stat_inc(GS_STAT_CONN_INSERT_FAIL);
-		return;
+	/* An entry already there is a freed socket's whose end never
+	 * reached gatescope (a program run the kernel skipped, or a destroy
+	 * not traced): it goes now, counted apart from the LRU's evictions. */
+	if (bpf_map_update_elem(&conns, &key, &st, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
+			stat_inc(GS_STAT_CONN_INSERT_FAIL);
+			return;
+		}
+		stat_inc(GS_STAT_CONN_REPLACED);
 	}
 	stat_inc(GS_STAT_CONN_INSERTS);
 }
@@ -91,7 +63,7 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
  * the SYN of an active open and our FIN once acknowledged (sequence
  * numbers, not data); states that had sent our FIN: FIN_WAIT1, FIN_WAIT2,
  * CLOSING, LAST_ACK; write_seq includes the FIN. */
-static __always_inline __u64 data_acked(const struct tcp_sock *tp, const struct gs_conn_event *c,
+static __always_inline __u64 data_acked(const struct tcp_sock *tp, const struct gs_conn_live *c,
 					int oldstate)
 {
 	__u64 n = tp->bytes_acked;
@@ -107,7 +79,7 @@ static __always_inline __u64 data_acked(const struct tcp_sock *tp, const struct 
 
 /* Data bytes received: bytes_received also counts the peer's FIN. */
 static __always_inline __u64 data_received(const struct tcp_sock *tp,
-					   const struct gs_conn_event *c, int oldstate)
+					   const struct gs_conn_live *c, int oldstate)
 {
 	__u64 n = tp->bytes_received;
 	bool peer_fin = c->fin_by == GS_FIN_REMOTE || oldstate == TCP_CLOSE_WAIT ||
@@ -130,39 +102,148 @@ static __always_inline __u32 repairing_retrans(const struct tcp_sock *tp, __u32 
 	return retrans > dups ? retrans - dups : 0;
 }
 
-/* Final counters at TCP_CLOSE; the event waits for conn_emit().  The
- * helper gives a trusted tcp_sock: plain loads, not one probe read each. */
+/* Final counters and addresses at TCP_CLOSE (or when the socket is freed
+ * without it), while the socket still has them.  The helper gives a
+ * trusted tcp_sock: plain loads, not one probe read each. */
 static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_state *st,
-					int oldstate, __u64 now)
+					struct gs_conn_close *fin, int oldstate, __u64 now)
 {
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-	struct gs_conn_event *c = &st->ev;
+	struct gs_conn_live *c = &st->ev;
 
-	c->ts_close = now;
-	c->ts_rx_pending = st->ts_rx_ready;
-	c->close_state = oldstate;
-	c->sk_err = c->sk_err ? c->sk_err : sk->sk_err;
+	fin->ts_close = now;
+	fin->ts_rx_pending = st->ts_rx_ready;
+	fin->close_state = oldstate;
+	fin->retrans = c->retrans;
+	if (!st->sk_err)
+		st->sk_err = sk->sk_err;
 	if (tp) {
-		c->bytes_sent = data_acked(tp, c, oldstate);
-		c->bytes_received = data_received(tp, c, oldstate);
-		c->srtt_us = tp->srtt_us >> 3;
-		c->retrans = repairing_retrans(tp, c->retrans);
+		fin->bytes_sent = data_acked(tp, c, oldstate);
+		fin->bytes_received = data_received(tp, c, oldstate);
+		fin->srtt_us = tp->srtt_us >> 3;
+		fin->retrans = repairing_retrans(tp, c->retrans);
 	}
-	if (!c->family)		/* closed before the port was known: keep the peer */
-		copy_addrs_peer(c, sk);
+	read_addrs(sk, &fin->family, &fin->sport, &fin->dport, fin->saddr, fin->daddr);
 }
 
-/* Emit, forget.  A client connection only a serving process (or an
- * untraced one) ever used is not the gateway's: nothing to tell. */
-static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_state *st)
+/* The connection reached TCP_CLOSE: its event waits for the socket's
+ * destruction (an abort's RST comes after TCP_CLOSE), with what was read
+ * now in the closing table.  False: no room, emit it now. */
+static __always_inline bool conn_closing(const struct sock *sk, const struct gs_conn_close *fin)
 {
 	__u64 key = (__u64)sk;
 
+	return !bpf_map_update_elem(&closing, &key, fin, BPF_ANY);
+}
+
+/* What was read when the connection reached TCP_CLOSE, or NULL if it has
+ * not yet.  An entry older than the connection is a previous socket's at
+ * this address whose destruction was missed: not this one's. */
+static __always_inline struct gs_conn_close *conn_closed(const struct sock *sk,
+							 const struct gs_conn_state *st)
+{
+	__u64 key = (__u64)sk;
+	struct gs_conn_close *fin = bpf_map_lookup_elem(&closing, &key);
+
+	return fin && fin->ts_close >= st->ev.ts_start ? fin : NULL;
+}
+
+/* TLS plaintext counts of the event, and the session's tie forgotten. */
+static __always_inline void conn_tls_done(const struct sock *sk, struct gs_conn_state *st,
+					  struct gs_conn_event *e)
+{
+	__u64 key = (__u64)sk;
+	struct gs_conn_tls *t;
+
+	if (!st->tls)
+		return;
+	t = bpf_map_lookup_elem(&conn_tls, &key);
+	if (!t)
+		return;
+	e->tls_tx_bytes = t->tx_bytes;
+	e->tls_rx_bytes = t->rx_bytes;
+	tls_forget(t->ssl, t->tgid, key);
+	bpf_map_delete_elem(&conn_tls, &key);
+}
+
+/* The whole event, from the table's live part and what was read at close. */
+static __always_inline void conn_event(struct gs_conn_event *e, const struct gs_conn_state *st,
+				       const struct gs_conn_close *fin)
+{
+	const struct gs_conn_live *c = &st->ev;
+
+	e->type = GS_EV_CONN;
+	e->size = sizeof(*e);
+	e->sk = c->sk;
+	e->ts_start = c->ts_start;
+	e->ts_established = c->flags & GS_CONN_F_ESTABLISHED ?
+			    conn_since(st, GS_SINCE_ESTABLISHED) : 0;
+	e->ts_fin = conn_since(st, GS_SINCE_FIN);
+	e->ts_rst = conn_since(st, GS_SINCE_RST);
+	e->ts_close = fin->ts_close;
+	e->ts_last_tx = c->ts_last_tx;
+	e->ts_last_rx = c->ts_last_rx;
+	e->ts_rx_pending = fin->ts_rx_pending;
+	e->app_tx_bytes = c->app_tx_bytes;
+	e->app_rx_bytes = c->app_rx_bytes;
+	e->bytes_sent = fin->bytes_sent;
+	e->bytes_received = fin->bytes_received;
+	e->pid = c->pid;
+	e->tid = c->tid;
+	e->flags = c->flags;
+	e->syn_retrans = st->syn_retrans;
+	e->retrans = fin->retrans;
+	e->rst_received = st->rst_received;
+	e->rst_sent = st->rst_sent;
+	e->sk_err = st->sk_err;
+	e->srtt_us = fin->srtt_us;
+	e->family = fin->family;
+	e->sport = fin->sport;
+	e->dport = fin->dport;
+	e->direction = c->direction;
+	e->fin_by = c->fin_by;
+	e->rst_state = c->rst_state;
+	e->close_state = fin->close_state;
+	__builtin_memcpy(e->saddr, fin->saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, fin->daddr, sizeof(e->daddr));
+	conn_comm(c, e->comm);
+}
+
+/* Emit, forget (waited: fin is its closing entry).  A client connection only a serving process (or an
+ * untraced one) ever used is not the gateway's: nothing to tell. */
+static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_state *st,
+				      const struct gs_conn_close *fin, bool waited)
+{
+	struct gs_conn_event e = {};
+	__u64 key = (__u64)sk;
+
+	conn_event(&e, st, fin);
+	conn_tls_done(sk, st, &e);
 	if (st->role != ROLE_SKIP || st->followed)
-		emit(&st->ev, sizeof(st->ev));
-	tls_forget(st);
+		emit(&e, sizeof(e));
+	if (waited)
+		bpf_map_delete_elem(&closing, &key);
 	if (!bpf_map_delete_elem(&conns, &key))
 		stat_inc(GS_STAT_CONN_DELETES);
+}
+
+/* Read the final facts and emit now: a failed connect, an abandoned
+ * connection, a socket freed unseen at TCP_CLOSE, or no room to wait. */
+static __always_inline void conn_finish_emit(const struct sock *sk, struct gs_conn_state *st,
+					     int oldstate, __u64 now)
+{
+	struct gs_conn_close fin = {};
+
+	conn_finish(sk, st, &fin, oldstate, now);
+	conn_emit(sk, st, &fin, false);
+}
+
+/* Its process closed it already (an orphan): the socket is freed right
+ * after TCP_CLOSE, in the same call, and nothing else can happen to it.
+ * Most connections end so: their event leaves at once, without waiting. */
+static __always_inline bool sock_dead(const struct sock *sk)
+{
+	return sk->__sk_common.skc_flags & (1UL << SOCK_DEAD);
 }
 
 /* Entering FIN_WAIT1 from close() (both directions shut) with bytes the
@@ -182,8 +263,9 @@ static __always_inline bool abandoned_with_unacked(const struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	struct gs_conn_close *closed, fin = {};
 	struct gs_conn_state *st;
-	struct gs_conn_event *c;
+	struct gs_conn_live *c;
 	__u64 now;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -193,8 +275,9 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 			return 0;
 		/* connect() again on a closed socket: the old one is over. */
 		st = conn_lookup(sk);
-		if (st && st->ev.ts_close)
-			conn_emit(sk, st);
+		closed = st ? conn_closed(sk, st) : NULL;
+		if (st && closed)
+			conn_emit(sk, st, closed, true);
 		conn_start(sk, GS_DIR_UPSTREAM, bpf_ktime_get_ns());
 		return 0;
 	}
@@ -213,39 +296,36 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	c = &st->ev;
 	now = bpf_ktime_get_ns();
-	if (newstate != TCP_CLOSE)
-		copy_addrs(c, sk);
 	switch (newstate) {
 	case TCP_ESTABLISHED:
-		c->ts_established = now;
+		conn_since_set(st, GS_SINCE_ESTABLISHED, now);
 		c->flags |= GS_CONN_F_ESTABLISHED;
 		break;
 	case TCP_FIN_WAIT1:
 		if (!c->fin_by) {
 			c->fin_by = GS_FIN_LOCAL;
-			c->ts_fin = now;
+			conn_since_set(st, GS_SINCE_FIN, now);
 		}
 		if (abandoned_with_unacked(sk)) {
 			/* Report it now: its destroy comes minutes later. */
 			c->flags |= GS_CONN_F_ABANDONED;
-			conn_finish(sk, st, oldstate, now);
-			conn_emit(sk, st);
+			conn_finish_emit(sk, st, oldstate, now);
 		}
 		break;
 	case TCP_CLOSE_WAIT:
 		if (!c->fin_by) {
 			c->fin_by = GS_FIN_REMOTE;
-			c->ts_fin = now;
+			conn_since_set(st, GS_SINCE_FIN, now);
 		}
 		break;
 	case TCP_CLOSE:
-		conn_finish(sk, st, oldstate, now);
+		conn_finish(sk, st, &fin, oldstate, now);
 		/* A connect that failed (RST or ICMP answer, SYN timeout, or
 		 * the process gave up on it) is reported now: the gateway
 		 * answers its client at once, and the socket may live on
 		 * until it is closed.  No RST follows a close in SYN_SENT. */
-		if (oldstate == TCP_SYN_SENT)
-			conn_emit(sk, st);
+		if (oldstate == TCP_SYN_SENT || sock_dead(sk) || !conn_closing(sk, &fin))
+			conn_emit(sk, st, &fin, false);
 		break;
 	}
 	return 0;
@@ -255,45 +335,44 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
-	struct gs_conn_event *c;
 
 	if (!st)
 		return 0;
-	c = &st->ev;
-	copy_addrs(c, sk);
-	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
-		c->syn_retrans++;
-	else
-		c->retrans++;
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT) {
+		if (st->syn_retrans < 255)
+			st->syn_retrans++;
+	} else {
+		st->ev.retrans++;
+	}
 	return 0;
 }
 
-static __always_inline void note_rst(struct gs_conn_event *c, const struct sock *sk)
+static __always_inline void note_rst(struct gs_conn_state *st, const struct sock *sk)
 {
 	__u8 state = sk->__sk_common.skc_state;
+	struct gs_conn_close *closed;
 
-	copy_addrs(c, sk);
-	if (c->ts_rst)
+	if (conn_since(st, GS_SINCE_RST))
 		return;
-	c->ts_rst = bpf_ktime_get_ns();
+	conn_since_set(st, GS_SINCE_RST, bpf_ktime_get_ns());
 	/* An abort sends its RST just after entering TCP_CLOSE: the state it
 	 * aborted is the one it left. */
-	c->rst_state = state == TCP_CLOSE && c->ts_close ? c->close_state : state;
+	closed = state == TCP_CLOSE ? conn_closed(sk, st) : NULL;
+	st->ev.rst_state = closed ? closed->close_state : state;
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(gs_receive_reset, struct sock *sk)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
-	struct gs_conn_event *c;
 
 	if (!st)
 		return 0;
-	c = &st->ev;
-	note_rst(c, sk);
-	c->rst_received++;
+	note_rst(st, sk);
+	if (st->rst_received < 255)
+		st->rst_received++;
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
-		c->flags |= GS_CONN_F_RST_IN_SYN;
+		st->ev.flags |= GS_CONN_F_RST_IN_SYN;
 	return 0;
 }
 
@@ -307,8 +386,9 @@ int BPF_PROG(gs_send_reset, const struct sock *sk, const struct sk_buff *skb, in
 	st = conn_lookup(sk);
 	if (!st)
 		return 0;
-	note_rst(&st->ev, sk);
-	st->ev.rst_sent++;
+	note_rst(st, sk);
+	if (st->rst_sent < 255)
+		st->rst_sent++;
 	return 0;
 }
 
@@ -344,14 +424,13 @@ int BPF_PROG(gs_error_report, const struct sock *sk)
 
 	if (!st)
 		return 0;
-	copy_addrs(&st->ev, sk);
 	err = sk->sk_err;
 	if (!err)
 		err = sk->sk_err_soft;
 	if (!err)
 		err = queued_icmp_errno(sk);
 	if (err)
-		st->ev.sk_err = err;
+		st->sk_err = err;
 	return 0;
 }
 
@@ -360,14 +439,18 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(gs_destroy_sock, struct sock *sk)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
+	struct gs_conn_close *closed;
 
 	if (!st)
 		return 0;
-	if (!st->ev.ts_close) {	/* freed without a TCP_CLOSE transition seen */
-		st->ev.flags |= GS_CONN_F_DESTROYED;
-		conn_finish(sk, st, sk->__sk_common.skc_state, bpf_ktime_get_ns());
+	closed = conn_closed(sk, st);
+	if (closed) {
+		conn_emit(sk, st, closed, true);
+		return 0;
 	}
-	conn_emit(sk, st);
+	/* Freed without a TCP_CLOSE transition seen. */
+	st->ev.flags |= GS_CONN_F_DESTROYED;
+	conn_finish_emit(sk, st, sk->__sk_common.skc_state, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -23,24 +23,71 @@ extern const volatile bool filter_listen;	/* downstream only on listen_ports */
  * buffer); userspace also drains the ring on a short timer. */
 extern const volatile __u64 wakeup_bytes;
 
-/* Per-connection state: the event being built, plus what the HTTP capture
- * needs between calls (never emitted). */
+/* What accumulates in a connection's event while it lives (fields named as
+ * in struct gs_conn_event).  The rest of the event is not kept per
+ * connection: addresses, ports and the final TCP counters are read from
+ * the socket when it closes (struct gs_conn_close), the process name is
+ * kept once per thread (comms), TLS plaintext counts only for TLS
+ * connections (conn_tls).  The connection table holds a million of these:
+ * every byte here is a MiB of kernel memory at --max-conns 1048576. */
+struct gs_conn_live {
+	__u64 sk;
+	__u64 ts_start;
+	__u64 ts_last_tx;
+	__u64 ts_last_rx;
+	__u64 app_tx_bytes;
+	__u64 app_rx_bytes;
+	__u32 pid;		/* 0 until a process claims a passive connection */
+	__u32 tid;
+	__u32 retrans;
+	__u8 flags;		/* GS_CONN_F_* */
+	__u8 direction;
+	__u8 fin_by;
+	__u8 rst_state;
+};
+
+/* A time after ts_start, 48 bits of nanoseconds (78 hours) plus one:
+ * 0 = not yet (see conn_since_set). */
+struct gs_since {
+	__u32 lo;
+	__u16 hi;
+};
+
+/* Per-connection state: the live part of its event, plus what the HTTP
+ * capture needs between calls (never emitted).  104 bytes: keep it so. */
 struct gs_conn_state {
-	struct gs_conn_event ev;
+	struct gs_conn_live ev;
 	__u64 ts_rx_ready;	/* oldest unread data arrived (sk_data_ready), 0 if none */
-	__u8 tx_in_call;	/* inside one sendmsg: capture only its first segment */
-	__u8 tls;		/* a TLS session's socket: its plaintext comes from uprobes */
+	__u32 since_lo[3];	/* GS_SINCE_*: struct gs_since, split to pack */
+	__u16 since_hi[3];
 	__u16 tx_cont;		/* bytes of an unfinished head still to capture, send side */
 	__u16 rx_cont;		/* same, receive side */
-	__u8 tx_uncounted;	/* this sendmsg is a TLS record outside SSL_write */
+	__u16 role_epoch;	/* ROLE_SKIP: gateway_epoch (low bits) when it was decided */
+	__u8 syn_retrans;	/* saturating counters: a SYN is retried at most 127 times */
+	__u8 rst_received;
+	__u8 rst_sent;
+	__u8 sk_err;		/* positive errno (< 256) */
+	__u8 tls;		/* a TLS session's socket (conn_tls): its plaintext comes from uprobes */
 	__u8 h2;		/* an HTTP/2 connection: copied whole (h2.bpf.h) */
-	__u32 tls_tgid;		/* the TLS session on it (tls.bpf.h), forgotten at close */
-	__u64 tls_ssl;
-	__u32 role_epoch;	/* ROLE_SKIP: gateway_epoch when it was decided */
-	__u8 role;		/* enum conn_role: is its I/O followed */
-	__u8 followed;		/* some of its I/O was followed: its summary is emitted */
+	/* Written by the send path only (one sendmsg at a time per socket). */
+	__u8 tx_in_call : 1;	/* inside one sendmsg: capture only its first segment */
+	__u8 tx_uncounted : 1;	/* this sendmsg is a TLS record outside SSL_write */
+	/* Written by conn_followed only. */
+	__u8 role : 2;		/* enum conn_role: is its I/O followed */
+	__u8 followed : 1;	/* some of its I/O was followed: its summary is emitted */
+	/* Written by the capture path at either direction's first bytes. */
 	__u8 plain;		/* began with a plain HTTP head: never TLS (no TLS call lookups) */
-	__u8 pad[1];
+};
+
+/* 104 + 56 bytes of the kernel's per-entry overhead: 160 MiB per million
+ * connections, within the 200 MiB of all maps at --max-conns 1048576. */
+_Static_assert(sizeof(struct gs_conn_state) <= 104, "connection table entry grew");
+
+/* Indexes of gs_conn_state.since_*: the event's timestamps after ts_start. */
+enum gs_since_idx {
+	GS_SINCE_ESTABLISHED = 0,
+	GS_SINCE_FIN = 1,
+	GS_SINCE_RST = 2,
 };
 
 /* Whose I/O a connection's hooks follow.  Upstream connections are the
@@ -83,6 +130,7 @@ struct {
  * traced processes only; a failed insert is counted (GS_STAT_PID_INSERT_FAIL). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory for the traced processes only */
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -115,6 +163,69 @@ struct {
 	__type(key, __u64);
 	__type(value, struct gs_conn_state);
 } conns SEC(".maps") __weak;
+
+/* The process name of each thread that opened or claimed a connection,
+ * as it was then: one copy per thread rather than per connection.  LRU:
+ * threads come and go; a connection whose thread's entry was pushed out
+ * by 8,192 newer ones is reported without a name. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);		/* tid */
+	__type(value, char[GS_COMM_LEN]);
+} comms SEC(".maps") __weak;
+
+/* What a connection's event needs from its socket, read when it reaches
+ * TCP_CLOSE: a close() that aborts (SO_LINGER {1,0}) then clears the
+ * addresses and counters before the RST that the event still waits for. */
+struct gs_conn_close {
+	__u64 ts_close;
+	__u64 ts_rx_pending;
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u32 srtt_us;
+	__u32 retrans;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 close_state;
+	__u8 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* Connections between TCP_CLOSE and the socket's destruction whose
+ * process still holds them (the peer ended it, or the process's close()
+ * is aborting it), keyed like conns; an orphan's event leaves at
+ * TCP_CLOSE.  Allocated as used: no memory while they are open.  When it
+ * is full the event is emitted at TCP_CLOSE, without a RST sent after it
+ * (only an abort by the process's own close() sends one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct gs_conn_close);
+} closing SEC(".maps") __weak;
+
+/* The TLS session of a connection whose plaintext is read through the
+ * libssl uprobes (gs_conn_state.tls), and its plaintext byte counts.  As
+ * many as tls_sessions can tie; allocated as used. */
+struct gs_conn_tls {
+	__u64 ssl;
+	__u64 tx_bytes;		/* gs_conn_event.tls_tx_bytes */
+	__u64 rx_bytes;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct gs_conn_tls);
+} conn_tls SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -221,7 +332,7 @@ static __always_inline bool conn_followed(struct gs_conn_state *st, bool is_writ
 	if (st->role == ROLE_FOLLOW)
 		return true;
 	epoch = current_gateway_epoch();
-	if (st->role == ROLE_SKIP && st->role_epoch == epoch)
+	if (st->role == ROLE_SKIP && st->role_epoch == (__u16)epoch)
 		return false;
 	role = owner_role(is_write);
 	if (role == ROLE_SKIP && st->role != ROLE_SKIP)
@@ -245,6 +356,99 @@ static __always_inline struct gs_conn_state *conn_lookup(const void *sk)
 	__u64 key = (__u64)sk;
 
 	return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* The socket's addresses and ports (saddr/daddr: IPv4 in the first 4
+ * bytes, the rest left as it is: zeros).  The local port is released at
+ * TCP_CLOSE (inet_num = 0): then inet_sport, which stays.  A connect that
+ * never got a local port (or lost it) has only its peer: the local
+ * address, maybe already routed, is left out with it.  Probe reads: the
+ * socket may come from a map (HTTP capture) rather than the tracepoint. */
+static __always_inline void read_addrs(const struct sock *sk, __u16 *family, __u16 *sport,
+				       __u16 *dport, __u8 *saddr, __u8 *daddr)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 port = BPF_CORE_READ(skc, skc_num);
+
+	if (!port)
+		port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	*family = BPF_CORE_READ(skc, skc_family);
+	*sport = port;
+	*dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (*family == AF_INET) {
+		if (port)
+			BPF_CORE_READ_INTO((__u32 *)saddr, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)daddr, skc, skc_daddr);
+	} else {
+		if (port)
+			BPF_CORE_READ_INTO((struct in6_addr *)saddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)daddr, skc, skc_v6_daddr);
+	}
+}
+
+/* A connection's timestamp (GS_SINCE_*): absolute ns, 0 if not set. */
+static __always_inline __u64 conn_since(const struct gs_conn_state *st, int i)
+{
+	__u64 d;
+
+	if (i < 0 || i > GS_SINCE_RST)
+		return 0;
+	d = (__u64)st->since_hi[i] << 32 | st->since_lo[i];
+	return d ? st->ev.ts_start + d - 1 : 0;
+}
+
+/* Stored as ns after ts_start, plus one; past 78 hours it stays there
+ * (a connection that old is reported as closing at that age). */
+static __always_inline void conn_since_set(struct gs_conn_state *st, int i, __u64 ts)
+{
+	__u64 d = ts > st->ev.ts_start ? ts - st->ev.ts_start : 0;
+
+	if (i < 0 || i > GS_SINCE_RST)
+		return;
+	d = d < 0xfffffffffffeULL ? d + 1 : 0xffffffffffffULL;
+	st->since_lo[i] = (__u32)d;
+	st->since_hi[i] = d >> 32;
+}
+
+/* Keep the calling thread's name for its connections' events; written
+ * only when it changed (one lookup per new connection). */
+static __always_inline void remember_comm(__u32 tid)
+{
+	__u64 comm[GS_COMM_LEN / 8] = {};
+	__u64 *known;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	known = bpf_map_lookup_elem(&comms, &tid);
+	if (known && known[0] == comm[0] && known[1] == comm[1])
+		return;
+	bpf_map_update_elem(&comms, &tid, comm, BPF_ANY);
+}
+
+/* The owner of a passive connection is the first process to use it. */
+static __always_inline void conn_claim(struct gs_conn_live *c)
+{
+	__u64 id;
+
+	if (c->pid)
+		return;
+	id = bpf_get_current_pid_tgid();
+	c->pid = id >> 32;
+	c->tid = (__u32)id;
+	remember_comm(c->tid);
+}
+
+/* The connection's process name, into comm (zeros when unknown). */
+static __always_inline void conn_comm(const struct gs_conn_live *c, char *comm)
+{
+	__u32 tid = c->tid;
+	char *known;
+
+	__builtin_memset(comm, 0, GS_COMM_LEN);
+	if (!c->pid)
+		return;
+	known = bpf_map_lookup_elem(&comms, &tid);
+	if (known)
+		__builtin_memcpy(comm, known, GS_COMM_LEN);
 }
 
 /* Bytes this CPU queued since it last woke userspace. */

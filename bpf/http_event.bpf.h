@@ -12,7 +12,7 @@ static __always_inline void http_event_fill(struct gs_http_event *e,
 					    __u8 io_dir, __u64 off, __u64 other_off, __u64 ts_ready,
 					    __u64 now, __u8 flags)
 {
-	const struct gs_conn_event *c = &st->ev;
+	const struct gs_conn_live *c = &st->ev;
 
 	e->type = GS_EV_HTTP;
 	e->size = GS_HTTP_HDR_SIZE + n;
@@ -23,22 +23,22 @@ static __always_inline void http_event_fill(struct gs_http_event *e,
 	e->stream_off = off;
 	e->other_off = other_off;
 	e->ts_conn_start = c->ts_start;
-	e->ts_established = c->ts_established;
+	e->ts_established = conn_since(st, GS_SINCE_ESTABLISHED);
 	e->ts_first_byte = ts_ready;
 	e->ts_last_tx = c->ts_last_tx;
 	e->ts_last_rx = c->ts_last_rx;
 	e->pid = c->pid;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
-	e->family = c->family;
-	e->sport = c->sport;
-	e->dport = c->dport;
 	e->io_dir = io_dir;
 	e->conn_dir = c->direction;
 	e->flags = flags;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));	/* ring memory is not zeroed */
-	__builtin_memcpy(e->saddr, c->saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, c->daddr, sizeof(e->daddr));
-	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	/* Not kept per connection: read from the socket, which is in use. */
+	read_addrs((const struct sock *)c->sk, &e->family, &e->sport, &e->dport, e->saddr,
+		   e->daddr);
+	conn_comm(c, e->comm);
 }
 
 #endif

@@ -60,17 +60,32 @@ static __always_inline __u64 session_sk(const struct tls_call *call, __u32 tgid,
 }
 
 /* First plaintext on this socket: from now on its HTTP comes from here.
- * Head continuations left by the record bytes cannot apply. */
-static __always_inline void bind_conn(struct gs_conn_state *st, const struct tls_call *call,
-				      __u32 tgid)
+ * Head continuations left by the record bytes cannot apply.  The session
+ * and its plaintext counts: NULL when conn_tls is full (the plaintext is
+ * then dropped, counted). */
+static __always_inline struct gs_conn_tls *bind_conn(struct gs_conn_state *st,
+						     const struct tls_call *call, __u32 tgid)
 {
-	if (st->tls && st->tls_ssl == call->ssl)
-		return;
+	struct gs_conn_tls fresh = { .ssl = call->ssl, .tgid = tgid }, *t;
+	__u64 key = st->ev.sk;
+
+	t = st->tls ? bpf_map_lookup_elem(&conn_tls, &key) : NULL;
+	if (t && t->ssl == call->ssl)
+		return t;
+	if (t) {	/* another session on the socket: its counts go on */
+		t->ssl = call->ssl;
+		t->tgid = tgid;
+	} else {
+		if (bpf_map_update_elem(&conn_tls, &key, &fresh, BPF_ANY))
+			return NULL;
+		t = bpf_map_lookup_elem(&conn_tls, &key);
+		if (!t)
+			return NULL;
+	}
 	st->tls = 1;
-	st->tls_ssl = call->ssl;
-	st->tls_tgid = tgid;
 	st->tx_cont = st->rx_cont = 0;
 	st->ev.flags |= GS_CONN_F_TLS_READ;
+	return t;
 }
 
 /* n: plaintext bytes the call moved (0 on failure or would-block). */
@@ -79,6 +94,7 @@ static __always_inline int tls_exit(__u64 n)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *p = bpf_map_lookup_elem(&tls_calls, &id);
 	struct gs_conn_state *st;
+	struct gs_conn_tls *t;
 	struct tls_call call;
 	__u64 sk, now, *off, *other;
 
@@ -94,14 +110,16 @@ static __always_inline int tls_exit(__u64 n)
 		goto dropped;
 	if (st->role == ROLE_SKIP)
 		return 0;	/* a serving process's session: not the gateway's */
-	bind_conn(st, &call, id >> 32);
+	t = bind_conn(st, &call, id >> 32);
+	if (!t)
+		goto dropped;
 	if (!n)
 		return 0;
 	if (!call.sk)
 		stat_inc(GS_STAT_TLS_BUFFERED);	/* tied by an earlier call */
 	now = call.ts_io ? call.ts_io : bpf_ktime_get_ns();
-	off = call.io_dir == GS_IO_SEND ? &st->ev.tls_tx_bytes : &st->ev.tls_rx_bytes;
-	other = call.io_dir == GS_IO_SEND ? &st->ev.tls_rx_bytes : &st->ev.tls_tx_bytes;
+	off = call.io_dir == GS_IO_SEND ? &t->tx_bytes : &t->rx_bytes;
+	other = call.io_dir == GS_IO_SEND ? &t->rx_bytes : &t->tx_bytes;
 	claim_owner(&st->ev);
 	capture_stream(st, (const void *)call.buf, n, n, call.io_dir, *off, *other,
 		       call.io_dir == GS_IO_RECV ? call.ts_ready : 0, now, GS_HTTP_F_TLS);
@@ -190,6 +208,7 @@ int BPF_KPROBE(gs_ssl_shutdown, void *ssl)
 	struct tls_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
 	struct gs_conn_state *st;
 	struct tls_session *s;
+	struct gs_conn_tls *t;
 
 	if (!pid_traced(id >> 32))
 		return 0;
@@ -197,10 +216,13 @@ int BPF_KPROBE(gs_ssl_shutdown, void *ssl)
 	if (!s || !s->sk)
 		return 0;
 	st = conn_lookup((void *)s->sk);
-	if (!st || !st->tls || st->tls_ssl != key.ssl || st->ev.fin_by)
+	if (!st || !st->tls || st->ev.fin_by)
+		return 0;
+	t = bpf_map_lookup_elem(&conn_tls, &s->sk);
+	if (!t || t->ssl != key.ssl)
 		return 0;
 	st->ev.fin_by = GS_FIN_LOCAL;
-	st->ev.ts_fin = bpf_ktime_get_ns();
+	conn_since_set(st, GS_SINCE_FIN, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -96,17 +96,18 @@ static __always_inline enum tls_io tls_note_io(struct gs_conn_state *st, const v
 	return TLS_IO_CALL;
 }
 
-/* The connection is over: its session's tie goes with it (unless the SSL
- * pointer was freed and reused for another socket meanwhile). */
-static __always_inline void tls_forget(const struct gs_conn_state *st)
+/* The connection on socket sk is over: its session's tie goes with it
+ * (unless the SSL pointer was freed and reused for another socket
+ * meanwhile). */
+static __always_inline void tls_forget(__u64 ssl, __u32 tgid, __u64 sk)
 {
-	struct tls_key key = { .ssl = st->tls_ssl, .tgid = st->tls_tgid };
+	struct tls_key key = { .ssl = ssl, .tgid = tgid };
 	struct tls_session *s;
 
-	if (!tls_enabled || !st->tls_ssl)
+	if (!tls_enabled || !ssl)
 		return;
 	s = bpf_map_lookup_elem(&tls_sessions, &key);
-	if (s && s->sk == st->ev.sk)
+	if (s && s->sk == sk)
 		bpf_map_delete_elem(&tls_sessions, &key);
 }
 

@@ -112,6 +112,8 @@ enum gs_stat {
 	GS_STAT_PID_EXITS,		/* traced processes removed at exit */
 	GS_STAT_SERVE_ONLY_CONNS,	/* client connections skipped: their process only
 					 * serves (never connected out) or is not traced */
+	GS_STAT_CONN_REPLACED,		/* a new connection took the entry of one on the same
+					 * socket address whose close was never seen */
 	GS_STAT__MAX,
 };
 

@@ -301,6 +301,7 @@ static void json_summary(struct output *o, const struct report *r)
 	json_arr_close(j);
 	json_ku64(j, "lost_events", st->lost_events);
 	json_ku64(j, "evicted_conns", st->evicted_conns);
+	json_ku64(j, "closes_unseen", st->closes_unseen);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
 	json_ku64(j, "pid_table_failures", st->pid_failures);
 	json_ku64(j, "missed_program_runs", st->missed_runs);

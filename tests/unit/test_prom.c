@@ -100,6 +100,7 @@ static void fill(struct pipeline *p)
 
 	st->lost_events = 12;
 	st->evicted_conns = 13;
+	st->closes_unseen = 11;
 	st->insert_failures = 14;
 	st->malformed_events = 15;
 	st->backend_overflow = a->overflowed;
@@ -367,6 +368,7 @@ static void test_counters(void)
 	ASSERT_LINE(text, "gatescope_conn_table_failures_total 14");
 	ASSERT_LINE(text, "gatescope_malformed_events_total 15");
 	ASSERT_LINE(text, "gatescope_pid_table_failures_total 17");
+	ASSERT_LINE(text, "gatescope_closes_unseen_total 11");
 	ASSERT_LINE(text, "gatescope_forks_followed_total 18");
 	ASSERT_LINE(text, "gatescope_exits_followed_total 19");
 	ASSERT_LINE(text, "gatescope_http_captures_cut_total 20");

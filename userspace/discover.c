@@ -217,7 +217,8 @@ static void proc_tcp_file(pid_t pid, const char *file, uint32_t mask, sd_sock_fn
 }
 
 /* The TCP sockets of pid's network namespace in the states of mask: from
- * sock_diag, or from /proc when netlink is refused (said once). */
+ * sock_diag, or from /proc when netlink is refused or has no TCP handler
+ * (said once). */
 static void tcp_sockets(pid_t pid, uint32_t mask, sd_sock_fn fn, void *ctx)
 {
 	static bool warned;
@@ -226,7 +227,7 @@ static void tcp_sockets(pid_t pid, uint32_t mask, sd_sock_fn fn, void *ctx)
 	if (!rc || rc == -ENOENT || rc == -ESRCH)
 		return;	/* done, or the process is gone */
 	if (!warned)
-		log_warn("sock_diag netlink refused (%s): reading /proc/PID/net/tcp instead",
+		log_warn("sock_diag netlink unavailable (%s): reading /proc/PID/net/tcp instead",
 			 strerror(-rc));
 	warned = true;
 	proc_tcp_file(pid, "tcp", mask, fn, ctx);

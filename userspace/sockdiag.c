@@ -156,9 +156,12 @@ int sockdiag_tcp(pid_t pid, uint32_t mask, sd_sock_fn fn, void *ctx)
 		rc = send_dump_request(fd, families[i], mask);
 		if (!rc)
 			rc = read_dump(fd, fn, ctx);
-		/* A kernel without IPv6 has no AF_INET6 handler: no sockets. */
-		if (rc == -ENOENT && families[i] == AF_INET6)
-			rc = 0;
+		/* No handler for the family: a kernel without IPv6 (no sockets
+		 * there), or for AF_INET without inet_diag/tcp_diag (modules
+		 * not loaded, as in a minimal VM): then sock_diag cannot say,
+		 * and ENOENT must not read as "the process is gone". */
+		if (rc == -ENOENT)
+			rc = families[i] == AF_INET6 ? 0 : -EPROTONOSUPPORT;
 	}
 	close(fd);
 	return rc;

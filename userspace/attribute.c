@@ -60,11 +60,19 @@ static bool close_notify_tail(const struct gs_conn_event *e)
 	       end >= e->ts_last_tx && end - e->ts_last_tx < TLS_CLOSE_NS;
 }
 
-/* Were the request bytes acknowledged by the backend's TCP stack? */
+/* Were the request bytes acknowledged by the backend's TCP stack?  For an
+ * HTTP/2 stream, the bytes up to its own request's end: what the gateway
+ * wrote after it on the shared connection (other streams, its RST_STREAM or
+ * GOAWAY as it gave up) may be unacknowledged when it aborts the
+ * connection, and says nothing about this request.  (Its offset counts
+ * plaintext on a TLS connection: there, all that was written.) */
 static bool request_acked(const struct attempt *a)
 {
+	bool by_stream = a->h2_stream && a->h2_req_tx_end && !(a->conn.flags & GS_CONN_F_TLS_READ);
+	uint64_t need = by_stream ? a->h2_req_tx_end : a->conn.app_tx_bytes;
+
 	return a->have_conn && a->conn.app_tx_bytes &&
-	       (a->conn.bytes_sent >= a->conn.app_tx_bytes || close_notify_tail(&a->conn));
+	       (a->conn.bytes_sent >= need || close_notify_tail(&a->conn));
 }
 
 static void connect_facts(struct verdict *v, const struct attempt *a)

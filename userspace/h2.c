@@ -381,6 +381,7 @@ static void upstream_request_block(struct h2_conn *h, const struct h2_frame_ev *
 	a.req_id = h->blk.h.req_id;
 	a.fp = h->blk.h.fp;
 	a.h2_stream = ev->stream;
+	a.h2_req_tx_end = h->cur->stream_off + h->cur->cap_len;
 	a.resp_body_end = HTTP_UNKNOWN;
 	memcpy(a.method, h->blk.h.method, sizeof(a.method));
 	memcpy(a.path, h->blk.h.path, sizeof(a.path));
@@ -513,6 +514,8 @@ static void upstream_frame(struct h2_conn *h, const struct h2_frame_ev *ev, bool
 		s = stream_find(h, ev->stream);
 		if (!from_gateway && s)
 			upstream_stream_end(h, s);
+		else if (s && stream_attempt(h, s))	/* the request's body */
+			stream_attempt(h, s)->h2_req_tx_end = h->cur->stream_off + h->cur->cap_len;
 		break;
 	case H2_RST_STREAM:
 		upstream_reset(h, ev, from_gateway);

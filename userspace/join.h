@@ -133,6 +133,8 @@ struct attempt {
 	bool connect_timeout_sample;	/* the gateway gave up on its SYN: its connect timeout */
 	/* An HTTP/2 stream on an upstream connection (h2.c): */
 	uint32_t h2_stream;		/* stream id, 0: not HTTP/2 */
+	uint64_t h2_req_tx_end;		/* tx offset by which its request frames were written
+					 * (end of the capture holding the last one seen) */
 	bool h2_rst, h2_rst_by_backend;	/* the stream was reset (RST_STREAM), by whom */
 	uint32_t h2_rst_code;		/* ... with this error code */
 	bool h2_refused;		/* above the last stream a backend's GOAWAY accepted */

@@ -145,6 +145,29 @@ static void test_no_response(void)
 	expect(&r, CAUSE_UNKNOWN, "no_tcp_facts", "-H");
 }
 
+/* An HTTP/2 stream through HAProxy: HAProxy gave up on it and aborted the
+ * shared connection right after its GOAWAY (17 bytes), which the backend
+ * never acknowledged; the stream's own request (its frames end at 764)
+ * was.  No retransmit: not packet loss (as recorded in test_h2_haproxy,
+ * "764 of 781 bytes acked"). */
+static void test_h2_unacked_tail(void)
+{
+	struct request r = req(504);
+	struct attempt *a = attempt(&r, ATTEMPT_ABANDONED);
+
+	a->h2_stream = 5;
+	a->h2_req_tx_end = 764;
+	a->conn.app_tx_bytes = 781;
+	a->conn.bytes_sent = 764;
+	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
+	a->conn.bytes_sent = 700;	/* the stream's request itself not acked */
+	expect(&r, CAUSE_NETWORK, "packet_loss", "sH");
+	/* Plaintext offsets (TLS read by uprobes) are no TCP offsets. */
+	a->conn.bytes_sent = 764;
+	a->conn.flags |= GS_CONN_F_TLS_READ;
+	expect(&r, CAUSE_NETWORK, "packet_loss", "sH");
+}
+
 static void test_answers(void)
 {
 	struct request r = req(502);
@@ -476,6 +499,7 @@ int main(void)
 	RUN_TEST(test_connect_failures);
 	RUN_TEST(test_backend_closes);
 	RUN_TEST(test_no_response);
+	RUN_TEST(test_h2_unacked_tail);
 	RUN_TEST(test_answers);
 	RUN_TEST(test_client_abort);
 	RUN_TEST(test_h2_grpc);

@@ -88,14 +88,21 @@ gs_bg() {
 gs_start() {
 	local out=$1; shift
 	gs_bg "$GS_BIN" --json "$@" >"$out" 2>"$out.err"
+	gs_wait_tracing "$out"
+}
+
+# gs_wait_tracing OUT: the gatescope just started by gs_bg (stderr to
+# OUT.err) becomes GS_GATESCOPE_PID; returns once it says it is tracing
+# (or fails after 30 s, or when it exits).
+gs_wait_tracing() {
 	GS_GATESCOPE_PID=$GS_LAST_PID
 	for _ in $(seq 300); do
-		grep -q "tracing" "$out.err" 2>/dev/null && return 0
+		grep -q "tracing" "$1.err" 2>/dev/null && return 0
 		kill -0 "$GS_GATESCOPE_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "gatescope did not start:" >&2
-	cat "$out.err" >&2
+	cat "$1.err" >&2
 	return 1
 }
 
@@ -130,13 +137,22 @@ gs_tool_as() {
 # gs_serve NS ADDR PORT MODE: gs-tcp server in namespace NS (killed at
 # exit); returns once it listens (or fails after 5 s).
 gs_serve() {
-	local ns=$1 out="$GS_TMP/serve-$3.out"
-	gs_bg ip netns exec "$ns" "$GS_TOOLS/gs-tcp" serve "$2" "$3" "$4" --max-seconds 60 >"$out"
+	gs_serve_bin "$GS_TOOLS/gs-tcp" "$@"
+}
+
+# gs_serve_bin BIN NS ADDR PORT MODE: the same with BIN (a copy of gs-tcp,
+# e.g. under another process name); NS "-": gatescope's own namespace.
+gs_serve_bin() {
+	local bin=$1 ns=$2 addr=$3 port=$4 mode=$5 out="$GS_TMP/serve-$4.out"
+	local run=(ip netns exec "$ns")
+
+	[ "$ns" = - ] && run=()
+	gs_bg "${run[@]}" "$bin" serve "$addr" "$port" "$mode" --max-seconds 60 >"$out"
 	for _ in $(seq 50); do
 		grep -q '^ready' "$out" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "gs-tcp server on $2 port $3 did not start" >&2
+	echo "gs-tcp server on $addr port $port did not start" >&2
 	return 1
 }
 

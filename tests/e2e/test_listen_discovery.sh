@@ -26,18 +26,7 @@ OUT=$GS_TMP/gs.json
 # listen NS BIN ADDR PORT: BIN serves on ADDR:PORT in NS ("-": gatescope's
 # own namespace); returns once it listens.
 listen() {
-	local ns=$1 bin=$2 out="$GS_TMP/serve-$4.out"
-	if [ "$ns" = - ]; then
-		gs_bg "$bin" serve "$3" "$4" ok --max-seconds 60 >"$out"
-	else
-		gs_bg ip netns exec "$ns" "$bin" serve "$3" "$4" ok --max-seconds 60 >"$out"
-	fi
-	for _ in $(seq 50); do
-		grep -q '^ready' "$out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "no listener on $3 port $4" >&2
-	return 1
+	gs_serve_bin "$2" "$1" "$3" "$4" ok
 }
 
 listen - "$BIN" 127.0.0.1 "$P_ROOT" &&

@@ -17,14 +17,7 @@ self=$(awk '{ print $19 }' /proc/$$/stat)
 # sets GS_GATESCOPE_PID once it says it is tracing.
 start_at() {
 	gs_bg nice -n $(($1 - self)) "$GS_BIN" --json -p "$TARGET" >"$2" 2>"$2.err"
-	GS_GATESCOPE_PID=$GS_LAST_PID
-	for _ in $(seq 300); do
-		grep -q "tracing" "$2.err" 2>/dev/null && return 0
-		kill -0 "$GS_GATESCOPE_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$2.err" >&2
-	return 1
+	gs_wait_tracing "$2"
 }
 
 # The nice values of every thread of gatescope, sorted, unique.

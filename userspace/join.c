@@ -539,14 +539,16 @@ static void oldest_sibling(const struct joiner *j, const struct request *r, enum
 {
 	struct cand sib[JOIN_SIBLINGS], c;
 	unsigned n = 0;
+	bool own_thread;
 
 	if (best->a->status)
 		return;
+	own_thread = best->same_tid && keeps_threads(j, r->pid);
 	for (uint32_t i = 0; i < j->ncand && n < JOIN_SIBLINGS; i++) {
 		struct attempt *a = j->cand[i];
 
 		if (j->cand_lvl[i] == lvl && sibling(j, r, lvl, best, a, &c) &&
-		    (c.same_tid || !best->same_tid || !keeps_threads(j, r->pid)))
+		    (c.same_tid || !own_thread))
 			sib[n++] = c;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -611,13 +613,14 @@ static bool retry_of_another(const struct joiner *j, const struct request *r,
 			     const struct attempt *head)
 {
 	uint64_t began = attempt_began(head);
+	bool by_thread = keeps_threads(j, r->pid);
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		const struct attempt *x = &j->atts[j->apool.active[i]];
 		uint64_t end = attempt_end(x);
 
 		if (x == head || x->pid != r->pid || x->status || attempt_began(x) >= r->ts_start ||
-		    (keeps_threads(j, r->pid) && x->tid != head->tid))
+		    (by_thread && x->tid != head->tid))
 			continue;
 		if (end > r->ts_start && end <= began && began - end <= JOIN_TIE_NS)
 			return true;

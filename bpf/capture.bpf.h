@@ -88,6 +88,50 @@ static __always_inline void note_tls_start(struct gs_conn_state *st, __u32 first
 		st->plain = 1;
 }
 
+/* In tx_cont / rx_cont, beside the bytes of an unfinished head still to
+ * capture: this direction's last buffer was captured (began or continued
+ * a head).  Its next one most likely is too (keep-alive requests and
+ * answers whose head and body come in one buffer): its bytes are read
+ * straight into a record, one user-memory read instead of a 4-byte peek
+ * first.  A buffer read so that begins no head is discarded and clears
+ * the bit; later ones are peeked at until a head comes again: bodies of
+ * many buffers cost one reserved record each, not one per buffer. */
+#define CONT_HEAD_NEXT	0x8000
+#define CONT_LEFT	0x7fff	/* capture_bytes <= GS_CAPTURE_MAX fits */
+
+/* The first four bytes of a buffer: false when unreadable (then nothing is
+ * captured).  Fewer than four readable bytes are read with what follows
+ * them in memory, which may_start_head() masks. */
+static __always_inline bool peek_first(const void *buf, __u32 avail, __u32 *first)
+{
+	return !bpf_probe_read_user(first, sizeof(*first), buf) || avail < 4;
+}
+
+/* A full ring: counted as a lost event if the buffer was a head's. */
+static __always_inline void count_lost(__u16 cont, const void *buf, __u32 shown, bool peeked)
+{
+	__u32 first = 0;
+
+	if (!peeked && !(cont & CONT_LEFT) &&
+	    !(peek_first(buf, shown, &first) && may_start_head(first, shown)))
+		return;
+	stat_inc(GS_STAT_LOST_EVENTS);
+}
+
+/* How much of a head is left to capture after n bytes of a buffer of len:
+ * a whole buffer that does not end a head is followed by the rest of the
+ * head in later writes (or reads), however many, until the head ends or
+ * capture_bytes of it were captured. */
+static __always_inline __u16 cont_after(const struct gs_http_event *e, __u16 left, __u64 n,
+					__u32 len, __u8 flags)
+{
+	if (!(flags & GS_HTTP_F_CONT))
+		return (n == len && !ends_head(e, n)) ? capture_bytes - n : 0;
+	if (ends_head(e, n) || n < len)
+		return 0;
+	return left - n;
+}
+
 /* Capture up to capture_bytes of a user buffer if it may start a head or
  * continue an unfinished one.  avail: bytes readable at buf (first iovec).
  * off / other_off: the stream offsets of this direction and of the other
@@ -95,71 +139,80 @@ static __always_inline void note_tls_start(struct gs_conn_state *st, __u32 first
  * The bytes go straight from user memory into a ring buffer record of
  * fixed size (capture_bytes is a load-time constant); the event's size
  * field says how much of it is used.  now: the caller's clock reading, or
- * 0 to read it here, only when something is captured. */
-static __always_inline void capture_stream(struct gs_conn_state *st, const void *buf, __u32 len,
-					   __u32 avail, __u8 io_dir, __u64 off, __u64 other_off,
-					   __u64 ts_ready, __u64 now, __u8 flags)
+ * 0 to read it here, only when something is captured.  sk: the socket as
+ * a typed pointer where the hook has one, else NULL.  Returns the time
+ * written into the record, 0 if none was. */
+static __always_inline __u64 capture_stream(struct gs_conn_state *st, const struct sock *sk,
+					    const void *buf, __u32 len, __u32 avail, __u8 io_dir,
+					    __u64 off, __u64 other_off, __u64 ts_ready, __u64 now,
+					    __u8 flags)
 {
 	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
+	__u32 shown = len < avail ? len : avail, first = 0;
+	__u16 left = *cont & CONT_LEFT;
 	struct gs_http_event *e;
-	__u32 first = 0;
-	__u64 n;
+	bool peeked = false;
+	__u64 n = shown;
 
 	if (!buf || !len)
-		return;
-	if (bpf_probe_read_user(&first, sizeof(first), buf) && avail >= 4)
-		return;		/* unreadable user memory: nothing to capture */
-	if (!(flags & GS_HTTP_F_TLS))
-		note_tls_start(st, first, len < avail ? len : avail, off);
-	if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags, first))
-		return;
-	if (!may_start_head(first, len < avail ? len : avail)) {
-		if (!*cont)
-			return;
-		flags |= GS_HTTP_F_CONT;
+		return 0;
+	/* A stream's first bytes decide what the connection is (TLS, plain
+	 * HTTP, HTTP/2), and HTTP/2 copies every buffer: peek at those, and
+	 * at buffers not expected to begin or continue a head. */
+	if (!off || st->h2 || !(*cont & CONT_HEAD_NEXT)) {
+		if (!peek_first(buf, avail, &first))
+			return 0;	/* unreadable user memory: nothing to capture */
+		if (!(flags & GS_HTTP_F_TLS))
+			note_tls_start(st, first, shown, off);
+		if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags,
+			       first))
+			return 0;
+		if (!may_start_head(first, shown) && !left)
+			return 0;
+		peeked = true;
 	}
-	n = len < avail ? len : avail;
-	if ((flags & GS_HTTP_F_CONT) && n > *cont)
-		n = *cont;	/* a head is captured up to capture_bytes in all */
 	barrier_var(n);		/* keep the clamp below where the verifier sees it */
 	if (n > capture_bytes)
 		n = capture_bytes;
 	if (n == 0)
-		return;
+		return 0;
 	e = bpf_ringbuf_reserve(&events, GS_HTTP_HDR_SIZE + capture_bytes, 0);
 	if (!e) {
-		stat_inc(GS_STAT_LOST_EVENTS);
-		return;
+		count_lost(*cont, buf, shown, peeked);
+		return 0;
 	}
-	if (bpf_probe_read_user(e->data, n, buf)) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return;
+	if (bpf_probe_read_user(e->data, n, buf))
+		goto discard;
+	if (!peeked)
+		__builtin_memcpy(&first, e->data, sizeof(first));	/* capture_bytes >= 16 */
+	if (!may_start_head(first, shown)) {
+		if (!left)
+			goto discard;
+		flags |= GS_HTTP_F_CONT;
+		if (n > left)
+			n = left;	/* a head is captured up to capture_bytes in all */
 	}
 	if (n < len)
 		stat_inc(GS_STAT_HTTP_TRUNCATED);
-	/* A whole buffer that does not end a head: the rest of the head
-	 * follows in later writes (or reads), however many, until the head
-	 * ends or capture_bytes of it were captured. */
-	if (!(flags & GS_HTTP_F_CONT))
-		*cont = (n == len && !ends_head(e, n)) ? capture_bytes - n : 0;
-	else if (ends_head(e, n) || n < len)
-		*cont = 0;
-	else
-		*cont -= n;
-
-	http_event_fill(e, st, n, len, io_dir, off, other_off, ts_ready,
-			now ? now : bpf_ktime_get_ns(), flags);
+	*cont = cont_after(e, left, n, len, flags) | CONT_HEAD_NEXT;
+	now = now ? now : bpf_ktime_get_ns();
+	http_event_fill(e, st, sk, n, len, io_dir, off, other_off, ts_ready, now, flags);
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
+	return now;
+discard:
+	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+	*cont = left;
+	return 0;
 }
 
 /* The plain path: offsets are the TCP payload bytes of the connection. */
-static __always_inline void capture(struct gs_conn_state *st, const void *buf, __u32 len,
-				    __u32 avail, __u8 io_dir, __u64 off, __u64 ts_ready,
-				    __u64 now)
+static __always_inline __u64 capture(struct gs_conn_state *st, const struct sock *sk,
+				     const void *buf, __u32 len, __u32 avail, __u8 io_dir, __u64 off,
+				     __u64 ts_ready, __u64 now)
 {
 	__u64 other = io_dir == GS_IO_SEND ? st->ev.app_rx_bytes : st->ev.app_tx_bytes;
 
-	capture_stream(st, buf, len, avail, io_dir, off, other, ts_ready, now, 0);
+	return capture_stream(st, sk, buf, len, avail, io_dir, off, other, ts_ready, now, 0);
 }
 
 #endif /* GATESCOPE_CAPTURE_BPF_H */

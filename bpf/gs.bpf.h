@@ -72,6 +72,7 @@ struct gs_conn_state {
 	/* Written by the send path only (one sendmsg at a time per socket). */
 	__u8 tx_in_call : 1;	/* inside one sendmsg: capture only its first segment */
 	__u8 tx_uncounted : 1;	/* this sendmsg is a TLS record outside SSL_write */
+	__u8 tx_timed : 1;	/* this sendmsg's head capture set ts_last_tx */
 	/* Written by conn_followed only. */
 	__u8 role : 2;		/* enum conn_role: is its I/O followed */
 	__u8 followed : 1;	/* some of its I/O was followed: its summary is emitted */
@@ -383,6 +384,34 @@ static __always_inline void read_addrs(const struct sock *sk, __u16 *family, __u
 		if (port)
 			BPF_CORE_READ_INTO((struct in6_addr *)saddr, skc, skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO((struct in6_addr *)daddr, skc, skc_v6_daddr);
+	}
+}
+
+/* The same from a socket the verifier knows the type of (a tp_btf
+ * argument): plain loads instead of a probe-read helper call per field,
+ * the larger part of an HTTP record's cost.  The socket is in use (a send
+ * or a receive returns), so its local port is still bound; one without it
+ * is left to read_addrs. */
+static __always_inline void read_addrs_trusted(const struct sock *sk, __u16 *family,
+					       __u16 *sport, __u16 *dport, __u8 *saddr,
+					       __u8 *daddr)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 port = skc->skc_num;
+
+	if (!port) {
+		read_addrs(sk, family, sport, dport, saddr, daddr);
+		return;
+	}
+	*family = skc->skc_family;
+	*sport = port;
+	*dport = bpf_ntohs(skc->skc_dport);
+	if (*family == AF_INET) {
+		*(__u32 *)saddr = skc->skc_rcv_saddr;
+		*(__u32 *)daddr = skc->skc_daddr;
+	} else {
+		__builtin_memcpy(saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &skc->skc_v6_daddr, 16);
 	}
 }
 

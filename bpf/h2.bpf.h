@@ -75,7 +75,7 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return false;
 	}
-	http_event_fill(e, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
+	http_event_fill(e, st, NULL, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
 			w->flags | GS_HTTP_F_H2);
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
 	return true;

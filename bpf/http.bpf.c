@@ -33,7 +33,7 @@ int BPF_PROG(gs_send_length, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(gs_recv_length, struct sock *sk, int ret, int flags)
 {
-	sock_recv_end(sk, ret, flags);
+	sock_recv_end(sk, ret, flags, true);
 	return 0;
 }
 

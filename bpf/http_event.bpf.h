@@ -7,8 +7,11 @@
 #include "gs.bpf.h"
 #include "http.h"
 
+/* sk: the connection's socket as a typed pointer (tp_btf), or NULL where
+ * only its address is known (kprobes, syscalls, uprobes, HTTP/2 walks). */
 static __always_inline void http_event_fill(struct gs_http_event *e,
-					    const struct gs_conn_state *st, __u32 n, __u32 len,
+					    const struct gs_conn_state *st, const struct sock *sk,
+					    __u32 n, __u32 len,
 					    __u8 io_dir, __u64 off, __u64 other_off, __u64 ts_ready,
 					    __u64 now, __u8 flags)
 {
@@ -36,8 +39,11 @@ static __always_inline void http_event_fill(struct gs_http_event *e,
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 	/* Not kept per connection: read from the socket, which is in use. */
-	read_addrs((const struct sock *)c->sk, &e->family, &e->sport, &e->dport, e->saddr,
-		   e->daddr);
+	if (sk)
+		read_addrs_trusted(sk, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
+	else
+		read_addrs((const struct sock *)c->sk, &e->family, &e->sport, &e->dport,
+			   e->saddr, e->daddr);
 	conn_comm(c, e->comm);
 }
 

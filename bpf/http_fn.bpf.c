@@ -55,7 +55,7 @@ int gs_fn_recvmsg_ret(__u64 *ctx)
 
 	if (bpf_get_func_ret(ctx, &ret) || bpf_get_func_arg(ctx, recvmsg_flags_arg, &flags))
 		return 0;
-	sock_recv_end((const struct sock *)ctx[0], (int)ret, (int)flags);
+	sock_recv_end((const struct sock *)ctx[0], (int)ret, (int)flags, false);
 	return 0;
 }
 
@@ -146,7 +146,7 @@ int BPF_KRETPROBE(gs_kp_recvmsg_ret, int ret)
 	const struct sock *sk = kp_exit(GS_IO_RECV, &flags);
 
 	if (sk)
-		sock_recv_end(sk, ret, flags);
+		sock_recv_end(sk, ret, flags, false);
 	return 0;
 }
 

@@ -107,7 +107,7 @@ static __always_inline void io_exit(long ret)
 	now = bpf_ktime_get_ns();
 	tls = http_enabled ? tls_note_io(st, (void *)io->sk, ts_ready, now) : TLS_IO_PLAIN;
 	if (http_enabled && tls == TLS_IO_PLAIN)
-		capture(st, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
+		capture(st, NULL, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
 			ts_ready, now);
 	/* A close_notify after the request is not request bytes. */
 	if (tls != TLS_IO_OUTSIDE || io->io_dir == GS_IO_RECV)

@@ -87,12 +87,13 @@ static __always_inline void sock_send_begin(const struct sock *sk, const struct 
 	struct gs_conn_state *st = conn_lookup(sk);
 	const void *buf;
 	__u32 avail = 0;
-	__u64 len = 0;
+	__u64 len = 0, ts;
 	enum tls_io tls;
 
 	if (!st || st->tx_in_call || !conn_followed(st, true))
 		return;
 	st->tx_in_call = 1;
+	st->tx_timed = 0;
 	claim_owner(&st->ev);
 	if (!http_enabled)
 		return;
@@ -110,7 +111,13 @@ static __always_inline void sock_send_begin(const struct sock *sk, const struct 
 		if (avail < len && h2_send_iovs(st, msg))
 			return;	/* HTTP/2 over several iovecs: every one of them */
 	}
-	capture(st, buf, len, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
+	/* A head's capture time stands for the call's: one clock read less
+	 * (sock_send_end), as on TLS connections. */
+	ts = capture(st, probed ? NULL : sk, buf, len, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
+	if (ts) {
+		st->ev.ts_last_tx = ts;
+		st->tx_timed = 1;
+	}
 }
 
 /* The sendmsg returned ret (bytes sent, or an error). */
@@ -130,7 +137,7 @@ static __always_inline void sock_send_end(const struct sock *sk, int ret)
 		st->ev.app_tx_bytes += ret;
 		/* A TLS socket progresses with its plaintext (tls.bpf.c):
 		 * a close_notify or a ticket is no progress. */
-		if (!st->tls)
+		if (!st->tls && !st->tx_timed)
 			st->ev.ts_last_tx = bpf_ktime_get_ns();
 	}
 }
@@ -172,8 +179,10 @@ static __always_inline const void *recv_user_buf(__u32 ret, __u32 *avail)
 
 /* A receive on a socket returned ret bytes to the process (after the copy
  * to user memory); flags: the call's flags (MSG_PEEK leaves the bytes
- * queued: they are read again later). */
-static __always_inline void sock_recv_end(const struct sock *sk, int ret, int flags)
+ * queued: they are read again later); trusted: sk is a typed pointer
+ * (tp_btf), not a value a kprobe or fexit read. */
+static __always_inline void sock_recv_end(const struct sock *sk, int ret, int flags,
+					  bool trusted)
 {
 	struct gs_conn_state *st;
 	__u64 off, ts_ready, now;
@@ -198,7 +207,7 @@ static __always_inline void sock_recv_end(const struct sock *sk, int ret, int fl
 		buf = recv_user_buf(ret, &avail);
 		if (avail > (__u32)ret)
 			avail = ret;
-		capture(st, buf, ret, avail, GS_IO_RECV, off, ts_ready, now);
+		capture(st, trusted ? sk : NULL, buf, ret, avail, GS_IO_RECV, off, ts_ready, now);
 	}
 	st->ev.app_rx_bytes += ret;
 	if (!st->tls)
@@ -218,7 +227,7 @@ static __always_inline bool has_unread_bytes(const struct sock *sk)
 	if (!tp)
 		return true;
 	unread = tp->rcv_nxt - tp->copied_seq;
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN)
+	if (BPF_CORE_READ_BITFIELD(sk, sk_shutdown) & RCV_SHUTDOWN)	/* a plain load */
 		unread--;	/* the FIN's sequence number */
 	return (__s32)unread > 0;
 }

@@ -121,7 +121,7 @@ static __always_inline int tls_exit(__u64 n)
 	off = call.io_dir == GS_IO_SEND ? &t->tx_bytes : &t->rx_bytes;
 	other = call.io_dir == GS_IO_SEND ? &t->rx_bytes : &t->tx_bytes;
 	claim_owner(&st->ev);
-	capture_stream(st, (const void *)call.buf, n, n, call.io_dir, *off, *other,
+	capture_stream(st, NULL, (const void *)call.buf, n, n, call.io_dir, *off, *other,
 		       call.io_dir == GS_IO_RECV ? call.ts_ready : 0, now, GS_HTTP_F_TLS);
 	*off += n;
 	if (call.io_dir == GS_IO_SEND)

@@ -65,7 +65,10 @@ static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
 {
 	__u64 i = n - 4;
 
-	if (n < 4 || i > capture_bytes - 4)
+	if (n < 4)
+		return false;
+	barrier_var(i);	/* the bytes below are read at i, the register checked here */
+	if (i > capture_bytes - 4)
 		return false;
 	return e->data[i] == '\r' && e->data[i + 1] == '\n' &&
 	       e->data[i + 2] == '\r' && e->data[i + 3] == '\n';

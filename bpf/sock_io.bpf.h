@@ -227,7 +227,7 @@ static __always_inline bool has_unread_bytes(const struct sock *sk)
 	if (!tp)
 		return true;
 	unread = tp->rcv_nxt - tp->copied_seq;
-	if (BPF_CORE_READ_BITFIELD(sk, sk_shutdown) & RCV_SHUTDOWN)	/* a plain load */
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN)
 		unread--;	/* the FIN's sequence number */
 	return (__s32)unread > 0;
 }

@@ -149,7 +149,8 @@ int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
 	j->cand = calloc(JOIN_ATTEMPTS, sizeof(*j->cand));
 	j->cand_lvl = calloc(JOIN_ATTEMPTS, sizeof(*j->cand_lvl));
 	j->window = calloc(JOIN_ATTEMPTS, sizeof(*j->window));
-	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window ||
+	j->pos_bits = calloc(JOIN_ATTEMPTS / 64, sizeof(*j->pos_bits));
+	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window || !j->pos_bits ||
 	    pool_init(&j->rpool, JOIN_REQUESTS) || pool_init(&j->apool, JOIN_ATTEMPTS) ||
 	    began_index_init(&j->by_began, JOIN_ATTEMPTS))
 		return -1;
@@ -164,6 +165,7 @@ void join_free(struct joiner *j)
 	free(j->cand);
 	free(j->cand_lvl);
 	free(j->window);
+	free(j->pos_bits);
 	began_index_free(&j->by_began);
 	pool_free(&j->rpool);
 	pool_free(&j->apool);
@@ -834,12 +836,29 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
 
-static int by_table_pos(const void *x, const void *y, void *pos)
+/* The n slots of w in table order (the order of their pos), by a bitmap
+ * of positions read back in one pass over the words between the least
+ * and the greatest: no sort.  Leaves the bitmap all 0. */
+static void in_table_order(struct joiner *j, uint32_t *w, uint32_t n)
 {
-	uint32_t a = ((const uint32_t *)pos)[*(const uint32_t *)x];
-	uint32_t b = ((const uint32_t *)pos)[*(const uint32_t *)y];
+	const uint32_t *pos = j->apool.pos;
+	uint64_t *bits = j->pos_bits;
+	uint32_t lo = UINT32_MAX, hi = 0, k = 0;
 
-	return (a > b) - (a < b);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t p = pos[w[i]];
+
+		bits[p / 64] |= 1ull << (p % 64);
+		lo = p < lo ? p : lo;
+		hi = p > hi ? p : hi;
+	}
+	for (uint32_t word = lo / 64; n && word <= hi / 64; word++) {
+		uint64_t b = bits[word];
+
+		bits[word] = 0;
+		for (; b; b &= b - 1)
+			w[k++] = j->apool.active[word * 64 + (uint32_t)__builtin_ctzll(b)];
+	}
 }
 
 /* The same by a scan of the whole table. */
@@ -874,7 +893,7 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = SLOT(w[i]);
 	if (n > 16) {
-		qsort_r(w, n, sizeof(*w), by_table_pos, (void *)pos);
+		in_table_order(j, w, n);
 		return n;
 	}
 	for (uint32_t i = 1; i < n; i++) {

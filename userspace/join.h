@@ -282,6 +282,7 @@ struct joiner {
 	struct join_due *due;		/* min-heap of (next_look, request): who to look at */
 	struct began_index by_began;	/* the attempts by when they began */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
+	uint64_t *pos_bits;		/* JOIN_ATTEMPTS bits, all 0 between uses: table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */
 	uint8_t *cand_lvl;		/* ... and their levels */
 	uint32_t ncand;

@@ -264,6 +264,27 @@ static bool tail_may_match(const struct path_sig *down, const struct path_sig *u
 	return !down->tail_segs || down->tail[down->tail_segs - 1] == up->tail[down->tail_segs - 1];
 }
 
+/* The method's bytes as one word when it is shorter than 8 (every method
+ * in use): compared as an integer, exactly; 0 for a longer one. */
+static uint64_t method_word(const char *method)
+{
+	size_t n = strnlen(method, 8);
+	uint64_t w = 0;
+
+	if (n == 8)
+		return 0;
+	memcpy(&w, method, n);
+	return w;
+}
+
+static bool same_method(const struct path_sig *x, const char *xm, const struct path_sig *y,
+			const char *ym)
+{
+	if (x->method && y->method)
+		return x->method == y->method;
+	return !strcmp(xm, ym);
+}
+
 static bool same_path(const struct path_sig *x, const char *xp, const struct path_sig *y,
 		      const char *yp)
 {
@@ -317,7 +338,8 @@ static enum level content_level(const struct joiner *j, const struct request *r,
 		return a->req_id == r->req_id ? LVL_ID : LVL_NONE;
 	if (a->opaque || !a->method[0])
 		return LVL_TIME;
-	if ((r->method[0] && strcmp(a->method, r->method)) || !fp_compatible(&r->fp, &a->fp))
+	if ((r->method[0] && !same_method(&r->sig, r->method, &a->sig, a->method)) ||
+	    !fp_compatible(&r->fp, &a->fp))
 		return LVL_NONE;
 	if (same_path(&r->sig, r->path, &a->sig, a->path))
 		return LVL_PATH;
@@ -1448,6 +1470,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
 	r->evicted = false;
 	path_sig_set(&r->sig, r->path);
+	r->sig.method = method_word(r->method);
 	r->next_look = UINT64_MAX;
 	return id;
 }
@@ -1508,6 +1531,7 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	a->id = id;
 	a->owner = 0;
 	path_sig_set(&a->sig, a->path);
+	a->sig.method = method_word(a->method);
 	began_index_add(&j->by_began, attempt_began(a), id);
 	if (a->have_conn)
 		join_attempt_closed(j);

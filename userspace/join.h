@@ -92,6 +92,7 @@ struct path_sig {
 	uint32_t whole;
 	uint32_t tail[2];	/* from the last, the second-to-last '/' (whole path if none) */
 	uint8_t tail_segs;	/* same_tail()'s segments as the downstream path; 0: no '/' */
+	uint64_t method;	/* the method's bytes when shorter than 8 (exact), else 0 */
 };
 
 struct attempt {

@@ -91,17 +91,22 @@ static size_t token_len(const char *p, size_t n)
 	return i;
 }
 
-static bool ci_equal(const char *a, size_t n, const char *lit)
+/* a[0..n) equals the lowercase literal lit of length len, ignoring case.
+ * Most names differ in length: one integer compare then. */
+static bool ci_equal_n(const char *a, size_t n, const char *lit, size_t len)
 {
 	size_t i;
 
-	if (strlen(lit) != n)
+	if (len != n)
 		return false;
 	for (i = 0; i < n; i++)
 		if (lower(a[i]) != (uint8_t)lit[i])
 			return false;
 	return true;
 }
+
+/* lit must be a string literal ("" lit "" does not compile otherwise). */
+#define ci_equal(a, n, lit) ci_equal_n(a, n, "" lit "", sizeof(lit) - 1)
 
 /* Case-insensitive search of a lowercase needle. */
 static bool ci_contains(const uint8_t *p, size_t n, const char *needle)
@@ -449,14 +454,18 @@ static uint64_t fnv1a(const char *p, size_t n)
 	return h ? h : 1;	/* 0 means "none" */
 }
 
+#define FP_HEADER(lit, id) { lit, sizeof(lit) - 1, id }
+
 static const struct {
 	const char *name;
+	size_t len;
 	enum http_fp_header id;
 } fp_headers[] = {
-	{ "user-agent", HTTP_FP_USER_AGENT }, { "accept", HTTP_FP_ACCEPT },
-	{ "accept-language", HTTP_FP_ACCEPT_LANGUAGE }, { "content-type", HTTP_FP_CONTENT_TYPE },
-	{ "content-length", HTTP_FP_CONTENT_LENGTH }, { "cookie", HTTP_FP_COOKIE },
-	{ "authorization", HTTP_FP_AUTHORIZATION }, { "referer", HTTP_FP_REFERER },
+	FP_HEADER("user-agent", HTTP_FP_USER_AGENT), FP_HEADER("accept", HTTP_FP_ACCEPT),
+	FP_HEADER("accept-language", HTTP_FP_ACCEPT_LANGUAGE),
+	FP_HEADER("content-type", HTTP_FP_CONTENT_TYPE),
+	FP_HEADER("content-length", HTTP_FP_CONTENT_LENGTH), FP_HEADER("cookie", HTTP_FP_COOKIE),
+	FP_HEADER("authorization", HTTP_FP_AUTHORIZATION), FP_HEADER("referer", HTTP_FP_REFERER),
 };
 
 /* A copied header's value goes into the fingerprint, hashed. */
@@ -464,7 +473,7 @@ static void fingerprint_header(struct http_head *h, const char *name, size_t k,
 			       const char *v, size_t vlen)
 {
 	for (size_t i = 0; i < sizeof(fp_headers) / sizeof(fp_headers[0]); i++) {
-		if (!ci_equal(name, k, fp_headers[i].name))
+		if (!ci_equal_n(name, k, fp_headers[i].name, fp_headers[i].len))
 			continue;
 		if (h->fp.n < HTTP_FP_MAX) {
 			h->fp.name[h->fp.n] = fp_headers[i].id;

@@ -513,12 +513,11 @@ static enum join_kind kind_of(const struct request *r, enum level lvl, unsigned 
 
 /* Is a a fit for r's last attempt at this level: ended, causally
  * possible, within JOIN_FIT_NS of the answer?  Fills c. */
-static bool fit_of(const struct joiner *j, const struct request *r, enum level lvl,
-		   struct attempt *a, struct cand *c)
+static bool fit_measure(const struct request *r, struct attempt *a, struct cand *c)
 {
 	uint64_t end = attempt_end(a), ref = answer_time(r);
 
-	if (!end || candidate_level(j, r, a) != lvl)
+	if (!end)
 		return false;
 	/* The gateway reads an answer before it passes it on: an answer
 	 * read after the client's answer was written is another request's.
@@ -537,6 +536,21 @@ static bool fit_of(const struct joiner *j, const struct request *r, enum level l
 	c->after = end > ref;
 	c->same_tid = a->tid == r->tid;
 	return c->d <= JOIN_FIT_NS;
+}
+
+/* The same for any attempt: of r's candidates at level lvl only. */
+static bool fit_of(const struct joiner *j, const struct request *r, enum level lvl,
+		   struct attempt *a, struct cand *c)
+{
+	return attempt_end(a) && candidate_level(j, r, a) == lvl && fit_measure(r, a, c);
+}
+
+/* The same for r's gathered candidate i, whose level is known: it does
+ * not change while r's choice is made (gather_candidates). */
+static bool cand_fit(const struct joiner *j, const struct request *r, enum level lvl,
+		     uint32_t i, struct cand *c)
+{
+	return j->cand_lvl[i] == lvl && fit_measure(r, j->cand[i], c);
 }
 
 /* A sibling of best: a fit ended by a close as best was, with best's
@@ -784,7 +798,7 @@ static void keep_to_own(struct joiner *j, const struct request *r, enum level lv
 	for (uint32_t i = 0; i < j->ncand; i++) {
 		struct attempt *a = j->cand[i];
 
-		if (j->cand_lvl[i] != lvl || a->status || !fit_of(j, r, lvl, a, &c) || !c.agrees)
+		if (a->status || !cand_fit(j, r, lvl, i, &c) || !c.agrees)
 			continue;
 		if (wanted_by_another(j, r, a, lvl))
 			shared++;
@@ -806,8 +820,7 @@ static bool own_thread_only(const struct joiner *j, const struct request *r, enu
 	if (!keeps_threads(j, r->pid))
 		return false;
 	for (uint32_t i = 0; i < j->ncand; i++)
-		if (j->cand_lvl[i] == lvl && j->cand[i]->tid == r->tid &&
-		    fit_of(j, r, lvl, j->cand[i], &c))
+		if (j->cand[i]->tid == r->tid && cand_fit(j, r, lvl, i, &c))
 			return true;
 	return false;
 }
@@ -832,7 +845,7 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 				open = a;
 			continue;
 		}
-		if (!fit_of(j, r, lvl, a, &c) || (own_only && !c.same_tid))
+		if (!cand_fit(j, r, lvl, i, &c) || (own_only && !c.same_tid))
 			continue;
 		fits++;
 		if (!best.a || better(&c, &best, side)) {

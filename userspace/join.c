@@ -825,6 +825,17 @@ static bool own_thread_only(const struct joiner *j, const struct request *r, enu
 	return false;
 }
 
+/* An attempt still open, with no answer read, can explain a failure (the
+ * gateway gave up on it first; its close comes later), never an answer
+ * the gateway passed on: that came from an attempt it had read one from.
+ * Unless that attempt's answer could not be read (opaque).  Under load a
+ * request whose own attempt ended beyond the fit window was otherwise
+ * given another request's hanging attempt: a 200 named the slow server. */
+static bool open_may_explain(const struct request *r, const struct attempt *a)
+{
+	return request_failed(r) || request_unfinished(r) || a->opaque;
+}
+
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
@@ -841,7 +852,8 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 			continue;
 		seen++;
 		if (!attempt_end(a)) {
-			if (!open || attempt_began(a) > attempt_began(open))
+			if (open_may_explain(r, a) &&
+			    (!open || attempt_began(a) > attempt_began(open)))
 				open = a;
 			continue;
 		}

@@ -610,6 +610,39 @@ static void test_late_answers_same_outcome(void)
 	join_free(&j);
 }
 
+/* A loaded Go proxy: r1's own attempt answered 200 before r1 was read
+ * (another request's, really: the answers came 300 ms late), and the only
+ * attempt begun while r1 was in flight hangs on the slow server.  An
+ * attempt with no answer cannot have given r1 its 200: r1 stays unjoined,
+ * and the hanging attempt is left to the 504 it explains. */
+static void test_open_attempt_not_for_an_answer(void)
+{
+	struct joiner j;
+	uint32_t r1, r2, u0, u1;
+
+	setup(&j);
+	r2 = request(&j, "/m", 1, T0 - 100 * MS);
+	u0 = attempt(&j, "/m", 2, "198.18.0.2:80", T0 - 90 * MS);
+	responded(&j, u0, 200, T0 - 50 * MS);
+	r1 = request(&j, "/m", 3, T0);
+	u1 = attempt(&j, "/m", 2, "198.18.0.3:80", T0 + 10 * MS);
+	answer(&j, r1, 200, T0 + 400 * MS);
+	join_poll(&j, T0 + 900 * MS);	/* r1 is decided while u1 still hangs */
+	if (ASSERT_TRUE(join_attempt(&j, u1) != NULL))	/* not handed over with r1 */
+		abandoned(&j, u1, T0 + 1010 * MS);
+	answer(&j, r2, 504, T0 + 1020 * MS);
+	join_poll(&j, T0 + 5000 * MS);
+	ASSERT_EQ(ndecided, 2);
+	for (unsigned i = 0; i < ndecided; i++) {
+		if (decided[i].status == 200) {
+			ASSERT_EQ(decided[i].nattempts, 0);
+		} else if (ASSERT_EQ(decided[i].nattempts, 1)) {
+			ASSERT_STREQ(decided[i].attempts[0].backend, "198.18.0.3:80");
+		}
+	}
+	join_free(&j);
+}
+
 /* HAProxy gives up on a connect, begins the retry, and aborts the old
  * socket 7 ms later, in a later turn of its loop: still one chain. */
 static void test_retry_before_close(void)
@@ -736,6 +769,7 @@ int main(void)
 	RUN_TEST(test_retries_beside_refusal);
 	RUN_TEST(test_retries_in_step);
 	RUN_TEST(test_late_answers_same_outcome);
+	RUN_TEST(test_open_attempt_not_for_an_answer);
 	RUN_TEST(test_retry_before_close);
 	RUN_TEST(test_ambiguous);
 	RUN_TEST(test_waits_for_facts);

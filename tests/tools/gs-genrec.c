@@ -16,6 +16,11 @@
  *                            (the steady state of a loaded gateway: four
  *                            heads per request, routes of 3 methods, 4
  *                            hosts and 64 paths), then every connection closed
+ *   gs-genrec burst N FILE   N exchanges in waves of 32 in flight at once,
+ *                            all for one path, over 32 client and 32
+ *                            upstream keep-alive connections (wrk -c32
+ *                            through a gateway: each request's candidates
+ *                            are the whole wave, told apart by time only)
  *
  * Timestamps advance 1 us per event from 1,000 s.  Exit 0, or 1 with a
  * message when the file cannot be written, 2 on bad usage. */
@@ -130,6 +135,43 @@ static void keepalive(FILE *f, unsigned n)
 		conn_close(f, (uint64_t)(c + 1) << 6, GS_DIR_DOWNSTREAM, down_tx[c], down_rx[c]);
 }
 
+#define BURST_WAVE	32
+
+/* burst mode: sk 1..32 are client connections, 33..64 upstream ones; a
+ * wave's requests are read, sent upstream, answered upstream and answered
+ * to their clients, each step for the whole wave before the next. */
+static void burst(FILE *f, unsigned n)
+{
+	const char *req = "GET /v1/items HTTP/1.1\r\nHost: api\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	uint64_t rq = strlen(req), rs = strlen(resp);
+
+	for (unsigned w = 0; w * BURST_WAVE < n; w++) {
+		unsigned k = n - w * BURST_WAVE < BURST_WAVE ? n - w * BURST_WAVE : BURST_WAVE;
+
+		for (unsigned c = 0; c < k; c++)
+			http(f, (uint64_t)(c + 1) << 6, GS_DIR_DOWNSTREAM, GS_IO_RECV, w * rq, req,
+			     40000 + c);
+		now += 100 * US;	/* upstream connections (events say: 100 us old) after */
+		for (unsigned c = 0; c < k; c++)
+			http(f, (uint64_t)(BURST_WAVE + c + 1) << 6, GS_DIR_UPSTREAM, GS_IO_SEND,
+			     w * rq, req, 9000);
+		for (unsigned c = 0; c < k; c++)
+			http(f, (uint64_t)(BURST_WAVE + c + 1) << 6, GS_DIR_UPSTREAM, GS_IO_RECV,
+			     w * rs, resp, 9000);
+		for (unsigned c = 0; c < k; c++)
+			http(f, (uint64_t)(c + 1) << 6, GS_DIR_DOWNSTREAM, GS_IO_SEND, w * rs, resp,
+			     40000 + c);
+	}
+	for (unsigned c = 0; c < BURST_WAVE && c < n; c++) {
+		uint64_t waves = (n - c + BURST_WAVE - 1) / BURST_WAVE;
+
+		conn_close(f, (uint64_t)(BURST_WAVE + c + 1) << 6, GS_DIR_UPSTREAM, waves * rq,
+			   waves * rs);
+		conn_close(f, (uint64_t)(c + 1) << 6, GS_DIR_DOWNSTREAM, waves * rs, waves * rq);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct rec_header h = { .version = REC_VERSION, .header_size = sizeof(h),
@@ -140,8 +182,9 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc != 4 || (strcmp(argv[1], "open") && strcmp(argv[1], "pairs") &&
-			  strcmp(argv[1], "closes") && strcmp(argv[1], "keepalive"))) {
-		fprintf(stderr, "usage: gs-genrec open|pairs|closes|keepalive N FILE\n");
+			  strcmp(argv[1], "closes") && strcmp(argv[1], "keepalive") &&
+			  strcmp(argv[1], "burst"))) {
+		fprintf(stderr, "usage: gs-genrec open|pairs|closes|keepalive|burst N FILE\n");
 		return 2;
 	}
 	n = tool_uint(argv[2], 10000000);
@@ -153,6 +196,8 @@ int main(int argc, char **argv)
 	put(f, &h, sizeof(h));
 	if (!strcmp(argv[1], "keepalive"))
 		keepalive(f, n);
+	if (!strcmp(argv[1], "burst"))
+		burst(f, n);
 	/* Client connections are 1..n, upstream ones n+1..2n (x64: sk-like). */
 	for (uint64_t i = 1; i <= n && !strcmp(argv[1], "closes"); i++)
 		conn_close(f, (n + i) << 6, GS_DIR_UPSTREAM, 0, 0);

@@ -152,10 +152,23 @@ def ng_key(line):
 ng = collections.Counter(ng_key(l) for l in open(nlog) if "/Drain|" not in l)
 # The client's own record: what its calls ended with.
 cl = collections.Counter((l.split()[1], l.split()[2]) for l in open(cfile))
+# The drain needs nginx's old worker to keep the connection until its
+# shutdown timeout; one that left at once (seen on a loaded machine: "exiting"
+# in the same second as the HUP) let the calls finish with the backend's OK.
+# Then the scenario did not happen: said loudly, and gatescope must still
+# agree with the client (answered, unblamed).
+drain_ran = cl[("Drain", "OK")] == 0
+if not drain_ran:
+    print(f"SKIP {test}: Drain: nginx did not cut the streams (its old worker exited at once; "
+          f"the client got {dict((k, n) for k, n in cl.items() if k[0] == 'Drain')}): "
+          "the drain checks are replaced by agreement with the client")
 want_cl = {("Ok", "OK"): 10, ("Unavailable", "UNAVAILABLE"): 4, ("Exhausted", "RESOURCE_EXHAUSTED"): 4,
            ("Deadline", "DEADLINE_EXCEEDED"): 4, ("Hang", "UNAVAILABLE"): 3,
            ("Slow", "DEADLINE_EXCEEDED"): 3, ("Drain", "UNAVAILABLE"): 4,
            ("Enforce", "DEADLINE_EXCEEDED"): 3}
+if not drain_ran:
+    del want_cl[("Drain", "UNAVAILABLE")]
+    want_cl[("Drain", "OK")] = 4
 res(cl == want_cl, "the client got what each method does", f"{dict(cl)}")
 res(gs == ng, "every call's status and grpc-status as nginx logged it",
     f"gatescope {sorted(gs.items(), key=str)}; nginx {sorted(ng.items(), key=str)}")
@@ -169,7 +182,7 @@ for (m, code), n in cl.items():
     elif m == "Slow":	# the client's cancel, or the backend's DEADLINE_EXCEEDED first
         want = sorted([(m, 504, 4) if k[1] == 504 else (m, "abort", None)
                        for k in got], key=str)
-    elif m == "Drain":
+    elif m == "Drain" and drain_ran:
         want = [(m, None, None)] * n
     else:
         g = CODES[code]
@@ -188,7 +201,7 @@ want_v = {"Ok": {(None, None): 10}, "Exhausted": {(None, None): 4},
           "Hang": {("backend", "backend_slow"): 3},
           "Slow": {("client", "client_abort"): gs[("Slow", "abort", None)],
                    ("backend", "backend_error"): gs[("Slow", 504, 4)]},
-          "Drain": {("gateway", "gateway_goaway"): 4}}
+          "Drain": {("gateway", "gateway_goaway") if drain_ran else (None, None): 4}}
 for m, w in want_v.items():
     w = {k: n for k, n in w.items() if n}
     res(verdicts(m) == w, f"{m}: verdict {w}", f"{dict(verdicts(m))}")
@@ -212,13 +225,14 @@ rt = {r["route"].split("/")[-1]: r for r in total["routes"]}
 # calls ended long before their 15 s deadline, before the backend's 9 s);
 # gatescope saw the gateway's GOAWAY and its close.
 drain_cl = [float(l.split()[3]) for l in open(cfile) if l.split()[1] == "Drain"]
-res("gracefully shutting down" in open(elog).read() and drain_cl and max(drain_cl) < 8.5,
-    "Drain: nginx shut down, the client's calls ended by it, not by their deadline", f"{drain_cl}")
 drain = [o for o in reqs if method(o["route"]) == "Drain"]
-res(all(o["goaway"] and o["goaway"]["by"] == "gateway" and not o["goaway"]["refused"]
-        and not o["client_closed"] and o["attempts"] and o["attempts"][0]["status"] is None
-        for o in drain), "Drain: the gateway's GOAWAY, then its close, the backend not answered",
-    f"{[(o['goaway'], o['client_closed'], o['attempts']) for o in drain]}")
+if drain_ran:
+    res("gracefully shutting down" in open(elog).read() and drain_cl and max(drain_cl) < 8.5,
+        "Drain: nginx shut down, the client's calls ended by it, not by their deadline", f"{drain_cl}")
+    res(all(o["goaway"] and o["goaway"]["by"] == "gateway" and not o["goaway"]["refused"]
+            and not o["client_closed"] and o["attempts"] and o["attempts"][0]["status"] is None
+            for o in drain), "Drain: the gateway's GOAWAY, then its close, the backend not answered",
+        f"{[(o['goaway'], o['client_closed'], o['attempts']) for o in drain]}")
 res(rt["Exhausted"]["throttled"] == 4 and rt["Exhausted"]["retries"]["throttled"]["backend"] == 4,
     "RESOURCE_EXHAUSTED is throttling by the backend", f"{rt['Exhausted']}")
 res(rt["Deadline"]["cause_504"]["backend"] == 4 and rt["Hang"]["cause_504"]["backend"] == 3,

@@ -475,9 +475,12 @@ gw_request_pids() {
 gw_gatescope() {
 	local out=$1
 	shift
-	local rec=()
-	# With GW_KEEP, a recording to replay the run's joins offline.
-	[ -n "${GW_KEEP:-}" ] && [[ " $* " != *" --record "* ]] && rec=(--record "$out.gsr")
+	local rec=() n=1 path="$out.gsr"
+	# With GW_KEEP, a recording to replay the run's joins offline; a second
+	# run into the same output (tls_backends' "off" run) records beside the
+	# first one (--record never overwrites).
+	while [ -e "$path" ]; do n=$((n + 1)); path="$out.$n.gsr"; done
+	[ -n "${GW_KEEP:-}" ] && [[ " $* " != *" --record "* ]] && rec=(--record "$path")
 	gs_start "$out" -p "${GW_PID:-$GW_NGINX_PID}" -e all "${rec[@]}" "$@"
 }
 

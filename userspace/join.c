@@ -133,25 +133,37 @@ static bool pool_live(const struct join_pool *p, uint32_t id)
 	       p->gen[slot] == GEN(id);
 }
 
-int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
-	      attempt_sink on_orphan, void *ctx)
+static uint32_t request_slots(uint32_t max_requests)
 {
+	if (!max_requests)
+		return JOIN_REQUESTS;
+	if (max_requests < JOIN_REQUESTS_MIN)
+		return JOIN_REQUESTS_MIN;
+	return max_requests > JOIN_REQUESTS_MAX ? JOIN_REQUESTS_MAX : max_requests;
+}
+
+int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
+	      request_sink on_request, attempt_sink on_orphan, void *ctx)
+{
+	uint32_t nreqs = request_slots(max_requests);
+	uint32_t natts = JOIN_ATTEMPTS_PER_REQUEST * nreqs;
+
 	memset(j, 0, sizeof(*j));
 	j->wait_ns = wait_ns ? wait_ns : JOIN_WAIT_DEFAULT_NS;
 	j->on_request = on_request;
 	j->on_orphan = on_orphan;
 	j->ctx = ctx;
 	j->next_decision = UINT64_MAX;
-	j->reqs = calloc(JOIN_REQUESTS, sizeof(*j->reqs));
-	j->atts = calloc(JOIN_ATTEMPTS, sizeof(*j->atts));
-	j->due_cap = JOIN_DUE_MAX;
+	j->reqs = calloc(nreqs, sizeof(*j->reqs));
+	j->atts = calloc(natts, sizeof(*j->atts));
+	j->due_cap = JOIN_DUE_PER_REQUEST * nreqs;
 	j->due = calloc(j->due_cap, sizeof(*j->due));
-	j->cand = calloc(JOIN_ATTEMPTS, sizeof(*j->cand));
-	j->cand_lvl = calloc(JOIN_ATTEMPTS, sizeof(*j->cand_lvl));
-	j->window = calloc(JOIN_ATTEMPTS, sizeof(*j->window));
+	j->cand = calloc(natts, sizeof(*j->cand));
+	j->cand_lvl = calloc(natts, sizeof(*j->cand_lvl));
+	j->window = calloc(natts, sizeof(*j->window));
 	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window ||
-	    pool_init(&j->rpool, JOIN_REQUESTS) || pool_init(&j->apool, JOIN_ATTEMPTS) ||
-	    began_index_init(&j->by_began, JOIN_ATTEMPTS))
+	    pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
+	    began_index_init(&j->by_began, natts))
 		return -1;
 	return 0;
 }
@@ -870,7 +882,7 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	n = began_index_span(&j->by_began, lo, hi);
 	if (n > 16 && n > j->apool.nactive / 8)
 		return table_begun(j, lo, hi);	/* a wide window: sorting costs more */
-	n = began_index_range(&j->by_began, lo, hi, w, JOIN_ATTEMPTS);
+	n = began_index_range(&j->by_began, lo, hi, w, j->apool.cap);
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = SLOT(w[i]);
 	if (n > 16) {
@@ -1276,7 +1288,7 @@ static void due_push(struct joiner *j, struct request *r, uint64_t at)
 		return;		/* join_request_finish() schedules it */
 	if (j->ndue == j->due_cap)
 		due_compact(j);
-	if (j->ndue == j->due_cap) {	/* cannot happen (JOIN_DUE_MAX); grow rather than lose it */
+	if (j->ndue == j->due_cap) {	/* cannot happen (JOIN_DUE_PER_REQUEST); grow rather than lose it */
 		struct join_due *more = realloc(j->due, 2 * j->due_cap * sizeof(*more));
 
 		if (!more) {
@@ -1407,6 +1419,7 @@ static void evict_request(struct joiner *j)
 	if (!oldest->finished) {
 		oldest->finished = true;
 		oldest->evicted = true;
+		oldest->evicted_from = j->rpool.cap;
 		oldest->ts_done = oldest->ts_response ? oldest->ts_response : oldest->ts_start;
 	}
 	schedule(j, oldest, 0);
@@ -1428,6 +1441,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r->nattempts = r->nclaimed = 0;
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
 	r->evicted = false;
+	r->evicted_from = 0;
 	path_sig_set(&r->sig, r->path);
 	r->next_look = UINT64_MAX;
 	return id;

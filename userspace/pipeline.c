@@ -225,10 +225,11 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	output_init(&p->out, o->output, out);
 	if ((o->report && !(p->report = incident_new())) ||
 	    agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
-	    join_init(&p->join, o->join_wait_ms * 1000000ull, on_request, on_orphan_attempt, p) ||
+	    join_init(&p->join, o->join_wait_ms * 1000000ull, o->tables.join_requests,
+		      on_request, on_orphan_attempt, p) ||
 	    http_track_init(&p->http, o->max_conns, &p->join) ||
-	    routes_init(&p->routes, o->top_routes) ||
-	    retries_init(&p->retries)) {
+	    routes_init(&p->routes, o->top_routes, o->tables.route_cache) ||
+	    retries_init(&p->retries, o->tables.retry_clients)) {
 		log_err("out of memory");
 		return -1;
 	}

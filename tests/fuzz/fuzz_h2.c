@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pos = 0;
 
 	if (!joiner_ready) {
-		if (join_init(&j, 0, on_request, on_orphan, NULL))
+		if (join_init(&j, 0, 0, on_request, on_orphan, NULL))
 			return 0;
 		joiner_ready = true;
 	}

@@ -5,6 +5,7 @@
  * sockets close, unreadable upstream bytes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include "attribute.h"
 #include "join.h"
 #include "testlib.h"
 
@@ -34,7 +35,7 @@ static void on_orphan(const struct attempt *a, void *ctx)
 static void setup(struct joiner *j)
 {
 	ndecided = norphans = 0;
-	ASSERT_EQ(join_init(j, 0, on_request, on_orphan, NULL), 0);
+	ASSERT_EQ(join_init(j, 0, 0, on_request, on_orphan, NULL), 0);
 }
 
 /* The decided request with this path or status; NULL when none was
@@ -700,22 +701,39 @@ static void test_orphans_expire(void)
 	join_free(&j);
 }
 
-/* A full request table decides its oldest request rather than lose new
- * ones; the eviction is counted, and the request is unfinished. */
-static void test_full_table(void)
+/* A full request table (slots requests, one slot kept for "none") decides
+ * its oldest request rather than lose new ones; the eviction is counted,
+ * the request is unfinished and its evidence names the table's size. */
+static void check_full_table(uint32_t max_requests, unsigned slots)
 {
 	struct joiner j;
+	struct verdict v;
+	char size[32];
 
-	setup(&j);
-	for (unsigned i = 0; i < JOIN_REQUESTS; i++)
+	ndecided = norphans = 0;
+	ASSERT_EQ(join_init(&j, 0, max_requests, on_request, on_orphan, NULL), 0);
+	for (unsigned i = 0; i < slots; i++)
 		request(&j, "/f", 1, T0 + i);
 	ASSERT_EQ(j.st.request_evictions, 1);
 	ASSERT_EQ(ndecided, 1);
 	ASSERT_EQ(decided[0].ts_start, T0);
 	ASSERT_TRUE(request_unfinished(&decided[0]));	/* no outcome: not a failure */
+	attribute(&decided[0], &v);
+	snprintf(size, sizeof(size), "was full (%u)", slots);
+	ASSERT_TRUE(strstr(v.evidence, size) != NULL);
 	join_poll(&j, UINT64_MAX);
-	ASSERT_EQ(j.st.requests, JOIN_REQUESTS);
+	ASSERT_EQ(j.st.requests, slots);
 	join_free(&j);
+}
+
+/* The default table, and one sized smaller (the fuzzing harness's), which
+ * fills as soon as it has as many requests in flight; a size below the
+ * least is raised to it. */
+static void test_full_table(void)
+{
+	check_full_table(0, JOIN_REQUESTS);
+	check_full_table(8, 8);
+	check_full_table(1, JOIN_REQUESTS_MIN);
 }
 
 int main(void)

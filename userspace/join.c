@@ -1403,18 +1403,25 @@ static void schedule(struct joiner *j, struct request *r, uint64_t at)
 		j->next_decision = at;
 }
 
-/* A full request table means requests whose end we never saw: decide the
- * oldest now so new requests are still followed. */
-static void evict_request(struct joiner *j)
+/* The request read first; among those holding claimed attempts only,
+ * when holding (NULL if none). */
+static struct request *oldest_request(struct joiner *j, bool holding)
 {
 	struct request *oldest = NULL;
 
 	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
 		struct request *r = &j->reqs[j->rpool.active[i]];
 
-		if (!oldest || r->ts_start < oldest->ts_start)
+		if ((!holding || r->nclaimed) && (!oldest || r->ts_start < oldest->ts_start))
 			oldest = r;
 	}
+	return oldest;
+}
+
+/* Decide a request now, whatever it still waits for (its slot and the
+ * attempts it claimed go). */
+static void evict(struct joiner *j, struct request *oldest)
+{
 	j->st.request_evictions++;
 	if (!oldest->finished) {
 		oldest->finished = true;
@@ -1424,6 +1431,13 @@ static void evict_request(struct joiner *j)
 	}
 	schedule(j, oldest, 0);
 	try_decide(j, oldest, UINT64_MAX - 1);
+}
+
+/* A full request table means requests whose end we never saw: decide the
+ * oldest now so new requests are still followed. */
+static void evict_request(struct joiner *j)
+{
+	evict(j, oldest_request(j, false));
 }
 
 uint32_t join_request_start(struct joiner *j, const struct request *proto)
@@ -1465,7 +1479,10 @@ void join_request_finish(struct joiner *j, uint32_t id)
 	schedule(j, r, r->joined ? 0 : answer_time(r) + j->wait_ns);
 }
 
-/* A full attempt table: the oldest unclaimed attempt goes out unjoined. */
+/* A full attempt table: the oldest unclaimed attempt goes out unjoined.
+ * When every attempt is claimed, the oldest request holding some is
+ * decided, which frees them (the oldest request of all may hold none:
+ * deciding it freed no attempt, and the new one had no slot). */
 static void evict_attempt(struct joiner *j)
 {
 	struct attempt *oldest = NULL;
@@ -1479,7 +1496,9 @@ static void evict_attempt(struct joiner *j)
 	j->st.attempt_evictions++;
 	if (oldest)
 		orphan(j, oldest);
-	else	/* every attempt claimed: hand the oldest request over now */
+	else if (oldest_request(j, true))
+		evict(j, oldest_request(j, true));
+	else	/* cannot be: a full table has attempts, each claimed by one */
 		evict_request(j);
 }
 

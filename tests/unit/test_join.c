@@ -736,6 +736,53 @@ static void test_full_table(void)
 	check_full_table(1, JOIN_REQUESTS_MIN);
 }
 
+/* Requests answered, their bodies still coming, holding every slot of the
+ * attempt table with their tries, and an older request still waiting for
+ * its answer: a new attempt takes the slots of the oldest request holding
+ * some (decided now), never the "none" handle 0. */
+static void test_full_attempt_table_claimed(void)
+{
+	struct joiner j;
+	uint32_t old, id;
+	char path[16];
+
+	ndecided = norphans = 0;
+	ASSERT_EQ(join_init(&j, 0, 8, on_request, on_orphan, NULL), 0);	/* 15 attempts */
+	old = request(&j, "/old", 1, T0);
+	for (int r = 0; r < 5; r++) {
+		uint64_t t = T0 + MS + r * 10 * MS;
+		struct request *rq;
+
+		snprintf(path, sizeof(path), "/p%d", r);
+		id = request(&j, path, 2 + r, t);
+		for (int k = 0; k < 3; k++) {	/* two tries closed, the third answered */
+			uint32_t a = attempt(&j, path, 2 + r, "10.0.0.2:80", t + MS + k * 2 * MS);
+
+			if (k < 2)
+				abandoned(&j, a, t + 2 * MS + k * 2 * MS);
+			else
+				responded(&j, a, 200, t + 6 * MS);
+		}
+		rq = join_request(&j, id);
+		rq->status = 200;
+		rq->ts_response = t + 7 * MS;
+		join_request_answered(&j, id);
+	}
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(j.apool.nactive, 15);
+	ASSERT_EQ(ndecided, 0);
+	id = attempt(&j, "/new", 9, "10.0.0.3:80", T0 + 600 * MS);
+	ASSERT_TRUE(id != 0 && join_attempt(&j, id) != NULL);
+	ASSERT_EQ(j.st.attempt_evictions, 1);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_STREQ(decided[0].path, "/p0");
+	ASSERT_EQ(decided[0].nattempts, 3);
+	ASSERT_TRUE(join_request(&j, old) != NULL);	/* still waiting for its answer */
+	ASSERT_EQ(j.apool.nactive, 13);
+	join_poll(&j, UINT64_MAX);
+	join_free(&j);
+}
+
 int main(void)
 {
 	RUN_TEST(test_same_path_out_of_order);
@@ -759,5 +806,6 @@ int main(void)
 	RUN_TEST(test_waits_for_facts);
 	RUN_TEST(test_orphans_expire);
 	RUN_TEST(test_full_table);
+	RUN_TEST(test_full_attempt_table_claimed);
 	TEST_MAIN_END();
 }

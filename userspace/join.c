@@ -1486,6 +1486,7 @@ void join_request_finish(struct joiner *j, uint32_t id)
 static void evict_attempt(struct joiner *j)
 {
 	struct attempt *oldest = NULL;
+	struct request *holder;
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
@@ -1496,8 +1497,8 @@ static void evict_attempt(struct joiner *j)
 	j->st.attempt_evictions++;
 	if (oldest)
 		orphan(j, oldest);
-	else if (oldest_request(j, true))
-		evict(j, oldest_request(j, true));
+	else if ((holder = oldest_request(j, true)))
+		evict(j, holder);
 	else	/* cannot be: a full table has attempts, each claimed by one */
 		evict_request(j);
 }

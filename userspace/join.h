@@ -40,7 +40,7 @@
  * MB at the default: the fuzzing harness builds one per input) and whose
  * evictions a few events reach. */
 #define JOIN_REQUESTS	4096	/* requests in flight or waiting for a decision */
-#define JOIN_REQUESTS_MIN	4
+#define JOIN_REQUESTS_MIN	4	/* slot 0 is "none": room for 3, 6 attempts */
 #define JOIN_REQUESTS_MAX	32768	/* the attempt table's slots fit a handle's 16 bits */
 /* Attempts in flight or waiting to be claimed: two per request slot. */
 #define JOIN_ATTEMPTS_PER_REQUEST	2

@@ -426,7 +426,7 @@ void attribute(const struct request *r, struct verdict *v)
 	if (request_unfinished(r)) {
 		set(v, CAUSE_UNKNOWN, "request_evicted", "--");
 		evidence(v, "decided before its end: the table of requests in flight was full (%u)",
-			 JOIN_REQUESTS);
+			 r->evicted_from);
 		return;
 	}
 	if (!request_failed(r))

@@ -59,6 +59,14 @@ struct options {
 	const char *route_map;
 	double slow_ms;			/* --events slow threshold */
 	uint32_t join_wait_ms;		/* a finished request waits this long for late evidence */
+	/* Sizes of userspace tables, 0: each one's default.  No flag sets
+	 * them: the fuzzing harness asks for small ones, cheap to build once
+	 * per input and full after a few events (their evictions run too). */
+	struct {
+		uint32_t join_requests;		/* JOIN_REQUESTS */
+		uint32_t retry_clients;		/* RETRY_CLIENTS_MAX */
+		uint32_t route_cache;		/* ROUTE_CACHE_SLOTS */
+	} tables;
 	int capture_path;		/* enum capture_path (loader.h) */
 	int tls;			/* enum tls_mode (tls_attach.h) */
 	bool verbose;

@@ -360,33 +360,38 @@ static bool read_event(struct decoder *d, const char *path, FILE *f, long off, o
 	return false;
 }
 
-int decoder_replay(struct decoder *d, const char *path)
+int decoder_replay_stream(struct decoder *d, const char *name, FILE *f, off_t size)
 {
 	union {
 		struct gs_event_hdr hdr;
 		uint8_t bytes[GS_EVENT_MAX];
-	} *buf;
+	} *buf = malloc(sizeof(*buf));
 	long off = sizeof(struct rec_header);
-	off_t size = 0;
 	int ret = -1;
-	FILE *f = open_replay_file(path, &size);
 
-	if (!f)
-		return -1;
-	buf = malloc(sizeof(*buf));
-	if (!buf) {
-		fclose(f);
-		return replay_fail(path, 0, "out of memory");
-	}
-	if (read_header(d, path, f))
+	if (!buf)
+		return replay_fail(name, 0, "out of memory");
+	if (read_header(d, name, f))
 		goto out;
-	while (read_event(d, path, f, off, size, &buf->hdr, &ret)) {
+	while (read_event(d, name, f, off, size, &buf->hdr, &ret)) {
 		d->events++;
 		d->fn(&buf->hdr, d->ctx);
 		off += d->stored_size;
 	}
 out:
 	free(buf);
+	return ret;
+}
+
+int decoder_replay(struct decoder *d, const char *path)
+{
+	off_t size = 0;
+	FILE *f = open_replay_file(path, &size);
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = decoder_replay_stream(d, path, f, size);
 	fclose(f);
 	return ret;
 }

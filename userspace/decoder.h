@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "conn.h"
 
 #define GS_REC_MAGIC	"GSREC\0\0\1"
@@ -60,6 +61,10 @@ int decoder_feed(struct decoder *d, const void *data, size_t size);
  * printing a message that names the file and the byte offset of the
  * problem. */
 int decoder_replay(struct decoder *d, const char *path);
+/* The same from a stream open for reading at its start, size bytes long
+ * (name in messages; the stream stays open): a recording in memory
+ * (fmemopen), as the fuzzing harness replays its inputs without a file. */
+int decoder_replay_stream(struct decoder *d, const char *name, FILE *f, off_t size);
 /* Kernel monotonic ns -> seconds since the epoch. */
 double decoder_epoch(const struct decoder *d, uint64_t mono_ns);
 

@@ -133,26 +133,38 @@ static bool pool_live(const struct join_pool *p, uint32_t id)
 	       p->gen[slot] == GEN(id);
 }
 
-int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
-	      attempt_sink on_orphan, void *ctx)
+static uint32_t request_slots(uint32_t max_requests)
 {
+	if (!max_requests)
+		return JOIN_REQUESTS;
+	if (max_requests < JOIN_REQUESTS_MIN)
+		return JOIN_REQUESTS_MIN;
+	return max_requests > JOIN_REQUESTS_MAX ? JOIN_REQUESTS_MAX : max_requests;
+}
+
+int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
+	      request_sink on_request, attempt_sink on_orphan, void *ctx)
+{
+	uint32_t nreqs = request_slots(max_requests);
+	uint32_t natts = JOIN_ATTEMPTS_PER_REQUEST * nreqs;
+
 	memset(j, 0, sizeof(*j));
 	j->wait_ns = wait_ns ? wait_ns : JOIN_WAIT_DEFAULT_NS;
 	j->on_request = on_request;
 	j->on_orphan = on_orphan;
 	j->ctx = ctx;
 	j->next_decision = UINT64_MAX;
-	j->reqs = calloc(JOIN_REQUESTS, sizeof(*j->reqs));
-	j->atts = calloc(JOIN_ATTEMPTS, sizeof(*j->atts));
-	j->due_cap = JOIN_DUE_MAX;
+	j->reqs = calloc(nreqs, sizeof(*j->reqs));
+	j->atts = calloc(natts, sizeof(*j->atts));
+	j->due_cap = JOIN_DUE_PER_REQUEST * nreqs;
 	j->due = calloc(j->due_cap, sizeof(*j->due));
-	j->cand = calloc(JOIN_ATTEMPTS, sizeof(*j->cand));
-	j->cand_lvl = calloc(JOIN_ATTEMPTS, sizeof(*j->cand_lvl));
-	j->window = calloc(JOIN_ATTEMPTS, sizeof(*j->window));
-	j->pos_bits = calloc(JOIN_ATTEMPTS / 64, sizeof(*j->pos_bits));
-	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window || !j->pos_bits ||
-	    pool_init(&j->rpool, JOIN_REQUESTS) || pool_init(&j->apool, JOIN_ATTEMPTS) ||
-	    began_index_init(&j->by_began, JOIN_ATTEMPTS))
+	j->cand = calloc(natts, sizeof(*j->cand));
+	j->cand_lvl = calloc(natts, sizeof(*j->cand_lvl));
+	j->window = calloc(natts, sizeof(*j->window));
+	j->pos_bits = calloc((natts + 63) / 64, sizeof(*j->pos_bits));
+	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window ||
+	    !j->pos_bits || pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
+	    began_index_init(&j->by_began, natts))
 		return -1;
 	return 0;
 }
@@ -936,7 +948,7 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	n = began_index_span(&j->by_began, lo, hi);
 	if (n > 16 && n > j->apool.nactive / 8)
 		return table_begun(j, lo, hi);	/* a wide window: sorting costs more */
-	n = began_index_range(&j->by_began, lo, hi, w, JOIN_ATTEMPTS);
+	n = began_index_range(&j->by_began, lo, hi, w, j->apool.cap);
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = SLOT(w[i]);
 	if (n > 16) {
@@ -1342,7 +1354,7 @@ static void due_push(struct joiner *j, struct request *r, uint64_t at)
 		return;		/* join_request_finish() schedules it */
 	if (j->ndue == j->due_cap)
 		due_compact(j);
-	if (j->ndue == j->due_cap) {	/* cannot happen (JOIN_DUE_MAX); grow rather than lose it */
+	if (j->ndue == j->due_cap) {	/* cannot happen (JOIN_DUE_PER_REQUEST); grow rather than lose it */
 		struct join_due *more = realloc(j->due, 2 * j->due_cap * sizeof(*more));
 
 		if (!more) {
@@ -1457,26 +1469,41 @@ static void schedule(struct joiner *j, struct request *r, uint64_t at)
 		j->next_decision = at;
 }
 
-/* A full request table means requests whose end we never saw: decide the
- * oldest now so new requests are still followed. */
-static void evict_request(struct joiner *j)
+/* The request read first; among those holding claimed attempts only,
+ * when holding (NULL if none). */
+static struct request *oldest_request(struct joiner *j, bool holding)
 {
 	struct request *oldest = NULL;
 
 	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
 		struct request *r = &j->reqs[j->rpool.active[i]];
 
-		if (!oldest || r->ts_start < oldest->ts_start)
+		if ((!holding || r->nclaimed) && (!oldest || r->ts_start < oldest->ts_start))
 			oldest = r;
 	}
+	return oldest;
+}
+
+/* Decide a request now, whatever it still waits for (its slot and the
+ * attempts it claimed go). */
+static void evict(struct joiner *j, struct request *oldest)
+{
 	j->st.request_evictions++;
 	if (!oldest->finished) {
 		oldest->finished = true;
 		oldest->evicted = true;
+		oldest->evicted_from = j->rpool.cap;
 		oldest->ts_done = oldest->ts_response ? oldest->ts_response : oldest->ts_start;
 	}
 	schedule(j, oldest, 0);
 	try_decide(j, oldest, UINT64_MAX - 1);
+}
+
+/* A full request table means requests whose end we never saw: decide the
+ * oldest now so new requests are still followed. */
+static void evict_request(struct joiner *j)
+{
+	evict(j, oldest_request(j, false));
 }
 
 uint32_t join_request_start(struct joiner *j, const struct request *proto)
@@ -1494,6 +1521,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r->nattempts = r->nclaimed = 0;
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
 	r->evicted = false;
+	r->evicted_from = 0;
 	path_sig_set(&r->sig, r->path);
 	r->sig.method = method_word(r->method);
 	r->next_look = UINT64_MAX;
@@ -1518,10 +1546,14 @@ void join_request_finish(struct joiner *j, uint32_t id)
 	schedule(j, r, r->joined ? 0 : answer_time(r) + j->wait_ns);
 }
 
-/* A full attempt table: the oldest unclaimed attempt goes out unjoined. */
+/* A full attempt table: the oldest unclaimed attempt goes out unjoined.
+ * When every attempt is claimed, the oldest request holding some is
+ * decided, which frees them (the oldest request of all may hold none:
+ * deciding it freed no attempt, and the new one had no slot). */
 static void evict_attempt(struct joiner *j)
 {
 	struct attempt *oldest = NULL;
+	struct request *holder;
 
 	for (uint32_t i = 0; i < j->apool.nactive; i++) {
 		struct attempt *a = &j->atts[j->apool.active[i]];
@@ -1532,7 +1564,9 @@ static void evict_attempt(struct joiner *j)
 	j->st.attempt_evictions++;
 	if (oldest)
 		orphan(j, oldest);
-	else	/* every attempt claimed: hand the oldest request over now */
+	else if ((holder = oldest_request(j, true)))
+		evict(j, holder);
+	else	/* cannot be: a full table has attempts, each claimed by one */
 		evict_request(j);
 }
 

@@ -35,9 +35,17 @@
 #define REQ_HOST_LEN	HTTP_HOST_LEN
 #define REQ_PATH_LEN	HTTP_PATH_LEN
 #define REQ_ATTEMPTS	4
+/* The tables' sizes by default (join_init's max_requests 0).  A smaller
+ * request table makes one that costs less to build (the tables are tens of
+ * MB at the default: the fuzzing harness builds one per input) and whose
+ * evictions a few events reach. */
 #define JOIN_REQUESTS	4096	/* requests in flight or waiting for a decision */
-#define JOIN_ATTEMPTS	8192	/* attempts in flight or waiting to be claimed */
-#define JOIN_DUE_MAX	(4 * JOIN_REQUESTS)	/* live entries: at most two per request */
+#define JOIN_REQUESTS_MIN	4	/* slot 0 is "none": room for 3, 6 attempts */
+#define JOIN_REQUESTS_MAX	32768	/* the attempt table's slots fit a handle's 16 bits */
+/* Attempts in flight or waiting to be claimed: two per request slot. */
+#define JOIN_ATTEMPTS_PER_REQUEST	2
+/* Entries of the schedule of looks: at most two live per request. */
+#define JOIN_DUE_PER_REQUEST	4
 
 /* A request waits at least this long after its end for its evidence. */
 #define JOIN_WAIT_DEFAULT_NS (100 * 1000000ull)
@@ -192,6 +200,7 @@ struct request {
 	bool throttling_hint;		/* the answer (4xx/5xx) names throttling */
 	bool client_closed;		/* the client closed before any response */
 	bool evicted;			/* decided unfinished: the request table was full */
+	uint32_t evicted_from;		/* evicted: the size of that table */
 	bool truncated;			/* the response was cut short */
 	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
@@ -272,8 +281,8 @@ struct join_due {
 };
 
 struct joiner {
-	struct request *reqs;		/* JOIN_REQUESTS slots; slot 0 unused (id 0 = none) */
-	struct attempt *atts;		/* JOIN_ATTEMPTS slots; slot 0 unused */
+	struct request *reqs;		/* rpool.cap slots; slot 0 unused (id 0 = none) */
+	struct attempt *atts;		/* apool.cap slots; slot 0 unused */
 	struct join_pool rpool, apool;
 	struct join_recent recent[JOIN_RECENT];
 	unsigned nrecent;
@@ -283,7 +292,7 @@ struct joiner {
 	struct join_due *due;		/* min-heap of (next_look, request): who to look at */
 	struct began_index by_began;	/* the attempts by when they began */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
-	uint64_t *pos_bits;		/* JOIN_ATTEMPTS bits, all 0 between uses: table order */
+	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */
 	uint8_t *cand_lvl;		/* ... and their levels */
 	uint32_t ncand;
@@ -298,8 +307,11 @@ struct joiner {
 	struct join_stats st;
 };
 
-int join_init(struct joiner *j, uint64_t wait_ns, request_sink on_request,
-	      attempt_sink on_orphan, void *ctx);
+/* max_requests: the request table's slots (0: JOIN_REQUESTS; bounded to
+ * [JOIN_REQUESTS_MIN, JOIN_REQUESTS_MAX]); the attempt table has
+ * JOIN_ATTEMPTS_PER_REQUEST times as many. */
+int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
+	      request_sink on_request, attempt_sink on_orphan, void *ctx);
 void join_free(struct joiner *j);
 
 /* A downstream request head was read; returns its handle (never 0). */

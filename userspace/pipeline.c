@@ -225,10 +225,11 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	output_init(&p->out, o->output, out);
 	if ((o->report && !(p->report = incident_new())) ||
 	    agg_init(&p->agg, AGG_MAX_BACKENDS_DEFAULT) ||
-	    join_init(&p->join, o->join_wait_ms * 1000000ull, on_request, on_orphan_attempt, p) ||
+	    join_init(&p->join, o->join_wait_ms * 1000000ull, o->tables.join_requests,
+		      on_request, on_orphan_attempt, p) ||
 	    http_track_init(&p->http, o->max_conns, &p->join) ||
-	    routes_init(&p->routes, o->top_routes) ||
-	    retries_init(&p->retries)) {
+	    routes_init(&p->routes, o->top_routes, o->tables.route_cache) ||
+	    retries_init(&p->retries, o->tables.retry_clients)) {
 		log_err("out of memory");
 		return -1;
 	}
@@ -312,12 +313,9 @@ void pipeline_total(struct pipeline *p, double ts, double run_s)
 	report(p, ts, run_s, true);
 }
 
-int pipeline_replay(struct pipeline *p, const char *path)
+/* After the last event of a replay whose decoder returned rc. */
+static int replay_end(struct pipeline *p, int rc)
 {
-	int rc;
-
-	p->replaying = true;
-	rc = decoder_replay(&p->decoder, path);
 	if (rc < 0)
 		return rc;
 	if (p->replay_jumps)
@@ -327,6 +325,18 @@ int pipeline_replay(struct pipeline *p, const char *path)
 	pipeline_total(p, decoder_epoch(&p->decoder, p->last_ns),
 		       (p->last_ns - p->first_ns) / 1e9);
 	return rc;
+}
+
+int pipeline_replay(struct pipeline *p, const char *path)
+{
+	p->replaying = true;
+	return replay_end(p, decoder_replay(&p->decoder, path));
+}
+
+int pipeline_replay_stream(struct pipeline *p, const char *name, FILE *f, off_t size)
+{
+	p->replaying = true;
+	return replay_end(p, decoder_replay_stream(&p->decoder, name, f, size));
 }
 
 /* Names a --backend-names file may give; its size is bounded too. */

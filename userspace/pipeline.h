@@ -58,6 +58,8 @@ struct report pipeline_run_report(const struct pipeline *p);
  * (no total), DECODER_REPLAY_TORN when it ends inside its last event
  * (the total is printed). */
 int pipeline_replay(struct pipeline *p, const char *path);
+/* The same from a stream (decoder_replay_stream). */
+int pipeline_replay_stream(struct pipeline *p, const char *name, FILE *f, off_t size);
 /* Read "ip:port name" lines into the aggregator; -1 with a message. */
 int pipeline_load_backend_names(struct pipeline *p, const char *path);
 

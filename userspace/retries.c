@@ -205,11 +205,15 @@ double route_apparent_limit(const struct route_retries *s)
 
 /* ---- the (client, route) table ---- */
 
-int retries_init(struct retries *t)
+int retries_init(struct retries *t, size_t max_clients)
 {
 	memset(t, 0, sizeof(*t));
-	t->clients = calloc(RETRY_CLIENTS_MAX, sizeof(*t->clients));
-	t->index = calloc(RETRY_INDEX_SLOTS, sizeof(*t->index));
+	t->max = max_clients ? max_clients : RETRY_CLIENTS_MAX;
+	if (t->max > RETRY_CLIENTS_LIMIT)
+		t->max = RETRY_CLIENTS_LIMIT;
+	t->index_slots = RETRY_INDEX_PER_CLIENT * t->max;
+	t->clients = calloc(t->max, sizeof(*t->clients));
+	t->index = calloc(t->index_slots, sizeof(*t->index));
 	return t->clients && t->index ? 0 : -1;
 }
 
@@ -250,12 +254,12 @@ static void client_address(const char *peer, char *out, size_t len)
 
 static void index_rebuild(struct retries *t)
 {
-	memset(t->index, 0, RETRY_INDEX_SLOTS * sizeof(*t->index));
+	memset(t->index, 0, t->index_slots * sizeof(*t->index));
 	for (size_t k = 0; k < t->n; k++) {
-		size_t i = t->clients[k].key % RETRY_INDEX_SLOTS;
+		size_t i = t->clients[k].key % t->index_slots;
 
 		while (t->index[i])
-			i = (i + 1) % RETRY_INDEX_SLOTS;
+			i = (i + 1) % t->index_slots;
 		t->index[i] = (uint16_t)(k + 1);
 	}
 }
@@ -266,11 +270,11 @@ static struct retry_client *client_entry(struct retries *t, const char *addr,
 					 const char *route, uint64_t now)
 {
 	uint64_t key = fnv(fnv(0xcbf29ce484222325ull, addr), route) | 1;
-	size_t i = key % RETRY_INDEX_SLOTS;
+	size_t i = key % t->index_slots;
 	struct retry_client *c, *oldest = NULL;
-	bool evict = t->n == RETRY_CLIENTS_MAX;
+	bool evict = t->n == t->max;
 
-	for (; t->index[i]; i = (i + 1) % RETRY_INDEX_SLOTS) {
+	for (; t->index[i]; i = (i + 1) % t->index_slots) {
 		c = &t->clients[t->index[i] - 1];
 		if (c->key == key && !strcmp(c->client, addr) && !strcmp(c->route, route))
 			return c;
@@ -509,7 +513,7 @@ static int by_offence(const void *pa, const void *pb)
 
 size_t retries_top(const struct retries *t, const struct retry_client **out, size_t max)
 {
-	const struct retry_client **all = malloc(RETRY_CLIENTS_MAX * sizeof(*all));
+	const struct retry_client **all = malloc(t->max * sizeof(*all));
 	size_t n = 0;
 
 	if (!all)

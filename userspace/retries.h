@@ -124,20 +124,25 @@ struct retry_ring_entry {
 	bool marked;
 };
 
-#define RETRY_INDEX_SLOTS (2 * RETRY_CLIENTS_MAX)
+/* The index has twice the table's slots, positions in 16 bits. */
+#define RETRY_INDEX_PER_CLIENT	2
+#define RETRY_CLIENTS_LIMIT	32767
 
 struct retries {
-	struct retry_client *clients;	/* RETRY_CLIENTS_MAX */
-	size_t n;
+	struct retry_client *clients;	/* max */
+	size_t n, max;
 	/* The pairs by key (1 + position in clients; 0: empty), open
 	 * addressing: every finished request looks its pair up. */
 	uint16_t *index;
+	size_t index_slots;
 	uint64_t evicted;		/* pairs forced out of the full table */
 	struct retry_ring_entry ring[RETRY_LOCKSTEP_RING];
 	unsigned ring_next;
 };
 
-int retries_init(struct retries *t);
+/* max_clients: (client, route) pairs followed at once (0:
+ * RETRY_CLIENTS_MAX; at most RETRY_CLIENTS_LIMIT). */
+int retries_init(struct retries *t, size_t max_clients);
 void retries_free(struct retries *t);
 /* One finished request: its throttling source, whether it is a retry, and
  * its delay; updates the client's chain.  route is its route's name. */

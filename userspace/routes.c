@@ -38,12 +38,13 @@ struct route_cache_slot {
 	char name[ROUTE_LEN];
 };
 
-int routes_init(struct routes *rt, unsigned shown)
+int routes_init(struct routes *rt, unsigned shown, size_t cache_slots)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->shown = shown ? shown : ROUTES_SHOWN_DEFAULT;
 	rt->other = route_new("other");
-	rt->cache = calloc(ROUTE_CACHE_SLOTS, sizeof(*rt->cache));
+	rt->cache_slots = cache_slots ? cache_slots : ROUTE_CACHE_SLOTS;
+	rt->cache = calloc(rt->cache_slots, sizeof(*rt->cache));
 	return rt->other && rt->cache ? 0 : -1;
 }
 
@@ -95,7 +96,7 @@ int routes_load_map(struct routes *rt, const char *path)
 		rt->nmap++;
 	}
 	if (rt->cache)	/* names made before the map are stale */
-		memset(rt->cache, 0, ROUTE_CACHE_SLOTS * sizeof(*rt->cache));
+		memset(rt->cache, 0, rt->cache_slots * sizeof(*rt->cache));
 	if (rc < 0)
 		log_err("%s:%u: %s", path, lineno + 1, why);
 	fclose(f);
@@ -203,7 +204,7 @@ void routes_name(struct routes *rt, const char *method, const char *host,
 	char key[ROUTE_KEY_MAX], name[ROUTE_LEN];
 	size_t klen = route_key(method, host, path, key);
 	uint64_t h = fnv64(0xcbf29ce484222325ull, key, klen) | 1;
-	struct route_cache_slot *c = rt->cache && klen ? &rt->cache[h % ROUTE_CACHE_SLOTS] : NULL;
+	struct route_cache_slot *c = rt->cache && klen ? &rt->cache[h % rt->cache_slots] : NULL;
 
 	if (!len)
 		return;

@@ -95,7 +95,7 @@ struct route_map_entry {
 	char name[ROUTE_LEN];
 };
 
-#define ROUTE_CACHE_SLOTS	1024	/* named requests remembered (direct-mapped) */
+#define ROUTE_CACHE_SLOTS	1024	/* named requests remembered (direct-mapped), by default */
 #define ROUTE_INDEX_SLOTS	(2 * ROUTES_MAX)	/* routes by name hash (open addressing) */
 
 struct route_cache_slot;
@@ -105,6 +105,7 @@ struct routes {
 	/* Per finished request: its route's name by a hash of method + host
 	 * + target, made only on a miss; the route by a hash of that name. */
 	struct route_cache_slot *cache;
+	size_t cache_slots;
 	uint16_t index[ROUTE_INDEX_SLOTS];	/* 1 + position in r[]; 0: empty */
 	size_t n;
 	struct route *other;		/* overflow, always present */
@@ -114,7 +115,9 @@ struct routes {
 	unsigned shown;			/* top N in reports */
 };
 
-int routes_init(struct routes *rt, unsigned shown);
+/* cache_slots: requests whose route name is remembered (0:
+ * ROUTE_CACHE_SLOTS); a name is the same whatever the cache holds. */
+int routes_init(struct routes *rt, unsigned shown, size_t cache_slots);
 void routes_free(struct routes *rt);
 /* --route-map FILE: lines "PREFIX NAME"; -1 with a message. */
 int routes_load_map(struct routes *rt, const char *path);

@@ -18,6 +18,8 @@
 #include "h2_record.h"
 #include "join.h"
 
+#define H2_FUZZ_JOIN_REQUESTS 16
+
 static unsigned decided;
 
 static void on_request(const struct request *r, void *ctx)
@@ -74,18 +76,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct attempt up = { .pid = 1, .backend = "10.0.0.2:50051", .connect_ms = -1 };
 	bool upstream = size & 1;
 	struct h2_stats st = { 0 };
-	static struct joiner j;		/* large: made once, emptied after each input */
-	static bool joiner_ready;
+	/* A joiner of its own per input, so that nothing one input left (the
+	 * join learns per process how threads and closes go) changes how the
+	 * next runs, and a finding replays alone.  Small tables are cheap to
+	 * build per input, and a few streams fill them (evictions run too). */
+	static struct joiner j;
 	struct h2_conn *h, *rh;
 	struct h2_recorder *rec;
 	uint64_t off[2] = { 0, 0 }, ts = 1000;
 	size_t pos = 0;
 
-	if (!joiner_ready) {
-		if (join_init(&j, 0, on_request, on_orphan, NULL))
-			return 0;
-		joiner_ready = true;
-	}
+	if (join_init(&j, 0, H2_FUZZ_JOIN_REQUESTS, on_request, on_orphan, NULL))
+		abort();
 	h = h2_conn_new(&proto, upstream ? &up : NULL, &j, &st);
 	rh = h2_conn_new(&proto, upstream ? &up : NULL, &j, &st);
 	rec = rh ? h2_recorder_new(replay_fields, rh) : NULL;
@@ -93,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h2_conn_free(h);
 		h2_conn_free(rh);
 		h2_recorder_free(rec);
+		join_free(&j);
 		return 0;
 	}
 	while (pos + 4 <= size) {
@@ -132,5 +135,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h2_conn_free(h);
 	h2_conn_free(rh);
 	h2_recorder_free(rec);
+	join_free(&j);
 	return 0;
 }

@@ -499,7 +499,7 @@ static void case_begin(struct h2_case *k, const struct request *proto, const str
 	memset(k, 0, sizeof(*k));
 	k->t = 1000 * MS;
 	ndecided = norphans = 0;
-	join_init(&k->j, 0, on_request, on_orphan, NULL);
+	join_init(&k->j, 0, 0, on_request, on_orphan, NULL);
 	k->h = h2_conn_new(proto, up, &k->j, &k->st);
 	nghttp2_hd_deflate_new(&k->dc, 4096);
 	nghttp2_hd_deflate_new(&k->ds, 4096);

@@ -94,7 +94,7 @@ static void test_evicts_least_recently_used(void)
 
 	npaths = 0;
 	memset(offs, 0, sizeof(offs));
-	ASSERT_EQ(join_init(&j, 0, on_request, on_orphan, NULL), 0);
+	ASSERT_EQ(join_init(&j, 0, 0, on_request, on_orphan, NULL), 0);
 	ASSERT_EQ(http_track_init(&t, 4, &j), 0);
 	feed(&t, 1, "GET /a HTTP/1.1\r\nHost: x\r\n", at);
 	feed(&t, 2, "GET /b HTTP/1.1\r\nHost: x\r\n", at + 1);
@@ -127,7 +127,7 @@ static void test_many_evictions(void)
 	struct http_tracker t;
 	char line[64];
 
-	ASSERT_EQ(join_init(&j, 0, on_request, on_orphan, NULL), 0);
+	ASSERT_EQ(join_init(&j, 0, 0, on_request, on_orphan, NULL), 0);
 	ASSERT_EQ(http_track_init(&t, 8, &j), 0);
 	for (uint64_t sk = 1000; sk < 1000 + 5000; sk++) {
 		struct gs_http_event e = { .type = GS_EV_HTTP, .sk = sk << 6, .pid = 7,

@@ -50,7 +50,7 @@ static void test_parser_counts_summed_while_open(void)
 	const char *cut = "GET /a HTTP/1.1\r\nHost: example.com\r\nX-Long: aaaa";
 	const char *whole = "GET /b HTTP/1.1\r\nHost: example.com\r\n\r\n";
 
-	ASSERT_EQ(join_init(&j, 0, ignore_request, ignore_attempt, NULL), 0);
+	ASSERT_EQ(join_init(&j, 0, 0, ignore_request, ignore_attempt, NULL), 0);
 	ASSERT_EQ(http_track_init(&t, 16, &j), 0);
 	/* A head of 600 bytes of which 48 were captured, then a whole one. */
 	feed(&t, cut, 600, 0);

@@ -5,6 +5,7 @@
  * sockets close, unreadable upstream bytes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include "attribute.h"
 #include "join.h"
 #include "testlib.h"
 
@@ -34,7 +35,7 @@ static void on_orphan(const struct attempt *a, void *ctx)
 static void setup(struct joiner *j)
 {
 	ndecided = norphans = 0;
-	ASSERT_EQ(join_init(j, 0, on_request, on_orphan, NULL), 0);
+	ASSERT_EQ(join_init(j, 0, 0, on_request, on_orphan, NULL), 0);
 }
 
 /* The decided request with this path or status; NULL when none was
@@ -733,21 +734,85 @@ static void test_orphans_expire(void)
 	join_free(&j);
 }
 
-/* A full request table decides its oldest request rather than lose new
- * ones; the eviction is counted, and the request is unfinished. */
-static void test_full_table(void)
+/* A full request table (slots requests, one slot kept for "none") decides
+ * its oldest request rather than lose new ones; the eviction is counted,
+ * the request is unfinished and its evidence names the table's size. */
+static void check_full_table(uint32_t max_requests, unsigned slots)
 {
 	struct joiner j;
+	struct verdict v;
+	char size[32];
 
-	setup(&j);
-	for (unsigned i = 0; i < JOIN_REQUESTS; i++)
+	ndecided = norphans = 0;
+	ASSERT_EQ(join_init(&j, 0, max_requests, on_request, on_orphan, NULL), 0);
+	for (unsigned i = 0; i < slots; i++)
 		request(&j, "/f", 1, T0 + i);
 	ASSERT_EQ(j.st.request_evictions, 1);
 	ASSERT_EQ(ndecided, 1);
 	ASSERT_EQ(decided[0].ts_start, T0);
 	ASSERT_TRUE(request_unfinished(&decided[0]));	/* no outcome: not a failure */
+	attribute(&decided[0], &v);
+	snprintf(size, sizeof(size), "was full (%u)", slots);
+	ASSERT_TRUE(strstr(v.evidence, size) != NULL);
 	join_poll(&j, UINT64_MAX);
-	ASSERT_EQ(j.st.requests, JOIN_REQUESTS);
+	ASSERT_EQ(j.st.requests, slots);
+	join_free(&j);
+}
+
+/* The default table, and one sized smaller (the fuzzing harness's), which
+ * fills as soon as it has as many requests in flight; a size below the
+ * least is raised to it. */
+static void test_full_table(void)
+{
+	check_full_table(0, JOIN_REQUESTS);
+	check_full_table(8, 8);
+	check_full_table(1, JOIN_REQUESTS_MIN);
+}
+
+/* Requests answered, their bodies still coming, holding every slot of the
+ * attempt table with their tries, and an older request still waiting for
+ * its answer: a new attempt takes the slots of the oldest request holding
+ * some (decided now), never the "none" handle 0. */
+static void test_full_attempt_table_claimed(void)
+{
+	struct joiner j;
+	uint32_t old, id;
+	char path[16];
+
+	ndecided = norphans = 0;
+	ASSERT_EQ(join_init(&j, 0, 8, on_request, on_orphan, NULL), 0);	/* 15 attempts */
+	old = request(&j, "/old", 1, T0);
+	for (int r = 0; r < 5; r++) {
+		uint64_t t = T0 + MS + r * 10 * MS;
+		struct request *rq;
+
+		snprintf(path, sizeof(path), "/p%d", r);
+		id = request(&j, path, 2 + r, t);
+		for (int k = 0; k < 3; k++) {	/* two tries closed, the third answered */
+			uint32_t a = attempt(&j, path, 2 + r, "10.0.0.2:80", t + MS + k * 2 * MS);
+
+			if (k < 2)
+				abandoned(&j, a, t + 2 * MS + k * 2 * MS);
+			else
+				responded(&j, a, 200, t + 6 * MS);
+		}
+		rq = join_request(&j, id);
+		rq->status = 200;
+		rq->ts_response = t + 7 * MS;
+		join_request_answered(&j, id);
+	}
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(j.apool.nactive, 15);
+	ASSERT_EQ(ndecided, 0);
+	id = attempt(&j, "/new", 9, "10.0.0.3:80", T0 + 600 * MS);
+	ASSERT_TRUE(id != 0 && join_attempt(&j, id) != NULL);
+	ASSERT_EQ(j.st.attempt_evictions, 1);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_STREQ(decided[0].path, "/p0");
+	ASSERT_EQ(decided[0].nattempts, 3);
+	ASSERT_TRUE(join_request(&j, old) != NULL);	/* still waiting for its answer */
+	ASSERT_EQ(j.apool.nactive, 13);
+	join_poll(&j, UINT64_MAX);
 	join_free(&j);
 }
 
@@ -775,5 +840,6 @@ int main(void)
 	RUN_TEST(test_waits_for_facts);
 	RUN_TEST(test_orphans_expire);
 	RUN_TEST(test_full_table);
+	RUN_TEST(test_full_attempt_table_claimed);
 	TEST_MAIN_END();
 }

@@ -56,7 +56,7 @@ static void fill(struct pipeline *p)
 
 	memset(p, 0, sizeof(*p));
 	agg_init(a, 4);
-	routes_init(&p->routes, 2);
+	routes_init(&p->routes, 2, 0);
 	timeouts_init(&p->timeouts);
 	agg_set_name(a, BE1, "orders-a");
 	agg_set_name(a, BE2, "caf\xc3\xa9-\xff");	/* valid UTF-8, then an invalid byte */

@@ -140,9 +140,30 @@ static long file_size(const char *file)
 
 static char *errbuf;	/* what the last replay printed on stderr */
 
-/* Replay a file through a JSON pipeline as main.c does; the JSON lines in
- * *out (malloc'd), stderr in errbuf.  decoder_replay's result. */
-static int replay(const char *file, char **out, uint64_t *events_seen)
+/* The file's bytes replayed from memory (fmemopen), as the fuzzing
+ * harness does; -3 if the file cannot be read (or is empty). */
+static int replay_in_memory(struct pipeline *p, const char *file)
+{
+	long size = file_size(file);
+	char *bytes = malloc(size > 0 ? size : 1);
+	int fd = open(file, O_RDONLY), rc = -3;
+	FILE *f;
+
+	if (bytes && fd >= 0 && size > 0 && read(fd, bytes, size) == size &&
+	    (f = fmemopen(bytes, size, "rb"))) {
+		rc = pipeline_replay_stream(p, file, f, size);
+		fclose(f);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(bytes);
+	return rc;
+}
+
+/* Replay a file through a JSON pipeline as main.c does (from memory:
+ * through pipeline_replay_stream); the JSON lines in *out (malloc'd),
+ * stderr in errbuf.  decoder_replay's result. */
+static int replay_from(const char *file, bool in_memory, char **out, uint64_t *events_seen)
 {
 	static struct pipeline p;
 	static struct options o;
@@ -162,7 +183,7 @@ static int replay(const char *file, char **out, uint64_t *events_seen)
 	dup2(fd, 2);
 	rc = pipeline_init(&p, &o, f) ? -2 : 0;
 	if (rc == 0) {
-		rc = pipeline_replay(&p, file);
+		rc = in_memory ? replay_in_memory(&p, file) : pipeline_replay(&p, file);
 		if (events_seen)
 			*events_seen = p.decoder.events;
 		pipeline_free(&p);
@@ -178,6 +199,11 @@ static int replay(const char *file, char **out, uint64_t *events_seen)
 		errbuf[0] = '\0';
 	close(fd);
 	return rc;
+}
+
+static int replay(const char *file, char **out, uint64_t *events_seen)
+{
+	return replay_from(file, false, out, events_seen);
 }
 
 /* ---- reading the JSON lines --------------------------------------------- */
@@ -435,6 +461,29 @@ static void expect_torn(const char *file, long cut_at, long file_len, uint64_t w
 		TL_FAIL("%s: message should say \"%s\", got: %s", what, want,
 			errbuf ? errbuf : "(none)");
 	free(out);
+}
+
+/* A recording replayed from memory gives what the file gives: the same
+ * lines, the same result, whole or torn. */
+static void test_replay_in_memory(void)
+{
+	char *from_file = NULL, *from_memory = NULL;
+	long cut = rec_header_size + events[0].hdr.size + 100;
+
+	snprintf(path, sizeof(path), "%s/run.gsr", dir);
+	for (int torn = 0; torn < 2; torn++) {
+		if (torn) {
+			snprintf(path, sizeof(path), "%s/torn-mem.gsr", dir);
+			truncated_copy(path, cut);
+		}
+		ASSERT_EQ(replay_from(path, false, &from_file, NULL), torn ? DECODER_REPLAY_TORN : 0);
+		ASSERT_EQ(replay_from(path, true, &from_memory, NULL), torn ? DECODER_REPLAY_TORN : 0);
+		ASSERT_TRUE(from_file && from_memory && !strcmp(from_file, from_memory));
+		ASSERT_TRUE(count_lines(from_memory, "total") == 1);
+		free(from_file);
+		free(from_memory);
+		from_file = from_memory = NULL;
+	}
 }
 
 static void test_truncated(void)
@@ -771,6 +820,7 @@ int main(void)
 	RUN_TEST(test_record_header);
 	RUN_TEST(test_replay_totals);
 	RUN_TEST(test_replay_intervals);
+	RUN_TEST(test_replay_in_memory);
 	RUN_TEST(test_truncated);
 	RUN_TEST(test_garbage);
 	RUN_TEST(test_bad_event_in_middle);

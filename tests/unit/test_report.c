@@ -101,7 +101,7 @@ static char *render(const char *path, const char *host)
 	size_t len = 0;
 	FILE *mem = open_memstream(&buf, &len);
 
-	routes_init(&rt, 50);
+	routes_init(&rt, 50, 0);
 	agg_init(&agg, 8);
 	timeouts_init(&to);
 	snprintf(f.host, sizeof(f.host), "%s", host);

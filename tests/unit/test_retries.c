@@ -105,7 +105,7 @@ static void test_source_and_retry_detection(void)
 	struct retries t;
 	struct retry_facts f;
 
-	retries_init(&t);
+	retries_init(&t, 0);
 	/* nginx limit_req: 429 with no upstream attempt: the gateway's */
 	feed(&t, NULL, req("10.0.0.1", 0, 429, 0, -1), &f);
 	ASSERT_EQ(f.throttled, THROTTLE_GATEWAY);
@@ -166,7 +166,7 @@ static void test_verdicts(void)
 	char ev[256];
 	double at = 0;
 
-	retries_init(&t);
+	retries_init(&t, 0);
 	for (int k = 0; k < 3; k++) {
 		double a = at;
 
@@ -221,7 +221,7 @@ static void test_lockstep(void)
 	struct route_retries rs = {0};
 	static const char *ip[] = { "10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4" };
 
-	retries_init(&t);
+	retries_init(&t, 0);
 	for (int i = 0; i < 4; i++)
 		feed(&t, &rs, req(ip[i], 0, 429, 0, -1), NULL);
 	for (int i = 0; i < 3; i++)
@@ -276,7 +276,7 @@ static void test_masked_failures(void)
 	ASSERT_TRUE(!status_masks_failure(404, 200));
 	ASSERT_TRUE(!status_masks_failure(429, 429));
 	ASSERT_TRUE(!status_masks_failure(200, 502));	/* the reverse is gateway_cutoff */
-	routes_init(&rt, 10);
+	routes_init(&rt, 10, 0);
 	for (int i = 0; i < 3; i++) {
 		s.upstream_status = 429;
 		s.status = 200;
@@ -295,32 +295,45 @@ static void test_masked_failures(void)
 	routes_free(&rt);
 }
 
-/* The table is bounded: the pair seen longest ago makes room, counted. */
-static void test_eviction(void)
+static const char *client_ip(int i)
+{
+	static char ip[32];
+
+	snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250);
+	return ip;
+}
+
+/* The table is bounded (max pairs, 0: the default): the pair seen longest
+ * ago makes room, counted. */
+static void check_eviction(size_t max_clients, int max)
 {
 	struct retries t;
-	char ip[32];
 
-	retries_init(&t);
-	for (int i = 0; i < RETRY_CLIENTS_MAX + 5; i++) {
-		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250);
-		feed(&t, NULL, req(ip, i, 200, 0, -1), NULL);
-	}
-	ASSERT_EQ(t.n, RETRY_CLIENTS_MAX);
+	retries_init(&t, max_clients);
+	for (int i = 0; i < max + 5; i++)
+		feed(&t, NULL, req(client_ip(i), i, 200, 0, -1), NULL);
+	ASSERT_EQ(t.n, max);
 	ASSERT_EQ(t.evicted, 5);
 	ASSERT_TRUE(client(&t, "10.1.0.0") == NULL);
-	ASSERT_TRUE(client(&t, "10.1.4.28") != NULL);	/* the newest, 1028th */
+	ASSERT_TRUE(client(&t, client_ip(max + 4)) != NULL);	/* the newest */
 	/* Found again after the evictions: no new entry, none forced out. */
-	feed(&t, NULL, req("10.1.4.28", RETRY_CLIENTS_MAX + 5, 200, 0, -1), NULL);
-	feed(&t, NULL, req("10.1.0.7", RETRY_CLIENTS_MAX + 6, 200, 0, -1), NULL);
+	feed(&t, NULL, req(client_ip(max + 4), max + 5, 200, 0, -1), NULL);
+	feed(&t, NULL, req("10.1.0.7", max + 6, 200, 0, -1), NULL);
 	ASSERT_EQ(t.evicted, 5);
 	/* One forced out comes back, in place of the one seen longest ago. */
-	feed(&t, NULL, req("10.1.0.0", RETRY_CLIENTS_MAX + 7, 200, 0, -1), NULL);
+	feed(&t, NULL, req("10.1.0.0", max + 7, 200, 0, -1), NULL);
 	ASSERT_EQ(t.evicted, 6);
 	ASSERT_TRUE(client(&t, "10.1.0.0") != NULL);
 	ASSERT_TRUE(client(&t, "10.1.0.5") == NULL);
 	ASSERT_TRUE(client(&t, "10.1.0.7") != NULL);
 	retries_free(&t);
+}
+
+/* The default table, and one sized smaller (the fuzzing harness's). */
+static void test_eviction(void)
+{
+	check_eviction(0, RETRY_CLIENTS_MAX);
+	check_eviction(16, 16);
 }
 
 static struct http_head last_head;

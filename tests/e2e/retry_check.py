@@ -114,8 +114,16 @@ def check_sources(total, log):
 def check_limit(total, backend_log):
     r = route_of(total, "/ra/")
     lim = r["retries"]["apparent_limit_rps"] if r else None
-    res(lim is not None and abs(lim - BACKEND_LIMIT_RPS) <= 0.1 * BACKEND_LIMIT_RPS,
-        f"/ra/: apparent limit within 10 % of the backend's {BACKEND_LIMIT_RPS}/s ({lim})",
+    # The backend lets 4 through per second of its own clock; gatescope
+    # counts successes over whole seconds of its clock, so N counted
+    # seconds may hold one window edge more or less: an error of up to
+    # 4/N beside the 10 % (N from the backend's log: its seconds with a 429).
+    throttled = {int(float(f[2])) for f in (l.split() for l in open(backend_log))
+                 if len(f) > 2 and f[0].startswith("/ra/") and f[1] == "429"}
+    tol = max(0.1 * BACKEND_LIMIT_RPS, BACKEND_LIMIT_RPS / max(len(throttled), 1))
+    res(lim is not None and abs(lim - BACKEND_LIMIT_RPS) <= tol + 1e-9,
+        f"/ra/: apparent limit within {tol:.2f}/s of the backend's {BACKEND_LIMIT_RPS}/s "
+        f"(10 %, or one of its 1 s windows over its {len(throttled)} throttled seconds) ({lim})",
         f"apparent_limit_rps {lim}")
     r = route_of(total, "/lim/")
     lim = r["retries"]["apparent_limit_rps"] if r else None

@@ -203,7 +203,7 @@ class Backend(BaseHTTPRequestHandler):
 
     def answer(self, status, headers=(), body=b"ok\n"):
         with self.lock:		# before writing: a gateway may close early
-            self.log.write(f"{self.path} {status}\n")
+            self.log.write(f"{self.path} {status} {time.time():.3f}\n")
             self.log.flush()
         self.send_response(status)
         for k, v in headers:

@@ -550,15 +550,8 @@ static bool fit_measure(const struct request *r, struct attempt *a, struct cand 
 	return c->d <= JOIN_FIT_NS;
 }
 
-/* The same for any attempt: of r's candidates at level lvl only. */
-static bool fit_of(const struct joiner *j, const struct request *r, enum level lvl,
-		   struct attempt *a, struct cand *c)
-{
-	return attempt_end(a) && candidate_level(j, r, a) == lvl && fit_measure(r, a, c);
-}
-
-/* The same for r's gathered candidate i, whose level is known: it does
- * not change while r's choice is made (gather_candidates). */
+/* The same for r's gathered candidate i, of level lvl: its level is
+ * known, it does not change while r's choice is made (gather_candidates). */
 static bool cand_fit(const struct joiner *j, const struct request *r, enum level lvl,
 		     uint32_t i, struct cand *c)
 {
@@ -568,9 +561,11 @@ static bool cand_fit(const struct joiner *j, const struct request *r, enum level
 /* A sibling of best: a fit ended by a close as best was, with best's
  * outcome and its agreement. */
 static bool sibling(const struct joiner *j, const struct request *r, enum level lvl,
-		    const struct cand *best, struct attempt *a, struct cand *c)
+		    const struct cand *best, uint32_t i, struct cand *c)
 {
-	return fit_of(j, r, lvl, a, c) && !a->status && c->agrees == best->agrees &&
+	const struct attempt *a = j->cand[i];
+
+	return !a->status && cand_fit(j, r, lvl, i, c) && c->agrees == best->agrees &&
 	       !outcomes_differ(a, best->a);
 }
 
@@ -594,13 +589,9 @@ static void oldest_sibling(const struct joiner *j, const struct request *r, enum
 	if (best->a->status)
 		return;
 	own_thread = best->same_tid && keeps_threads(j, r->pid);
-	for (uint32_t i = 0; i < j->ncand && n < JOIN_SIBLINGS; i++) {
-		struct attempt *a = j->cand[i];
-
-		if (j->cand_lvl[i] == lvl && sibling(j, r, lvl, best, a, &c) &&
-		    (c.same_tid || !own_thread))
+	for (uint32_t i = 0; i < j->ncand && n < JOIN_SIBLINGS; i++)
+		if (sibling(j, r, lvl, best, i, &c) && (c.same_tid || !own_thread))
 			sib[n++] = c;
-	}
 	for (unsigned i = 0; i < n; i++) {
 		bool followed = false;
 

@@ -85,7 +85,9 @@ static int pool_init(struct join_pool *p, uint32_t cap)
 	p->pos = calloc(cap, sizeof(*p->pos));
 	p->active = calloc(cap, sizeof(*p->active));
 	p->free = calloc(cap, sizeof(*p->free));
-	if (!p->gen || !p->pos || !p->active || !p->free)
+	p->older = calloc(cap, sizeof(*p->older));
+	p->newer = calloc(cap, sizeof(*p->newer));
+	if (!p->gen || !p->pos || !p->active || !p->free || !p->older || !p->newer)
 		return -1;
 	for (uint32_t slot = cap - 1; slot >= 1; slot--) {
 		p->pos[slot] = FREE_POS;
@@ -100,6 +102,8 @@ static void pool_free(struct join_pool *p)
 	free(p->pos);
 	free(p->active);
 	free(p->free);
+	free(p->older);
+	free(p->newer);
 }
 
 /* A free slot's handle, or 0 when the pool is full. */
@@ -112,6 +116,13 @@ static uint32_t pool_take(struct join_pool *p)
 	slot = p->free[--p->nfree];
 	p->pos[slot] = p->nactive;
 	p->active[p->nactive++] = slot;
+	p->older[slot] = p->newest;
+	p->newer[slot] = 0;
+	if (p->newest)
+		p->newer[p->newest] = slot;
+	else
+		p->oldest = slot;
+	p->newest = slot;
 	return slot | (uint32_t)++p->gen[slot] << 16;
 }
 
@@ -119,6 +130,14 @@ static void pool_put(struct join_pool *p, uint32_t slot)
 {
 	uint32_t i = p->pos[slot], last = p->active[--p->nactive];
 
+	if (p->older[slot])
+		p->newer[p->older[slot]] = p->newer[slot];
+	else
+		p->oldest = p->newer[slot];
+	if (p->newer[slot])
+		p->older[p->newer[slot]] = p->older[slot];
+	else
+		p->newest = p->older[slot];
 	p->active[i] = last;
 	p->pos[last] = i;
 	p->pos[slot] = FREE_POS;
@@ -1460,16 +1479,21 @@ static void schedule(struct joiner *j, struct request *r, uint64_t at)
 		j->next_decision = at;
 }
 
-/* The request read first; among those holding claimed attempts only,
- * when holding (NULL if none). */
+/* The request read first: the slot taken first of those in use (a full
+ * table evicts one per new request: a scan of the table each time cost
+ * ~50,000 instructions per request past ~40,000 requests/s).  Among those
+ * holding claimed attempts only, when holding (rarer: a scan); NULL if
+ * none. */
 static struct request *oldest_request(struct joiner *j, bool holding)
 {
 	struct request *oldest = NULL;
 
+	if (!holding)
+		return j->rpool.oldest ? &j->reqs[j->rpool.oldest] : NULL;
 	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
 		struct request *r = &j->reqs[j->rpool.active[i]];
 
-		if ((!holding || r->nclaimed) && (!oldest || r->ts_start < oldest->ts_start))
+		if (r->nclaimed && (!oldest || r->ts_start < oldest->ts_start))
 			oldest = r;
 	}
 	return oldest;

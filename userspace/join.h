@@ -253,6 +253,8 @@ struct join_pool {
 	uint32_t *pos;			/* slot -> index in active, or UINT32_MAX when free */
 	uint32_t *active;		/* slots in use, in no particular order */
 	uint32_t *free;			/* stack of free slots */
+	uint32_t *older, *newer;	/* slots in use, in the order taken: a list */
+	uint32_t oldest, newest;	/* its ends (0: none; slot 0 is never used) */
 	uint32_t nactive, nfree;
 };
 

@@ -61,7 +61,7 @@ static __always_inline void claim_owner(struct gs_conn_live *c)
 }
 
 /* Did the captured bytes end a head ("\r\n\r\n" at their end)? */
-static __always_inline bool ends_head(const struct gs_http_event *e, __u64 n)
+static __always_inline bool ends_head(const struct gs_http_head_event *e, __u64 n)
 {
 	__u64 i = n - 4;
 
@@ -125,7 +125,7 @@ static __always_inline void count_lost(__u16 cont, const void *buf, __u32 shown,
  * a whole buffer that does not end a head is followed by the rest of the
  * head in later writes (or reads), however many, until the head ends or
  * capture_bytes of it were captured. */
-static __always_inline __u16 cont_after(const struct gs_http_event *e, __u16 left, __u64 n,
+static __always_inline __u16 cont_after(const struct gs_http_head_event *e, __u16 left, __u64 n,
 					__u32 len, __u8 flags)
 {
 	if (!(flags & GS_HTTP_F_CONT))
@@ -153,7 +153,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, const stru
 	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
 	__u32 shown = len < avail ? len : avail, first = 0;
 	__u16 left = *cont & CONT_LEFT;
-	struct gs_http_event *e;
+	struct gs_http_head_event *e;
 	bool peeked = false;
 	__u64 n = shown;
 
@@ -179,7 +179,8 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, const stru
 		n = capture_bytes;
 	if (n == 0)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, GS_HTTP_HDR_SIZE + capture_bytes, 0);
+	e = http_conn_announce(st, sk) ?
+	    bpf_ringbuf_reserve(&events, GS_HTTP_HEAD_HDR_SIZE + capture_bytes, 0) : NULL;
 	if (!e) {
 		count_lost(*cont, buf, shown, peeked);
 		return 0;
@@ -199,8 +200,8 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, const stru
 		stat_inc(GS_STAT_HTTP_TRUNCATED);
 	*cont = cont_after(e, left, n, len, flags) | CONT_HEAD_NEXT;
 	now = now ? now : bpf_ktime_get_ns();
-	http_event_fill(e, st, sk, n, len, io_dir, off, other_off, ts_ready, now, flags);
-	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
+	http_event_fill(e, st, n, len, io_dir, off, other_off, ts_ready, now, flags);
+	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + n));
 	return now;
 discard:
 	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);

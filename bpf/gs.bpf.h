@@ -76,6 +76,8 @@ struct gs_conn_state {
 	/* Written by conn_followed only. */
 	__u8 role : 2;		/* enum conn_role: is its I/O followed */
 	__u8 followed : 1;	/* some of its I/O was followed: its summary is emitted */
+	/* Written by the capture paths (http_event.bpf.h). */
+	__u8 announced : 1;	/* its identity record went out */
 	/* Written by the capture path at either direction's first bytes. */
 	__u8 plain;		/* began with a plain HTTP head: never TLS (no TLS call lookups) */
 };

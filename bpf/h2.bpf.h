@@ -59,11 +59,11 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 				      __u64 off)
 {
 	struct gs_conn_state *st = conn_lookup((const void *)w->sk);
-	struct gs_http_event *e;
+	struct gs_http_head_event *e;
 
 	if (!st)
 		return false;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = http_conn_announce(st, NULL) ? bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
 	if (!e) {
 		stat_inc(GS_STAT_LOST_EVENTS);
 		return false;
@@ -75,9 +75,9 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return false;
 	}
-	http_event_fill(e, st, NULL, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
+	http_event_fill(e, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
 			w->flags | GS_HTTP_F_H2);
-	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HDR_SIZE + n));
+	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + n));
 	return true;
 }
 

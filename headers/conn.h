@@ -15,6 +15,10 @@
 enum gs_event_type {
 	GS_EV_CONN = 1,		/* struct gs_conn_event */
 	GS_EV_HTTP = 2,		/* struct gs_http_event (headers/http.h) */
+	/* From the kernel only (never in --record files, which hold the
+	 * GS_EV_HTTP event the decoder makes of the two): */
+	GS_EV_HTTP_CONN = 3,	/* struct gs_http_conn_event */
+	GS_EV_HTTP_HEAD = 4,	/* struct gs_http_head_event */
 };
 
 enum gs_direction {

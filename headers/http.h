@@ -59,4 +59,45 @@ struct gs_http_event {
 
 #define GS_HTTP_HDR_SIZE ((__u32)__builtin_offsetof(struct gs_http_event, data))
 
+/* What the kernel sends instead of gs_http_event: a connection's identity
+ * once (before its first capture), then captures without it, half the
+ * header.  The decoder joins the two into a gs_http_event. */
+struct gs_http_conn_event {
+	__u32 type;		/* GS_EV_HTTP_CONN */
+	__u32 size;		/* sizeof(struct gs_http_conn_event) */
+	__u64 sk;
+	__u64 ts_conn_start;
+	__u64 ts_established;
+	__u32 pid;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 conn_dir;		/* enum gs_direction */
+	__u8 pad[5];
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[GS_COMM_LEN];
+};
+
+struct gs_http_head_event {
+	__u32 type;		/* GS_EV_HTTP_HEAD */
+	__u32 size;		/* offsetof(data) + cap_len */
+	__u64 sk;
+	__u64 ts;		/* the fields below as in gs_http_event */
+	__u64 stream_off;
+	__u64 other_off;
+	__u64 ts_first_byte;
+	__u64 ts_last_tx;
+	__u64 ts_last_rx;
+	__u32 tid;
+	__u32 len;
+	__u32 cap_len;
+	__u8 io_dir;
+	__u8 flags;
+	__u8 pad[2];
+	__u8 data[GS_CAPTURE_MAX];
+};
+
+#define GS_HTTP_HEAD_HDR_SIZE ((__u32)__builtin_offsetof(struct gs_http_head_event, data))
+
 #endif /* GATESCOPE_HTTP_H */

@@ -222,9 +222,65 @@ static const char *validate(const void *data, size_t size)
 	return NULL;
 }
 
+void decoder_free(struct decoder *d)
+{
+	if (d->idents.buckets)
+		conn_idents_free(&d->idents);
+	free(d->expanded);
+	d->expanded = NULL;
+}
+
+/* A compact kernel record (GS_EV_HTTP_CONN / _HEAD, never in recordings):
+ * NULL when valid, else why not. */
+static const char *validate_compact(const void *data, size_t size)
+{
+	const struct gs_event_hdr *h = data;
+	const struct gs_http_head_event *e = data;
+
+	if (h->type == GS_EV_HTTP_CONN)
+		return h->size == sizeof(struct gs_http_conn_event) && size >= h->size ? NULL :
+		       "connection record size does not match its type";
+	if (size < GS_HTTP_HEAD_HDR_SIZE || h->size > size || e->cap_len > GS_CAPTURE_MAX ||
+	    GS_HTTP_HEAD_HDR_SIZE + e->cap_len != h->size)
+		return "capture length does not match the record size";
+	if (e->flags & (GS_HTTP_F_H2_WIPED | GS_HTTP_F_H2_FIELDS))
+		return "a recording's flag on a kernel event";
+	return NULL;
+}
+
+/* A compact kernel record: an identity is kept, a capture made whole.
+ * Returns the whole capture to pass on, or NULL (nothing to pass on). */
+static const void *decode_compact(struct decoder *d, const void *data, size_t size)
+{
+	const char *why = validate_compact(data, size);
+
+	if (why) {
+		d->malformed++;
+		log_debug("dropped kernel event: %s", why);
+		return NULL;
+	}
+	if (!d->idents.buckets && conn_idents_init(&d->idents, d->max_conns))
+		return NULL;	/* out of memory: every capture is counted lost */
+	if (((const struct gs_event_hdr *)data)->type == GS_EV_HTTP_CONN) {
+		conn_idents_put(&d->idents, data);
+		return NULL;
+	}
+	if (!d->expanded && !(d->expanded = malloc(sizeof(struct gs_http_event))))
+		return NULL;
+	return conn_idents_expand(&d->idents, data, d->expanded) ? d->expanded : NULL;
+}
+
 int decoder_feed(struct decoder *d, const void *data, size_t size)
 {
-	const char *why = validate(data, size);
+	const struct gs_event_hdr *h = data;
+	const char *why;
+
+	if (size >= sizeof(*h) && (h->type == GS_EV_HTTP_CONN || h->type == GS_EV_HTTP_HEAD)) {
+		if (!(data = decode_compact(d, data, size)))
+			return 0;
+		size = ((const struct gs_event_hdr *)data)->size;
+	}
+	why = validate(data, size);
 
 	if (!why && ((const struct gs_event_hdr *)data)->type == GS_EV_HTTP &&
 	    (((const struct gs_http_event *)data)->flags & (GS_HTTP_F_H2_WIPED | GS_HTTP_F_H2_FIELDS)))
@@ -236,6 +292,8 @@ int decoder_feed(struct decoder *d, const void *data, size_t size)
 	}
 	if (d->record)
 		record_event(d, data);
+	if (((const struct gs_event_hdr *)data)->type == GS_EV_CONN && d->idents.buckets)
+		conn_idents_closed(&d->idents, ((const struct gs_conn_event *)data)->sk);
 	d->events++;
 	d->fn(data, d->ctx);
 	return 0;

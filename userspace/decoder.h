@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "conn.h"
+#include "conn_ident.h"
 
 #define GS_REC_MAGIC	"GSREC\0\0\1"
 #define GS_REC_VERSION	3	/* 3: HTTP/2 header blocks as decoded, masked fields
@@ -43,9 +44,16 @@ struct decoder {
 	int64_t wall_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for epoch ts */
 	uint32_t rec_version;	/* replay: the file's record format */
 	uint32_t stored_size;	/* replay: bytes the current event takes in the file */
+	/* Live: the connections' identities, to make whole capture records
+	 * of the kernel's compact ones (conn_ident.h); made at the first. */
+	struct conn_idents idents;
+	size_t max_conns;	/* its bound (0: CONN_IDENTS_DEFAULT) */
+	void *expanded;		/* the whole record being passed on */
 };
 
 void decoder_init(struct decoder *d, event_fn fn, void *ctx);
+/* What decoder_feed allocated (the recording is closed apart). */
+void decoder_free(struct decoder *d);
 /* Start writing --record FILE: created 0600, never through a symlink, never
  * over an existing regular file (a device or FIFO is written to).  0 or
  * -errno (message printed). */

@@ -221,6 +221,7 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	decoder_init(&p->decoder, on_event, p);
+	p->decoder.max_conns = o->max_conns;
 	timeouts_init(&p->timeouts);
 	output_init(&p->out, o->output, out);
 	if ((o->report && !(p->report = incident_new())) ||
@@ -241,6 +242,7 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out)
 void pipeline_free(struct pipeline *p)
 {
 	decoder_record_close(&p->decoder);
+	decoder_free(&p->decoder);
 	http_track_free(&p->http);
 	join_free(&p->join);
 	routes_free(&p->routes);

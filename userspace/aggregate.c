@@ -78,6 +78,16 @@ struct backend *agg_backend(struct aggregator *a, const char *label)
 	return a->other;
 }
 
+/* A connect time in ms as the histogram's whole ns, saturated: a crafted
+ * recording's times may be any 64-bit values, and a double of 2^64 ns or
+ * more has no uint64_t value (undefined behaviour, found by fuzz_replay). */
+static uint64_t connect_ns(double ms)
+{
+	double ns = ms * 1e6;
+
+	return ns < 0x1p64 ? (uint64_t)ns : UINT64_MAX;
+}
+
 static void stats_add_conn(struct backend_stats *s, const struct conn_outcome *o)
 {
 	s->connects++;
@@ -91,7 +101,7 @@ static void stats_add_conn(struct backend_stats *s, const struct conn_outcome *o
 	s->resets_sent += o->resets_sent;
 	s->retransmits += o->retransmits;
 	if (o->connect_ms >= 0)
-		hist_add(&s->connect, (uint64_t)(o->connect_ms * 1e6));
+		hist_add(&s->connect, connect_ns(o->connect_ms));
 }
 
 void agg_add_conn(struct aggregator *a, const struct conn_outcome *o)

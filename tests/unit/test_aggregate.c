@@ -239,6 +239,25 @@ static void test_ttfb(void)
 	agg_free(&a);
 }
 
+/* A connect time of 2^64 ns or more (a crafted recording's times) is
+ * counted in the last bucket, not converted out of uint64_t's range
+ * (undefined behaviour, which the sanitizer build of this test reports). */
+static void test_connect_time_saturated(void)
+{
+	struct aggregator a;
+	struct conn_outcome o = outcome("192.0.2.1:80", CONNECT_OK, 18446744073709.551615);
+	struct backend *b;
+
+	ASSERT_EQ(agg_init(&a, 0), 0);
+	agg_add_conn(&a, &o);
+	o.connect_ms = 1e300;
+	agg_add_conn(&a, &o);
+	b = find(&a, "192.0.2.1:80");
+	if (ASSERT_NOT_NULL(b))
+		ASSERT_EQ(b->total.connect.count, 2);
+	agg_free(&a);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -247,5 +266,6 @@ int main(void)
 	RUN_TEST(test_overflow);
 	RUN_TEST(test_names);
 	RUN_TEST(test_ttfb);
+	RUN_TEST(test_connect_time_saturated);
 	TEST_MAIN_END();
 }

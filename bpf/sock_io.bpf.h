@@ -216,20 +216,27 @@ static __always_inline void sock_recv_end(const struct sock *sk, int ret, int fl
 
 #define RCV_SHUTDOWN 1
 
-/* A FIN alone also wakes the reader: it is no response byte waiting, e.g.
- * a TLS backend closing in answer to the gateway's close_notify while the
- * gateway drains the session.  sk is BTF-typed (tp_btf, fentry). */
+/* unread: sequence numbers received and not read.  A FIN takes one, and
+ * it alone also wakes the reader: it is no response byte waiting (e.g. a
+ * TLS backend closing in answer to the gateway's close_notify while the
+ * gateway drains the session).  Only a single unread sequence number may
+ * be that FIN: the socket's shutdown bits (a probe read) are asked then
+ * only. */
+static __always_inline bool unread_are_bytes(const struct sock *sk, __u32 unread)
+{
+	if ((__s32)unread != 1)
+		return (__s32)unread > 1;
+	return !(BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN);
+}
+
+/* sk is BTF-typed (tp_btf, fentry). */
 static __always_inline bool has_unread_bytes(const struct sock *sk)
 {
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-	__u32 unread;
 
 	if (!tp)
 		return true;
-	unread = tp->rcv_nxt - tp->copied_seq;
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN)
-		unread--;	/* the FIN's sequence number */
-	return (__s32)unread > 0;
+	return unread_are_bytes(sk, tp->rcv_nxt - tp->copied_seq);
 }
 
 /* The same from a kprobe: an untyped pointer, probe reads.  The socket is
@@ -237,11 +244,8 @@ static __always_inline bool has_unread_bytes(const struct sock *sk)
 static __always_inline bool has_unread_bytes_probed(const struct sock *sk)
 {
 	const struct tcp_sock *tp = (const void *)sk;
-	__u32 unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
 
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN)
-		unread--;
-	return (__s32)unread > 0;
+	return unread_are_bytes(sk, BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
 }
 
 /* Data reached the socket.  When did data the process has not read yet

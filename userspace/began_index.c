@@ -42,6 +42,7 @@ static void sweep_holes(struct began_index *x)
 			x->v[o++] = x->v[i];
 	x->n = o;
 	x->holes = 0;
+	x->head = 0;
 }
 
 void began_index_add(struct began_index *x, uint64_t began, uint32_t id)
@@ -58,6 +59,8 @@ void began_index_add(struct began_index *x, uint64_t began, uint32_t id)
 	x->v[at].began = began;
 	x->v[at].id = id;
 	x->n++;
+	if (at <= x->head)
+		x->head = at;
 }
 
 void began_index_remove(struct began_index *x, uint64_t began, uint32_t id)
@@ -69,6 +72,8 @@ void began_index_remove(struct began_index *x, uint64_t began, uint32_t id)
 			break;
 		}
 	}
+	while (x->head < x->n && !x->v[x->head].id)
+		x->head++;
 	if (x->holes > x->n / 2)
 		sweep_holes(x);
 }

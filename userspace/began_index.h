@@ -13,10 +13,13 @@ struct began_entry {
 	uint32_t id;		/* the attempt's handle; 0: removed */
 };
 
-/* Sorted by began; removal leaves a hole, swept when holes are half. */
+/* Sorted by began; removal leaves a hole, swept when holes are half.
+ * Attempts mostly leave oldest first: the holes before the first live
+ * entry are skipped by where it is (head), not walked. */
 struct began_index {
 	struct began_entry *v;
 	uint32_t n, cap, holes;
+	uint32_t head;		/* every entry before it is a hole */
 };
 
 /* Room for max attempts at once (the attempt table's size). */
@@ -29,6 +32,8 @@ void began_index_remove(struct began_index *x, uint64_t began, uint32_t id);
  * (at most max); returns how many. */
 uint32_t began_index_range(const struct began_index *x, uint64_t lo, uint64_t hi,
 			   uint32_t *out, uint32_t max);
+/* (The live entries from the oldest: v[i] for i from head up to n, those
+ * with id 0 being holes.) */
 /* How many entries [lo, hi] spans, holes included: what a range costs. */
 uint32_t began_index_span(const struct began_index *x, uint64_t lo, uint64_t hi);
 

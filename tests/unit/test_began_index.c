@@ -57,9 +57,26 @@ static uint32_t ref_range(const struct ref *r, uint64_t lo, uint64_t hi, uint32_
 	return k;
 }
 
+/* Walked from head, the index lists every live attempt, in order: none
+ * is before head, which is one of them (or the end). */
+static void check_head(const struct began_index *x, const struct ref *r)
+{
+	uint32_t want[MAX], m = ref_range(r, 0, UINT64_MAX, want), k = 0;
+
+	ASSERT_TRUE(x->head == x->n || x->v[x->head].id);	/* no hole is walked first */
+	for (uint32_t i = 0; i < x->head && i < x->n; i++)
+		ASSERT_EQ(x->v[i].id, 0);
+	for (uint32_t i = x->head; i < x->n; i++)
+		if (x->v[i].id && ASSERT_TRUE(k < m))
+			ASSERT_EQ(x->v[i].id, want[k++]);
+	ASSERT_EQ(k, m);
+}
+
 static void check_ranges(const struct began_index *x, const struct ref *r, uint64_t now)
 {
 	uint32_t got[MAX], want[MAX];
+
+	check_head(x, r);
 
 	for (int q = 0; q < 20; q++) {
 		uint64_t lo = now > 400 ? now - rng_next() % 400 : 0, hi = lo + rng_next() % 300;
@@ -72,7 +89,9 @@ static void check_ranges(const struct began_index *x, const struct ref *r, uint6
 	}
 }
 
-static void test_against_reference(void)
+/* oldest_first: removals mostly take the attempt added first (a steady
+ * gateway), which moves the head; else any. */
+static void against_reference(bool oldest_first)
 {
 	struct began_index x;
 	struct ref r = { .n = 0 };
@@ -84,15 +103,16 @@ static void test_against_reference(void)
 		uint64_t roll = rng_next() % 100;
 
 		if (r.n < MAX && roll < 55) {
-			/* Mostly now, sometimes late by up to 50, often equal. */
-			uint64_t began = roll < 10 ? now - rng_next() % 50 : now;
+			/* Mostly now, sometimes late (by up to 50, or 1000 when
+			 * the oldest leave first: before the head), often equal. */
+			uint64_t began = roll < 10 ? now - rng_next() % (oldest_first ? 1000 : 50) : now;
 
 			began_index_add(&x, began, next_id);
 			r.began[r.n] = began;
 			r.id[r.n++] = next_id++;
 			now += rng_next() % 3;
 		} else if (r.n) {
-			uint32_t i = rng_next() % r.n;
+			uint32_t i = oldest_first && roll < 95 ? 0 : rng_next() % r.n;
 
 			began_index_remove(&x, r.began[i], r.id[i]);
 			ref_remove(&r, i);
@@ -102,6 +122,16 @@ static void test_against_reference(void)
 	}
 	check_ranges(&x, &r, now);
 	began_index_free(&x);
+}
+
+static void test_against_reference(void)
+{
+	against_reference(false);
+}
+
+static void test_oldest_first(void)
+{
+	against_reference(true);
 }
 
 /* Everything out at once, then a full table again: the holes are swept. */
@@ -125,6 +155,7 @@ static void test_full_table(void)
 int main(void)
 {
 	RUN_TEST(test_against_reference);
+	RUN_TEST(test_oldest_first);
 	RUN_TEST(test_full_table);
 	TEST_MAIN_END();
 }

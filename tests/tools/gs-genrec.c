@@ -16,6 +16,9 @@
  *                            (the steady state of a loaded gateway: four
  *                            heads per request, routes of 3 methods, 4
  *                            hosts and 64 paths), then every connection closed
+ *   gs-genrec direct N FILE  as keepalive, but every other request is
+ *                            answered by the gateway itself (health checks,
+ *                            static routes: no upstream attempt)
  *   gs-genrec burst N FILE   N exchanges in waves of 32 in flight at once,
  *                            all for one path, over 32 client and 32
  *                            upstream keep-alive connections (wrk -c32
@@ -24,6 +27,7 @@
  *
  * Timestamps advance 1 us per event from 1,000 s.  Exit 0, or 1 with a
  * message when the file cannot be written, 2 on bad usage. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +108,9 @@ static void conn_close(FILE *f, uint64_t sk, uint8_t dir, uint64_t sent, uint64_
 #define KA_CLIENTS	16
 #define KA_UPSTREAMS	8
 
-/* keepalive mode: sk 1..16 are client connections, 17..24 upstream ones. */
-static void keepalive(FILE *f, unsigned n)
+/* keepalive mode: sk 1..16 are client connections, 17..24 upstream ones;
+ * direct: the odd requests answered by the gateway itself. */
+static void keepalive(FILE *f, unsigned n, bool direct)
 {
 	static const char *const methods[] = { "GET", "POST", "PUT" };
 	static const char *const hosts[] = { "api", "shop.example", "auth.example", "static" };
@@ -122,6 +127,11 @@ static void keepalive(FILE *f, unsigned n)
 
 		http(f, csk, GS_DIR_DOWNSTREAM, GS_IO_RECV, down_rx[c], req, 40000 + c);
 		down_rx[c] += len;
+		if (direct && i % 2) {
+			http(f, csk, GS_DIR_DOWNSTREAM, GS_IO_SEND, down_tx[c], resp, 40000 + c);
+			down_tx[c] += strlen(resp);
+			continue;
+		}
 		http(f, usk, GS_DIR_UPSTREAM, GS_IO_SEND, up_tx[u], req, 9000);
 		up_tx[u] += len;
 		http(f, usk, GS_DIR_UPSTREAM, GS_IO_RECV, up_rx[u], resp, 9000);
@@ -183,8 +193,8 @@ int main(int argc, char **argv)
 
 	if (argc != 4 || (strcmp(argv[1], "open") && strcmp(argv[1], "pairs") &&
 			  strcmp(argv[1], "closes") && strcmp(argv[1], "keepalive") &&
-			  strcmp(argv[1], "burst"))) {
-		fprintf(stderr, "usage: gs-genrec open|pairs|closes|keepalive|burst N FILE\n");
+			  strcmp(argv[1], "direct") && strcmp(argv[1], "burst"))) {
+		fprintf(stderr, "usage: gs-genrec open|pairs|closes|keepalive|direct|burst N FILE\n");
 		return 2;
 	}
 	n = tool_uint(argv[2], 10000000);
@@ -194,8 +204,8 @@ int main(int argc, char **argv)
 	}
 	memcpy(h.magic, REC_MAGIC, sizeof(h.magic));
 	put(f, &h, sizeof(h));
-	if (!strcmp(argv[1], "keepalive"))
-		keepalive(f, n);
+	if (!strcmp(argv[1], "keepalive") || !strcmp(argv[1], "direct"))
+		keepalive(f, n, !strcmp(argv[1], "direct"));
 	if (!strcmp(argv[1], "burst"))
 		burst(f, n);
 	/* Client connections are 1..n, upstream ones n+1..2n (x64: sk-like). */

@@ -40,6 +40,9 @@ struct http_conn {
 	uint16_t family;
 	uint16_t dport, sport;
 	uint8_t daddr[16];
+	/* Formatted once (they name every request and attempt on it). */
+	char peer[GS_ADDR_STRLEN];	/* ip:port of the peer */
+	char listener[sizeof("0.0.0.0:65535")];	/* downstream: the client-facing port (the longer of it and "[::]:65535") */
 	uint64_t ts_conn_start, ts_established;
 	unsigned nreq;			/* request heads seen */
 	bool broken;
@@ -52,16 +55,34 @@ struct http_conn {
 	struct h2_conn *h2;		/* an HTTP/2 connection: its streams (h2.c) */
 };
 
+/* A name formatted once into a request's or attempt's field (cut to len). */
+static void copy_name(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* "ip:port" of the peer: the client downstream, the backend upstream. */
 static void conn_peer(const struct http_conn *c, char *buf, size_t len)
 {
-	format_endpoint(buf, len, c->family, c->daddr, c->dport);
+	copy_name(buf, len, c->peer);
 }
 
 /* Downstream: the client-facing port, on any address. */
 static void conn_listener(const struct http_conn *c, char *buf, size_t len)
 {
-	format_port_suffix(buf, len, c->family == AF_INET6 ? "[::]" : "0.0.0.0", c->sport);
+	copy_name(buf, len, c->listener);
+}
+
+static void conn_name_ends(struct http_conn *c)
+{
+	format_endpoint(c->peer, sizeof(c->peer), c->family, c->daddr, c->dport);
+	format_port_suffix(c->listener, sizeof(c->listener),
+			   c->family == AF_INET6 ? "[::]" : "0.0.0.0", c->sport);
 }
 
 static size_t bucket_of(const struct http_tracker *t, uint64_t sk)
@@ -183,6 +204,7 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	c->dport = e->dport;
 	c->sport = e->sport;
 	memcpy(c->daddr, e->daddr, sizeof(c->daddr));
+	conn_name_ends(c);
 	c->ts_conn_start = e->ts_conn_start;
 	c->ts_established = e->ts_established;
 	http_stream_init(&c->req, HTTP_REQUEST);

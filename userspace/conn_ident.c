@@ -20,7 +20,11 @@ static size_t bucket_of(const struct conn_idents *t, uint64_t sk)
 
 int conn_idents_init(struct conn_idents *t, size_t max)
 {
+	uint64_t evicted = t->evicted_live, unknown = t->heads_unknown;
+
 	memset(t, 0, sizeof(*t));
+	t->evicted_live = evicted;	/* kept when a failed start is tried again */
+	t->heads_unknown = unknown;
 	t->max = max ? max : CONN_IDENTS_DEFAULT;
 	for (t->nbuckets = 64; t->nbuckets < t->max; t->nbuckets <<= 1)
 		;

@@ -30,7 +30,8 @@ struct conn_idents {
 	uint64_t heads_unknown;		/* captures dropped: no identity for their connection */
 };
 
-/* max 0: CONN_IDENTS_DEFAULT.  0, or -1 when out of memory. */
+/* max 0: CONN_IDENTS_DEFAULT.  0, or -1 when out of memory.  t starts
+ * zeroed (its counters are kept: a failed start may be tried again). */
 #define CONN_IDENTS_DEFAULT 8192
 int conn_idents_init(struct conn_idents *t, size_t max);
 void conn_idents_free(struct conn_idents *t);

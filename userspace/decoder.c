@@ -260,13 +260,18 @@ static const void *decode_compact(struct decoder *d, const void *data, size_t si
 		return NULL;
 	}
 	if (!d->idents.buckets && conn_idents_init(&d->idents, d->max_conns))
-		return NULL;	/* out of memory: every capture is counted lost */
+		d->idents.buckets = NULL;	/* out of memory: tried again at the next */
+	if (!d->expanded)
+		d->expanded = malloc(sizeof(struct gs_http_event));
 	if (((const struct gs_event_hdr *)data)->type == GS_EV_HTTP_CONN) {
-		conn_idents_put(&d->idents, data);
+		if (d->idents.buckets)
+			conn_idents_put(&d->idents, data);
 		return NULL;
 	}
-	if (!d->expanded && !(d->expanded = malloc(sizeof(struct gs_http_event))))
+	if (!d->idents.buckets || !d->expanded) {
+		d->idents.heads_unknown++;	/* lost for want of memory: counted as lost */
 		return NULL;
+	}
 	return conn_idents_expand(&d->idents, data, d->expanded) ? d->expanded : NULL;
 }
 

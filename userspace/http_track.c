@@ -40,9 +40,11 @@ struct http_conn {
 	uint16_t family;
 	uint16_t dport, sport;
 	uint8_t daddr[16];
-	/* Formatted once (they name every request and attempt on it). */
-	char peer[GS_ADDR_STRLEN];	/* ip:port of the peer */
-	char listener[sizeof("0.0.0.0:65535")];	/* downstream: the client-facing port (the longer of it and "[::]:65535") */
+	/* Formatted once (they name every request and attempt on it): the
+	 * peer's ip:port, and downstream the client-facing port on any
+	 * address ("0.0.0.0:65535" is the longer of it and "[::]:65535"). */
+	char peer[GS_ADDR_STRLEN];
+	char listener[sizeof("0.0.0.0:65535")];
 	uint64_t ts_conn_start, ts_established;
 	unsigned nreq;			/* request heads seen */
 	bool broken;

@@ -20,11 +20,7 @@ static size_t bucket_of(const struct conn_idents *t, uint64_t sk)
 
 int conn_idents_init(struct conn_idents *t, size_t max)
 {
-	uint64_t evicted = t->evicted_live, unknown = t->heads_unknown;
-
 	memset(t, 0, sizeof(*t));
-	t->evicted_live = evicted;	/* kept when a failed start is tried again */
-	t->heads_unknown = unknown;
 	t->max = max ? max : CONN_IDENTS_DEFAULT;
 	for (t->nbuckets = 64; t->nbuckets < t->max; t->nbuckets <<= 1)
 		;
@@ -141,10 +137,8 @@ bool conn_idents_expand(struct conn_idents *t, const struct gs_http_head_event *
 	const struct conn_ident *id = find(t, h->sk);
 	const struct gs_http_conn_event *c;
 
-	if (!id) {
-		t->heads_unknown++;
+	if (!id)
 		return false;
-	}
 	c = &id->c;
 	memset(out, 0, GS_HTTP_HDR_SIZE);
 	out->type = GS_EV_HTTP;

@@ -9,7 +9,8 @@
  * does not remove its identity at once (a process may still read what a
  * reset connection had queued), it makes it the first to go when the
  * table is full; a live connection's identity goes only when max are
- * live (counted), and its later captures are then dropped (counted). */
+ * live (counted), and its later captures are then dropped (the decoder
+ * counts them). */
 #ifndef GS_CONN_IDENT_H
 #define GS_CONN_IDENT_H
 
@@ -27,11 +28,9 @@ struct conn_idents {
 	 * closed ones (by close), the closed evicted first. */
 	struct conn_ident *live_old, *live_new, *closed_old, *closed_new;
 	uint64_t evicted_live;		/* identities of live connections pushed out */
-	uint64_t heads_unknown;		/* captures dropped: no identity for their connection */
 };
 
-/* max 0: CONN_IDENTS_DEFAULT.  0, or -1 when out of memory.  t starts
- * zeroed (its counters are kept: a failed start may be tried again). */
+/* max 0: CONN_IDENTS_DEFAULT.  0, or -1 when out of memory. */
 #define CONN_IDENTS_DEFAULT 8192
 int conn_idents_init(struct conn_idents *t, size_t max);
 void conn_idents_free(struct conn_idents *t);
@@ -41,7 +40,7 @@ void conn_idents_put(struct conn_idents *t, const struct gs_http_conn_event *c);
 /* The connection's summary event came: it is over. */
 void conn_idents_closed(struct conn_idents *t, uint64_t sk);
 /* The whole capture record of h into out (room for a gs_http_event):
- * false, counted, when its connection's identity is unknown. */
+ * false when its connection's identity is unknown. */
 bool conn_idents_expand(struct conn_idents *t, const struct gs_http_head_event *h,
 			struct gs_http_event *out);
 

@@ -248,19 +248,13 @@ static const char *validate_compact(const void *data, size_t size)
 	return NULL;
 }
 
-/* A compact kernel record: an identity is kept, a capture made whole.
+/* A valid compact kernel record: an identity is kept (the table made at
+ * the first; failing that, tried again at the next), a capture made whole.
  * Returns the whole capture to pass on, or NULL (nothing to pass on). */
-static const void *decode_compact(struct decoder *d, const void *data, size_t size)
+static const void *decode_compact(struct decoder *d, const void *data)
 {
-	const char *why = validate_compact(data, size);
-
-	if (why) {
-		d->malformed++;
-		log_debug("dropped kernel event: %s", why);
-		return NULL;
-	}
 	if (!d->idents.buckets && conn_idents_init(&d->idents, d->max_conns))
-		d->idents.buckets = NULL;	/* out of memory: tried again at the next */
+		d->idents.buckets = NULL;
 	if (!d->expanded)
 		d->expanded = malloc(sizeof(struct gs_http_event));
 	if (((const struct gs_event_hdr *)data)->type == GS_EV_HTTP_CONN) {
@@ -268,33 +262,38 @@ static const void *decode_compact(struct decoder *d, const void *data, size_t si
 			conn_idents_put(&d->idents, data);
 		return NULL;
 	}
-	if (!d->idents.buckets || !d->expanded) {
-		d->idents.heads_unknown++;	/* lost for want of memory: counted as lost */
-		return NULL;
-	}
-	return conn_idents_expand(&d->idents, data, d->expanded) ? d->expanded : NULL;
+	if (d->idents.buckets && d->expanded &&
+	    conn_idents_expand(&d->idents, data, d->expanded))
+		return d->expanded;
+	d->heads_unknown++;	/* counted as lost (lost_events) */
+	return NULL;
+}
+
+/* A whole kernel record: NULL when valid, else why not. */
+static const char *validate_whole(const void *data, size_t size)
+{
+	const char *why = validate(data, size);
+
+	if (!why && ((const struct gs_event_hdr *)data)->type == GS_EV_HTTP &&
+	    (((const struct gs_http_event *)data)->flags & (GS_HTTP_F_H2_WIPED | GS_HTTP_F_H2_FIELDS)))
+		why = "a recording's flag on a kernel event";
+	return why;
 }
 
 int decoder_feed(struct decoder *d, const void *data, size_t size)
 {
 	const struct gs_event_hdr *h = data;
-	const char *why;
+	bool compact = size >= sizeof(*h) &&
+		       (h->type == GS_EV_HTTP_CONN || h->type == GS_EV_HTTP_HEAD);
+	const char *why = compact ? validate_compact(data, size) : validate_whole(data, size);
 
-	if (size >= sizeof(*h) && (h->type == GS_EV_HTTP_CONN || h->type == GS_EV_HTTP_HEAD)) {
-		if (!(data = decode_compact(d, data, size)))
-			return 0;
-		size = ((const struct gs_event_hdr *)data)->size;
-	}
-	why = validate(data, size);
-
-	if (!why && ((const struct gs_event_hdr *)data)->type == GS_EV_HTTP &&
-	    (((const struct gs_http_event *)data)->flags & (GS_HTTP_F_H2_WIPED | GS_HTTP_F_H2_FIELDS)))
-		why = "a recording's flag on a kernel event";
 	if (why) {
 		d->malformed++;
 		log_debug("dropped kernel event: %s", why);
 		return 0;
 	}
+	if (compact && !(data = decode_compact(d, data)))
+		return 0;	/* an identity kept, or a capture lost (counted) */
 	if (d->record)
 		record_event(d, data);
 	if (((const struct gs_event_hdr *)data)->type == GS_EV_CONN && d->idents.buckets)

@@ -48,6 +48,8 @@ struct decoder {
 	 * of the kernel's compact ones (conn_ident.h); made at the first. */
 	struct conn_idents idents;
 	size_t max_conns;	/* its bound (0: CONN_IDENTS_DEFAULT) */
+	uint64_t heads_unknown;	/* compact captures dropped: their connection's identity
+				 * was lost, pushed out, or found no memory */
 	void *expanded;		/* the whole record being passed on */
 };
 

@@ -178,7 +178,7 @@ static void update_kernel_stats(struct live *lv)
 
 	loader_stats(&lv->loader, k);
 	/* A capture whose connection's identity record was lost is lost too. */
-	st->lost_events = k[GS_STAT_LOST_EVENTS] + lv->pipe->decoder.idents.heads_unknown;
+	st->lost_events = k[GS_STAT_LOST_EVENTS] + lv->pipe->decoder.heads_unknown;
 	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
 	st->closes_unseen = k[GS_STAT_CONN_REPLACED];
 	st->tls_sessions = k[GS_STAT_TLS_SESSIONS];

@@ -109,7 +109,7 @@ static void test_capture_made_whole(void)
 		ASSERT_STREQ(e->comm, "gw");
 		ASSERT_TRUE(!memcmp(e->data, h.data, h.cap_len));
 	}
-	ASSERT_EQ(d.idents.heads_unknown, 0);
+	ASSERT_EQ(d.heads_unknown, 0);
 	ASSERT_EQ(d.malformed, 0);
 	decoder_free(&d);
 }
@@ -124,7 +124,7 @@ static void test_unknown_connection_counted(void)
 	decoder_init(&d, keep, &s);
 	feed_ident(&d, 0x1000);
 	ASSERT_TRUE(!feed_head(&d, &s, 0x2000));
-	ASSERT_EQ(d.idents.heads_unknown, 1);
+	ASSERT_EQ(d.heads_unknown, 1);
 	ASSERT_TRUE(feed_head(&d, &s, 0x1000));
 	decoder_free(&d);
 }
@@ -141,7 +141,7 @@ static void test_identity_outlives_close(void)
 	feed_ident(&d, 0x1000);
 	decoder_feed(&d, &close, sizeof(close));
 	ASSERT_TRUE(feed_head(&d, &s, 0x1000));
-	ASSERT_EQ(d.idents.heads_unknown, 0);
+	ASSERT_EQ(d.heads_unknown, 0);
 	decoder_free(&d);
 }
 
@@ -173,7 +173,7 @@ static void test_bounded_closed_first(void)
 	ASSERT_EQ(d.idents.n, 2);
 	ASSERT_TRUE(feed_head(&d, &s, 0x3000));
 	ASSERT_EQ(s.last.pid, 8);
-	ASSERT_EQ(d.idents.heads_unknown, 2);
+	ASSERT_EQ(d.heads_unknown, 2);
 	decoder_free(&d);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "join.h"
+#include "join_loop.h"
 
 #define SLOT(id) ((id) & 0xffff)
 #define GEN(id) ((id) >> 16)
@@ -412,6 +413,9 @@ static bool outcomes_differ(const struct attempt *a, const struct attempt *b)
 struct pick {
 	struct attempt *last;
 	enum join_kind kind;
+	/* When the whole chain is known (loop_pick): its tries, oldest first. */
+	struct attempt *chain[REQ_ATTEMPTS + 1];
+	unsigned nchain;
 };
 
 /* A candidate for a request's last attempt, with its end's distance from
@@ -994,12 +998,227 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 	}
 }
 
+/* ---- event-loop order (join_loop.h) ---- */
+
+/* When the loop queued r: when it read its head (the loop's own act; the
+ * bytes may have waited in the socket while it served others). */
+static uint64_t loop_queued(const struct request *r)
+{
+	return r->ts_start;
+}
+
+/* Takes part in the replay of r's thread: a failed request of that
+ * thread.  Not an answered success (an attempt with its content served
+ * it: the content join's), nor one not answered yet: its connect may
+ * still be open, and an open connect is not known before it ends (it
+ * may be busy with one the replay cannot see). */
+static bool loop_member(const struct request *r, const struct request *o)
+{
+	return o->pid == r->pid && o->tid == r->tid && answer_time(o) && request_failed(o);
+}
+
+/* The window of r's thread to replay: from the read of the oldest
+ * request in flight when r was, to the last answer of those in flight
+ * meanwhile, up to JOIN_GROUP_NS after r's (the tries after r's answer
+ * are not r's, but they rule out orders that leave one of them no
+ * request).  False when it holds more requests than the search takes. */
+static bool loop_window(const struct joiner *j, const struct request *r, uint64_t *lo,
+			uint64_t *hi)
+{
+	uint64_t limit = answer_time(r) + JOIN_GROUP_NS;
+
+	*lo = loop_queued(r);
+	*hi = answer_time(r);
+	for (unsigned round = 0; round < 8; round++) {
+		uint64_t nlo = *lo, nhi = *hi;
+		unsigned n = 0;
+
+		for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+			const struct request *o = &j->reqs[j->rpool.active[i]];
+			uint64_t ans = answer_time(o);
+
+			if (!loop_member(r, o) || loop_queued(o) > *hi || (ans && ans < *lo))
+				continue;
+			n++;
+			nlo = loop_queued(o) < nlo ? loop_queued(o) : nlo;
+			nhi = ans > nhi && ans <= limit ? ans : nhi;
+		}
+		if (n > LOOP_MAX_REQS)
+			return false;
+		if (nlo == *lo && nhi == *hi)
+			return true;
+		*lo = nlo;
+		*hi = nhi;
+	}
+	return false;
+}
+
+/* A connect that wrote no request: a refused, unreachable, timed out
+ * (or still open) one. */
+static bool bare_connect(const struct attempt *a)
+{
+	return !a->reused && !a->ts_request && !a->method[0] && !a->status;
+}
+
+/* A bare connect as the replay sees it; false for one it cannot place.
+ * Only one the kernel saw fail (refused, unreachable): when the loop
+ * learnt of it is when it failed.  Not one that timed out: the
+ * gateway's timer fired at a moment no event shows (HAProxy begins the
+ * retry, then closes the old socket). */
+static bool loop_att_of(const struct attempt *a, struct loop_att *la)
+{
+	uint64_t end = attempt_end(a);
+
+	if (!end || (a->failure != ATTEMPT_REFUSED && a->failure != ATTEMPT_UNREACHABLE))
+		return false;
+	*la = (struct loop_att){ .began = attempt_began(a), .end = end, .retry_at = end,
+				 .fixed = -1 };
+	return true;
+}
+
+struct loop_input {
+	struct loop_req reqs[LOOP_MAX_REQS];
+	const struct request *req[LOOP_MAX_REQS];
+	struct loop_att atts[LOOP_MAX_ATTS];
+	struct attempt *att[LOOP_MAX_ATTS];
+	unsigned nreq, natt, target;
+};
+
+static int loop_index(const struct loop_input *in, uint32_t request_id)
+{
+	for (unsigned k = 0; k < in->nreq; k++)
+		if (in->req[k]->id == request_id)
+			return (int)k;
+	return -1;
+}
+
+static bool loop_requests(const struct joiner *j, const struct request *r, uint64_t lo,
+			  uint64_t hi, struct loop_input *in)
+{
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+		uint64_t ans = answer_time(o);
+
+		if (!loop_member(r, o) || loop_queued(o) > hi || (ans && ans < lo))
+			continue;
+		if (in->nreq == LOOP_MAX_REQS)
+			return false;
+		if (o == r)
+			in->target = in->nreq;
+		in->req[in->nreq] = o;
+		in->reqs[in->nreq++] = (struct loop_req){
+			.queued = loop_queued(o), .answered = ans,
+			/* decided without tries: it waits for none */
+			.done = o->joined && !o->nclaimed,
+		};
+	}
+	return true;
+}
+
+/* Could a try that wrote a request be one of the replay's requests'?
+ * Then the replay does not hold all their tries. */
+static bool member_may_own(const struct joiner *j, const struct loop_input *in,
+			   const struct attempt *a)
+{
+	if (a->owner)
+		return loop_index(in, a->owner) >= 0;
+	for (unsigned k = 0; k < in->nreq; k++)
+		if (candidate_level(j, in->req[k], a) != LVL_NONE)
+			return true;
+	return false;
+}
+
+/* The bare connects begun on r's thread in [lo, hi], in the order they
+ * began.  False when the replay cannot hold the thread's tries: a bare
+ * connect it cannot place, or a try with a request that one of its
+ * requests may have made (tries with content of other requests, such as
+ * the successes of other routes, are theirs: left out). */
+static bool loop_attempts(struct joiner *j, const struct request *r, uint64_t lo,
+			  uint64_t hi, struct loop_input *in)
+{
+	uint32_t n = began_index_range(&j->by_began, lo, hi, j->window, j->apool.cap);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct attempt *a = &j->atts[SLOT(j->window[i])];
+		struct loop_att la;
+
+		if (a->pid != r->pid || a->tid != r->tid)
+			continue;
+		if (!bare_connect(a)) {
+			if (member_may_own(j, in, a))
+				return false;
+			continue;
+		}
+		if (!loop_att_of(a, &la) || in->natt == LOOP_MAX_ATTS)
+			return false;
+		if (a->owner && (la.fixed = loop_index(in, a->owner)) < 0)
+			continue;	/* taken by a request outside the replay */
+		in->att[in->natt] = a;
+		in->atts[in->natt++] = la;
+	}
+	return true;
+}
+
+/* Does r's thread serve its requests from one loop?  When the process
+ * is known to keep requests to their threads; or, not known yet, when
+ * it never did otherwise and r's every candidate is on r's thread. */
+static bool loop_thread(struct joiner *j, const struct request *r)
+{
+	const struct join_threads *t = threads_of(j, r->pid, false);
+
+	if (keeps_threads(j, r->pid))
+		return true;
+	if (t && t->other)
+		return false;
+	for (uint32_t i = 0; i < j->ncand; i++)
+		if (j->cand[i]->tid != r->tid)
+			return false;
+	return true;
+}
+
+/* r's tries by its thread's event-loop order, when that order leaves r
+ * one set of them: a failed request whose every candidate joins by time
+ * alone, at a gateway that keeps requests to their threads.  False
+ * leaves the choice to nearness (pick_in_level). */
+static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk)
+{
+	struct loop_input in = { .target = LOOP_MAX_REQS };
+	struct loop_result res;
+	uint64_t lo, hi;
+
+	if (!request_failed(r) || !j->ncand || !loop_thread(j, r))
+		return false;
+	for (uint32_t i = 0; i < j->ncand; i++)
+		if (j->cand_lvl[i] != LVL_TIME)
+			return false;
+	if (!loop_window(j, r, &lo, &hi) || !loop_requests(j, r, lo, hi, &in) ||
+	    !loop_attempts(j, r, lo, hi, &in) ||
+	    !loop_solve(in.reqs, in.nreq, in.atts, in.natt, in.target, &res))
+		return false;
+	for (unsigned i = 0; i < in.natt && pk->nchain < REQ_ATTEMPTS + 1; i++)
+		if (res.owner[i] == (int)in.target)
+			pk->chain[pk->nchain++] = in.att[i];
+	if (!pk->nchain)
+		return false;
+	pk->last = pk->chain[pk->nchain - 1];
+	pk->kind = JOIN_TIME;
+	return true;
+}
+
+/* r's last attempt by nearness (pick_in_level), which also learns how
+ * the gateway uses its threads and closes; then, for a failed request
+ * joined by time, its whole chain by its thread's loop order when that
+ * order leaves it one. */
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
 {
+	struct pick by_loop = { 0 };
+
 	memset(pk, 0, sizeof(*pk));
 	gather_candidates(j, r);
 	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
 		pick_in_level(j, r, lvl, pk);
+	if (loop_pick(j, r, &by_loop))
+		*pk = by_loop;
 }
 
 static bool in_chain(struct attempt *const *chain, unsigned n, const struct attempt *a)
@@ -1144,6 +1363,20 @@ static void claim_attempts(struct request *r, struct attempt *last, struct joine
 	}
 }
 
+/* The same for a chain known whole, oldest first (the newest kept when
+ * it is longer than a request holds). */
+static void claim_chain(struct request *r, struct attempt *const *chain, unsigned n)
+{
+	unsigned skip = n > REQ_ATTEMPTS ? n - REQ_ATTEMPTS : 0;
+
+	r->attempts_dropped += skip > 0;
+	r->nclaimed = 0;
+	for (unsigned i = skip; i < n; i++) {
+		r->claimed[r->nclaimed++] = chain[i]->id;
+		chain[i]->owner = r->id;
+	}
+}
+
 /* An attempt leaves the table: remember when it ran, so a request decided
  * later still knows the process was trying upstream meanwhile. */
 static void release_attempt(struct joiner *j, struct attempt *a)
@@ -1263,7 +1496,9 @@ static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 	if (needs_facts(r, pk.last) && now < facts)
 		return await_facts(j, r, facts);
 	r->join = pk.last ? pk.kind : JOIN_NONE;
-	if (pk.last && pk.kind != JOIN_AMBIGUOUS)
+	if (pk.nchain)
+		claim_chain(r, pk.chain, pk.nchain);
+	else if (pk.last && pk.kind != JOIN_AMBIGUOUS)
 		claim_attempts(r, pk.last, j);
 	else if (!pk.last)
 		r->others_in_flight = attempts_in_flight(j, r);

@@ -28,6 +28,14 @@
  * like it), and concurrent retry chains on one thread were swapped or
  * called ambiguous.
  *
+ * tests/fixtures/haproxy_connect_retries_{c,d}.gsr: two more runs of it,
+ * in which a /refused0 request (retries 0, one server) and a /refused2
+ * request (retries 2, two servers) were read by one HAProxy thread within
+ * 15 us, their four refused connects interleaved within 150 us.  Nearness
+ * gave the /refused0 request three of them (in d, its last to the other
+ * server: the wrong backend) and the /refused2 request one; the thread's
+ * loop order gives each what HAProxy logged.
+ *
  * tests/fixtures/go_mixed_servers.gsr: test_scn_mixed through the Go proxy
  * (gs-goproxy): 100 concurrent requests for one path over a fast and a
  * hanging server (read timeout 1 s), 10 /ok; the Go proxy's log: 50 x 200
@@ -195,6 +203,35 @@ static const struct logged log_b[] = {
 };
 #undef B
 
+#define C "198.18.104.10:"
+static const struct logged log_c[] = {
+	{ "/refused0/c1-1", 1, C "40843" }, { "/refused0/c1-2", 1, C "40843" },
+	{ "/refused0/c1-3", 1, C "40843" }, { "/refused0/c2-1", 1, C "40843" },
+	{ "/refused0/c2-2", 1, C "40843" }, { "/refused0/c2-3", 1, C "40843" },
+	{ "/refused2/c1-1", 3, C "40843" }, { "/refused2/c1-2", 3, C "40843" },
+	{ "/refused2/c1-3", 3, C "40844" }, { "/refused2/c2-1", 3, C "40844" },
+	{ "/refused2/c2-2", 3, C "40844" }, { "/refused2/c2-3", 3, C "40843" },
+	{ "/synd0/c1-1", 1, C "40845" }, { "/synd0/c1-2", 1, C "40845" },
+	{ "/synd0/c2-1", 1, C "40845" }, { "/synd0/c2-2", 1, C "40845" },
+	{ "/synd2/c1-1", 3, C "40845" }, { "/synd2/c2-1", 3, C "40845" },
+	{ "/synd2/c3-1", 3, C "40846" },
+};
+#undef C
+#define D "198.18.144.10:"
+static const struct logged log_d[] = {
+	{ "/refused0/c1-1", 1, D "57243" }, { "/refused0/c1-2", 1, D "57243" },
+	{ "/refused0/c1-3", 1, D "57243" }, { "/refused0/c2-1", 1, D "57243" },
+	{ "/refused0/c2-2", 1, D "57243" }, { "/refused0/c2-3", 1, D "57243" },
+	{ "/refused2/c1-1", 3, D "57243" }, { "/refused2/c1-2", 3, D "57243" },
+	{ "/refused2/c1-3", 3, D "57243" }, { "/refused2/c2-1", 3, D "57244" },
+	{ "/refused2/c2-2", 3, D "57244" }, { "/refused2/c2-3", 3, D "57244" },
+	{ "/synd0/c1-1", 1, D "57245" }, { "/synd0/c1-2", 1, D "57245" },
+	{ "/synd0/c2-1", 1, D "57245" }, { "/synd0/c2-2", 1, D "57245" },
+	{ "/synd2/c1-1", 3, D "57246" }, { "/synd2/c2-1", 3, D "57245" },
+	{ "/synd2/c3-1", 3, D "57245" },
+};
+#undef D
+
 static void test_haproxy_retries_a(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_a.gsr", log_a,
@@ -205,6 +242,18 @@ static void test_haproxy_retries_b(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_b.gsr", log_b,
 			sizeof(log_b) / sizeof(log_b[0]));
+}
+
+static void test_haproxy_interleaved_c(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_c.gsr", log_c,
+			sizeof(log_c) / sizeof(log_c[0]));
+}
+
+static void test_haproxy_interleaved_d(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_d.gsr", log_d,
+			sizeof(log_d) / sizeof(log_d[0]));
 }
 
 static unsigned go_200, go_504, go_ok, go_unjoined_200, go_other;
@@ -263,6 +312,8 @@ int main(void)
 {
 	RUN_TEST(test_haproxy_retries_a);
 	RUN_TEST(test_haproxy_retries_b);
+	RUN_TEST(test_haproxy_interleaved_c);
+	RUN_TEST(test_haproxy_interleaved_d);
 	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_go_answers_past_the_window);
 	RUN_TEST(test_keepalive_same_path);

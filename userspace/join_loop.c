@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+#include <string.h>
+#include "join_loop.h"
+
+enum loop_state {
+	WAITING,	/* head read, no try yet */
+	BUSY,		/* a try under way */
+	RETRYING,	/* its last try failed: it may be served again */
+	FINISHED,	/* no more tries */
+};
+
+struct req_state {
+	uint8_t state;
+	uint8_t last;		/* BUSY, RETRYING: its last try */
+	uint64_t since;		/* WAITING, RETRYING: in the queue since */
+};
+
+struct search {
+	const struct loop_req *reqs;
+	const struct loop_att *atts;
+	unsigned nreq, natt, target, nodes;
+	int8_t owner[LOOP_MAX_ATTS];
+	struct loop_result *res;
+};
+
+/* The answer comes once the gateway knows the try failed: not before
+ * the kernel saw it fail (or its timer fired), nor, for a try still
+ * open, before it began. */
+static uint64_t known_failed(const struct loop_att *a)
+{
+	if (!a->end)
+		return a->began;
+	return a->retry_at < a->end ? a->retry_at : a->end;
+}
+
+static bool answered_by(const struct loop_req *r, uint64_t t)
+{
+	return r->answered && r->answered <= t;
+}
+
+/* Request k's state at time t, its retry queued once its try failed. */
+static void advance(const struct search *s, struct req_state *st, unsigned k, uint64_t t)
+{
+	struct req_state *q = &st[k];
+
+	if (q->state == BUSY && s->atts[q->last].retry_at <= t) {
+		q->state = RETRYING;
+		q->since = s->atts[q->last].retry_at;
+	}
+	if ((q->state == WAITING || q->state == RETRYING) && answered_by(&s->reqs[k], t))
+		q->state = FINISHED;	/* answered: it tries no more */
+}
+
+/* Waiting at t, and able to take attempt i (answered only after i failed). */
+static bool eligible(const struct search *s, const struct req_state *st, unsigned k, unsigned i)
+{
+	const struct loop_req *r = &s->reqs[k];
+	const struct loop_att *a = &s->atts[i];
+
+	if (st[k].state == WAITING && r->queued > a->began)
+		return false;
+	if (st[k].state != WAITING && st[k].state != RETRYING)
+		return false;
+	return !r->answered || r->answered >= known_failed(a);
+}
+
+/* The requests waiting when attempt i began, longest first. */
+static unsigned queue_at(const struct search *s, const struct req_state *st, unsigned i,
+			 uint8_t *q)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < s->nreq; k++) {
+		unsigned p = n;
+
+		if (!eligible(s, st, k, i))
+			continue;
+		for (; p > 0 && st[q[p - 1]].since > st[k].since; p--)
+			q[p] = q[p - 1];
+		q[p] = (uint8_t)k;
+		n++;
+	}
+	return n;
+}
+
+static bool same_for_target(const struct search *s)
+{
+	for (unsigned i = 0; i < s->natt; i++)
+		if ((s->owner[i] == (int)s->target) != (s->res->owner[i] == (int)s->target))
+			return false;
+	return true;
+}
+
+static void found(struct search *s)
+{
+	struct loop_result *res = s->res;
+
+	if (!res->solutions++)
+		memcpy(res->owner, s->owner, sizeof(res->owner));
+	else if (!same_for_target(s))
+		res->agree = false;
+}
+
+/* Serving q[c] with attempt i passes over those waiting longer (ties
+ * aside): each then tried no more.  One retrying may have stopped (its
+ * answer came later: a retry's wait is no promise); one waiting for its
+ * first try cannot be passed over (one served without a try, answered
+ * before i failed, is not in the queue: eligible()).  False when one
+ * cannot be. */
+static bool pass_over(struct req_state *next, const uint8_t *q, unsigned c)
+{
+	for (unsigned p = 0; p < c; p++) {
+		if (next[q[c]].since - next[q[p]].since <= LOOP_TIE_NS)
+			continue;
+		if (next[q[p]].state == WAITING)
+			return false;
+		next[q[p]].state = FINISHED;
+	}
+	return true;
+}
+
+/* Give attempt i, then the rest, to every request the loop's order
+ * allows: the one waiting longest, or one after it when those ahead
+ * tried no more (answered later: a retry's wait is not a promise) or
+ * waited about as long (served in either order). */
+static void assign(struct search *s, const struct req_state *in, unsigned i)
+{
+	struct req_state st[LOOP_MAX_REQS];
+	uint8_t q[LOOP_MAX_REQS];
+	unsigned n;
+
+	if (!s->res->agree || s->res->gave_up)
+		return;
+	if (++s->nodes > LOOP_MAX_NODES) {
+		s->res->gave_up = true;
+		return;
+	}
+	if (i == s->natt) {
+		found(s);
+		return;
+	}
+	memcpy(st, in, s->nreq * sizeof(*st));
+	for (unsigned k = 0; k < s->nreq; k++)
+		advance(s, st, k, s->atts[i].began);
+	n = queue_at(s, st, i, q);
+	for (unsigned c = 0; c < n; c++) {
+		struct req_state next[LOOP_MAX_REQS];
+		int fixed = s->atts[i].fixed;
+
+		memcpy(next, st, s->nreq * sizeof(*st));
+		if (!pass_over(next, q, c))
+			break;	/* nor can any behind it be served first */
+		if (fixed < 0 || fixed == q[c]) {
+			next[q[c]].state = BUSY;
+			next[q[c]].last = (uint8_t)i;
+			s->owner[i] = (int8_t)q[c];
+			assign(s, next, i + 1);
+		}
+	}
+}
+
+bool loop_solve(const struct loop_req *reqs, unsigned nreq, const struct loop_att *atts,
+		unsigned natt, unsigned target, struct loop_result *res)
+{
+	struct req_state st[LOOP_MAX_REQS];
+	struct search s = { .reqs = reqs, .atts = atts, .nreq = nreq, .natt = natt,
+			    .target = target, .res = res };
+
+	memset(res, 0, sizeof(*res));
+	res->agree = true;
+	if (nreq > LOOP_MAX_REQS || natt > LOOP_MAX_ATTS || target >= nreq) {
+		res->gave_up = true;
+		return false;
+	}
+	for (unsigned k = 0; k < nreq; k++) {
+		st[k].state = reqs[k].done ? FINISHED : WAITING;
+		st[k].since = reqs[k].queued;
+		st[k].last = 0;
+	}
+	assign(&s, st, 0);
+	return res->solutions && res->agree && !res->gave_up;
+}

@@ -12,7 +12,9 @@ enum loop_state {
 struct req_state {
 	uint8_t state;
 	uint8_t last;		/* BUSY, RETRYING: its last try */
+	uint8_t tries;		/* how many it was given */
 	uint64_t since;		/* WAITING, RETRYING: in the queue since */
+	uint64_t passed_at;	/* FINISHED by being passed over at this try's start */
 };
 
 struct search {
@@ -91,9 +93,32 @@ static bool same_for_target(const struct search *s)
 	return true;
 }
 
-static void found(struct search *s)
+/* The same at the end, for answers: one passed over was answered in
+ * that turn, before any request whose last try failed after the pass
+ * (answered in a later turn). */
+static bool answers_in_turn(const struct search *s, const struct req_state *st)
+{
+	for (unsigned p = 0; p < s->nreq; p++) {
+		if (!st[p].passed_at)
+			continue;
+		for (unsigned f = 0; f < s->nreq; f++) {
+			const struct loop_att *last = &s->atts[st[f].last];
+
+			if (f != p && st[f].tries && !st[f].passed_at &&
+			    last->end > st[p].passed_at && s->reqs[f].answered &&
+			    s->reqs[p].answered > s->reqs[f].answered)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void found(struct search *s, const struct req_state *st)
 {
 	struct loop_result *res = s->res;
+
+	if (!answers_in_turn(s, st))
+		return;
 
 	if (!res->solutions++)
 		memcpy(res->owner, s->owner, sizeof(res->owner));
@@ -107,7 +132,7 @@ static void found(struct search *s)
  * first try cannot be passed over (one served without a try, answered
  * before i failed, is not in the queue: eligible()).  False when one
  * cannot be. */
-static bool pass_over(struct req_state *next, const uint8_t *q, unsigned c)
+static bool pass_over(struct req_state *next, const uint8_t *q, unsigned c, uint64_t at)
 {
 	for (unsigned p = 0; p < c; p++) {
 		if (next[q[c]].since - next[q[p]].since <= LOOP_TIE_NS)
@@ -115,7 +140,22 @@ static bool pass_over(struct req_state *next, const uint8_t *q, unsigned c)
 		if (next[q[p]].state == WAITING)
 			return false;
 		next[q[p]].state = FINISHED;
+		next[q[p]].passed_at = at;
 	}
+	return true;
+}
+
+/* A request passed over was served (answered) in that turn of the loop:
+ * its answer is written before a later turn, one serving what became
+ * ready after the pass (a retry after a failure seen since).  Could
+ * attempt i go to q, which waits since `since`? */
+static bool turns_allow(const struct search *s, const struct req_state *st, unsigned i,
+			uint64_t since)
+{
+	for (unsigned k = 0; k < s->nreq; k++)
+		if (st[k].passed_at && st[k].passed_at < since &&
+		    s->reqs[k].answered > s->atts[i].began)
+			return false;
 	return true;
 }
 
@@ -136,7 +176,7 @@ static void assign(struct search *s, const struct req_state *in, unsigned i)
 		return;
 	}
 	if (i == s->natt) {
-		found(s);
+		found(s, in);
 		return;
 	}
 	memcpy(st, in, s->nreq * sizeof(*st));
@@ -148,11 +188,12 @@ static void assign(struct search *s, const struct req_state *in, unsigned i)
 		int fixed = s->atts[i].fixed;
 
 		memcpy(next, st, s->nreq * sizeof(*st));
-		if (!pass_over(next, q, c))
+		if (!pass_over(next, q, c, s->atts[i].began))
 			break;	/* nor can any behind it be served first */
-		if (fixed < 0 || fixed == q[c]) {
+		if ((fixed < 0 || fixed == q[c]) && turns_allow(s, next, i, st[q[c]].since)) {
 			next[q[c]].state = BUSY;
 			next[q[c]].last = (uint8_t)i;
+			next[q[c]].tries++;
 			s->owner[i] = (int8_t)q[c];
 			assign(s, next, i + 1);
 		}
@@ -175,7 +216,8 @@ bool loop_solve(const struct loop_req *reqs, unsigned nreq, const struct loop_at
 	for (unsigned k = 0; k < nreq; k++) {
 		st[k].state = reqs[k].done ? FINISHED : WAITING;
 		st[k].since = reqs[k].queued;
-		st[k].last = 0;
+		st[k].last = st[k].tries = 0;
+		st[k].passed_at = 0;
 	}
 	assign(&s, st, 0);
 	return res->solutions && res->agree && !res->gave_up;

@@ -65,6 +65,42 @@ static void test_interleaved_retry_chain(void)
 	ASSERT_TRUE(unique);
 }
 
+/* Two requests with three tries each (retries 2), read 6 us apart: the
+ * tries alternate.  The order alone also allows the first to stop after
+ * its second try, passed over at the fourth connect, and the second to
+ * make four; but the first was answered after a later turn of the loop
+ * began (the fifth connect retries a failure seen after the pass): no. */
+static void test_passed_over_is_answered_in_its_turn(void)
+{
+	struct loop_req r[] = { req(75547, 75747), req(75633, 75801) };
+	struct loop_att a[] = { refused(75576, 75596), refused(75656, 75665),
+				refused(75675, 75681), refused(75702, 75708),
+				refused(75718, 75724), refused(75785, 75792) };
+	bool unique;
+
+	ASSERT_EQ(tries_of(r, 2, a, 6, 0, &unique), 0x0bu);
+	ASSERT_TRUE(unique);
+	ASSERT_EQ(tries_of(r, 2, a, 6, 1, &unique), 0x34u);
+	ASSERT_TRUE(unique);
+}
+
+/* The same, the second request passed over at the last connect, with no
+ * connect after to show a later turn: the first request's answer, after
+ * its fourth try failed (a later turn), came before the second's. */
+static void test_passed_over_answered_before_later_answers(void)
+{
+	struct loop_req r[] = { req(15486, 15651), req(15492, 15693) };
+	struct loop_att a[] = { refused(15518, 15536), refused(15550, 15557),
+				refused(15578, 15584), refused(15594, 15600),
+				refused(15615, 15622), refused(15631, 15637) };
+	bool unique;
+
+	ASSERT_EQ(tries_of(r, 2, a, 6, 0, &unique), 0x15u);
+	ASSERT_TRUE(unique);
+	ASSERT_EQ(tries_of(r, 2, a, 6, 1, &unique), 0x2au);
+	ASSERT_TRUE(unique);
+}
+
 /* Two requests read at once (within LOOP_TIE_NS): either may have been
  * served first, and the tries do not tell: no answer. */
 static void test_tie_is_no_answer(void)
@@ -141,6 +177,8 @@ int main(void)
 {
 	RUN_TEST(test_second_read_served_before_a_retry);
 	RUN_TEST(test_interleaved_retry_chain);
+	RUN_TEST(test_passed_over_is_answered_in_its_turn);
+	RUN_TEST(test_passed_over_answered_before_later_answers);
 	RUN_TEST(test_tie_is_no_answer);
 	RUN_TEST(test_fixed_owner_against_order);
 	RUN_TEST(test_waiting_request_not_passed_over);

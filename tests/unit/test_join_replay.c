@@ -36,6 +36,13 @@
  * server: the wrong backend) and the /refused2 request one; the thread's
  * loop order gives each what HAProxy logged.
  *
+ * tests/fixtures/haproxy_connect_retries_e.gsr: one more, in which two
+ * /refused2 requests of one thread interleaved their six tries twice.
+ * The loop's order alone also allowed one of them to stop after two
+ * tries, passed over, and the other to make four; but a request passed
+ * over is answered in that turn of the loop, before the turns that
+ * follow, and its answer came after them.
+ *
  * tests/fixtures/go_mixed_servers.gsr: test_scn_mixed through the Go proxy
  * (gs-goproxy): 100 concurrent requests for one path over a fast and a
  * hanging server (read timeout 1 s), 10 /ok; the Go proxy's log: 50 x 200
@@ -232,6 +239,21 @@ static const struct logged log_d[] = {
 };
 #undef D
 
+#define E "198.18.101.10:"
+static const struct logged log_e[] = {
+	{ "/refused0/c1-1", 1, E "32813" }, { "/refused0/c1-2", 1, E "32813" },
+	{ "/refused0/c1-3", 1, E "32813" }, { "/refused0/c2-1", 1, E "32813" },
+	{ "/refused0/c2-2", 1, E "32813" }, { "/refused0/c2-3", 1, E "32813" },
+	{ "/refused2/c1-1", 3, E "32813" }, { "/refused2/c1-2", 3, E "32814" },
+	{ "/refused2/c1-3", 3, E "32813" }, { "/refused2/c2-1", 3, E "32813" },
+	{ "/refused2/c2-2", 3, E "32813" }, { "/refused2/c2-3", 3, E "32814" },
+	{ "/synd0/c1-1", 1, E "32815" }, { "/synd0/c1-2", 1, E "32815" },
+	{ "/synd0/c2-1", 1, E "32815" }, { "/synd0/c2-2", 1, E "32815" },
+	{ "/synd2/c1-1", 3, E "32816" }, { "/synd2/c2-1", 3, E "32815" },
+	{ "/synd2/c3-1", 3, E "32815" },
+};
+#undef E
+
 static void test_haproxy_retries_a(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_a.gsr", log_a,
@@ -254,6 +276,12 @@ static void test_haproxy_interleaved_d(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_d.gsr", log_d,
 			sizeof(log_d) / sizeof(log_d[0]));
+}
+
+static void test_haproxy_interleaved_e(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_e.gsr", log_e,
+			sizeof(log_e) / sizeof(log_e[0]));
 }
 
 static unsigned go_200, go_504, go_ok, go_unjoined_200, go_other;
@@ -314,6 +342,7 @@ int main(void)
 	RUN_TEST(test_haproxy_retries_b);
 	RUN_TEST(test_haproxy_interleaved_c);
 	RUN_TEST(test_haproxy_interleaved_d);
+	RUN_TEST(test_haproxy_interleaved_e);
 	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_go_answers_past_the_window);
 	RUN_TEST(test_keepalive_same_path);

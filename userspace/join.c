@@ -1071,8 +1071,7 @@ static bool loop_att_of(const struct attempt *a, struct loop_att *la)
 
 	if (!end || (a->failure != ATTEMPT_REFUSED && a->failure != ATTEMPT_UNREACHABLE))
 		return false;
-	*la = (struct loop_att){ .began = attempt_began(a), .end = end, .retry_at = end,
-				 .fixed = -1 };
+	*la = (struct loop_att){ .began = attempt_began(a), .end = end, .fixed = -1 };
 	return true;
 }
 

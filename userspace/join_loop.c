@@ -25,16 +25,6 @@ struct search {
 	struct loop_result *res;
 };
 
-/* The answer comes once the gateway knows the try failed: not before
- * the kernel saw it fail (or its timer fired), nor, for a try still
- * open, before it began. */
-static uint64_t known_failed(const struct loop_att *a)
-{
-	if (!a->end)
-		return a->began;
-	return a->retry_at < a->end ? a->retry_at : a->end;
-}
-
 static bool answered_by(const struct loop_req *r, uint64_t t)
 {
 	return r->answered && r->answered <= t;
@@ -45,15 +35,16 @@ static void advance(const struct search *s, struct req_state *st, unsigned k, ui
 {
 	struct req_state *q = &st[k];
 
-	if (q->state == BUSY && s->atts[q->last].retry_at <= t) {
+	if (q->state == BUSY && s->atts[q->last].end <= t) {
 		q->state = RETRYING;
-		q->since = s->atts[q->last].retry_at;
+		q->since = s->atts[q->last].end;
 	}
 	if ((q->state == WAITING || q->state == RETRYING) && answered_by(&s->reqs[k], t))
 		q->state = FINISHED;	/* answered: it tries no more */
 }
 
-/* Waiting at t, and able to take attempt i (answered only after i failed). */
+/* Waiting when attempt i began, and able to take it (answered only
+ * once the gateway knew it failed, not before the kernel saw it fail). */
 static bool eligible(const struct search *s, const struct req_state *st, unsigned k, unsigned i)
 {
 	const struct loop_req *r = &s->reqs[k];
@@ -63,7 +54,7 @@ static bool eligible(const struct search *s, const struct req_state *st, unsigne
 		return false;
 	if (st[k].state != WAITING && st[k].state != RETRYING)
 		return false;
-	return !r->answered || r->answered >= known_failed(a);
+	return !r->answered || r->answered >= a->end;
 }
 
 /* The requests waiting when attempt i began, longest first. */
@@ -119,7 +110,6 @@ static void found(struct search *s, const struct req_state *st)
 
 	if (!answers_in_turn(s, st))
 		return;
-
 	if (!res->solutions++)
 		memcpy(res->owner, s->owner, sizeof(res->owner));
 	else if (!same_for_target(s))

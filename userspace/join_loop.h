@@ -32,12 +32,7 @@ struct loop_req {
 
 struct loop_att {
 	uint64_t began;		/* connect() */
-	uint64_t end;		/* 0: still open */
-	/* When its request may be served again (a retry): when the kernel
-	 * saw it fail; earlier for one the gateway closed itself after its
-	 * timer fired (it may abort the old socket after beginning the
-	 * retry).  UINT64_MAX while open. */
-	uint64_t retry_at;
+	uint64_t end;		/* the kernel saw it fail: its request may be served again */
 	int fixed;		/* the request it was already given, or -1 */
 };
 

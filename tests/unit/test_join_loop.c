@@ -11,8 +11,7 @@
 
 static struct loop_att refused(uint64_t began_us, uint64_t end_us)
 {
-	return (struct loop_att){ .began = began_us * US, .end = end_us * US,
-				  .retry_at = end_us * US, .fixed = -1 };
+	return (struct loop_att){ .began = began_us * US, .end = end_us * US, .fixed = -1 };
 }
 
 static struct loop_req req(uint64_t read_us, uint64_t answered_us)

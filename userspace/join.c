@@ -717,9 +717,17 @@ static int thread_order(const struct joiner *j, const struct request *r,
 			const struct attempt *h1, const struct attempt *h2)
 {
 	const struct request *other = NULL;
+	bool retry1, retry2;
 
 	if (!keeps_threads(j, r->pid) || h1->tid != r->tid || h2->tid != r->tid)
 		return 0;
+	/* A head is the first try r could have made.  When only one of the
+	 * two begun right after an older request's try failed, that one is
+	 * the older request's retry: its chain began before r was read. */
+	retry1 = retry_of_another(j, r, h1);
+	retry2 = retry_of_another(j, r, h2);
+	if (retry1 != retry2)
+		return retry1 ? -1 : 1;
 	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
 		const struct request *o = &j->reqs[j->rpool.active[i]];
 
@@ -1000,6 +1008,8 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 
 /* ---- event-loop order (join_loop.h) ---- */
 
+#define LOOP_THREAD_SEEN 2	/* requests seen tried on their own thread, none elsewhere */
+
 /* When the loop queued r: when it read its head (the loop's own act; the
  * bytes may have waited in the socket while it served others). */
 static uint64_t loop_queued(const struct request *r)
@@ -1160,7 +1170,11 @@ static bool loop_attempts(struct joiner *j, const struct request *r, uint64_t lo
 
 /* Does r's thread serve its requests from one loop?  When the process
  * is known to keep requests to their threads; or, not known yet, when
- * it never did otherwise and r's every candidate is on r's thread. */
+ * it never did otherwise: when it did so a few times already, or r's
+ * every candidate is on r's thread.  (Failures come in bursts, often
+ * before enough single fits were seen to know; a process whose
+ * requests move between threads, as Go's goroutines do, soon shows
+ * one on another thread.) */
 static bool loop_thread(struct joiner *j, const struct request *r)
 {
 	const struct join_threads *t = threads_of(j, r->pid, false);
@@ -1169,6 +1183,8 @@ static bool loop_thread(struct joiner *j, const struct request *r)
 		return true;
 	if (t && t->other)
 		return false;
+	if (t && t->own >= LOOP_THREAD_SEEN)
+		return true;
 	for (uint32_t i = 0; i < j->ncand; i++)
 		if (j->cand[i]->tid != r->tid)
 			return false;
@@ -1307,6 +1323,7 @@ static struct attempt *ended_before(struct joiner *j, const struct request *r,
 {
 	struct attempt *prev = NULL;
 	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX;
+	bool by_thread = keeps_threads(j, r->pid);
 	/* A candidate of r began after r did; this one before the chain. */
 	uint32_t nwin = limit ? attempts_begun(j, r->ts_start, limit - 1) : 0;
 
@@ -1317,6 +1334,8 @@ static struct attempt *ended_before(struct joiner *j, const struct request *r,
 		if (!end || attempt_began(a) >= limit || in_chain(chain, n, a) ||
 		    end > limit + (gateway_closed(a) ? slack : 0) || !candidate_level(j, r, a))
 			continue;
+		if (by_thread && a->tid != chain[n - 1]->tid)
+			continue;	/* the thread is a key: a retry stays on it */
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
 		if (distance(end, limit) < prev_d && !answers_another(j, r, a, chain, n)) {

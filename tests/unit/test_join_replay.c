@@ -43,6 +43,13 @@
  * over is answered in that turn of the loop, before the turns that
  * follow, and its answer came after them.
  *
+ * tests/fixtures/haproxy_connect_retries_f.gsr: one more, in which a
+ * /synd0 request's connect (begun 14 us after HAProxy read it) and a
+ * /synd2 request's retry to the other server (begun 3 ms later, right
+ * after that request's first try timed out) fitted the /synd0 request's
+ * 503 alike; the rule "the chain begun first is the request read first"
+ * took the retry for a first try and named the other server.
+ *
  * tests/fixtures/go_mixed_servers.gsr: test_scn_mixed through the Go proxy
  * (gs-goproxy): 100 concurrent requests for one path over a fast and a
  * hanging server (read timeout 1 s), 10 /ok; the Go proxy's log: 50 x 200
@@ -254,6 +261,21 @@ static const struct logged log_e[] = {
 };
 #undef E
 
+#define F "198.18.91.10:"
+static const struct logged log_f[] = {
+	{ "/refused0/c1-1", 1, F "26713" }, { "/refused0/c1-2", 1, F "26713" },
+	{ "/refused0/c1-3", 1, F "26713" }, { "/refused0/c2-1", 1, F "26713" },
+	{ "/refused0/c2-2", 1, F "26713" }, { "/refused0/c2-3", 1, F "26713" },
+	{ "/refused2/c1-1", 3, F "26714" }, { "/refused2/c1-2", 3, F "26714" },
+	{ "/refused2/c1-3", 3, F "26713" }, { "/refused2/c2-1", 3, F "26713" },
+	{ "/refused2/c2-2", 3, F "26713" }, { "/refused2/c2-3", 3, F "26714" },
+	{ "/synd0/c1-1", 1, F "26715" }, { "/synd0/c1-2", 1, F "26715" },
+	{ "/synd0/c2-1", 1, F "26715" }, { "/synd0/c2-2", 1, F "26715" },
+	{ "/synd2/c1-1", 3, F "26716" }, { "/synd2/c2-1", 3, F "26715" },
+	{ "/synd2/c3-1", 3, F "26715" },
+};
+#undef F
+
 static void test_haproxy_retries_a(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_a.gsr", log_a,
@@ -282,6 +304,12 @@ static void test_haproxy_interleaved_e(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_e.gsr", log_e,
 			sizeof(log_e) / sizeof(log_e[0]));
+}
+
+static void test_haproxy_retry_not_a_first_try_f(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_f.gsr", log_f,
+			sizeof(log_f) / sizeof(log_f[0]));
 }
 
 static unsigned go_200, go_504, go_ok, go_unjoined_200, go_other;
@@ -343,6 +371,7 @@ int main(void)
 	RUN_TEST(test_haproxy_interleaved_c);
 	RUN_TEST(test_haproxy_interleaved_d);
 	RUN_TEST(test_haproxy_interleaved_e);
+	RUN_TEST(test_haproxy_retry_not_a_first_try_f);
 	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_go_answers_past_the_window);
 	RUN_TEST(test_keepalive_same_path);

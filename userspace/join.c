@@ -1191,21 +1191,14 @@ static bool loop_thread(struct joiner *j, const struct request *r)
 	return true;
 }
 
-/* r's tries by its thread's event-loop order, when that order leaves r
- * one set of them: a failed request whose every candidate joins by time
- * alone, at a gateway that keeps requests to their threads.  False
- * leaves the choice to nearness (pick_in_level). */
-static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk)
+/* r's tries by replaying its thread in the loop's order; false unless
+ * the replay leaves r one set of them. */
+static bool loop_replay(struct joiner *j, const struct request *r, struct pick *pk)
 {
 	struct loop_input in = { .target = LOOP_MAX_REQS };
 	struct loop_result res;
 	uint64_t lo, hi;
 
-	if (!request_failed(r) || !j->ncand || !loop_thread(j, r))
-		return false;
-	for (uint32_t i = 0; i < j->ncand; i++)
-		if (j->cand_lvl[i] != LVL_TIME)
-			return false;
 	if (!loop_window(j, r, &lo, &hi) || !loop_requests(j, r, lo, hi, &in) ||
 	    !loop_attempts(j, r, lo, hi, &in) ||
 	    !loop_solve(in.reqs, in.nreq, in.atts, in.natt, in.target, &res))
@@ -1220,18 +1213,35 @@ static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk
 	return true;
 }
 
+/* r's tries by its thread's event-loop order, when that order leaves r
+ * one set of them: a failed request whose every candidate joins by time
+ * alone, at a gateway that keeps requests to their threads.  False
+ * leaves the choice to nearness (pick_in_level). */
+static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk)
+{
+	if (!request_failed(r) || !j->ncand || !loop_thread(j, r))
+		return false;
+	for (uint32_t i = 0; i < j->ncand; i++)
+		if (j->cand_lvl[i] != LVL_TIME)
+			return false;
+	return loop_replay(j, r, pk);
+}
+
 /* r's last attempt by nearness (pick_in_level), which also learns how
  * the gateway uses its threads and closes; then, for a failed request
  * joined by time, its whole chain by its thread's loop order when that
  * order leaves it one. */
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
 {
-	struct pick by_loop = { 0 };
+	struct pick by_loop;
 
-	memset(pk, 0, sizeof(*pk));
+	pk->last = NULL;
+	pk->kind = JOIN_NONE;
+	pk->nchain = 0;
 	gather_candidates(j, r);
 	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
 		pick_in_level(j, r, lvl, pk);
+	by_loop.nchain = 0;
 	if (loop_pick(j, r, &by_loop))
 		*pk = by_loop;
 }

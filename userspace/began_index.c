@@ -95,3 +95,8 @@ uint32_t began_index_span(const struct began_index *x, uint64_t lo, uint64_t hi)
 
 	return hi == UINT64_MAX ? x->n - from : lower_bound(x, hi + 1) - from;
 }
+
+uint32_t began_index_from(const struct began_index *x, uint64_t t)
+{
+	return lower_bound(x, t);
+}

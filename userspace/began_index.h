@@ -34,6 +34,9 @@ uint32_t began_index_range(const struct began_index *x, uint64_t lo, uint64_t hi
 			   uint32_t *out, uint32_t max);
 /* (The live entries from the oldest: v[i] for i from head up to n, those
  * with id 0 being holes.) */
+/* The first entry with began >= t (n if none): where a walk of v from t
+ * starts. */
+uint32_t began_index_from(const struct began_index *x, uint64_t t);
 /* How many entries [lo, hi] spans, holes included: what a range costs. */
 uint32_t began_index_span(const struct began_index *x, uint64_t lo, uint64_t hi);
 

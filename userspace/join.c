@@ -669,6 +669,26 @@ static struct attempt *chain_head(struct joiner *j, const struct request *r, str
 	return chain[n - 1];
 }
 
+/* Did another attempt of head's process (of its thread, by_thread)
+ * begin after lo and before hi?  Then head is not the first try begun
+ * after lo. */
+static bool begun_between(const struct joiner *j, const struct attempt *head, uint64_t lo,
+			  uint64_t hi, bool by_thread)
+{
+	const struct began_index *x = &j->by_began;
+
+	for (uint32_t i = began_index_from(x, lo + 1); i < x->n && x->v[i].began < hi; i++) {
+		const struct attempt *a;
+
+		if (!x->v[i].id)
+			continue;
+		a = &j->atts[SLOT(x->v[i].id)];
+		if (a != head && a->pid == head->pid && (!by_thread || a->tid == head->tid))
+			return true;
+	}
+	return false;
+}
+
 /* Did head begin right after (within JOIN_TIE_NS) an attempt that r
  * could not have made failed, on head's thread where the gateway keeps
  * threads?  Then it is that attempt's retry (HAProxy connects again in the
@@ -686,7 +706,8 @@ static bool retry_of_another(const struct joiner *j, const struct request *r,
 		if (x == head || x->pid != r->pid || x->status || attempt_began(x) >= r->ts_start ||
 		    (by_thread && x->tid != head->tid))
 			continue;
-		if (end > r->ts_start && end <= began && began - end <= JOIN_TIE_NS)
+		if (end > r->ts_start && end <= began && began - end <= JOIN_TIE_NS &&
+		    !begun_between(j, head, end, began, by_thread))
 			return true;
 	}
 	return false;
@@ -1363,8 +1384,13 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 					struct attempt *const *chain, unsigned n)
 {
 	struct attempt *prev = ended_before(j, r, chain, n, 0);
+	struct attempt *closed_after = ended_before(j, r, chain, n, JOIN_CLOSE_SLACK_NS);
 
-	return prev ? prev : ended_before(j, r, chain, n, JOIN_CLOSE_SLACK_NS);
+	/* One closed just after the chain began that itself began after prev
+	 * ended lies between the two: it is the try before the chain. */
+	if (!prev || (closed_after && attempt_began(closed_after) >= attempt_end(prev)))
+		return closed_after;
+	return prev;
 }
 
 /* ---- deciding ---- */

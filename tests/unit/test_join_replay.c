@@ -50,6 +50,17 @@
  * 503 alike; the rule "the chain begun first is the request read first"
  * took the retry for a first try and named the other server.
  *
+ * tests/fixtures/haproxy_connect_retries_{g,h}.gsr: two more.  In g a
+ * /synd0 request was read 19 us before a /synd2 request's first try timed
+ * out; both the /synd2 retry (38 us after) and the /synd0 connect (90 us
+ * after) began "right after" that failure, and the request was left
+ * ambiguous: only the first connect after a failure is its retry.  In h
+ * a /synd2 request's middle try was closed by HAProxy 75 us after its
+ * last try began, and the chain skipped it for its first try (ended a
+ * second before), while another thread's try filled the gap: a try
+ * between the two is the one before the chain, and at a gateway that
+ * keeps requests to their threads the chain stays on its thread.
+ *
  * tests/fixtures/go_mixed_servers.gsr: test_scn_mixed through the Go proxy
  * (gs-goproxy): 100 concurrent requests for one path over a fast and a
  * hanging server (read timeout 1 s), 10 /ok; the Go proxy's log: 50 x 200
@@ -276,6 +287,35 @@ static const struct logged log_f[] = {
 };
 #undef F
 
+#define G "198.18.32.10:"
+static const struct logged log_g[] = {
+	{ "/refused0/c1-1", 1, G "50123" }, { "/refused0/c1-2", 1, G "50123" },
+	{ "/refused0/c1-3", 1, G "50123" }, { "/refused0/c2-1", 1, G "50123" },
+	{ "/refused0/c2-2", 1, G "50123" }, { "/refused0/c2-3", 1, G "50123" },
+	{ "/refused2/c1-1", 3, G "50123" }, { "/refused2/c1-2", 3, G "50124" },
+	{ "/refused2/c1-3", 3, G "50124" }, { "/refused2/c2-1", 3, G "50124" },
+	{ "/refused2/c2-2", 3, G "50123" }, { "/refused2/c2-3", 3, G "50123" },
+	{ "/synd0/c1-1", 1, G "50125" }, { "/synd0/c1-2", 1, G "50125" },
+	{ "/synd0/c2-1", 1, G "50125" }, { "/synd0/c2-2", 1, G "50125" },
+	{ "/synd2/c1-1", 3, G "50125" }, { "/synd2/c2-1", 3, G "50126" },
+	{ "/synd2/c3-1", 3, G "50125" },
+};
+#undef G
+#define H "198.18.180.10:"
+static const struct logged log_h[] = {
+	{ "/refused0/c1-1", 1, H "51603" }, { "/refused0/c1-2", 1, H "51603" },
+	{ "/refused0/c1-3", 1, H "51603" }, { "/refused0/c2-1", 1, H "51603" },
+	{ "/refused0/c2-2", 1, H "51603" }, { "/refused0/c2-3", 1, H "51603" },
+	{ "/refused2/c1-1", 3, H "51603" }, { "/refused2/c1-2", 3, H "51603" },
+	{ "/refused2/c1-3", 3, H "51603" }, { "/refused2/c2-1", 3, H "51604" },
+	{ "/refused2/c2-2", 3, H "51604" }, { "/refused2/c2-3", 3, H "51604" },
+	{ "/synd0/c1-1", 1, H "51605" }, { "/synd0/c1-2", 1, H "51605" },
+	{ "/synd0/c2-1", 1, H "51605" }, { "/synd0/c2-2", 1, H "51605" },
+	{ "/synd2/c1-1", 3, H "51606" }, { "/synd2/c2-1", 3, H "51605" },
+	{ "/synd2/c3-1", 3, H "51605" },
+};
+#undef H
+
 static void test_haproxy_retries_a(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_a.gsr", log_a,
@@ -310,6 +350,18 @@ static void test_haproxy_retry_not_a_first_try_f(void)
 {
 	check_as_logged("tests/fixtures/haproxy_connect_retries_f.gsr", log_f,
 			sizeof(log_f) / sizeof(log_f[0]));
+}
+
+static void test_haproxy_first_retry_only_g(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_g.gsr", log_g,
+			sizeof(log_g) / sizeof(log_g[0]));
+}
+
+static void test_haproxy_middle_try_h(void)
+{
+	check_as_logged("tests/fixtures/haproxy_connect_retries_h.gsr", log_h,
+			sizeof(log_h) / sizeof(log_h[0]));
 }
 
 static unsigned go_200, go_504, go_ok, go_unjoined_200, go_other;
@@ -372,6 +424,8 @@ int main(void)
 	RUN_TEST(test_haproxy_interleaved_d);
 	RUN_TEST(test_haproxy_interleaved_e);
 	RUN_TEST(test_haproxy_retry_not_a_first_try_f);
+	RUN_TEST(test_haproxy_first_retry_only_g);
+	RUN_TEST(test_haproxy_middle_try_h);
 	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_go_answers_past_the_window);
 	RUN_TEST(test_keepalive_same_path);

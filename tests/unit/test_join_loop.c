@@ -1,8 +1,8 @@
 /* Event-loop order (join_loop.c) on the shapes of real runs: the times
- * below (us) are those of test_attr_haproxy_connect runs in which a
- * /refused0 request (retries 0) and a /refused2 request (retries 2) were
- * read by one HAProxy thread together, and HAProxy's log says which
- * connect was whose. */
+ * below (us) are those of test_attr_haproxy_connect runs in which two
+ * failing requests (/refused0: retries 0, /refused2: retries 2 over two
+ * servers) were read by one HAProxy thread together, and HAProxy's log
+ * says how many connects each made, and to which server last. */
 #include <string.h>
 #include "testlib.h"
 #include "join_loop.h"
@@ -32,72 +32,66 @@ static unsigned tries_of(const struct loop_req *r, unsigned nr, const struct loo
 	return mask;
 }
 
-/* Read 0 (retries 0) then 1; 0's connect fails, 1's first connect comes
- * before 0's retry could: 0 had one try, 1 the other three.  Nearness
- * had given 0 the first two. */
-static void test_second_read_served_before_a_retry(void)
+/* Two requests of one thread and their refused connects, in us, with
+ * HAProxy's answer: the connects (bit i: the i-th to begin) each made. */
+struct shape {
+	const char *name;
+	uint64_t read[2], answered[2];
+	uint64_t began[6], end[6];
+	unsigned natt;
+	unsigned tries[2];
+};
+
+static const struct shape shapes[] = {
+	/* Read 0 (retries 0) then 1; 0's connect fails, 1's first connect
+	 * comes before 0's retry could: 0 had one try, 1 the other three.
+	 * Nearness had given 0 the first two. */
+	{ "second read served before a retry", { 848, 855 }, { 942, 1028 },
+	  { 880, 913, 988, 1013 }, { 899, 920, 996, 1020 }, 4, { 0x1, 0xe } },
+	/* Read 0 (retries 2) then 1: 0's first try, then 1's (1 waited
+	 * since its read, 0 only since its failure), then 0's two retries.
+	 * Nearness had given 1 three tries and 0 one. */
+	{ "interleaved retry chain", { 267, 271 }, { 439, 344 },
+	  { 286, 304, 331, 415 }, { 294, 311, 338, 426 }, 4, { 0xd, 0x2 } },
+	/* Three tries each (retries 2), read 86 us apart: the tries
+	 * alternate.  The order alone also lets 0 stop after its second try,
+	 * passed over at the fourth connect, and 1 make four; but 0 was
+	 * answered after a later turn of the loop began (the fifth connect
+	 * retries a failure seen after the pass): no. */
+	{ "passed over is answered in its turn", { 75547, 75633 }, { 75747, 75801 },
+	  { 75576, 75656, 75675, 75702, 75718, 75785 },
+	  { 75596, 75665, 75681, 75708, 75724, 75792 }, 6, { 0x0b, 0x34 } },
+	/* The same read 6 us apart, 1 passed over at the last connect, with
+	 * no connect after to show a later turn: 0's answer, after its
+	 * fourth try failed (a later turn), came before 1's. */
+	{ "passed over answered before later answers", { 15486, 15492 }, { 15651, 15693 },
+	  { 15518, 15550, 15578, 15594, 15615, 15631 },
+	  { 15536, 15557, 15584, 15600, 15622, 15637 }, 6, { 0x15, 0x2a } },
+};
+
+/* Each request of each shape gets exactly the tries HAProxy logged, and
+ * no other order the events allow says otherwise. */
+static void test_real_shapes(void)
 {
-	struct loop_req r[] = { req(848, 942), req(855, 1028) };
-	struct loop_att a[] = { refused(880, 899), refused(913, 920), refused(988, 996),
-				refused(1013, 1020) };
-	bool unique;
+	for (unsigned k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		const struct shape *sh = &shapes[k];
+		struct loop_req r[2];
+		struct loop_att a[6];
+		bool unique;
 
-	ASSERT_EQ(tries_of(r, 2, a, 4, 0, &unique), 0x1u);
-	ASSERT_TRUE(unique);
-	ASSERT_EQ(tries_of(r, 2, a, 4, 1, &unique), 0xeu);
-	ASSERT_TRUE(unique);
-}
+		for (unsigned q = 0; q < 2; q++)
+			r[q] = req(sh->read[q], sh->answered[q]);
+		for (unsigned i = 0; i < sh->natt; i++)
+			a[i] = refused(sh->began[i], sh->end[i]);
+		for (unsigned q = 0; q < 2; q++) {
+			unsigned got = tries_of(r, 2, a, sh->natt, q, &unique);
 
-/* Read 1 (retries 2) then 0: 1's first try, then 0's (0 waited since its
- * read, 1 only since its failure), then 1's two retries.  Nearness had
- * given 0 three tries and 1 one. */
-static void test_interleaved_retry_chain(void)
-{
-	struct loop_req r[] = { req(267, 439), req(271, 344) };
-	struct loop_att a[] = { refused(286, 294), refused(304, 311), refused(331, 338),
-				refused(415, 426) };
-	bool unique;
-
-	ASSERT_EQ(tries_of(r, 2, a, 4, 1, &unique), 0x2u);
-	ASSERT_TRUE(unique);
-	ASSERT_EQ(tries_of(r, 2, a, 4, 0, &unique), 0xdu);
-	ASSERT_TRUE(unique);
-}
-
-/* Two requests with three tries each (retries 2), read 6 us apart: the
- * tries alternate.  The order alone also allows the first to stop after
- * its second try, passed over at the fourth connect, and the second to
- * make four; but the first was answered after a later turn of the loop
- * began (the fifth connect retries a failure seen after the pass): no. */
-static void test_passed_over_is_answered_in_its_turn(void)
-{
-	struct loop_req r[] = { req(75547, 75747), req(75633, 75801) };
-	struct loop_att a[] = { refused(75576, 75596), refused(75656, 75665),
-				refused(75675, 75681), refused(75702, 75708),
-				refused(75718, 75724), refused(75785, 75792) };
-	bool unique;
-
-	ASSERT_EQ(tries_of(r, 2, a, 6, 0, &unique), 0x0bu);
-	ASSERT_TRUE(unique);
-	ASSERT_EQ(tries_of(r, 2, a, 6, 1, &unique), 0x34u);
-	ASSERT_TRUE(unique);
-}
-
-/* The same, the second request passed over at the last connect, with no
- * connect after to show a later turn: the first request's answer, after
- * its fourth try failed (a later turn), came before the second's. */
-static void test_passed_over_answered_before_later_answers(void)
-{
-	struct loop_req r[] = { req(15486, 15651), req(15492, 15693) };
-	struct loop_att a[] = { refused(15518, 15536), refused(15550, 15557),
-				refused(15578, 15584), refused(15594, 15600),
-				refused(15615, 15622), refused(15631, 15637) };
-	bool unique;
-
-	ASSERT_EQ(tries_of(r, 2, a, 6, 0, &unique), 0x15u);
-	ASSERT_TRUE(unique);
-	ASSERT_EQ(tries_of(r, 2, a, 6, 1, &unique), 0x2au);
-	ASSERT_TRUE(unique);
+			if (got != sh->tries[q] || !unique)
+				fprintf(stderr, "  %s: request %u\n", sh->name, q);
+			ASSERT_EQ(got, sh->tries[q]);
+			ASSERT_TRUE(unique);
+		}
+	}
 }
 
 /* Two requests read at once (within LOOP_TIE_NS): either may have been
@@ -174,10 +168,7 @@ static void test_search_cut_off(void)
 
 int main(void)
 {
-	RUN_TEST(test_second_read_served_before_a_retry);
-	RUN_TEST(test_interleaved_retry_chain);
-	RUN_TEST(test_passed_over_is_answered_in_its_turn);
-	RUN_TEST(test_passed_over_answered_before_later_answers);
+	RUN_TEST(test_real_shapes);
 	RUN_TEST(test_tie_is_no_answer);
 	RUN_TEST(test_fixed_owner_against_order);
 	RUN_TEST(test_waiting_request_not_passed_over);

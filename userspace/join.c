@@ -1448,12 +1448,13 @@ static void release_attempt(struct joiner *j, struct attempt *a)
 static void copy_claimed(struct joiner *j, struct request *r)
 {
 	r->nattempts = 0;
+	r->attempts = j->handover;
 	for (unsigned i = 0; i < r->nclaimed; i++) {
 		struct attempt *a = join_attempt(j, r->claimed[i]);
 
 		if (!a)
 			continue;
-		r->attempts[r->nattempts++] = *a;
+		j->handover[r->nattempts++] = *a;
 		release_attempt(j, a);
 	}
 	r->nclaimed = 0;
@@ -1835,6 +1836,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	*r = *proto;
 	r->id = id;
 	r->nattempts = r->nclaimed = 0;
+	r->attempts = NULL;
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
 	r->evicted = false;
 	r->evicted_from = 0;

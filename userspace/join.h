@@ -39,7 +39,7 @@
  * request table makes one that costs less to build (the tables are tens of
  * MB at the default: the fuzzing harness builds one per input) and whose
  * evictions a few events reach. */
-#define JOIN_REQUESTS	4096	/* requests in flight or waiting for a decision */
+#define JOIN_REQUESTS	16384	/* requests in flight or waiting for a decision */
 #define JOIN_REQUESTS_MIN	4	/* slot 0 is "none": room for 3, 6 attempts */
 #define JOIN_REQUESTS_MAX	32768	/* the attempt table's slots fit a handle's 16 bits */
 /* Attempts in flight or waiting to be claimed: two per request slot. */
@@ -228,7 +228,10 @@ struct request {
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
-	struct attempt attempts[REQ_ATTEMPTS];
+	/* Its attempts, oldest first, while it is handed over (on_request):
+	 * the joiner's, not the request's (a request slot is a fifth of the
+	 * size with them out, so a loaded gateway's wait fits more). */
+	struct attempt *attempts;
 };
 
 typedef void (*request_sink)(const struct request *r, void *ctx);
@@ -303,6 +306,7 @@ struct joiner {
 	uint64_t wait_ns;		/* join_wait */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
 	struct join_threads threads[JOIN_THREAD_PROCS];	/* per process: keeps threads? */
+	struct attempt handover[REQ_ATTEMPTS];	/* the attempts of the request handed over */
 	request_sink on_request;
 	attempt_sink on_orphan;
 	void *ctx;

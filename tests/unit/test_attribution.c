@@ -14,9 +14,22 @@
 #define MS 1000000ull
 #define T0 (1000 * 1000 * MS)
 
+/* Room for a request's attempts (the joiner's while it hands one over):
+ * each request made here gets its own, the oldest reused after 16. */
+static struct attempt *attempts_room(void)
+{
+	static struct attempt room[16][REQ_ATTEMPTS];
+	static unsigned next;
+	struct attempt *a = room[next++ % 16];
+
+	memset(a, 0, sizeof(room[0]));
+	return a;
+}
+
 static struct request req(uint16_t status)
 {
-	struct request r = { .status = status, .ts_start = T0, .ts_done = T0 + 1000 * MS };
+	struct request r = { .status = status, .ts_start = T0, .ts_done = T0 + 1000 * MS,
+			     .attempts = attempts_room() };
 
 	snprintf(r.method, sizeof(r.method), "GET");
 	snprintf(r.path, sizeof(r.path), "/x");

@@ -5,6 +5,7 @@
  * sockets close, unreadable upstream bytes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "attribute.h"
 #include "join.h"
 #include "testlib.h"
@@ -18,11 +19,19 @@ static unsigned ndecided;
 static struct attempt orphans[64];
 static unsigned norphans;
 
+static struct attempt decided_attempts[64][REQ_ATTEMPTS];
+
+/* A decided request, kept with its attempts (the joiner's only while it
+ * is handed over). */
 static void on_request(const struct request *r, void *ctx)
 {
 	(void)ctx;
-	if (ndecided < 64)
-		decided[ndecided++] = *r;
+	if (ndecided == 64)
+		return;
+	decided[ndecided] = *r;
+	decided[ndecided].attempts = decided_attempts[ndecided];
+	memcpy(decided_attempts[ndecided], r->attempts, r->nattempts * sizeof(*r->attempts));
+	ndecided++;
 }
 
 static void on_orphan(const struct attempt *a, void *ctx)

@@ -12,7 +12,8 @@
 
 static struct request req(const char *path, uint16_t status)
 {
-	struct request r = {0};
+	static struct attempt room[REQ_ATTEMPTS];	/* one request at a time here */
+	struct request r = { .attempts = room };
 
 	snprintf(r.method, sizeof(r.method), "GET");
 	snprintf(r.host, sizeof(r.host), "h");

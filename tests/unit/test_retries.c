@@ -3,6 +3,7 @@
  * backoff and jitter, Retry-After, lockstep, verdicts, the apparent limit,
  * masked failures and the bounded client table. */
 #include <stdlib.h>
+#include <string.h>
 #include "http_parser.h"
 #include "retries.h"
 #include "routes.h"
@@ -13,6 +14,18 @@
 
 static const char *ROUTE = "GET example/api";
 
+/* Room for a request's attempts (the joiner's while it hands one over):
+ * each request made here gets its own, the oldest reused after 16. */
+static struct attempt *attempts_room(void)
+{
+	static struct attempt room[16][REQ_ATTEMPTS];
+	static unsigned next;
+	struct attempt *a = room[next++ % 16];
+
+	memset(a, 0, sizeof(room[0]));
+	return a;
+}
+
 /* One request from client (ip) starting at start_ms, answered after 1 ms
  * with status; upstream_status 0: the gateway answered alone. */
 static struct request req(const char *ip, double start_ms, uint16_t status,
@@ -21,7 +34,7 @@ static struct request req(const char *ip, double start_ms, uint16_t status,
 	struct request r = {
 		.ts_start = T0 + start_ms * MS, .ts_done = T0 + (start_ms + 1) * MS,
 		.status = status, .retry_after = retry_after_s >= 0,
-		.retry_after_s = retry_after_s,
+		.retry_after_s = retry_after_s, .attempts = attempts_room(),
 	};
 
 	snprintf(r.client, sizeof(r.client), "%s:%d", ip, 40000 + (int)start_ms % 1000);

@@ -160,8 +160,10 @@ static __always_inline void conn_tls_done(const struct sock *sk, struct gs_conn_
 	t = bpf_map_lookup_elem(&conn_tls, &key);
 	if (!t)
 		return;
-	e->tls_tx_bytes = t->tx_bytes;
-	e->tls_rx_bytes = t->rx_bytes;
+	if (e) {
+		e->tls_tx_bytes = t->tx_bytes;
+		e->tls_rx_bytes = t->rx_bytes;
+	}
 	tls_forget(t->ssl, t->tgid, key);
 	bpf_map_delete_elem(&conn_tls, &key);
 }
@@ -225,6 +227,24 @@ static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_stat
 		bpf_map_delete_elem(&closing, &key);
 	if (!bpf_map_delete_elem(&conns, &key))
 		stat_inc(GS_STAT_CONN_DELETES);
+}
+
+/* A client connection only a serving process (or an untraced one) ever
+ * used has nothing to tell (conn_emit): at its end it is forgotten at
+ * once, without reading its final facts or waiting for its socket's
+ * destruction (a co-located backend that shares the gateway's name
+ * closes as many connections as the gateway).  False: it is followed. */
+static __always_inline bool conn_forget_unfollowed(const struct sock *sk,
+						   struct gs_conn_state *st)
+{
+	__u64 key = (__u64)sk;
+
+	if (st->role != ROLE_SKIP || st->followed)
+		return false;
+	conn_tls_done(sk, st, NULL);
+	if (!bpf_map_delete_elem(&conns, &key))
+		stat_inc(GS_STAT_CONN_DELETES);
+	return true;
 }
 
 /* Read the final facts and emit now: a failed connect, an abandoned
@@ -319,6 +339,8 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		}
 		break;
 	case TCP_CLOSE:
+		if (conn_forget_unfollowed(sk, st))
+			break;
 		conn_finish(sk, st, &fin, oldstate, now);
 		/* A connect that failed (RST or ICMP answer, SYN timeout, or
 		 * the process gave up on it) is reported now: the gateway

@@ -34,7 +34,8 @@ start_nginx "$GS_TMP/gw" "
     access_log $GS_TMP/gw/access.log;
     upstream be { server 127.0.0.1:$P_BE; keepalive 8; }
     server { listen 127.0.0.1:$P_GW; location / {
-        proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+        proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+      location /c/ { proxy_pass http://127.0.0.1:$P_BE; } }"
 gs_wait_listen "$NS" "$P_BE" && gs_wait_listen "$NS" "$P_GW" || { fail "$T" "nginx did not start"; exit 1; }
 
 OUT=$GS_TMP/gs.json
@@ -48,6 +49,14 @@ for i in $(seq 20); do
 	ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$P_GW/n/$i"
 done | grep -c '^200$' >"$GS_TMP/n200"
 got=$((got + $(cat "$GS_TMP/n200")))
+# And NC through /c/, an upstream connection each (HTTP/1.0 to the
+# backend): the backend's side of each closes, skipped, and must leave
+# the kernel's table as counted (no eviction, no event).
+NC=20
+urls=()
+for i in $(seq $NC); do urls+=("http://127.0.0.1:$P_GW/c/$i"); done
+got=$((got + $(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}\n' "${urls[@]}" | grep -c '^200$')))
+N=$((N + NC))
 sleep 1.5	# the join waits 100 ms; a busy machine is slower
 gs_stop
 
@@ -55,13 +64,13 @@ gs_check "$T: the client got its answers" "$got" "$N"
 served=$(grep -c '' "$GS_TMP/be/access.log")
 gs_check "$T: the backend served every request (its access log)" "$served" "$N"
 
-read -r gw_seen be_seen joined <<<"$(python3 - "$OUT" "$P_GW" <<'EOF'
+read -r gw_seen be_seen joined evicted <<<"$(python3 - "$OUT" "$P_GW" <<'EOF'
 import json, sys
 path, port = sys.argv[1], sys.argv[2]
 total = [json.loads(l) for l in open(path) if '"type":"total"' in l.replace(" ", "")][-1]
 gw = sum(r["requests"] for r in total.get("routes", []) if f":{port}/" in r["route"])
 be = sum(r["requests"] for r in total.get("routes", []) if f":{port}/" not in r["route"])
-print(gw, be, total["http"]["requests_joined"])
+print(gw, be, total["http"]["requests_joined"], total["evicted_conns"])
 EOF
 )"
 gs_check "$T: every request the client made is captured at the gateway" "$gw_seen" "$N"
@@ -76,6 +85,7 @@ if [ "$joined" -ge "$N" ]; then
 else
 	fail "$T: every gateway request joined to its upstream attempt" "joined $joined of $N"
 fi
+gs_check "$T: the backend's closed connections left the kernel's table as counted (evicted_conns)" "$evicted" 0
 if grep -q "only serve (never connected out) are not captured" "$OUT.err"; then
 	pass "$T: said once that a serving-only process is skipped"
 else

@@ -1224,9 +1224,15 @@ static bool loop_replay(struct joiner *j, const struct request *r, struct pick *
 	    !loop_attempts(j, r, lo, hi, &in) ||
 	    !loop_solve(in.reqs, in.nreq, in.atts, in.natt, in.target, &res))
 		return false;
-	for (unsigned i = 0; i < in.natt && pk->nchain < REQ_ATTEMPTS + 1; i++)
-		if (res.owner[i] == (int)in.target)
-			pk->chain[pk->nchain++] = in.att[i];
+	for (unsigned i = 0; i < in.natt; i++) {
+		if (res.owner[i] != (int)in.target)
+			continue;
+		if (pk->nchain == REQ_ATTEMPTS + 1) {	/* the newest kept: the last decides */
+			memmove(pk->chain, pk->chain + 1, REQ_ATTEMPTS * sizeof(pk->chain[0]));
+			pk->nchain--;
+		}
+		pk->chain[pk->nchain++] = in.att[i];
+	}
 	if (!pk->nchain)
 		return false;
 	pk->last = pk->chain[pk->nchain - 1];

@@ -11,6 +11,7 @@
 #include "testlib.h"
 
 #define MS 1000000ull
+#define US 1000ull
 #define T0 (1000 * 1000 * MS)
 #define PID 10
 
@@ -369,6 +370,30 @@ static void test_failed_connects_late(void)
 	ASSERT_EQ(decided[0].join, JOIN_TIME);
 	ASSERT_EQ(decided[0].attempts[2].failure, ATTEMPT_REFUSED);
 	ASSERT_EQ(decided[0].attempts[0].ts_start, T0 + MS);
+	join_free(&j);
+}
+
+/* Six refused tries of one request on one event-loop thread (retries 5),
+ * joined by the loop's order: a request holds the newest four, its last
+ * among them, and says some were left out. */
+static void test_loop_chain_longer_than_kept(void)
+{
+	struct joiner j;
+	uint32_t r1;
+
+	setup(&j);
+	r1 = request(&j, "/r", 99, T0);
+	for (unsigned k = 0; k < 6; k++)
+		failed_connect(&j, "198.18.0.2:80", T0 + (10 * k + 1) * US, T0 + (10 * k + 5) * US);
+	answer(&j, r1, 503, T0 + 70 * US);
+	join_poll(&j, T0 + 70 * US + 100 * MS);
+	if (!ASSERT_EQ(ndecided, 1))
+		return;
+	ASSERT_EQ(decided[0].join, JOIN_TIME);
+	ASSERT_EQ(decided[0].nattempts, REQ_ATTEMPTS);
+	ASSERT_EQ(decided[0].attempts[REQ_ATTEMPTS - 1].ts_start, T0 + 51 * US);
+	ASSERT_EQ(decided[0].attempts[0].ts_start, T0 + 21 * US);
+	ASSERT_TRUE(decided[0].attempts_dropped > 0);
 	join_free(&j);
 }
 
@@ -835,6 +860,7 @@ int main(void)
 	RUN_TEST(test_fingerprint_separates);
 	RUN_TEST(test_other_thread);
 	RUN_TEST(test_failed_connects_late);
+	RUN_TEST(test_loop_chain_longer_than_kept);
 	RUN_TEST(test_stream_refusals_in_turn);
 	RUN_TEST(test_refusal_while_another_connects);
 	RUN_TEST(test_refusal_not_a_retry);

@@ -1030,6 +1030,7 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 /* ---- event-loop order (join_loop.h) ---- */
 
 #define LOOP_THREAD_SEEN 2	/* requests seen tried on their own thread, none elsewhere */
+#define LOOP_WALK 256		/* requests read before and after r looked at */
 
 /* When the loop queued r: when it read its head (the loop's own act; the
  * bytes may have waited in the socket while it served others). */
@@ -1048,13 +1049,38 @@ static bool loop_member(const struct request *r, const struct request *o)
 	return o->pid == r->pid && o->tid == r->tid && answer_time(o) && request_failed(o);
 }
 
+/* The requests that may take part in r's replay: its thread's failed
+ * requests among the LOOP_WALK read before r and the LOOP_WALK read
+ * after it (the table's order of taking is the order of reading).  A
+ * bound on the work: at a loaded gateway the table holds thousands, and
+ * a burst of refused connects asks for a replay per failed request.
+ * One read further away that is still waiting would be a request the
+ * loop left waiting through hundreds of others: not how a loop serves.
+ * Returns how many, into near. */
+static unsigned loop_neighbours(const struct joiner *j, const struct request *r,
+				const struct request **near)
+{
+	const struct join_pool *p = &j->rpool;
+	uint32_t self = SLOT(r->id), s;
+	unsigned n = 0, steps;
+
+	near[n++] = r;
+	for (s = p->older[self], steps = 0; s && steps < LOOP_WALK; s = p->older[s], steps++)
+		if (loop_member(r, &j->reqs[s]))
+			near[n++] = &j->reqs[s];
+	for (s = p->newer[self], steps = 0; s && steps < LOOP_WALK; s = p->newer[s], steps++)
+		if (loop_member(r, &j->reqs[s]))
+			near[n++] = &j->reqs[s];
+	return n;
+}
+
 /* The window of r's thread to replay: from the read of the oldest
  * request in flight when r was, to the last answer of those in flight
  * meanwhile, up to JOIN_GROUP_NS after r's (the tries after r's answer
  * are not r's, but they rule out orders that leave one of them no
  * request).  False when it holds more requests than the search takes. */
-static bool loop_window(const struct joiner *j, const struct request *r, uint64_t *lo,
-			uint64_t *hi)
+static bool loop_window(const struct request *r, const struct request *const *near,
+			unsigned nnear, uint64_t *lo, uint64_t *hi)
 {
 	uint64_t limit = answer_time(r) + JOIN_GROUP_NS;
 
@@ -1064,11 +1090,11 @@ static bool loop_window(const struct joiner *j, const struct request *r, uint64_
 		uint64_t nlo = *lo, nhi = *hi;
 		unsigned n = 0;
 
-		for (uint32_t i = 0; i < j->rpool.nactive; i++) {
-			const struct request *o = &j->reqs[j->rpool.active[i]];
+		for (unsigned i = 0; i < nnear; i++) {
+			const struct request *o = near[i];
 			uint64_t ans = answer_time(o);
 
-			if (!loop_member(r, o) || loop_queued(o) > *hi || (ans && ans < *lo))
+			if (loop_queued(o) > *hi || ans < *lo)
 				continue;
 			n++;
 			nlo = loop_queued(o) < nlo ? loop_queued(o) : nlo;
@@ -1122,14 +1148,14 @@ static int loop_index(const struct loop_input *in, uint32_t request_id)
 	return -1;
 }
 
-static bool loop_requests(const struct joiner *j, const struct request *r, uint64_t lo,
-			  uint64_t hi, struct loop_input *in)
+static bool loop_requests(const struct request *r, const struct request *const *near,
+			  unsigned nnear, uint64_t lo, uint64_t hi, struct loop_input *in)
 {
-	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
-		const struct request *o = &j->reqs[j->rpool.active[i]];
+	for (unsigned i = 0; i < nnear; i++) {
+		const struct request *o = near[i];
 		uint64_t ans = answer_time(o);
 
-		if (!loop_member(r, o) || loop_queued(o) > hi || (ans && ans < lo))
+		if (loop_queued(o) > hi || ans < lo)
 			continue;
 		if (in->nreq == LOOP_MAX_REQS)
 			return false;
@@ -1216,11 +1242,14 @@ static bool loop_thread(struct joiner *j, const struct request *r)
  * the replay leaves r one set of them. */
 static bool loop_replay(struct joiner *j, const struct request *r, struct pick *pk)
 {
+	const struct request *near[2 * LOOP_WALK + 1];
+	unsigned nnear = loop_neighbours(j, r, near);
 	struct loop_input in = { .target = LOOP_MAX_REQS };
 	struct loop_result res;
 	uint64_t lo, hi;
 
-	if (!loop_window(j, r, &lo, &hi) || !loop_requests(j, r, lo, hi, &in) ||
+	if (!loop_window(r, near, nnear, &lo, &hi) ||
+	    !loop_requests(r, near, nnear, lo, hi, &in) ||
 	    !loop_attempts(j, r, lo, hi, &in) ||
 	    !loop_solve(in.reqs, in.nreq, in.atts, in.natt, in.target, &res))
 		return false;

@@ -125,7 +125,7 @@ $(BUILD)/gatescope: $(US_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testlib.h $(LIB_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LIBS) -o $@
@@ -161,7 +161,7 @@ $(BUILD)/san/obj/%.o: userspace/%.c $(BUILD)/gatescope.skel.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/san/tests/test_%: tests/unit/test_%.c tests/unit/testlib.h $(SAN_OBJS)
+$(BUILD)/san/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(SAN_OBJS)
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) -Itests/unit $< $(SAN_OBJS) $(LIBS) -o $@

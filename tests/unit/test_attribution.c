@@ -9,22 +9,11 @@
 #include "attribute.h"
 #include "pipeline.h"
 #include "testlib.h"
+#include "attempts_room.h"
 #include "timeouts.h"
 
 #define MS 1000000ull
 #define T0 (1000 * 1000 * MS)
-
-/* Room for a request's attempts (the joiner's while it hands one over):
- * each request made here gets its own, the oldest reused after 16. */
-static struct attempt *attempts_room(void)
-{
-	static struct attempt room[16][REQ_ATTEMPTS];
-	static unsigned next;
-	struct attempt *a = room[next++ % 16];
-
-	memset(a, 0, sizeof(room[0]));
-	return a;
-}
 
 static struct request req(uint16_t status)
 {

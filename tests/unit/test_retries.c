@@ -8,23 +8,12 @@
 #include "retries.h"
 #include "routes.h"
 #include "testlib.h"
+#include "attempts_room.h"
 
 #define MS 1000000ull
 #define T0 (1000ull * 1000 * MS)	/* an arbitrary second boundary */
 
 static const char *ROUTE = "GET example/api";
-
-/* Room for a request's attempts (the joiner's while it hands one over):
- * each request made here gets its own, the oldest reused after 16. */
-static struct attempt *attempts_room(void)
-{
-	static struct attempt room[16][REQ_ATTEMPTS];
-	static unsigned next;
-	struct attempt *a = room[next++ % 16];
-
-	memset(a, 0, sizeof(room[0]));
-	return a;
-}
 
 /* One request from client (ip) starting at start_ms, answered after 1 ms
  * with status; upstream_status 0: the gateway answered alone. */

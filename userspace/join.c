@@ -1421,9 +1421,16 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 	struct attempt *prev = ended_before(j, r, chain, n, 0);
 	struct attempt *closed_after = ended_before(j, r, chain, n, JOIN_CLOSE_SLACK_NS);
 
-	/* One closed just after the chain began that itself began after prev
-	 * ended lies between the two: it is the try before the chain. */
-	if (!prev || (closed_after && attempt_began(closed_after) >= attempt_end(prev)))
+	if (!prev)
+		return closed_after;
+	/* A connect that timed out, closed by the gateway just after (within
+	 * JOIN_TIE_NS) the chain's oldest began, and itself begun after prev
+	 * ended, lies between the two: the try before the chain (HAProxy
+	 * begins the retry, then aborts the old socket).  Not a try of
+	 * another kind closed then (a client that left: its request's). */
+	if (closed_after && closed_after->failure == ATTEMPT_CONNECT_TIMEOUT &&
+	    attempt_end(closed_after) <= attempt_began(chain[n - 1]) + JOIN_TIE_NS &&
+	    attempt_began(closed_after) >= attempt_end(prev))
 		return closed_after;
 	return prev;
 }

@@ -211,8 +211,21 @@ static __always_inline void conn_event(struct gs_conn_event *e, const struct gs_
 	conn_comm(c, e->comm);
 }
 
-/* Emit, forget (waited: fin is its closing entry).  A client connection only a serving process (or an
- * untraced one) ever used is not the gateway's: nothing to tell. */
+/* Has the connection anything to tell?  A client connection only a
+ * serving process (or an untraced one) ever used is not the gateway's. */
+static __always_inline bool conn_told(const struct gs_conn_state *st)
+{
+	return st->role != ROLE_SKIP || st->followed;
+}
+
+/* Out of the table, counted (the live count is inserts less deletes). */
+static __always_inline void conn_delete(__u64 key)
+{
+	if (!bpf_map_delete_elem(&conns, &key))
+		stat_inc(GS_STAT_CONN_DELETES);
+}
+
+/* Emit, forget (waited: fin is its closing entry). */
 static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_state *st,
 				      const struct gs_conn_close *fin, bool waited)
 {
@@ -221,29 +234,23 @@ static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_stat
 
 	conn_event(&e, st, fin);
 	conn_tls_done(sk, st, &e);
-	if (st->role != ROLE_SKIP || st->followed)
+	if (conn_told(st))
 		emit(&e, sizeof(e));
 	if (waited)
 		bpf_map_delete_elem(&closing, &key);
-	if (!bpf_map_delete_elem(&conns, &key))
-		stat_inc(GS_STAT_CONN_DELETES);
+	conn_delete(key);
 }
 
-/* A client connection only a serving process (or an untraced one) ever
- * used has nothing to tell (conn_emit): at its end it is forgotten at
- * once, without reading its final facts or waiting for its socket's
+/* A connection with nothing to tell is forgotten at its end at once,
+ * without reading its final facts or waiting for its socket's
  * destruction (a co-located backend that shares the gateway's name
- * closes as many connections as the gateway).  False: it is followed. */
-static __always_inline bool conn_forget_unfollowed(const struct sock *sk,
-						   struct gs_conn_state *st)
+ * closes as many connections as the gateway).  False: it has a story. */
+static __always_inline bool conn_forget_untold(const struct sock *sk, struct gs_conn_state *st)
 {
-	__u64 key = (__u64)sk;
-
-	if (st->role != ROLE_SKIP || st->followed)
+	if (conn_told(st))
 		return false;
 	conn_tls_done(sk, st, NULL);
-	if (!bpf_map_delete_elem(&conns, &key))
-		stat_inc(GS_STAT_CONN_DELETES);
+	conn_delete((__u64)sk);
 	return true;
 }
 
@@ -339,7 +346,7 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 		}
 		break;
 	case TCP_CLOSE:
-		if (conn_forget_unfollowed(sk, st))
+		if (conn_forget_untold(sk, st))
 			break;
 		conn_finish(sk, st, &fin, oldstate, now);
 		/* A connect that failed (RST or ICMP answer, SYN timeout, or

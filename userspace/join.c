@@ -1074,6 +1074,12 @@ static unsigned loop_neighbours(const struct joiner *j, const struct request *r,
 	return n;
 }
 
+/* Was o in flight at some moment of [lo, hi]? */
+static bool loop_in_window(const struct request *o, uint64_t lo, uint64_t hi)
+{
+	return loop_queued(o) <= hi && answer_time(o) >= lo;
+}
+
 /* The window of r's thread to replay: from the read of the oldest
  * request in flight when r was, to the last answer of those in flight
  * meanwhile, up to JOIN_GROUP_NS after r's (the tries after r's answer
@@ -1094,7 +1100,7 @@ static bool loop_window(const struct request *r, const struct request *const *ne
 			const struct request *o = near[i];
 			uint64_t ans = answer_time(o);
 
-			if (loop_queued(o) > *hi || ans < *lo)
+			if (!loop_in_window(o, *lo, *hi))
 				continue;
 			n++;
 			nlo = loop_queued(o) < nlo ? loop_queued(o) : nlo;
@@ -1153,9 +1159,8 @@ static bool loop_requests(const struct request *r, const struct request *const *
 {
 	for (unsigned i = 0; i < nnear; i++) {
 		const struct request *o = near[i];
-		uint64_t ans = answer_time(o);
 
-		if (loop_queued(o) > hi || ans < lo)
+		if (!loop_in_window(o, lo, hi))
 			continue;
 		if (in->nreq == LOOP_MAX_REQS)
 			return false;
@@ -1163,7 +1168,7 @@ static bool loop_requests(const struct request *r, const struct request *const *
 			in->target = in->nreq;
 		in->req[in->nreq] = o;
 		in->reqs[in->nreq++] = (struct loop_req){
-			.queued = loop_queued(o), .answered = ans,
+			.queued = loop_queued(o), .answered = answer_time(o),
 			/* decided without tries: it waits for none */
 			.done = o->joined && !o->nclaimed,
 		};

@@ -145,8 +145,8 @@ static __always_inline __u16 cont_after(const struct gs_http_head_event *e, __u1
  * 0 to read it here, only when something is captured.  sk: the socket as
  * a typed pointer where the hook has one, else NULL.  Returns the time
  * written into the record, 0 if none was. */
-static __always_inline __u64 capture_stream(struct gs_conn_state *st, const struct sock *sk,
-					    const void *buf, __u32 len, __u32 avail, __u8 io_dir,
+static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
+					    const struct sock *sk, const void *buf, __u32 len, __u32 avail, __u8 io_dir,
 					    __u64 off, __u64 other_off, __u64 ts_ready, __u64 now,
 					    __u8 flags)
 {
@@ -167,7 +167,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, const stru
 			return 0;	/* unreadable user memory: nothing to capture */
 		if (!(flags & GS_HTTP_F_TLS))
 			note_tls_start(st, first, shown, off);
-		if (h2_capture(st, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags,
+		if (h2_capture(st, key, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags,
 			       first))
 			return 0;
 		if (!may_start_head(first, shown) && !left)
@@ -179,7 +179,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, const stru
 		n = capture_bytes;
 	if (n == 0)
 		return 0;
-	e = http_conn_announce(st, sk) ?
+	e = http_conn_announce(st, key, sk) ?
 	    bpf_ringbuf_reserve(&events, GS_HTTP_HEAD_HDR_SIZE + capture_bytes, 0) : NULL;
 	if (!e) {
 		count_lost(*cont, buf, shown, peeked);
@@ -200,7 +200,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, const stru
 		stat_inc(GS_STAT_HTTP_TRUNCATED);
 	*cont = cont_after(e, left, n, len, flags) | CONT_HEAD_NEXT;
 	now = now ? now : bpf_ktime_get_ns();
-	http_event_fill(e, st, n, len, io_dir, off, other_off, ts_ready, now, flags);
+	http_event_fill(e, key, st, n, len, io_dir, off, other_off, ts_ready, now, flags);
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + n));
 	return now;
 discard:
@@ -210,13 +210,12 @@ discard:
 }
 
 /* The plain path: offsets are the TCP payload bytes of the connection. */
-static __always_inline __u64 capture(struct gs_conn_state *st, const struct sock *sk,
+static __always_inline __u64 capture(struct gs_conn_state *st, __u64 key, const struct sock *sk,
 				     const void *buf, __u32 len, __u32 avail, __u8 io_dir, __u64 off,
-				     __u64 ts_ready, __u64 now)
+				     __u64 other_off, __u64 ts_ready, __u64 now)
 {
-	__u64 other = io_dir == GS_IO_SEND ? st->ev.app_rx_bytes : st->ev.app_tx_bytes;
-
-	return capture_stream(st, sk, buf, len, avail, io_dir, off, other, ts_ready, now, 0);
+	return capture_stream(st, key, sk, buf, len, avail, io_dir, off, other_off, ts_ready, now,
+			      0);
 }
 
 #endif /* GATESCOPE_CAPTURE_BPF_H */

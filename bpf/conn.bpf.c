@@ -31,7 +31,6 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 	__u64 key = (__u64)sk;
 	__u64 id = bpf_get_current_pid_tgid();
 
-	c->sk = key;
 	c->direction = direction;
 	c->ts_start = now;
 	if (direction == GS_DIR_UPSTREAM) {
@@ -61,20 +60,29 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 
 /* Data bytes the peer acknowledged.  tcp_sock.bytes_acked also counts
  * the SYN of an active open and our FIN once acknowledged (sequence
- * numbers, not data); states that had sent our FIN: FIN_WAIT1, FIN_WAIT2,
- * CLOSING, LAST_ACK; write_seq includes the FIN. */
+ * numbers, not data); write_seq includes the FIN. */
 static __always_inline __u64 data_acked(const struct tcp_sock *tp, const struct gs_conn_live *c,
 					int oldstate)
 {
 	__u64 n = tp->bytes_acked;
-	bool fin_sent = oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
 
 	if (n && c->direction == GS_DIR_UPSTREAM && (c->flags & GS_CONN_F_ESTABLISHED))
 		n--;
-	if (n && fin_sent && tp->snd_una == tp->write_seq)
+	if (n && fin_sent_in(oldstate) && tp->snd_una == tp->write_seq)
 		n--;
 	return n;
+}
+
+/* The process's last writes into app_tx_bytes (tx_sync): at TCP_CLOSE,
+ * before an abort's tcp_disconnect moves write_seq on; not for a socket
+ * freed without a TCP_CLOSE seen (GS_CONN_F_DESTROYED), whose write_seq
+ * may have been moved: its last sendmsg's bytes are then not counted. */
+static __always_inline void tx_close(struct gs_conn_state *st, const struct tcp_sock *tp,
+				     int oldstate)
+{
+	if (st->ev.flags & GS_CONN_F_DESTROYED)
+		return;
+	tx_sync(st, tp->write_seq, fin_sent_in(oldstate));
 }
 
 /* Data bytes received: bytes_received also counts the peer's FIN. */
@@ -118,6 +126,7 @@ static __always_inline void conn_finish(const struct sock *sk, struct gs_conn_st
 	if (!st->sk_err)
 		st->sk_err = sk->sk_err;
 	if (tp) {
+		tx_close(st, tp, oldstate);
 		fin->bytes_sent = data_acked(tp, c, oldstate);
 		fin->bytes_received = data_received(tp, c, oldstate);
 		fin->srtt_us = tp->srtt_us >> 3;
@@ -169,14 +178,15 @@ static __always_inline void conn_tls_done(const struct sock *sk, struct gs_conn_
 }
 
 /* The whole event, from the table's live part and what was read at close. */
-static __always_inline void conn_event(struct gs_conn_event *e, const struct gs_conn_state *st,
+static __always_inline void conn_event(struct gs_conn_event *e, __u64 key,
+				       const struct gs_conn_state *st,
 				       const struct gs_conn_close *fin)
 {
 	const struct gs_conn_live *c = &st->ev;
 
 	e->type = GS_EV_CONN;
 	e->size = sizeof(*e);
-	e->sk = c->sk;
+	e->sk = key;
 	e->ts_start = c->ts_start;
 	e->ts_established = c->flags & GS_CONN_F_ESTABLISHED ?
 			    conn_since(st, GS_SINCE_ESTABLISHED) : 0;
@@ -232,7 +242,7 @@ static __always_inline void conn_emit(const struct sock *sk, struct gs_conn_stat
 	struct gs_conn_event e = {};
 	__u64 key = (__u64)sk;
 
-	conn_event(&e, st, fin);
+	conn_event(&e, key, st, fin);
 	conn_tls_done(sk, st, &e);
 	if (conn_told(st))
 		emit(&e, sizeof(e));

@@ -28,10 +28,12 @@ extern const volatile __u64 wakeup_bytes;
  * connection: addresses, ports and the final TCP counters are read from
  * the socket when it closes (struct gs_conn_close), the process name is
  * kept once per thread (comms), TLS plaintext counts only for TLS
- * connections (conn_tls).  The connection table holds a million of these:
- * every byte here is a MiB of kernel memory at --max-conns 1048576. */
+ * connections (conn_tls); its socket's address is the table's key, not
+ * kept twice.  The connection table holds a million of these: every byte
+ * here is a MiB of kernel memory at --max-conns 1048576.  app_tx_bytes is
+ * brought up to date from the socket's write_seq (tx_seq) when a send
+ * begins and when the connection closes (sock_io.bpf.h: tx_sync). */
 struct gs_conn_live {
-	__u64 sk;
 	__u64 ts_start;
 	__u64 ts_last_tx;
 	__u64 ts_last_rx;
@@ -59,6 +61,8 @@ struct gs_conn_state {
 	struct gs_conn_live ev;
 	__u64 ts_rx_ready;	/* oldest unread data arrived (sk_data_ready), 0 if none */
 	__u32 since_lo[3];	/* GS_SINCE_*: struct gs_since, split to pack */
+	__u32 tx_seq;		/* write_seq when app_tx_bytes was last brought up to date */
+	__u32 tx_call_end;	/* write_seq at which the sendmsg in progress ends */
 	__u16 since_hi[3];
 	__u16 tx_cont;		/* bytes of an unfinished head still to capture, send side */
 	__u16 rx_cont;		/* same, receive side */
@@ -70,9 +74,8 @@ struct gs_conn_state {
 	__u8 tls;		/* a TLS session's socket (conn_tls): its plaintext comes from uprobes */
 	__u8 h2;		/* an HTTP/2 connection: copied whole (h2.bpf.h) */
 	/* Written by the send path only (one sendmsg at a time per socket). */
-	__u8 tx_in_call : 1;	/* inside one sendmsg: capture only its first segment */
-	__u8 tx_uncounted : 1;	/* this sendmsg is a TLS record outside SSL_write */
-	__u8 tx_timed : 1;	/* this sendmsg's head capture set ts_last_tx */
+	__u8 tx_synced : 1;	/* tx_seq and tx_call_end are set */
+	__u8 tx_uncounted : 1;	/* the last sendmsg begun is a TLS record outside SSL_write */
 	/* Written by conn_followed only. */
 	__u8 role : 2;		/* enum conn_role: is its I/O followed */
 	__u8 followed : 1;	/* some of its I/O was followed: its summary is emitted */
@@ -439,6 +442,41 @@ static __always_inline void conn_since_set(struct gs_conn_state *st, int i, __u6
 	d = d < 0xfffffffffffeULL ? d + 1 : 0xffffffffffffULL;
 	st->since_lo[i] = (__u32)d;
 	st->since_hi[i] = d >> 32;
+}
+
+/* Had the connection sent its FIN when it was in this state?  The FIN
+ * takes a sequence number: write_seq (and bytes_acked once acknowledged)
+ * count it. */
+static __always_inline bool fin_sent_in(int state)
+{
+	return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
+	       state == TCP_LAST_ACK;
+}
+
+/* app_tx_bytes as of the socket's write_seq.  What was written since
+ * tx_seq counts unless the sendmsg then begun was a TLS record outside
+ * SSL_write (a close_notify, a session ticket).  fin: write_seq includes
+ * our FIN, no byte written.  Before the first sendmsg seen (tx_synced),
+ * the bytes are as counted (by the syscall path, or none). */
+static __always_inline __u64 tx_bytes_at(const struct gs_conn_state *st, __u32 write_seq,
+					 bool fin)
+{
+	__u32 d = write_seq - st->tx_seq;
+
+	if (!st->tx_synced || st->tx_uncounted)
+		return st->ev.app_tx_bytes;
+	if (fin && d)
+		d--;
+	return st->ev.app_tx_bytes + d;
+}
+
+/* Bring app_tx_bytes up to date: written by the send path, and at the
+ * connection's end (one sendmsg at a time per socket, none after). */
+static __always_inline void tx_sync(struct gs_conn_state *st, __u32 write_seq, bool fin)
+{
+	st->ev.app_tx_bytes = tx_bytes_at(st, write_seq, fin);
+	st->tx_seq = write_seq;
+	st->tx_synced = 1;
 }
 
 /* Keep the calling thread's name for its connections' events; written

@@ -63,7 +63,7 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 
 	if (!st)
 		return false;
-	e = http_conn_announce(st, NULL) ? bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
+	e = http_conn_announce(st, w->sk, NULL) ? bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
 	if (!e) {
 		stat_inc(GS_STAT_LOST_EVENTS);
 		return false;
@@ -75,7 +75,7 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return false;
 	}
-	http_event_fill(e, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
+	http_event_fill(e, w->sk, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
 			w->flags | GS_HTTP_F_H2);
 	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + n));
 	return true;
@@ -118,7 +118,8 @@ static __always_inline bool h2_walk_start(struct gs_conn_state *st, __u64 off, _
  * HTTP/1.x head).  avail: bytes readable at buf; the rest of len is a gap.
  * Needs bpf_loop (5.17): without it HTTP/2 is not followed (its bytes
  * start no HTTP/1.x head and are left alone). */
-static __always_inline bool h2_capture(struct gs_conn_state *st, const void *buf, __u32 len,
+static __always_inline bool h2_capture(struct gs_conn_state *st, __u64 key, const void *buf,
+				       __u32 len,
 				       __u32 avail, __u8 io_dir, __u64 off, __u64 other_off,
 				       __u64 ts_ready, __u64 now, __u8 flags, __u32 first)
 {
@@ -129,7 +130,7 @@ static __always_inline bool h2_capture(struct gs_conn_state *st, const void *buf
 	w = h2_walk_get();
 	if (!w)
 		return true;
-	w->sk = st->ev.sk;
+	w->sk = key;
 	w->buf = buf;
 	w->len = len;
 	w->left = len < avail ? len : avail;
@@ -179,7 +180,8 @@ static long h2_iov_step(__u32 i, void *data)
  * is captured at its stream offset, up to H2_IOV_STEPS records and iovec
  * moves; what is left shows as a gap.  Returns false when the connection
  * is not HTTP/2 (nothing was captured). */
-static __always_inline bool h2_capture_iovs(struct gs_conn_state *st, const struct iovec *iov,
+static __always_inline bool h2_capture_iovs(struct gs_conn_state *st, __u64 key,
+					    const struct iovec *iov,
 					    __u64 iov_off, __u64 count, __u64 off, __u64 now)
 {
 	struct iovec v = {};
@@ -197,7 +199,7 @@ static __always_inline bool h2_capture_iovs(struct gs_conn_state *st, const stru
 	w = h2_walk_get();
 	if (!w)
 		return true;
-	w->sk = st->ev.sk;
+	w->sk = key;
 	w->iov = iov;
 	w->v = v;
 	w->k = 0;

@@ -3,7 +3,8 @@
  * buffers that may start an HTTP/1.x head, on the connections the tracer
  * follows, from socket tracepoints that fire only for socket I/O:
  *   send: tp_btf/tcp_sendmsg_locked (the msghdr's iterator gives the user
- *         buffer) + tp_btf/sock_send_length (bytes, end of the call);
+ *         buffer; the socket's write_seq the bytes sent before it: no
+ *         hook at the call's end);
  *   recv: tp_btf/sock_recv_length, after the copy to user memory; the user
  *         buffer comes from the reading syscall's own registers.
  * One event per head (or head fragment), never one per syscall; byte
@@ -20,13 +21,6 @@ int BPF_PROG(gs_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	     const struct sk_buff *skb, int size_goal)
 {
 	sock_send_begin(sk, msg, false);
-	return 0;
-}
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(gs_send_length, struct sock *sk, int ret, int flags)
-{
-	sock_send_end(sk, ret);
 	return 0;
 }
 

@@ -12,9 +12,11 @@
 
 /* Send the connection's identity unless it was sent.  false: the ring is
  * full (the capture that would follow is lost with it: counted there).
- * sk: the socket as a typed pointer (tp_btf), or NULL where only its
- * address is known (kprobes, syscalls, uprobes, HTTP/2 walks). */
-static __always_inline bool http_conn_announce(struct gs_conn_state *st, const struct sock *sk)
+ * key: the socket's address (its table key); sk: the socket as a typed
+ * pointer (tp_btf), or NULL where only its address is known (kprobes,
+ * syscalls, uprobes, HTTP/2 walks). */
+static __always_inline bool http_conn_announce(struct gs_conn_state *st, __u64 key,
+					       const struct sock *sk)
 {
 	const struct gs_conn_live *c = &st->ev;
 	struct gs_http_conn_event *e;
@@ -26,7 +28,7 @@ static __always_inline bool http_conn_announce(struct gs_conn_state *st, const s
 		return false;
 	e->type = GS_EV_HTTP_CONN;
 	e->size = sizeof(*e);
-	e->sk = c->sk;
+	e->sk = key;
 	e->ts_conn_start = c->ts_start;
 	e->ts_established = conn_since(st, GS_SINCE_ESTABLISHED);
 	e->pid = c->pid;
@@ -37,7 +39,7 @@ static __always_inline bool http_conn_announce(struct gs_conn_state *st, const s
 	if (sk)
 		read_addrs_trusted(sk, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
 	else
-		read_addrs((const struct sock *)c->sk, &e->family, &e->sport, &e->dport,
+		read_addrs((const struct sock *)key, &e->family, &e->sport, &e->dport,
 			   e->saddr, e->daddr);
 	conn_comm(c, e->comm);
 	bpf_ringbuf_submit(e, wakeup_flags(sizeof(*e)));
@@ -45,7 +47,7 @@ static __always_inline bool http_conn_announce(struct gs_conn_state *st, const s
 	return true;
 }
 
-static __always_inline void http_event_fill(struct gs_http_head_event *e,
+static __always_inline void http_event_fill(struct gs_http_head_event *e, __u64 key,
 					    const struct gs_conn_state *st, __u32 n, __u32 len,
 					    __u8 io_dir, __u64 off, __u64 other_off, __u64 ts_ready,
 					    __u64 now, __u8 flags)
@@ -56,7 +58,7 @@ static __always_inline void http_event_fill(struct gs_http_head_event *e,
 	e->size = GS_HTTP_HEAD_HDR_SIZE + n;
 	e->cap_len = n;
 	e->len = len;
-	e->sk = c->sk;
+	e->sk = key;
 	e->ts = now;
 	e->stream_off = off;
 	e->other_off = other_off;

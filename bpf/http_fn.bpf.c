@@ -10,9 +10,10 @@
  *   tcp_sendmsg(sk, msg, size): the TCP send entry of every write, send,
  *     sendto, sendmsg and writev (inet_sendmsg calls it from another file,
  *     so it is never inlined); signature unchanged since 4.1.  Its entry
- *     is the tracepoint tcp_sendmsg_locked's first chunk, its return value
- *     sock_send_length's.  Not tcp_sendmsg_locked: its arguments are
- *     stable too, but kernel TLS and MPTCP call it as well.
+ *     is the tracepoint tcp_sendmsg_locked's first chunk; no return hook:
+ *     the bytes sent come from the socket's write_seq.  Not
+ *     tcp_sendmsg_locked: its arguments are stable too, but kernel TLS
+ *     and MPTCP call it as well.
  *   tcp_recvmsg(sk, msg, len, [nonblock,] flags, [addr_len]): the TCP
  *     receive of every read, recv, recvfrom, recvmsg and readv; called
  *     from inet_recvmsg / inet6_recvmsg (other files).  Its first two
@@ -40,13 +41,6 @@ int BPF_PROG(gs_fn_sendmsg, struct sock *sk, struct msghdr *msg, size_t size)
 	return 0;
 }
 
-SEC("fexit/tcp_sendmsg")
-int BPF_PROG(gs_fn_sendmsg_ret, struct sock *sk, struct msghdr *msg, size_t size, int ret)
-{
-	sock_send_end(sk, ret);
-	return 0;
-}
-
 /* Raw context: the arguments differ between kernels (above). */
 SEC("fexit/tcp_recvmsg")
 int gs_fn_recvmsg_ret(__u64 *ctx)
@@ -66,14 +60,14 @@ int BPF_PROG(gs_fn_data_ready, struct sock *sk)
 	return 0;
 }
 
-/* kprobes: the return probe has no arguments, so the entry keeps the
- * socket per thread, only for followed connections.  LRU: a return missed
- * (kretprobe instances exhausted) cannot pin an entry. */
+/* kprobes: the receive's return probe has no arguments, so its entry
+ * keeps the socket and flags per thread, only for followed connections.
+ * LRU: a return missed (kretprobe instances exhausted) cannot pin an
+ * entry. */
 struct kp_call {
 	__u64 sk;
 	__u32 flags;
-	__u8 io_dir;	/* enum gs_io_dir: which function it is */
-	__u8 pad[3];
+	__u32 pad;
 };
 
 struct {
@@ -83,23 +77,23 @@ struct {
 	__type(value, struct kp_call);
 } kp_calls SEC(".maps");
 
-static __always_inline void kp_enter(const struct sock *sk, __u32 flags, __u8 io_dir)
+static __always_inline void kp_enter(const struct sock *sk, __u32 flags)
 {
-	struct kp_call c = { .sk = (__u64)sk, .flags = flags, .io_dir = io_dir };
+	struct kp_call c = { .sk = (__u64)sk, .flags = flags };
 	__u64 id = bpf_get_current_pid_tgid();
 
 	if (conn_lookup(sk))
 		bpf_map_update_elem(&kp_calls, &id, &c, BPF_ANY);
 }
 
-/* The socket of this thread's call into the io_dir function, if followed. */
-static __always_inline const struct sock *kp_exit(__u8 io_dir, __u32 *flags)
+/* The socket of this thread's receive, if followed. */
+static __always_inline const struct sock *kp_exit(__u32 *flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct kp_call *c = bpf_map_lookup_elem(&kp_calls, &id);
 	const struct sock *sk;
 
-	if (!c || c->io_dir != io_dir)
+	if (!c)
 		return NULL;
 	sk = (const void *)c->sk;
 	*flags = c->flags;
@@ -111,18 +105,6 @@ SEC("kprobe/tcp_sendmsg")
 int BPF_KPROBE(gs_kp_sendmsg, struct sock *sk, struct msghdr *msg)
 {
 	sock_send_begin(sk, msg, true);
-	kp_enter(sk, 0, GS_IO_SEND);
-	return 0;
-}
-
-SEC("kretprobe/tcp_sendmsg")
-int BPF_KRETPROBE(gs_kp_sendmsg_ret, int ret)
-{
-	__u32 flags;
-	const struct sock *sk = kp_exit(GS_IO_SEND, &flags);
-
-	if (sk)
-		sock_send_end(sk, ret);
 	return 0;
 }
 
@@ -135,7 +117,7 @@ int BPF_KPROBE(gs_kp_recvmsg, struct sock *sk)
 	 * computed offset. */
 	barrier_var(f4);
 	barrier_var(f5);
-	kp_enter(sk, recvmsg_flags_arg == 4 ? f5 : f4, GS_IO_RECV);
+	kp_enter(sk, recvmsg_flags_arg == 4 ? f5 : f4);
 	return 0;
 }
 
@@ -143,7 +125,7 @@ SEC("kretprobe/tcp_recvmsg")
 int BPF_KRETPROBE(gs_kp_recvmsg_ret, int ret)
 {
 	__u32 flags = 0;
-	const struct sock *sk = kp_exit(GS_IO_RECV, &flags);
+	const struct sock *sk = kp_exit(&flags);
 
 	if (sk)
 		sock_recv_end(sk, ret, flags, false);

@@ -78,6 +78,12 @@ static __always_inline void msg_enter(int fd, const struct user_msghdr *umsg, __
 		iov_enter(fd, m.msg_iov, io_dir);
 }
 
+/* The other direction's bytes, as this path counts them (at each exit). */
+static __always_inline __u64 other_bytes(const struct gs_conn_state *st, __u8 io_dir)
+{
+	return io_dir == GS_IO_SEND ? st->ev.app_rx_bytes : st->ev.app_tx_bytes;
+}
+
 static __always_inline void io_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -107,8 +113,8 @@ static __always_inline void io_exit(long ret)
 	now = bpf_ktime_get_ns();
 	tls = http_enabled ? tls_note_io(st, (void *)io->sk, ts_ready, now) : TLS_IO_PLAIN;
 	if (http_enabled && tls == TLS_IO_PLAIN)
-		capture(st, NULL, io->buf, len, io->avail < len ? io->avail : len, io->io_dir, *bytes,
-			ts_ready, now);
+		capture(st, io->sk, NULL, io->buf, len, io->avail < len ? io->avail : len,
+			io->io_dir, *bytes, other_bytes(st, io->io_dir), ts_ready, now);
 	/* A close_notify after the request is not request bytes. */
 	if (tls != TLS_IO_OUTSIDE || io->io_dir == GS_IO_RECV)
 		*bytes += len;

@@ -39,13 +39,15 @@ static __always_inline const void *send_user_buf(const struct msghdr *msg, __u32
 
 /* An HTTP/2 connection's sendmsg of several iovecs (h2.bpf.h): every one
  * of them, not only the first. */
-static __always_inline bool h2_send_iovs(struct gs_conn_state *st, const struct msghdr *msg)
+static __always_inline bool h2_send_iovs(struct gs_conn_state *st, __u64 key,
+					 const struct msghdr *msg)
 {
 	const struct iov_iter___new *it = (const void *)&msg->msg_iter;
 
 	if (!iter_is(it, ITER_TYPE(ITER_IOVEC)))
 		return false;
-	return h2_capture_iovs(st, iter_iov(it), it->iov_offset, it->count, st->ev.app_tx_bytes, 0);
+	return h2_capture_iovs(st, key, iter_iov(it), it->iov_offset, it->count,
+			       st->ev.app_tx_bytes, 0);
 }
 
 /* The same with probe reads (a kprobe's untyped msg; or a kernel whose
@@ -78,68 +80,118 @@ static __always_inline const void *send_user_buf_probed(const struct msghdr *msg
 	return (const __u8 *)v.iov_base + off;
 }
 
-/* A sendmsg on a connection begins: capture the head of the user buffer
- * it copies.  The socket tracepoint fires once per segment-sized chunk of
- * one call: only the first counts.  probed: read msg with probe reads. */
-static __always_inline void sock_send_begin(const struct sock *sk, const struct msghdr *msg,
-					    bool probed)
+/* The socket's write_seq: where the next byte written goes.  probed: sk
+ * is read with probe reads (a kprobe's untyped pointer). */
+static __always_inline __u32 sock_write_seq(const struct sock *sk, bool probed)
 {
-	struct gs_conn_state *st = conn_lookup(sk);
+	const struct tcp_sock *tp = probed ? NULL : bpf_skc_to_tcp_sock((void *)sk);
+
+	return tp ? tp->write_seq : BPF_CORE_READ((const struct tcp_sock *)sk, write_seq);
+}
+
+/* The socket's TCP state, the same way. */
+static __always_inline int sock_state(const struct sock *sk, bool probed)
+{
+	return probed ? BPF_CORE_READ(sk, __sk_common.skc_state) : sk->__sk_common.skc_state;
+}
+
+/* app_tx_bytes now, read without writing it (the send path does): the
+ * bytes of the last sendmsg are counted there only when the next begins. */
+static __always_inline __u64 tx_bytes_now(const struct gs_conn_state *st, const struct sock *sk,
+					  bool probed)
+{
+	if (!st->tx_synced || st->tx_uncounted)
+		return st->ev.app_tx_bytes;
+	return tx_bytes_at(st, sock_write_seq(sk, probed), fin_sent_in(sock_state(sk, probed)));
+}
+
+/* A later chunk of the sendmsg in progress: write_seq moved by what it
+ * copied, and the bytes it has left add up to where it ends.  (The
+ * remainder of a partial send, written again by the next call, counts as
+ * the same call: its bytes were captured with it.) */
+static __always_inline bool send_goes_on(const struct gs_conn_state *st, __u32 seq, __u32 left)
+{
+	return st->tx_synced && seq + left == st->tx_call_end;
+}
+
+/* Will this sendmsg copy?  The tracepoint fires inside the kernel's copy
+ * loop, past its checks; tcp_sendmsg's entry (fentry, kprobe) comes
+ * before them: a send on a connection that was reset or shut sends
+ * nothing and is no write. */
+static __always_inline bool send_may_copy(const struct sock *sk, bool probed)
+{
+	int state;
+
+	if (!probed)
+		return true;
+	state = sock_state(sk, true);
+	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
+}
+
+/* The head of the user buffer a sendmsg copies, captured; returns the
+ * time written into its record, 0 if none was. */
+static __always_inline __u64 send_capture(struct gs_conn_state *st, const struct sock *sk,
+					  const struct msghdr *msg, bool probed)
+{
 	const void *buf;
 	__u32 avail = 0;
-	__u64 len = 0, ts;
-	enum tls_io tls;
+	__u64 len = 0;
 
-	if (!st || st->tx_in_call || !conn_followed(st, true))
-		return;
-	st->tx_in_call = 1;
-	st->tx_timed = 0;
-	claim_owner(&st->ev);
-	if (!http_enabled)
-		return;
-	tls = tls_note_io(st, sk, 0, 0);
-	/* A close_notify after the request is not request bytes the peer
-	 * must acknowledge. */
-	st->tx_uncounted = tls == TLS_IO_OUTSIDE;
-	if (tls != TLS_IO_PLAIN)
-		return;	/* TLS records: their plaintext comes from the uprobes */
 	if (probed) {
 		buf = send_user_buf_probed(msg, &avail, &len);
 	} else {
 		buf = send_user_buf(msg, &avail);
 		len = msg->msg_iter.count;
-		if (avail < len && h2_send_iovs(st, msg))
-			return;	/* HTTP/2 over several iovecs: every one of them */
+		if (avail < len && h2_send_iovs(st, (__u64)sk, msg))
+			return 0;	/* HTTP/2 over several iovecs: every one of them */
 	}
-	/* A head's capture time stands for the call's: one clock read less
-	 * (sock_send_end), as on TLS connections. */
-	ts = capture(st, probed ? NULL : sk, buf, len, avail, GS_IO_SEND, st->ev.app_tx_bytes, 0, 0);
-	if (ts) {
-		st->ev.ts_last_tx = ts;
-		st->tx_timed = 1;
-	}
+	return capture(st, (__u64)sk, probed ? NULL : sk, buf, len, avail, GS_IO_SEND,
+		       st->ev.app_tx_bytes, st->ev.app_rx_bytes, 0, 0);
 }
 
-/* The sendmsg returned ret (bytes sent, or an error). */
-static __always_inline void sock_send_end(const struct sock *sk, int ret)
+/* A sendmsg on a connection begins, or goes on: the socket tracepoint
+ * fires once per segment-sized chunk of one call, tcp_sendmsg's entry once
+ * per call.  Its first chunk brings app_tx_bytes up to date with the
+ * calls before it (no hook at a call's end), then captures the head of
+ * the user buffer it copies.  probed: read msg and sk with probe reads. */
+static __always_inline void sock_send_begin(const struct sock *sk, const struct msghdr *msg,
+					    bool probed)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
+	__u32 seq, left;
+	enum tls_io tls;
+	__u64 ts = 0;
 
 	if (!st)
 		return;
-	if (st->role == ROLE_SKIP) {	/* bytes only: no clock, no capture */
-		if (ret > 0)
-			st->ev.app_tx_bytes += ret;
+	seq = sock_write_seq(sk, probed);
+	left = probed ? BPF_CORE_READ(msg, msg_iter.count) : msg->msg_iter.count;
+	if (send_goes_on(st, seq, left)) {
+		/* A long write's time is its last chunk's. */
+		if (st->role != ROLE_SKIP && !st->tls && !st->tx_uncounted)
+			st->ev.ts_last_tx = bpf_ktime_get_ns();
 		return;
 	}
-	st->tx_in_call = 0;
-	if (ret > 0 && !st->tx_uncounted) {
-		st->ev.app_tx_bytes += ret;
-		/* A TLS socket progresses with its plaintext (tls.bpf.c):
-		 * a close_notify or a ticket is no progress. */
-		if (!st->tls && !st->tx_timed)
-			st->ev.ts_last_tx = bpf_ktime_get_ns();
+	tx_sync(st, seq, false);
+	st->tx_call_end = seq + left;
+	st->tx_uncounted = 0;
+	if (!conn_followed(st, true))
+		return;
+	claim_owner(&st->ev);
+	if (http_enabled) {
+		tls = tls_note_io(st, sk, 0, 0);
+		/* A close_notify after the request is not request bytes the
+		 * peer must acknowledge. */
+		st->tx_uncounted = tls == TLS_IO_OUTSIDE;
+		/* TLS records: their plaintext comes from the uprobes. */
+		if (tls == TLS_IO_PLAIN)
+			ts = send_capture(st, sk, msg, probed);
 	}
+	/* A TLS socket progresses with its plaintext (tls.bpf.c): a
+	 * close_notify or a ticket is no progress.  A head's capture time
+	 * stands for the call's: one clock read less. */
+	if (!st->tls && !st->tx_uncounted && send_may_copy(sk, probed))
+		st->ev.ts_last_tx = ts ? ts : bpf_ktime_get_ns();
 }
 
 /* The first iovec of a user iovec array. */
@@ -207,7 +259,8 @@ static __always_inline void sock_recv_end(const struct sock *sk, int ret, int fl
 		buf = recv_user_buf(ret, &avail);
 		if (avail > (__u32)ret)
 			avail = ret;
-		capture(st, trusted ? sk : NULL, buf, ret, avail, GS_IO_RECV, off, ts_ready, now);
+		capture(st, (__u64)sk, trusted ? sk : NULL, buf, ret, avail, GS_IO_RECV, off,
+			tx_bytes_now(st, sk, !trusted), ts_ready, now);
 	}
 	st->ev.app_rx_bytes += ret;
 	if (!st->tls)

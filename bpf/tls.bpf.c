@@ -63,11 +63,10 @@ static __always_inline __u64 session_sk(const struct tls_call *call, __u32 tgid,
  * Head continuations left by the record bytes cannot apply.  The session
  * and its plaintext counts: NULL when conn_tls is full (the plaintext is
  * then dropped, counted). */
-static __always_inline struct gs_conn_tls *bind_conn(struct gs_conn_state *st,
+static __always_inline struct gs_conn_tls *bind_conn(struct gs_conn_state *st, __u64 key,
 						     const struct tls_call *call, __u32 tgid)
 {
 	struct gs_conn_tls fresh = { .ssl = call->ssl, .tgid = tgid }, *t;
-	__u64 key = st->ev.sk;
 
 	t = st->tls ? bpf_map_lookup_elem(&conn_tls, &key) : NULL;
 	if (t && t->ssl == call->ssl)
@@ -110,7 +109,7 @@ static __always_inline int tls_exit(__u64 n)
 		goto dropped;
 	if (st->role == ROLE_SKIP)
 		return 0;	/* a serving process's session: not the gateway's */
-	t = bind_conn(st, &call, id >> 32);
+	t = bind_conn(st, sk, &call, id >> 32);
 	if (!t)
 		goto dropped;
 	if (!n)
@@ -121,7 +120,7 @@ static __always_inline int tls_exit(__u64 n)
 	off = call.io_dir == GS_IO_SEND ? &t->tx_bytes : &t->rx_bytes;
 	other = call.io_dir == GS_IO_SEND ? &t->rx_bytes : &t->tx_bytes;
 	claim_owner(&st->ev);
-	capture_stream(st, NULL, (const void *)call.buf, n, n, call.io_dir, *off, *other,
+	capture_stream(st, sk, NULL, (const void *)call.buf, n, n, call.io_dir, *off, *other,
 		       call.io_dir == GS_IO_RECV ? call.ts_ready : 0, now, GS_HTTP_F_TLS);
 	*off += n;
 	if (call.io_dir == GS_IO_SEND)

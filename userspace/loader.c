@@ -185,7 +185,6 @@ void loader_plan(const struct btf *vmlinux, enum capture_path want, bool kprobes
 
 	memset(p, 0, sizeof(*p));
 	p->socket_tps = kernel_has_tp(vmlinux, "tcp_sendmsg_locked") &&
-			kernel_has_tp(vmlinux, "sock_send_length") &&
 			kernel_has_tp(vmlinux, "sock_recv_length");
 	/* tcp_recvmsg(sk, msg, len, [nonblock,] flags, [addr_len]): where
 	 * flags is depends on the kernel (nonblock went in 5.19, addr_len
@@ -223,13 +222,10 @@ void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p, en
 	enum data_ready_hook dr = loader_data_ready_hook(p, c);
 
 	bpf_program__set_autoload(skel->progs.gs_sendmsg, c == CAPTURE_TRACEPOINT);
-	bpf_program__set_autoload(skel->progs.gs_send_length, c == CAPTURE_TRACEPOINT);
 	bpf_program__set_autoload(skel->progs.gs_recv_length, c == CAPTURE_TRACEPOINT);
 	bpf_program__set_autoload(skel->progs.gs_fn_sendmsg, c == CAPTURE_FENTRY);
-	bpf_program__set_autoload(skel->progs.gs_fn_sendmsg_ret, c == CAPTURE_FENTRY);
 	bpf_program__set_autoload(skel->progs.gs_fn_recvmsg_ret, c == CAPTURE_FENTRY);
 	bpf_program__set_autoload(skel->progs.gs_kp_sendmsg, c == CAPTURE_KPROBE);
-	bpf_program__set_autoload(skel->progs.gs_kp_sendmsg_ret, c == CAPTURE_KPROBE);
 	bpf_program__set_autoload(skel->progs.gs_kp_recvmsg, c == CAPTURE_KPROBE);
 	bpf_program__set_autoload(skel->progs.gs_kp_recvmsg_ret, c == CAPTURE_KPROBE);
 	set_autoload(skel->obj, "gs_sys_", c == CAPTURE_SYSCALL);
@@ -258,7 +254,7 @@ static void log_path_missing(enum capture_path want, const struct hook_plan *p)
 {
 	switch (want) {
 	case CAPTURE_TRACEPOINT:
-		log_err("--capture-path tracepoint: this kernel lacks the tcp_sendmsg_locked / sock_send_length / sock_recv_length tracepoints (6.18 has them; 6.1 and 6.12 do not): try fentry or kprobe");
+		log_err("--capture-path tracepoint: this kernel lacks the tcp_sendmsg_locked / sock_recv_length tracepoints (6.18 has them; 6.1 and 6.12 do not): try fentry or kprobe");
 		break;
 	case CAPTURE_FENTRY:
 	case CAPTURE_KPROBE:

@@ -535,6 +535,8 @@ void output_connection(struct output *o, const struct gs_conn_event *e,
 	json_kstr(j, "first_fin", fin_by_name(e->fin_by));
 	json_ku64(j, "bytes_sent", e->bytes_sent);
 	json_ku64(j, "bytes_received", e->bytes_received);
+	json_ku64(j, "bytes_written", e->app_tx_bytes);
+	json_ku64(j, "bytes_read", e->app_rx_bytes);
 	json_ms_or_null(j, "duration_ms", e->ts_start, e->ts_close);
 	json_obj_close(j);
 	json_end_line(j);

@@ -78,12 +78,15 @@ gs, cl = rows(sys.argv[1]), rows(sys.argv[2])
 total = ([r for r in gs if r.get("type") == "total"] or [{}])[-1]
 be = {b["backend"]: b for b in total.get("backends", [])}
 b81, b82 = be.get("127.0.0.1:8081", {}), be.get("127.0.0.1:8082", {})
-sent = sum(r.get("bytes_sent") or 0 for r in gs if r.get("type") == "connection"
-           and r.get("direction") == "upstream" and r.get("backend") == "127.0.0.1:8081")
+up = [r for r in gs if r.get("type") == "connection" and r.get("direction") == "upstream"
+      and r.get("backend") == "127.0.0.1:8081"]
+sent = sum(r.get("bytes_sent") or 0 for r in up)
+written = sum(r.get("bytes_written") or 0 for r in up)
 http = sum(1 for r in gs if r.get("type") == "request" and r.get("method") == "GET"
            and r.get("route") == "/items/{id}" and r.get("status") == 200)
 print(b81.get("connects"), b81.get("resets", {}).get("received"),
-      f"refused={b82.get('connect_failures', {}).get('refused')} sent={sent} http={http}"
+      f"refused={b82.get('connect_failures', {}).get('refused')} sent={sent}"
+      f" written={written} http={http}"
       f" client_sent={sum(r.get('sent', 0) for r in cl)}")
 PY
 }
@@ -113,7 +116,7 @@ verify() {	# rel
 	"$GS_ROOT/tests/e2e/kernel_vm_check.py" "$C" "$rel" \
 		"$(sed -n 's/^capture_path //p' <<<"$plan")" "$(sed -n 's/^data_ready //p' <<<"$plan")" ||
 		GS_FAILS=$((GS_FAILS + 1))
-	check facts_$rel "3 0 refused=1 sent=300 http=3 client_sent=300" \
+	check facts_$rel "3 0 refused=1 sent=300 written=300 http=3 client_sent=300" \
 		"$(facts "$GS_TMP/$rel.json" "$GS_TMP/$rel.tcp.json")"
 }
 

@@ -165,29 +165,43 @@ static bool bad_byte(uint8_t c)
 	return (c < 0x20 && c != '\t' && c != '\r') || c == 0x7f;
 }
 
-/* Header and framing bytes: no NUL or other control bytes except HTAB and
- * CR (LF ends the line before it gets here). Returns the first bad one's
- * index, or n. Words of 8 bytes with no byte < 0x20 or 0x7f are skipped
- * whole; only a flagged word (the one with the CR, say) is looked into. */
-static size_t first_bad_byte(const uint8_t *p, size_t n)
+/* Might the 8 bytes at p hold a control byte (< 0x20, or 0x7f)?  HTAB
+ * and CR flag a word too: its bytes are then looked at one by one. */
+static bool word_flagged(const uint8_t *p)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	uint64_t w, del;
-	size_t i = 0, j;
 
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		del = w ^ (0x7f * ones);
-		if (!(((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs)))
-			continue;
-		for (j = i; j < i + 8; j++)
-			if (bad_byte(p[j]))
-				return j;
-	}
-	for (; i < n; i++)
-		if (bad_byte(p[i]))
+	memcpy(&w, p, 8);
+	del = w ^ (0x7f * ones);
+	return ((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs);
+}
+
+/* The first bad byte of p[from, to), or to. */
+static size_t bad_byte_in(const uint8_t *p, size_t from, size_t to)
+{
+	for (; from < to; from++)
+		if (bad_byte(p[from]))
 			break;
-	return i;
+	return from;
+}
+
+/* Header and framing bytes: no NUL or other control bytes except HTAB and
+ * CR (LF ends the line before it gets here). Returns the first bad one's
+ * index, or n. Words of 8 bytes with no byte < 0x20 or 0x7f are skipped
+ * whole; only a flagged word is looked into.  The line's closing CR is
+ * left out (it would flag the last word of every line), and the bytes past
+ * the last whole word are checked as the 8 that end the line. */
+static size_t first_bad_byte(const uint8_t *p, size_t n)
+{
+	size_t m = n && p[n - 1] == '\r' ? n - 1 : n, i = 0, j;
+
+	for (; i + 8 <= m; i += 8)
+		if (word_flagged(p + i) && (j = bad_byte_in(p, i, i + 8)) < i + 8)
+			return j;
+	if (i < m && (m < 8 || word_flagged(p + m - 8)) && (j = bad_byte_in(p, i, m)) < m)
+		return j;
+	return n;
 }
 
 /* ---- stream bookkeeping ---- */

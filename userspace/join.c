@@ -675,7 +675,8 @@ static struct attempt *chain_head(struct joiner *j, const struct request *r, str
 static bool begun_between(const struct joiner *j, const struct attempt *head, uint64_t lo,
 			  uint64_t hi, bool by_thread)
 {
-	const struct began_index *x = &j->by_began;
+	/* The search only moves the index's hint. */
+	struct began_index *x = (struct began_index *)&j->by_began;
 
 	for (uint32_t i = began_index_from(x, lo + 1); i < x->n && x->v[i].began < hi; i++) {
 		const struct attempt *a;

@@ -122,14 +122,21 @@ static bool ci_contains(const uint8_t *p, size_t n, const char *needle)
 	return false;
 }
 
+/* In locals: through p and n, each byte read would reload both (a char
+ * may alias anything). */
 static void trim_ows(const char **p, size_t *n)
 {
-	while (*n && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		(*n)--;
+	const char *s = *p;
+	size_t len = *n;
+
+	while (len && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
 	}
-	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-		(*n)--;
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	*p = s;
+	*n = len;
 }
 
 /* Next element of a comma-separated list, trimmed; false at the end. */

@@ -253,41 +253,60 @@ static uint64_t distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
+#define FNV32_BASIS 2166136261u
+
+static uint32_t fnv32_step(uint32_t h, char c)
+{
+	return (h ^ (uint8_t)c) * 16777619u;
+}
+
 static uint32_t fnv32(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV32_BASIS;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
+		h = fnv32_step(h, s[i]);
 	return h;
 }
 
 /* Tail segments same_tail() compares for a downstream path: the last two
  * when it has more than two '/', else the last one. */
+static unsigned segments_of(unsigned slashes)
+{
+	return slashes > 2 ? 2 : 1;
+}
+
 static unsigned tail_segments(const char *path)
 {
 	unsigned slashes = 0;
 
 	for (const char *c = path; *c; c++)
 		slashes += *c == '/';
-	return slashes > 2 ? 2 : 1;
+	return segments_of(slashes);
 }
 
 /* A path that ends with another's tail of k segments (which starts at a
  * '/' and holds k of them) has the same suffix from its own k-th '/'
- * from the end: equal tail[k - 1] hashes are necessary for same_tail(). */
+ * from the end: equal tail[k - 1] hashes are necessary for same_tail().
+ * One pass finds the length, the hash, the slashes and the last two. */
 static void path_sig_set(struct path_sig *s, const char *path)
 {
-	size_t n = strlen(path), from[2] = { 0, 0 };
-	unsigned found = 0;
+	size_t n, from[2] = { 0, 0 };	/* the last '/', the one before */
+	unsigned slashes = 0;
+	uint32_t whole = FNV32_BASIS;
 
-	for (size_t i = n; i-- > 0 && found < 2;)
-		if (path[i] == '/')
-			from[found++] = i;
-	s->whole = fnv32(path, n);
+	for (n = 0; path[n]; n++) {
+		whole = fnv32_step(whole, path[n]);
+		if (path[n] == '/') {
+			from[1] = from[0];
+			from[0] = n;
+			slashes++;
+		}
+	}
+	s->whole = whole;
 	for (unsigned k = 0; k < 2; k++)
 		s->tail[k] = fnv32(path + from[k], n - from[k]);
-	s->tail_segs = strchr(path, '/') ? (uint8_t)tail_segments(path) : 0;
+	s->tail_segs = slashes ? (uint8_t)segments_of(slashes) : 0;
 }
 
 /* Can up end with down's tail?  False only when it surely cannot. */

@@ -1678,20 +1678,28 @@ static void due_up(struct joiner *j, uint32_t i)
 	}
 }
 
+/* The entry at i sinks: the smaller child moves up into its place while
+ * one is smaller (the same moves as swapping it down, half the stores). */
 static void due_down(struct joiner *j, uint32_t i)
 {
+	struct join_due x = j->due[i];
+
 	for (;;) {
 		uint32_t l = 2 * i + 1, m = i;
+		uint64_t least = x.at;
 
-		if (l < j->ndue && j->due[l].at < j->due[m].at)
+		if (l < j->ndue && j->due[l].at < least) {
 			m = l;
-		if (l + 1 < j->ndue && j->due[l + 1].at < j->due[m].at)
+			least = j->due[l].at;
+		}
+		if (l + 1 < j->ndue && j->due[l + 1].at < least)
 			m = l + 1;
 		if (m == i)
-			return;
-		due_swap(&j->due[i], &j->due[m]);
+			break;
+		j->due[i] = j->due[m];
 		i = m;
 	}
+	j->due[i] = x;
 }
 
 static bool due_live(struct joiner *j, const struct join_due *d)

@@ -104,35 +104,40 @@ struct path_sig {
 };
 
 struct attempt {
+	/* What choosing a request's attempts reads of each candidate, first:
+	 * thousands are in the table on a loaded gateway, and a scan of those
+	 * begun while a request was in flight touches a few lines of each. */
 	uint32_t id;			/* engine handle (0: not in the engine) */
 	uint32_t owner;			/* engine: the request that claimed it, 0 if none */
 	uint32_t pid, tid;		/* the process, and the thread that wrote the request */
-	char backend[GS_ADDR_STRLEN];
-	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
-	char path[REQ_PATH_LEN];
 	struct path_sig sig;		/* engine: hashes of path */
-	struct http_fp fp;		/* hashed copied headers of the request */
 	uint64_t req_id;		/* hash of a propagated request id, 0 if none */
-	uint64_t sk;			/* upstream connection */
 	uint64_t ts_start;		/* connect() when fresh, request write when reused */
 	uint64_t ts_request;		/* request head written (opaque: last write) */
-	uint64_t ts_resp_kernel;	/* first response byte reached the socket */
 	uint64_t ts_resp_read;		/* response head read by the gateway */
 	uint64_t ts_end;		/* connection closed / attempt given up */
-	uint64_t resp_body_end;		/* rx stream offset where the response ends, or HTTP_UNKNOWN */
-	uint64_t resp_bytes;		/* response bytes the gateway read (at close) */
-	double connect_ms;		/* -1 when reused or unknown */
+	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
 	uint16_t status;		/* 0: no response head */
-	bool reused, retry_after;
-	int32_t retry_after_s;		/* Retry-After delay-seconds, -1 if none or a date */
-	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
 	bool opaque;			/* its bytes could not be read (TLS, unknown protocol) */
 	bool opaque_answered;		/* opaque: bytes were read after the last write */
 	bool truncated;			/* the response ended before its announced length */
-	bool body_end_unseen;		/* chunked, its last chunk not seen when the connection ended */
+	bool have_conn;			/* conn (below) holds its connection's TCP facts */
 	enum attempt_failure failure;
+	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
+	struct http_fp fp;		/* hashed copied headers of the request */
+	/* The rest: */
+	char backend[GS_ADDR_STRLEN];
+	char path[REQ_PATH_LEN];
+	uint64_t sk;			/* upstream connection */
+	uint64_t ts_resp_kernel;	/* first response byte reached the socket */
+	uint64_t resp_body_end;		/* rx stream offset where the response ends, or HTTP_UNKNOWN */
+	uint64_t resp_bytes;		/* response bytes the gateway read (at close) */
+	double connect_ms;		/* -1 when reused or unknown */
+	bool reused, retry_after;
+	int32_t retry_after_s;		/* Retry-After delay-seconds, -1 if none or a date */
+	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
+	bool body_end_unseen;		/* chunked, its last chunk not seen when the connection ended */
 	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
-	bool have_conn;
 	/* The connection closed with this attempt unanswered after this long
 	 * without progress: a timeout sample, counted when the request ends
 	 * (not when the gateway closed it because the client had left). */
@@ -152,7 +157,6 @@ struct attempt {
 	 * (0: not known without the connection's TCP facts). */
 	uint32_t h2_read_proof;
 	uint64_t ts_h2_goaway;		/* the backend's GOAWAY while the stream was open, 0 if none */
-	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
 	bool has_grpc_status;
 	int16_t grpc_status;		/* grpc-status of the answer (status holds its mapping) */
 };

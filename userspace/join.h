@@ -179,34 +179,46 @@ enum req_proto { REQ_PROTO_H1 = 0, REQ_PROTO_H2, REQ_PROTO_GRPC };
 const char *req_proto_name(enum req_proto p);
 
 struct request {
+	/* What the engine reads of every request in flight, first: its scans
+	 * of them (who waits for facts, who else could own an attempt) touch
+	 * the first lines of each of thousands on a loaded gateway. */
 	uint32_t id;			/* engine handle */
 	uint32_t pid, tid;
+	/* Engine state (more below): */
+	bool finished;			/* the exchange is over */
+	bool pending;			/* answered or finished: the engine looks at it */
+	bool joined;			/* its attempts are chosen (claimed) */
+	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
+	bool queued;			/* in the pass being decided */
+	unsigned nclaimed;		/* attempts in claimed[] */
+	uint64_t next_look;		/* pending: when the engine looks at it again */
+	uint64_t ts_start;		/* request head read by the gateway */
+	uint64_t ts_response;		/* response head written, 0 if none */
+	uint64_t ts_done;		/* response complete, or the end of the exchange */
+	uint16_t status;		/* 0: the client got no status */
+	bool client_closed;		/* the client closed before any response */
+	bool truncated;			/* the response was cut short */
+	bool evicted;			/* decided unfinished: the request table was full */
+	uint64_t req_id;
+	struct path_sig sig;		/* engine: hashes of path */
+	char method[REQ_METHOD_LEN];
+	struct http_fp fp;
+	/* The rest: */
 	char comm[GS_COMM_LEN + 1];
 	char client[GS_ADDR_STRLEN];
 	char listener[GS_ADDR_STRLEN];	/* the client-facing port */
-	char method[REQ_METHOD_LEN];
 	char host[REQ_HOST_LEN];
 	char path[REQ_PATH_LEN];
-	struct path_sig sig;		/* engine: hashes of path */
-	struct http_fp fp;
-	uint64_t req_id;
 	uint64_t sk;			/* downstream connection */
-	uint64_t ts_start;		/* request head read by the gateway */
 	uint64_t ts_arrived;		/* its first byte reached the socket (else ts_start) */
-	uint64_t ts_response;		/* response head written, 0 if none */
-	uint64_t ts_done;		/* response complete, or the end of the exchange */
 	uint64_t ts_client_fin;		/* the client closed its side, 0 if not before the end */
 	uint64_t body_expected;		/* truncated: response bytes announced */
 	uint64_t body_delivered;	/* ... and written before the connection ended */
-	uint16_t status;		/* 0: the client got no status */
 	int32_t retry_after_s;		/* the answer's Retry-After delay-seconds, -1 if none */
 	bool retry_after;		/* the answer carried Retry-After */
 	bool throttling_hint;		/* the answer (4xx/5xx) names throttling */
-	bool client_closed;		/* the client closed before any response */
-	bool evicted;			/* decided unfinished: the request table was full */
 	uint32_t evicted_from;		/* evicted: the size of that table */
-	bool truncated;			/* the response was cut short */
-	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
+	bool chunked_unterminated;	/* truncated: a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
 	/* HTTP/2 and gRPC (h2.c): */
 	uint8_t proto;			/* enum req_proto */
@@ -220,15 +232,8 @@ struct request {
 	bool h2_goaway_refused;		/* ... above its last stream id: never processed */
 	uint32_t h2_goaway_code, h2_goaway_last;
 	uint64_t ts_h2_goaway;
-	/* Engine state: */
-	bool finished;			/* the exchange is over */
-	bool pending;			/* answered or finished: the engine looks at it */
-	bool joined;			/* its attempts are chosen (claimed) */
-	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
-	uint64_t next_look;		/* pending: when the engine looks at it again */
-	bool queued;			/* in the pass being decided */
+	/* Engine state (the rest): */
 	uint32_t claimed[REQ_ATTEMPTS];	/* attempt handles, oldest first, until handed over */
-	unsigned nclaimed;
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */

@@ -1407,34 +1407,46 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 
 /* The failed attempt that ended latest before the chain's oldest began
  * (a retry follows a failure), unless it is another request's last
- * attempt.  With slack, one the gateway closed itself may end a little
- * after. */
-static struct attempt *ended_before(struct joiner *j, const struct request *r,
-				    struct attempt *const *chain, unsigned n, uint64_t slack)
+ * attempt: *prev; and the same when one the gateway closed itself may end
+ * up to JOIN_CLOSE_SLACK_NS after: *closed_after.  One walk of the window
+ * finds both. */
+static void ended_before(struct joiner *j, const struct request *r,
+			 struct attempt *const *chain, unsigned n, struct attempt **prev,
+			 struct attempt **closed_after)
 {
-	struct attempt *prev = NULL;
-	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX;
+	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX, closed_d = UINT64_MAX;
 	bool by_thread = keeps_threads(j, r->pid);
 	/* A candidate of r began after r did; this one before the chain. */
 	uint32_t nwin = limit ? attempts_begun(j, r->ts_start, limit - 1) : 0;
 
+	*prev = *closed_after = NULL;
 	for (uint32_t i = 0; i < nwin; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
-		uint64_t end = attempt_end(a);
+		uint64_t end = attempt_end(a), d;
+		bool nearer, nearer_before;
 
 		if (!end || attempt_began(a) >= limit || in_chain(chain, n, a) ||
-		    end > limit + (gateway_closed(a) ? slack : 0) || !candidate_level(j, r, a))
+		    end > limit + (gateway_closed(a) ? JOIN_CLOSE_SLACK_NS : 0) ||
+		    !candidate_level(j, r, a))
 			continue;
 		if (by_thread && a->tid != chain[n - 1]->tid)
 			continue;	/* the thread is a key: a retry stays on it */
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
-		if (distance(end, limit) < prev_d && !answers_another(j, r, a, chain, n)) {
-			prev = a;
-			prev_d = distance(end, limit);
+		d = distance(end, limit);
+		nearer = d < closed_d;
+		nearer_before = end <= limit && d < prev_d;
+		if ((nearer || nearer_before) && !answers_another(j, r, a, chain, n)) {
+			if (nearer) {
+				*closed_after = a;
+				closed_d = d;
+			}
+			if (nearer_before) {
+				*prev = a;
+				prev_d = d;
+			}
 		}
 	}
-	return prev;
 }
 
 /* The try before the chain's oldest: one that ended before it began; else
@@ -1443,9 +1455,9 @@ static struct attempt *ended_before(struct joiner *j, const struct request *r,
 static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
 					struct attempt *const *chain, unsigned n)
 {
-	struct attempt *prev = ended_before(j, r, chain, n, 0);
-	struct attempt *closed_after = ended_before(j, r, chain, n, JOIN_CLOSE_SLACK_NS);
+	struct attempt *prev, *closed_after;
 
+	ended_before(j, r, chain, n, &prev, &closed_after);
 	if (!prev)
 		return closed_after;
 	/* A connect that timed out, closed by the gateway just after (within

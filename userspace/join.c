@@ -1523,29 +1523,39 @@ static void release_attempt(struct joiner *j, struct attempt *a)
 	pool_put(&j->apool, SLOT(a->id));
 }
 
-/* The claimed attempts become the request's own copies; their slots go. */
-static void copy_claimed(struct joiner *j, struct request *r)
+/* r's claimed attempts that are still in the table, oldest first, into
+ * own; returns how many. */
+static unsigned take_claimed(struct joiner *j, struct request *r, struct attempt **own)
 {
-	r->nattempts = 0;
-	r->attempts = j->handover;
+	unsigned n = 0;
+
 	for (unsigned i = 0; i < r->nclaimed; i++) {
 		struct attempt *a = join_attempt(j, r->claimed[i]);
 
-		if (!a)
-			continue;
-		j->handover[r->nattempts++] = *a;
-		release_attempt(j, a);
+		if (a)
+			own[n++] = a;
 	}
 	r->nclaimed = 0;
+	return n;
 }
 
+/* r goes to the consumer with its attempts, which leave the table after
+ * it.  One attempt (most requests) is lent where it is; more are copied
+ * into one array. */
 static void hand_over(struct joiner *j, struct request *r)
 {
-	copy_claimed(j, r);
+	struct attempt *own[REQ_ATTEMPTS];
+
+	r->nattempts = take_claimed(j, r, own);
+	r->attempts = r->nattempts == 1 ? own[0] : j->handover;
+	for (unsigned i = 0; r->nattempts > 1 && i < r->nattempts; i++)
+		j->handover[i] = *own[i];
 	j->st.requests++;
 	j->st.joined += r->nattempts > 0;
 	j->st.by_kind[r->join]++;
 	j->on_request(r, j->ctx);
+	for (unsigned i = 0; i < r->nattempts; i++)
+		release_attempt(j, own[i]);
 	if (r->pending)
 		j->npending--;
 	if (r->awaiting_facts)

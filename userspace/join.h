@@ -125,9 +125,9 @@ struct attempt {
 	enum attempt_failure failure;
 	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
 	struct http_fp fp;		/* hashed copied headers of the request */
+	char path[REQ_PATH_LEN];	/* compared when the hashes agree: its start next */
 	/* The rest: */
 	char backend[GS_ADDR_STRLEN];
-	char path[REQ_PATH_LEN];
 	uint64_t sk;			/* upstream connection */
 	uint64_t ts_resp_kernel;	/* first response byte reached the socket */
 	uint64_t resp_body_end;		/* rx stream offset where the response ends, or HTTP_UNKNOWN */

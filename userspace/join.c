@@ -82,16 +82,13 @@ bool request_deadline_passed(const struct request *r)
 static int pool_init(struct join_pool *p, uint32_t cap)
 {
 	p->cap = cap;
-	p->gen = calloc(cap, sizeof(*p->gen));
-	p->pos = calloc(cap, sizeof(*p->pos));
+	p->slot = calloc(cap, sizeof(*p->slot));
 	p->active = calloc(cap, sizeof(*p->active));
 	p->free = calloc(cap, sizeof(*p->free));
-	p->older = calloc(cap, sizeof(*p->older));
-	p->newer = calloc(cap, sizeof(*p->newer));
-	if (!p->gen || !p->pos || !p->active || !p->free || !p->older || !p->newer)
+	if (!p->slot || !p->active || !p->free)
 		return -1;
 	for (uint32_t slot = cap - 1; slot >= 1; slot--) {
-		p->pos[slot] = FREE_POS;
+		p->slot[slot].pos = FREE_POS;
 		p->free[p->nfree++] = slot;
 	}
 	return 0;
@@ -99,49 +96,49 @@ static int pool_init(struct join_pool *p, uint32_t cap)
 
 static void pool_free(struct join_pool *p)
 {
-	free(p->gen);
-	free(p->pos);
+	free(p->slot);
 	free(p->active);
 	free(p->free);
-	free(p->older);
-	free(p->newer);
 }
 
 /* A free slot's handle, or 0 when the pool is full. */
 static uint32_t pool_take(struct join_pool *p)
 {
+	struct join_slot *m;
 	uint32_t slot;
 
 	if (!p->nfree)
 		return 0;
 	slot = p->free[--p->nfree];
-	p->pos[slot] = p->nactive;
+	m = &p->slot[slot];
+	m->pos = p->nactive;
 	p->active[p->nactive++] = slot;
-	p->older[slot] = p->newest;
-	p->newer[slot] = 0;
+	m->older = p->newest;
+	m->newer = 0;
 	if (p->newest)
-		p->newer[p->newest] = slot;
+		p->slot[p->newest].newer = slot;
 	else
 		p->oldest = slot;
 	p->newest = slot;
-	return slot | (uint32_t)++p->gen[slot] << 16;
+	return slot | (uint32_t)++m->gen << 16;
 }
 
 static void pool_put(struct join_pool *p, uint32_t slot)
 {
-	uint32_t i = p->pos[slot], last = p->active[--p->nactive];
+	struct join_slot *m = &p->slot[slot];
+	uint32_t i = m->pos, last = p->active[--p->nactive];
 
-	if (p->older[slot])
-		p->newer[p->older[slot]] = p->newer[slot];
+	if (m->older)
+		p->slot[m->older].newer = m->newer;
 	else
-		p->oldest = p->newer[slot];
-	if (p->newer[slot])
-		p->older[p->newer[slot]] = p->older[slot];
+		p->oldest = m->newer;
+	if (m->newer)
+		p->slot[m->newer].older = m->older;
 	else
-		p->newest = p->older[slot];
+		p->newest = m->older;
 	p->active[i] = last;
-	p->pos[last] = i;
-	p->pos[slot] = FREE_POS;
+	p->slot[last].pos = i;
+	m->pos = FREE_POS;
 	p->free[p->nfree++] = slot;
 }
 
@@ -149,8 +146,8 @@ static bool pool_live(const struct join_pool *p, uint32_t id)
 {
 	uint32_t slot = SLOT(id);
 
-	return id && slot && slot < p->cap && p->pos[slot] != FREE_POS &&
-	       p->gen[slot] == GEN(id);
+	return id && slot && slot < p->cap && p->slot[slot].pos != FREE_POS &&
+	       p->slot[slot].gen == GEN(id);
 }
 
 static uint32_t request_slots(uint32_t max_requests)
@@ -963,12 +960,12 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
  * and the greatest: no sort.  Leaves the bitmap all 0. */
 static void in_table_order(struct joiner *j, uint32_t *w, uint32_t n)
 {
-	const uint32_t *pos = j->apool.pos;
+	const struct join_slot *slot = j->apool.slot;
 	uint64_t *bits = j->pos_bits;
 	uint32_t lo = UINT32_MAX, hi = 0, k = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t p = pos[w[i]];
+		uint32_t p = slot[w[i]].pos;
 
 		bits[p / 64] |= 1ull << (p % 64);
 		lo = p < lo ? p : lo;
@@ -1003,7 +1000,7 @@ static uint32_t table_begun(struct joiner *j, uint64_t lo, uint64_t hi)
  * choices between equals depend.  Returns how many. */
 static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 {
-	const uint32_t *pos = j->apool.pos;
+	const struct join_slot *slot = j->apool.slot;
 	uint32_t *w = j->window, n;
 
 	if (lo > hi)
@@ -1021,7 +1018,7 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	for (uint32_t i = 1; i < n; i++) {
 		uint32_t s = w[i], k = i;
 
-		for (; k > 0 && pos[w[k - 1]] > pos[s]; k--)
+		for (; k > 0 && slot[w[k - 1]].pos > slot[s].pos; k--)
 			w[k] = w[k - 1];
 		w[k] = s;
 	}
@@ -1085,10 +1082,12 @@ static unsigned loop_neighbours(const struct joiner *j, const struct request *r,
 	unsigned n = 0, steps;
 
 	near[n++] = r;
-	for (s = p->older[self], steps = 0; s && steps < LOOP_WALK; s = p->older[s], steps++)
+	for (s = p->slot[self].older, steps = 0; s && steps < LOOP_WALK;
+	     s = p->slot[s].older, steps++)
 		if (loop_member(r, &j->reqs[s]))
 			near[n++] = &j->reqs[s];
-	for (s = p->newer[self], steps = 0; s && steps < LOOP_WALK; s = p->newer[s], steps++)
+	for (s = p->slot[self].newer, steps = 0; s && steps < LOOP_WALK;
+	     s = p->slot[s].newer, steps++)
 		if (loop_member(r, &j->reqs[s]))
 			near[n++] = &j->reqs[s];
 	return n;

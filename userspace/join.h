@@ -257,15 +257,21 @@ struct join_stats {
 	uint64_t facts_timeouts;	/* failed requests decided without upstream TCP facts */
 };
 
+/* A slot's bookkeeping, together: taking, freeing and checking a handle
+ * read one cache line of it, not one per field. */
+struct join_slot {
+	uint32_t pos;			/* index in active, or UINT32_MAX when free */
+	uint32_t older, newer;		/* slots in use, in the order taken: a list */
+	uint16_t gen;
+};
+
 /* Fixed slots handed out by handle (slot | generation << 16), so a stale
  * handle (decided, expired) is recognised. */
 struct join_pool {
 	uint32_t cap;
-	uint16_t *gen;			/* per slot */
-	uint32_t *pos;			/* slot -> index in active, or UINT32_MAX when free */
+	struct join_slot *slot;		/* per slot */
 	uint32_t *active;		/* slots in use, in no particular order */
 	uint32_t *free;			/* stack of free slots */
-	uint32_t *older, *newer;	/* slots in use, in the order taken: a list */
 	uint32_t oldest, newest;	/* its ends (0: none; slot 0 is never used) */
 	uint32_t nactive, nfree;
 };

@@ -1567,10 +1567,12 @@ static void hand_over(struct joiner *j, struct request *r)
  * (a passed-through 5xx needs none). */
 static bool needs_facts(const struct request *r, const struct attempt *last)
 {
-	/* A backend that reset or refused its HTTP/2 stream said so itself. */
-	if (last && (last->h2_refused || (last->h2_rst && last->h2_rst_by_backend)))
+	/* Most requests succeed: their attempt's HTTP/2 fields (another
+	 * cache line of it) are not read. */
+	if (!last || last->have_conn || !request_failed(r) || (last->status && !r->truncated))
 		return false;
-	return last && !last->have_conn && request_failed(r) && (!last->status || r->truncated);
+	/* A backend that reset or refused its HTTP/2 stream said so itself. */
+	return !last->h2_refused && !(last->h2_rst && last->h2_rst_by_backend);
 }
 
 static struct attempt *last_claimed(struct joiner *j, const struct request *r)

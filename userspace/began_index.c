@@ -17,11 +17,9 @@ void began_index_free(struct began_index *x)
 	memset(x, 0, sizeof(*x));
 }
 
-/* First entry with began >= t. */
-static uint32_t lower_bound(const struct began_index *x, uint64_t t)
+/* The answer lies in [lo, hi]: halve. */
+static uint32_t halve(const struct began_index *x, uint64_t t, uint32_t lo, uint32_t hi)
 {
-	uint32_t lo = 0, hi = x->n;
-
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
@@ -31,6 +29,40 @@ static uint32_t lower_bound(const struct began_index *x, uint64_t t)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* First entry from head with began >= t, or n (the entries before head are
+ * holes).  Searched from where the last search ended, by steps that double
+ * away from it, then by halves: the searches of one decision, and of the
+ * next request's, land close together, among the oldest attempts, so they
+ * stay in a few cache lines rather than halving the whole index. */
+static uint32_t lower_bound(struct began_index *x, uint64_t t)
+{
+	uint32_t from = x->hint < x->head ? x->head : x->hint > x->n ? x->n : x->hint;
+	uint32_t lo, hi, step;
+
+	if (from < x->n && x->v[from].began < t) {
+		for (lo = from, step = 1;; step *= 2, lo = hi) {	/* v[lo].began < t */
+			hi = step < x->n - lo ? lo + step : x->n;
+			if (hi == x->n || x->v[hi].began >= t)
+				break;
+		}
+		lo++;
+	} else {
+		for (hi = from, step = 1;; step *= 2, hi = lo) {	/* the answer is <= hi */
+			if (hi - x->head <= step) {
+				lo = x->head;
+				break;
+			}
+			lo = hi - step;
+			if (x->v[lo].began < t) {
+				lo++;
+				break;
+			}
+		}
+	}
+	x->hint = halve(x, t, lo, hi);
+	return x->hint;
 }
 
 static void sweep_holes(struct began_index *x)
@@ -78,7 +110,7 @@ void began_index_remove(struct began_index *x, uint64_t began, uint32_t id)
 		sweep_holes(x);
 }
 
-uint32_t began_index_range(const struct began_index *x, uint64_t lo, uint64_t hi,
+uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi,
 			   uint32_t *out, uint32_t max)
 {
 	uint32_t k = 0;
@@ -89,14 +121,14 @@ uint32_t began_index_range(const struct began_index *x, uint64_t lo, uint64_t hi
 	return k;
 }
 
-uint32_t began_index_span(const struct began_index *x, uint64_t lo, uint64_t hi)
+uint32_t began_index_span(struct began_index *x, uint64_t lo, uint64_t hi)
 {
 	uint32_t from = lower_bound(x, lo);
 
 	return hi == UINT64_MAX ? x->n - from : lower_bound(x, hi + 1) - from;
 }
 
-uint32_t began_index_from(const struct began_index *x, uint64_t t)
+uint32_t began_index_from(struct began_index *x, uint64_t t)
 {
 	return lower_bound(x, t);
 }

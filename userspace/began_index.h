@@ -20,6 +20,7 @@ struct began_index {
 	struct began_entry *v;
 	uint32_t n, cap, holes;
 	uint32_t head;		/* every entry before it is a hole */
+	uint32_t hint;		/* where the last search ended: the next starts there */
 };
 
 /* Room for max attempts at once (the attempt table's size). */
@@ -30,14 +31,15 @@ void began_index_add(struct began_index *x, uint64_t began, uint32_t id);
 void began_index_remove(struct began_index *x, uint64_t began, uint32_t id);
 /* The handles of the attempts begun in [lo, hi], in began order, into out
  * (at most max); returns how many. */
-uint32_t began_index_range(const struct began_index *x, uint64_t lo, uint64_t hi,
+uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi,
 			   uint32_t *out, uint32_t max);
 /* (The live entries from the oldest: v[i] for i from head up to n, those
  * with id 0 being holes.) */
-/* The first entry with began >= t (n if none): where a walk of v from t
- * starts. */
-uint32_t began_index_from(const struct began_index *x, uint64_t t);
+/* The first entry from head with began >= t (n if none): where a walk of
+ * v from t starts.  Searches start where the last one ended (hint): they
+ * change nothing else. */
+uint32_t began_index_from(struct began_index *x, uint64_t t);
 /* How many entries [lo, hi] spans, holes included: what a range costs. */
-uint32_t began_index_span(const struct began_index *x, uint64_t lo, uint64_t hi);
+uint32_t began_index_span(struct began_index *x, uint64_t lo, uint64_t hi);
 
 #endif

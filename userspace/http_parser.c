@@ -82,11 +82,20 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+static bool is_tchar(char c)
+{
+	return tchar[(uint8_t)c];
+}
+
+/* Four bytes a turn while four are left: one bound test for four. */
 static size_t token_len(const char *p, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n && tchar[(uint8_t)p[i]])
+	while (i + 4 <= n && is_tchar(p[i]) && is_tchar(p[i + 1]) && is_tchar(p[i + 2]) &&
+	       is_tchar(p[i + 3]))
+		i += 4;
+	while (i < n && is_tchar(p[i]))
 		i++;
 	return i;
 }
@@ -122,14 +131,21 @@ static bool ci_contains(const uint8_t *p, size_t n, const char *needle)
 	return false;
 }
 
+/* In locals: through p and n, each byte read would reload both (a char
+ * may alias anything). */
 static void trim_ows(const char **p, size_t *n)
 {
-	while (*n && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		(*n)--;
+	const char *s = *p;
+	size_t len = *n;
+
+	while (len && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
 	}
-	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-		(*n)--;
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	*p = s;
+	*n = len;
 }
 
 /* Next element of a comma-separated list, trimmed; false at the end. */
@@ -151,12 +167,14 @@ static bool next_element(const char **p, const char *end, const char **el, size_
 
 static void copy_str(char *dst, size_t size, const char *src, size_t n, bool to_lower)
 {
-	size_t i;
-
 	if (n >= size)
 		n = size - 1;
-	for (i = 0; i < n; i++)
-		dst[i] = to_lower ? (char)lower(src[i]) : src[i];
+	if (to_lower) {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (char)lower(src[i]);
+	} else {
+		memcpy(dst, src, n);
+	}
 	dst[n] = '\0';
 }
 
@@ -165,29 +183,43 @@ static bool bad_byte(uint8_t c)
 	return (c < 0x20 && c != '\t' && c != '\r') || c == 0x7f;
 }
 
-/* Header and framing bytes: no NUL or other control bytes except HTAB and
- * CR (LF ends the line before it gets here). Returns the first bad one's
- * index, or n. Words of 8 bytes with no byte < 0x20 or 0x7f are skipped
- * whole; only a flagged word (the one with the CR, say) is looked into. */
-static size_t first_bad_byte(const uint8_t *p, size_t n)
+/* Might the 8 bytes at p hold a control byte (< 0x20, or 0x7f)?  HTAB
+ * and CR flag a word too: its bytes are then looked at one by one. */
+static bool word_flagged(const uint8_t *p)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	uint64_t w, del;
-	size_t i = 0, j;
 
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		del = w ^ (0x7f * ones);
-		if (!(((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs)))
-			continue;
-		for (j = i; j < i + 8; j++)
-			if (bad_byte(p[j]))
-				return j;
-	}
-	for (; i < n; i++)
-		if (bad_byte(p[i]))
+	memcpy(&w, p, 8);
+	del = w ^ (0x7f * ones);
+	return ((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs);
+}
+
+/* The first bad byte of p[from, to), or to. */
+static size_t bad_byte_in(const uint8_t *p, size_t from, size_t to)
+{
+	for (; from < to; from++)
+		if (bad_byte(p[from]))
 			break;
-	return i;
+	return from;
+}
+
+/* Header and framing bytes: no NUL or other control bytes except HTAB and
+ * CR (LF ends the line before it gets here). Returns the first bad one's
+ * index, or n. Words of 8 bytes with no byte < 0x20 or 0x7f are skipped
+ * whole; only a flagged word is looked into.  The line's closing CR is
+ * left out (it would flag the last word of every line), and the bytes past
+ * the last whole word are checked as the 8 that end the line. */
+static size_t first_bad_byte(const uint8_t *p, size_t n)
+{
+	size_t m = n && p[n - 1] == '\r' ? n - 1 : n, i = 0, j;
+
+	for (; i + 8 <= m; i += 8)
+		if (word_flagged(p + i) && (j = bad_byte_in(p, i, i + 8)) < i + 8)
+			return j;
+	if (i < m && (m < 8 || word_flagged(p + m - 8)) && (j = bad_byte_in(p, i, m)) < m)
+		return j;
+	return n;
 }
 
 /* ---- stream bookkeeping ---- */
@@ -255,13 +287,14 @@ static bool parse_version(const char *p, size_t n, uint8_t *minor)
 	return true;
 }
 
+/* The path ends at the query or the fragment, whichever comes first. */
 static void set_path(struct http_head *h, const char *p, size_t n)
 {
-	size_t i;
+	const char *q = memchr(p, '?', n);
+	const char *hash = memchr(p, '#', q ? (size_t)(q - p) : n);
+	const char *end = hash ? hash : q;
 
-	for (i = 0; i < n && p[i] != '?' && p[i] != '#'; i++)
-		;
-	copy_str(h->path, sizeof(h->path), p, i, false);
+	copy_str(h->path, sizeof(h->path), p, end ? (size_t)(end - p) : n, false);
 }
 
 static size_t scheme_len(const char *t, size_t n)
@@ -454,58 +487,159 @@ static uint64_t fnv1a(const char *p, size_t n)
 	return h ? h : 1;	/* 0 means "none" */
 }
 
-#define FP_HEADER(lit, id) { lit, sizeof(lit) - 1, id }
+/* ---- header names the parser acts on ----
+ * A header line's name is looked up once, among the few known names of its
+ * length, rather than compared with each of ~20 names in turn. */
 
-static const struct {
-	const char *name;
-	size_t len;
-	enum http_fp_header id;
-} fp_headers[] = {
-	FP_HEADER("user-agent", HTTP_FP_USER_AGENT), FP_HEADER("accept", HTTP_FP_ACCEPT),
-	FP_HEADER("accept-language", HTTP_FP_ACCEPT_LANGUAGE),
-	FP_HEADER("content-type", HTTP_FP_CONTENT_TYPE),
-	FP_HEADER("content-length", HTTP_FP_CONTENT_LENGTH), FP_HEADER("cookie", HTTP_FP_COOKIE),
-	FP_HEADER("authorization", HTTP_FP_AUTHORIZATION), FP_HEADER("referer", HTTP_FP_REFERER),
+enum known_header {
+	KH_OTHER = 0,
+	/* framing and routing */
+	KH_HOST, KH_CONTENT_LENGTH, KH_TRANSFER_ENCODING, KH_CONNECTION, KH_UPGRADE,
+	KH_RETRY_AFTER,
+	/* copied headers (fingerprint) other than Content-Length */
+	KH_USER_AGENT, KH_ACCEPT, KH_ACCEPT_LANGUAGE, KH_CONTENT_TYPE, KH_COOKIE,
+	KH_AUTHORIZATION, KH_REFERER,
+	/* propagated request ids */
+	KH_X_REQUEST_ID, KH_X_CORRELATION_ID, KH_X_B3_TRACEID, KH_TRACEPARENT, KH_B3,
+	KH_X_AMZN_TRACE_ID,
+	KH__MAX
 };
 
-/* A copied header's value goes into the fingerprint, hashed. */
-static void fingerprint_header(struct http_head *h, const char *name, size_t k,
-			       const char *v, size_t vlen)
+#define KNOWN(id, lit, fp) [id] = { lit, sizeof(lit) - 1, fp }
+
+static const struct {
+	const char *name;	/* lowercase letters, digits and '-' (known_name_is()) */
+	size_t len;
+	enum http_fp_header fp;	/* copied upstream: hashed into the fingerprint; 0 if not */
+} known[KH__MAX] = {
+	KNOWN(KH_HOST, "host", 0),
+	KNOWN(KH_CONTENT_LENGTH, "content-length", HTTP_FP_CONTENT_LENGTH),
+	KNOWN(KH_TRANSFER_ENCODING, "transfer-encoding", 0),
+	KNOWN(KH_CONNECTION, "connection", 0),
+	KNOWN(KH_UPGRADE, "upgrade", 0),
+	KNOWN(KH_RETRY_AFTER, "retry-after", 0),
+	KNOWN(KH_USER_AGENT, "user-agent", HTTP_FP_USER_AGENT),
+	KNOWN(KH_ACCEPT, "accept", HTTP_FP_ACCEPT),
+	KNOWN(KH_ACCEPT_LANGUAGE, "accept-language", HTTP_FP_ACCEPT_LANGUAGE),
+	KNOWN(KH_CONTENT_TYPE, "content-type", HTTP_FP_CONTENT_TYPE),
+	KNOWN(KH_COOKIE, "cookie", HTTP_FP_COOKIE),
+	KNOWN(KH_AUTHORIZATION, "authorization", HTTP_FP_AUTHORIZATION),
+	KNOWN(KH_REFERER, "referer", HTTP_FP_REFERER),
+	KNOWN(KH_X_REQUEST_ID, "x-request-id", 0),
+	KNOWN(KH_X_CORRELATION_ID, "x-correlation-id", 0),
+	KNOWN(KH_X_B3_TRACEID, "x-b3-traceid", 0),
+	KNOWN(KH_TRACEPARENT, "traceparent", 0),
+	KNOWN(KH_B3, "b3", 0),
+	KNOWN(KH_X_AMZN_TRACE_ID, "x-amzn-trace-id", 0),
+};
+
+/* The known names by length (each list ends at KH_OTHER); a name in the
+ * wrong list is never matched: test_known_header_names catches that. */
+#define KNOWN_LEN_MAX 17
+static const uint8_t known_by_len[KNOWN_LEN_MAX + 1][4] = {
+	[2] = { KH_B3 },
+	[4] = { KH_HOST },
+	[6] = { KH_ACCEPT, KH_COOKIE },
+	[7] = { KH_UPGRADE, KH_REFERER },
+	[10] = { KH_CONNECTION, KH_USER_AGENT },
+	[11] = { KH_RETRY_AFTER, KH_TRACEPARENT },
+	[12] = { KH_CONTENT_TYPE, KH_X_REQUEST_ID, KH_X_B3_TRACEID },
+	[13] = { KH_AUTHORIZATION },
+	[14] = { KH_CONTENT_LENGTH },
+	[15] = { KH_ACCEPT_LANGUAGE, KH_X_AMZN_TRACE_ID },
+	[16] = { KH_X_CORRELATION_ID },
+	[17] = { KH_TRANSFER_ENCODING },
+};
+
+/* Do n (4 or 8) bytes of a name differ from a known name's, case aside? */
+static bool case_bits_differ(const char *a, const char *lit, size_t n)
 {
-	for (size_t i = 0; i < sizeof(fp_headers) / sizeof(fp_headers[0]); i++) {
-		if (!ci_equal_n(name, k, fp_headers[i].name, fp_headers[i].len))
-			continue;
-		if (h->fp.n < HTTP_FP_MAX) {
-			h->fp.name[h->fp.n] = fp_headers[i].id;
-			h->fp.hash[h->fp.n++] = (uint32_t)fnv1a(v, vlen);
-		}
-		return;
+	uint64_t x = 0, y = 0;
+
+	memcpy(&x, a, n);
+	memcpy(&y, lit, n);
+	return (x | 0x2020202020202020ull) != (y | 0x2020202020202020ull);
+}
+
+/* Is the name (tchars only) the known name lit of the same length n,
+ * ignoring case?  lit holds lowercase letters, digits and '-', which all
+ * have the 0x20 bit set, and no tchar other than their uppercase differs
+ * from one of them in that bit alone: OR-ing it in is lowercasing here.
+ * Compared a word at a time (the last word overlaps the one before). */
+static bool known_name_is(const char *a, size_t n, const char *lit)
+{
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8)
+			if (case_bits_differ(a + i, lit + i, 8))
+				return false;
+		return !case_bits_differ(a + n - 8, lit + n - 8, 8);
 	}
+	if (n >= 4)
+		return !case_bits_differ(a, lit, 4) && !case_bits_differ(a + n - 4, lit + n - 4, 4);
+	for (i = 0; i < n; i++)
+		if (((uint8_t)a[i] | 0x20) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+/* The known header a name of k tchars is, if any. */
+static enum known_header known_header(const char *name, size_t k)
+{
+	if (k > KNOWN_LEN_MAX)
+		return KH_OTHER;
+	for (const uint8_t *id = known_by_len[k]; *id; id++)
+		if (known_name_is(name, k, known[*id].name))
+			return *id;
+	return KH_OTHER;
+}
+
+/* A copied header's value goes into the fingerprint, hashed. */
+static void fingerprint_header(struct http_head *h, enum known_header id, const char *v,
+			       size_t vlen)
+{
+	if (!known[id].fp || h->fp.n >= HTTP_FP_MAX)
+		return;
+	h->fp.name[h->fp.n] = known[id].fp;
+	h->fp.hash[h->fp.n++] = (uint32_t)fnv1a(v, vlen);
 }
 
 /* The part of a propagated id header that every hop keeps: the trace id
  * of traceparent ("00-<trace id>-<span id>-<flags>") and b3
  * ("<trace id>-<span id>-..."), the Root of X-Amzn-Trace-Id, the whole
  * value of X-Request-ID, X-Correlation-ID and X-B3-TraceId. */
-static void request_id_header(struct http_head *h, const char *name, size_t k,
-			      const char *v, size_t vlen)
+static void request_id_header(struct http_head *h, enum known_header id, const char *v,
+			      size_t vlen)
 {
 	const char *end;
 
-	if (ci_equal(name, k, "x-request-id") || ci_equal(name, k, "x-correlation-id") ||
-	    ci_equal(name, k, "x-b3-traceid")) {
+	switch (id) {
+	case KH_X_REQUEST_ID:
+	case KH_X_CORRELATION_ID:
+	case KH_X_B3_TRACEID:
 		h->req_id = fnv1a(v, vlen);
-	} else if (ci_equal(name, k, "traceparent") && vlen >= 35 && v[2] == '-') {
-		h->req_id = fnv1a(v + 3, 32);
-	} else if (ci_equal(name, k, "b3") && !h->req_id) {
-		end = memchr(v, '-', vlen);
-		h->req_id = fnv1a(v, end ? (size_t)(end - v) : vlen);
-	} else if (ci_equal(name, k, "x-amzn-trace-id")) {
+		break;
+	case KH_TRACEPARENT:
+		if (vlen >= 35 && v[2] == '-')
+			h->req_id = fnv1a(v + 3, 32);
+		break;
+	case KH_B3:
+		if (!h->req_id) {
+			end = memchr(v, '-', vlen);
+			h->req_id = fnv1a(v, end ? (size_t)(end - v) : vlen);
+		}
+		break;
+	case KH_X_AMZN_TRACE_ID: {
 		const char *root = vlen > 5 && !strncasecmp(v, "Root=", 5) ? v + 5 : v;
 		size_t rlen = vlen - (size_t)(root - v);
 
 		end = memchr(root, ';', rlen);
 		h->req_id = fnv1a(root, end ? (size_t)(end - root) : rlen);
+		break;
+	}
+	default:
+		break;
 	}
 }
 
@@ -528,8 +662,11 @@ static int32_t retry_after_seconds(const char *v, size_t n)
 void http_request_header(struct http_head *h, const char *name, size_t k, const char *v,
 			 size_t vlen)
 {
-	fingerprint_header(h, name, k, v, vlen);
-	request_id_header(h, name, k, v, vlen);
+	/* Known names are all tchars: a name with another byte is none. */
+	enum known_header id = token_len(name, k) == k ? known_header(name, k) : KH_OTHER;
+
+	fingerprint_header(h, id, v, vlen);
+	request_id_header(h, id, v, vlen);
 }
 
 void http_request_set_path(struct http_head *h, const char *p, size_t n)
@@ -541,6 +678,7 @@ void http_request_set_path(struct http_head *h, const char *p, size_t n)
 static void parse_header(struct http_stream *s, const char *l, size_t plen, bool cut)
 {
 	struct http_head *h = &s->cur;
+	enum known_header id;
 	size_t k, vlen;
 	const char *v;
 
@@ -558,29 +696,39 @@ static void parse_header(struct http_stream *s, const char *l, size_t plen, bool
 	    ci_contains((const uint8_t *)l, plen, "throttl"))
 		s->hflags |= HF_THROTTLE_WORD;
 
+	id = known_header(l, k);
 	if (s->kind == HTTP_REQUEST && !cut) {
-		fingerprint_header(h, l, k, v, vlen);
-		request_id_header(h, l, k, v, vlen);
+		fingerprint_header(h, id, v, vlen);
+		request_id_header(h, id, v, vlen);
 	}
-	if (ci_equal(l, k, "host")) {
+	switch (id) {
+	case KH_HOST:
 		if (!(s->hflags & (HF_HOST_FROM_TARGET | HF_HOST_SEEN)))
 			copy_str(h->host, sizeof(h->host), v, vlen, true);
 		s->hflags |= HF_HOST_SEEN;
-	} else if (ci_equal(l, k, "content-length")) {
+		break;
+	case KH_CONTENT_LENGTH:
 		if (cut || !parse_content_length(s, v, vlen))
 			fail(s, "bad Content-Length");
-	} else if (ci_equal(l, k, "transfer-encoding")) {
+		break;
+	case KH_TRANSFER_ENCODING:
 		if (cut)
 			fail(s, "Transfer-Encoding line too long");
 		else
 			parse_transfer_encoding(s, v, vlen);
-	} else if (ci_equal(l, k, "connection")) {
+		break;
+	case KH_CONNECTION:
 		parse_connection(s, v, vlen);
-	} else if (ci_equal(l, k, "upgrade")) {
+		break;
+	case KH_UPGRADE:
 		s->hflags |= HF_UPGRADE_HEADER;
-	} else if (ci_equal(l, k, "retry-after")) {
+		break;
+	case KH_RETRY_AFTER:
 		h->retry_after = true;
 		h->retry_after_s = cut ? -1 : retry_after_seconds(v, vlen);
+		break;
+	default:
+		break;
 	}
 }
 

@@ -82,16 +82,13 @@ bool request_deadline_passed(const struct request *r)
 static int pool_init(struct join_pool *p, uint32_t cap)
 {
 	p->cap = cap;
-	p->gen = calloc(cap, sizeof(*p->gen));
-	p->pos = calloc(cap, sizeof(*p->pos));
+	p->slot = calloc(cap, sizeof(*p->slot));
 	p->active = calloc(cap, sizeof(*p->active));
 	p->free = calloc(cap, sizeof(*p->free));
-	p->older = calloc(cap, sizeof(*p->older));
-	p->newer = calloc(cap, sizeof(*p->newer));
-	if (!p->gen || !p->pos || !p->active || !p->free || !p->older || !p->newer)
+	if (!p->slot || !p->active || !p->free)
 		return -1;
 	for (uint32_t slot = cap - 1; slot >= 1; slot--) {
-		p->pos[slot] = FREE_POS;
+		p->slot[slot].pos = FREE_POS;
 		p->free[p->nfree++] = slot;
 	}
 	return 0;
@@ -99,49 +96,49 @@ static int pool_init(struct join_pool *p, uint32_t cap)
 
 static void pool_free(struct join_pool *p)
 {
-	free(p->gen);
-	free(p->pos);
+	free(p->slot);
 	free(p->active);
 	free(p->free);
-	free(p->older);
-	free(p->newer);
 }
 
 /* A free slot's handle, or 0 when the pool is full. */
 static uint32_t pool_take(struct join_pool *p)
 {
+	struct join_slot *m;
 	uint32_t slot;
 
 	if (!p->nfree)
 		return 0;
 	slot = p->free[--p->nfree];
-	p->pos[slot] = p->nactive;
+	m = &p->slot[slot];
+	m->pos = p->nactive;
 	p->active[p->nactive++] = slot;
-	p->older[slot] = p->newest;
-	p->newer[slot] = 0;
+	m->older = p->newest;
+	m->newer = 0;
 	if (p->newest)
-		p->newer[p->newest] = slot;
+		p->slot[p->newest].newer = slot;
 	else
 		p->oldest = slot;
 	p->newest = slot;
-	return slot | (uint32_t)++p->gen[slot] << 16;
+	return slot | (uint32_t)++m->gen << 16;
 }
 
 static void pool_put(struct join_pool *p, uint32_t slot)
 {
-	uint32_t i = p->pos[slot], last = p->active[--p->nactive];
+	struct join_slot *m = &p->slot[slot];
+	uint32_t i = m->pos, last = p->active[--p->nactive];
 
-	if (p->older[slot])
-		p->newer[p->older[slot]] = p->newer[slot];
+	if (m->older)
+		p->slot[m->older].newer = m->newer;
 	else
-		p->oldest = p->newer[slot];
-	if (p->newer[slot])
-		p->older[p->newer[slot]] = p->older[slot];
+		p->oldest = m->newer;
+	if (m->newer)
+		p->slot[m->newer].older = m->older;
 	else
-		p->newest = p->older[slot];
+		p->newest = m->older;
 	p->active[i] = last;
-	p->pos[last] = i;
-	p->pos[slot] = FREE_POS;
+	p->slot[last].pos = i;
+	m->pos = FREE_POS;
 	p->free[p->nfree++] = slot;
 }
 
@@ -149,8 +146,8 @@ static bool pool_live(const struct join_pool *p, uint32_t id)
 {
 	uint32_t slot = SLOT(id);
 
-	return id && slot && slot < p->cap && p->pos[slot] != FREE_POS &&
-	       p->gen[slot] == GEN(id);
+	return id && slot && slot < p->cap && p->slot[slot].pos != FREE_POS &&
+	       p->slot[slot].gen == GEN(id);
 }
 
 static uint32_t request_slots(uint32_t max_requests)
@@ -253,41 +250,60 @@ static uint64_t distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
+#define FNV32_BASIS 2166136261u
+
+static uint32_t fnv32_step(uint32_t h, char c)
+{
+	return (h ^ (uint8_t)c) * 16777619u;
+}
+
 static uint32_t fnv32(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV32_BASIS;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
+		h = fnv32_step(h, s[i]);
 	return h;
 }
 
 /* Tail segments same_tail() compares for a downstream path: the last two
  * when it has more than two '/', else the last one. */
+static unsigned segments_of(unsigned slashes)
+{
+	return slashes > 2 ? 2 : 1;
+}
+
 static unsigned tail_segments(const char *path)
 {
 	unsigned slashes = 0;
 
 	for (const char *c = path; *c; c++)
 		slashes += *c == '/';
-	return slashes > 2 ? 2 : 1;
+	return segments_of(slashes);
 }
 
 /* A path that ends with another's tail of k segments (which starts at a
  * '/' and holds k of them) has the same suffix from its own k-th '/'
- * from the end: equal tail[k - 1] hashes are necessary for same_tail(). */
+ * from the end: equal tail[k - 1] hashes are necessary for same_tail().
+ * One pass finds the length, the hash, the slashes and the last two. */
 static void path_sig_set(struct path_sig *s, const char *path)
 {
-	size_t n = strlen(path), from[2] = { 0, 0 };
-	unsigned found = 0;
+	size_t n, from[2] = { 0, 0 };	/* the last '/', the one before */
+	unsigned slashes = 0;
+	uint32_t whole = FNV32_BASIS;
 
-	for (size_t i = n; i-- > 0 && found < 2;)
-		if (path[i] == '/')
-			from[found++] = i;
-	s->whole = fnv32(path, n);
+	for (n = 0; path[n]; n++) {
+		whole = fnv32_step(whole, path[n]);
+		if (path[n] == '/') {
+			from[1] = from[0];
+			from[0] = n;
+			slashes++;
+		}
+	}
+	s->whole = whole;
 	for (unsigned k = 0; k < 2; k++)
 		s->tail[k] = fnv32(path + from[k], n - from[k]);
-	s->tail_segs = strchr(path, '/') ? (uint8_t)tail_segments(path) : 0;
+	s->tail_segs = slashes ? (uint8_t)segments_of(slashes) : 0;
 }
 
 /* Can up end with down's tail?  False only when it surely cannot. */
@@ -675,7 +691,8 @@ static struct attempt *chain_head(struct joiner *j, const struct request *r, str
 static bool begun_between(const struct joiner *j, const struct attempt *head, uint64_t lo,
 			  uint64_t hi, bool by_thread)
 {
-	const struct began_index *x = &j->by_began;
+	/* The search only moves the index's hint. */
+	struct began_index *x = (struct began_index *)&j->by_began;
 
 	for (uint32_t i = began_index_from(x, lo + 1); i < x->n && x->v[i].began < hi; i++) {
 		const struct attempt *a;
@@ -943,12 +960,12 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
  * and the greatest: no sort.  Leaves the bitmap all 0. */
 static void in_table_order(struct joiner *j, uint32_t *w, uint32_t n)
 {
-	const uint32_t *pos = j->apool.pos;
+	const struct join_slot *slot = j->apool.slot;
 	uint64_t *bits = j->pos_bits;
 	uint32_t lo = UINT32_MAX, hi = 0, k = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t p = pos[w[i]];
+		uint32_t p = slot[w[i]].pos;
 
 		bits[p / 64] |= 1ull << (p % 64);
 		lo = p < lo ? p : lo;
@@ -983,7 +1000,7 @@ static uint32_t table_begun(struct joiner *j, uint64_t lo, uint64_t hi)
  * choices between equals depend.  Returns how many. */
 static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 {
-	const uint32_t *pos = j->apool.pos;
+	const struct join_slot *slot = j->apool.slot;
 	uint32_t *w = j->window, n;
 
 	if (lo > hi)
@@ -1001,7 +1018,7 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	for (uint32_t i = 1; i < n; i++) {
 		uint32_t s = w[i], k = i;
 
-		for (; k > 0 && pos[w[k - 1]] > pos[s]; k--)
+		for (; k > 0 && slot[w[k - 1]].pos > slot[s].pos; k--)
 			w[k] = w[k - 1];
 		w[k] = s;
 	}
@@ -1065,10 +1082,12 @@ static unsigned loop_neighbours(const struct joiner *j, const struct request *r,
 	unsigned n = 0, steps;
 
 	near[n++] = r;
-	for (s = p->older[self], steps = 0; s && steps < LOOP_WALK; s = p->older[s], steps++)
+	for (s = p->slot[self].older, steps = 0; s && steps < LOOP_WALK;
+	     s = p->slot[s].older, steps++)
 		if (loop_member(r, &j->reqs[s]))
 			near[n++] = &j->reqs[s];
-	for (s = p->newer[self], steps = 0; s && steps < LOOP_WALK; s = p->newer[s], steps++)
+	for (s = p->slot[self].newer, steps = 0; s && steps < LOOP_WALK;
+	     s = p->slot[s].newer, steps++)
 		if (loop_member(r, &j->reqs[s]))
 			near[n++] = &j->reqs[s];
 	return n;
@@ -1387,34 +1406,46 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 
 /* The failed attempt that ended latest before the chain's oldest began
  * (a retry follows a failure), unless it is another request's last
- * attempt.  With slack, one the gateway closed itself may end a little
- * after. */
-static struct attempt *ended_before(struct joiner *j, const struct request *r,
-				    struct attempt *const *chain, unsigned n, uint64_t slack)
+ * attempt: *prev; and the same when one the gateway closed itself may end
+ * up to JOIN_CLOSE_SLACK_NS after: *closed_after.  One walk of the window
+ * finds both. */
+static void ended_before(struct joiner *j, const struct request *r,
+			 struct attempt *const *chain, unsigned n, struct attempt **prev,
+			 struct attempt **closed_after)
 {
-	struct attempt *prev = NULL;
-	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX;
+	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX, closed_d = UINT64_MAX;
 	bool by_thread = keeps_threads(j, r->pid);
 	/* A candidate of r began after r did; this one before the chain. */
 	uint32_t nwin = limit ? attempts_begun(j, r->ts_start, limit - 1) : 0;
 
+	*prev = *closed_after = NULL;
 	for (uint32_t i = 0; i < nwin; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
-		uint64_t end = attempt_end(a);
+		uint64_t end = attempt_end(a), d;
+		bool nearer, nearer_before;
 
 		if (!end || attempt_began(a) >= limit || in_chain(chain, n, a) ||
-		    end > limit + (gateway_closed(a) ? slack : 0) || !candidate_level(j, r, a))
+		    end > limit + (gateway_closed(a) ? JOIN_CLOSE_SLACK_NS : 0) ||
+		    !candidate_level(j, r, a))
 			continue;
 		if (by_thread && a->tid != chain[n - 1]->tid)
 			continue;	/* the thread is a key: a retry stays on it */
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
-		if (distance(end, limit) < prev_d && !answers_another(j, r, a, chain, n)) {
-			prev = a;
-			prev_d = distance(end, limit);
+		d = distance(end, limit);
+		nearer = d < closed_d;
+		nearer_before = end <= limit && d < prev_d;
+		if ((nearer || nearer_before) && !answers_another(j, r, a, chain, n)) {
+			if (nearer) {
+				*closed_after = a;
+				closed_d = d;
+			}
+			if (nearer_before) {
+				*prev = a;
+				prev_d = d;
+			}
 		}
 	}
-	return prev;
 }
 
 /* The try before the chain's oldest: one that ended before it began; else
@@ -1423,9 +1454,9 @@ static struct attempt *ended_before(struct joiner *j, const struct request *r,
 static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
 					struct attempt *const *chain, unsigned n)
 {
-	struct attempt *prev = ended_before(j, r, chain, n, 0);
-	struct attempt *closed_after = ended_before(j, r, chain, n, JOIN_CLOSE_SLACK_NS);
+	struct attempt *prev, *closed_after;
 
+	ended_before(j, r, chain, n, &prev, &closed_after);
 	if (!prev)
 		return closed_after;
 	/* A connect that timed out, closed by the gateway just after (within
@@ -1491,29 +1522,39 @@ static void release_attempt(struct joiner *j, struct attempt *a)
 	pool_put(&j->apool, SLOT(a->id));
 }
 
-/* The claimed attempts become the request's own copies; their slots go. */
-static void copy_claimed(struct joiner *j, struct request *r)
+/* r's claimed attempts that are still in the table, oldest first, into
+ * own; returns how many. */
+static unsigned take_claimed(struct joiner *j, struct request *r, struct attempt **own)
 {
-	r->nattempts = 0;
-	r->attempts = j->handover;
+	unsigned n = 0;
+
 	for (unsigned i = 0; i < r->nclaimed; i++) {
 		struct attempt *a = join_attempt(j, r->claimed[i]);
 
-		if (!a)
-			continue;
-		j->handover[r->nattempts++] = *a;
-		release_attempt(j, a);
+		if (a)
+			own[n++] = a;
 	}
 	r->nclaimed = 0;
+	return n;
 }
 
+/* r goes to the consumer with its attempts, which leave the table after
+ * it.  One attempt (most requests) is lent where it is; more are copied
+ * into one array. */
 static void hand_over(struct joiner *j, struct request *r)
 {
-	copy_claimed(j, r);
+	struct attempt *own[REQ_ATTEMPTS];
+
+	r->nattempts = take_claimed(j, r, own);
+	r->attempts = r->nattempts == 1 ? own[0] : j->handover;
+	for (unsigned i = 0; r->nattempts > 1 && i < r->nattempts; i++)
+		j->handover[i] = *own[i];
 	j->st.requests++;
 	j->st.joined += r->nattempts > 0;
 	j->st.by_kind[r->join]++;
 	j->on_request(r, j->ctx);
+	for (unsigned i = 0; i < r->nattempts; i++)
+		release_attempt(j, own[i]);
 	if (r->pending)
 		j->npending--;
 	if (r->awaiting_facts)
@@ -1526,10 +1567,12 @@ static void hand_over(struct joiner *j, struct request *r)
  * (a passed-through 5xx needs none). */
 static bool needs_facts(const struct request *r, const struct attempt *last)
 {
-	/* A backend that reset or refused its HTTP/2 stream said so itself. */
-	if (last && (last->h2_refused || (last->h2_rst && last->h2_rst_by_backend)))
+	/* Most requests succeed: their attempt's HTTP/2 fields (another
+	 * cache line of it) are not read. */
+	if (!last || last->have_conn || !request_failed(r) || (last->status && !r->truncated))
 		return false;
-	return last && !last->have_conn && request_failed(r) && (!last->status || r->truncated);
+	/* A backend that reset or refused its HTTP/2 stream said so itself. */
+	return !last->h2_refused && !(last->h2_rst && last->h2_rst_by_backend);
 }
 
 static struct attempt *last_claimed(struct joiner *j, const struct request *r)
@@ -1658,20 +1701,28 @@ static void due_up(struct joiner *j, uint32_t i)
 	}
 }
 
+/* The entry at i sinks: the smaller child moves up into its place while
+ * one is smaller (the same moves as swapping it down, half the stores). */
 static void due_down(struct joiner *j, uint32_t i)
 {
+	struct join_due x = j->due[i];
+
 	for (;;) {
 		uint32_t l = 2 * i + 1, m = i;
+		uint64_t least = x.at;
 
-		if (l < j->ndue && j->due[l].at < j->due[m].at)
+		if (l < j->ndue && j->due[l].at < least) {
 			m = l;
-		if (l + 1 < j->ndue && j->due[l + 1].at < j->due[m].at)
+			least = j->due[l].at;
+		}
+		if (l + 1 < j->ndue && j->due[l + 1].at < least)
 			m = l + 1;
 		if (m == i)
-			return;
-		due_swap(&j->due[i], &j->due[m]);
+			break;
+		j->due[i] = j->due[m];
 		i = m;
 	}
+	j->due[i] = x;
 }
 
 static bool due_live(struct joiner *j, const struct join_due *d)

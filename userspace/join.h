@@ -104,35 +104,40 @@ struct path_sig {
 };
 
 struct attempt {
+	/* What choosing a request's attempts reads of each candidate, first:
+	 * thousands are in the table on a loaded gateway, and a scan of those
+	 * begun while a request was in flight touches a few lines of each. */
 	uint32_t id;			/* engine handle (0: not in the engine) */
 	uint32_t owner;			/* engine: the request that claimed it, 0 if none */
 	uint32_t pid, tid;		/* the process, and the thread that wrote the request */
-	char backend[GS_ADDR_STRLEN];
-	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
-	char path[REQ_PATH_LEN];
 	struct path_sig sig;		/* engine: hashes of path */
-	struct http_fp fp;		/* hashed copied headers of the request */
 	uint64_t req_id;		/* hash of a propagated request id, 0 if none */
-	uint64_t sk;			/* upstream connection */
 	uint64_t ts_start;		/* connect() when fresh, request write when reused */
 	uint64_t ts_request;		/* request head written (opaque: last write) */
-	uint64_t ts_resp_kernel;	/* first response byte reached the socket */
 	uint64_t ts_resp_read;		/* response head read by the gateway */
 	uint64_t ts_end;		/* connection closed / attempt given up */
-	uint64_t resp_body_end;		/* rx stream offset where the response ends, or HTTP_UNKNOWN */
-	uint64_t resp_bytes;		/* response bytes the gateway read (at close) */
-	double connect_ms;		/* -1 when reused or unknown */
+	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
 	uint16_t status;		/* 0: no response head */
-	bool reused, retry_after;
-	int32_t retry_after_s;		/* Retry-After delay-seconds, -1 if none or a date */
-	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
 	bool opaque;			/* its bytes could not be read (TLS, unknown protocol) */
 	bool opaque_answered;		/* opaque: bytes were read after the last write */
 	bool truncated;			/* the response ended before its announced length */
-	bool body_end_unseen;		/* chunked, its last chunk not seen when the connection ended */
+	bool have_conn;			/* conn (below) holds its connection's TCP facts */
 	enum attempt_failure failure;
+	char method[REQ_METHOD_LEN];	/* empty: no readable request head */
+	struct http_fp fp;		/* hashed copied headers of the request */
+	char path[REQ_PATH_LEN];	/* compared when the hashes agree: its start next */
+	/* The rest: */
+	char backend[GS_ADDR_STRLEN];
+	uint64_t sk;			/* upstream connection */
+	uint64_t ts_resp_kernel;	/* first response byte reached the socket */
+	uint64_t resp_body_end;		/* rx stream offset where the response ends, or HTTP_UNKNOWN */
+	uint64_t resp_bytes;		/* response bytes the gateway read (at close) */
+	double connect_ms;		/* -1 when reused or unknown */
+	bool reused, retry_after;
+	int32_t retry_after_s;		/* Retry-After delay-seconds, -1 if none or a date */
+	bool throttling_hint;		/* a 4xx/5xx whose visible text names throttling */
+	bool body_end_unseen;		/* chunked, its last chunk not seen when the connection ended */
 	struct gs_conn_event conn;	/* TCP facts of the upstream connection, if closed */
-	bool have_conn;
 	/* The connection closed with this attempt unanswered after this long
 	 * without progress: a timeout sample, counted when the request ends
 	 * (not when the gateway closed it because the client had left). */
@@ -152,7 +157,6 @@ struct attempt {
 	 * (0: not known without the connection's TCP facts). */
 	uint32_t h2_read_proof;
 	uint64_t ts_h2_goaway;		/* the backend's GOAWAY while the stream was open, 0 if none */
-	uint64_t ts_stream_end;		/* ended without an answer (reset, GOAWAY), 0 if not */
 	bool has_grpc_status;
 	int16_t grpc_status;		/* grpc-status of the answer (status holds its mapping) */
 };
@@ -175,34 +179,46 @@ enum req_proto { REQ_PROTO_H1 = 0, REQ_PROTO_H2, REQ_PROTO_GRPC };
 const char *req_proto_name(enum req_proto p);
 
 struct request {
+	/* What the engine reads of every request in flight, first: its scans
+	 * of them (who waits for facts, who else could own an attempt) touch
+	 * the first lines of each of thousands on a loaded gateway. */
 	uint32_t id;			/* engine handle */
 	uint32_t pid, tid;
+	/* Engine state (more below): */
+	bool finished;			/* the exchange is over */
+	bool pending;			/* answered or finished: the engine looks at it */
+	bool joined;			/* its attempts are chosen (claimed) */
+	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
+	bool queued;			/* in the pass being decided */
+	unsigned nclaimed;		/* attempts in claimed[] */
+	uint64_t next_look;		/* pending: when the engine looks at it again */
+	uint64_t ts_start;		/* request head read by the gateway */
+	uint64_t ts_response;		/* response head written, 0 if none */
+	uint64_t ts_done;		/* response complete, or the end of the exchange */
+	uint16_t status;		/* 0: the client got no status */
+	bool client_closed;		/* the client closed before any response */
+	bool truncated;			/* the response was cut short */
+	bool evicted;			/* decided unfinished: the request table was full */
+	uint64_t req_id;
+	struct path_sig sig;		/* engine: hashes of path */
+	char method[REQ_METHOD_LEN];
+	struct http_fp fp;
+	/* The rest: */
 	char comm[GS_COMM_LEN + 1];
 	char client[GS_ADDR_STRLEN];
 	char listener[GS_ADDR_STRLEN];	/* the client-facing port */
-	char method[REQ_METHOD_LEN];
 	char host[REQ_HOST_LEN];
 	char path[REQ_PATH_LEN];
-	struct path_sig sig;		/* engine: hashes of path */
-	struct http_fp fp;
-	uint64_t req_id;
 	uint64_t sk;			/* downstream connection */
-	uint64_t ts_start;		/* request head read by the gateway */
 	uint64_t ts_arrived;		/* its first byte reached the socket (else ts_start) */
-	uint64_t ts_response;		/* response head written, 0 if none */
-	uint64_t ts_done;		/* response complete, or the end of the exchange */
 	uint64_t ts_client_fin;		/* the client closed its side, 0 if not before the end */
 	uint64_t body_expected;		/* truncated: response bytes announced */
 	uint64_t body_delivered;	/* ... and written before the connection ended */
-	uint16_t status;		/* 0: the client got no status */
 	int32_t retry_after_s;		/* the answer's Retry-After delay-seconds, -1 if none */
 	bool retry_after;		/* the answer carried Retry-After */
 	bool throttling_hint;		/* the answer (4xx/5xx) names throttling */
-	bool client_closed;		/* the client closed before any response */
-	bool evicted;			/* decided unfinished: the request table was full */
 	uint32_t evicted_from;		/* evicted: the size of that table */
-	bool truncated;			/* the response was cut short */
-	bool chunked_unterminated;	/* ... a chunked one, seen by how the gateway closed */
+	bool chunked_unterminated;	/* truncated: a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
 	/* HTTP/2 and gRPC (h2.c): */
 	uint8_t proto;			/* enum req_proto */
@@ -216,15 +232,8 @@ struct request {
 	bool h2_goaway_refused;		/* ... above its last stream id: never processed */
 	uint32_t h2_goaway_code, h2_goaway_last;
 	uint64_t ts_h2_goaway;
-	/* Engine state: */
-	bool finished;			/* the exchange is over */
-	bool pending;			/* answered or finished: the engine looks at it */
-	bool joined;			/* its attempts are chosen (claimed) */
-	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
-	uint64_t next_look;		/* pending: when the engine looks at it again */
-	bool queued;			/* in the pass being decided */
+	/* Engine state (the rest): */
 	uint32_t claimed[REQ_ATTEMPTS];	/* attempt handles, oldest first, until handed over */
-	unsigned nclaimed;
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
@@ -248,15 +257,21 @@ struct join_stats {
 	uint64_t facts_timeouts;	/* failed requests decided without upstream TCP facts */
 };
 
+/* A slot's bookkeeping, together: taking, freeing and checking a handle
+ * read one cache line of it, not one per field. */
+struct join_slot {
+	uint32_t pos;			/* index in active, or UINT32_MAX when free */
+	uint32_t older, newer;		/* slots in use, in the order taken: a list */
+	uint16_t gen;
+};
+
 /* Fixed slots handed out by handle (slot | generation << 16), so a stale
  * handle (decided, expired) is recognised. */
 struct join_pool {
 	uint32_t cap;
-	uint16_t *gen;			/* per slot */
-	uint32_t *pos;			/* slot -> index in active, or UINT32_MAX when free */
+	struct join_slot *slot;		/* per slot */
 	uint32_t *active;		/* slots in use, in no particular order */
 	uint32_t *free;			/* stack of free slots */
-	uint32_t *older, *newer;	/* slots in use, in the order taken: a list */
 	uint32_t oldest, newest;	/* its ends (0: none; slot 0 is never used) */
 	uint32_t nactive, nfree;
 };

@@ -173,11 +173,22 @@ static void make_name(const struct routes *rt, const char *method, const char *h
 	append(out, len, o, tmpl);
 }
 
-static uint64_t fnv64(uint64_t h, const char *s, size_t n)
+/* The route tables' hash, 8 bytes a step: only lookups use it (a match is
+ * compared whole), and FNV's multiply per byte made hashing each request's
+ * key and name a chain of ~70 dependent multiplies. */
+static uint64_t hash_bytes(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-	return h;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
+	for (w = 0; n--;)
+		w = w << 8 | (uint8_t)s[n];
+	h = (h ^ w) * 0x94d049bb133111ebull;
+	return h ^ h >> 29;
 }
 
 /* method NUL host NUL target NUL into key; its length, or 0 if too long. */
@@ -203,7 +214,7 @@ void routes_name(struct routes *rt, const char *method, const char *host,
 {
 	char key[ROUTE_KEY_MAX], name[ROUTE_LEN];
 	size_t klen = route_key(method, host, path, key);
-	uint64_t h = fnv64(0xcbf29ce484222325ull, key, klen) | 1;
+	uint64_t h = hash_bytes(key, klen) | 1;
 	struct route_cache_slot *c = rt->cache && klen ? &rt->cache[h % rt->cache_slots] : NULL;
 
 	if (!len)
@@ -221,7 +232,7 @@ void routes_name(struct routes *rt, const char *method, const char *host,
 
 static size_t index_slot(const char *name)
 {
-	return fnv64(0xcbf29ce484222325ull, name, strlen(name)) % ROUTE_INDEX_SLOTS;
+	return hash_bytes(name, strlen(name)) % ROUTE_INDEX_SLOTS;
 }
 
 /* The route of this name, by its hash (a host with 256 routes would

@@ -72,7 +72,18 @@ static void check_head(const struct began_index *x, const struct ref *r)
 	ASSERT_EQ(k, m);
 }
 
-static void check_ranges(const struct began_index *x, const struct ref *r, uint64_t now)
+/* began_index_from(): the first entry from head begun at t or later,
+ * wherever the search before it ended. */
+static void check_from(struct began_index *x, uint64_t t)
+{
+	uint32_t i = began_index_from(x, t);
+
+	ASSERT_TRUE(i >= x->head && i <= x->n);
+	ASSERT_TRUE(i == x->n || x->v[i].began >= t);
+	ASSERT_TRUE(i == x->head || x->v[i - 1].began < t);
+}
+
+static void check_ranges(struct began_index *x, const struct ref *r, uint64_t now)
 {
 	uint32_t got[MAX], want[MAX];
 
@@ -86,6 +97,9 @@ static void check_ranges(const struct began_index *x, const struct ref *r, uint6
 		for (uint32_t i = 0; i < n && i < m; i++)
 			ASSERT_EQ(got[i], want[i]);
 		ASSERT_TRUE(began_index_span(x, lo, hi) >= n);
+		check_from(x, lo);
+		check_from(x, hi + 1);
+		check_from(x, rng_next() % (now + 2));
 	}
 }
 

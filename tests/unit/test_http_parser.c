@@ -1015,6 +1015,67 @@ static void test_split_line_buffer_released(void)
 	http_stream_free(&s);
 }
 
+/* The head of one request with a header line, parsed alone. */
+static struct http_head head_with(const char *line)
+{
+	struct http_stream s = {0};
+	struct log l = { .n = 0 };
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "GET /x HTTP/1.1\r\n%s\r\n\r\n", line);
+
+	restart(&s, HTTP_REQUEST);
+	feed(&s, &l, buf, (uint32_t)n, (uint32_t)n, 0, 1);
+	http_stream_free(&s);
+	ASSERT_EQ(l.n, 1);
+	return l.r[0].h;
+}
+
+/* Every header name the parser acts on is known in any case, and names
+ * that share a length or a first letter with one are not taken for it. */
+static void test_known_header_names(void)
+{
+	static const char *const copied[] = {
+		"User-Agent", "ACCEPT", "accept-Language", "Content-Type", "Content-Length",
+		"cookie", "Authorization", "REFERER",
+	};
+	static const char *const ids[] = {
+		"X-Request-ID: abc", "x-correlation-id: abc", "X-B3-TraceId: abc", "B3: abc-1-1",
+		"X-Amzn-Trace-Id: Root=abc;Parent=1",
+	};
+	static const char *const strangers[] = {
+		"Hosts: h", "Hos: h", "X-Request-IE: abc", "Content-Lengtj: 5", "Accepts: x",
+		"Upgradf: x", "Retry-Aftex: 3", "Cookies: a", "b4: abc", "Transfer-Encodinh: x",
+	};
+	uint64_t id = head_with("x-request-id: abc").req_id;
+	struct http_head h;
+	char line[128];
+
+	for (unsigned i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		snprintf(line, sizeof(line), "%s: 1", copied[i]);
+		h = head_with(line);
+		ASSERT_EQ(h.fp.n, 1);
+		ASSERT_EQ(h.fp.name[0], i + 1);	/* enum http_fp_header, in this order */
+	}
+	ASSERT_TRUE(id != 0);
+	for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		ASSERT_EQ(head_with(ids[i]).req_id, id);
+	ASSERT_EQ(head_with("Traceparent: 00-0123456789abcdef0123456789abcdef-0123456789abcdef-01")
+			  .req_id,
+		  head_with("X-Request-Id: 0123456789abcdef0123456789abcdef").req_id);
+	ASSERT_TRUE(!strcmp(head_with("HOST: Shop.Example").host, "shop.example"));
+	ASSERT_EQ(head_with("content-LENGTH: 5").content_length, 5);
+	ASSERT_EQ(head_with("Transfer-Encoding: chunked").body, HTTP_BODY_CHUNKED);
+	ASSERT_TRUE(head_with("CONNECTION: close").conn_close);
+	ASSERT_TRUE(head_with("retry-AFTER: 3").retry_after);
+	for (unsigned i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+		h = head_with(strangers[i]);
+		ASSERT_EQ(h.fp.n, 0);
+		ASSERT_EQ(h.req_id, 0);
+		ASSERT_TRUE(!h.host[0] && h.content_length < 0 && h.body == HTTP_BODY_NONE);
+		ASSERT_TRUE(!h.retry_after && !h.conn_close);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(test_messages_whole);
@@ -1035,5 +1096,6 @@ int main(void)
 	RUN_TEST(test_route_template);
 	RUN_TEST(test_stream_is_small);
 	RUN_TEST(test_split_line_buffer_released);
+	RUN_TEST(test_known_header_names);
 	TEST_MAIN_END();
 }

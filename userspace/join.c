@@ -688,11 +688,10 @@ static struct attempt *chain_head(struct joiner *j, const struct request *r, str
 /* Did another attempt of head's process (of its thread, by_thread)
  * begin after lo and before hi?  Then head is not the first try begun
  * after lo. */
-static bool begun_between(const struct joiner *j, const struct attempt *head, uint64_t lo,
+static bool begun_between(struct joiner *j, const struct attempt *head, uint64_t lo,
 			  uint64_t hi, bool by_thread)
 {
-	/* The search only moves the index's hint. */
-	struct began_index *x = (struct began_index *)&j->by_began;
+	struct began_index *x = &j->by_began;	/* the search moves its hint */
 
 	for (uint32_t i = began_index_from(x, lo + 1); i < x->n && x->v[i].began < hi; i++) {
 		const struct attempt *a;
@@ -710,7 +709,7 @@ static bool begun_between(const struct joiner *j, const struct attempt *head, ui
  * could not have made failed, on head's thread where the gateway keeps
  * threads?  Then it is that attempt's retry (HAProxy connects again in the
  * turn of its loop that gave up), not a first try begun for r. */
-static bool retry_of_another(const struct joiner *j, const struct request *r,
+static bool retry_of_another(struct joiner *j, const struct request *r,
 			     const struct attempt *head)
 {
 	uint64_t began = attempt_began(head);
@@ -733,7 +732,7 @@ static bool retry_of_another(const struct joiner *j, const struct request *r,
 /* Was this first try begun for r: is r the request of the process that
  * began last before it, and no other request's retry?  A gateway connects
  * upstream right after it reads a request's head. */
-static bool began_for(const struct joiner *j, const struct request *r, const struct attempt *head)
+static bool began_for(struct joiner *j, const struct request *r, const struct attempt *head)
 {
 	uint64_t began = attempt_began(head);
 
@@ -751,7 +750,7 @@ static bool began_for(const struct joiner *j, const struct request *r, const str
  * keeps requests to their threads runs each thread's event loop in order,
  * so the chain begun first is the request read first.  Is h1 (rather
  * than h2) r's?  +1 yes, -1 no, 0 when that rule does not apply. */
-static int thread_order(const struct joiner *j, const struct request *r,
+static int thread_order(struct joiner *j, const struct request *r,
 			const struct attempt *h1, const struct attempt *h2)
 {
 	const struct request *other = NULL;

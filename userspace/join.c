@@ -173,13 +173,12 @@ int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
 	j->next_decision = UINT64_MAX;
 	j->reqs = calloc(nreqs, sizeof(*j->reqs));
 	j->atts = calloc(natts, sizeof(*j->atts));
-	j->due_cap = JOIN_DUE_PER_REQUEST * nreqs;
-	j->due = calloc(j->due_cap, sizeof(*j->due));
 	j->cand = calloc(natts, sizeof(*j->cand));
 	j->cand_lvl = calloc(natts, sizeof(*j->cand_lvl));
 	j->window = calloc(natts, sizeof(*j->window));
 	j->pos_bits = calloc((natts + 63) / 64, sizeof(*j->pos_bits));
-	if (!j->reqs || !j->atts || !j->due || !j->cand || !j->cand_lvl || !j->window ||
+	if (!j->reqs || !j->atts || time_heap_init(&j->due, JOIN_DUE_PER_REQUEST * nreqs) ||
+	    time_heap_init(&j->held, nreqs) || !j->cand || !j->cand_lvl || !j->window ||
 	    !j->pos_bits || pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
 	    began_index_init(&j->by_began, natts))
 		return -1;
@@ -190,7 +189,8 @@ void join_free(struct joiner *j)
 {
 	free(j->reqs);
 	free(j->atts);
-	free(j->due);
+	time_heap_free(&j->due);
+	time_heap_free(&j->held);
 	free(j->cand);
 	free(j->cand_lvl);
 	free(j->window);
@@ -243,6 +243,60 @@ static uint64_t attempt_began(const struct attempt *a)
 static uint64_t answer_time(const struct request *r)
 {
 	return r->ts_response ? r->ts_response : r->ts_done;
+}
+
+/* Ended without failing: answered 1xx-4xx, not cut short, its client
+ * stayed.  The attempt that answered it was read before the gateway
+ * passed its answer on, so its evidence is in when the answer is. */
+static bool answered_well(const struct request *r)
+{
+	return r->ts_response && !request_failed(r);
+}
+
+/* A request held for the whole join_wait, not joined yet (its entry's
+ * time may be older than its answer's: then it holds back more, never
+ * less). */
+static bool held_live(void *ctx, const struct time_entry *e)
+{
+	const struct request *r = join_request(ctx, e->id);
+
+	return r && r->held && !r->joined;
+}
+
+/* r waits the whole join_wait, and so do the requests answered after it
+ * that would be joined before it. */
+static void hold(struct joiner *j, struct request *r)
+{
+	uint64_t at = answer_time(r);
+
+	if (!r->held || r->held_at != at) {
+		if (!time_heap_push(&j->held, at, r->id, held_live, j))
+			j->held_untracked = true;	/* no memory: every request waits */
+		r->held_at = at;
+	}
+	r->held = true;
+}
+
+/* When r may be joined: join_wait after its answer, so that late facts
+ * (failed connects, closes) are in.  A request answered well needs less
+ * (JOIN_ANSWERED_WAIT_NS, against records read a little out of order),
+ * unless one answered before it is held for the whole wait: requests are
+ * joined in the order they were answered (a failed one may claim
+ * attempts, refused connects or retries, that another would take). */
+static uint64_t join_due(struct joiner *j, struct request *r)
+{
+	uint64_t at = answer_time(r);
+	const struct time_entry *first;
+
+	if (!r->joined && !answered_well(r))
+		hold(j, r);
+	if (r->held || j->wait_ns <= JOIN_ANSWERED_WAIT_NS || j->held_untracked)
+		return at + j->wait_ns;
+	time_heap_clean_top(&j->held, held_live, j);
+	first = time_heap_top(&j->held);
+	if (first && first->at <= at)
+		return at + j->wait_ns;
+	return at + JOIN_ANSWERED_WAIT_NS;
 }
 
 static uint64_t distance(uint64_t a, uint64_t b)
@@ -1617,6 +1671,17 @@ static bool attempts_in_flight(const struct joiner *j, const struct request *r)
 }
 
 
+/* Has every candidate of the request being joined read its answer?  One
+ * without (open, opaque, or ended by a close) may still end nearer the
+ * moment the gateway answered. */
+static bool candidates_answered(const struct joiner *j)
+{
+	for (uint32_t i = 0; i < j->ncand; i++)
+		if (!j->cand[i]->status)
+			return false;
+	return true;
+}
+
 static uint64_t await_facts(struct joiner *j, struct request *r, uint64_t until)
 {
 	if (!r->awaiting_facts)
@@ -1631,12 +1696,16 @@ static uint64_t await_facts(struct joiner *j, struct request *r, uint64_t until)
  * again. */
 static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 {
-	uint64_t at = answer_time(r), facts = at + JOIN_FACTS_WAIT_NS;
+	uint64_t at = answer_time(r), facts = at + JOIN_FACTS_WAIT_NS, due = join_due(j, r);
 	struct pick pk;
 
-	if (now < at + j->wait_ns)
-		return at + j->wait_ns;
+	if (now < due)
+		return due;
 	pick_last(j, r, &pk);
+	if (now < at + j->wait_ns && !candidates_answered(j)) {
+		hold(j, r);	/* joined early only when no candidate can still change */
+		return at + j->wait_ns;
+	}
 	if (needs_facts(r, pk.last) && now < facts)
 		return await_facts(j, r, facts);
 	r->join = pk.last ? pk.kind : JOIN_NONE;
@@ -1684,76 +1753,11 @@ static int by_answer(const void *a, const void *b)
  * once, unchanged, so skipping them decides the same requests in the same
  * order, without walking every pending request at every event. */
 
-static void due_swap(struct join_due *a, struct join_due *b)
+static bool due_live(void *ctx, const struct time_entry *d)
 {
-	struct join_due t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-static void due_up(struct joiner *j, uint32_t i)
-{
-	while (i && j->due[(i - 1) / 2].at > j->due[i].at) {
-		due_swap(&j->due[(i - 1) / 2], &j->due[i]);
-		i = (i - 1) / 2;
-	}
-}
-
-/* The entry at i sinks: the smaller child moves up into its place while
- * one is smaller (the same moves as swapping it down, half the stores). */
-static void due_down(struct joiner *j, uint32_t i)
-{
-	struct join_due x = j->due[i];
-
-	for (;;) {
-		uint32_t l = 2 * i + 1, m = i;
-		uint64_t least = x.at;
-
-		if (l < j->ndue && j->due[l].at < least) {
-			m = l;
-			least = j->due[l].at;
-		}
-		if (l + 1 < j->ndue && j->due[l + 1].at < least)
-			m = l + 1;
-		if (m == i)
-			break;
-		j->due[i] = j->due[m];
-		i = m;
-	}
-	j->due[i] = x;
-}
-
-static bool due_live(struct joiner *j, const struct join_due *d)
-{
-	struct request *r = join_request(j, d->id);
+	struct request *r = join_request(ctx, d->id);
 
 	return r && r->pending && !r->queued && r->next_look == d->at;
-}
-
-static void due_pop(struct joiner *j)
-{
-	j->due[0] = j->due[--j->ndue];
-	due_down(j, 0);
-}
-
-static void due_clean_top(struct joiner *j)
-{
-	while (j->ndue && !due_live(j, &j->due[0]))
-		due_pop(j);
-}
-
-/* Full of stale entries: keep the live ones (at most one per request). */
-static void due_compact(struct joiner *j)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < j->ndue; i++)
-		if (due_live(j, &j->due[i]))
-			j->due[n++] = j->due[i];
-	j->ndue = n;
-	for (uint32_t i = n / 2; i-- > 0;)
-		due_down(j, i);
 }
 
 static void due_push(struct joiner *j, struct request *r, uint64_t at)
@@ -1761,34 +1765,23 @@ static void due_push(struct joiner *j, struct request *r, uint64_t at)
 	r->next_look = at;
 	if (at == UINT64_MAX)
 		return;		/* join_request_finish() schedules it */
-	if (j->ndue == j->due_cap)
-		due_compact(j);
-	if (j->ndue == j->due_cap) {	/* cannot happen (JOIN_DUE_PER_REQUEST); grow rather than lose it */
-		struct join_due *more = realloc(j->due, 2 * j->due_cap * sizeof(*more));
-
-		if (!more) {
-			j->next_decision = 0;	/* looked at again at the next poll */
-			return;
-		}
-		j->due = more;
-		j->due_cap *= 2;
-	}
-	j->due[j->ndue] = (struct join_due){ .at = at, .id = r->id };
-	due_up(j, j->ndue++);
+	if (!time_heap_push(&j->due, at, r->id, due_live, j))
+		j->next_decision = 0;	/* looked at again at the next poll */
 }
 
 static uint32_t take_due(struct joiner *j, uint64_t now, struct request **todo)
 {
+	const struct time_entry *top;
 	uint32_t n = 0;
 
-	due_clean_top(j);
-	while (j->ndue && j->due[0].at <= now) {
-		struct request *r = join_request(j, j->due[0].id);
+	time_heap_clean_top(&j->due, due_live, j);
+	while ((top = time_heap_top(&j->due)) && top->at <= now) {
+		struct request *r = join_request(j, top->id);
 
-		due_pop(j);
+		time_heap_pop(&j->due);
 		r->queued = true;
 		todo[n++] = r;
-		due_clean_top(j);
+		time_heap_clean_top(&j->due, due_live, j);
 	}
 	for (uint32_t i = 0; j->nawaiting && i < j->rpool.nactive; i++) {
 		struct request *r = &j->reqs[j->rpool.active[i]];
@@ -1822,8 +1815,8 @@ static void decide_ready(struct joiner *j, uint64_t now)
 		}
 	}
 	free(todo);
-	due_clean_top(j);
-	j->next_decision = j->ndue ? j->due[0].at : UINT64_MAX;
+	time_heap_clean_top(&j->due, due_live, j);
+	j->next_decision = j->due.n ? time_heap_top(&j->due)->at : UINT64_MAX;
 }
 
 static void orphan(struct joiner *j, struct attempt *a)
@@ -1935,6 +1928,7 @@ uint32_t join_request_start(struct joiner *j, const struct request *proto)
 	r->nattempts = r->nclaimed = 0;
 	r->attempts = NULL;
 	r->finished = r->pending = r->joined = r->awaiting_facts = r->queued = false;
+	r->held = false;
 	r->evicted = false;
 	r->evicted_from = 0;
 	path_sig_set(&r->sig, r->path);
@@ -1948,7 +1942,7 @@ void join_request_answered(struct joiner *j, uint32_t id)
 	struct request *r = join_request(j, id);
 
 	if (r && !r->joined)
-		schedule(j, r, answer_time(r) + j->wait_ns);
+		schedule(j, r, join_due(j, r));
 }
 
 void join_request_finish(struct joiner *j, uint32_t id)
@@ -1958,7 +1952,7 @@ void join_request_finish(struct joiner *j, uint32_t id)
 	if (!r || r->finished)
 		return;
 	r->finished = true;
-	schedule(j, r, r->joined ? 0 : answer_time(r) + j->wait_ns);
+	schedule(j, r, r->joined ? 0 : join_due(j, r));
 }
 
 /* A full attempt table: the oldest unclaimed attempt goes out unjoined.

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "conn.h"
 #include "began_index.h"
+#include "time_heap.h"
 #include "http_parser.h"
 #include "util.h"
 
@@ -49,6 +50,9 @@
 
 /* A request waits at least this long after its end for its evidence. */
 #define JOIN_WAIT_DEFAULT_NS (100 * 1000000ull)
+/* A request answered well waits this long instead, unless a failed one
+ * answered before it still waits (join.c: join_due). */
+#define JOIN_ANSWERED_WAIT_NS (5 * 1000000ull)
 /* A failed request waits at most this long for its upstream connection's
  * TCP facts (the gateway often answers before that connection closes). */
 #define JOIN_FACTS_WAIT_NS (3 * 1000000000ull)
@@ -190,6 +194,7 @@ struct request {
 	bool joined;			/* its attempts are chosen (claimed) */
 	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
 	bool queued;			/* in the pass being decided */
+	bool held;			/* waits the whole join_wait: in the joiner's held table */
 	unsigned nclaimed;		/* attempts in claimed[] */
 	uint64_t next_look;		/* pending: when the engine looks at it again */
 	uint64_t ts_start;		/* request head read by the gateway */
@@ -237,6 +242,7 @@ struct request {
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
+	uint64_t held_at;		/* held: its answer time when entered in that table */
 	/* Its attempts, oldest first, while it is handed over (on_request):
 	 * the joiner's, not the request's (a request slot is a fifth of the
 	 * size with them out, so a loaded gateway's wait fits more). */
@@ -295,11 +301,6 @@ struct join_recent {
 
 /* A request to look at, at a time; stale once the request was looked at
  * or rescheduled since (its next_look differs). */
-struct join_due {
-	uint64_t at;
-	uint32_t id;
-};
-
 struct joiner {
 	struct request *reqs;		/* rpool.cap slots; slot 0 unused (id 0 = none) */
 	struct attempt *atts;		/* apool.cap slots; slot 0 unused */
@@ -309,16 +310,17 @@ struct joiner {
 	uint32_t npending;		/* answered or finished requests not handed over */
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
-	struct join_due *due;		/* min-heap of (next_look, request): who to look at */
+	struct time_heap due;		/* (next_look, request): who to look at */
+	struct time_heap held;		/* (answer time, request): held ones not joined yet */
 	struct began_index by_began;	/* the attempts by when they began */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */
 	uint8_t *cand_lvl;		/* ... and their levels */
 	uint32_t ncand;
-	uint32_t ndue, due_cap;
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */
+	bool held_untracked;		/* a held request missing from held (no memory) */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
 	struct join_threads threads[JOIN_THREAD_PROCS];	/* per process: keeps threads? */
 	struct attempt handover[REQ_ATTEMPTS];	/* the attempts of the request handed over */

@@ -850,6 +850,83 @@ static void test_full_attempt_table_claimed(void)
 	join_free(&j);
 }
 
+/* A request answered well, whose only candidate read its answer before,
+ * is joined JOIN_ANSWERED_WAIT_NS after its answer, not join_wait. */
+static void test_answered_well_joins_early(void)
+{
+	struct joiner j;
+	uint32_t r, a;
+
+	setup(&j);
+	r = request(&j, "/ok", 1, T0);
+	a = attempt(&j, "/ok", 1, "198.18.0.2:80", T0 + MS);
+	responded(&j, a, 200, T0 + 2 * MS);
+	answer(&j, r, 200, T0 + 3 * MS);
+	join_poll(&j, T0 + 3 * MS + JOIN_ANSWERED_WAIT_NS - 1);
+	ASSERT_EQ(ndecided, 0);
+	join_poll(&j, T0 + 3 * MS + JOIN_ANSWERED_WAIT_NS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 1);
+	ASSERT_EQ(decided[0].join, JOIN_CONTENT);
+	join_free(&j);
+}
+
+/* Requests are joined in the order they were answered: one answered well
+ * after a failed one waits for it (a failed one may claim refused
+ * connects that a later one could take as its retries). */
+static void test_answered_well_waits_behind_failed(void)
+{
+	struct joiner j;
+	uint32_t bad, ok, a;
+
+	setup(&j);
+	bad = request(&j, "/bad", 1, T0);
+	failed_connect(&j, "198.18.0.2:80", T0 + MS, T0 + 2 * MS);
+	ok = request(&j, "/ok", 2, T0 + 3 * MS);
+	answer(&j, bad, 502, T0 + 4 * MS);
+	a = attempt(&j, "/ok", 2, "198.18.0.3:80", T0 + 5 * MS);
+	responded(&j, a, 200, T0 + 6 * MS);
+	answer(&j, ok, 200, T0 + 7 * MS);
+	join_poll(&j, T0 + 50 * MS);
+	ASSERT_EQ(ndecided, 0);
+	join_poll(&j, T0 + 200 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_STREQ(decided[0].path, "/bad");
+	ASSERT_EQ(decided[0].nattempts, 1);
+	ASSERT_EQ(decided[0].attempts[0].failure, ATTEMPT_REFUSED);
+	ASSERT_STREQ(decided[1].path, "/ok");
+	ASSERT_EQ(decided[1].nattempts, 1);
+	join_free(&j);
+}
+
+/* A candidate still open when the request answered well would be joined
+ * may yet end nearer its answer: it waits the whole join_wait, and so
+ * does a request answered after it. */
+static void test_open_candidate_holds(void)
+{
+	struct joiner j;
+	uint32_t r1, r2, a1, a2, a3;
+
+	setup(&j);
+	r1 = request(&j, "/x", 1, T0);
+	a1 = attempt(&j, NULL, 1, "198.18.0.2:443", T0 + MS);	/* opaque: no answer read */
+	join_attempt(&j, a1)->opaque = true;
+	a2 = attempt(&j, "/x", 1, "198.18.0.3:80", T0 + 2 * MS);
+	responded(&j, a2, 200, T0 + 3 * MS);
+	answer(&j, r1, 200, T0 + 4 * MS);
+	r2 = request(&j, "/y", 1, T0 + 5 * MS);
+	a3 = attempt(&j, "/y", 1, "198.18.0.3:80", T0 + 6 * MS);
+	responded(&j, a3, 200, T0 + 7 * MS);
+	answer(&j, r2, 200, T0 + 8 * MS);
+	join_poll(&j, T0 + 50 * MS);
+	ASSERT_EQ(ndecided, 0);
+	join_poll(&j, T0 + 200 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_STREQ(decided[0].path, "/x");
+	ASSERT_STREQ(decided[1].path, "/y");
+	join_free(&j);
+}
+
 int main(void)
 {
 	RUN_TEST(test_same_path_out_of_order);
@@ -876,5 +953,8 @@ int main(void)
 	RUN_TEST(test_orphans_expire);
 	RUN_TEST(test_full_table);
 	RUN_TEST(test_full_attempt_table_claimed);
+	RUN_TEST(test_answered_well_joins_early);
+	RUN_TEST(test_answered_well_waits_behind_failed);
+	RUN_TEST(test_open_candidate_holds);
 	TEST_MAIN_END();
 }

@@ -282,7 +282,11 @@ static void hold(struct joiner *j, struct request *r)
  * (JOIN_ANSWERED_WAIT_NS, against records read a little out of order),
  * unless one answered before it is held for the whole wait: requests are
  * joined in the order they were answered (a failed one may claim
- * attempts, refused connects or retries, that another would take). */
+ * attempts, refused connects or retries, that another would take).  One
+ * whose exchange is not over when it would be joined early is held too:
+ * a finished request is handed over when joined, and the consumers see
+ * each client's requests in the order they were answered (a retry after
+ * the answer it follows). */
 static uint64_t join_due(struct joiner *j, struct request *r)
 {
 	uint64_t at = answer_time(r);
@@ -294,8 +298,10 @@ static uint64_t join_due(struct joiner *j, struct request *r)
 		return at + j->wait_ns;
 	time_heap_clean_top(&j->held, held_live, j);
 	first = time_heap_top(&j->held);
-	if (first && first->at <= at)
+	if (first && first->at <= at) {
+		hold(j, r);	/* and the requests answered after it wait behind it */
 		return at + j->wait_ns;
+	}
 	return at + JOIN_ANSWERED_WAIT_NS;
 }
 
@@ -1701,6 +1707,10 @@ static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 
 	if (now < due)
 		return due;
+	if (now < at + j->wait_ns && !r->finished) {
+		hold(j, r);	/* handed over in the order joined: see join_due */
+		return at + j->wait_ns;
+	}
 	pick_last(j, r, &pk);
 	if (now < at + j->wait_ns && !candidates_answered(j)) {
 		hold(j, r);	/* joined early only when no candidate can still change */

@@ -11,8 +11,8 @@
  *    binding): join_wait_ns after the answer, in the order requests were
  *    answered, longer (up to JOIN_FACTS_WAIT_NS) for a failed request whose
  *    best attempt has not closed yet, shorter (JOIN_ANSWERED_WAIT_NS) for
- *    one answered well whose candidates all read their answers, when no
- *    request answered before it still waits.  The request is handed over when its
+ *    one answered well, finished, whose candidates all read their answers,
+ *    when no request answered before it still waits.  The request is handed over when its
  *    exchange is over and its last attempt's TCP facts are in (bounded).
  *  - Evidence, strongest first: a propagated request id; the content the
  *    gateway copies upstream (path, or its tail when the prefix was

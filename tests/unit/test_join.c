@@ -927,6 +927,70 @@ static void test_open_candidate_holds(void)
 	join_free(&j);
 }
 
+/* A request answered well whose exchange is not over when it would be
+ * joined early waits the whole join_wait, and so does one answered after
+ * it: consumers see requests in the order they were answered (a client's
+ * retry after the answer it follows). */
+static void test_unfinished_holds(void)
+{
+	struct joiner j;
+	uint32_t r1, r2, a1, a2;
+	struct request *r;
+
+	setup(&j);
+	r1 = request(&j, "/long", 1, T0);
+	a1 = attempt(&j, "/long", 1, "198.18.0.2:80", T0 + MS);
+	responded(&j, a1, 200, T0 + 2 * MS);
+	r = join_request(&j, r1);
+	r->status = 200;
+	r->ts_response = T0 + 3 * MS;	/* answered; its body still being written */
+	join_request_answered(&j, r1);
+	r2 = request(&j, "/short", 2, T0 + 4 * MS);
+	a2 = attempt(&j, "/short", 2, "198.18.0.2:80", T0 + 5 * MS);
+	responded(&j, a2, 200, T0 + 6 * MS);
+	answer(&j, r2, 200, T0 + 7 * MS);
+	join_poll(&j, T0 + 50 * MS);
+	ASSERT_EQ(ndecided, 0);
+	r->ts_done = T0 + 60 * MS;
+	join_request_finish(&j, r1);
+	join_poll(&j, T0 + 200 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_STREQ(decided[0].path, "/long");
+	ASSERT_STREQ(decided[1].path, "/short");
+	join_free(&j);
+}
+
+/* One that waits behind a held request is held in turn: a request
+ * answered after it, once the first held one was joined, still comes
+ * after it. */
+static void test_held_in_turn(void)
+{
+	struct joiner j;
+	uint32_t bad, ok1, ok2, a1, a2;
+
+	setup(&j);
+	bad = request(&j, "/bad", 1, T0);
+	failed_connect(&j, "198.18.0.2:80", T0 + MS, T0 + 2 * MS);
+	answer(&j, bad, 502, T0 + 3 * MS);
+	ok1 = request(&j, "/ok1", 2, T0 + 40 * MS);
+	a1 = attempt(&j, "/ok1", 2, "198.18.0.3:80", T0 + 41 * MS);
+	responded(&j, a1, 200, T0 + 49 * MS);
+	answer(&j, ok1, 200, T0 + 50 * MS);
+	join_poll(&j, T0 + 110 * MS);
+	ASSERT_EQ(ndecided, 1);		/* /bad, joined its join_wait after its answer */
+	ok2 = request(&j, "/ok2", 3, T0 + 115 * MS);
+	a2 = attempt(&j, "/ok2", 3, "198.18.0.3:80", T0 + 116 * MS);
+	responded(&j, a2, 200, T0 + 119 * MS);
+	answer(&j, ok2, 200, T0 + 120 * MS);
+	join_poll(&j, T0 + 130 * MS);
+	ASSERT_EQ(ndecided, 1);		/* /ok2 waits behind /ok1 */
+	join_poll(&j, T0 + 300 * MS);
+	ASSERT_EQ(ndecided, 3);
+	ASSERT_STREQ(decided[1].path, "/ok1");
+	ASSERT_STREQ(decided[2].path, "/ok2");
+	join_free(&j);
+}
+
 int main(void)
 {
 	RUN_TEST(test_same_path_out_of_order);
@@ -956,5 +1020,7 @@ int main(void)
 	RUN_TEST(test_answered_well_joins_early);
 	RUN_TEST(test_answered_well_waits_behind_failed);
 	RUN_TEST(test_open_candidate_holds);
+	RUN_TEST(test_unfinished_holds);
+	RUN_TEST(test_held_in_turn);
 	TEST_MAIN_END();
 }

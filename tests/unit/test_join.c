@@ -850,18 +850,27 @@ static void test_full_attempt_table_claimed(void)
 	join_free(&j);
 }
 
+/* A request on thread tid answered 200 by its one attempt: read at t,
+ * its attempt written at t + 1 ms and answered at t + 2 ms, the client
+ * answered at t + 3 ms.  Returns the request. */
+static uint32_t exchange_ok(struct joiner *j, const char *path, uint32_t tid, const char *be,
+			    uint64_t t)
+{
+	uint32_t r = request(j, path, tid, t), a = attempt(j, path, tid, be, t + MS);
+
+	responded(j, a, 200, t + 2 * MS);
+	answer(j, r, 200, t + 3 * MS);
+	return r;
+}
+
 /* A request answered well, whose only candidate read its answer before,
  * is joined JOIN_ANSWERED_WAIT_NS after its answer, not join_wait. */
 static void test_answered_well_joins_early(void)
 {
 	struct joiner j;
-	uint32_t r, a;
 
 	setup(&j);
-	r = request(&j, "/ok", 1, T0);
-	a = attempt(&j, "/ok", 1, "198.18.0.2:80", T0 + MS);
-	responded(&j, a, 200, T0 + 2 * MS);
-	answer(&j, r, 200, T0 + 3 * MS);
+	exchange_ok(&j, "/ok", 1, "198.18.0.2:80", T0);
 	join_poll(&j, T0 + 3 * MS + JOIN_ANSWERED_WAIT_NS - 1);
 	ASSERT_EQ(ndecided, 0);
 	join_poll(&j, T0 + 3 * MS + JOIN_ANSWERED_WAIT_NS);
@@ -877,16 +886,13 @@ static void test_answered_well_joins_early(void)
 static void test_answered_well_waits_behind_failed(void)
 {
 	struct joiner j;
-	uint32_t bad, ok, a;
+	uint32_t bad;
 
 	setup(&j);
 	bad = request(&j, "/bad", 1, T0);
 	failed_connect(&j, "198.18.0.2:80", T0 + MS, T0 + 2 * MS);
-	ok = request(&j, "/ok", 2, T0 + 3 * MS);
-	answer(&j, bad, 502, T0 + 4 * MS);
-	a = attempt(&j, "/ok", 2, "198.18.0.3:80", T0 + 5 * MS);
-	responded(&j, a, 200, T0 + 6 * MS);
-	answer(&j, ok, 200, T0 + 7 * MS);
+	answer(&j, bad, 502, T0 + 3 * MS);
+	exchange_ok(&j, "/ok", 2, "198.18.0.3:80", T0 + 4 * MS);
 	join_poll(&j, T0 + 50 * MS);
 	ASSERT_EQ(ndecided, 0);
 	join_poll(&j, T0 + 200 * MS);
@@ -905,7 +911,7 @@ static void test_answered_well_waits_behind_failed(void)
 static void test_open_candidate_holds(void)
 {
 	struct joiner j;
-	uint32_t r1, r2, a1, a2, a3;
+	uint32_t r1, a1, a2;
 
 	setup(&j);
 	r1 = request(&j, "/x", 1, T0);
@@ -914,10 +920,7 @@ static void test_open_candidate_holds(void)
 	a2 = attempt(&j, "/x", 1, "198.18.0.3:80", T0 + 2 * MS);
 	responded(&j, a2, 200, T0 + 3 * MS);
 	answer(&j, r1, 200, T0 + 4 * MS);
-	r2 = request(&j, "/y", 1, T0 + 5 * MS);
-	a3 = attempt(&j, "/y", 1, "198.18.0.3:80", T0 + 6 * MS);
-	responded(&j, a3, 200, T0 + 7 * MS);
-	answer(&j, r2, 200, T0 + 8 * MS);
+	exchange_ok(&j, "/y", 1, "198.18.0.3:80", T0 + 5 * MS);
 	join_poll(&j, T0 + 50 * MS);
 	ASSERT_EQ(ndecided, 0);
 	join_poll(&j, T0 + 200 * MS);
@@ -934,7 +937,7 @@ static void test_open_candidate_holds(void)
 static void test_unfinished_holds(void)
 {
 	struct joiner j;
-	uint32_t r1, r2, a1, a2;
+	uint32_t r1, a1;
 	struct request *r;
 
 	setup(&j);
@@ -945,10 +948,7 @@ static void test_unfinished_holds(void)
 	r->status = 200;
 	r->ts_response = T0 + 3 * MS;	/* answered; its body still being written */
 	join_request_answered(&j, r1);
-	r2 = request(&j, "/short", 2, T0 + 4 * MS);
-	a2 = attempt(&j, "/short", 2, "198.18.0.2:80", T0 + 5 * MS);
-	responded(&j, a2, 200, T0 + 6 * MS);
-	answer(&j, r2, 200, T0 + 7 * MS);
+	exchange_ok(&j, "/short", 2, "198.18.0.2:80", T0 + 4 * MS);
 	join_poll(&j, T0 + 50 * MS);
 	ASSERT_EQ(ndecided, 0);
 	r->ts_done = T0 + 60 * MS;
@@ -966,22 +966,16 @@ static void test_unfinished_holds(void)
 static void test_held_in_turn(void)
 {
 	struct joiner j;
-	uint32_t bad, ok1, ok2, a1, a2;
+	uint32_t bad;
 
 	setup(&j);
 	bad = request(&j, "/bad", 1, T0);
 	failed_connect(&j, "198.18.0.2:80", T0 + MS, T0 + 2 * MS);
 	answer(&j, bad, 502, T0 + 3 * MS);
-	ok1 = request(&j, "/ok1", 2, T0 + 40 * MS);
-	a1 = attempt(&j, "/ok1", 2, "198.18.0.3:80", T0 + 41 * MS);
-	responded(&j, a1, 200, T0 + 49 * MS);
-	answer(&j, ok1, 200, T0 + 50 * MS);
+	exchange_ok(&j, "/ok1", 2, "198.18.0.3:80", T0 + 47 * MS);	/* answered at 50 ms */
 	join_poll(&j, T0 + 110 * MS);
 	ASSERT_EQ(ndecided, 1);		/* /bad, joined its join_wait after its answer */
-	ok2 = request(&j, "/ok2", 3, T0 + 115 * MS);
-	a2 = attempt(&j, "/ok2", 3, "198.18.0.3:80", T0 + 116 * MS);
-	responded(&j, a2, 200, T0 + 119 * MS);
-	answer(&j, ok2, 200, T0 + 120 * MS);
+	exchange_ok(&j, "/ok2", 3, "198.18.0.3:80", T0 + 117 * MS);
 	join_poll(&j, T0 + 130 * MS);
 	ASSERT_EQ(ndecided, 1);		/* /ok2 waits behind /ok1 */
 	join_poll(&j, T0 + 300 * MS);

@@ -12,8 +12,9 @@
  *    answered, longer (up to JOIN_FACTS_WAIT_NS) for a failed request whose
  *    best attempt has not closed yet, shorter (JOIN_ANSWERED_WAIT_NS) for
  *    one answered well, finished, whose candidates all read their answers,
- *    when no request answered before it still waits.  The request is handed over when its
- *    exchange is over and its last attempt's TCP facts are in (bounded).
+ *    when no request answered before it still waits.  The request is
+ *    handed over when its exchange is over and its last attempt's TCP
+ *    facts are in (bounded).
  *  - Evidence, strongest first: a propagated request id; the content the
  *    gateway copies upstream (path, or its tail when the prefix was
  *    rewritten, and hashed header values); then time: the attempt whose end
@@ -52,8 +53,8 @@
 
 /* A request waits at least this long after its end for its evidence. */
 #define JOIN_WAIT_DEFAULT_NS (100 * 1000000ull)
-/* A request answered well waits this long instead, unless a failed one
- * answered before it still waits (join.c: join_due). */
+/* A request answered well waits this long instead, unless it is held
+ * (join.c: join_due). */
 #define JOIN_ANSWERED_WAIT_NS (5 * 1000000ull)
 /* A failed request waits at most this long for its upstream connection's
  * TCP facts (the gateway often answers before that connection closes). */

@@ -5,13 +5,20 @@
 #include "aggregate.h"
 #include "log.h"
 #include "timeouts.h"
+#include "util.h"
 
 int agg_init(struct aggregator *a, size_t max_backends)
 {
+	size_t slots = 2;
+
 	memset(a, 0, sizeof(*a));
 	a->max = max_backends ? max_backends : AGG_MAX_BACKENDS_DEFAULT;
+	while (slots < 2 * a->max)
+		slots *= 2;
+	a->index_mask = slots - 1;
 	a->backends = calloc(a->max, sizeof(*a->backends));
-	return a->backends ? 0 : -1;
+	a->index = calloc(slots, sizeof(*a->index));
+	return a->backends && a->index ? 0 : -1;
 }
 
 void agg_free(struct aggregator *a)
@@ -19,6 +26,7 @@ void agg_free(struct aggregator *a)
 	for (size_t i = 0; i < a->n; i++)
 		free(a->backends[i]);
 	free(a->backends);
+	free(a->index);
 	free(a->other);
 	free(a->names);
 	memset(a, 0, sizeof(*a));
@@ -59,17 +67,20 @@ static struct backend *backend_new(const struct aggregator *a, const char *label
 	return b;
 }
 
+/* Looked up once per request and per upstream connection: by hash, not
+ * a scan of every backend.  At most half the slots are used, so a probe
+ * ends at an empty one. */
 struct backend *agg_backend(struct aggregator *a, const char *label)
 {
+	size_t i = fnv1a_str(FNV1A_BASIS, label) & a->index_mask;
 	struct backend *b;
 
-	/* Linear scan: a gateway host talks to tens of backends, and the scan
-	 * runs once per finished connection, not per packet. */
-	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->backends[i]->label, label))
-			return a->backends[i];
+	for (; a->index[i]; i = (i + 1) & a->index_mask)
+		if (!strcmp(a->backends[a->index[i] - 1]->label, label))
+			return a->backends[a->index[i] - 1];
 	if (a->n < a->max && (b = backend_new(a, label))) {
 		a->backends[a->n++] = b;
+		a->index[i] = (uint32_t)a->n;
 		return b;
 	}
 	if (!a->other)

@@ -38,6 +38,8 @@ struct backend {
 struct aggregator {
 	struct backend **backends;	/* in order of first sight */
 	size_t n, max;
+	uint32_t *index;		/* open addressing by label hash: backends[i - 1], 0 empty */
+	size_t index_mask;		/* slots - 1: twice max or more, a power of two */
 	uint64_t overflowed;		/* connections folded into "other" */
 	struct backend *other;
 	struct agg_name *names;		/* --backend-names, sorted by label */

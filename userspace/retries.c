@@ -5,6 +5,7 @@
 #include <string.h>
 #include "attribute.h"
 #include "retries.h"
+#include "util.h"
 
 /* Verdict thresholds.  Delays that grow by less than this factor from one
  * retry to the next are not a backoff. */
@@ -224,13 +225,6 @@ void retries_free(struct retries *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
 /* "10.0.0.1:5555" -> "10.0.0.1", "[::1]:5555" -> "::1": clients open a new
  * port per connection, their address is what stays. */
 static void client_address(const char *peer, char *out, size_t len)
@@ -269,7 +263,7 @@ static void index_rebuild(struct retries *t)
 static struct retry_client *client_entry(struct retries *t, const char *addr,
 					 const char *route, uint64_t now)
 {
-	uint64_t key = fnv(fnv(0xcbf29ce484222325ull, addr), route) | 1;
+	uint64_t key = fnv1a_str(fnv1a_str(FNV1A_BASIS, addr), route) | 1;
 	size_t i = key % t->index_slots;
 	struct retry_client *c, *oldest = NULL;
 	bool evict = t->n == t->max;
@@ -357,7 +351,7 @@ static void chain_step(struct retry_client *c, const struct request *r, struct r
 	uint64_t t = arrived(r);
 
 	if (!c->last_failed || !c->last_end_ns || t < c->last_end_ns ||
-	    fnv(0xcbf29ce484222325ull, r->path) != c->last_path ||
+	    fnv1a_str(FNV1A_BASIS, r->path) != c->last_path ||
 	    t - c->last_end_ns > RETRY_WINDOW_NS) {
 		c->prev_delay_ms = 0;
 		return;
@@ -407,11 +401,11 @@ void retries_observe(struct retries *t, const struct request *r, const char *rou
 	c->failed += request_failed(r);
 	chain_step(c, r, f);
 	if (f->retry)
-		f->lockstep = lockstep_check(t, fnv(0xcbf29ce484222325ull, route), c, arrived(r));
+		f->lockstep = lockstep_check(t, fnv1a_str(FNV1A_BASIS, route), c, arrived(r));
 	if (r->ts_start > c->last_seen_ns)
 		c->last_seen_ns = r->ts_start;
 	c->last_end_ns = end;
-	c->last_path = fnv(0xcbf29ce484222325ull, r->path);
+	c->last_path = fnv1a_str(FNV1A_BASIS, r->path);
 	c->last_throttled = f->throttled != THROTTLE_NONE;
 	c->last_failed = c->last_throttled || request_failed(r);
 	c->last_ra_s = c->last_throttled && r->retry_after ? r->retry_after_s : -1;

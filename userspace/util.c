@@ -288,3 +288,10 @@ void proc_rss_kib(uint64_t *now, uint64_t *peak)
 	if (f)
 		fclose(f);
 }
+
+uint64_t fnv1a_str(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}

@@ -63,4 +63,9 @@ void term_sanitize(char *s);
  * device or FIFO is opened for writing.  The fd, or -1 with errno set. */
 int open_new_output(const char *path);
 
+/* FNV-1a over a NUL-terminated string, from h (FNV1A_BASIS to start):
+ * table keys; a chain of calls hashes several strings as one. */
+#define FNV1A_BASIS 0xcbf29ce484222325ull
+uint64_t fnv1a_str(uint64_t h, const char *s);
+
 #endif

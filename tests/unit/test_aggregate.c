@@ -183,6 +183,35 @@ static void test_overflow(void)
 	agg_free(&a);
 }
 
+/* A full default table of backends: each label finds its own row again
+ * (the hash index, with collisions among 512 labels in 1,024 slots), in
+ * the order of first sight; one more goes to "other". */
+static void test_many_backends(void)
+{
+	struct aggregator a;
+	char label[32];
+	bool same = true;
+
+	ASSERT_EQ(agg_init(&a, 0), 0);
+	for (int i = 0; i < AGG_MAX_BACKENDS_DEFAULT; i++) {
+		snprintf(label, sizeof(label), "10.%d.%d.1:8080", i / 256, i % 256);
+		agg_add_ttfb(&a, label, 1000000);
+	}
+	for (int i = AGG_MAX_BACKENDS_DEFAULT; i-- > 0;) {
+		snprintf(label, sizeof(label), "10.%d.%d.1:8080", i / 256, i % 256);
+		same &= agg_backend(&a, label) == a.backends[i] &&
+			!strcmp(a.backends[i]->label, label);
+		agg_add_ttfb(&a, label, 2000000);
+	}
+	ASSERT_TRUE(same);
+	ASSERT_EQ(a.n, AGG_MAX_BACKENDS_DEFAULT);
+	ASSERT_EQ(a.backends[7]->total.ttfb.count, 2);
+	ASSERT_EQ(a.overflowed, 0);
+	ASSERT_TRUE(agg_backend(&a, "192.0.2.1:80") == a.other);
+	ASSERT_EQ(a.overflowed, 1);
+	agg_free(&a);
+}
+
 /* Names apply to a backend already seen and to one seen later; a later
  * name for the same label wins; other backends stay unnamed. */
 static void test_names(void)
@@ -264,6 +293,7 @@ int main(void)
 	RUN_TEST(test_counts);
 	RUN_TEST(test_window_reset);
 	RUN_TEST(test_overflow);
+	RUN_TEST(test_many_backends);
 	RUN_TEST(test_names);
 	RUN_TEST(test_ttfb);
 	RUN_TEST(test_connect_time_saturated);

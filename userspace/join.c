@@ -178,7 +178,7 @@ int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
 	j->window = calloc(natts, sizeof(*j->window));
 	j->pos_bits = calloc((natts + 63) / 64, sizeof(*j->pos_bits));
 	if (!j->reqs || !j->atts || time_heap_init(&j->due, JOIN_DUE_PER_REQUEST * nreqs) ||
-	    time_heap_init(&j->held, nreqs) || !j->cand || !j->cand_lvl || !j->window ||
+	    !j->cand || !j->cand_lvl || !j->window ||
 	    !j->pos_bits || pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
 	    began_index_init(&j->by_began, natts))
 		return -1;
@@ -190,7 +190,6 @@ void join_free(struct joiner *j)
 	free(j->reqs);
 	free(j->atts);
 	time_heap_free(&j->due);
-	time_heap_free(&j->held);
 	free(j->cand);
 	free(j->cand_lvl);
 	free(j->window);
@@ -253,56 +252,38 @@ static bool answered_well(const struct request *r)
 	return r->ts_response && !request_failed(r);
 }
 
-/* A request held for the whole join_wait, not joined yet (its entry's
- * time may be older than its answer's: then it holds back more, never
- * less). */
-static bool held_live(void *ctx, const struct time_entry *e)
-{
-	const struct request *r = join_request(ctx, e->id);
-
-	return r && r->held && !r->joined;
-}
-
-/* r waits the whole join_wait, and so do the requests answered after it
- * that would be joined before it. */
+/* r waits the whole join_wait; the requests answered after it are joined
+ * after it (join_due). */
 static void hold(struct joiner *j, struct request *r)
 {
 	uint64_t at = answer_time(r);
 
-	if (!r->held || r->held_at != at) {
-		if (!time_heap_push(&j->held, at, r->id, held_live, j))
-			j->held_untracked = true;	/* no memory: every request waits */
-		r->held_at = at;
-	}
 	r->held = true;
+	if (at > j->held_last)
+		j->held_last = at;
 }
 
 /* When r may be joined: join_wait after its answer, so that late facts
  * (failed connects, closes) are in.  A request answered well needs less
  * (JOIN_ANSWERED_WAIT_NS, against records read a little out of order),
- * unless one answered before it is held for the whole wait: requests are
- * joined in the order they were answered (a failed one may claim
- * attempts, refused connects or retries, that another would take).  One
- * whose exchange is not over when it would be joined early is held too:
- * a finished request is handed over when joined, and the consumers see
- * each client's requests in the order they were answered (a retry after
- * the answer it follows). */
+ * but requests are joined in the order they were answered (a failed one
+ * may claim attempts, refused connects or retries, that another would
+ * take): no sooner than the last request held, never later than its own
+ * join_wait.  A request is held when it failed, and when it would be
+ * joined early with its exchange not over (consumers see each client's
+ * requests in the order they were answered: a retry after the answer it
+ * follows) or with a candidate that had not read its answer (try_join). */
 static uint64_t join_due(struct joiner *j, struct request *r)
 {
-	uint64_t at = answer_time(r);
-	const struct time_entry *first;
+	uint64_t at = answer_time(r), due = at + JOIN_ANSWERED_WAIT_NS;
 
 	if (!r->joined && !answered_well(r))
 		hold(j, r);
-	if (r->held || j->wait_ns <= JOIN_ANSWERED_WAIT_NS || j->held_untracked)
+	if (r->held || j->wait_ns <= JOIN_ANSWERED_WAIT_NS)
 		return at + j->wait_ns;
-	time_heap_clean_top(&j->held, held_live, j);
-	first = time_heap_top(&j->held);
-	if (first && first->at <= at) {
-		hold(j, r);	/* and the requests answered after it wait behind it */
-		return at + j->wait_ns;
-	}
-	return at + JOIN_ANSWERED_WAIT_NS;
+	if (j->held_last && j->held_last + j->wait_ns > due)
+		due = j->held_last + j->wait_ns;	/* behind the last held one */
+	return due < at + j->wait_ns ? due : at + j->wait_ns;
 }
 
 static uint64_t distance(uint64_t a, uint64_t b)
@@ -1708,7 +1689,7 @@ static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 	if (now < due)
 		return due;
 	if (now < at + j->wait_ns && !r->finished) {
-		hold(j, r);	/* handed over in the order joined: see join_due */
+		hold(j, r);	/* handed over when joined: see join_due */
 		return at + j->wait_ns;
 	}
 	pick_last(j, r, &pk);

@@ -197,7 +197,7 @@ struct request {
 	bool joined;			/* its attempts are chosen (claimed) */
 	bool awaiting_facts;		/* waiting for its last attempt's TCP facts */
 	bool queued;			/* in the pass being decided */
-	bool held;			/* waits the whole join_wait: in the joiner's held table */
+	bool held;			/* waits the whole join_wait (join.c: join_due) */
 	unsigned nclaimed;		/* attempts in claimed[] */
 	uint64_t next_look;		/* pending: when the engine looks at it again */
 	uint64_t ts_start;		/* request head read by the gateway */
@@ -245,7 +245,6 @@ struct request {
 	enum join_kind join;
 	unsigned nattempts;
 	unsigned attempts_dropped;	/* beyond REQ_ATTEMPTS */
-	uint64_t held_at;		/* held: its answer time when entered in that table */
 	/* Its attempts, oldest first, while it is handed over (on_request):
 	 * the joiner's, not the request's (a request slot is a fifth of the
 	 * size with them out, so a loaded gateway's wait fits more). */
@@ -314,7 +313,6 @@ struct joiner {
 	uint32_t nawaiting;		/* ... of which waiting for TCP facts */
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	struct time_heap due;		/* (next_look, request): who to look at */
-	struct time_heap held;		/* (answer time, request): held ones not joined yet */
 	struct began_index by_began;	/* the attempts by when they began */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
@@ -323,7 +321,7 @@ struct joiner {
 	uint32_t ncand;
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */
-	bool held_untracked;		/* a held request missing from held (no memory) */
+	uint64_t held_last;		/* answer time of the last request held (join_due) */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
 	struct join_threads threads[JOIN_THREAD_PROCS];	/* per process: keeps threads? */
 	struct attempt handover[REQ_ATTEMPTS];	/* the attempts of the request handed over */

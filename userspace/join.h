@@ -11,8 +11,9 @@
  *    binding): join_wait_ns after the answer, in the order requests were
  *    answered, longer (up to JOIN_FACTS_WAIT_NS) for a failed request whose
  *    best attempt has not closed yet, shorter (JOIN_ANSWERED_WAIT_NS) for
- *    one answered well, finished, whose candidates all read their answers,
- *    when no request answered before it still waits.  The request is
+ *    one answered well, finished, whose candidates all read their answers
+ *    (but no sooner than one answered before it that waits the whole
+ *    time).  The request is
  *    handed over when its exchange is over and its last attempt's TCP
  *    facts are in (bounded).
  *  - Evidence, strongest first: a propagated request id; the content the
@@ -53,8 +54,7 @@
 
 /* A request waits at least this long after its end for its evidence. */
 #define JOIN_WAIT_DEFAULT_NS (100 * 1000000ull)
-/* A request answered well waits this long instead, unless it is held
- * (join.c: join_due). */
+/* A request answered well waits this long instead (join.c: join_due). */
 #define JOIN_ANSWERED_WAIT_NS (5 * 1000000ull)
 /* A failed request waits at most this long for its upstream connection's
  * TCP facts (the gateway often answers before that connection closes). */

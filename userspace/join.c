@@ -273,11 +273,11 @@ static void hold(struct joiner *j, struct request *r)
  * joined early with its exchange not over (consumers see each client's
  * requests in the order they were answered: a retry after the answer it
  * follows) or with a candidate that had not read its answer (try_join). */
-static uint64_t join_due(struct joiner *j, struct request *r)
+static uint64_t join_due(struct joiner *j, struct request *r)	/* r not joined yet */
 {
 	uint64_t at = answer_time(r), due = at + JOIN_ANSWERED_WAIT_NS;
 
-	if (!r->joined && !answered_well(r))
+	if (!answered_well(r))
 		hold(j, r);
 	if (r->held || j->wait_ns <= JOIN_ANSWERED_WAIT_NS)
 		return at + j->wait_ns;
@@ -1684,16 +1684,17 @@ static uint64_t await_facts(struct joiner *j, struct request *r, uint64_t until)
 static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 {
 	uint64_t at = answer_time(r), facts = at + JOIN_FACTS_WAIT_NS, due = join_due(j, r);
+	bool early = now < at + j->wait_ns;
 	struct pick pk;
 
 	if (now < due)
 		return due;
-	if (now < at + j->wait_ns && !r->finished) {
+	if (early && !r->finished) {
 		hold(j, r);	/* handed over when joined: see join_due */
 		return at + j->wait_ns;
 	}
 	pick_last(j, r, &pk);
-	if (now < at + j->wait_ns && !candidates_answered(j)) {
+	if (early && !candidates_answered(j)) {
 		hold(j, r);	/* joined early only when no candidate can still change */
 		return at + j->wait_ns;
 	}

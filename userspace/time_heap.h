@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A min-heap of (time, handle) entries: the join engine's schedules.
+/* A min-heap of (time, handle) entries: the join engine's schedule of looks.
  * Entries are never updated in place: a newer one is pushed and the old
  * one goes stale.  The owner says which entries are live, and drops stale
  * ones as they reach the top (time_heap_clean_top) or all at once when the

@@ -3,7 +3,7 @@
  * Entries are never updated in place: a newer one is pushed and the old
  * one goes stale.  The owner says which entries are live, and drops stale
  * ones as they reach the top (time_heap_clean_top) or all at once when the
- * heap is full (time_heap_keep). */
+ * heap is full (time_heap_push). */
 #ifndef GS_TIME_HEAP_H
 #define GS_TIME_HEAP_H
 

@@ -69,6 +69,7 @@ struct options {
 	} tables;
 	int capture_path;		/* enum capture_path (loader.h) */
 	int tls;			/* enum tls_mode (tls_attach.h) */
+	bool bpf_stats;			/* --bpf-stats: time gatescope's programs */
 	bool verbose;
 };
 

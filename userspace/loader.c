@@ -527,20 +527,22 @@ uint64_t loader_stat(const struct loader *l, enum gs_stat idx)
  * CPU (a softirq changing a socket's state inside the program's run for
  * another socket's close) does not run it again: the kernel counts the
  * run as missed, and the facts it would have recorded are lost. */
-uint64_t loader_missed_runs(const struct loader *l)
+void loader_prog_totals(const struct loader *l, struct loader_prog_totals *t)
 {
 	struct bpf_program *prog;
-	uint64_t sum = 0;
 
+	memset(t, 0, sizeof(*t));
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		struct bpf_prog_info info = {0};
 		uint32_t len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
-			sum += info.recursion_misses;
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		t->missed_runs += info.recursion_misses;
+		t->run_ns += info.run_time_ns;
+		t->runs += info.run_cnt;
 	}
-	return sum;
 }
 
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX])

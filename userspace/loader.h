@@ -109,7 +109,12 @@ uint64_t loader_stat(const struct loader *l, enum gs_stat idx);
 /* Entries in the connection table right now: the kernel's own count
  * (one read), or a bounded walk on kernels that keep none. */
 uint64_t loader_live_conns(const struct loader *l);
-/* Runs of gatescope's programs the kernel skipped (summed over them). */
-uint64_t loader_missed_runs(const struct loader *l);
+/* What the kernel counts of gatescope's programs, summed over them. */
+struct loader_prog_totals {
+	uint64_t missed_runs;	/* runs it skipped (nested on a CPU) */
+	uint64_t run_ns;	/* time in them: counted only while the kernel's */
+	uint64_t runs;		/* run-time statistics are on (kernel.bpf_stats_enabled) */
+};
+void loader_prog_totals(const struct loader *l, struct loader_prog_totals *t);
 
 #endif

@@ -11,6 +11,8 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <time.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
 #include "discover.h"
@@ -49,6 +51,10 @@ struct live {
 	size_t nports;
 	int sfd, tfd, efd;
 	uint64_t unaccounted;		/* connection inserts not live nor deleted, last sample */
+	int bpf_stats_fd;		/* --bpf-stats: the kernel times programs while it is open */
+	struct self_cost_sample {	/* the last sample of what gatescope costs */
+		uint64_t cpu_ns, bpf_ns, bpf_runs, requests;
+	} cost_start, cost_last;
 };
 
 static int ring_cb(void *ctx, void *data, size_t size)
@@ -173,6 +179,7 @@ static void update_evictions(struct live *lv)
 
 static void update_kernel_stats(struct live *lv)
 {
+	struct loader_prog_totals progs;
 	uint64_t k[GS_STAT__MAX];
 	struct run_stats *st = &lv->pipe->stats;
 
@@ -192,7 +199,8 @@ static void update_kernel_stats(struct live *lv)
 		log_warn("%llu process(es) not traced so far: the traced-process table is full",
 			 (unsigned long long)k[GS_STAT_PID_INSERT_FAIL]);
 	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
-	st->missed_runs = loader_missed_runs(&lv->loader);
+	loader_prog_totals(&lv->loader, &progs);
+	st->missed_runs = progs.missed_runs;
 	if (k[GS_STAT_SERVE_ONLY_CONNS] && !lv->told_serve_only) {
 		lv->told_serve_only = true;
 		log_info("client connections of traced processes that only serve (never "
@@ -200,6 +208,66 @@ static void update_kernel_stats(struct live *lv)
 			 "a gateway from then on");
 	}
 	update_evictions(lv);
+}
+
+/* Is the kernel timing BPF programs?  By the sysctl, or while a process
+ * holds a BPF_ENABLE_STATS descriptor (--bpf-stats), which the sysctl does
+ * not show. */
+static bool bpf_stats_on(const struct live *lv)
+{
+	FILE *f;
+	int on = 0;
+
+	if (lv->bpf_stats_fd >= 0)
+		return true;
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+	if (f) {
+		if (fscanf(f, "%d", &on) != 1)
+			on = 0;
+		fclose(f);
+	}
+	return on > 0;
+}
+
+static struct self_cost_sample sample_cost(const struct live *lv)
+{
+	struct loader_prog_totals t;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	loader_prog_totals(&lv->loader, &t);
+	return (struct self_cost_sample){
+		.cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
+		.bpf_ns = t.run_ns, .bpf_runs = t.runs, .requests = lv->pipe->join.st.requests,
+	};
+}
+
+/* What gatescope cost since it began tracing, and since the last report:
+ * taken once per report. */
+static void update_self_cost(struct live *lv)
+{
+	struct self_cost_sample now = sample_cost(lv);
+	struct self_cost *c = &lv->pipe->stats.self;
+
+	c->measured = true;
+	c->bpf_timed = bpf_stats_on(lv);
+	c->cpu_ns = now.cpu_ns - lv->cost_start.cpu_ns;
+	c->bpf_ns = now.bpf_ns - lv->cost_start.bpf_ns;
+	c->bpf_runs = now.bpf_runs - lv->cost_start.bpf_runs;
+	c->requests = now.requests - lv->cost_start.requests;
+	c->cpu_ns_interval = now.cpu_ns - lv->cost_last.cpu_ns;
+	c->bpf_ns_interval = now.bpf_ns - lv->cost_last.bpf_ns;
+	c->requests_interval = now.requests - lv->cost_last.requests;
+	lv->cost_last = now;
+}
+
+/* --bpf-stats: the kernel's run-time statistics on for this run. */
+static void enable_bpf_stats(struct live *lv)
+{
+	lv->bpf_stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (lv->bpf_stats_fd < 0)
+		log_warn("--bpf-stats: cannot turn on the kernel's BPF run-time statistics (%s): "
+			 "the time in gatescope's programs is not reported", strerror(errno));
 }
 
 static void publish_metrics(const struct live *lv)
@@ -309,6 +377,7 @@ static int event_loop(struct live *lv)
 		now = mono_ns();
 		if (now >= next_report && now < end) {
 			update_kernel_stats(lv);
+			update_self_cost(lv);
 			pipeline_report(lv->pipe, wall_s(), o->interval_s);
 			publish_metrics(lv);
 			next_report += o->interval_s * 1e9;
@@ -355,7 +424,8 @@ static void raise_reader_priority(void)
 
 static int run_live(struct options *o, struct pipeline *pipe)
 {
-	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1 };
+	struct live lv = { .opts = o, .pipe = pipe, .sfd = -1, .tfd = -1, .efd = -1,
+			   .bpf_stats_fd = -1 };
 	struct loader_opts lo = {
 		.max_conns = o->max_conns, .capture_bytes = o->capture_bytes,
 		.capture = o->capture_path, .tls = o->tls,
@@ -422,6 +492,9 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		 lv.nports == 1 ? "" : "s", capture_path_name(lv.loader.capture));
 	if (output_start(&pipe->out, o->interval_s, capture_path_name(lv.loader.capture)))
 		goto out;
+	if (o->bpf_stats)
+		enable_bpf_stats(&lv);
+	lv.cost_start = lv.cost_last = sample_cost(&lv);
 	start = mono_ns();
 	start_wall = wall_s();
 	incident_set_origin(pipe->report, start_wall);
@@ -431,6 +504,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	ring_buffer__consume(lv.rb);
 	update_kernel_stats(&lv);
 	update_kernel_stats(&lv);	/* a second sample confirms evictions */
+	update_self_cost(&lv);
 	pipeline_total(pipe, wall_s(), (mono_ns() - start) / 1e9);
 	/* A recording that could not be written completely is a failed run. */
 	if (decoder_record_close(&pipe->decoder))
@@ -451,6 +525,8 @@ out:
 		close(lv.tfd);
 	if (lv.sfd >= 0)
 		close(lv.sfd);
+	if (lv.bpf_stats_fd >= 0)
+		close(lv.bpf_stats_fd);
 	return ret;
 }
 

@@ -279,6 +279,56 @@ static void table_timeouts(FILE *f, const struct timeouts *t)
 		fprintf(f, "LADDER WARNING: %s\n", term_safe(warn[i], safe, sizeof(safe)));
 }
 
+/* A share of one CPU over span_s, in %. */
+static double cpu_pct(uint64_t ns, double span_s)
+{
+	return span_s > 0 ? ns / 1e7 / span_s : 0;
+}
+
+static void json_per_request_us(struct json *j, const char *key, uint64_t ns, uint64_t requests)
+{
+	json_key(j, key);
+	if (requests)
+		json_double(j, ns / 1e3 / requests, 3);
+	else
+		json_null(j);
+}
+
+/* What gatescope costs (README: "What gatescope costs"): over the report's
+ * span, run so far, and per request finished; null on replay, and its BPF
+ * part null while the kernel does not time programs. */
+static void json_self_cost(struct json *j, const struct self_cost *c, double span_s, bool total)
+{
+	uint64_t cpu = total ? c->cpu_ns : c->cpu_ns_interval;
+	uint64_t bpf = total ? c->bpf_ns : c->bpf_ns_interval;
+	uint64_t requests = total ? c->requests : c->requests_interval;
+
+	json_key(j, "self");
+	if (!c->measured) {
+		json_null(j);
+		return;
+	}
+	json_obj_open(j);
+	json_kdouble(j, "cpu_pct", cpu_pct(cpu, span_s), 2);
+	json_kdouble(j, "cpu_s", c->cpu_ns / 1e9, 3);
+	json_per_request_us(j, "cpu_us_per_request", cpu, requests);
+	if (c->bpf_timed) {
+		json_kdouble(j, "bpf_pct", cpu_pct(bpf, span_s), 2);
+		json_kdouble(j, "bpf_s", c->bpf_ns / 1e9, 3);
+		json_ku64(j, "bpf_runs", c->bpf_runs);
+		json_per_request_us(j, "bpf_us_per_request", bpf, requests);
+	} else {
+		static const char *const keys[] = { "bpf_pct", "bpf_s", "bpf_runs",
+						    "bpf_us_per_request" };
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			json_key(j, keys[i]);
+			json_null(j);
+		}
+	}
+	json_obj_close(j);
+}
+
 static void json_summary(struct output *o, const struct report *r)
 {
 	const struct aggregator *a = r->agg;
@@ -309,12 +359,29 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "exits_followed", st->exits_followed);
 	json_ku64(j, "malformed_events", st->malformed_events);
 	json_ku64(j, "backends_overflowed", st->backend_overflow);
+	json_self_cost(j, &st->self, r->interval_s, total);
 	json_http_stats(j, st);
 	json_timeouts(j, r->timeouts);
 	if (total)
 		json_throttled_clients(j, r->retries);
 	json_obj_close(j);
 	json_end_line(j);
+}
+
+/* One line of what gatescope costs (live runs). */
+static void table_self_cost(FILE *f, const struct self_cost *c, double span_s, bool total)
+{
+	uint64_t cpu = total ? c->cpu_ns : c->cpu_ns_interval;
+	uint64_t bpf = total ? c->bpf_ns : c->bpf_ns_interval;
+
+	if (!c->measured)
+		return;
+	fprintf(f, "gatescope CPU %.1f %%", cpu_pct(cpu, span_s));
+	if (c->bpf_timed)
+		fprintf(f, "   its BPF programs %.1f %% of a CPU, in the traced processes\n",
+			cpu_pct(bpf, span_s));
+	else
+		fputs("   (its BPF programs' time: --bpf-stats)\n", f);
 }
 
 static void table_route_row(FILE *f, const char *name, const struct route_stats *s)
@@ -408,6 +475,7 @@ static void table_summary(struct output *o, const struct report *r)
 	if (st->missed_runs)
 		fprintf(f, "   missed program runs %llu", (unsigned long long)st->missed_runs);
 	fputc('\n', f);
+	table_self_cost(f, &st->self, interval_s, total);
 	if (st->tls_conns || st->tls_sessions || st->tls_unmapped)
 		fprintf(f, "TLS connections %llu: plaintext read %llu, unreadable %llu   sessions %llu, socket not learned %llu\n",
 			(unsigned long long)st->tls_conns, (unsigned long long)st->tls_decrypted,

@@ -335,6 +335,33 @@ static void emit_run_counter(struct render *r, const struct family *f)
 		       *(const uint64_t *)((const char *)r->st + f->off));
 }
 
+/* What gatescope costs (README: "What gatescope costs"): its own CPU
+ * always on a live run, its programs' time while the kernel times them. */
+static void emit_self_cpu(struct render *r, const struct family *f)
+{
+	char v[32];
+
+	if (!r->st->self.measured)
+		return;
+	snprintf(v, sizeof(v), "%.6f", r->st->self.cpu_ns / 1e9);
+	put_sample(r->b, f->name, "", NULL, 0, v);
+}
+
+static void emit_self_bpf(struct render *r, const struct family *f)
+{
+	const struct self_cost *c = &r->st->self;
+	char v[32];
+
+	if (!c->measured || !c->bpf_timed)
+		return;
+	if (f->off) {	/* runs */
+		put_u64_sample(r->b, f->name, "", NULL, 0, c->bpf_runs);
+		return;
+	}
+	snprintf(v, sizeof(v), "%.6f", c->bpf_ns / 1e9);
+	put_sample(r->b, f->name, "", NULL, 0, v);
+}
+
 /* Requests by how their upstream attempts were found (README: joins). */
 static void emit_joins(struct render *r, const struct family *f)
 {
@@ -573,6 +600,18 @@ static const struct family families[] = {
 	{ .name = "gatescope_missed_program_runs_total", .type = "counter",
 	  .help = "Runs of gatescope's BPF programs the kernel skipped: a tracepoint fired while its program was running on that CPU.",
 	  .emit = emit_run_counter, .off = RS(missed_runs) },
+	{ .name = "gatescope_cpu_seconds_total", .type = "counter",
+	  .help = "gatescope's own CPU time (user and system) since it began tracing.",
+	  .emit = emit_self_cpu },
+	{ .name = "gatescope_bpf_run_seconds_total", .type = "counter",
+	  .help = "Time spent in gatescope's BPF programs since it began tracing, charged by the "
+		  "kernel to the processes they trace; only while the kernel times BPF programs "
+		  "(--bpf-stats or kernel.bpf_stats_enabled=1).",
+	  .emit = emit_self_bpf },
+	{ .name = "gatescope_bpf_runs_total", .type = "counter",
+	  .help = "Runs of gatescope's BPF programs since it began tracing, counted while the "
+		  "kernel times BPF programs.",
+	  .emit = emit_self_bpf, .off = 1 },
 	{ .name = "gatescope_pid_table_failures_total", .type = "counter",
 	  .help = "Processes to trace that did not fit the kernel's table of traced processes.",
 	  .emit = emit_run_counter, .off = RS(pid_failures) },

@@ -15,6 +15,24 @@
 #include "timeouts.h"
 
 /* Pipeline health, shown in every report: nothing is lost silently. */
+/* What gatescope itself costs, since it began tracing, sampled at each
+ * report of a live run (measured; never on replay): its own CPU time, and
+ * the time its BPF programs take in the processes and softirqs they run
+ * in, which the kernel charges to those, not to gatescope.  The kernel
+ * times its programs only while its run-time statistics are on
+ * (bpf_timed: --bpf-stats, or kernel.bpf_stats_enabled=1). */
+struct self_cost {
+	bool measured;
+	bool bpf_timed;
+	uint64_t cpu_ns;		/* gatescope's CPU time, user + system */
+	uint64_t bpf_ns;		/* time in its BPF programs */
+	uint64_t bpf_runs;		/* their runs */
+	uint64_t requests;		/* downstream requests finished meanwhile */
+	uint64_t cpu_ns_interval;	/* the same over the last interval */
+	uint64_t bpf_ns_interval;
+	uint64_t requests_interval;
+};
+
 struct run_stats {
 	uint64_t lost_events;		/* ring buffer full in the kernel */
 	uint64_t evicted_conns;		/* connection table LRU evictions */
@@ -50,6 +68,7 @@ struct run_stats {
 	uint64_t tls_unmapped;		/* TLS sessions whose socket was not learned (kernel) */
 	uint64_t tls_dropped;		/* SSL reads/writes whose plaintext had no connection */
 	uint64_t tls_buffered;		/* ... served from OpenSSL's buffer, tied by an earlier call */
+	struct self_cost self;		/* what gatescope costs (live runs) */
 };
 
 /* Everything one report shows. */

@@ -793,7 +793,8 @@ static void draw_title(const struct tui *t)
 static void draw_status(const struct tui *t)
 {
 	const struct run_stats *s = &t->stats;
-	char join[48];
+	const struct self_cost *c = &s->self;
+	char join[48], cost[64] = "";
 	int y = LINES - 2;
 	bool bad = s->lost_events || s->evicted_conns || s->missed_runs;
 
@@ -801,14 +802,21 @@ static void draw_status(const struct tui *t)
 		snprintf(join, sizeof(join), "%.1f%%", 100.0 * s->requests_joined / s->requests);
 	else
 		snprintf(join, sizeof(join), "-");
+	/* What gatescope cost over the last interval. */
+	if (c->measured && t->win.span_s > 0)
+		snprintf(cost, sizeof(cost), "  gatescope cpu %.1f%%",
+			 c->cpu_ns_interval / 1e7 / t->win.span_s);
+	if (c->measured && c->bpf_timed && t->win.span_s > 0)
+		snprintf(cost + strlen(cost), sizeof(cost) - strlen(cost), "  bpf %.1f%%",
+			 c->bpf_ns_interval / 1e7 / t->win.span_s);
 	/* The four that matter first: they must fit in 80 columns. */
 	put(y, 0, bad ? (int)(attr_of(C_BAD) | A_BOLD) : attr_of(C_DIM),
 	    " lost events %llu  evicted conns %llu  join rate %s  capture: %s  requests %llu"
-	    "  joined %llu  malformed %llu  unparsable %llu  no TCP facts %llu  missed runs %llu",
+	    "  joined %llu  malformed %llu  unparsable %llu  no TCP facts %llu  missed runs %llu%s",
 	    (unsigned long long)s->lost_events, (unsigned long long)s->evicted_conns, join,
 	    t->capture, (unsigned long long)s->requests, (unsigned long long)s->requests_joined,
 	    (unsigned long long)s->malformed_events, (unsigned long long)s->http_unparsable,
-	    (unsigned long long)s->facts_timeouts, (unsigned long long)s->missed_runs);
+	    (unsigned long long)s->facts_timeouts, (unsigned long long)s->missed_runs, cost);
 }
 
 static void draw_keys(const struct tui *t)

@@ -82,7 +82,10 @@ static void test_defaults(void)
 	ASSERT_EQ(o.max_conns, 16384);
 	ASSERT_EQ(o.capture_bytes, GS_CAPTURE_DEFAULT);
 	ASSERT_TRUE(!o.record && !o.replay && !o.backend_names && !o.verbose);
+	ASSERT_TRUE(!o.bpf_stats);
 	ASSERT_STREQ(err_text, "");
+	ASSERT_EQ(ARGS("--bpf-stats"), CLI_OK);
+	ASSERT_TRUE(o.bpf_stats);
 }
 
 static void test_targets(void)
@@ -286,6 +289,7 @@ static void test_bad_options(void)
 	expect_usage("bogus", "-e", "bogus", NULL);
 	expect_usage("longer", "-c", "sixteen-chars-xx", NULL);	/* > 15: never matches */
 	expect_usage("--replay", "--record", "a", "--replay=b");
+	expect_usage("--bpf-stats", "--bpf-stats", "--replay", "a");
 	expect_usage("--json=yes", "--json=yes", NULL, NULL);	/* takes no value */
 	expect_usage("--help=x", "--help=x", NULL, NULL);	/* not "-h" */
 	expect_usage("'-x'", "--json", "-vx", NULL);

@@ -14,7 +14,6 @@
 #include "routes.h"
 #include "timeouts.h"
 
-/* Pipeline health, shown in every report: nothing is lost silently. */
 /* What gatescope itself costs, since it began tracing, sampled at each
  * report of a live run (measured; never on replay): its own CPU time, and
  * the time its BPF programs take in the processes and softirqs they run
@@ -33,6 +32,7 @@ struct self_cost {
 	uint64_t requests_interval;
 };
 
+/* Pipeline health, shown in every report: nothing is lost silently. */
 struct run_stats {
 	uint64_t lost_events;		/* ring buffer full in the kernel */
 	uint64_t evicted_conns;		/* connection table LRU evictions */

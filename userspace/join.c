@@ -177,8 +177,10 @@ int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
 	j->cand_lvl = calloc(natts, sizeof(*j->cand_lvl));
 	j->window = calloc(natts, sizeof(*j->window));
 	j->pos_bits = calloc((natts + 63) / 64, sizeof(*j->pos_bits));
+	j->todo = calloc(nreqs, sizeof(*j->todo));
+	j->todo_tmp = calloc(nreqs / 2 + 1, sizeof(*j->todo_tmp));
 	if (!j->reqs || !j->atts || time_heap_init(&j->due, JOIN_DUE_PER_REQUEST * nreqs) ||
-	    !j->cand || !j->cand_lvl || !j->window ||
+	    !j->cand || !j->cand_lvl || !j->window || !j->todo || !j->todo_tmp ||
 	    !j->pos_bits || pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
 	    began_index_init(&j->by_began, natts))
 		return -1;
@@ -194,6 +196,8 @@ void join_free(struct joiner *j)
 	free(j->cand_lvl);
 	free(j->window);
 	free(j->pos_bits);
+	free(j->todo);
+	free(j->todo_tmp);
 	began_index_free(&j->by_began);
 	pool_free(&j->rpool);
 	pool_free(&j->apool);
@@ -1731,12 +1735,31 @@ static uint64_t try_decide(struct joiner *j, struct request *r, uint64_t now)
 	return UINT64_MAX;
 }
 
-static int by_answer(const void *a, const void *b)
+/* Requests by answer time, equal ones in the order given: a merge sort,
+ * stable on every libc (glibc's qsort is one up to 2.36, not after), with
+ * no allocation (tmp holds n / 2). */
+static void sort_by_answer(struct request **v, struct request **tmp, uint32_t n)
 {
-	uint64_t x = answer_time(*(struct request *const *)a);
-	uint64_t y = answer_time(*(struct request *const *)b);
+	uint32_t h = n / 2, i = 0, k = h, o = 0;
 
-	return x < y ? -1 : x > y;
+	if (n <= 8) {
+		for (uint32_t a = 1; a < n; a++) {
+			struct request *r = v[a];
+			uint32_t b = a;
+
+			for (; b > 0 && answer_time(v[b - 1]) > answer_time(r); b--)
+				v[b] = v[b - 1];
+			v[b] = r;
+		}
+		return;
+	}
+	sort_by_answer(v, tmp, h);
+	sort_by_answer(v + h, tmp, n - h);
+	memcpy(tmp, v, h * sizeof(*v));
+	while (i < h && k < n)	/* the right one first only when it is earlier */
+		v[o++] = answer_time(v[k]) < answer_time(tmp[i]) ? v[k++] : tmp[i++];
+	while (i < h)
+		v[o++] = tmp[i++];
 }
 
 /* ---- who is due: a min-heap of (next_look, request) ----
@@ -1789,13 +1812,10 @@ static uint32_t take_due(struct joiner *j, uint64_t now, struct request **todo)
 /* Requests due, earliest answer first. */
 static void decide_ready(struct joiner *j, uint64_t now)
 {
-	struct request **todo = malloc(j->npending * sizeof(*todo));
-	uint32_t n;
+	struct request **todo = j->todo;
+	uint32_t n = take_due(j, now, todo);
 
-	if (!todo)
-		return;
-	n = take_due(j, now, todo);
-	qsort(todo, n, sizeof(*todo), by_answer);
+	sort_by_answer(todo, j->todo_tmp, n);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t id = todo[i]->id;
 		uint64_t again = try_decide(j, todo[i], now);
@@ -1806,7 +1826,6 @@ static void decide_ready(struct joiner *j, uint64_t now)
 			due_push(j, r, again);
 		}
 	}
-	free(todo);
 	time_heap_clean_top(&j->due, due_live, j);
 	j->next_decision = j->due.n ? time_heap_top(&j->due)->at : UINT64_MAX;
 }

@@ -318,6 +318,8 @@ struct joiner {
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */
 	uint8_t *cand_lvl;		/* ... and their levels */
+	struct request **todo;		/* the requests one pass decides (at most every one) */
+	struct request **todo_tmp;	/* half as many: their sort's room */
 	uint32_t ncand;
 	uint64_t next_expiry;		/* next scan for expired attempts */
 	uint64_t wait_ns;		/* join_wait */

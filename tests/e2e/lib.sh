@@ -185,6 +185,15 @@ gs_nginx_head() {
 	EOF
 }
 
+# gs_nginx_in NS BIN DIR BODY: nginx (the binary BIN, a copy under a name
+# of the test's own) in namespace NS, one worker, its files in DIR, BODY
+# inside "http {"; in the background, stopped by the cleanup.
+gs_nginx_in() {
+	mkdir -p "$3"
+	{ gs_nginx_head "$3" 1; echo "$4"; echo "}"; } >"$3/nginx.conf"
+	gs_bg ip netns exec "$1" "$2" -p "$3" -c "$3/nginx.conf" -g "daemon off;"
+}
+
 # gs_label ADDR PORT: the backend label gatescope prints for this peer.
 gs_label() {
 	python3 -c 'import ipaddress, sys

@@ -22,15 +22,10 @@ BIN="$GS_TMP/$NAME"
 cp "$(command -v nginx)" "$BIN"
 P_BE=28081 P_GW=28080
 
-start_nginx() {	# dir body
-	mkdir -p "$1"
-	{ gs_nginx_head "$1" 1; echo "$2"; echo "}"; } >"$1/nginx.conf"
-	gs_bg ip netns exec "$NS" "$BIN" -p "$1" -c "$1/nginx.conf" -g "daemon off;"
-}
-start_nginx "$GS_TMP/be" "
+gs_nginx_in "$NS" "$BIN" "$GS_TMP/be" "
     access_log $GS_TMP/be/access.log;
     server { listen 127.0.0.1:$P_BE; location / { return 200 \"ok\\n\"; } }"
-start_nginx "$GS_TMP/gw" "
+gs_nginx_in "$NS" "$BIN" "$GS_TMP/gw" "
     access_log $GS_TMP/gw/access.log;
     upstream be { server 127.0.0.1:$P_BE; keepalive 8; }
     server { listen 127.0.0.1:$P_GW; location / {

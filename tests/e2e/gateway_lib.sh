@@ -771,14 +771,18 @@ gw_wait_logged() {
 }
 
 # gw_end_run TEST OUT LOG WANT: once the gateway's LOG has WANT lines (at
-# most 5 s) and gatescope has drained the last events, stop gatescope, then
+# most 15 s: a gateway on a machine running the whole suite writes its log
+# late) and gatescope has drained the last events, stop gatescope, then
 # the gateway; the test ends failed if gatescope's OUT has no total line.
 gw_end_run() {
-	local t=$1 out=$2 log=$3 want=$4
-	for _ in $(seq 50); do
-		[ "$(grep -c . "$log" 2>/dev/null)" -ge "$want" ] && break
+	local t=$1 out=$2 log=$3 want=$4 have=0
+	for _ in $(seq 150); do
+		have=$(grep -c . "$log" 2>/dev/null)
+		[ "${have:-0}" -ge "$want" ] && break
 		sleep 0.1
 	done
+	[ "${have:-0}" -ge "$want" ] ||
+		echo "# $t: the gateway's log has $have of $want lines after 15 s" >&2
 	sleep 0.5	# events are drained every 100 ms
 	gs_stop
 	gw_stop

@@ -381,7 +381,7 @@ static void table_self_cost(FILE *f, const struct self_cost *c, double span_s, b
 		fprintf(f, "   its BPF programs %.1f %% of a CPU, in the traced processes\n",
 			cpu_pct(bpf, span_s));
 	else
-		fputs("   (its BPF programs' time: --bpf-stats)\n", f);
+		fputs("   its BPF programs: not timed (--bpf-stats times them)\n", f);
 }
 
 static void table_route_row(FILE *f, const char *name, const struct route_stats *s)

@@ -378,7 +378,7 @@ static void table_self_cost(FILE *f, const struct self_cost *c, double span_s, b
 		return;
 	fprintf(f, "gatescope CPU %.1f %%", cpu_pct(cpu, span_s));
 	if (c->bpf_timed)
-		fprintf(f, "   its BPF programs %.1f %% of a CPU, in the traced processes\n",
+		fprintf(f, "   its BPF programs %.1f %% (charged to the processes they run in)\n",
 			cpu_pct(bpf, span_s));
 	else
 		fputs("   its BPF programs: not timed (--bpf-stats times them)\n", f);

@@ -605,7 +605,7 @@ static const struct family families[] = {
 	  .emit = emit_self_cpu },
 	{ .name = "gatescope_bpf_run_seconds_total", .type = "counter",
 	  .help = "Time spent in gatescope's BPF programs since it began tracing, charged by the "
-		  "kernel to the processes they trace; only while the kernel times BPF programs "
+		  "kernel to the processes they run in; only while the kernel times BPF programs "
 		  "(--bpf-stats or kernel.bpf_stats_enabled=1).",
 	  .emit = emit_self_bpf },
 	{ .name = "gatescope_bpf_runs_total", .type = "counter",

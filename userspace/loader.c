@@ -523,10 +523,12 @@ uint64_t loader_stat(const struct loader *l, enum gs_stat idx)
 	return sum;
 }
 
-/* A tracepoint that fires while its program is already running on that
- * CPU (a softirq changing a socket's state inside the program's run for
- * another socket's close) does not run it again: the kernel counts the
- * run as missed, and the facts it would have recorded are lost. */
+/* The kernel's own counts, from each program's info.  Missed runs: a
+ * tracepoint that fires while its program is already running on that CPU
+ * (a softirq changing a socket's state inside the program's run for
+ * another socket's close) does not run it again, and the facts it would
+ * have recorded are lost.  Run time and count: only while the kernel's
+ * run-time statistics are on. */
 void loader_prog_totals(const struct loader *l, struct loader_prog_totals *t)
 {
 	struct bpf_program *prog;

@@ -347,19 +347,25 @@ static void emit_self_cpu(struct render *r, const struct family *f)
 	put_sample(r->b, f->name, "", NULL, 0, v);
 }
 
-static void emit_self_bpf(struct render *r, const struct family *f)
+static bool bpf_timed(const struct render *r)
 {
-	const struct self_cost *c = &r->st->self;
+	return r->st->self.measured && r->st->self.bpf_timed;
+}
+
+static void emit_self_bpf_seconds(struct render *r, const struct family *f)
+{
 	char v[32];
 
-	if (!c->measured || !c->bpf_timed)
+	if (!bpf_timed(r))
 		return;
-	if (f->off) {	/* runs */
-		put_u64_sample(r->b, f->name, "", NULL, 0, c->bpf_runs);
-		return;
-	}
-	snprintf(v, sizeof(v), "%.6f", c->bpf_ns / 1e9);
+	snprintf(v, sizeof(v), "%.6f", r->st->self.bpf_ns / 1e9);
 	put_sample(r->b, f->name, "", NULL, 0, v);
+}
+
+static void emit_self_bpf_runs(struct render *r, const struct family *f)
+{
+	if (bpf_timed(r))
+		put_u64_sample(r->b, f->name, "", NULL, 0, r->st->self.bpf_runs);
 }
 
 /* Requests by how their upstream attempts were found (README: joins). */
@@ -607,11 +613,11 @@ static const struct family families[] = {
 	  .help = "Time spent in gatescope's BPF programs since it began tracing, charged by the "
 		  "kernel to the processes they run in; only while the kernel times BPF programs "
 		  "(--bpf-stats or kernel.bpf_stats_enabled=1).",
-	  .emit = emit_self_bpf },
+	  .emit = emit_self_bpf_seconds },
 	{ .name = "gatescope_bpf_runs_total", .type = "counter",
 	  .help = "Runs of gatescope's BPF programs since it began tracing, counted while the "
 		  "kernel times BPF programs.",
-	  .emit = emit_self_bpf, .off = 1 },
+	  .emit = emit_self_bpf_runs },
 	{ .name = "gatescope_pid_table_failures_total", .type = "counter",
 	  .help = "Processes to trace that did not fit the kernel's table of traced processes.",
 	  .emit = emit_run_counter, .off = RS(pid_failures) },

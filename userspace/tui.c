@@ -779,13 +779,32 @@ static void draw_retries(const struct tui *t, int y, int h)
 
 /* ---- title, status and key lines ---- */
 
+/* What gatescope cost over the last interval, for the title: its own
+ * CPU, and its programs' when the kernel times them. */
+static void self_cost_text(const struct tui *t, char *out, size_t len)
+{
+	const struct self_cost *c = &t->stats.self;
+	double span = t->win.span_s;
+
+	*out = 0;
+	if (!c->measured || span <= 0)
+		return;
+	if (c->bpf_timed)
+		snprintf(out, len, "   cpu %.1f%%, bpf %.1f%%", c->cpu_ns_interval / 1e7 / span,
+			 c->bpf_ns_interval / 1e7 / span);
+	else
+		snprintf(out, len, "   cpu %.1f%%", c->cpu_ns_interval / 1e7 / span);
+}
+
 static void draw_title(const struct tui *t)
 {
-	char line[512], when[16];
+	char line[512], when[16], cost[64];
 
 	fmt_clock(when, sizeof(when), t->have_report ? t->report_ts : now_s(), false);
-	snprintf(line, sizeof(line), " gatescope %s   %s   every %.1f s   view: %s%s%s%s",
-		 GS_VERSION, when, t->interval_s, t->show_interval ? "interval" : "since start",
+	self_cost_text(t, cost, sizeof(cost));
+	snprintf(line, sizeof(line), " gatescope %s%s   %s   every %.1f s   view: %s%s%s%s",
+		 GS_VERSION, cost, when, t->interval_s,
+		 t->show_interval ? "interval" : "since start",
 		 *t->filter ? "   filter: " : "", t->filter, t->paused ? "   [PAUSED]" : "");
 	bar(0, attr_of(C_TITLE) | A_BOLD, line);
 }
@@ -793,8 +812,7 @@ static void draw_title(const struct tui *t)
 static void draw_status(const struct tui *t)
 {
 	const struct run_stats *s = &t->stats;
-	const struct self_cost *c = &s->self;
-	char join[48], cost[64] = "";
+	char join[48];
 	int y = LINES - 2;
 	bool bad = s->lost_events || s->evicted_conns || s->missed_runs;
 
@@ -802,21 +820,14 @@ static void draw_status(const struct tui *t)
 		snprintf(join, sizeof(join), "%.1f%%", 100.0 * s->requests_joined / s->requests);
 	else
 		snprintf(join, sizeof(join), "-");
-	/* What gatescope cost over the last interval. */
-	if (c->measured && t->win.span_s > 0)
-		snprintf(cost, sizeof(cost), "  gatescope cpu %.1f%%",
-			 c->cpu_ns_interval / 1e7 / t->win.span_s);
-	if (c->measured && c->bpf_timed && t->win.span_s > 0)
-		snprintf(cost + strlen(cost), sizeof(cost) - strlen(cost), "  bpf %.1f%%",
-			 c->bpf_ns_interval / 1e7 / t->win.span_s);
 	/* The four that matter first: they must fit in 80 columns. */
 	put(y, 0, bad ? (int)(attr_of(C_BAD) | A_BOLD) : attr_of(C_DIM),
 	    " lost events %llu  evicted conns %llu  join rate %s  capture: %s  requests %llu"
-	    "  joined %llu  malformed %llu  unparsable %llu  no TCP facts %llu  missed runs %llu%s",
+	    "  joined %llu  malformed %llu  unparsable %llu  no TCP facts %llu  missed runs %llu",
 	    (unsigned long long)s->lost_events, (unsigned long long)s->evicted_conns, join,
 	    t->capture, (unsigned long long)s->requests, (unsigned long long)s->requests_joined,
 	    (unsigned long long)s->malformed_events, (unsigned long long)s->http_unparsable,
-	    (unsigned long long)s->facts_timeouts, (unsigned long long)s->missed_runs, cost);
+	    (unsigned long long)s->facts_timeouts, (unsigned long long)s->missed_runs);
 }
 
 static void draw_keys(const struct tui *t)

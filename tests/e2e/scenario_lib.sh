@@ -215,7 +215,7 @@ scn_haproxy_conf() {
 	local i=0 r prefix rewrite upgrade servers s j
 	cat <<-EOF
 	global
-	    log stdout format raw local0
+	    log 127.0.0.1:$GW_LOG_PORT format raw local0
 	    pidfile $GW_DIR/haproxy.pid
 	defaults
 	    mode http
@@ -263,7 +263,8 @@ scn_haproxy_start() {
 		cat "$GW_DIR/haproxy-c.err" >&2
 		return 1
 	fi
-	gs_bg ip netns exec "$GNS" haproxy -db -f "$GW_DIR/haproxy.cfg" >"$GW_DIR/access.log" \
+	gw_log_sink_start "$GNS" "$GW_DIR/access.log" || return 1
+	gs_bg ip netns exec "$GNS" haproxy -db -f "$GW_DIR/haproxy.cfg" >"$GW_DIR/haproxy.out" \
 		2>"$GW_DIR/error.log"
 	GW_PID=$GS_LAST_PID	# what gw_gatescope traces (ip netns exec execs)
 	gs_wait_listen "$GNS" "$GW_PORT"
@@ -373,7 +374,7 @@ scn_start() {
 scn_gateway_stop() {
 	case $GW_KIND in
 	nginx) gw_nginx_stop ;;
-	haproxy) scn_pid_stop USR1 ;;	# HAProxy's graceful stop
+	haproxy) scn_pid_stop USR1; gw_log_sink_stop ;;	# HAProxy's graceful stop
 	go) scn_pid_stop TERM ;;
 	esac
 }

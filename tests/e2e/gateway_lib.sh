@@ -351,17 +351,9 @@ gw_stop() {
 	case $GW_KIND in
 	nginx) gw_nginx_stop ;;
 	*)
-		if [ -n "$GW_PID" ]; then
-			# HAProxy: SIGUSR1 is its graceful stop; the Go proxy and
-			# others end on SIGTERM.
-			kill "-$([ "$GW_KIND" = haproxy ] && echo USR1 || echo TERM)" "$GW_PID" 2>/dev/null
-			for _ in $(seq 50); do
-				kill -0 "$GW_PID" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -9 "$GW_PID" 2>/dev/null
-			wait "$GW_PID" 2>/dev/null
-		fi
+		# HAProxy: SIGUSR1 is its graceful stop; the Go proxy and others
+		# end on SIGTERM.
+		gs_end_pid "$GW_PID" "$([ "$GW_KIND" = haproxy ] && echo USR1 || echo TERM)"
 		GW_PID= ;;
 	esac
 	gw_log_sink_stop
@@ -397,13 +389,7 @@ gw_nginx_start() {
 # gw_nginx_stop: graceful stop, bounded; workers finish what they do.
 gw_nginx_stop() {
 	[ -n "$GW_NGINX_PID" ] || return 0
-	kill -QUIT "$GW_NGINX_PID" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$GW_NGINX_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$GW_NGINX_PID" 2>/dev/null
-	wait "$GW_NGINX_PID" 2>/dev/null
+	gs_end_pid "$GW_NGINX_PID" QUIT
 	GW_NGINX_PID= GW_PID=
 }
 
@@ -428,14 +414,7 @@ gw_log_sink_start() {	# NS LOG
 # gw_log_sink_stop: after the gateway stopped, the sink reads what is
 # queued and ends (bounded).
 gw_log_sink_stop() {
-	[ -n "${GW_SINK_PID:-}" ] || return 0
-	kill -TERM "$GW_SINK_PID" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$GW_SINK_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$GW_SINK_PID" 2>/dev/null
-	wait "$GW_SINK_PID" 2>/dev/null
+	gs_end_pid "${GW_SINK_PID:-}" TERM
 	GW_SINK_PID=
 }
 

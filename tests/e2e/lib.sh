@@ -106,6 +106,19 @@ gs_wait_tracing() {
 	return 1
 }
 
+# gs_end_pid PID SIGNAL: send SIGNAL (a graceful stop), wait for PID at
+# most 5 s, then SIGKILL it; reaps it.  Nothing when PID is empty.
+gs_end_pid() {
+	[ -n "$1" ] || return 0
+	kill "-$2" "$1" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 # gs_stop: SIGINT gatescope and wait for its total line (at most 5 s).
 gs_stop() {
 	kill -INT "$GS_GATESCOPE_PID" 2>/dev/null

@@ -272,14 +272,7 @@ scn_haproxy_start() {
 
 # scn_pid_stop SIGNAL: stop GW_PID gracefully with SIGNAL, bounded.
 scn_pid_stop() {
-	[ -n "$GW_PID" ] || return 0
-	kill "-$1" "$GW_PID" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$GW_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$GW_PID" 2>/dev/null
-	wait "$GW_PID" 2>/dev/null
+	gs_end_pid "$GW_PID" "$1"
 	GW_PID=
 }
 

@@ -784,9 +784,10 @@ gw_wait_logged() {
 }
 
 # gw_end_run TEST OUT LOG WANT: once the gateway's LOG has WANT lines (at
-# most 15 s: a gateway on a machine running the whole suite writes its log
-# late) and gatescope has drained the last events, stop gatescope, then
-# the gateway; the test ends failed if gatescope's OUT has no total line.
+# most 15 s: a machine running the whole suite is slow; said when it is
+# still short) and gatescope has drained the last events, stop gatescope,
+# then the gateway; the test ends failed if gatescope's OUT has no total
+# line.
 gw_end_run() {
 	local t=$1 out=$2 log=$3 want=$4 have=0
 	for _ in $(seq 150); do

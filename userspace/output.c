@@ -279,12 +279,6 @@ static void table_timeouts(FILE *f, const struct timeouts *t)
 		fprintf(f, "LADDER WARNING: %s\n", term_safe(warn[i], safe, sizeof(safe)));
 }
 
-/* A share of one CPU over span_s, in %. */
-static double cpu_pct(uint64_t ns, double span_s)
-{
-	return span_s > 0 ? ns / 1e7 / span_s : 0;
-}
-
 static void json_per_request_us(struct json *j, const char *key, uint64_t ns, uint64_t requests)
 {
 	json_key(j, key);
@@ -309,11 +303,11 @@ static void json_self_cost(struct json *j, const struct self_cost *c, double spa
 		return;
 	}
 	json_obj_open(j);
-	json_kdouble(j, "cpu_pct", cpu_pct(cpu, span_s), 2);
+	json_kdouble(j, "cpu_pct", cpu_share_pct(cpu, span_s), 2);
 	json_kdouble(j, "cpu_s", c->cpu_ns / 1e9, 3);
 	json_per_request_us(j, "cpu_us_per_request", cpu, requests);
 	if (c->bpf_timed) {
-		json_kdouble(j, "bpf_pct", cpu_pct(bpf, span_s), 2);
+		json_kdouble(j, "bpf_pct", cpu_share_pct(bpf, span_s), 2);
 		json_kdouble(j, "bpf_s", c->bpf_ns / 1e9, 3);
 		json_ku64(j, "bpf_runs", c->bpf_runs);
 		json_per_request_us(j, "bpf_us_per_request", bpf, requests);
@@ -376,10 +370,10 @@ static void table_self_cost(FILE *f, const struct self_cost *c, double span_s, b
 
 	if (!c->measured)
 		return;
-	fprintf(f, "gatescope CPU %.1f %%", cpu_pct(cpu, span_s));
+	fprintf(f, "gatescope CPU %.1f %%", cpu_share_pct(cpu, span_s));
 	if (c->bpf_timed)
 		fprintf(f, "   its BPF programs %.1f %% (charged to the processes they run in)\n",
-			cpu_pct(bpf, span_s));
+			cpu_share_pct(bpf, span_s));
 	else
 		fputs("   its BPF programs: not timed (--bpf-stats times them)\n", f);
 }

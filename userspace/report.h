@@ -32,6 +32,12 @@ struct self_cost {
 	uint64_t requests_interval;
 };
 
+/* ns of CPU time over span_s as a share of one CPU, in %. */
+static inline double cpu_share_pct(uint64_t ns, double span_s)
+{
+	return span_s > 0 ? ns / 1e7 / span_s : 0;
+}
+
 /* Pipeline health, shown in every report: nothing is lost silently. */
 struct run_stats {
 	uint64_t lost_events;		/* ring buffer full in the kernel */

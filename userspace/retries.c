@@ -346,12 +346,12 @@ static uint64_t arrived(const struct request *r)
 	return r->ts_arrived ? r->ts_arrived : r->ts_start;
 }
 
-static void chain_step(struct retry_client *c, const struct request *r, struct retry_facts *f)
+static void chain_step(struct retry_client *c, const struct request *r, uint64_t path,
+		       struct retry_facts *f)
 {
 	uint64_t t = arrived(r);
 
-	if (!c->last_failed || !c->last_end_ns || t < c->last_end_ns ||
-	    fnv1a_str(FNV1A_BASIS, r->path) != c->last_path ||
+	if (!c->last_failed || !c->last_end_ns || t < c->last_end_ns || path != c->last_path ||
 	    t - c->last_end_ns > RETRY_WINDOW_NS) {
 		c->prev_delay_ms = 0;
 		return;
@@ -389,6 +389,7 @@ void retries_observe(struct retries *t, const struct request *r, const char *rou
 	char addr[RETRY_ADDR_LEN];
 	struct retry_client *c;
 	uint64_t end = r->client_closed && r->ts_client_fin ? r->ts_client_fin : r->ts_done;
+	uint64_t path = fnv1a_str(FNV1A_BASIS, r->path);	/* a retry asks for the same */
 
 	memset(f, 0, sizeof(*f));
 	f->ts_start = r->ts_start;
@@ -399,13 +400,13 @@ void retries_observe(struct retries *t, const struct request *r, const char *rou
 	c->requests++;
 	c->throttled += f->throttled != THROTTLE_NONE;
 	c->failed += request_failed(r);
-	chain_step(c, r, f);
+	chain_step(c, r, path, f);
 	if (f->retry)
 		f->lockstep = lockstep_check(t, fnv1a_str(FNV1A_BASIS, route), c, arrived(r));
 	if (r->ts_start > c->last_seen_ns)
 		c->last_seen_ns = r->ts_start;
 	c->last_end_ns = end;
-	c->last_path = fnv1a_str(FNV1A_BASIS, r->path);
+	c->last_path = path;
 	c->last_throttled = f->throttled != THROTTLE_NONE;
 	c->last_failed = c->last_throttled || request_failed(r);
 	c->last_ra_s = c->last_throttled && r->retry_after ? r->retry_after_s : -1;

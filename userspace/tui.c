@@ -790,10 +790,10 @@ static void self_cost_text(const struct tui *t, char *out, size_t len)
 	if (!c->measured || span <= 0)
 		return;
 	if (c->bpf_timed)
-		snprintf(out, len, "   cpu %.1f%%, bpf %.1f%%", c->cpu_ns_interval / 1e7 / span,
-			 c->bpf_ns_interval / 1e7 / span);
+		snprintf(out, len, "   cpu %.1f%%, bpf %.1f%%", cpu_share_pct(c->cpu_ns_interval, span),
+			 cpu_share_pct(c->bpf_ns_interval, span));
 	else
-		snprintf(out, len, "   cpu %.1f%%", c->cpu_ns_interval / 1e7 / span);
+		snprintf(out, len, "   cpu %.1f%%", cpu_share_pct(c->cpu_ns_interval, span));
 }
 
 static void draw_title(const struct tui *t)

@@ -121,13 +121,6 @@ uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi,
 	return k;
 }
 
-uint32_t began_index_span(struct began_index *x, uint64_t lo, uint64_t hi)
-{
-	uint32_t from = lower_bound(x, lo);
-
-	return hi == UINT64_MAX ? x->n - from : lower_bound(x, hi + 1) - from;
-}
-
 uint32_t began_index_from(struct began_index *x, uint64_t t)
 {
 	return lower_bound(x, t);

@@ -39,7 +39,5 @@ uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi,
  * v from t starts.  Searches start where the last one ended (hint): they
  * change nothing else. */
 uint32_t began_index_from(struct began_index *x, uint64_t t);
-/* How many entries [lo, hi] spans, holes included: what a range costs. */
-uint32_t began_index_span(struct began_index *x, uint64_t lo, uint64_t hi);
 
 #endif

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include "conn.h"
 #include "began_index.h"
+#include "path_ids.h"
 #include "time_heap.h"
 #include "http_parser.h"
 #include "util.h"
@@ -108,6 +109,7 @@ struct path_sig {
 	uint32_t tail[2];	/* from the last, the second-to-last '/' (whole path if none) */
 	uint8_t tail_segs;	/* same_tail()'s segments as the downstream path; 0: no '/' */
 	uint64_t method;	/* the method's bytes when shorter than 8 (exact), else 0 */
+	uint32_t path_id;	/* path_ids.h: equal ids, equal paths; 0: compare strings */
 };
 
 struct attempt {
@@ -314,6 +316,7 @@ struct joiner {
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	struct time_heap due;		/* (next_look, request): who to look at */
 	struct began_index by_began;	/* the attempts by when they began */
+	struct path_ids paths;		/* the paths of the requests and attempts in it */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */

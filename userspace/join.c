@@ -19,6 +19,7 @@ enum level {
 	LVL_PATH,	/* same method, headers and path */
 	LVL_ID,		/* same propagated id */
 };
+_Static_assert(LVL_ID + 1 == JOIN_LEVELS, "join.h counts the levels");
 
 const char *join_kind_name(enum join_kind k)
 {
@@ -939,7 +940,7 @@ static bool own_thread_only(const struct joiner *j, const struct request *r, enu
 	if (!keeps_threads(j, r->pid))
 		return false;
 	for (uint32_t i = 0; i < j->ncand; i++)
-		if (j->cand[i]->tid == r->tid && cand_fit(j, r, lvl, i, &c))
+		if (j->cand_lvl[i] == lvl && j->cand[i]->tid == r->tid && cand_fit(j, r, lvl, i, &c))
 			return true;
 	return false;
 }
@@ -1064,6 +1065,7 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 	uint32_t n = attempts_begun(j, r->ts_start, answer_time(r));
 
 	j->ncand = 0;
+	memset(j->ncand_at, 0, sizeof(j->ncand_at));
 	for (uint32_t i = 0; i < n; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
 		enum level lvl = candidate_level(j, r, a);
@@ -1072,6 +1074,7 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 			continue;
 		j->cand[j->ncand] = a;
 		j->cand_lvl[j->ncand++] = (uint8_t)lvl;
+		j->ncand_at[lvl]++;
 	}
 }
 
@@ -1351,7 +1354,8 @@ static void pick_last(struct joiner *j, const struct request *r, struct pick *pk
 	pk->nchain = 0;
 	gather_candidates(j, r);
 	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
-		pick_in_level(j, r, lvl, pk);
+		if (j->ncand_at[lvl])	/* a level with no candidate picks none */
+			pick_in_level(j, r, lvl, pk);
 	by_loop.nchain = 0;
 	if (loop_pick(j, r, &by_loop))
 		*pk = by_loop;

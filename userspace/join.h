@@ -50,6 +50,7 @@
 #define JOIN_REQUESTS_MAX	32768	/* the attempt table's slots fit a handle's 16 bits */
 /* Attempts in flight or waiting to be claimed: two per request slot. */
 #define JOIN_ATTEMPTS_PER_REQUEST	2
+#define JOIN_LEVELS	5	/* join.c's enum level: none, time, tail, path, id */
 /* Entries of the schedule of looks: at most two live per request. */
 #define JOIN_DUE_PER_REQUEST	4
 
@@ -321,6 +322,7 @@ struct joiner {
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
 	struct attempt **cand;		/* the request being joined: its candidates, in table order */
 	uint8_t *cand_lvl;		/* ... and their levels */
+	uint32_t ncand_at[JOIN_LEVELS];	/* ... how many at each level */
 	struct request **todo;		/* the requests one pass decides (at most every one) */
 	struct request **todo_tmp;	/* half as many: their sort's room */
 	uint32_t ncand;

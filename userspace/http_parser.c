@@ -689,14 +689,15 @@ static void parse_header(struct http_stream *s, const char *l, size_t plen, bool
 		fail(s, "malformed header line");
 		return;
 	}
-	v = l + k + 1;
-	vlen = plen - k - 1;
-	trim_ows(&v, &vlen);
 	if (s->kind == HTTP_RESPONSE && h->status >= 400 &&
 	    ci_contains((const uint8_t *)l, plen, "throttl"))
 		s->hflags |= HF_THROTTLE_WORD;
-
 	id = known_header(l, k);
+	if (id == KH_OTHER)
+		return;		/* a header the parser does not act on: its value is not read */
+	v = l + k + 1;
+	vlen = plen - k - 1;
+	trim_ows(&v, &vlen);
 	if (s->kind == HTTP_REQUEST && !cut) {
 		fingerprint_header(h, id, v, vlen);
 		request_id_header(h, id, v, vlen);

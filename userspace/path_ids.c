@@ -15,12 +15,7 @@ int path_ids_init(struct path_ids *t, uint32_t max)
 	t->mask = slots - 1;
 	t->e = calloc(max + 1, sizeof(*t->e));
 	t->index = calloc(slots, sizeof(*t->index));
-	if (!t->e || !t->index)
-		return -1;
-	for (uint32_t i = 1; i <= max; i++)
-		t->e[i].next = i < max ? i + 1 : 0;
-	t->free_head = max ? 1 : 0;
-	return 0;
+	return t->e && t->index ? 0 : -1;
 }
 
 void path_ids_free(struct path_ids *t)
@@ -44,13 +39,18 @@ uint32_t path_ids_get(struct path_ids *t, const char *path, uint32_t hash)
 			return id;
 		}
 	}
-	if (!t->free_head)
+	/* A freed entry, else one never used (the table's pages are touched
+	 * as it fills, not at start). */
+	id = t->free_head ? t->free_head : t->unused < t->max ? t->unused + 1 : 0;
+	if (!id)
 		return 0;	/* more holders than max: cannot be */
-	id = t->free_head;
 	e = &t->e[id];
 	if (!(e->path = strdup(path)))
 		return 0;
-	t->free_head = e->next;
+	if (id == t->free_head)
+		t->free_head = e->next;
+	else
+		t->unused++;
 	e->hash = hash;
 	e->refs = 1;
 	t->index[i] = id;

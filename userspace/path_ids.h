@@ -22,7 +22,9 @@ struct path_id_entry {
 struct path_ids {
 	struct path_id_entry *e;
 	uint32_t *index;
-	uint32_t max, mask, free_head, used;
+	uint32_t max, mask, used;
+	uint32_t free_head;	/* a freed entry (0: none) */
+	uint32_t unused;	/* entries above it were never used */
 };
 
 /* Room for max holders at once (requests plus attempts: at most as many

@@ -183,7 +183,8 @@ int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
 	if (!j->reqs || !j->atts || time_heap_init(&j->due, JOIN_DUE_PER_REQUEST * nreqs) ||
 	    !j->cand || !j->cand_lvl || !j->window || !j->todo || !j->todo_tmp ||
 	    !j->pos_bits || pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
-	    began_index_init(&j->by_began, natts) || path_ids_init(&j->paths, nreqs + natts))
+	    began_index_init(&j->by_began, natts) || began_index_init(&j->by_written, natts) ||
+	    path_ids_init(&j->paths, nreqs + natts))
 		return -1;
 	return 0;
 }
@@ -200,6 +201,7 @@ void join_free(struct joiner *j)
 	free(j->todo);
 	free(j->todo_tmp);
 	began_index_free(&j->by_began);
+	began_index_free(&j->by_written);
 	path_ids_free(&j->paths);
 	pool_free(&j->rpool);
 	pool_free(&j->apool);
@@ -444,6 +446,13 @@ static enum level content_level(const struct joiner *j, const struct request *r,
 	    !path_claimed(j, r, a))
 		return LVL_TAIL;
 	return LVL_NONE;
+}
+
+/* A fresh connection's attempt whose request went out after its connect
+ * (gather_dialed_ahead). */
+static bool written_later(const struct attempt *a)
+{
+	return !a->opaque && a->ts_request > attempt_began(a);
 }
 
 /* Could the attempt be one of r's at all: same process, begun while r was
@@ -1028,19 +1037,19 @@ static void in_table_order(struct joiner *j, uint32_t *w, uint32_t n)
 	}
 }
 
-/* The slots of the attempts begun in [lo, hi] into j->window, in table
- * order: the order a scan of the whole table would meet them in, on
- * which choices between equals depend.  From the began index, never by a
- * scan of the table: on a loaded gateway it holds hundreds of attempts,
- * one cache line each, against the window's few.  Returns how many. */
-static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
+/* The slots of the attempts in index x's [lo, hi] into j->window, in
+ * table order: the order a scan of the whole table would meet them in, on
+ * which choices between equals depend.  From an index, never by a scan of
+ * the table: on a loaded gateway it holds hundreds of attempts, one cache
+ * line each, against the window's few.  Returns how many. */
+static uint32_t window_of(struct joiner *j, struct began_index *x, uint64_t lo, uint64_t hi)
 {
 	const struct join_slot *slot = j->apool.slot;
 	uint32_t *w = j->window, n;
 
 	if (lo > hi)
 		return 0;
-	n = began_index_range(&j->by_began, lo, hi, w, j->apool.cap);
+	n = began_index_range(x, lo, hi, w, j->apool.cap);
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = SLOT(w[i]);
 	if (n > 16) {
@@ -1057,6 +1066,21 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	return n;
 }
 
+/* The attempts begun in [lo, hi], in table order. */
+static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
+{
+	return window_of(j, &j->by_began, lo, hi);
+}
+
+static void add_candidate(struct joiner *j, struct attempt *a, enum level lvl)
+{
+	if (lvl == LVL_NONE)
+		return;
+	j->cand[j->ncand] = a;
+	j->cand_lvl[j->ncand++] = (uint8_t)lvl;
+	j->ncand_at[lvl]++;
+}
+
 /* r's candidates and their levels, once per choice (in table order, as
  * every level's scan saw them): nothing a choice does changes them.  Only
  * attempts begun while r was in flight can be. */
@@ -1068,13 +1092,28 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 	memset(j->ncand_at, 0, sizeof(j->ncand_at));
 	for (uint32_t i = 0; i < n; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
-		enum level lvl = candidate_level(j, r, a);
 
-		if (lvl == LVL_NONE)
-			continue;
-		j->cand[j->ncand] = a;
-		j->cand_lvl[j->ncand++] = (uint8_t)lvl;
-		j->ncand_at[lvl]++;
+		add_candidate(j, a, candidate_level(j, r, a));
+	}
+}
+
+/* When r has no candidate: attempts on connections dialed before r began
+ * whose request was written while r was in flight (written_later).  A
+ * Transport that dials ahead (Go's) pools a connection no request ended
+ * up waiting for, and a later request is written on it: its connect
+ * comes before that request.  Only then, so that every other request's
+ * choice stays what its own window says. */
+static void gather_dialed_ahead(struct joiner *j, const struct request *r)
+{
+	uint32_t n = window_of(j, &j->by_written, r->ts_start, answer_time(r));
+
+	j->ncand = 0;
+	memset(j->ncand_at, 0, sizeof(j->ncand_at));
+	for (uint32_t i = 0; i < n; i++) {
+		struct attempt *a = &j->atts[j->window[i]];
+
+		if (!a->owner && attempt_began(a) < r->ts_start)
+			add_candidate(j, a, content_level(j, r, a));
 	}
 }
 
@@ -1345,6 +1384,13 @@ static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk
  * the gateway uses its threads and closes; then, for a failed request
  * joined by time, its whole chain by its thread's loop order when that
  * order leaves it one. */
+static void pick_by_level(struct joiner *j, const struct request *r, struct pick *pk)
+{
+	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
+		if (j->ncand_at[lvl])	/* a level with no candidate picks none */
+			pick_in_level(j, r, lvl, pk);
+}
+
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
 {
 	struct pick by_loop;
@@ -1353,9 +1399,11 @@ static void pick_last(struct joiner *j, const struct request *r, struct pick *pk
 	pk->kind = JOIN_NONE;
 	pk->nchain = 0;
 	gather_candidates(j, r);
-	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
-		if (j->ncand_at[lvl])	/* a level with no candidate picks none */
-			pick_in_level(j, r, lvl, pk);
+	pick_by_level(j, r, pk);
+	if (!pk->last && j->nwritten) {
+		gather_dialed_ahead(j, r);
+		pick_by_level(j, r, pk);
+	}
 	by_loop.nchain = 0;
 	if (loop_pick(j, r, &by_loop))
 		*pk = by_loop;
@@ -1554,6 +1602,10 @@ static void release_attempt(struct joiner *j, struct attempt *a)
 	g->began = attempt_began(a);
 	g->end = attempt_end(a);
 	began_index_remove(&j->by_began, attempt_began(a), a->id);
+	if (written_later(a)) {
+		began_index_remove(&j->by_written, a->ts_request, a->id);
+		j->nwritten--;
+	}
 	path_ids_put(&j->paths, a->sig.path_id);
 	pool_put(&j->apool, SLOT(a->id));
 }
@@ -2007,6 +2059,10 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	a->sig.method = method_word(a->method);
 	a->sig.path_id = path_ids_get(&j->paths, a->path, a->sig.whole);
 	began_index_add(&j->by_began, attempt_began(a), id);
+	if (written_later(a)) {
+		began_index_add(&j->by_written, a->ts_request, id);
+		j->nwritten++;
+	}
 	if (a->have_conn)
 		join_attempt_closed(j);
 	return id;

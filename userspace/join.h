@@ -317,6 +317,8 @@ struct joiner {
 	uint64_t next_decision;		/* earliest time a waiting request may be decided */
 	struct time_heap due;		/* (next_look, request): who to look at */
 	struct began_index by_began;	/* the attempts by when they began */
+	struct began_index by_written;	/* those written after their connect, by the write */
+	uint32_t nwritten;		/* ... how many */
 	struct path_ids paths;		/* the paths of the requests and attempts in it */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */

@@ -347,6 +347,68 @@ static void test_other_thread(void)
 	join_free(&j);
 }
 
+/* A Transport that dials ahead (Go's): a connection dialed while an
+ * earlier request waited, which that request did not use, sits in the
+ * pool; a later request is written on it.  Its connect came before that
+ * request began, its request write after: with no other candidate, it is
+ * the request's attempt.  One written before a request began is not that
+ * request's. */
+static void test_connection_dialed_ahead(void)
+{
+	struct joiner j;
+	struct attempt a;
+	uint32_t r1, r2, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/g", 7, T0 + 11 * MS);
+	a = attempt_proto("/g", 8, "198.18.0.2:80", T0 + 10 * MS);
+	a.ts_request = T0 + 15 * MS;
+	u1 = join_attempt_start(&j, &a);
+	responded(&j, u1, 200, T0 + 17 * MS);
+	answer(&j, r1, 200, T0 + 18 * MS);
+
+	a = attempt_proto("/g", 8, "198.18.0.3:80", T0 + 8 * MS);
+	a.ts_request = T0 + 19 * MS;
+	u2 = join_attempt_start(&j, &a);
+	r2 = request(&j, "/g", 7, T0 + 20 * MS);
+	responded(&j, u2, 200, T0 + 21 * MS);
+	answer(&j, r2, 200, T0 + 22 * MS);
+
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(decided[0].nattempts, 1);
+	ASSERT_EQ(decided[0].join, JOIN_CONTENT);
+	ASSERT_STREQ(decided[0].attempts[0].backend, "198.18.0.2:80");
+	ASSERT_EQ(decided[1].nattempts, 0);
+	ASSERT_EQ(decided[1].join, JOIN_NONE);
+	join_free(&j);
+}
+
+/* A connection dialed ahead is no candidate for a request that has one
+ * begun while it was in flight: the usual window decides. */
+static void test_dialed_ahead_only_without_candidates(void)
+{
+	struct joiner j;
+	struct attempt a;
+	uint32_t r1, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/g", 7, T0 + 11 * MS);
+	a = attempt_proto("/g", 8, "198.18.0.2:80", T0 + 10 * MS);
+	a.ts_request = T0 + 12 * MS;
+	u1 = join_attempt_start(&j, &a);
+	u2 = attempt(&j, "/g", 8, "198.18.0.3:80", T0 + 13 * MS);
+	responded(&j, u1, 200, T0 + 14 * MS);
+	responded(&j, u2, 200, T0 + 15 * MS);
+	answer(&j, r1, 200, T0 + 16 * MS);
+
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided[0].nattempts, 1);
+	ASSERT_STREQ(decided[0].attempts[0].backend, "198.18.0.3:80");
+	join_free(&j);
+}
+
 /* HAProxy answers a refused connect before it closes the socket, and
  * retries: every failed connect that began inside the request's lifetime
  * is one of its attempts, bound by time.  The request waits for them. */
@@ -1013,6 +1075,8 @@ int main(void)
 	RUN_TEST(test_request_id_first);
 	RUN_TEST(test_fingerprint_separates);
 	RUN_TEST(test_other_thread);
+	RUN_TEST(test_connection_dialed_ahead);
+	RUN_TEST(test_dialed_ahead_only_without_candidates);
 	RUN_TEST(test_failed_connects_late);
 	RUN_TEST(test_loop_chain_longer_than_kept);
 	RUN_TEST(test_stream_refusals_in_turn);

@@ -347,6 +347,17 @@ static void test_other_thread(void)
 	join_free(&j);
 }
 
+/* An attempt for /g on a connection dialed at `connect`, its request
+ * written at `write`. */
+static uint32_t attempt_dialed(struct joiner *j, const char *be, uint64_t connect,
+			       uint64_t write)
+{
+	struct attempt a = attempt_proto("/g", 8, be, connect);
+
+	a.ts_request = write;
+	return join_attempt_start(j, &a);
+}
+
 /* A Transport that dials ahead (Go's): a connection dialed while an
  * earlier request waited, which that request did not use, sits in the
  * pool; a later request is written on it.  Its connect came before that
@@ -356,20 +367,15 @@ static void test_other_thread(void)
 static void test_connection_dialed_ahead(void)
 {
 	struct joiner j;
-	struct attempt a;
 	uint32_t r1, r2, u1, u2;
 
 	setup(&j);
 	r1 = request(&j, "/g", 7, T0 + 11 * MS);
-	a = attempt_proto("/g", 8, "198.18.0.2:80", T0 + 10 * MS);
-	a.ts_request = T0 + 15 * MS;
-	u1 = join_attempt_start(&j, &a);
+	u1 = attempt_dialed(&j, "198.18.0.2:80", T0 + 10 * MS, T0 + 15 * MS);
 	responded(&j, u1, 200, T0 + 17 * MS);
 	answer(&j, r1, 200, T0 + 18 * MS);
 
-	a = attempt_proto("/g", 8, "198.18.0.3:80", T0 + 8 * MS);
-	a.ts_request = T0 + 19 * MS;
-	u2 = join_attempt_start(&j, &a);
+	u2 = attempt_dialed(&j, "198.18.0.3:80", T0 + 8 * MS, T0 + 19 * MS);
 	r2 = request(&j, "/g", 7, T0 + 20 * MS);
 	responded(&j, u2, 200, T0 + 21 * MS);
 	answer(&j, r2, 200, T0 + 22 * MS);
@@ -389,14 +395,11 @@ static void test_connection_dialed_ahead(void)
 static void test_dialed_ahead_only_without_candidates(void)
 {
 	struct joiner j;
-	struct attempt a;
 	uint32_t r1, u1, u2;
 
 	setup(&j);
 	r1 = request(&j, "/g", 7, T0 + 11 * MS);
-	a = attempt_proto("/g", 8, "198.18.0.2:80", T0 + 10 * MS);
-	a.ts_request = T0 + 12 * MS;
-	u1 = join_attempt_start(&j, &a);
+	u1 = attempt_dialed(&j, "198.18.0.2:80", T0 + 10 * MS, T0 + 12 * MS);
 	u2 = attempt(&j, "/g", 8, "198.18.0.3:80", T0 + 13 * MS);
 	responded(&j, u1, 200, T0 + 14 * MS);
 	responded(&j, u2, 200, T0 + 15 * MS);

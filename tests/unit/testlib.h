@@ -7,10 +7,22 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 static int tl_failed_tests, tl_cur_failed;
+
+/* A reproducible random sequence for the tests that draw cases at random
+ * (splitmix64): the same state gives the same cases on every run. */
+static inline uint64_t tl_rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
 static const char *tl_cur;
 
 #define TL_FAIL(fmt, ...)							\

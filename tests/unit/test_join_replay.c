@@ -74,7 +74,15 @@
  * up to 300 ms after it read them, one 200's own attempt ended beyond the
  * 250 ms fit window, and that 200 took another request's attempt still
  * hanging on the slow server, leaving a 504 unjoined.  Right: that 200
- * unjoined (an honest unknown), every 504 on the hanging server. */
+ * unjoined (an honest unknown), every 504 on the hanging server.
+ *
+ * tests/fixtures/go_mixed_servers_c.gsr: the same test (fast server
+ * 198.18.85.10:58652, hanging 198.18.85.10:58653; the Go proxy's log: 50 x
+ * 200 and 50 x 504 likewise, 10 /ok).  Two 200s were written on
+ * connections the proxy's Transport had dialed before they arrived (for
+ * requests that got another connection first): their connects came before
+ * them, and they were left unjoined.  Right: every 200 on the fast
+ * server. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,11 +301,24 @@ static void test_go_answers_past_the_window(void)
 	pipeline_free(&p);
 }
 
+static void test_go_connections_dialed_ahead(void)
+{
+	go_replay("tests/fixtures/go_mixed_servers_c.gsr", "198.18.85.10:58652",
+		  "198.18.85.10:58653");
+	ASSERT_EQ(go_200, 50);
+	ASSERT_EQ(go_unjoined_200, 0);
+	ASSERT_EQ(go_504, 50);
+	ASSERT_EQ(go_ok, 10);
+	ASSERT_EQ(go_other, 0);
+	pipeline_free(&p);
+}
+
 int main(void)
 {
 	RUN_TEST(test_haproxy_connect_runs);
 	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_go_answers_past_the_window);
+	RUN_TEST(test_go_connections_dialed_ahead);
 	RUN_TEST(test_keepalive_same_path);
 	RUN_TEST(test_timeout_burst);
 	TEST_MAIN_END();

@@ -1097,7 +1097,7 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 	}
 }
 
-/* When r has no candidate: attempts on connections dialed before r began
+/* When none of r's candidates fits: attempts on connections dialed before r began
  * whose request was written while r was in flight (written_later).  A
  * Transport that dials ahead (Go's) pools a connection no request ended
  * up waiting for, and a later request is written on it: its connect
@@ -1380,10 +1380,7 @@ static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk
 	return loop_replay(j, r, pk);
 }
 
-/* r's last attempt by nearness (pick_in_level), which also learns how
- * the gateway uses its threads and closes; then, for a failed request
- * joined by time, its whole chain by its thread's loop order when that
- * order leaves it one. */
+/* The gathered candidates' strongest level that picks one. */
 static void pick_by_level(struct joiner *j, const struct request *r, struct pick *pk)
 {
 	for (enum level lvl = LVL_ID; lvl >= LVL_TIME && !pk->last; lvl--)
@@ -1391,6 +1388,11 @@ static void pick_by_level(struct joiner *j, const struct request *r, struct pick
 			pick_in_level(j, r, lvl, pk);
 }
 
+/* r's last attempt by nearness (pick_in_level), which also learns how
+ * the gateway uses its threads and closes; when none fits, among the
+ * connections dialed before r (gather_dialed_ahead); then, for a failed request
+ * joined by time, its whole chain by its thread's loop order when that
+ * order leaves it one. */
 static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
 {
 	struct pick by_loop;
@@ -1403,6 +1405,8 @@ static void pick_last(struct joiner *j, const struct request *r, struct pick *pk
 	if (!pk->last && j->nwritten) {
 		gather_dialed_ahead(j, r);
 		pick_by_level(j, r, pk);
+		if (!pk->last)
+			gather_candidates(j, r);	/* loop_pick reads r's own */
 	}
 	by_loop.nchain = 0;
 	if (loop_pick(j, r, &by_loop))

@@ -370,19 +370,37 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+static __always_inline void count_retransmit(const struct sock *sk)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
 
 	if (!st)
-		return 0;
+		return;
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT) {
 		if (st->syn_retrans < 255)
 			st->syn_retrans++;
 	} else {
 		st->ev.retrans++;
 	}
+}
+
+/* Kernels whose tracepoint fires for sent retransmits only. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	count_retransmit(sk);
+	return 0;
+}
+
+/* Kernels whose tracepoint fires for every try and says how it went
+ * (err): a try that sent nothing (the first copy still in the host's
+ * queue, no memory) is no retransmit.  The loader loads one of the two,
+ * by the tracepoint's arguments in the kernel's BTF (hook_plan). */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(gs_retransmit_err, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	if (!err)
+		count_retransmit(sk);
 	return 0;
 }
 

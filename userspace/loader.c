@@ -134,6 +134,22 @@ static bool kernel_has_tp(const struct btf *vmlinux, const char *tp)
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+/* The number of arguments of a tp_btf tracepoint (its context pointer
+ * not counted), -1 if BTF lacks it. */
+static int kernel_tp_args(const struct btf *vmlinux, const char *tp)
+{
+	const struct btf_type *t;
+	char name[128];
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	if (!vmlinux || (id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF)) <= 0)
+		return -1;
+	t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);	/* the pointer */
+	t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux, t->type) : NULL;
+	return t && btf_is_func_proto(t) && btf_vlen(t) > 0 ? btf_vlen(t) - 1 : -1;
+}
+
 /* The number of parameters of a kernel function, -1 if BTF lacks it;
  * *at: the index of the one called `arg` (-1 if none). */
 static int kernel_fn_params(const struct btf *vmlinux, const char *fn, const char *arg, int *at)
@@ -195,6 +211,9 @@ void loader_plan(const struct btf *vmlinux, enum capture_path want, bool kprobes
 	p->recvmsg_flags_arg = flags_at >= 3 ? flags_at : 3;
 	p->data_ready = kernel_has_tp(vmlinux, "sk_data_ready");
 	p->error_report = kernel_has_tp(vmlinux, "inet_sk_error_report");
+	/* (sk, skb, err) on newer kernels (6.18 here): the tracepoint fires
+	 * for tries that failed too; (sk, skb) before (6.1), for sent ones. */
+	p->retransmit_err = kernel_tp_args(vmlinux, "tcp_retransmit_skb") == 3;
 	if (want != CAPTURE_AUTO) {
 		if (path_possible(p, want, kprobes))
 			p->candidates[p->ncandidates++] = want;
@@ -235,6 +254,8 @@ void loader_apply_plan(struct gatescope_bpf *skel, const struct hook_plan *p, en
 	bpf_program__set_autoload(skel->progs.gs_fn_data_ready, dr == DATA_READY_FENTRY);
 	bpf_program__set_autoload(skel->progs.gs_kp_data_ready, dr == DATA_READY_KPROBE);
 	bpf_program__set_autoload(skel->progs.gs_error_report, p->error_report);
+	bpf_program__set_autoload(skel->progs.gs_retransmit, !p->retransmit_err);
+	bpf_program__set_autoload(skel->progs.gs_retransmit_err, p->retransmit_err);
 	/* The kprobe path's per-thread table exists only where it runs. */
 	if (c != CAPTURE_KPROBE)
 		bpf_map__set_max_entries(skel->maps.kp_calls, 1);

@@ -74,6 +74,7 @@ struct hook_plan {
 	bool tcp_fns;			/* tcp_sendmsg, tcp_recvmsg, sock_def_readable in BTF */
 	bool data_ready;		/* sk_data_ready tracepoint: gateway_stall evidence */
 	bool error_report;		/* inet_sk_error_report: socket errno */
+	bool retransmit_err;		/* tcp_retransmit_skb says whether a try was sent */
 	unsigned recvmsg_flags_arg;	/* index of tcp_recvmsg's flags (3 since 5.19, 4 before) */
 };
 

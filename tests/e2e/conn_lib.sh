@@ -56,6 +56,14 @@ conn_run() {
 conn_client() { gs_total "$COUT" --where client "$@"; }
 # conn_client_sum KEY: sum of a client field over its connections.
 conn_client_sum() { gs_total "$COUT" --sum client "$1"; }
+# conn_client_retrans T MIN: sets R, the retransmits the client's sockets
+# reported (tcpi_total_retrans); fewer than MIN and the scenario proves
+# nothing about counting them.
+conn_client_retrans() {
+	R=$(conn_client_sum total_retrans)
+	if [ "$R" -ge "$2" ]; then pass "$1: client socket retransmitted ($R)"
+	else fail "$1" "client tcpi_total_retrans $R, expected >= $2"; fi
+}
 
 # conn_expect T LABEL connects=N refused=N ...: exact counts in the total
 # line for backend LABEL.  Keys: connects refused timeout unreachable

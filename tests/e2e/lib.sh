@@ -140,6 +140,16 @@ gs_check() {
 	if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1" "got '$2', want '$3'"; fi
 }
 
+# gs_nginx_as TAG: sets NAME (gs + TAG + the run's suffix, at most 15
+# characters: a process name) and BIN, a copy of nginx under that name, so
+# gatescope can trace this test's nginx alone (-c NAME).
+gs_nginx_as() {
+	NAME="gs$1$GS_SUFFIX"
+	NAME=${NAME:0:15}
+	BIN="$GS_TMP/$NAME"
+	cp "$(command -v nginx)" "$BIN"
+}
+
 # gs_tool_as NAME: a copy of build/tests/gs-tcp named NAME (at most 15
 # characters), so its comm is unique to this run; prints its path.
 gs_tool_as() {

@@ -15,11 +15,8 @@ command -v curl >/dev/null || { skip "$T" "curl not installed"; exit 0; }
 
 N=120			# requests through the gateway
 SERVE_ONLY=32		# answers after which a process that never connected out only serves
-NAME="gsgo$GS_SUFFIX"
-NAME=${NAME:0:15}
 NS=$(gs_ns go) || { fail "$T" "namespace"; exit 1; }
-BIN="$GS_TMP/$NAME"
-cp "$(command -v nginx)" "$BIN"
+gs_nginx_as go || { fail "$T" "copy of nginx"; exit 1; }
 P_BE=28081 P_GW=28080
 
 gs_nginx_in "$NS" "$BIN" "$GS_TMP/be" "

@@ -17,11 +17,8 @@ for tool in nginx curl; do
 done
 
 N=200
-NAME="gssc$GS_SUFFIX"
-NAME=${NAME:0:15}
 NS=$(gs_ns sc) || { fail "$T" "namespace"; exit 1; }
-BIN="$GS_TMP/$NAME"
-cp "$(command -v nginx)" "$BIN"
+gs_nginx_as sc || { fail "$T" "copy of nginx"; exit 1; }
 P_BE=28181 P_GW=28180
 
 gs_nginx_in "$NS" "$BIN" "$GS_TMP/be" "

@@ -1402,7 +1402,7 @@ static void pick_last(struct joiner *j, const struct request *r, struct pick *pk
 	pk->nchain = 0;
 	gather_candidates(j, r);
 	pick_by_level(j, r, pk);
-	if (!pk->last && j->nwritten) {
+	if (!pk->last) {
 		gather_dialed_ahead(j, r);
 		pick_by_level(j, r, pk);
 		if (!pk->last)
@@ -1606,10 +1606,8 @@ static void release_attempt(struct joiner *j, struct attempt *a)
 	g->began = attempt_began(a);
 	g->end = attempt_end(a);
 	began_index_remove(&j->by_began, attempt_began(a), a->id);
-	if (written_later(a)) {
+	if (written_later(a))
 		began_index_remove(&j->by_written, a->ts_request, a->id);
-		j->nwritten--;
-	}
 	path_ids_put(&j->paths, a->sig.path_id);
 	pool_put(&j->apool, SLOT(a->id));
 }
@@ -2063,10 +2061,8 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	a->sig.method = method_word(a->method);
 	a->sig.path_id = path_ids_get(&j->paths, a->path, a->sig.whole);
 	began_index_add(&j->by_began, attempt_began(a), id);
-	if (written_later(a)) {
+	if (written_later(a))
 		began_index_add(&j->by_written, a->ts_request, id);
-		j->nwritten++;
-	}
 	if (a->have_conn)
 		join_attempt_closed(j);
 	return id;

@@ -318,7 +318,6 @@ struct joiner {
 	struct time_heap due;		/* (next_look, request): who to look at */
 	struct began_index by_began;	/* the attempts by when they began */
 	struct began_index by_written;	/* those written after their connect, by the write */
-	uint32_t nwritten;		/* ... how many */
 	struct path_ids paths;		/* the paths of the requests and attempts in it */
 	uint32_t *window;		/* attempts begun in a time window, in table order */
 	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */

@@ -125,15 +125,6 @@ const char *capture_path_arg(enum capture_path p)
 	return (unsigned)p < CAPTURE__COUNT ? arg[p] : "auto";
 }
 
-/* Does the kernel have this tracepoint as a BTF-typed (tp_btf) hook? */
-static bool kernel_has_tp(const struct btf *vmlinux, const char *tp)
-{
-	char name[128];
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
-}
-
 /* The number of arguments of a tp_btf tracepoint (its context pointer
  * not counted), -1 if BTF lacks it. */
 static int kernel_tp_args(const struct btf *vmlinux, const char *tp)
@@ -148,6 +139,12 @@ static int kernel_tp_args(const struct btf *vmlinux, const char *tp)
 	t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);	/* the pointer */
 	t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux, t->type) : NULL;
 	return t && btf_is_func_proto(t) && btf_vlen(t) > 0 ? btf_vlen(t) - 1 : -1;
+}
+
+/* Does the kernel have this tracepoint as a BTF-typed (tp_btf) hook? */
+static bool kernel_has_tp(const struct btf *vmlinux, const char *tp)
+{
+	return kernel_tp_args(vmlinux, tp) >= 0;
 }
 
 /* The number of parameters of a kernel function, -1 if BTF lacks it;

@@ -144,7 +144,10 @@ static int kernel_tp_args(const struct btf *vmlinux, const char *tp)
 /* Does the kernel have this tracepoint as a BTF-typed (tp_btf) hook? */
 static bool kernel_has_tp(const struct btf *vmlinux, const char *tp)
 {
-	return kernel_tp_args(vmlinux, tp) >= 0;
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
 /* The number of parameters of a kernel function, -1 if BTF lacks it;

@@ -201,7 +201,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 	*cont = cont_after(e, left, n, len, flags) | CONT_HEAD_NEXT;
 	now = now ? now : bpf_ktime_get_ns();
 	http_event_fill(e, key, st, n, len, io_dir, off, other_off, ts_ready, now, flags);
-	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + n));
+	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + capture_bytes));
 	return now;
 discard:
 	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);

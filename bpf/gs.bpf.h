@@ -534,7 +534,11 @@ struct {
  * wakeup_bytes is a quarter of the ring divided among the CPUs.  Counted
  * per CPU: asking the ring how full it is reads the consumer position, a
  * cache line the reader on another CPU keeps writing, which costs more
- * than the event itself. */
+ * than the event itself.  size: the ring space the record takes, which is
+ * what it reserved, not what it filled: a capture reserves its largest
+ * size (an HTTP/2 one 4 KiB for a frame of a few dozen bytes), and
+ * counting only the bytes filled let the ring fill up between drains
+ * without a wake-up. */
 static __always_inline __u64 wakeup_flags(__u64 size)
 {
 	__u32 zero = 0;

@@ -77,7 +77,7 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 	}
 	http_event_fill(e, w->sk, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
 			w->flags | GS_HTTP_F_H2);
-	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + n));
+	bpf_ringbuf_submit(e, wakeup_flags(sizeof(*e)));
 	return true;
 }
 

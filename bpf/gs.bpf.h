@@ -364,6 +364,31 @@ static __always_inline struct gs_conn_state *conn_lookup(const void *sk)
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The current process's fd -> struct sock, if the fd is a socket (probe
+ * reads: any program type). */
+static __always_inline struct sock *sock_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
 /* The socket's addresses and ports (saddr/daddr: IPv4 in the first 4
  * bytes, the rest left as it is: zeros).  The local port is released at
  * TCP_CLOSE (inet_num = 0): then inet_sport, which stays.  A connect that

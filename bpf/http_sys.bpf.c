@@ -9,9 +9,6 @@
 #include "capture.bpf.h"
 #include "tls.bpf.h"
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-
 /* One syscall in progress per thread. */
 struct sys_io {
 	__u64 sk;
@@ -27,27 +24,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sys_io);
 } sys_pending SEC(".maps");
-
-/* fd -> struct sock, if the fd is a socket. */
-static __always_inline struct sock *sock_of_fd(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *f = NULL;
-	struct socket *sock;
-	umode_t mode;
-
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
 
 static __always_inline void io_enter(int fd, const void *buf, __u32 avail, __u8 io_dir)
 {

@@ -225,6 +225,32 @@ int BPF_KPROBE(gs_ssl_shutdown, void *ssl)
 	return 0;
 }
 
+/* The process gives the session its socket (nginx does, for client and
+ * upstream connections alike): tied now, before any read.  Otherwise the
+ * tie waits for a call that touches the socket, and a first request that
+ * came in with the handshake's last flight, read by the handshake into
+ * OpenSSL's buffer, is served to SSL_read without one: its plaintext was
+ * dropped, and on HTTP/2 the header compression state of the whole
+ * connection with it. */
+SEC("uprobe")
+int BPF_KPROBE(gs_ssl_set_fd, void *ssl, int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+	struct tls_session s = {};
+	struct sock *sk;
+
+	if (!pid_traced(id >> 32))
+		return 0;
+	sk = sock_of_fd(fd);
+	if (!sk || !conn_lookup(sk))
+		return 0;	/* not a connection gatescope follows */
+	s.sk = (__u64)sk;
+	if (!bpf_map_update_elem(&tls_sessions, &key, &s, BPF_ANY))
+		stat_inc(GS_STAT_TLS_SESSIONS);
+	return 0;
+}
+
 /* The session ends: forget its socket (the SSL pointer will be reused). */
 SEC("uprobe")
 int BPF_KPROBE(gs_ssl_free, void *ssl)

@@ -29,18 +29,24 @@ struct tls_sym {
 static const struct tls_sym tls_syms[] = {
 	{ "SSL_read", true }, { "SSL_write", true },
 	{ "SSL_read_ex", false }, { "SSL_write_ex", false }, { "SSL_shutdown", false },
-	{ "SSL_free", false },
+	{ "SSL_free", false }, { "SSL_set_fd", false },
 };
+
+/* Every symbol has an entry uprobe; the four calls that move bytes have a
+ * return one too (progs_of). */
+_Static_assert(TLS_LINKS_PER_LIB == ARRAY_SIZE(tls_syms) + 4,
+	       "TLS_LINKS_PER_LIB: one link per entry and per return uprobe");
 
 static void progs_of(struct gatescope_bpf *skel, size_t i, struct bpf_program **entry,
 		     struct bpf_program **ret)
 {
 	struct bpf_program *e[] = { skel->progs.gs_ssl_read, skel->progs.gs_ssl_write,
 				    skel->progs.gs_ssl_read_ex, skel->progs.gs_ssl_write_ex,
-				    skel->progs.gs_ssl_shutdown, skel->progs.gs_ssl_free };
+				    skel->progs.gs_ssl_shutdown, skel->progs.gs_ssl_free,
+				    skel->progs.gs_ssl_set_fd };
 	struct bpf_program *r[] = { skel->progs.gs_ssl_read_ret, skel->progs.gs_ssl_write_ret,
 				    skel->progs.gs_ssl_read_ex_ret, skel->progs.gs_ssl_write_ex_ret,
-				    NULL, NULL };
+				    NULL, NULL, NULL };
 
 	*entry = e[i];
 	*ret = r[i];

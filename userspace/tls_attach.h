@@ -18,7 +18,7 @@ enum tls_mode { TLS_AUTO = 0, TLS_OFF };
 
 #define TLS_MAX_LIBS	16
 #define TLS_MAX_EXES	64
-#define TLS_LINKS_PER_LIB 10
+#define TLS_LINKS_PER_LIB 11	/* tls_attach.c: one per entry uprobe, and per return uprobe */
 
 struct tls_lib {
 	dev_t dev;

@@ -226,12 +226,11 @@ int BPF_KPROBE(gs_ssl_shutdown, void *ssl)
 }
 
 /* The process gives the session its socket (nginx does, for client and
- * upstream connections alike): tied now, before any read.  Otherwise the
- * tie waits for a call that touches the socket, and a first request that
- * came in with the handshake's last flight, read by the handshake into
- * OpenSSL's buffer, is served to SSL_read without one: its plaintext was
- * dropped, and on HTTP/2 the header compression state of the whole
- * connection with it. */
+ * upstream connections alike): tied now, before the handshake.  Otherwise
+ * the tie waits for a call that touches the socket, and the plaintext of
+ * a call before it that touched none (a read OpenSSL served from its own
+ * buffer) is dropped: on HTTP/2, a lost header block takes the header
+ * compression state of the whole connection with it. */
 SEC("uprobe")
 int BPF_KPROBE(gs_ssl_set_fd, void *ssl, int fd)
 {

@@ -35,11 +35,7 @@ GW_NGINX_RT=1
 GW_TIMING_BAR=0.90	# as over HTTP/1 with TLS (test_tls_nginx_clients.sh)
 GW_KEEPALIVE=8
 GW_BACKEND_SECONDS=60
-# nginx 1.22 takes HTTP/2 as a parameter of "listen ... ssl".
-eval "$(declare -f gw_nginx_conf | sed '1s/gw_nginx_conf/h2_tls_nginx_conf/')"
-gw_nginx_conf() {
-	h2_tls_nginx_conf | sed -E 's/^([[:space:]]*listen[[:space:]][^;]*) ssl;/\1 ssl http2;/'
-}
+tls_nginx_h2
 
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
 tls_certs || { fail "$T" "certificate: $(cat "$GS_TMP/tls/openssl.err")"; exit 1; }

@@ -50,6 +50,16 @@ gw_nginx_conf() {
 		}'
 }
 
+# tls_nginx_h2: nginx speaks HTTP/2 on its TLS listeners (nginx 1.22
+# takes it as a parameter of "listen ... ssl"): gw_nginx_conf above, with
+# "ssl http2".  Call it after tls_lib.sh is sourced.
+tls_nginx_h2() {
+	eval "$(declare -f gw_nginx_conf | sed '1s/gw_nginx_conf/h2_tls_nginx_conf/')"
+	gw_nginx_conf() {
+		h2_tls_nginx_conf | sed -E 's/^([[:space:]]*listen[[:space:]][^;]*) ssl;/\1 ssl http2;/'
+	}
+}
+
 gw_haproxy_conf() {
 	local down=(cat) up=(cat)
 	[ "$TLS_DOWN" = 1 ] && down=(sed -E "s|^([[:space:]]*bind [^ ]+)\$|\\1 ssl crt $TLS_BOTH|")

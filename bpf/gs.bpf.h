@@ -109,17 +109,20 @@ enum conn_role {
 };
 
 /* traced_pids values: a bit for "traced", one for "has connected out",
- * and in the upper bits how many times it wrote to its clients before. */
+ * and in the upper bits how many times it answered its clients before. */
 #define PID_TRACED		GS_PID_TRACED
 #define PID_GATEWAY		GS_PID_GATEWAY
-#define PID_WRITES_SHIFT	2
-#define PID_WRITES_MAX		63
-/* A traced process that wrote this many times to its clients (answers)
- * without ever connecting out only serves (a backend that shares the
- * gateway's name): its client connections are skipped until it connects.
- * Writes, not reads: a gateway that has not connected yet may read a
- * burst of requests first, but answers them only after it connects. */
-#define SERVE_ONLY_WRITES	32
+#define PID_ANSWERS_SHIFT	2
+#define PID_ANSWERS_MAX		63
+/* A traced process that answered its clients this many times without
+ * ever connecting out only serves (a backend that shares the gateway's
+ * name): its client connections are skipped until it connects.  Answers,
+ * not reads: a gateway that has not connected yet may read a burst of
+ * requests first, but answers them only after it connects.  And answers
+ * (a response head, an HTTP/2 HEADERS frame), not writes: a gateway that
+ * has not connected yet writes TLS handshakes and HTTP/2 SETTINGS to a
+ * burst of new clients before it answers any (count_answer). */
+#define SERVE_ONLY_ANSWERS	32
 
 /* Per-CPU counters (enum gs_stat); summed by userspace. */
 struct {
@@ -306,12 +309,11 @@ static __always_inline bool caller_traced(void)
 	return true;
 }
 
-/* The role of the current process toward a client connection it uses;
- * a write by a process of unknown role counts toward SERVE_ONLY_WRITES. */
-static __always_inline __u8 owner_role(bool is_write)
+/* The role of the current process toward a client connection it uses. */
+static __always_inline __u8 owner_role(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u8 *v, writes;
+	__u8 *v, answers;
 
 	if (!filter_pid)
 		return ROLE_FOLLOW;	/* every process traced: no roles */
@@ -320,17 +322,31 @@ static __always_inline __u8 owner_role(bool is_write)
 		return ROLE_SKIP;
 	if (*v & PID_GATEWAY)
 		return ROLE_FOLLOW;
-	writes = *v >> PID_WRITES_SHIFT;
-	if (writes >= SERVE_ONLY_WRITES)
+	answers = *v >> PID_ANSWERS_SHIFT;
+	if (answers >= SERVE_ONLY_ANSWERS)
 		return ROLE_SKIP;
-	if (is_write && writes < PID_WRITES_MAX)
-		*v += 1 << PID_WRITES_SHIFT;	/* racy across CPUs: a count, not a lock */
 	return ROLE_PENDING;
+}
+
+/* The current process, of unknown role, answered on a client connection
+ * (the capture saw it: a response head, an HTTP/2 HEADERS frame): one
+ * more toward SERVE_ONLY_ANSWERS. */
+static __always_inline void count_answer(const struct gs_conn_state *st)
+{
+	__u32 tgid;
+	__u8 *v;
+
+	if (st->role != ROLE_PENDING)
+		return;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	v = bpf_map_lookup_elem(&traced_pids, &tgid);
+	if (v && !(*v & PID_GATEWAY) && (*v >> PID_ANSWERS_SHIFT) < PID_ANSWERS_MAX)
+		*v += 1 << PID_ANSWERS_SHIFT;	/* racy across CPUs: a count, not a lock */
 }
 
 /* Follow this I/O on the connection?  One byte test for the gateway's
  * connections, and for skipped ones while no process became a gateway. */
-static __always_inline bool conn_followed(struct gs_conn_state *st, bool is_write)
+static __always_inline bool conn_followed(struct gs_conn_state *st)
 {
 	__u32 epoch;
 	__u8 role;
@@ -340,7 +356,7 @@ static __always_inline bool conn_followed(struct gs_conn_state *st, bool is_writ
 	epoch = current_gateway_epoch();
 	if (st->role == ROLE_SKIP && st->role_epoch == (__u16)epoch)
 		return false;
-	role = owner_role(is_write);
+	role = owner_role();
 	if (role == ROLE_SKIP && st->role != ROLE_SKIP)
 		stat_inc(GS_STAT_SERVE_ONLY_CONNS);
 	st->role = role;

@@ -14,6 +14,7 @@
 #include "http_event.bpf.h"
 
 #define H2_CHUNKS 16	/* 64 KiB per buffer: an OpenSSL record is at most 16 KiB */
+#define H2_FRAME_HEADERS 1	/* frame type (RFC 9113 6.2): the fourth byte of a frame */
 
 /* The first four bytes of a stream, as a little-endian word. */
 static __always_inline bool h2_starts_conn(__u32 first)

@@ -76,7 +76,7 @@ static __always_inline void io_exit(long ret)
 		goto out;
 	len = ret;
 	bytes = io->io_dir == GS_IO_SEND ? &st->ev.app_tx_bytes : &st->ev.app_rx_bytes;
-	if (!conn_followed(st, io->io_dir == GS_IO_SEND)) {
+	if (!conn_followed(st)) {
 		*bytes += len;	/* bytes only: no clock, no capture */
 		goto out;
 	}

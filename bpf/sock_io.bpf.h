@@ -175,7 +175,7 @@ static __always_inline void sock_send_begin(const struct sock *sk, const struct 
 	tx_sync(st, seq, false);
 	st->tx_call_end = seq + left;
 	st->tx_uncounted = 0;
-	if (!conn_followed(st, true))
+	if (!conn_followed(st))
 		return;
 	claim_owner(&st->ev);
 	if (http_enabled) {
@@ -246,7 +246,7 @@ static __always_inline void sock_recv_end(const struct sock *sk, int ret, int fl
 	st = conn_lookup(sk);
 	if (!st)
 		return;
-	if (!conn_followed(st, false)) {	/* bytes only: no clock, no capture */
+	if (!conn_followed(st)) {	/* bytes only: no clock, no capture */
 		st->ev.app_rx_bytes += ret;
 		return;
 	}

@@ -167,8 +167,6 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 			return 0;	/* unreadable user memory: nothing to capture */
 		if (!(flags & GS_HTTP_F_TLS))
 			note_tls_start(st, first, shown, off);
-		if (st->h2 && io_dir == GS_IO_SEND && (first >> 24) == H2_FRAME_HEADERS)
-			count_answer(st);	/* a buffer that begins with a HEADERS frame */
 		if (h2_capture(st, key, buf, len, avail, io_dir, off, other_off, ts_ready, now, flags,
 			       first))
 			return 0;

@@ -76,6 +76,9 @@ static __always_inline bool h2_record(struct h2_walk *w, const void *src, __u64 
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return false;
 	}
+	/* A send that begins with a HEADERS frame answers a request. */
+	if (w->io_dir == GS_IO_SEND && off == w->off && n > 3 && e->data[3] == H2_FRAME_HEADERS)
+		count_answer(st);
 	http_event_fill(e, w->sk, st, n, moved, w->io_dir, off, w->other_off, w->ts_ready, w->now,
 			w->flags | GS_HTTP_F_H2);
 	bpf_ringbuf_submit(e, wakeup_flags(sizeof(*e)));

@@ -52,7 +52,7 @@ HOSTILE="/down/\"'><script>document.title='pwned'</script><img/src=x/onerror=ale
 # count its own start-up too, which varies on a loaded machine).
 give_up() {
 	ip netns exec "$CNS" chrt -r 1 python3 -c '
-import socket, sys
+import os, socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 s.sendall(b"GET /inv/c%s HTTP/1.1\r\nHost: gw.test\r\n\r\n" % sys.argv[3].encode())
 s.settimeout(1.5)
@@ -65,7 +65,9 @@ except OSError as e:	# a reset: no answer either, but say so
     print(f"give_up {sys.argv[3]}: {e!r}", file=sys.stderr)
     status = "000"
 s.close()
-print(f"/inv {status} /inv/c{sys.argv[3]}")' "$GW4" "$GW_PORT" "$1" >>"$GS_TMP/client.attr.$GW_KIND" \
+# One write: the six clients give up at the same moment, and a line
+# printed in two writes (text, then newline) interleaved with another.
+os.write(1, f"/inv {status} /inv/c{sys.argv[3]}\n".encode())' "$GW4" "$GW_PORT" "$1" >>"$GS_TMP/client.attr.$GW_KIND" \
 		2>>"$GS_TMP/give_up.err" || echo "# give_up $1: exited $?" >>"$GS_TMP/give_up.err"
 }
 # Six of each: the inference needs three closes within 2 % (20 ms) of

@@ -153,6 +153,8 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 	__u16 *cont = io_dir == GS_IO_SEND ? &st->tx_cont : &st->rx_cont;
 	__u32 shown = len < avail ? len : avail, first = 0;
 	__u16 left = *cont & CONT_LEFT;
+	/* A record takes its whole size from the ring, whatever it fills. */
+	const __u32 record = GS_HTTP_HEAD_HDR_SIZE + capture_bytes;
 	struct gs_http_head_event *e;
 	bool peeked = false;
 	__u64 n = shown;
@@ -180,7 +182,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 	if (n == 0)
 		return 0;
 	e = http_conn_announce(st, key, sk) ?
-	    bpf_ringbuf_reserve(&events, GS_HTTP_HEAD_HDR_SIZE + capture_bytes, 0) : NULL;
+	    bpf_ringbuf_reserve(&events, record, 0) : NULL;
 	if (!e) {
 		count_lost(*cont, buf, shown, peeked);
 		return 0;
@@ -203,7 +205,7 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 	*cont = cont_after(e, left, n, len, flags) | CONT_HEAD_NEXT;
 	now = now ? now : bpf_ktime_get_ns();
 	http_event_fill(e, key, st, n, len, io_dir, off, other_off, ts_ready, now, flags);
-	bpf_ringbuf_submit(e, wakeup_flags(GS_HTTP_HEAD_HDR_SIZE + capture_bytes));
+	bpf_ringbuf_submit(e, wakeup_flags(record));
 	return now;
 discard:
 	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);

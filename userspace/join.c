@@ -1072,6 +1072,12 @@ static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
 	return window_of(j, &j->by_began, lo, hi);
 }
 
+static void clear_candidates(struct joiner *j)
+{
+	j->ncand = 0;
+	memset(j->ncand_at, 0, sizeof(j->ncand_at));
+}
+
 static void add_candidate(struct joiner *j, struct attempt *a, enum level lvl)
 {
 	if (lvl == LVL_NONE)
@@ -1088,8 +1094,7 @@ static void gather_candidates(struct joiner *j, const struct request *r)
 {
 	uint32_t n = attempts_begun(j, r->ts_start, answer_time(r));
 
-	j->ncand = 0;
-	memset(j->ncand_at, 0, sizeof(j->ncand_at));
+	clear_candidates(j);
 	for (uint32_t i = 0; i < n; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
 
@@ -1107,8 +1112,7 @@ static void gather_dialed_ahead(struct joiner *j, const struct request *r)
 {
 	uint32_t n = window_of(j, &j->by_written, r->ts_start, answer_time(r));
 
-	j->ncand = 0;
-	memset(j->ncand_at, 0, sizeof(j->ncand_at));
+	clear_candidates(j);
 	for (uint32_t i = 0; i < n; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
 

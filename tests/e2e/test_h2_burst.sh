@@ -20,10 +20,7 @@
 . "$(dirname "$0")/tls_lib.sh"
 T=h2_burst
 gs_require_bpf "$T"
-command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
-command -v openssl >/dev/null || { skip "$T" "openssl not installed"; exit 0; }
-command -v h2load >/dev/null || { skip "$T" "h2load not installed (nghttp2-client)"; exit 0; }
-[ -r /sys/bus/event_source/devices/uprobe/type ] || { skip "$T" "this kernel has no uprobes"; exit 0; }
+tls_require_h2_nginx "$T"
 
 TLS_DOWN=1
 GW_KEEPALIVE=8

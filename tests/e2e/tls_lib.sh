@@ -50,6 +50,16 @@ gw_nginx_conf() {
 		}'
 }
 
+# tls_require_h2_nginx T: T is skipped (the script exits 0) without what an
+# nginx HTTP/2-over-TLS gateway read through libssl needs: nginx, the
+# openssl CLI, h2load (nghttp2-client) and uprobes.
+tls_require_h2_nginx() {
+	command -v nginx >/dev/null || { skip "$1" "nginx not installed"; exit 0; }
+	command -v openssl >/dev/null || { skip "$1" "openssl not installed"; exit 0; }
+	command -v h2load >/dev/null || { skip "$1" "h2load not installed (nghttp2-client)"; exit 0; }
+	[ -r /sys/bus/event_source/devices/uprobe/type ] || { skip "$1" "this kernel has no uprobes"; exit 0; }
+}
+
 # tls_nginx_h2: nginx speaks HTTP/2 on its TLS listeners (nginx 1.22
 # takes it as a parameter of "listen ... ssl"): gw_nginx_conf above, with
 # "ssl http2".  Call it after tls_lib.sh is sourced.

@@ -77,7 +77,7 @@ static void sweep_holes(struct began_index *x)
 	x->head = 0;
 }
 
-void began_index_add(struct began_index *x, uint64_t began, uint32_t id)
+void began_index_add(struct began_index *x, uint64_t began, uint32_t id, uint32_t pid)
 {
 	uint32_t at;
 
@@ -90,6 +90,7 @@ void began_index_add(struct began_index *x, uint64_t began, uint32_t id)
 	memmove(&x->v[at + 1], &x->v[at], (x->n - at) * sizeof(*x->v));
 	x->v[at].began = began;
 	x->v[at].id = id;
+	x->v[at].pid = pid;
 	x->n++;
 	if (at <= x->head)
 		x->head = at;
@@ -110,13 +111,13 @@ void began_index_remove(struct began_index *x, uint64_t began, uint32_t id)
 		sweep_holes(x);
 }
 
-uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi,
+uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi, uint32_t pid,
 			   uint32_t *out, uint32_t max)
 {
 	uint32_t k = 0;
 
 	for (uint32_t i = lower_bound(x, lo); i < x->n && x->v[i].began <= hi && k < max; i++)
-		if (x->v[i].id)
+		if (x->v[i].id && x->v[i].pid == pid)
 			out[k++] = x->v[i].id;
 	return k;
 }

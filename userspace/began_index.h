@@ -11,6 +11,10 @@
 struct began_entry {
 	uint64_t began;
 	uint32_t id;		/* the attempt's handle; 0: removed */
+	uint32_t pid;		/* the attempt's process: every look at a window is
+				 * for one process's attempts, and the entry's
+				 * padding holds it, so the others are passed over
+				 * here without a look at their attempts */
 };
 
 /* Sorted by began; removal leaves a hole, swept when holes are half.
@@ -27,11 +31,11 @@ struct began_index {
 int began_index_init(struct began_index *x, uint32_t max);
 void began_index_free(struct began_index *x);
 /* An attempt's began is fixed when it enters the table: it is its key. */
-void began_index_add(struct began_index *x, uint64_t began, uint32_t id);
+void began_index_add(struct began_index *x, uint64_t began, uint32_t id, uint32_t pid);
 void began_index_remove(struct began_index *x, uint64_t began, uint32_t id);
-/* The handles of the attempts begun in [lo, hi], in began order, into out
- * (at most max); returns how many. */
-uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi,
+/* The handles of process pid's attempts begun in [lo, hi], in began
+ * order, into out (at most max); returns how many. */
+uint32_t began_index_range(struct began_index *x, uint64_t lo, uint64_t hi, uint32_t pid,
 			   uint32_t *out, uint32_t max);
 /* (The live entries from the oldest: v[i] for i from head up to n, those
  * with id 0 being holes.) */

@@ -754,10 +754,10 @@ static bool begun_between(struct joiner *j, const struct attempt *head, uint64_t
 	for (uint32_t i = began_index_from(x, lo + 1); i < x->n && x->v[i].began < hi; i++) {
 		const struct attempt *a;
 
-		if (!x->v[i].id)
+		if (!x->v[i].id || x->v[i].pid != head->pid)
 			continue;
 		a = &j->atts[SLOT(x->v[i].id)];
-		if (a != head && a->pid == head->pid && (!by_thread || a->tid == head->tid))
+		if (a != head && (!by_thread || a->tid == head->tid))
 			return true;
 	}
 	return false;
@@ -1037,19 +1037,22 @@ static void in_table_order(struct joiner *j, uint32_t *w, uint32_t n)
 	}
 }
 
-/* The slots of the attempts in index x's [lo, hi] into j->window, in
- * table order: the order a scan of the whole table would meet them in, on
- * which choices between equals depend.  From an index, never by a scan of
- * the table: on a loaded gateway it holds hundreds of attempts, one cache
- * line each, against the window's few.  Returns how many. */
-static uint32_t window_of(struct joiner *j, struct began_index *x, uint64_t lo, uint64_t hi)
+/* The slots of process pid's attempts in index x's [lo, hi] into
+ * j->window, in table order: the order a scan of the whole table would
+ * meet them in, on which choices between equals depend.  From an index,
+ * never by a scan of the table: on a loaded gateway it holds hundreds of
+ * attempts, one cache line each, against the window's few.  Only pid's:
+ * an attempt of another process is never a request's (content_level).
+ * Returns how many. */
+static uint32_t window_of(struct joiner *j, struct began_index *x, uint64_t lo, uint64_t hi,
+			  uint32_t pid)
 {
 	const struct join_slot *slot = j->apool.slot;
 	uint32_t *w = j->window, n;
 
 	if (lo > hi)
 		return 0;
-	n = began_index_range(x, lo, hi, w, j->apool.cap);
+	n = began_index_range(x, lo, hi, pid, w, j->apool.cap);
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = SLOT(w[i]);
 	if (n > 16) {
@@ -1066,10 +1069,11 @@ static uint32_t window_of(struct joiner *j, struct began_index *x, uint64_t lo, 
 	return n;
 }
 
-/* The attempts begun in [lo, hi], in table order. */
-static uint32_t attempts_begun(struct joiner *j, uint64_t lo, uint64_t hi)
+/* The attempts of r's process begun in [lo, hi], in table order. */
+static uint32_t attempts_begun(struct joiner *j, const struct request *r, uint64_t lo,
+			       uint64_t hi)
 {
-	return window_of(j, &j->by_began, lo, hi);
+	return window_of(j, &j->by_began, lo, hi, r->pid);
 }
 
 static void clear_candidates(struct joiner *j)
@@ -1092,7 +1096,7 @@ static void add_candidate(struct joiner *j, struct attempt *a, enum level lvl)
  * attempts begun while r was in flight can be. */
 static void gather_candidates(struct joiner *j, const struct request *r)
 {
-	uint32_t n = attempts_begun(j, r->ts_start, answer_time(r));
+	uint32_t n = attempts_begun(j, r, r->ts_start, answer_time(r));
 
 	clear_candidates(j);
 	for (uint32_t i = 0; i < n; i++) {
@@ -1110,7 +1114,7 @@ static void gather_candidates(struct joiner *j, const struct request *r)
  * choice stays what its own window says. */
 static void gather_dialed_ahead(struct joiner *j, const struct request *r)
 {
-	uint32_t n = window_of(j, &j->by_written, r->ts_start, answer_time(r));
+	uint32_t n = window_of(j, &j->by_written, r->ts_start, answer_time(r), r->pid);
 
 	clear_candidates(j);
 	for (uint32_t i = 0; i < n; i++) {
@@ -1293,13 +1297,13 @@ static bool member_may_own(const struct joiner *j, const struct loop_input *in,
 static bool loop_attempts(struct joiner *j, const struct request *r, uint64_t lo,
 			  uint64_t hi, struct loop_input *in)
 {
-	uint32_t n = began_index_range(&j->by_began, lo, hi, j->window, j->apool.cap);
+	uint32_t n = began_index_range(&j->by_began, lo, hi, r->pid, j->window, j->apool.cap);
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct attempt *a = &j->atts[SLOT(j->window[i])];
 		struct loop_att la;
 
-		if (a->pid != r->pid || a->tid != r->tid)
+		if (a->tid != r->tid)
 			continue;
 		if (!bare_connect(a)) {
 			if (member_may_own(j, in, a))
@@ -1507,7 +1511,7 @@ static void ended_before(struct joiner *j, const struct request *r,
 	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX, closed_d = UINT64_MAX;
 	bool by_thread = keeps_threads(j, r->pid);
 	/* A candidate of r began after r did; this one before the chain. */
-	uint32_t nwin = limit ? attempts_begun(j, r->ts_start, limit - 1) : 0;
+	uint32_t nwin = limit ? attempts_begun(j, r, r->ts_start, limit - 1) : 0;
 
 	*prev = *closed_after = NULL;
 	for (uint32_t i = 0; i < nwin; i++) {
@@ -2064,9 +2068,9 @@ uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto)
 	path_sig_set(&a->sig, a->path);
 	a->sig.method = method_word(a->method);
 	a->sig.path_id = path_ids_get(&j->paths, a->path, a->sig.whole);
-	began_index_add(&j->by_began, attempt_began(a), id);
+	began_index_add(&j->by_began, attempt_began(a), id, a->pid);
 	if (written_later(a))
-		began_index_add(&j->by_written, a->ts_request, id);
+		began_index_add(&j->by_written, a->ts_request, id, a->pid);
 	if (a->have_conn)
 		join_attempt_closed(j);
 	return id;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* The join's index of attempts by when they began, against a plain list of
  * the same attempts: random begins (mostly in time order, some late, many
- * equal), removals in any order, the table full, holes swept.  Every range
- * must list exactly the live attempts begun in it, in began order and, for
- * equal begins, in the order they were added. */
+ * equal; three processes), removals in any order, the table full, holes
+ * swept.  Every range must list exactly the live attempts of its process
+ * begun in it, in began order and, for equal begins, in the order they
+ * were added. */
 #include <stdint.h>
 #include <stdlib.h>
 #include "began_index.h"
@@ -21,6 +22,7 @@ static uint64_t rng_next(void)
 struct ref {
 	uint64_t began[MAX];
 	uint32_t id[MAX];	/* in the order added */
+	uint32_t pid[MAX];
 	uint32_t n;
 };
 
@@ -29,17 +31,21 @@ static void ref_remove(struct ref *r, uint32_t i)
 	for (; i + 1 < r->n; i++) {
 		r->began[i] = r->began[i + 1];
 		r->id[i] = r->id[i + 1];
+		r->pid[i] = r->pid[i + 1];
 	}
 	r->n--;
 }
 
-/* The reference answer: live ids in [lo, hi] by began, then by addition. */
-static uint32_t ref_range(const struct ref *r, uint64_t lo, uint64_t hi, uint32_t *out)
+/* The reference answer: pid's live ids in [lo, hi] by began, then by
+ * addition (every process's for pid 0). */
+static uint32_t ref_range(const struct ref *r, uint64_t lo, uint64_t hi, uint32_t pid,
+			  uint32_t *out)
 {
 	uint32_t k = 0;
 
 	for (uint32_t i = 0; i < r->n; i++)
-		if (r->began[i] >= lo && r->began[i] <= hi)
+		if (r->began[i] >= lo && r->began[i] <= hi &&
+		    (!pid || r->pid[i] == pid))
 			out[k++] = i;
 	for (uint32_t a = 1; a < k; a++)	/* stable by began */
 		for (uint32_t b = a; b > 0 && r->began[out[b - 1]] > r->began[out[b]]; b--) {
@@ -57,7 +63,7 @@ static uint32_t ref_range(const struct ref *r, uint64_t lo, uint64_t hi, uint32_
  * is before head, which is one of them (or the end). */
 static void check_head(const struct began_index *x, const struct ref *r)
 {
-	uint32_t want[MAX], m = ref_range(r, 0, UINT64_MAX, want), k = 0;
+	uint32_t want[MAX], m = ref_range(r, 0, UINT64_MAX, 0, want), k = 0;
 
 	ASSERT_TRUE(x->head == x->n || x->v[x->head].id);	/* no hole is walked first */
 	for (uint32_t i = 0; i < x->head && i < x->n; i++)
@@ -87,7 +93,9 @@ static void check_ranges(struct began_index *x, const struct ref *r, uint64_t no
 
 	for (int q = 0; q < 20; q++) {
 		uint64_t lo = now > 400 ? now - rng_next() % 400 : 0, hi = lo + rng_next() % 300;
-		uint32_t n = began_index_range(x, lo, hi, got, MAX), m = ref_range(r, lo, hi, want);
+		uint32_t pid = 1 + rng_next() % 3;
+		uint32_t n = began_index_range(x, lo, hi, pid, got, MAX),
+			 m = ref_range(r, lo, hi, pid, want);
 
 		ASSERT_EQ(n, m);
 		for (uint32_t i = 0; i < n && i < m; i++)
@@ -116,7 +124,10 @@ static void against_reference(bool oldest_first)
 			 * the oldest leave first: before the head), often equal. */
 			uint64_t began = roll < 10 ? now - rng_next() % (oldest_first ? 1000 : 50) : now;
 
-			began_index_add(&x, began, next_id);
+			uint32_t pid = 1 + rng_next() % 3;
+
+			began_index_add(&x, began, next_id, pid);
+			r.pid[r.n] = pid;
 			r.began[r.n] = began;
 			r.id[r.n++] = next_id++;
 			now += rng_next() % 3;
@@ -152,11 +163,11 @@ static void test_full_table(void)
 	ASSERT_EQ(began_index_init(&x, MAX), 0);
 	for (int round = 0; round < 4; round++) {
 		for (uint32_t i = 1; i <= MAX; i++)
-			began_index_add(&x, 100 * round + i % 7, 1000 * round + i);
-		ASSERT_EQ(began_index_range(&x, 0, UINT64_MAX, out, MAX), MAX);
+			began_index_add(&x, 100 * round + i % 7, 1000 * round + i, 7);
+		ASSERT_EQ(began_index_range(&x, 0, UINT64_MAX, 7, out, MAX), MAX);
 		for (uint32_t i = 1; i <= MAX; i++)
 			began_index_remove(&x, 100 * round + i % 7, 1000 * round + i);
-		ASSERT_EQ(began_index_range(&x, 0, UINT64_MAX, out, MAX), 0);
+		ASSERT_EQ(began_index_range(&x, 0, UINT64_MAX, 7, out, MAX), 0);
 	}
 	began_index_free(&x);
 }

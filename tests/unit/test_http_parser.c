@@ -514,6 +514,62 @@ static void test_malformed_table(void)
 	}
 }
 
+/* One byte of a header value at every position, the header's name of
+ * every length from 1 to 16 (so the byte falls at each place in each
+ * 16-byte block the parser scans a line by): a NUL or another control
+ * byte breaks the stream, with its name; HTAB, CR and bytes from 0x80 do
+ * not.  Fed whole (lines parsed in place) and one byte at a time (lines
+ * assembled), with the same result. */
+static void control_byte_at(uint8_t b, size_t name_len, size_t at, bool bytewise)
+{
+	static const char head[] = "GET / HTTP/1.1\r\n", tail[] = "\r\nHost: h\r\n\r\n";
+	const char *want = b == 0 ? "NUL byte" :
+			   (b < 0x20 && b != '\t' && b != '\r') || b == 0x7f ? "control byte" : NULL;
+	struct http_stream s = {0};
+	struct log l = { .n = 0 };
+	char text[160];
+	size_t n = 0;
+	const char *why;
+
+	n += (size_t)snprintf(text, sizeof(text), "%s%.*s: ", head, (int)name_len, "XABCDEFGHIJKLMNOP");
+	memset(text + n, 'v', 48);
+	text[n + at] = (char)b;
+	n += 48;
+	memcpy(text + n, tail, sizeof(tail) - 1);
+	n += sizeof(tail) - 1;
+
+	restart(&s, HTTP_REQUEST);
+	if (bytewise)
+		for (size_t i = 0; i < n; i++)
+			feed(&s, &l, text + i, 1, 1, i, 1);
+	else
+		feed(&s, &l, text, (uint32_t)n, (uint32_t)n, 0, 1);
+	why = http_stream_error(&s, NULL);
+	if (want ? !why || strcmp(why, want) : why != NULL)
+		TL_FAIL("byte 0x%02x at %zu, name of %zu%s: error \"%s\", expected \"%s\"", b, at,
+			name_len, bytewise ? ", bytewise" : "", why ? why : "(none)",
+			want ? want : "(none)");
+	else if (!want && (l.n != 1 || strcmp(l.r[0].h.host, "h") || l.r[0].h.head_end != n))
+		TL_FAIL("byte 0x%02x at %zu, name of %zu%s: %d heads", b, at, name_len,
+			bytewise ? ", bytewise" : "", l.n);
+	http_stream_free(&s);
+}
+
+static void test_control_bytes_every_position(void)
+{
+	static const uint8_t bytes[] = {
+		0x00, 0x01, 0x0b, 0x1b, 0x1f, 0x7f, '\t', '\r', ' ', 0x7e, 0x80, 0xc3, 0xff,
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bytes); i++)
+		for (size_t name_len = 1; name_len <= 16; name_len++)
+			for (size_t at = 0; at < 48; at++) {
+				control_byte_at(bytes[i], name_len, at, false);
+				if (at % 7 == 0)
+					control_byte_at(bytes[i], name_len, at, true);
+			}
+}
+
 static uint32_t lcg(uint32_t *x)
 {
 	*x = *x * 1664525u + 1013904223u;
@@ -1083,6 +1139,7 @@ int main(void)
 	RUN_TEST(test_long_lines);
 	RUN_TEST(test_long_framing_header);
 	RUN_TEST(test_malformed_table);
+	RUN_TEST(test_control_bytes_every_position);
 	RUN_TEST(test_binary_garbage);
 	RUN_TEST(test_64k_request_line);
 	RUN_TEST(test_head_too_long);

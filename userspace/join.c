@@ -1289,13 +1289,45 @@ static bool member_may_own(const struct joiner *j, const struct loop_input *in,
 	return false;
 }
 
+/* Is a, a bare connect the replay cannot place (timed out, or still
+ * open), no try of its requests?  When it was still open more than
+ * JOIN_CLOSE_SLACK_NS after the last of them was answered (`now`: the
+ * moment of the choice, for one still open): a gateway is done with a
+ * request's connects when it answers it (nginx closes first, HAProxy
+ * closes within a turn or two of its loop after).  Such a connect is
+ * another request's, one still connecting (to a server that drops SYNs,
+ * say): left out, as one taken by a request outside the replay is.
+ * Without this, such a connect begun between a request's read and its
+ * answer (attr_haproxy_connect: a /synd* client's, beside the /refused*
+ * ones) made the replay give up, and nearness then gave a /refused0
+ * request, besides its own refusal, the first refusal of a /refused2
+ * request read just before it on its thread: 2 tries and 2 where
+ * HAProxy logged 1 and 3 (test_refusals_beside_open_connect).  Not when
+ * one of its requests ended without an answer (its client left): the
+ * gateway may still be connecting for it. */
+static bool loop_no_members(const struct loop_input *in, const struct attempt *a, uint64_t now)
+{
+	uint64_t end = attempt_end(a), last = 0;
+
+	for (unsigned k = 0; k < in->nreq; k++) {
+		if (!in->req[k]->ts_response)
+			return false;
+		if (in->reqs[k].answered > last)
+			last = in->reqs[k].answered;
+	}
+	if (!end && now >= UINT64_MAX - 1)
+		return false;	/* the end of the run, or a forced choice: no moment */
+	return (end ? end : now) > last + JOIN_CLOSE_SLACK_NS;
+}
+
 /* The bare connects begun on r's thread in [lo, hi], in the order they
  * began.  False when the replay cannot hold the thread's tries: a bare
- * connect it cannot place, or a try with a request that one of its
- * requests may have made (tries with content of other requests, such as
- * the successes of other routes, are theirs: left out). */
+ * connect it cannot place that may be one of its requests' tries
+ * (loop_no_members), or a try with a request that one of its requests may
+ * have made (tries with content of other requests, such as the successes
+ * of other routes, are theirs: left out). */
 static bool loop_attempts(struct joiner *j, const struct request *r, uint64_t lo,
-			  uint64_t hi, struct loop_input *in)
+			  uint64_t hi, uint64_t now, struct loop_input *in)
 {
 	uint32_t n = began_index_range(&j->by_began, lo, hi, r->pid, j->window, j->apool.cap);
 
@@ -1310,7 +1342,12 @@ static bool loop_attempts(struct joiner *j, const struct request *r, uint64_t lo
 				return false;
 			continue;
 		}
-		if (!loop_att_of(a, &la) || in->natt == LOOP_MAX_ATTS)
+		if (!loop_att_of(a, &la)) {
+			if (!loop_no_members(in, a, now))
+				return false;
+			continue;	/* a request's outside the replay */
+		}
+		if (in->natt == LOOP_MAX_ATTS)
 			return false;
 		if (a->owner && (la.fixed = loop_index(in, a->owner)) < 0)
 			continue;	/* taken by a request outside the replay */
@@ -1345,7 +1382,8 @@ static bool loop_thread(struct joiner *j, const struct request *r)
 
 /* r's tries by replaying its thread in the loop's order; false unless
  * the replay leaves r one set of them. */
-static bool loop_replay(struct joiner *j, const struct request *r, struct pick *pk)
+static bool loop_replay(struct joiner *j, const struct request *r, uint64_t now,
+			struct pick *pk)
 {
 	const struct request *near[2 * LOOP_WALK + 1];
 	unsigned nnear = loop_neighbours(j, r, near);
@@ -1355,7 +1393,7 @@ static bool loop_replay(struct joiner *j, const struct request *r, struct pick *
 
 	if (!loop_window(r, near, nnear, &lo, &hi) ||
 	    !loop_requests(r, near, nnear, lo, hi, &in) ||
-	    !loop_attempts(j, r, lo, hi, &in) ||
+	    !loop_attempts(j, r, lo, hi, now, &in) ||
 	    !loop_solve(in.reqs, in.nreq, in.atts, in.natt, in.target, &res))
 		return false;
 	for (unsigned i = 0; i < in.natt; i++) {
@@ -1378,14 +1416,14 @@ static bool loop_replay(struct joiner *j, const struct request *r, struct pick *
  * one set of them: a failed request whose every candidate joins by time
  * alone, at a gateway that keeps requests to their threads.  False
  * leaves the choice to nearness (pick_in_level). */
-static bool loop_pick(struct joiner *j, const struct request *r, struct pick *pk)
+static bool loop_pick(struct joiner *j, const struct request *r, uint64_t now, struct pick *pk)
 {
 	if (!request_failed(r) || !j->ncand || !loop_thread(j, r))
 		return false;
 	for (uint32_t i = 0; i < j->ncand; i++)
 		if (j->cand_lvl[i] != LVL_TIME)
 			return false;
-	return loop_replay(j, r, pk);
+	return loop_replay(j, r, now, pk);
 }
 
 /* The gathered candidates' strongest level that picks one. */
@@ -1401,7 +1439,7 @@ static void pick_by_level(struct joiner *j, const struct request *r, struct pick
  * connections dialed before r (gather_dialed_ahead); then, for a failed request
  * joined by time, its whole chain by its thread's loop order when that
  * order leaves it one. */
-static void pick_last(struct joiner *j, const struct request *r, struct pick *pk)
+static void pick_last(struct joiner *j, const struct request *r, uint64_t now, struct pick *pk)
 {
 	struct pick by_loop;
 
@@ -1417,7 +1455,7 @@ static void pick_last(struct joiner *j, const struct request *r, struct pick *pk
 			gather_candidates(j, r);	/* loop_pick reads r's own */
 	}
 	by_loop.nchain = 0;
-	if (loop_pick(j, r, &by_loop))
+	if (loop_pick(j, r, now, &by_loop))
 		*pk = by_loop;
 }
 
@@ -1752,7 +1790,7 @@ static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 		hold(j, r);	/* handed over when joined: see join_due */
 		return at + j->wait_ns;
 	}
-	pick_last(j, r, &pk);
+	pick_last(j, r, now, &pk);
 	if (early && !candidates_answered(j)) {
 		hold(j, r);	/* joined early only when no candidate can still change */
 		return at + j->wait_ns;

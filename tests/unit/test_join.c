@@ -647,6 +647,67 @@ static void test_refusal_while_another_connects(void)
 	join_free(&j);
 }
 
+/* A refused connect made on thread tid. */
+static uint32_t refused_on(struct joiner *j, const char *be, uint32_t tid, uint64_t start,
+			   uint64_t at)
+{
+	struct attempt a = attempt_proto(NULL, tid, be, start);
+
+	a.opaque = true;
+	a.ts_request = 0;
+	a.have_conn = true;
+	a.failure = ATTEMPT_REFUSED;
+	a.conn.ts_start = start;
+	a.conn.ts_rst = a.conn.ts_close = at;
+	return join_attempt_start(j, &a);
+}
+
+/* A connect on thread tid still waiting for its SYN's answer. */
+static uint32_t open_connect(struct joiner *j, const char *be, uint32_t tid, uint64_t start)
+{
+	struct attempt a = attempt_proto(NULL, tid, be, start);
+
+	a.opaque = true;
+	a.ts_request = 0;
+	return join_attempt_start(j, &a);
+}
+
+/* HAProxy, one thread, recorded shape (us from A's read): B (/refused2,
+ * retries 2) read 30 us before A (/refused0, retries 0); B's first try
+ * refused, then A's, then, while A is answered, B's two retries.  A
+ * connect to a server that drops SYNs (another client's request, read
+ * meanwhile) begins in A's window and is still open when A is decided:
+ * no try of A or B (both answered long before), it is left out of the
+ * loop's replay, which gives A one try and B three.  (The replay gave
+ * up on it, and nearness made B's first refusal A's earlier try: 2 and
+ * 2, where HAProxy logged 1 and 3.) */
+static void test_refusals_beside_open_connect(void)
+{
+	struct joiner j;
+	uint32_t a, b;
+
+	setup(&j);
+	b = request(&j, "/refused2/b", 1, T0 - 30 * US);
+	a = request(&j, "/refused0/a", 1, T0);
+	refused_on(&j, "198.18.0.2:80", 1, T0 + 50 * US, T0 + 60 * US);	/* B's */
+	refused_on(&j, "198.18.0.2:80", 1, T0 + 80 * US, T0 + 90 * US);	/* A's */
+	open_connect(&j, "198.18.0.9:80", 1, T0 + 100 * US);	/* another's, SYNs dropped */
+	answer(&j, a, 503, T0 + 120 * US);
+	refused_on(&j, "198.18.0.3:80", 1, T0 + 130 * US, T0 + 140 * US);	/* B's */
+	refused_on(&j, "198.18.0.2:80", 1, T0 + 150 * US, T0 + 160 * US);	/* B's */
+	answer(&j, b, 503, T0 + 180 * US);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 2);
+	if (!ASSERT_NOT_NULL(by_path("/refused0/a")) || !ASSERT_NOT_NULL(by_path("/refused2/b")))
+		goto out;
+	ASSERT_EQ(by_path("/refused0/a")->nattempts, 1);
+	ASSERT_EQ(by_path("/refused0/a")->attempts[0].ts_start, T0 + 80 * US);
+	ASSERT_EQ(by_path("/refused2/b")->nattempts, 3);
+	ASSERT_EQ(by_path("/refused2/b")->attempts[0].ts_start, T0 + 50 * US);
+out:
+	join_free(&j);
+}
+
 /* Two requests on one HAProxy thread, 0.7 ms apart, each retried twice
  * against two SYN-dropping servers: their tries run in step and their
  * last closes come in one batch of timers, 0.3 ms apart.  Each retry
@@ -1089,6 +1150,7 @@ int main(void)
 	RUN_TEST(test_retry_beside_another);
 	RUN_TEST(test_retries_beside_refusal);
 	RUN_TEST(test_retries_in_step);
+	RUN_TEST(test_refusals_beside_open_connect);
 	RUN_TEST(test_late_answers_same_outcome);
 	RUN_TEST(test_open_attempt_not_for_an_answer);
 	RUN_TEST(test_retry_before_close);

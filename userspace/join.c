@@ -177,12 +177,11 @@ int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
 	j->cand = calloc(natts, sizeof(*j->cand));
 	j->cand_lvl = calloc(natts, sizeof(*j->cand_lvl));
 	j->window = calloc(natts, sizeof(*j->window));
-	j->pos_bits = calloc((natts + 63) / 64, sizeof(*j->pos_bits));
 	j->todo = calloc(nreqs, sizeof(*j->todo));
 	j->todo_tmp = calloc(nreqs / 2 + 1, sizeof(*j->todo_tmp));
 	if (!j->reqs || !j->atts || time_heap_init(&j->due, JOIN_DUE_PER_REQUEST * nreqs) ||
 	    !j->cand || !j->cand_lvl || !j->window || !j->todo || !j->todo_tmp ||
-	    !j->pos_bits || pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
+	    pool_init(&j->rpool, nreqs) || pool_init(&j->apool, natts) ||
 	    began_index_init(&j->by_began, natts) || began_index_init(&j->by_written, natts) ||
 	    path_ids_init(&j->paths, nreqs + natts))
 		return -1;
@@ -197,7 +196,6 @@ void join_free(struct joiner *j)
 	free(j->cand);
 	free(j->cand_lvl);
 	free(j->window);
-	free(j->pos_bits);
 	free(j->todo);
 	free(j->todo_tmp);
 	began_index_free(&j->by_began);
@@ -1012,42 +1010,20 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	pk->kind = best.a && tie(r, &best, &second) ? JOIN_AMBIGUOUS : kind_of(r, lvl, seen, pk->last);
 }
 
-/* The n slots of w in table order (the order of their pos), by a bitmap
- * of positions read back in one pass over the words between the least
- * and the greatest: no sort.  Leaves the bitmap all 0. */
-static void in_table_order(struct joiner *j, uint32_t *w, uint32_t n)
-{
-	const struct join_slot *slot = j->apool.slot;
-	uint64_t *bits = j->pos_bits;
-	uint32_t lo = UINT32_MAX, hi = 0, k = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t p = slot[w[i]].pos;
-
-		bits[p / 64] |= 1ull << (p % 64);
-		lo = p < lo ? p : lo;
-		hi = p > hi ? p : hi;
-	}
-	for (uint32_t word = lo / 64; n && word <= hi / 64; word++) {
-		uint64_t b = bits[word];
-
-		bits[word] = 0;
-		for (; b; b &= b - 1)
-			w[k++] = j->apool.active[word * 64 + (uint32_t)__builtin_ctzll(b)];
-	}
-}
-
 /* The slots of process pid's attempts in index x's [lo, hi] into
- * j->window, in table order: the order a scan of the whole table would
- * meet them in, on which choices between equals depend.  From an index,
- * never by a scan of the table: on a loaded gateway it holds hundreds of
- * attempts, one cache line each, against the window's few.  Only pid's:
- * an attempt of another process is never a request's (content_level).
+ * j->window, in the index's order (when they began; for by_written, when
+ * their request was written), on which choices between equals depend: the
+ * first begun is met first.  From an index, never by a scan of the table:
+ * on a loaded gateway it holds hundreds of attempts, one cache line each,
+ * against the window's few.  Only pid's: an attempt of another process is
+ * never a request's (content_level).  (The window was once put in the
+ * table's order, which swap-removal makes a history of frees rather than
+ * of the traffic: 627 recordings replay the same in either order but for
+ * one join kind; a tenth of gatescope's CPU went to that sort under load.)
  * Returns how many. */
 static uint32_t window_of(struct joiner *j, struct began_index *x, uint64_t lo, uint64_t hi,
 			  uint32_t pid)
 {
-	const struct join_slot *slot = j->apool.slot;
 	uint32_t *w = j->window, n;
 
 	if (lo > hi)
@@ -1055,21 +1031,10 @@ static uint32_t window_of(struct joiner *j, struct began_index *x, uint64_t lo, 
 	n = began_index_range(x, lo, hi, pid, w, j->apool.cap);
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = SLOT(w[i]);
-	if (n > 16) {
-		in_table_order(j, w, n);
-		return n;
-	}
-	for (uint32_t i = 1; i < n; i++) {
-		uint32_t s = w[i], k = i;
-
-		for (; k > 0 && slot[w[k - 1]].pos > slot[s].pos; k--)
-			w[k] = w[k - 1];
-		w[k] = s;
-	}
 	return n;
 }
 
-/* The attempts of r's process begun in [lo, hi], in table order. */
+/* The attempts of r's process begun in [lo, hi], in the order they began. */
 static uint32_t attempts_begun(struct joiner *j, const struct request *r, uint64_t lo,
 			       uint64_t hi)
 {
@@ -1091,8 +1056,8 @@ static void add_candidate(struct joiner *j, struct attempt *a, enum level lvl)
 	j->ncand_at[lvl]++;
 }
 
-/* r's candidates and their levels, once per choice (in table order, as
- * every level's scan saw them): nothing a choice does changes them.  Only
+/* r's candidates and their levels, once per choice (in the order they
+ * began, as every level's scan saw them): nothing a choice does changes them.  Only
  * attempts begun while r was in flight can be. */
 static void gather_candidates(struct joiner *j, const struct request *r)
 {

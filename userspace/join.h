@@ -319,9 +319,8 @@ struct joiner {
 	struct began_index by_began;	/* the attempts by when they began */
 	struct began_index by_written;	/* those written after their connect, by the write */
 	struct path_ids paths;		/* the paths of the requests and attempts in it */
-	uint32_t *window;		/* attempts begun in a time window, in table order */
-	uint64_t *pos_bits;		/* a bit per attempt slot, all 0 between uses: table order */
-	struct attempt **cand;		/* the request being joined: its candidates, in table order */
+	uint32_t *window;		/* attempts begun in a time window, in began order */
+	struct attempt **cand;		/* the request being joined: its candidates, in began order */
 	uint8_t *cand_lvl;		/* ... and their levels */
 	uint32_t ncand_at[JOIN_LEVELS];	/* ... how many at each level */
 	struct request **todo;		/* the requests one pass decides (at most every one) */

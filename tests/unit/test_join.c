@@ -134,10 +134,11 @@ static void abandoned(struct joiner *j, uint32_t id, uint64_t at)
 	a->conn.fin_by = GS_FIN_LOCAL;
 }
 
-/* A connect that failed: refused at `at`, no bytes. */
-static uint32_t failed_connect(struct joiner *j, const char *be, uint64_t start, uint64_t at)
+/* A connect made on thread tid and refused at `at`, no bytes. */
+static uint32_t refused_on(struct joiner *j, const char *be, uint32_t tid, uint64_t start,
+			   uint64_t at)
 {
-	struct attempt a = attempt_proto(NULL, 99, be, start);
+	struct attempt a = attempt_proto(NULL, tid, be, start);
 
 	a.opaque = true;
 	a.ts_request = 0;
@@ -146,6 +147,12 @@ static uint32_t failed_connect(struct joiner *j, const char *be, uint64_t start,
 	a.conn.ts_start = start;
 	a.conn.ts_rst = a.conn.ts_close = at;
 	return join_attempt_start(j, &a);
+}
+
+/* A connect that failed: refused at `at`, no bytes. */
+static uint32_t failed_connect(struct joiner *j, const char *be, uint64_t start, uint64_t at)
+{
+	return refused_on(j, be, 99, start, at);
 }
 
 /* Two clients ask one worker for the same path; the worker writes the
@@ -645,21 +652,6 @@ static void test_refusal_while_another_connects(void)
 	ASSERT_EQ(by_path("/synd0/c2-1")->nattempts, 1);
 	ASSERT_EQ(by_path("/synd0/c2-1")->attempts[0].failure, ATTEMPT_CONNECT_TIMEOUT);
 	join_free(&j);
-}
-
-/* A refused connect made on thread tid. */
-static uint32_t refused_on(struct joiner *j, const char *be, uint32_t tid, uint64_t start,
-			   uint64_t at)
-{
-	struct attempt a = attempt_proto(NULL, tid, be, start);
-
-	a.opaque = true;
-	a.ts_request = 0;
-	a.have_conn = true;
-	a.failure = ATTEMPT_REFUSED;
-	a.conn.ts_start = start;
-	a.conn.ts_rst = a.conn.ts_close = at;
-	return join_attempt_start(j, &a);
 }
 
 /* A connect on thread tid still waiting for its SYN's answer. */

@@ -30,6 +30,22 @@ flaky_names=()
 logdir=build/test-logs
 mkdir -p "$logdir"
 
+# What is run is built first (nothing to do after `make test`): a test
+# binary older than its sources would test the code before the change.
+case $which in
+unit) targets="all unit sanitize" ;;
+fuzz) targets="sanitize" ;;
+e2e) targets="all tools" ;;
+*) targets="all unit tools sanitize" ;;
+esac
+# shellcheck disable=SC2086 # targets is a list
+if ! make --no-print-directory -s $targets >"$logdir/build.log" 2>&1; then
+	echo "FAIL build: make $targets (build/test-logs/build.log)"
+	tail -20 "$logdir/build.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
 # run_one NAME COMMAND...: runs a test program and prints one line of its
 # PASS/FAIL/SKIP counts (and its log's tail when it failed); leaves the
 # counts in ONE_PASS, ONE_FAIL, ONE_SKIP.

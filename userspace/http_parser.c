@@ -85,6 +85,13 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+/* Is the method name m the literal lit?  Asked of every head, and almost
+ * always no: the first byte says so without a call. */
+static bool is_method(const char *m, const char *lit)
+{
+	return m[0] == lit[0] && !strcmp(m, lit);
+}
+
 static bool is_tchar(char c)
 {
 	return tchar[(uint8_t)c];
@@ -398,7 +405,7 @@ static bool set_target(struct http_stream *s, const char *t, size_t n)
 			strcpy(h->path, "/");
 		return true;
 	}
-	if (!strcmp(h->method, "CONNECT")) {
+	if (is_method(h->method, "CONNECT")) {
 		copy_str(h->host, sizeof(h->host), t, n, true);
 		s->hflags |= HF_HOST_FROM_TARGET;
 		return true;
@@ -878,7 +885,7 @@ static void finish_head(struct http_stream *s, struct frag *f)
 	if (s->error)
 		return;
 	if (s->kind == HTTP_REQUEST)
-		s->maybe_tunnel = !strcmp(h->method, "CONNECT") ||
+		s->maybe_tunnel = is_method(h->method, "CONNECT") ||
 				  ((s->hflags & HF_UPGRADE_TOKEN) && (s->hflags & HF_UPGRADE_HEADER));
 	if (h->body == HTTP_BODY_NONE) {
 		h->body_end = h->head_end;
@@ -1303,9 +1310,9 @@ void http_stream_expect(struct http_stream *s, const char *method)
 		s->stats.expect_overflow++;
 		return;
 	}
-	if (!strcmp(method, "HEAD"))
+	if (is_method(method, "HEAD"))
 		k = EXPECT_HEAD;
-	else if (!strcmp(method, "CONNECT"))
+	else if (is_method(method, "CONNECT"))
 		k = EXPECT_CONNECT;
 	s->expect[(s->expect_head + s->expect_len) % HTTP_EXPECT_MAX] = k;
 	s->expect_len++;

@@ -708,10 +708,11 @@ static bool could_be(const struct joiner *j, const struct request *o, const stru
 }
 
 /* Is c's attempt better explained by another request, one not decided
- * yet that was answered nearer its end and whose outcome it explains (the
- * refusal another client got at once, ending next to this request's own
- * connect timeout)? */
-static bool nearer_another(const struct joiner *j, const struct request *r, const struct cand *c)
+ * yet that was answered nearer its end (by more than margin) and whose
+ * outcome it explains (the refusal another client got at once, ending
+ * next to this request's own connect timeout)? */
+static bool nearer_another(const struct joiner *j, const struct request *r, const struct cand *c,
+			   uint64_t margin)
 {
 	uint64_t end = attempt_end(c->a);
 
@@ -719,7 +720,7 @@ static bool nearer_another(const struct joiner *j, const struct request *r, cons
 		const struct request *o = &j->reqs[j->rpool.active[i]];
 
 		if (o != r && !o->joined && answer_time(o) && could_be(j, o, c->a) &&
-		    outcome_agrees(o, c->a) && distance(end, answer_time(o)) < c->d)
+		    outcome_agrees(o, c->a) && distance(end, answer_time(o)) + margin < c->d)
 			return true;
 	}
 	return false;
@@ -843,7 +844,7 @@ static int thread_order(struct joiner *j, const struct request *r,
 static void settle_tie(struct joiner *j, const struct request *r, struct cand *best,
 		       struct cand *second)
 {
-	bool best_mine = !nearer_another(j, r, best), second_mine = !nearer_another(j, r, second);
+	bool best_mine = !nearer_another(j, r, best, 0), second_mine = !nearer_another(j, r, second, 0);
 
 	if (best_mine == second_mine) {
 		struct attempt *h1 = chain_head(j, r, best->a), *h2 = chain_head(j, r, second->a);
@@ -963,11 +964,52 @@ static bool open_may_explain(const struct request *r, const struct attempt *a)
 	return request_failed(r) || request_unfinished(r) || a->opaque;
 }
 
+/* A failed request whose own attempt's close has not come (its TCP facts
+ * come at TCP_CLOSE, which a FIN-WAIT socket reaches late) still has
+ * ended fits: other requests' attempts, given up on later by the same
+ * timer.  Taken, they leave those requests nothing, and the verdict is
+ * right only when the two happen to share a server.  When every ended fit
+ * r has at this level was closed by the gateway, began after an attempt
+ * still open that may explain r's failure (a timer begun first fires
+ * first), and ended nearer the answer of another request not decided yet
+ * whose outcome it explains, by more than a burst (JOIN_GROUP_NS: a
+ * gateway whose timers fire together answers in any order within it),
+ * they are those requests': r's is the oldest such open attempt (on its
+ * own thread when the gateway keeps requests to their threads; returned),
+ * and it waits for its facts.  NULL when r may have a fit of its own, on
+ * any thread. */
+static struct attempt *open_own(const struct joiner *j, const struct request *r, enum level lvl,
+				bool own_only)
+{
+	struct attempt *open = NULL;
+	struct cand c;
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < j->ncand; i++) {
+		struct attempt *a = j->cand[i];
+
+		if (j->cand_lvl[i] == lvl && !attempt_end(a) && open_may_explain(r, a) &&
+		    (!own_only || a->tid == r->tid) && (!open || attempt_began(a) < attempt_began(open)))
+			open = a;
+	}
+	if (!open)
+		return NULL;
+	for (uint32_t i = 0; i < j->ncand; i++) {	/* on every thread: the thread is no proof here */
+		if (!cand_fit(j, r, lvl, i, &c))
+			continue;
+		if (!gateway_closed(c.a) || attempt_began(c.a) <= attempt_began(open) ||
+		    !nearer_another(j, r, &c, JOIN_GROUP_NS))
+			return NULL;
+		n++;
+	}
+	return n ? open : NULL;
+}
+
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
 	struct cand best = { 0 }, second = { 0 }, c;
-	struct attempt *open = NULL;
+	struct attempt *open = NULL, *own;
 	unsigned seen = 0, fits = 0;
 	int side = close_side(j);
 	bool own_only = own_thread_only(j, r, lvl);
@@ -996,6 +1038,11 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 	}
 	if (!best.a && !open)
 		return;
+	if (best.a && request_failed(r) && (own = open_own(j, r, lvl, own_only))) {
+		pk->last = own;
+		pk->kind = kind_of(r, lvl, seen, own);
+		return;
+	}
 	if (best.a && fits == 1 && gateway_closed(best.a) && r->ts_response)
 		best.after ? j->closes_after++ : j->closes_before++;
 	if (best.a && fits == 1 && !own_only)

@@ -763,6 +763,59 @@ static void test_late_answers_same_outcome(void)
 	join_free(&j);
 }
 
+/* The Go proxy with one slow server (scn_mixed/go, mx.1): r1's attempt u1
+ * began first and timed out first, but its connection's close (its TCP
+ * facts) had not come when r1 was decided, 100 ms after its 504; r2's
+ * attempt u2, begun 30 ms later, was given up on 30 ms after r1's answer,
+ * next to r2's own 504.  Taking u2 (the only ended fit) left r2 nothing:
+ * unjoined, and r1 named u2's server, right only by luck.  u2 ended nearer
+ * r2's answer, which it explains, and began after u1, still open: it is
+ * r2's, and r1 waits for u1's facts (late: then joined with them; never:
+ * unknown, without them). */
+static void check_own_close_late(bool closes)
+{
+	struct joiner j;
+	uint32_t r1, r2, u1, u2;
+
+	setup(&j);
+	r1 = request(&j, "/m", 1, T0);
+	u1 = attempt(&j, "/m", 2, "198.18.0.3:80", T0 + MS);
+	r2 = request(&j, "/m", 3, T0 + 30 * MS);
+	u2 = attempt(&j, "/m", 2, "198.18.0.4:80", T0 + 31 * MS);
+	answer(&j, r1, 504, T0 + 1001 * MS);
+	abandoned(&j, u2, T0 + 1031 * MS);
+	join_attempt_closed(&j);
+	answer(&j, r2, 504, T0 + 1031 * MS + 100 * US);
+	join_poll(&j, T0 + 1200 * MS);	/* both past their wait; u1 still open */
+	ASSERT_EQ(ndecided, 1);
+	if (closes && ASSERT_TRUE(join_attempt(&j, u1) != NULL)) {
+		abandoned(&j, u1, T0 + 1000 * MS + 900 * US);
+		join_attempt_closed(&j);
+	}
+	join_poll(&j, T0 + 5000 * MS);
+	ASSERT_EQ(ndecided, 2);
+	ASSERT_EQ(j.st.facts_timeouts, closes ? 0 : 1);
+	if (!ASSERT_NOT_NULL(by_status(504)))
+		goto out;
+	for (unsigned i = 0; i < ndecided; i++) {
+		const struct request *r = &decided[i];
+		bool first = r->ts_start == T0;
+
+		if (!ASSERT_EQ(r->nattempts, 1))
+			continue;
+		ASSERT_STREQ(r->attempts[0].backend, first ? "198.18.0.3:80" : "198.18.0.4:80");
+		ASSERT_EQ(r->attempts[0].have_conn, !first || closes);
+	}
+out:
+	join_free(&j);
+}
+
+static void test_own_close_late(void)
+{
+	check_own_close_late(true);
+	check_own_close_late(false);
+}
+
 /* A loaded Go proxy: r1's own attempt answered 200 before r1 was read
  * (another request's, really: the answers came 300 ms late), and the only
  * attempt begun while r1 was in flight hangs on the slow server.  An
@@ -1144,6 +1197,7 @@ int main(void)
 	RUN_TEST(test_retries_in_step);
 	RUN_TEST(test_refusals_beside_open_connect);
 	RUN_TEST(test_late_answers_same_outcome);
+	RUN_TEST(test_own_close_late);
 	RUN_TEST(test_open_attempt_not_for_an_answer);
 	RUN_TEST(test_retry_before_close);
 	RUN_TEST(test_ambiguous);

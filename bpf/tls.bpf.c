@@ -26,6 +26,16 @@ static __always_inline int tls_enter(void *ssl, const void *buf, void *done_ptr,
 	return 0;
 }
 
+/* The session is on socket sk from now on (unmapped: whether it was
+ * already counted as a session whose socket was not learned). */
+static __always_inline void tie_session(const struct tls_key *key, __u64 sk, __u8 unmapped)
+{
+	struct tls_session s = { .sk = sk, .unmapped = unmapped };
+
+	if (!bpf_map_update_elem(&tls_sessions, key, &s, BPF_ANY))
+		stat_inc(GS_STAT_TLS_SESSIONS);
+}
+
 /* The session's socket: the one this call used (then remembered), or the
  * one remembered from an earlier call (a read served from OpenSSL's
  * buffer).  0 when unknown: the session is counted once as unmapped. */
@@ -36,12 +46,8 @@ static __always_inline __u64 session_sk(const struct tls_call *call, __u32 tgid,
 	struct tls_session fresh = {};
 
 	if (call->sk) {
-		if (s && s->sk == call->sk)
-			return call->sk;
-		fresh.sk = call->sk;
-		fresh.unmapped = s ? s->unmapped : 0;
-		bpf_map_update_elem(&tls_sessions, &key, &fresh, BPF_ANY);
-		stat_inc(GS_STAT_TLS_SESSIONS);
+		if (!s || s->sk != call->sk)
+			tie_session(&key, call->sk, s ? s->unmapped : 0);
 		return call->sk;
 	}
 	if (s && s->sk)
@@ -236,7 +242,6 @@ int BPF_KPROBE(gs_ssl_set_fd, void *ssl, int fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
-	struct tls_session s = {};
 	struct sock *sk;
 
 	if (!pid_traced(id >> 32))
@@ -244,9 +249,7 @@ int BPF_KPROBE(gs_ssl_set_fd, void *ssl, int fd)
 	sk = sock_of_fd(fd);
 	if (!sk || !conn_lookup(sk))
 		return 0;	/* not a connection gatescope follows */
-	s.sk = (__u64)sk;
-	if (!bpf_map_update_elem(&tls_sessions, &key, &s, BPF_ANY))
-		stat_inc(GS_STAT_TLS_SESSIONS);
+	tie_session(&key, (__u64)sk, 0);
 	return 0;
 }
 

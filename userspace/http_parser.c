@@ -1053,16 +1053,15 @@ struct line {
 };
 
 /* Consume captured bytes at pos up to and including a LF. Returns true when
- * a whole line is ready in *ln: in place in the fragment when it lies whole
- * in it (the common case), else assembled in s->line / s->tail. Errors are
- * those of the earliest offending byte, so they do not depend on how the
- * bytes were split. */
+ * a whole line is ready in *ln, assembled in s->line / s->tail: a line that
+ * lies whole in the fragment and is good is taken in place before this
+ * (line_in_place). Errors are those of the earliest offending byte, so
+ * they do not depend on how the bytes were split. */
 static bool read_line(struct http_stream *s, struct frag *f, struct line *ln)
 {
 	const uint8_t *p = f->data + (s->pos - f->off);
 	size_t n = f->cend - s->pos, seg, take, room, total;
 	const uint8_t *lf = memchr(p, '\n', n);
-	bool in_place;
 	const char *why = NULL;
 
 	seg = lf ? (size_t)(lf - p) : n;
@@ -1080,18 +1079,15 @@ static bool read_line(struct http_stream *s, struct frag *f, struct line *ln)
 		take = room;
 		why = "head too long";
 	}
-	in_place = lf && !why && s->line_len == 0 && take <= HTTP_LINE_KEEP;
-	if (!in_place) {
-		line_append(s, p, take);
-		if (s->error)
-			return false;
-	}
-	total = in_place ? take : s->line_len;
+	line_append(s, p, take);
+	if (s->error)
+		return false;
+	total = s->line_len;
 	s->pos += take;
 	if (s->state == ST_HEAD) {
 		s->head_len += take;
 		if (s->nlines == 0 &&
-		    !start_prefix_ok(s->kind, in_place ? (const char *)p : s->line,
+		    !start_prefix_ok(s->kind, s->line,
 				     total < HTTP_LINE_KEEP ? total : HTTP_LINE_KEEP))
 			why = s->kind == HTTP_REQUEST ? "not an HTTP/1.x request" :
 							"not an HTTP/1.x response";
@@ -1106,7 +1102,7 @@ static bool read_line(struct http_stream *s, struct frag *f, struct line *ln)
 	s->head_len += s->state == ST_HEAD;
 	s->line_len = 0;
 
-	ln->p = in_place ? (const char *)p : s->line;
+	ln->p = s->line;
 	ln->n = total;
 	ln->tail_end = sizeof(s->tail);
 	if (total && (total <= HTTP_LINE_KEEP ? ln->p[total - 1] : s->tail[ln->tail_end - 1]) == '\r') {
@@ -1134,7 +1130,7 @@ static bool line_in_place(struct http_stream *s, const struct frag *f, struct li
 		return false;
 	seg = line_end(p, n);
 	if (seg == n || p[seg] != '\n' || seg > HTTP_LINE_KEEP ||
-	    (head && s->head_len + seg + 1 >= HTTP_HEAD_MAX) ||
+	    (head && s->head_len + seg + 1 > HTTP_HEAD_MAX) ||
 	    (head && s->nlines == 0 && !start_prefix_ok(s->kind, (const char *)p, seg)))
 		return false;
 	s->pos += seg + 1;

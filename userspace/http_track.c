@@ -40,6 +40,10 @@ struct http_conn {
 	uint16_t family;
 	uint16_t dport, sport;
 	uint8_t daddr[16];
+	/* Upstream: its ends' key in the tracker's backend_side; downstream:
+	 * it is the far end of such a connection (a backend's side). */
+	uint64_t ends_key;
+	bool far_end;
 	/* Formatted once (they name every request and attempt on it): the
 	 * peer's ip:port, and downstream the client-facing port on any
 	 * address ("0.0.0.0:65535" is the longer of it and "[::]:65535"). */
@@ -109,6 +113,7 @@ int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *joi
 		;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	t->join = join;
+	backend_side_init(&t->ends);
 	return t->buckets ? 0 : -1;
 }
 
@@ -123,6 +128,7 @@ void http_track_free(struct http_tracker *t)
 		}
 	}
 	free(t->buckets);
+	backend_side_free(&t->ends);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -168,6 +174,8 @@ static void conn_unlink(struct http_tracker *t, struct http_conn *victim)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = victim->next;
+	if (victim->ends_key)
+		backend_side_upstream_closed(&t->ends, victim->ends_key);
 	lru_remove(t, victim);
 	t->n--;
 }
@@ -183,6 +191,29 @@ static void evict_lru(struct http_tracker *t)
 	conn_unlink(t, lru);
 	conn_free(lru);
 	t->evicted++;
+}
+
+/* An upstream connection is known by its ends; a downstream one may be
+ * the far end of one (backend_side.h). */
+static void note_ends(struct http_tracker *t, struct http_conn *c, const struct gs_http_event *e)
+{
+	if (c->dir == GS_DIR_UPSTREAM) {
+		c->ends_key = endpoint_pair_key(e->family, e->saddr, e->sport, e->daddr, e->dport);
+		backend_side_upstream_open(&t->ends, c->ends_key, c->pid);
+	} else {
+		c->far_end = backend_side_far_end(&t->ends, e->family, e->saddr, e->sport,
+						  e->daddr, e->dport);
+	}
+}
+
+/* A request on this downstream connection is the backend's side of a
+ * traced gateway's attempt, not a request: counted, not reported. */
+static bool backend_side_request(struct http_conn *c)
+{
+	if (!c->far_end || backend_side_is_gateway(&c->t->ends, c->pid))
+		return false;
+	c->t->backend_side++;
+	return true;
 }
 
 static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_event *e)
@@ -207,6 +238,7 @@ static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_e
 	c->sport = e->sport;
 	memcpy(c->daddr, e->daddr, sizeof(c->daddr));
 	conn_name_ends(c);
+	note_ends(t, c, e);
 	c->ts_conn_start = e->ts_conn_start;
 	c->ts_established = e->ts_established;
 	http_stream_init(&c->req, HTTP_REQUEST);
@@ -305,6 +337,9 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	x = xchg_push(c);
 	if (!x)
 		return;
+	http_stream_expect(&c->resp, h->method);
+	if (backend_side_request(c))
+		return;		/* x->id 0: its answer pairs with it, and goes nowhere */
 	memcpy(proto.comm, e->comm, GS_COMM_LEN);
 	conn_peer(c, proto.client, sizeof(proto.client));
 	conn_listener(c, proto.listener, sizeof(proto.listener));
@@ -312,7 +347,6 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	copy_head_str(proto.host, h->host, sizeof(proto.host));
 	copy_head_str(proto.path, h->path, sizeof(proto.path));
 	x->id = join_request_start(c->t->join, &proto);
-	http_stream_expect(&c->resp, h->method);
 }
 
 static bool response_ends_in(const struct http_head *h, const struct gs_http_event *e)
@@ -475,6 +509,9 @@ static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is
 			c->t->unparsable++;
 			return;
 		}
+		if (c->dir != GS_DIR_UPSTREAM && c->far_end &&
+		    !backend_side_is_gateway(&c->t->ends, c->pid))
+			h2_conn_unreported(c->h2, &c->t->backend_side);
 	}
 	if (e->flags & GS_HTTP_F_H2_FIELDS) {
 		h2_conn_fields(c->h2, e, is_request);

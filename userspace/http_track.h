@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "conn.h"
+#include "backend_side.h"
 #include "conntable.h"
 #include "h2.h"
 #include "http.h"
@@ -26,6 +27,8 @@ struct http_tracker {
 	struct http_conn *lru_newest;
 	unsigned freed_since_trim;	/* connections freed since memory was returned */
 	struct joiner *join;
+	struct backend_side ends;	/* which connections are a backend's side of an attempt */
+	uint64_t backend_side;		/* requests of those, not reported (backend_side.h) */
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */
 	uint64_t unparsable;		/* connections whose HTTP could not be parsed */

@@ -166,6 +166,7 @@ static void json_http_stats(struct json *j, const struct run_stats *st)
 	json_obj_open(j);
 	json_ku64(j, "requests", st->requests);
 	json_ku64(j, "requests_joined", st->requests_joined);
+	json_ku64(j, "backend_side_requests", st->backend_side_requests);
 	json_ku64(j, "attempts_unjoined", st->attempts_unjoined);
 	json_ku64(j, "unparsable_conns", st->http_unparsable);
 	json_ku64(j, "conns_evicted", st->http_conns_evicted);

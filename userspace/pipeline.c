@@ -282,6 +282,7 @@ static void collect_stats(struct pipeline *p)
 	st->sync_lost = p->http.parser.lost;
 	st->resyncs = p->http.parser.resyncs;
 	st->requests = p->join.st.requests;
+	st->backend_side_requests = p->http.backend_side;
 	st->requests_joined = p->join.st.joined;
 	st->attempts_unjoined = p->join.st.unjoined_attempts;
 	st->requests_evicted = p->join.st.request_evictions;

@@ -640,6 +640,10 @@ static const struct family families[] = {
 	{ .name = "gatescope_http_conns_evicted_total", .type = "counter",
 	  .help = "Connections whose HTTP was not followed because the HTTP table was full.",
 	  .emit = emit_run_counter, .off = RS(http_conns_evicted) },
+	{ .name = "gatescope_http_backend_side_requests_total", .type = "counter",
+	  .help = "Requests a traced process that never connected out read on a traced "
+		  "gateway's own upstream connection: the backend's side, not counted as requests.",
+	  .emit = emit_run_counter, .off = RS(backend_side_requests) },
 	{ .name = "gatescope_http_unparsable_total", .type = "counter",
 	  .help = "Connections whose HTTP could not be parsed.",
 	  .emit = emit_run_counter, .off = RS(http_unparsable) },

@@ -61,6 +61,7 @@ struct run_stats {
 	uint64_t sync_lost;		/* streams that lost a message boundary (bytes not captured) */
 	uint64_t resyncs;		/* ... and found one again at a head */
 	uint64_t requests;		/* downstream requests finished */
+	uint64_t backend_side_requests;	/* a same-host backend's side of attempts: not requests */
 	uint64_t requests_joined;	/* ... joined to at least one upstream attempt */
 	uint64_t attempts_unjoined;	/* upstream attempts with no request to join */
 	uint64_t requests_evicted;	/* in-flight requests forced out of a full pool */

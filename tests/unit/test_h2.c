@@ -587,6 +587,40 @@ static void test_streams_are_requests(void)
 	case_end(&k);
 }
 
+/* The backend's side of a gateway's HTTP/2 connection (backend_side.h):
+ * its streams are followed (HPACK stays in step) but none is a request;
+ * each is counted.  Answers and resets on them go nowhere. */
+static void test_unreported_streams(void)
+{
+	struct h2_case k;
+	struct request proto = { .pid = 9 };
+	static const char *const gw504[] = { ":status", "504" };
+	uint64_t backend_side = 0;
+
+	case_begin(&k, &proto, NULL);
+	h2_conn_unreported(k.h, &backend_side);
+	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.c, k.dc, 1, REQ("/a/1"), 4, true);
+	block(&k.c, k.dc, 3, REQ("/a/2"), 4, true);
+	send_c(&k);
+	frame(&k.s, H2_SETTINGS, 0, 0, NULL, 0);
+	block(&k.s, k.ds, 1, gw504, 1, true);
+	send_s(&k);
+	frame(&k.c, H2_RST_STREAM, 0, 3, (const uint8_t[]){ 0, 0, 0, 8 }, 4);
+	block(&k.c, k.dc, 5, REQ("/a/3"), 4, true);
+	send_c(&k);
+	k.t += MS;
+	h2_conn_closed(k.h, true, k.t, k.t, k.s.n);
+	join_poll(&k.j, UINT64_MAX);
+
+	ASSERT_EQ(ndecided, 0);
+	ASSERT_EQ(backend_side, 3);
+	ASSERT_EQ(k.st.streams, 0);
+	ASSERT_EQ(k.st.broken_conns, 0);
+	case_end(&k);
+}
+
 /* The gateway's GOAWAY (last stream 3): stream 5 was never processed and
  * ends refused at once; stream 3 goes on and is cut when the gateway
  * closes the connection; stream 1 was answered. */
@@ -1105,6 +1139,7 @@ int main(void)
 	RUN_TEST(test_lost_header_block_breaks);
 	RUN_TEST(test_bad_blocks);
 	RUN_TEST(test_streams_are_requests);
+	RUN_TEST(test_unreported_streams);
 	RUN_TEST(test_gateway_goaway);
 	RUN_TEST(test_table_size_race);
 	RUN_TEST(test_answered_stream_cut_at_close);

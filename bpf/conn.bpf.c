@@ -370,7 +370,18 @@ int BPF_PROG(gs_set_state, const struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-static __always_inline void count_retransmit(const struct sock *sk)
+/* The segments a retransmit sent: its buffer may hold several (GSO), and
+ * the socket counts each (tcp_skb_pcount: tcpi_total_retrans, nstat's
+ * TcpRetransSegs).  A probe read: cb is a char array to the verifier. */
+static __always_inline __u32 retransmit_segs(const struct sk_buff *skb)
+{
+	const struct tcp_skb_cb *cb = (const void *)skb->cb;
+	__u16 segs = BPF_CORE_READ(cb, tcp_gso_segs);
+
+	return segs ? segs : 1;
+}
+
+static __always_inline void count_retransmit(const struct sock *sk, const struct sk_buff *skb)
 {
 	struct gs_conn_state *st = conn_lookup(sk);
 
@@ -380,7 +391,7 @@ static __always_inline void count_retransmit(const struct sock *sk)
 		if (st->syn_retrans < 255)
 			st->syn_retrans++;
 	} else {
-		st->ev.retrans++;
+		st->ev.retrans += retransmit_segs(skb);
 	}
 }
 
@@ -388,7 +399,7 @@ static __always_inline void count_retransmit(const struct sock *sk)
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(gs_retransmit, const struct sock *sk, const struct sk_buff *skb)
 {
-	count_retransmit(sk);
+	count_retransmit(sk, skb);
 	return 0;
 }
 
@@ -400,7 +411,7 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(gs_retransmit_err, const struct sock *sk, const struct sk_buff *skb, int err)
 {
 	if (!err)
-		count_retransmit(sk);
+		count_retransmit(sk, skb);
 	return 0;
 }
 

@@ -147,6 +147,7 @@ void backend_side_free(struct backend_side *b)
 {
 	key_set_free(&b->upstream);
 	key_set_free(&b->gateways);
+	key_set_free(&b->servers);
 }
 
 static uint64_t pid_key(uint32_t pid)
@@ -154,12 +155,28 @@ static uint64_t pid_key(uint32_t pid)
 	return (uint64_t)1 << 32 | pid;
 }
 
-void backend_side_upstream_open(struct backend_side *b, uint64_t key, uint32_t pid)
+/* A process into a set of processes (once). */
+static void note_pid(struct backend_side *b, struct key_set *s, uint32_t pid)
 {
-	if (!key_set_has(&b->gateways, pid_key(pid)) && !key_set_add(&b->gateways, pid_key(pid)))
+	if (!key_set_has(s, pid_key(pid)) && !key_set_add(s, pid_key(pid)))
 		b->out_of_memory = true;
-	if (!key_set_add(&b->upstream, key))
+}
+
+void backend_side_serves(struct backend_side *b, uint32_t pid)
+{
+	note_pid(b, &b->servers, pid);
+}
+
+bool backend_side_upstream_open(struct backend_side *b, uint64_t key, uint32_t pid)
+{
+	note_pid(b, &b->gateways, pid);
+	if (!key_set_has(&b->servers, pid_key(pid)))
+		return false;
+	if (!key_set_add(&b->upstream, key)) {
 		b->out_of_memory = true;
+		return false;
+	}
+	return true;
 }
 
 void backend_side_upstream_closed(struct backend_side *b, uint64_t key)

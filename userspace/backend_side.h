@@ -11,9 +11,12 @@
  * A downstream connection is the backend's side when it is the far end of
  * an upstream connection a traced gateway holds (the same two addresses
  * and ports, swapped), and its request is not reported while the process
- * reading it never connected out.  A process that connects out is a
- * gateway from then on (a second gateway behind the first: its requests
- * are its own), as in the kernel. */
+ * reading it never connected out.  A gateway both serves clients and
+ * connects out: the upstream connections of a process that never served
+ * (curl, a load generator, a plain client traced with every process) have
+ * no backend's side, their servers' requests are theirs.  A process that
+ * connects out is a gateway from then on (a second gateway behind the
+ * first: its requests are its own), as in the kernel. */
 #ifndef GS_BACKEND_SIDE_H
 #define GS_BACKEND_SIDE_H
 
@@ -29,8 +32,9 @@ struct key_set {
 };
 
 struct backend_side {
-	struct key_set upstream;	/* live upstream connections, by endpoint_pair_key */
+	struct key_set upstream;	/* live upstream connections of servers, by endpoint_pair_key */
 	struct key_set gateways;	/* processes that connected out (count unused) */
+	struct key_set servers;		/* processes that served clients (count unused) */
 	bool out_of_memory;		/* a set could not grow: every process is a gateway */
 };
 
@@ -42,9 +46,12 @@ uint64_t endpoint_pair_key(uint16_t family, const uint8_t local[16], uint16_t lp
 
 void backend_side_init(struct backend_side *b);
 void backend_side_free(struct backend_side *b);
+/* A traced process's client connection is followed: it serves. */
+void backend_side_serves(struct backend_side *b, uint32_t pid);
 /* A traced process's upstream connection (key: endpoint_pair_key of its
- * local, then peer end) is followed; and is over. */
-void backend_side_upstream_open(struct backend_side *b, uint64_t key, uint32_t pid);
+ * local, then peer end) is followed: true when it is kept, which it is
+ * when the process serves clients (a gateway's); and a kept one is over. */
+bool backend_side_upstream_open(struct backend_side *b, uint64_t key, uint32_t pid);
 void backend_side_upstream_closed(struct backend_side *b, uint64_t key);
 /* Is the downstream connection of these ends the far end of a followed
  * upstream connection? */

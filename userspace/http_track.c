@@ -40,8 +40,8 @@ struct http_conn {
 	uint16_t family;
 	uint16_t dport, sport;
 	uint8_t daddr[16];
-	/* Upstream: its ends' key in the tracker's backend_side; downstream:
-	 * it is the far end of such a connection (a backend's side). */
+	/* Upstream: its ends' key in the tracker's backend_side (0: not
+	 * kept there); downstream: it is the far end of such a connection. */
 	uint64_t ends_key;
 	bool far_end;
 	/* Formatted once (they name every request and attempt on it): the
@@ -198,22 +198,23 @@ static void evict_lru(struct http_tracker *t)
 static void note_ends(struct http_tracker *t, struct http_conn *c, const struct gs_http_event *e)
 {
 	if (c->dir == GS_DIR_UPSTREAM) {
-		c->ends_key = endpoint_pair_key(e->family, e->saddr, e->sport, e->daddr, e->dport);
-		backend_side_upstream_open(&t->ends, c->ends_key, c->pid);
+		uint64_t key = endpoint_pair_key(e->family, e->saddr, e->sport, e->daddr, e->dport);
+
+		if (backend_side_upstream_open(&t->ends, key, c->pid))
+			c->ends_key = key;
 	} else {
+		backend_side_serves(&t->ends, c->pid);
 		c->far_end = backend_side_far_end(&t->ends, e->family, e->saddr, e->sport,
 						  e->daddr, e->dport);
 	}
 }
 
-/* A request on this downstream connection is the backend's side of a
- * traced gateway's attempt, not a request: counted, not reported. */
-static bool backend_side_request(struct http_conn *c)
+/* Is what this downstream connection carries the backend's side of a
+ * traced gateway's attempts, not requests?  Asked at each request: its
+ * process may have become a gateway since. */
+static bool backend_side_conn(const struct http_conn *c)
 {
-	if (!c->far_end || backend_side_is_gateway(&c->t->ends, c->pid))
-		return false;
-	c->t->backend_side++;
-	return true;
+	return c->far_end && !backend_side_is_gateway(&c->t->ends, c->pid);
 }
 
 static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_event *e)
@@ -338,8 +339,10 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	if (!x)
 		return;
 	http_stream_expect(&c->resp, h->method);
-	if (backend_side_request(c))
+	if (backend_side_conn(c)) {
+		c->t->backend_side++;	/* counted, not reported */
 		return;		/* x->id 0: its answer pairs with it, and goes nowhere */
+	}
 	memcpy(proto.comm, e->comm, GS_COMM_LEN);
 	conn_peer(c, proto.client, sizeof(proto.client));
 	conn_listener(c, proto.listener, sizeof(proto.listener));
@@ -509,8 +512,7 @@ static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is
 			c->t->unparsable++;
 			return;
 		}
-		if (c->dir != GS_DIR_UPSTREAM && c->far_end &&
-		    !backend_side_is_gateway(&c->t->ends, c->pid))
+		if (backend_side_conn(c))	/* decided once: HPACK needs every block */
 			h2_conn_unreported(c->h2, &c->t->backend_side);
 	}
 	if (e->flags & GS_HTTP_F_H2_FIELDS) {

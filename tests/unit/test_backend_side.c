@@ -23,7 +23,11 @@ static void test_far_end_is_swapped_ends(void)
 	uint64_t up = endpoint_pair_key(AF_INET, LO4, 40001, LO4, 8080);
 
 	backend_side_init(&b);
-	backend_side_upstream_open(&b, up, 7);
+	/* A process that never served: a plain client, no backend's side. */
+	ASSERT_TRUE(!backend_side_upstream_open(&b, up, 7));
+	ASSERT_TRUE(!backend_side_far_end(&b, AF_INET, LO4, 8080, LO4, 40001));
+	backend_side_serves(&b, 7);
+	ASSERT_TRUE(backend_side_upstream_open(&b, up, 7));
 	ASSERT_TRUE(backend_side_far_end(&b, AF_INET, LO4, 8080, LO4, 40001));
 	/* A backend listening on [::] sees the IPv4 connection mapped. */
 	ASSERT_TRUE(backend_side_far_end(&b, AF_INET6, LO4_MAPPED, 8080, LO4_MAPPED, 40001));
@@ -52,6 +56,7 @@ static void test_many_open_and_closed(void)
 	unsigned wrong = 0;
 
 	backend_side_init(&b);
+	backend_side_serves(&b, 7);
 	for (unsigned i = 0; i < N; i++) {
 		port[i] = 1024 + i;
 		open[i] = 1 + (i % 97 == 0);
@@ -124,13 +129,15 @@ static void io(struct http_tracker *t, uint64_t sk, uint32_t pid, uint8_t conn_d
 
 static const char *const GET = "GET /far HTTP/1.1\r\nHost: h\r\n\r\n";
 static const char *const GET_OWN = "GET /own HTTP/1.1\r\nHost: h\r\n\r\n";
+static const char *const GET_GW = "GET /gw HTTP/1.1\r\nHost: h\r\n\r\n";
 static const char *const ANSWER504 = "HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\n\r\n";
 
 /* The backend (pid 9) reads the gateway's (pid 7) attempt on the far end
  * of its upstream connection and answers 504 itself: no request of its
  * own (it would read gateway/no_upstream).  A client of its own, on
- * another connection, is a request.  Once the backend connects out it is
- * a gateway: the next request on the far end is its own request. */
+ * another connection, is a request; so is a plain client's (pid 5, which
+ * never served: no gateway).  Once the backend connects out it is a
+ * gateway: the next request on the far end is its own request. */
 static void test_backend_side_not_a_request(void)
 {
 	struct joiner j;
@@ -140,15 +147,20 @@ static void test_backend_side_not_a_request(void)
 	nfar = nown = 0;
 	ASSERT_EQ(join_init(&j, 0, 0, on_request, on_orphan, NULL), 0);
 	ASSERT_EQ(http_track_init(&t, 64, &j), 0);
+	io(&t, 10, 7, GS_DIR_DOWNSTREAM, GS_IO_RECV, 80, 60000, GET_GW, 0, at - 1);
 	io(&t, 1, 7, GS_DIR_UPSTREAM, GS_IO_SEND, 40001, 8080, GET, 0, at);
 	io(&t, 2, 9, GS_DIR_DOWNSTREAM, GS_IO_RECV, 8080, 40001, GET, 0, at + 1);
 	io(&t, 2, 9, GS_DIR_DOWNSTREAM, GS_IO_SEND, 8080, 40001, ANSWER504, 0, at + 2);
 	/* Its own client: a request. */
 	io(&t, 3, 9, GS_DIR_DOWNSTREAM, GS_IO_RECV, 8080, 50000, GET_OWN, 0, at + 3);
 	io(&t, 3, 9, GS_DIR_DOWNSTREAM, GS_IO_SEND, 8080, 50000, ANSWER504, 0, at + 4);
+	/* A plain client's request to it: a request. */
+	io(&t, 5, 5, GS_DIR_UPSTREAM, GS_IO_SEND, 41000, 8080, GET_OWN, 0, at + 3);
+	io(&t, 6, 9, GS_DIR_DOWNSTREAM, GS_IO_RECV, 8080, 41000, GET_OWN, 0, at + 4);
+	io(&t, 6, 9, GS_DIR_DOWNSTREAM, GS_IO_SEND, 8080, 41000, ANSWER504, 0, at + 5);
 	join_poll(&j, UINT64_MAX);
 	ASSERT_EQ(nfar, 0);
-	ASSERT_EQ(nown, 1);
+	ASSERT_EQ(nown, 2);
 	ASSERT_EQ(t.backend_side, 1);
 
 	/* It connects out: a gateway; the far end's next request is its own. */

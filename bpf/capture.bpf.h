@@ -189,6 +189,9 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 	}
 	if (bpf_probe_read_user(e->data, n, buf))
 		goto discard;
+	/* The clock first: reading back the bytes just copied waits for the
+	 * copy's stores to land; the clock read runs meanwhile. */
+	now = now ? now : bpf_ktime_get_ns();
 	if (!peeked)
 		__builtin_memcpy(&first, e->data, sizeof(first));	/* capture_bytes >= 16 */
 	if (!may_start_head(first, shown)) {
@@ -203,7 +206,6 @@ static __always_inline __u64 capture_stream(struct gs_conn_state *st, __u64 key,
 	if (n < len)
 		stat_inc(GS_STAT_HTTP_TRUNCATED);
 	*cont = cont_after(e, left, n, len, flags) | CONT_HEAD_NEXT;
-	now = now ? now : bpf_ktime_get_ns();
 	http_event_fill(e, key, st, n, len, io_dir, off, other_off, ts_ready, now, flags);
 	bpf_ringbuf_submit(e, wakeup_flags(record));
 	return now;

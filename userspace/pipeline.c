@@ -283,6 +283,13 @@ static void collect_stats(struct pipeline *p)
 	st->resyncs = p->http.parser.resyncs;
 	st->requests = p->join.st.requests;
 	st->backend_side_requests = p->http.backend_side;
+	if (p->http.backend_side && !p->told_backend_side) {
+		p->told_backend_side = true;
+		log_info("what a traced process that never connected out reads on a traced "
+			 "gateway's own upstream connections is the backend's side of the "
+			 "gateway's attempts: not reported as requests "
+			 "(http.backend_side_requests)");
+	}
 	st->requests_joined = p->join.st.joined;
 	st->attempts_unjoined = p->join.st.unjoined_attempts;
 	st->requests_evicted = p->join.st.request_evictions;

@@ -35,6 +35,7 @@ struct pipeline {
 	struct run_stats stats;
 	struct incident *report;	/* --report, or NULL */
 	bool replaying;
+	bool told_backend_side;		/* said once why a traced backend's requests are left out */
 	uint64_t window_start_ns;	/* event time of the current interval (replay) */
 	uint64_t first_ns, last_ns;	/* event time span seen (replay) */
 	uint64_t replay_empty;		/* empty intervals printed (replay) */

@@ -102,4 +102,6 @@ if grep -q "only serve (never connected out) are not captured" "$OUT.err"; then
 else
 	fail "$T: said once that a serving-only process is skipped" "stderr: $(cat "$OUT.err")"
 fi
+gs_check "$T: said once why the backend's side is not reported" \
+	"$(grep -c "the backend's side of the gateway's attempts" "$OUT.err")" 1
 exit $((GS_FAILS > 0))

@@ -10,8 +10,10 @@
  *
  * A downstream connection is the backend's side when it is the far end of
  * an upstream connection a traced gateway holds (the same two addresses
- * and ports, swapped), and its request is not reported while the process
- * reading it never connected out.  A gateway both serves clients and
+ * and ports, swapped), and its request is not reported when, as the join
+ * engine decides it, the process that read it never connected out (not
+ * when it is read: a gateway's first request after the start comes before
+ * its first connect).  A gateway both serves clients and
  * connects out: the upstream connections of a process that never served
  * (curl, a load generator, a plain client traced with every process) have
  * no backend's side, their servers' requests are theirs.  A process that

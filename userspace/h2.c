@@ -55,7 +55,6 @@ struct h2_conn {
 	bool broken;
 	struct joiner *join;
 	struct h2_stats *st;
-	uint64_t *unreported;		/* its streams are not requests: counted here */
 	struct h2_reader rd[2];		/* [1]: client -> server, [0]: server -> client */
 	struct h2_fields_q fq[2];	/* replay: recorded header blocks, as rd[] */
 	const struct gs_http_event *cur;
@@ -94,11 +93,6 @@ struct h2_conn *h2_conn_new(const struct request *proto, const struct attempt *u
 	block_reset(&h->blk);
 	st->conns++;
 	return h;
-}
-
-void h2_conn_unreported(struct h2_conn *h, uint64_t *count)
-{
-	h->unreported = count;
 }
 
 static void fields_q_clear(struct h2_fields_q *q)
@@ -270,10 +264,6 @@ static void request_block(struct h2_conn *h, const struct h2_frame_ev *ev)
 	if (stream_find(h, ev->stream) || !h->blk.h.method[0])
 		return;		/* trailers of a request, or no request at all */
 	s = stream_add(h, ev->stream);
-	if (h->unreported) {
-		++*h->unreported;	/* s->req 0: its frames are followed, nothing joined */
-		return;
-	}
 	h->st->streams++;
 	if (!s)
 		return;

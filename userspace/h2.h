@@ -39,9 +39,6 @@ struct h2_conn;
 struct h2_conn *h2_conn_new(const struct request *proto, const struct attempt *upstream,
 			    struct joiner *join, struct h2_stats *st);
 void h2_conn_free(struct h2_conn *h);
-/* Its streams are not requests (the backend's side of a gateway's
- * connection, backend_side.h): each is counted in *count instead. */
-void h2_conn_unreported(struct h2_conn *h, uint64_t *count);
 /* A captured fragment (GS_HTTP_F_H2) of the connection; is_request: it
  * flows from the HTTP/2 client to the server.  Returns -1 once the
  * connection's decoding is broken (counted once in st->broken_conns). */

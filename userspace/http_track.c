@@ -41,7 +41,8 @@ struct http_conn {
 	uint16_t dport, sport;
 	uint8_t daddr[16];
 	/* Upstream: its ends' key in the tracker's backend_side (0: not
-	 * kept there); downstream: it is the far end of such a connection. */
+	 * kept there); downstream: it is the far end of such a connection
+	 * (its requests may be a backend's side: the join engine decides). */
 	uint64_t ends_key;
 	bool far_end;
 	/* Formatted once (they name every request and attempt on it): the
@@ -114,6 +115,7 @@ int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *joi
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	t->join = join;
 	backend_side_init(&t->ends);
+	join_watch_ends(join, &t->ends);
 	return t->buckets ? 0 : -1;
 }
 
@@ -128,6 +130,8 @@ void http_track_free(struct http_tracker *t)
 		}
 	}
 	free(t->buckets);
+	if (t->join)
+		join_watch_ends(t->join, NULL);
 	backend_side_free(&t->ends);
 	memset(t, 0, sizeof(*t));
 }
@@ -207,14 +211,6 @@ static void note_ends(struct http_tracker *t, struct http_conn *c, const struct 
 		c->far_end = backend_side_far_end(&t->ends, e->family, e->saddr, e->sport,
 						  e->daddr, e->dport);
 	}
-}
-
-/* Is what this downstream connection carries the backend's side of a
- * traced gateway's attempts, not requests?  Asked at each request: its
- * process may have become a gateway since. */
-static bool backend_side_conn(const struct http_conn *c)
-{
-	return c->far_end && !backend_side_is_gateway(&c->t->ends, c->pid);
 }
 
 static struct http_conn *conn_get(struct http_tracker *t, const struct gs_http_event *e)
@@ -323,7 +319,7 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	const struct gs_http_event *e = c->cur;
 	struct request proto = {
 		.pid = e->pid, .tid = e->tid, .sk = c->sk, .ts_start = h->ts_start,
-		.req_id = h->req_id, .fp = h->fp,
+		.req_id = h->req_id, .fp = h->fp, .far_end = c->far_end,
 	};
 
 	/* A busy gateway reads a request late: when it arrived is the
@@ -338,11 +334,6 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	x = xchg_push(c);
 	if (!x)
 		return;
-	http_stream_expect(&c->resp, h->method);
-	if (backend_side_conn(c)) {
-		c->t->backend_side++;	/* counted, not reported */
-		return;		/* x->id 0: its answer pairs with it, and goes nowhere */
-	}
 	memcpy(proto.comm, e->comm, GS_COMM_LEN);
 	conn_peer(c, proto.client, sizeof(proto.client));
 	conn_listener(c, proto.listener, sizeof(proto.listener));
@@ -350,6 +341,7 @@ static void downstream_request(struct http_conn *c, const struct http_head *h)
 	copy_head_str(proto.host, h->host, sizeof(proto.host));
 	copy_head_str(proto.path, h->path, sizeof(proto.path));
 	x->id = join_request_start(c->t->join, &proto);
+	http_stream_expect(&c->resp, h->method);
 }
 
 static bool response_ends_in(const struct http_head *h, const struct gs_http_event *e)
@@ -492,7 +484,7 @@ static void sum_parser_stats(struct http_tracker *t, const struct http_stream_st
  * streams are followed by h2.c. */
 static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is_request)
 {
-	struct request proto = { .pid = e->pid, .sk = c->sk };
+	struct request proto = { .pid = e->pid, .sk = c->sk, .far_end = c->far_end };
 	/* Upstream, every stream is an attempt on this connection. */
 	struct attempt up = {
 		.pid = e->pid, .sk = c->sk, .ts_start = c->ts_conn_start, .connect_ms = -1,
@@ -512,8 +504,6 @@ static void h2_event(struct http_conn *c, const struct gs_http_event *e, bool is
 			c->t->unparsable++;
 			return;
 		}
-		if (backend_side_conn(c))	/* decided once: HPACK needs every block */
-			h2_conn_unreported(c->h2, &c->t->backend_side);
 	}
 	if (e->flags & GS_HTTP_F_H2_FIELDS) {
 		h2_conn_fields(c->h2, e, is_request);

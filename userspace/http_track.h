@@ -28,7 +28,6 @@ struct http_tracker {
 	unsigned freed_since_trim;	/* connections freed since memory was returned */
 	struct joiner *join;
 	struct backend_side ends;	/* which connections are a backend's side of an attempt */
-	uint64_t backend_side;		/* requests of those, not reported (backend_side.h) */
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */
 	uint64_t unparsable;		/* connections whose HTTP could not be parsed */

@@ -1686,6 +1686,18 @@ static unsigned take_claimed(struct joiner *j, struct request *r, struct attempt
 	return n;
 }
 
+/* Decided now, not when it began: a gateway's first request after the
+ * start was read before its first connect was seen. */
+static bool backend_side(const struct joiner *j, const struct request *r)
+{
+	return r->far_end && j->ends && !backend_side_is_gateway(j->ends, r->pid);
+}
+
+void join_watch_ends(struct joiner *j, const struct backend_side *ends)
+{
+	j->ends = ends;
+}
+
 /* r goes to the consumer with its attempts, which leave the table after
  * it.  One attempt (most requests) is lent where it is; more are copied
  * into one array. */
@@ -1697,10 +1709,14 @@ static void hand_over(struct joiner *j, struct request *r)
 	r->attempts = r->nattempts == 1 ? own[0] : j->handover;
 	for (unsigned i = 0; r->nattempts > 1 && i < r->nattempts; i++)
 		j->handover[i] = *own[i];
-	j->st.requests++;
-	j->st.joined += r->nattempts > 0;
-	j->st.by_kind[r->join]++;
-	j->on_request(r, j->ctx);
+	if (backend_side(j, r)) {
+		j->st.backend_side++;
+	} else {
+		j->st.requests++;
+		j->st.joined += r->nattempts > 0;
+		j->st.by_kind[r->join]++;
+		j->on_request(r, j->ctx);
+	}
 	for (unsigned i = 0; i < r->nattempts; i++)
 		release_attempt(j, own[i]);
 	if (r->pending)

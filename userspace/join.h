@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "conn.h"
+#include "backend_side.h"
 #include "began_index.h"
 #include "path_ids.h"
 #include "time_heap.h"
@@ -210,6 +211,7 @@ struct request {
 	bool client_closed;		/* the client closed before any response */
 	bool truncated;			/* the response was cut short */
 	bool evicted;			/* decided unfinished: the request table was full */
+	bool far_end;			/* read on the far end of a gateway's upstream connection */
 	uint64_t req_id;
 	struct path_sig sig;		/* engine: hashes of path */
 	char method[REQ_METHOD_LEN];
@@ -266,6 +268,7 @@ struct join_stats {
 	uint64_t request_evictions;	/* requests forced out of a full table */
 	uint64_t attempt_evictions;	/* attempts forced out of a full table */
 	uint64_t facts_timeouts;	/* failed requests decided without upstream TCP facts */
+	uint64_t backend_side;		/* decided, not requests: a backend's side (backend_side.h) */
 };
 
 /* A slot's bookkeeping, together: taking, freeing and checking a handle
@@ -332,6 +335,7 @@ struct joiner {
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
 	struct join_threads threads[JOIN_THREAD_PROCS];	/* per process: keeps threads? */
 	struct attempt handover[REQ_ATTEMPTS];	/* the attempts of the request handed over */
+	const struct backend_side *ends;	/* who is a gateway (NULL: everyone) */
 	request_sink on_request;
 	attempt_sink on_orphan;
 	void *ctx;
@@ -344,6 +348,11 @@ struct joiner {
 int join_init(struct joiner *j, uint64_t wait_ns, uint32_t max_requests,
 	      request_sink on_request, attempt_sink on_orphan, void *ctx);
 void join_free(struct joiner *j);
+/* Requests read on the far end of a gateway's upstream connection
+ * (request.far_end) by a process that, when they are decided, never
+ * connected out are the backend's side of that gateway's attempts: not
+ * handed over, counted (st.backend_side).  ends: the tracker's. */
+void join_watch_ends(struct joiner *j, const struct backend_side *ends);
 
 /* A downstream request head was read; returns its handle (never 0). */
 uint32_t join_request_start(struct joiner *j, const struct request *proto);

@@ -282,8 +282,8 @@ static void collect_stats(struct pipeline *p)
 	st->sync_lost = p->http.parser.lost;
 	st->resyncs = p->http.parser.resyncs;
 	st->requests = p->join.st.requests;
-	st->backend_side_requests = p->http.backend_side;
-	if (p->http.backend_side && !p->told_backend_side) {
+	st->backend_side_requests = p->join.st.backend_side;
+	if (st->backend_side_requests && !p->told_backend_side) {
 		p->told_backend_side = true;
 		log_info("what a traced process that never connected out reads on a traced "
 			 "gateway's own upstream connections is the backend's side of the "

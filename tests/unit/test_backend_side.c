@@ -161,7 +161,7 @@ static void test_backend_side_not_a_request(void)
 	join_poll(&j, UINT64_MAX);
 	ASSERT_EQ(nfar, 0);
 	ASSERT_EQ(nown, 2);
-	ASSERT_EQ(t.backend_side, 1);
+	ASSERT_EQ(j.st.backend_side, 1);
 
 	/* It connects out: a gateway; the far end's next request is its own. */
 	io(&t, 4, 9, GS_DIR_UPSTREAM, GS_IO_SEND, 40100, 9090, GET_OWN, 0, at + 6);
@@ -171,7 +171,35 @@ static void test_backend_side_not_a_request(void)
 	   at + 9);
 	join_poll(&j, UINT64_MAX);
 	ASSERT_EQ(nfar, 1);
-	ASSERT_EQ(t.backend_side, 1);
+	ASSERT_EQ(j.st.backend_side, 1);
+	http_track_free(&t);
+	join_free(&j);
+}
+
+/* Two gateways on one host, both traced: C (pid 11) serves its clients
+ * and proxies to G (pid 12), which proxies on.  G's first request after
+ * the start is read on the far end of C's upstream connection before G
+ * was ever seen connecting out; it connects for it right after.  Decided
+ * when its answer is in, it is G's request. */
+static void test_gateway_first_request_kept(void)
+{
+	struct joiner j;
+	struct http_tracker t;
+	uint64_t at = 1000 * MS;
+	static const char *const ANSWER200 = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	nfar = nown = 0;
+	ASSERT_EQ(join_init(&j, 0, 0, on_request, on_orphan, NULL), 0);
+	ASSERT_EQ(http_track_init(&t, 64, &j), 0);
+	io(&t, 20, 11, GS_DIR_DOWNSTREAM, GS_IO_RECV, 443, 60000, GET_OWN, 0, at);
+	io(&t, 21, 11, GS_DIR_UPSTREAM, GS_IO_SEND, 40001, 8080, GET, 0, at + 1);
+	io(&t, 22, 12, GS_DIR_DOWNSTREAM, GS_IO_RECV, 8080, 40001, GET, 0, at + 2);
+	io(&t, 23, 12, GS_DIR_UPSTREAM, GS_IO_SEND, 40500, 9090, GET, 0, at + 3);
+	io(&t, 23, 12, GS_DIR_UPSTREAM, GS_IO_RECV, 40500, 9090, ANSWER200, 0, at + 4);
+	io(&t, 22, 12, GS_DIR_DOWNSTREAM, GS_IO_SEND, 8080, 40001, ANSWER200, 0, at + 5);
+	join_poll(&j, UINT64_MAX);
+	ASSERT_EQ(nfar, 1);
+	ASSERT_EQ(j.st.backend_side, 0);
 	http_track_free(&t);
 	join_free(&j);
 }
@@ -181,5 +209,6 @@ int main(void)
 	RUN_TEST(test_far_end_is_swapped_ends);
 	RUN_TEST(test_many_open_and_closed);
 	RUN_TEST(test_backend_side_not_a_request);
+	RUN_TEST(test_gateway_first_request_kept);
 	TEST_MAIN_END();
 }

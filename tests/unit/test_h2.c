@@ -588,17 +588,19 @@ static void test_streams_are_requests(void)
 }
 
 /* The backend's side of a gateway's HTTP/2 connection (backend_side.h):
- * its streams are followed (HPACK stays in step) but none is a request;
- * each is counted.  Answers and resets on them go nowhere. */
-static void test_unreported_streams(void)
+ * its streams are followed (HPACK stays in step), and while its process
+ * never connected out none is a request: each is counted when decided.
+ * Once it connects out (a gateway), the next stream is a request. */
+static void test_backend_side_streams(void)
 {
 	struct h2_case k;
-	struct request proto = { .pid = 9 };
+	struct request proto = { .pid = 9, .far_end = true };
 	static const char *const gw504[] = { ":status", "504" };
-	uint64_t backend_side = 0;
+	struct backend_side ends;
 
+	backend_side_init(&ends);
 	case_begin(&k, &proto, NULL);
-	h2_conn_unreported(k.h, &backend_side);
+	join_watch_ends(&k.j, &ends);
 	put(&k.c, H2_PREFACE, H2_PREFACE_LEN);
 	frame(&k.c, H2_SETTINGS, 0, 0, NULL, 0);
 	block(&k.c, k.dc, 1, REQ("/a/1"), 4, true);
@@ -608,17 +610,28 @@ static void test_unreported_streams(void)
 	block(&k.s, k.ds, 1, gw504, 1, true);
 	send_s(&k);
 	frame(&k.c, H2_RST_STREAM, 0, 3, (const uint8_t[]){ 0, 0, 0, 8 }, 4);
+	send_c(&k);
+	join_poll(&k.j, UINT64_MAX);
+	ASSERT_EQ(ndecided, 0);
+	ASSERT_EQ(k.j.st.backend_side, 2);
+	ASSERT_EQ(k.j.st.requests, 0);
+
+	/* It connects out: a gateway from then on. */
+	backend_side_serves(&ends, 9);
+	backend_side_upstream_open(&ends, 1, 9);
 	block(&k.c, k.dc, 5, REQ("/a/3"), 4, true);
 	send_c(&k);
+	block(&k.s, k.ds, 5, gw504, 1, true);
+	send_s(&k);
 	k.t += MS;
 	h2_conn_closed(k.h, true, k.t, k.t, k.s.n);
 	join_poll(&k.j, UINT64_MAX);
-
-	ASSERT_EQ(ndecided, 0);
-	ASSERT_EQ(backend_side, 3);
-	ASSERT_EQ(k.st.streams, 0);
+	ASSERT_EQ(ndecided, 1);
+	ASSERT_EQ(decided_path("/a/3")->status, 504);
+	ASSERT_EQ(k.j.st.backend_side, 2);
 	ASSERT_EQ(k.st.broken_conns, 0);
 	case_end(&k);
+	backend_side_free(&ends);
 }
 
 /* The gateway's GOAWAY (last stream 3): stream 5 was never processed and
@@ -1139,7 +1152,7 @@ int main(void)
 	RUN_TEST(test_lost_header_block_breaks);
 	RUN_TEST(test_bad_blocks);
 	RUN_TEST(test_streams_are_requests);
-	RUN_TEST(test_unreported_streams);
+	RUN_TEST(test_backend_side_streams);
 	RUN_TEST(test_gateway_goaway);
 	RUN_TEST(test_table_size_race);
 	RUN_TEST(test_answered_stream_cut_at_close);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "join.h"
+#include "join_match.h"
 #include "join_loop.h"
 
 #define SLOT(id) ((id) & 0xffff)
@@ -1005,6 +1006,106 @@ static struct attempt *open_own(const struct joiner *j, const struct request *r,
 	return n ? open : NULL;
 }
 
+/* ---- the other failed requests' share (join_match.h) ---- */
+
+/* The failed requests of r's process other than r, answered and not
+ * joined yet, in flight while r was; and the failed connects (no content,
+ * no answer: only time links them to a request) begun meanwhile that any
+ * of them could have made, one bit each. */
+struct others {
+	struct join_match m;
+	struct attempt *att[JOIN_MATCH_ATTS];
+	unsigned natt;
+};
+
+static bool other_failed(const struct request *r, const struct request *o)
+{
+	return o != r && !o->joined && o->pid == r->pid && answer_time(o) && request_failed(o) &&
+	       o->ts_start <= answer_time(r) && answer_time(o) >= r->ts_start;
+}
+
+static bool bare_failure(const struct attempt *a)
+{
+	return attempt_end(a) && !a->status && (a->opaque || !a->method[0]);
+}
+
+/* False when there are none, or too many to ask (then nothing changes). */
+static bool others_of(struct joiner *j, const struct request *r, struct others *ot)
+{
+	const struct request *reqs[JOIN_MATCH_REQS];
+	uint32_t ids[JOIN_MATCH_ATTS + 1], n;
+	uint64_t lo = r->ts_start, hi = answer_time(r);
+
+	ot->m.nreq = ot->natt = 0;
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (!other_failed(r, o))
+			continue;
+		if (ot->m.nreq == JOIN_MATCH_REQS)
+			return false;
+		reqs[ot->m.nreq++] = o;
+		lo = o->ts_start < lo ? o->ts_start : lo;
+		hi = answer_time(o) > hi ? answer_time(o) : hi;
+	}
+	if (!ot->m.nreq)
+		return false;
+	n = began_index_range(&j->by_began, lo, hi, r->pid, ids, JOIN_MATCH_ATTS + 1);
+	if (n > JOIN_MATCH_ATTS)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		struct attempt *a = &j->atts[SLOT(ids[i])];
+
+		if (!a->owner && bare_failure(a))
+			ot->att[ot->natt++] = a;
+	}
+	for (unsigned q = 0; q < ot->m.nreq; q++) {
+		ot->m.adj[q] = 0;
+		for (unsigned b = 0; b < ot->natt; b++)
+			if (could_be(j, reqs[q], ot->att[b]) && outcome_agrees(reqs[q], ot->att[b]))
+				ot->m.adj[q] |= 1ull << b;
+	}
+	return true;
+}
+
+/* a's bit, 0 when it is none of theirs. */
+static uint64_t others_bit(const struct others *ot, const struct attempt *a)
+{
+	for (unsigned b = 0; b < ot->natt; b++)
+		if (ot->att[b] == a)
+			return 1ull << b;
+	return 0;
+}
+
+/* A failed request's last attempt, a failed connect, that would leave
+ * another failed request with none it could have made, when another fit
+ * of r's leaves each of them one: that other fit (the best of those). */
+static void leave_others_theirs(struct joiner *j, const struct request *r, enum level lvl,
+				bool own_only, struct cand *best)
+{
+	struct others ot;
+	struct cand alt = { 0 }, c;
+	int side = close_side(j);
+	unsigned all;
+
+	if (!request_failed(r) || !bare_failure(best->a) || !others_of(j, r, &ot))
+		return;
+	all = join_match_max(&ot.m, 0);
+	if (join_match_max(&ot.m, others_bit(&ot, best->a)) == all)
+		return;
+	for (uint32_t i = 0; i < j->ncand; i++) {
+		if (j->cand_lvl[i] != lvl || j->cand[i] == best->a || !cand_fit(j, r, lvl, i, &c) ||
+		    !c.agrees || (own_only && !c.same_tid))
+			continue;
+		if (join_match_max(&ot.m, others_bit(&ot, c.a)) < all)
+			continue;
+		if (!alt.a || better(&c, &alt, side))
+			alt = c;
+	}
+	if (alt.a)
+		*best = alt;
+}
+
 static void pick_in_level(struct joiner *j, const struct request *r, enum level lvl,
 			  struct pick *pk)
 {
@@ -1047,8 +1148,10 @@ static void pick_in_level(struct joiner *j, const struct request *r, enum level 
 		best.after ? j->closes_after++ : j->closes_before++;
 	if (best.a && fits == 1 && !own_only)
 		learn_thread(j, r->pid, best.same_tid);
-	if (best.a && lvl == LVL_TIME && !best.a->status)
+	if (best.a && lvl == LVL_TIME && !best.a->status) {
 		keep_to_own(j, r, lvl, &best);
+		leave_others_theirs(j, r, lvl, own_only, &best);
+	}
 	if (best.a)
 		oldest_sibling(j, r, lvl, &best);
 	if (best.a && tie(r, &best, &second))
@@ -1562,7 +1665,16 @@ static void ended_before(struct joiner *j, const struct request *r,
 	bool by_thread = keeps_threads(j, r->pid);
 	/* A candidate of r began after r did; this one before the chain. */
 	uint32_t nwin = limit ? attempts_begun(j, r, r->ts_start, limit - 1) : 0;
+	struct others ot;
+	bool shared = request_failed(r) && others_of(j, r, &ot);
+	uint64_t taken = 0;
+	unsigned matched = 0;
 
+	if (shared) {
+		for (unsigned i = 0; i < n; i++)
+			taken |= others_bit(&ot, chain[i]);
+		matched = join_match_max(&ot.m, taken);
+	}
 	*prev = *closed_after = NULL;
 	for (uint32_t i = 0; i < nwin; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
@@ -1577,6 +1689,8 @@ static void ended_before(struct joiner *j, const struct request *r,
 			continue;	/* the thread is a key: a retry stays on it */
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
+		if (shared && join_match_max(&ot.m, taken | others_bit(&ot, a)) < matched)
+			continue;	/* an earlier try of r would leave another failed request none */
 		d = distance(end, limit);
 		nearer = d < closed_d;
 		nearer_before = end <= limit && d < prev_d;

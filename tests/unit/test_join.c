@@ -8,6 +8,7 @@
 #include <string.h>
 #include "attribute.h"
 #include "join.h"
+#include "join_match.h"
 #include "testlib.h"
 
 #define MS 1000000ull
@@ -700,6 +701,51 @@ out:
 	join_free(&j);
 }
 
+/* The matching under it: requests 0-2 could have made attempts {0,1},
+ * {0}, {1,2}: each gets one (0 moves to 1 for request 1); without attempt
+ * 0 two can; without 0 and 1 only one; an empty graph none. */
+static void test_match_max(void)
+{
+	struct join_match m = { .adj = { 0x3, 0x1, 0x6 }, .nreq = 3 };
+	struct join_match none = { .nreq = 0 };
+
+	ASSERT_EQ(join_match_max(&m, 0), 3);
+	ASSERT_EQ(join_match_max(&m, 0x1), 2);
+	ASSERT_EQ(join_match_max(&m, 0x3), 1);
+	ASSERT_EQ(join_match_max(&m, 0x7), 0);
+	ASSERT_EQ(join_match_max(&none, 0), 0);
+}
+
+/* Three clients refused at once by a goroutine proxy on a loaded host
+ * (times of a kept run of test_attr_down): each request made one connect,
+ * refused, and its 502 went out 0.1 to 0.3 ms after its refusal, in
+ * another order.  C began after the first two connects ended, so the third
+ * is the only one it could have made.  Nearness gave B the third (nearest
+ * its answer) and the first as an earlier try, A the second, C none. */
+static void test_refusals_of_a_loaded_goroutine_proxy(void)
+{
+	struct joiner j;
+	uint32_t a, b, c;
+
+	setup(&j);
+	a = request(&j, "/down/a", 1, T0);
+	b = request(&j, "/down/b", 2, T0 + 39 * US);
+	refused_on(&j, "198.18.0.2:80", 3, T0 + 241 * US, T0 + 278 * US);
+	refused_on(&j, "198.18.0.2:80", 4, T0 + 334 * US, T0 + 342 * US);
+	c = request(&j, "/down/c", 5, T0 + 381 * US);
+	refused_on(&j, "198.18.0.2:80", 6, T0 + 412 * US, T0 + 420 * US);
+	answer(&j, b, 502, T0 + 552 * US);
+	answer(&j, a, 502, T0 + 585 * US);
+	answer(&j, c, 502, T0 + 596 * US);
+	join_poll(&j, T0 + 500 * MS);
+	ASSERT_EQ(ndecided, 3);
+	for (unsigned i = 0; i < ndecided; i++)
+		ASSERT_EQ(decided[i].nattempts, 1);
+	if (ASSERT_NOT_NULL(by_path("/down/c")) && by_path("/down/c")->nattempts)
+		ASSERT_EQ(by_path("/down/c")->attempts[0].ts_start, T0 + 412 * US);
+	join_free(&j);
+}
+
 /* Two requests on one HAProxy thread, 0.7 ms apart, each retried twice
  * against two SYN-dropping servers: their tries run in step and their
  * last closes come in one batch of timers, 0.3 ms apart.  Each retry
@@ -1196,6 +1242,8 @@ int main(void)
 	RUN_TEST(test_retries_beside_refusal);
 	RUN_TEST(test_retries_in_step);
 	RUN_TEST(test_refusals_beside_open_connect);
+	RUN_TEST(test_match_max);
+	RUN_TEST(test_refusals_of_a_loaded_goroutine_proxy);
 	RUN_TEST(test_late_answers_same_outcome);
 	RUN_TEST(test_own_close_late);
 	RUN_TEST(test_open_attempt_not_for_an_answer);

@@ -1667,14 +1667,15 @@ static void ended_before(struct joiner *j, const struct request *r,
 	uint32_t nwin = limit ? attempts_begun(j, r, r->ts_start, limit - 1) : 0;
 	struct others ot;
 	bool shared = request_failed(r) && others_of(j, r, &ot);
-	uint64_t taken = 0;
-	unsigned matched = 0;
+	uint64_t taken = 0;	/* the chain's, among the others' connects */
+	unsigned matched = 0;	/* how many of the others keep one without them */
 
 	if (shared) {
 		for (unsigned i = 0; i < n; i++)
 			taken |= others_bit(&ot, chain[i]);
 		matched = join_match_max(&ot.m, taken);
 	}
+
 	*prev = *closed_after = NULL;
 	for (uint32_t i = 0; i < nwin; i++) {
 		struct attempt *a = &j->atts[j->window[i]];

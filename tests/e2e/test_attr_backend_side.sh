@@ -17,11 +17,13 @@
 T=attr_backend_side
 gw_attr_begin "$T"
 command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
-BP=$(gw_be_port 7)
 gs_nginx_as bs || { fail "$T" "copy of nginx"; exit 1; }
 
-# be_start DIR: the nginx backend in B2NS (its master's pid: BE_PID).
+# be_start DIR PORT: the nginx backend in B2NS on PORT (its master's pid:
+# BE_PID); a port of its own for each gateway kind, so a backend still
+# stopping never answers for the next one.
 be_start() {
+	BP=$2
 	gs_nginx_in "$B2NS" "$BIN" "$1" "
     access_log $1/access.log;
     server { listen [::]:$BP ipv6only=off; location / { return 200 \"ok\\n\"; }
@@ -32,7 +34,9 @@ be_start() {
 
 for GW_KIND in $(gw_kinds); do
 	gw_attr_kind "$T" || continue
-	be_start "$GS_TMP/be.$GW_KIND" || { fail "$TK" "nginx backend did not start"; continue; }
+	case $GW_KIND in nginx) port=7 ;; haproxy) port=8 ;; *) port=9 ;; esac
+	be_start "$GS_TMP/be.$GW_KIND" "$(gw_be_port $port)" ||
+		{ fail "$TK" "nginx backend did not start"; continue; }
 	gw_route /e "$(gw_hostport "$BE2_4" "$BP")"
 	gw_route /s "$(gw_hostport "$BE2_4" "$BP")"
 	gw_start || { fail "$TK" "$GW_KIND did not start"; kill "$BE_PID"; continue; }

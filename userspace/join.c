@@ -727,20 +727,86 @@ static bool nearer_another(const struct joiner *j, const struct request *r, cons
 	return false;
 }
 
-static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
-					struct attempt *const *chain, unsigned n);
+/* ---- the other failed requests' share (join_match.h) ---- */
 
-/* The first try of the retry chain that ends at a (previous_attempt()'s
- * rule: each try ended before the next began). */
+/* The failed requests of r's process other than r, answered and not
+ * joined yet, in flight while r was; and the failed connects (no content,
+ * no answer: only time links them to a request) begun meanwhile that any
+ * of them could have made, one bit each. */
+struct others {
+	struct join_match m;
+	struct attempt *att[JOIN_MATCH_ATTS];
+	unsigned natt;
+};
+
+static bool other_failed(const struct request *r, const struct request *o)
+{
+	return o != r && !o->joined && o->pid == r->pid && answer_time(o) && request_failed(o) &&
+	       o->ts_start <= answer_time(r) && answer_time(o) >= r->ts_start;
+}
+
+static bool bare_failure(const struct attempt *a)
+{
+	return attempt_end(a) && !a->status && (a->opaque || !a->method[0]);
+}
+
+/* False when there are none, or too many to ask (then nothing changes). */
+static bool others_of(struct joiner *j, const struct request *r, struct others *ot)
+{
+	const struct request *reqs[JOIN_MATCH_REQS];
+	uint32_t ids[JOIN_MATCH_ATTS + 1], n;
+	uint64_t lo = r->ts_start, hi = answer_time(r);
+
+	ot->m.nreq = ot->natt = 0;
+	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
+		const struct request *o = &j->reqs[j->rpool.active[i]];
+
+		if (!other_failed(r, o))
+			continue;
+		if (ot->m.nreq == JOIN_MATCH_REQS)
+			return false;
+		reqs[ot->m.nreq++] = o;
+		lo = o->ts_start < lo ? o->ts_start : lo;
+		hi = answer_time(o) > hi ? answer_time(o) : hi;
+	}
+	if (!ot->m.nreq)
+		return false;
+	n = began_index_range(&j->by_began, lo, hi, r->pid, ids, JOIN_MATCH_ATTS + 1);
+	if (n > JOIN_MATCH_ATTS)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		struct attempt *a = &j->atts[SLOT(ids[i])];
+
+		if (!a->owner && bare_failure(a))
+			ot->att[ot->natt++] = a;
+	}
+	for (unsigned q = 0; q < ot->m.nreq; q++) {
+		ot->m.adj[q] = 0;
+		for (unsigned b = 0; b < ot->natt; b++)
+			if (could_be(j, reqs[q], ot->att[b]) && outcome_agrees(reqs[q], ot->att[b]))
+				ot->m.adj[q] |= 1ull << b;
+	}
+	return true;
+}
+
+/* a's bit, 0 when it is none of theirs. */
+static uint64_t others_bit(const struct others *ot, const struct attempt *a)
+{
+	for (unsigned b = 0; b < ot->natt; b++)
+		if (ot->att[b] == a)
+			return 1ull << b;
+	return 0;
+}
+
+static unsigned retry_chain(struct joiner *j, const struct request *r, struct attempt *last,
+			    struct attempt **chain);
+
+/* The first try of the retry chain that ends at a. */
 static struct attempt *chain_head(struct joiner *j, const struct request *r, struct attempt *a)
 {
 	struct attempt *chain[REQ_ATTEMPTS + 1];
-	unsigned n = 0;
 
-	chain[n++] = a;
-	while (n <= REQ_ATTEMPTS && (chain[n] = previous_attempt(j, r, chain, n)))
-		n++;
-	return chain[n - 1];
+	return chain[retry_chain(j, r, a, chain) - 1];
 }
 
 /* Did another attempt of head's process (of its thread, by_thread)
@@ -1004,77 +1070,6 @@ static struct attempt *open_own(const struct joiner *j, const struct request *r,
 		n++;
 	}
 	return n ? open : NULL;
-}
-
-/* ---- the other failed requests' share (join_match.h) ---- */
-
-/* The failed requests of r's process other than r, answered and not
- * joined yet, in flight while r was; and the failed connects (no content,
- * no answer: only time links them to a request) begun meanwhile that any
- * of them could have made, one bit each. */
-struct others {
-	struct join_match m;
-	struct attempt *att[JOIN_MATCH_ATTS];
-	unsigned natt;
-};
-
-static bool other_failed(const struct request *r, const struct request *o)
-{
-	return o != r && !o->joined && o->pid == r->pid && answer_time(o) && request_failed(o) &&
-	       o->ts_start <= answer_time(r) && answer_time(o) >= r->ts_start;
-}
-
-static bool bare_failure(const struct attempt *a)
-{
-	return attempt_end(a) && !a->status && (a->opaque || !a->method[0]);
-}
-
-/* False when there are none, or too many to ask (then nothing changes). */
-static bool others_of(struct joiner *j, const struct request *r, struct others *ot)
-{
-	const struct request *reqs[JOIN_MATCH_REQS];
-	uint32_t ids[JOIN_MATCH_ATTS + 1], n;
-	uint64_t lo = r->ts_start, hi = answer_time(r);
-
-	ot->m.nreq = ot->natt = 0;
-	for (uint32_t i = 0; i < j->rpool.nactive; i++) {
-		const struct request *o = &j->reqs[j->rpool.active[i]];
-
-		if (!other_failed(r, o))
-			continue;
-		if (ot->m.nreq == JOIN_MATCH_REQS)
-			return false;
-		reqs[ot->m.nreq++] = o;
-		lo = o->ts_start < lo ? o->ts_start : lo;
-		hi = answer_time(o) > hi ? answer_time(o) : hi;
-	}
-	if (!ot->m.nreq)
-		return false;
-	n = began_index_range(&j->by_began, lo, hi, r->pid, ids, JOIN_MATCH_ATTS + 1);
-	if (n > JOIN_MATCH_ATTS)
-		return false;
-	for (uint32_t i = 0; i < n; i++) {
-		struct attempt *a = &j->atts[SLOT(ids[i])];
-
-		if (!a->owner && bare_failure(a))
-			ot->att[ot->natt++] = a;
-	}
-	for (unsigned q = 0; q < ot->m.nreq; q++) {
-		ot->m.adj[q] = 0;
-		for (unsigned b = 0; b < ot->natt; b++)
-			if (could_be(j, reqs[q], ot->att[b]) && outcome_agrees(reqs[q], ot->att[b]))
-				ot->m.adj[q] |= 1ull << b;
-	}
-	return true;
-}
-
-/* a's bit, 0 when it is none of theirs. */
-static uint64_t others_bit(const struct others *ot, const struct attempt *a)
-{
-	for (unsigned b = 0; b < ot->natt; b++)
-		if (ot->att[b] == a)
-			return 1ull << b;
-	return 0;
 }
 
 /* A failed request's last attempt, a failed connect, that would leave
@@ -1657,7 +1652,7 @@ static bool answers_another(const struct joiner *j, const struct request *r,
  * attempt: *prev; and the same when one the gateway closed itself may end
  * up to JOIN_CLOSE_SLACK_NS after: *closed_after.  One walk of the window
  * finds both. */
-static void ended_before(struct joiner *j, const struct request *r,
+static void ended_before(struct joiner *j, const struct request *r, const struct others *shared,
 			 struct attempt *const *chain, unsigned n, struct attempt **prev,
 			 struct attempt **closed_after)
 {
@@ -1665,15 +1660,13 @@ static void ended_before(struct joiner *j, const struct request *r,
 	bool by_thread = keeps_threads(j, r->pid);
 	/* A candidate of r began after r did; this one before the chain. */
 	uint32_t nwin = limit ? attempts_begun(j, r, r->ts_start, limit - 1) : 0;
-	struct others ot;
-	bool shared = request_failed(r) && others_of(j, r, &ot);
 	uint64_t taken = 0;	/* the chain's, among the others' connects */
 	unsigned matched = 0;	/* how many of the others keep one without them */
 
 	if (shared) {
 		for (unsigned i = 0; i < n; i++)
-			taken |= others_bit(&ot, chain[i]);
-		matched = join_match_max(&ot.m, taken);
+			taken |= others_bit(shared, chain[i]);
+		matched = join_match_max(&shared->m, taken);
 	}
 
 	*prev = *closed_after = NULL;
@@ -1690,7 +1683,7 @@ static void ended_before(struct joiner *j, const struct request *r,
 			continue;	/* the thread is a key: a retry stays on it */
 		if (a->status && a->status < 500 && !a->truncated)
 			continue;	/* answered: not retried */
-		if (shared && join_match_max(&ot.m, taken | others_bit(&ot, a)) < matched)
+		if (shared && join_match_max(&shared->m, taken | others_bit(shared, a)) < matched)
 			continue;	/* an earlier try of r would leave another failed request none */
 		d = distance(end, limit);
 		nearer = d < closed_d;
@@ -1712,11 +1705,12 @@ static void ended_before(struct joiner *j, const struct request *r,
  * one the gateway gave up on and closed just after it began the retry
  * (HAProxy aborts the old socket in a later turn of its loop). */
 static struct attempt *previous_attempt(struct joiner *j, const struct request *r,
-					struct attempt *const *chain, unsigned n)
+					const struct others *shared, struct attempt *const *chain,
+					unsigned n)
 {
 	struct attempt *prev, *closed_after;
 
-	ended_before(j, r, chain, n, &prev, &closed_after);
+	ended_before(j, r, shared, chain, n, &prev, &closed_after);
 	if (!prev)
 		return closed_after;
 	/* A connect that timed out, closed by the gateway just after (within
@@ -1731,6 +1725,24 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 	return prev;
 }
 
+/* The retry chain that ends at last, newest first, into chain (room for
+ * REQ_ATTEMPTS + 1): each try ended before the next began.  The other
+ * failed requests' share is the same at every step: asked once.  Returns
+ * its length, REQ_ATTEMPTS + 1 when it goes on beyond what a request
+ * holds. */
+static unsigned retry_chain(struct joiner *j, const struct request *r, struct attempt *last,
+			    struct attempt **chain)
+{
+	struct others ot;
+	const struct others *shared = request_failed(r) && others_of(j, r, &ot) ? &ot : NULL;
+	unsigned n = 0;
+
+	chain[n++] = last;
+	while (n <= REQ_ATTEMPTS && (chain[n] = previous_attempt(j, r, shared, chain, n)))
+		n++;
+	return n;
+}
+
 /* ---- deciding ---- */
 
 /* Claim the chain ending at last for r, oldest first.  The attempts stay
@@ -1739,11 +1751,8 @@ static struct attempt *previous_attempt(struct joiner *j, const struct request *
 static void claim_attempts(struct request *r, struct attempt *last, struct joiner *j)
 {
 	struct attempt *chain[REQ_ATTEMPTS + 1];
-	unsigned n = 0;
+	unsigned n = retry_chain(j, r, last, chain);
 
-	chain[n++] = last;
-	while (n <= REQ_ATTEMPTS && (chain[n] = previous_attempt(j, r, chain, n)))
-		n++;
 	if (n > REQ_ATTEMPTS) {
 		r->attempts_dropped++;
 		n = REQ_ATTEMPTS;

@@ -6,9 +6,10 @@
 #   client ──(link 0)── gw (a real gateway) ──(link 1)── be1
 #                                            └─(link 2)── be2
 #
-# The gateway is one of three kinds (GW_KIND): nginx, haproxy (HAProxy,
-# "haproxy -f cfg -db") or go (tests/tools/gs-goproxy.go, a
-# net/http/httputil.ReverseProxy).  It runs in the gw namespace with a
+# The gateway is one of four kinds (GW_KIND): nginx, haproxy (HAProxy,
+# "haproxy -f cfg -db"), go (tests/tools/gs-goproxy.go, a
+# net/http/httputil.ReverseProxy) or py (tests/tools/gs-pyproxy.py, an
+# asyncio proxy on one event loop; gs-goproxy's command line and log).  It runs in the gw namespace with a
 # generated config and its own files in $GW_DIR.  gatescope runs in the root
 # namespace and traces only this gateway, by pid (nginx: the master, whose
 # workers are its children).  Client-facing and backend ports are unique to
@@ -319,7 +320,8 @@ gw_kind_ready() {
 		fi
 		make -s -C "$GS_ROOT" build/tests/gs-goproxy >"$GS_TMP/go-build.log" 2>&1 ||
 			{ echo "gs-goproxy did not build: $(tail -3 "$GS_TMP/go-build.log")"; return 1; } ;;
-	*) echo "unknown gateway kind '$1' (nginx, haproxy, go)"; return 1 ;;
+	py) python3 -c 'import asyncio' 2>/dev/null || { echo "python3 not installed"; return 1; } ;;
+	*) echo "unknown gateway kind '$1' (nginx, haproxy, go, py)"; return 1 ;;
 	esac
 }
 
@@ -333,8 +335,8 @@ gw_start() {
 		for r in "${GW_ROUTES[@]}"; do
 			gw_route_fields "$r"
 			[ -z "$r_extra" ] || { echo "$GW_KIND: nginx directives on $r_loc: $r_extra" >&2; return 1; }
-			[ "$GW_KIND" = go ] && [ "$r_retries" -gt 0 ] &&
-				{ echo "go: ReverseProxy makes no retries ($r_loc retries=$r_retries)" >&2; return 1; }
+			gw_kind_go_like && [ "$r_retries" -gt 0 ] &&
+				{ echo "$GW_KIND: the proxy makes no retries ($r_loc retries=$r_retries)" >&2; return 1; }
 		done
 	fi
 	: >"$GW_DIR/access.log"
@@ -342,9 +344,13 @@ gw_start() {
 	case $GW_KIND in
 	nginx) gw_nginx_start ;;
 	haproxy) gw_haproxy_start ;;
-	go) gw_go_start ;;
+	go | py) gw_go_start ;;
 	esac
 }
+
+# gw_kind_go_like: is GW_KIND one of the proxies with gs-goproxy's command
+# line and log (go, py)?
+gw_kind_go_like() { [ "$GW_KIND" = go ] || [ "$GW_KIND" = py ]; }
 
 # gw_stop: stop the gateway (gracefully, bounded), then normalise its log.
 gw_stop() {
@@ -434,11 +440,13 @@ gw_haproxy_start() {
 	gs_wait_listen "$GNS" "$GW_PORT"
 }
 
-# The Go proxy listens on both client-side addresses, like the others.
+# The Go proxy (and the asyncio one, GW_KIND=py) listens on both
+# client-side addresses, like the others.
 gw_go_start() {
-	local routes
+	local routes cmd=("$GS_TOOLS/gs-goproxy")
 	mapfile -t routes < <(gw_go_routes)
-	gs_bg ip netns exec "$GNS" "$GS_TOOLS/gs-goproxy" -max-seconds "$GW_MAX_SECONDS" \
+	[ "$GW_KIND" = py ] && cmd=(python3 "$GS_ROOT/tests/tools/gs-pyproxy.py")
+	gs_bg ip netns exec "$GNS" "${cmd[@]}" -max-seconds "$GW_MAX_SECONDS" \
 		-listen "$GW4:$GW_PORT,[$GW6]:$GW_PORT" -keepalive "$GW_KEEPALIVE" \
 		-idle-timeout "$GW_KEEPALIVE_TIMEOUT" -access-log "$GW_DIR/access.log" \
 		"${routes[@]}" >/dev/null 2>"$GW_DIR/error.log"
@@ -701,9 +709,9 @@ gw_xlate() {
 #
 # Every name printed (PASS/FAIL/SKIP, figures) carries the gateway kind.
 
-# gw_kinds: the gateway kinds to run (GW_KINDS="nginx haproxy go" by
+# gw_kinds: the gateway kinds to run (GW_KINDS="nginx haproxy go py" by
 # default; set it to run fewer).
-gw_kinds() { echo "${GW_KINDS:-nginx haproxy go}"; }
+gw_kinds() { echo "${GW_KINDS:-nginx haproxy go py}"; }
 
 gw_attr_begin() {
 	gs_require_bpf "$1"

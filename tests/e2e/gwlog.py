@@ -4,7 +4,8 @@ end-to-end checkers read (gateway_lib.sh describes it):
 
   METHOD URI STATUS UPSTREAM_STATUS CONNECT_S HEADER_S TOTAL_S ATTEMPTS BACKEND TERM [NOTE...]
 
-gwlog.py KIND RAW_LOG   KIND: nginx, haproxy, go (anything else: read as
+gwlog.py KIND RAW_LOG   KIND: nginx, haproxy, go or py (the same log as go;
+                        anything else: read as
                         nginx's format)
 
 The gateway's log is the oracle: nothing here looks at gatescope's output.
@@ -122,7 +123,7 @@ def go(line):
 
 def main():
     kind, raw = sys.argv[1], sys.argv[2]
-    parse = {"haproxy": haproxy, "go": go}.get(kind, nginx)
+    parse = {"haproxy": haproxy, "go": go, "py": go}.get(kind, nginx)
     bad = 0
     with open(raw) as f:
         for line in f:

@@ -336,7 +336,7 @@ scn_go_normalise() {
 	    errors = []
 	    if "timeout awaiting response headers" in err:
 	        errors.append({"kind": "upstream_timeout", "while": "reading response header from upstream"})
-	    elif err == "context canceled":
+	    elif err in ("context canceled", "client closed"):	# go, py
 	        errors.append({"kind": "client_closed", "while": ""})
 	    elif err.startswith("aborted"):
 	        errors.append({"kind": "upstream_closed", "while": "reading upstream"})
@@ -356,7 +356,7 @@ scn_start() {
 	case $GW_KIND in
 	nginx) scn_nginx_start ;;
 	haproxy) scn_haproxy_start ;;
-	go) scn_go_start ;;
+	go | py) scn_go_start ;;
 	esac || { fail "$TK" "$GW_KIND did not start: $(tail -3 "$GW_DIR/error.log" 2>/dev/null)"; exit 1; }
 	# The raw event stream too: with GW_KEEP=DIR, a failed scenario can be
 	# replayed (gatescope --replay) without root while the join is worked on.
@@ -368,7 +368,7 @@ scn_gateway_stop() {
 	case $GW_KIND in
 	nginx) gw_nginx_stop ;;
 	haproxy) scn_pid_stop USR1; gw_log_sink_stop ;;	# HAProxy's graceful stop
-	go) scn_pid_stop TERM ;;
+	go | py) scn_pid_stop TERM ;;
 	esac
 }
 
@@ -444,7 +444,7 @@ scn_stop() {
 	case $GW_KIND in
 	nginx) scn_nginx_normalise ;;
 	haproxy) scn_haproxy_normalise ;;
-	go) scn_go_normalise ;;
+	go | py) scn_go_normalise ;;
 	esac
 	grep -q '"type":"total"' "$SCN_OUT" ||
 		{ fail "$TK" "gatescope printed no total line"; cat "$SCN_OUT.err"; exit 1; }

@@ -40,7 +40,7 @@ for GW_KIND in $(gw_kinds); do
 	if run.kind == "haproxy":
 	    run.res(all(r.gw and r.gw["status"] == 504 and r.gw["term"] == "sH" for r in failed),
 	            "the gateway wrote 504 at its server timeout, after the client left (504 sH in its log)", f"{seen}")
-	elif run.kind == "go":
+	elif run.kind in ("go", "py"):
 	    run.res(all(r.gw and r.gw["errors"] and r.gw["errors"][0]["kind"] == "client_closed" for r in failed),
 	            "the gateway saw the client's context end (its log)", f"{seen}")
 	else:

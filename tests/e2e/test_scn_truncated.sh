@@ -41,7 +41,7 @@ for GW_KIND in $(gw_kinds); do
 	BE = {"/midstall": os.environ["BE_T"], "/partial": os.environ["BE_T"], "/chunked": os.environ["BE_C"]}
 	BODY = int(os.environ["BODY"])
 	# What the gateway says ended each response.
-	GW_ERROR = {"/midstall": "upstream_closed" if run.kind == "go" else "upstream_timeout",
+	GW_ERROR = {"/midstall": "upstream_closed" if run.kind in ("go", "py") else "upstream_timeout",
 	            "/partial": "upstream_closed", "/chunked": "upstream_closed"}
 	trunc = lambda e, r: (e["cause"], e["reason"]) == ("backend", "backend_truncated")
 	failed_all = []
@@ -77,7 +77,7 @@ for GW_KIND in $(gw_kinds); do
 	run.check_contract()
 	run.figures(failed_all, trunc)
 	PY
-	if [ "$GW_KIND" = go ]; then
+	if gw_kind_go_like; then
 		# No gateway timer ended a body: the backend's own closes did,
 		# 3 s into the stall (which gatescope may count as the backend's
 		# timeout: that is its call).

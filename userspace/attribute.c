@@ -392,6 +392,78 @@ static void deadline_facts(const struct request *r, const struct attempt *a, str
 			 (t - at) / 1e6, t / 1e6);
 }
 
+/* A client that left before any response waited from its request's
+ * arrival to its close. */
+static uint64_t client_left_at(const struct request *r)
+{
+	return r->ts_client_fin ? r->ts_client_fin : r->ts_done;
+}
+
+/* Of a client's wait, how long bytes of the exchange sat unread in the
+ * gateway's sockets: its request before the gateway read it, and the
+ * upstream's answer before the gateway read it (or until the client left,
+ * if it never did). */
+struct unread_wait {
+	uint64_t request;	/* request arrived -> read */
+	uint64_t response;	/* first answer byte arrived -> read */
+	uint64_t resp_at;	/* when that byte arrived, 0 if it did not before the client left */
+};
+
+static uint64_t span_until(uint64_t from, uint64_t to, uint64_t end)
+{
+	if (to > end)
+		to = end;
+	return from && to > from ? to - from : 0;
+}
+
+static uint64_t gateway_unread(const struct request *r, const struct attempt *a,
+			       struct unread_wait *w)
+{
+	uint64_t left = client_left_at(r);
+
+	memset(w, 0, sizeof(*w));
+	w->request = span_until(r->ts_arrived, r->ts_start, left);
+	if (a && a->status && a->ts_resp_kernel && a->ts_resp_kernel < left) {
+		w->resp_at = a->ts_resp_kernel;
+		w->response = span_until(a->ts_resp_kernel, a->ts_resp_read, left);
+	} else if (a && !a->status && a->have_conn && a->conn.ts_rx_pending &&
+		   a->conn.ts_rx_pending < left) {
+		w->resp_at = a->conn.ts_rx_pending;
+		w->response = left - a->conn.ts_rx_pending;
+	}
+	return w->request + w->response;
+}
+
+/* Unread bytes below this are a busy gateway's ordinary delay. */
+#define STALL_MIN_NS (10 * 1000000ull)
+
+/* The client left before any response, but for at least half of its wait
+ * the exchange's bytes sat unread in the gateway's sockets (an event loop
+ * blocked, a starved worker): the gateway made it give up, and the backend
+ * is not to blame for an answer it had already given. */
+static bool attribute_client_stalled(const struct request *r, const struct attempt *a,
+				     struct verdict *v)
+{
+	uint64_t start = r->ts_arrived ? r->ts_arrived : r->ts_start;
+	uint64_t left = client_left_at(r), waited = left > start ? left - start : 0;
+	struct unread_wait w;
+	uint64_t unread = gateway_unread(r, a, &w);
+
+	if (unread < STALL_MIN_NS || 2 * unread < waited)
+		return false;
+	set(v, CAUSE_GATEWAY, "gateway_stall", a ? "CH" : "CR");
+	evidence(v, "client left %.3f ms after its request arrived, before any response; %.3f ms of it bytes sat unread in the gateway's sockets",
+		 ms(start, left), unread / 1e6);
+	if (w.request >= STALL_MIN_NS / 10)
+		evidence(v, "the request for %.3f ms", w.request / 1e6);
+	if (w.response && a->status && a->ts_resp_read < left)
+		evidence(v, "the answer (%u) of %s from +%.3f ms to +%.3f ms", a->status, a->backend,
+			 ms(start, w.resp_at), ms(start, a->ts_resp_read));
+	else if (w.response)
+		evidence(v, "the answer of %s from +%.3f ms on", a->backend, ms(start, w.resp_at));
+	return true;
+}
+
 /* The client left before any response: its own timeout, whatever the
  * gateway did afterwards. */
 static void attribute_client_abort(const struct request *r, const struct attempt *a,
@@ -399,7 +471,7 @@ static void attribute_client_abort(const struct request *r, const struct attempt
 {
 	set(v, CAUSE_CLIENT, "client_abort", a ? "CH" : "CR");
 	evidence(v, "client closed after %.3f ms, before any response",
-		 ms(r->ts_start, r->ts_client_fin ? r->ts_client_fin : r->ts_done));
+		 ms(r->ts_start, client_left_at(r)));
 	if (r->h2_goaway_by == H2_GOAWAY_CLIENT)
 		evidence(v, "it sent GOAWAY (code %u) at +%.3f ms", r->h2_goaway_code,
 			 ms(r->ts_start, r->ts_h2_goaway));
@@ -412,9 +484,9 @@ static void attribute_client_abort(const struct request *r, const struct attempt
 			 ms(r->ts_start, r->ts_response));
 	if (a && a->status == 0)
 		evidence(v, "upstream %s had not answered", a->backend);
-	else if (a)
+	else if (a)	/* when its answer arrived: the gateway may have read it later */
 		evidence(v, "upstream %s answered %u after %.3f ms", a->backend, a->status,
-			 ms(a->ts_start, a->ts_resp_read));
+			 ms(a->ts_start, a->ts_resp_kernel ? a->ts_resp_kernel : a->ts_resp_read));
 }
 
 void attribute(const struct request *r, struct verdict *v)
@@ -432,7 +504,8 @@ void attribute(const struct request *r, struct verdict *v)
 	if (!request_failed(r))
 		return;
 	if (r->client_closed) {
-		attribute_client_abort(r, a, v);
+		if (!attribute_client_stalled(r, a, v))
+			attribute_client_abort(r, a, v);
 		return;
 	}
 	if (r->join == JOIN_AMBIGUOUS) {

@@ -202,6 +202,63 @@ static void test_client_abort(void)
 	expect(&r, CAUSE_BACKEND, "backend_slow", "sH");
 }
 
+/* A client that gave up while the gateway sat on its exchange (an event
+ * loop blocked by a synchronous call, recorded in test_attr_loop_block
+ * against the asyncio proxy): the gateway's stall when bytes sat unread
+ * for at least half of the client's wait, else still the client's abort. */
+static void test_client_abort_stalled_gateway(void)
+{
+	struct request r = req(0);
+	struct attempt *a;
+	struct verdict v;
+
+	r.client_closed = true;
+	r.ts_arrived = T0;
+	r.ts_client_fin = T0 + 500 * MS;
+	/* The request waited unread 470 ms; no attempt yet. */
+	r.ts_start = T0 + 470 * MS;
+	r.ts_done = T0 + 1000 * MS;
+	expect(&r, CAUSE_GATEWAY, "gateway_stall", "CR");
+	/* Read at once: the client's own patience. */
+	r.ts_start = T0 + 1 * MS;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CR");
+	/* The backend answered at +2 ms; the gateway read it at +1000 ms:
+	 * 1 + 498 ms unread. */
+	a = attempt(&r, ATTEMPT_OK);
+	a->status = 200;
+	a->ts_resp_kernel = T0 + 2 * MS;
+	a->ts_resp_read = T0 + 1000 * MS;
+	attribute(&r, &v);
+	ASSERT_STREQ(v.reason, "gateway_stall");
+	ASSERT_STREQ(v.term, "CH");
+	ASSERT_TRUE(strstr(v.evidence, "499.000 ms of it bytes sat unread") != NULL);
+	ASSERT_TRUE(strstr(v.evidence, "the answer of 198.18.2.2:8080 from +2.000 ms on") != NULL);
+	/* Read at +300 ms, then the client still got nothing: 298 ms of 500
+	 * unread is the gateway's. */
+	a->ts_resp_read = T0 + 300 * MS;
+	expect(&r, CAUSE_GATEWAY, "gateway_stall", "CH");
+	/* Read at +200 ms: 198 ms of 500, under half: the client's abort. */
+	a->ts_resp_read = T0 + 200 * MS;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CH");
+	/* An answer that came after the client left proves nothing. */
+	a->ts_resp_kernel = T0 + 600 * MS;
+	a->ts_resp_read = T0 + 1000 * MS;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CH");
+	/* No answer read, but bytes waiting since +100 ms: 400 of 500. */
+	a->status = 0;
+	a->ts_resp_kernel = a->ts_resp_read = 0;
+	a->failure = ATTEMPT_ABANDONED;
+	a->conn.ts_rx_pending = T0 + 100 * MS;
+	expect(&r, CAUSE_GATEWAY, "gateway_stall", "CH");
+	/* ... and none: a slow backend, the client's abort. */
+	a->conn.ts_rx_pending = 0;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CH");
+	/* Below 10 ms unread is no stall, even of a short wait. */
+	r.ts_client_fin = T0 + 12 * MS;
+	r.ts_start = T0 + 8 * MS;
+	expect(&r, CAUSE_CLIENT, "client_abort", "CH");
+}
+
 static void test_timeouts_cluster(void)
 {
 	static struct timeouts t;
@@ -504,6 +561,7 @@ int main(void)
 	RUN_TEST(test_h2_unacked_tail);
 	RUN_TEST(test_answers);
 	RUN_TEST(test_client_abort);
+	RUN_TEST(test_client_abort_stalled_gateway);
 	RUN_TEST(test_h2_grpc);
 	RUN_TEST(test_timeouts_cluster);
 	RUN_TEST(test_evicted_unfinished);

@@ -584,6 +584,9 @@ static uint64_t last_progress(const struct gs_conn_event *e)
 	return e->ts_last_tx > e->ts_last_rx ? e->ts_last_tx : e->ts_last_rx;
 }
 
+/* A peer's close this soon after the last progress answers it. */
+#define ANSWERED_CLOSE_NS (10 * 1000000ull)
+
 /* The earlier of the last byte written and the last byte read: a timer
  * armed then may have run through the later progress (timeouts.h). */
 static uint64_t armed_since(const struct gs_conn_event *e)
@@ -606,8 +609,13 @@ static void note_idle_close(struct attempt *a, const struct gs_conn_event *e)
 	/* A backend RST right after the request is a reset, not a timeout.
 	 * Nor is a close with response bytes waiting unread: the backend
 	 * made progress the gateway never looked at (a stalled gateway,
-	 * whose timer fired late), so the idle time is the stall's. */
+	 * whose timer fired late), so the idle time is the stall's.  Nor a
+	 * backend's close right after the gateway's last write: an answer to
+	 * it (the gateway's TLS close_notify, which an asyncio gateway sends
+	 * and then waits for the backend's; or a backend that closed on the
+	 * request at once), never a timer that ran. */
 	if (!since || at < since || (by_backend && e->rst_received) ||
+	    (by_backend && at - since < ANSWERED_CLOSE_NS) ||
 	    (e->ts_rx_pending && e->ts_rx_pending < at))
 		return;
 	a->idle_close_ns = at - since;

@@ -46,6 +46,7 @@ struct live {
 	size_t nknown;
 	bool discover_ports;		/* no --listen: follow the traced processes' listeners */
 	bool told_serve_only;		/* said once that serving-only processes are skipped */
+	bool told_tls_unmapped;		/* said once that TLS plaintext without a socket is dropped */
 	uint64_t forks_seen;		/* forks followed in the kernel at the last rescan */
 	uint16_t ports[CLI_MAX_PORTS];	/* client-facing ports in the kernel filter */
 	size_t nports;
@@ -212,6 +213,14 @@ static void update_kernel_stats(struct live *lv)
 	st->pid_failures = k[GS_STAT_PID_INSERT_FAIL];
 	loader_prog_totals(&lv->loader, &progs);
 	st->missed_runs = progs.missed_runs;
+	if (k[GS_STAT_TLS_UNMAPPED] && k[GS_STAT_TLS_DROPPED] && !lv->told_tls_unmapped) {
+		lv->told_tls_unmapped = true;
+		log_warn("TLS sessions whose socket is not known: their plaintext is dropped "
+			 "(http.tls_unmapped, tls_dropped) and their connections are judged "
+			 "by TCP facts only; a process whose TLS records move outside "
+			 "SSL_read/SSL_write (OpenSSL memory BIOs, as Python's asyncio uses) "
+			 "is never read");
+	}
 	if (k[GS_STAT_SERVE_ONLY_CONNS] && !lv->told_serve_only) {
 		lv->told_serve_only = true;
 		log_info("client connections of traced processes that only serve (never "

@@ -449,7 +449,7 @@ gw_go_start() {
 	gs_bg ip netns exec "$GNS" "${cmd[@]}" -max-seconds "$GW_MAX_SECONDS" \
 		-listen "$GW4:$GW_PORT,[$GW6]:$GW_PORT" -keepalive "$GW_KEEPALIVE" \
 		-idle-timeout "$GW_KEEPALIVE_TIMEOUT" -access-log "$GW_DIR/access.log" \
-		"${routes[@]}" >/dev/null 2>"$GW_DIR/error.log"
+		"${GW_PROXY_OPTS[@]}" "${routes[@]}" >/dev/null 2>"$GW_DIR/error.log"
 	GW_PID=$GS_LAST_PID
 	gs_wait_listen "$GNS" "$GW_PORT"
 }

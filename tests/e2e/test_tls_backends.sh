@@ -86,6 +86,30 @@ for GW_KIND in ${GW_KINDS:-nginx haproxy}; do
 		"joins['time'] == 4 and joins['ambiguous'] == 0" "join_rate == 1"
 done
 
+# --- an asyncio gateway: TLS on memory BIOs, never read ----------------------
+# Python's asyncio moves TLS records through OpenSSL memory BIOs: its socket
+# I/O happens outside SSL_read/SSL_write, so no session is tied to a socket.
+# gatescope must say so (one warning), count the sessions and the dropped
+# plaintext, and infer nothing false from the TCP facts: asyncio sends its
+# close_notify and waits for the backend's, so every connection it gave up
+# on is closed by the backend right after its last write (before: "backend
+# idle timeout = 0.0 s", n=9).
+if why=$(gw_kind_ready py); then
+	GW_KIND=py
+	scenario && {
+		if grep -q "warning: TLS sessions whose socket is not known" "$GW_OUT.err"; then
+			pass "$TK: the unread TLS sessions are named on stderr"
+		else
+			fail "$TK: the unread TLS sessions are named on stderr" "$(cat "$GW_OUT.err")"
+		fi
+		tls_check_counts "$TK" "$GW_OUT" "tls_conns > 0" "tls_decrypted == 0" \
+			"tls_unreadable == tls_conns" "tls_unmapped > 0" "tls_dropped > 0" "requests == 0"
+		gw_check_timeouts "$TK"
+	}
+else
+	skip "$T/py" "$why"
+fi
+
 # --- --tls off: nothing readable; opaque attempts, judged by TCP facts -----
 GW_KIND=nginx GW_KEEPALIVE=0 TLS_DOWN=0
 T=$T/off

@@ -77,6 +77,17 @@ gw_haproxy_conf() {
 	tls_plain_haproxy_conf | "${down[@]}" | "${up[@]}"
 }
 
+# The asyncio proxy (GW_KIND=py): its TLS options.
+eval "$(declare -f gw_go_start | sed '1s/gw_go_start/tls_plain_go_start/')"
+gw_go_start() {
+	local GW_PROXY_OPTS=()	# read by gw_go_start (dynamic scope)
+	if [ "$GW_KIND" = py ]; then
+		[ "$TLS_DOWN" = 1 ] && GW_PROXY_OPTS+=(-tls-cert "$TLS_CERT" -tls-key "$TLS_KEY")
+		[ "$TLS_UP" = 1 ] && GW_PROXY_OPTS+=(-upstream-tls)
+	fi
+	tls_plain_go_start
+}
+
 # tls_backend NS ADDR PORT: an HTTPS backend; returns once it listens.
 tls_backend() {
 	local ns=$1 addr=$2 port=$3

@@ -30,11 +30,17 @@ connection: "aborted: ...".  One access-log line per request:
 
     METHOD PATH STATUS UPSTREAM_STATUS BACKEND ATTEMPTS CONNECT_S HEADER_S DURATION_S ERROR...
 
+With -tls-cert and -tls-key it speaks TLS to its clients, with
+-upstream-tls to its backends (no verification), both through Python's ssl
+module on OpenSSL's memory BIOs (asyncio's SSL protocol): the process's
+socket I/O happens outside the library's SSL_read and SSL_write calls.
+
 Prints "ready" on stdout once listening; exits after -max-seconds.
 """
 import argparse
 import asyncio
 import re
+import ssl
 import sys
 import time
 
@@ -232,6 +238,11 @@ class Proxy:
     def __init__(self, opts, routes, log):
         self.opts, self.routes, self.log = opts, routes, log
         self.pool = Pool(opts.keepalive, opts.idle_timeout)
+        self.upstream_tls = None
+        if opts.upstream_tls:
+            self.upstream_tls = ssl.create_default_context()
+            self.upstream_tls.check_hostname = False
+            self.upstream_tls.verify_mode = ssl.CERT_NONE
 
     async def serve(self, creader, cwriter):
         try:
@@ -325,7 +336,8 @@ class Proxy:
         host, port = split_hostport(ex.backend)
         start = time.monotonic()
         try:
-            conn = await asyncio.wait_for(asyncio.open_connection(host, port), route.connect)
+            conn = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=self.upstream_tls), route.connect)
         except asyncio.TimeoutError:
             raise UpstreamFailed(f"dial tcp {ex.backend}: i/o timeout", True) from None
         except OSError as e:
@@ -402,6 +414,10 @@ def options(argv):
                    help="idle upstream connections kept per backend (0: one per request)")
     p.add_argument("-max-seconds", dest="max_seconds", type=int, default=60)
     p.add_argument("-access-log", dest="access_log", default="")
+    p.add_argument("-tls-cert", dest="tls_cert", default="", help="TLS toward clients: certificate")
+    p.add_argument("-tls-key", dest="tls_key", default="", help="TLS toward clients: its key")
+    p.add_argument("-upstream-tls", dest="upstream_tls", action="store_true",
+                   help="TLS toward backends (not verified)")
     p.add_argument("routes", nargs="+", metavar="ROUTE")
     return p.parse_args(argv)
 
@@ -415,10 +431,15 @@ async def main(argv):
         return 2
     log = open(opts.access_log, "a") if opts.access_log else sys.stderr
     proxy = Proxy(opts, routes, log)
+    tls = None
+    if opts.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(opts.tls_cert, opts.tls_key or None)
     servers = []
     for hp in opts.listen.split(","):
         host, port = split_hostport(hp)
-        servers.append(await asyncio.start_server(proxy.serve, host, port, reuse_address=True))
+        servers.append(await asyncio.start_server(proxy.serve, host, port, reuse_address=True,
+                                                  ssl=tls))
     print("ready", flush=True)
     await asyncio.sleep(opts.max_seconds)
     return 0

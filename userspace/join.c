@@ -1652,39 +1652,112 @@ static bool answers_another(const struct joiner *j, const struct request *r,
  * attempt: *prev; and the same when one the gateway closed itself may end
  * up to JOIN_CLOSE_SLACK_NS after: *closed_after.  One walk of the window
  * finds both. */
+/* What ended_before() asks of every candidate: the chain so far, and the
+ * other failed requests' share of the connects. */
+struct chain_walk {
+	const struct request *r;
+	const struct others *shared;
+	struct attempt *const *chain;
+	unsigned n;
+	uint64_t limit;		/* the chain's oldest began */
+	bool by_thread;
+	uint64_t taken;		/* the chain's, among the others' connects */
+	unsigned matched;	/* how many of the others keep one without them */
+};
+
+/* Could a have been the try before the chain's oldest (ended before it
+ * began, or the gateway closed it up to JOIN_CLOSE_SLACK_NS after)? */
+static bool earlier_try_fits(struct joiner *j, const struct chain_walk *w, struct attempt *a)
+{
+	uint64_t end = attempt_end(a);
+
+	if (!end || attempt_began(a) >= w->limit || in_chain(w->chain, w->n, a) ||
+	    end > w->limit + (gateway_closed(a) ? JOIN_CLOSE_SLACK_NS : 0) ||
+	    !candidate_level(j, w->r, a))
+		return false;
+	if (w->by_thread && a->tid != w->chain[w->n - 1]->tid)
+		return false;	/* the thread is a key: a retry stays on it */
+	if (a->status && a->status < 500 && !a->truncated)
+		return false;	/* answered: not retried */
+	/* An earlier try of r must not leave another failed request none. */
+	return !w->shared ||
+	       join_match_max(&w->shared->m, w->taken | others_bit(w->shared, a)) >= w->matched;
+}
+
+/* Retries in step: several tries ended together (one connect timeout run
+ * out for several requests in one turn of an event loop), and as many
+ * tries began right after, the chain's oldest among them.  Which ended try
+ * is its previous one?  Time cannot tell: an asyncio gateway begins the
+ * retries in either order.  The nearest end alone gave one request two
+ * tries of one moment and left another a try short; shared out by rank,
+ * the k-th to begin again continuing the k-th that began before, each
+ * chain keeps its length (its first try and its last are still decided by
+ * when its request was read and answered).  Returns prev when that rule
+ * does not apply (a different number of tries on each side: fresh first
+ * tries, or tries another request claimed). */
+#define IN_STEP_MAX 8
+static struct attempt *in_step(struct joiner *j, const struct chain_walk *w, uint32_t nwin,
+			       struct attempt *prev)
+{
+	struct attempt *ended[IN_STEP_MAX], *oldest = w->chain[w->n - 1];
+	uint64_t lo = UINT64_MAX, hi = 0, prev_end = attempt_end(prev);
+	unsigned nend = 0, nnext = 0, rank = IN_STEP_MAX;
+
+	for (uint32_t i = 0; i < nwin; i++) {
+		struct attempt *a = &j->atts[j->window[i]];
+		uint64_t end = attempt_end(a);
+
+		if (end > w->limit || distance(end, prev_end) > JOIN_TIE_NS ||
+		    !earlier_try_fits(j, w, a) || answers_another(j, w->r, a, w->chain, w->n))
+			continue;
+		if (nend == IN_STEP_MAX)
+			return prev;
+		ended[nend++] = a;	/* in the order they began */
+		lo = end < lo ? end : lo;
+		hi = end > hi ? end : hi;
+	}
+	if (nend < 2)
+		return prev;
+	nwin = attempts_begun(j, w->r, lo, hi + JOIN_TIE_NS);
+	for (uint32_t i = 0; i < nwin; i++) {
+		struct attempt *b = &j->atts[j->window[i]];
+
+		if (b != oldest && (b->owner || in_chain(w->chain, w->n, b) || !bare_failure(b) ||
+				    (w->by_thread && b->tid != oldest->tid)))
+			continue;
+		if (b == oldest)
+			rank = nnext;
+		nnext++;
+	}
+	return nnext == nend && rank < nend ? ended[rank] : prev;
+}
+
 static void ended_before(struct joiner *j, const struct request *r, const struct others *shared,
 			 struct attempt *const *chain, unsigned n, struct attempt **prev,
 			 struct attempt **closed_after)
 {
-	uint64_t limit = attempt_began(chain[n - 1]), prev_d = UINT64_MAX, closed_d = UINT64_MAX;
-	bool by_thread = keeps_threads(j, r->pid);
+	struct chain_walk w = {
+		.r = r, .shared = shared, .chain = chain, .n = n,
+		.limit = attempt_began(chain[n - 1]), .by_thread = keeps_threads(j, r->pid),
+	};
+	uint64_t prev_d = UINT64_MAX, closed_d = UINT64_MAX;
 	/* A candidate of r began after r did; this one before the chain. */
-	uint32_t nwin = limit ? attempts_begun(j, r, r->ts_start, limit - 1) : 0;
-	uint64_t taken = 0;	/* the chain's, among the others' connects */
-	unsigned matched = 0;	/* how many of the others keep one without them */
+	uint32_t nwin = w.limit ? attempts_begun(j, r, r->ts_start, w.limit - 1) : 0;
 
 	if (shared) {
 		for (unsigned i = 0; i < n; i++)
-			taken |= others_bit(shared, chain[i]);
-		matched = join_match_max(&shared->m, taken);
+			w.taken |= others_bit(shared, chain[i]);
+		w.matched = join_match_max(&shared->m, w.taken);
 	}
 
 	*prev = *closed_after = NULL;
 	for (uint32_t i = 0; i < nwin; i++) {
 		struct attempt *a = &j->atts[j->window[i]];
-		uint64_t end = attempt_end(a), d;
+		uint64_t end = attempt_end(a), limit = w.limit, d;
 		bool nearer, nearer_before;
 
-		if (!end || attempt_began(a) >= limit || in_chain(chain, n, a) ||
-		    end > limit + (gateway_closed(a) ? JOIN_CLOSE_SLACK_NS : 0) ||
-		    !candidate_level(j, r, a))
+		if (!earlier_try_fits(j, &w, a))
 			continue;
-		if (by_thread && a->tid != chain[n - 1]->tid)
-			continue;	/* the thread is a key: a retry stays on it */
-		if (a->status && a->status < 500 && !a->truncated)
-			continue;	/* answered: not retried */
-		if (shared && join_match_max(&shared->m, taken | others_bit(shared, a)) < matched)
-			continue;	/* an earlier try of r would leave another failed request none */
 		d = distance(end, limit);
 		nearer = d < closed_d;
 		nearer_before = end <= limit && d < prev_d;
@@ -1699,6 +1772,8 @@ static void ended_before(struct joiner *j, const struct request *r, const struct
 			}
 		}
 	}
+	if (*prev && bare_failure(chain[n - 1]))
+		*prev = in_step(j, &w, nwin, *prev);
 }
 
 /* The try before the chain's oldest: one that ended before it began; else

@@ -136,7 +136,8 @@ gw_hostport() {
 #                          nginx and HAProxy syntax: 1s, 500ms)
 #   retries=N              N more attempts after a failed one (HAProxy
 #                          "retries N" + "option redispatch"; nginx
-#                          proxy_next_upstream_tries N+1); default 0: one
+#                          proxy_next_upstream_tries N+1; the asyncio proxy
+#                          after a failed connect; not go); default 0: one
 #                          attempt per request everywhere (nginx would
 #                          otherwise retry on the next server by itself)
 #   rewrite=PATH           the upstream path is PATH instead of LOCATION
@@ -302,7 +303,8 @@ gw_go_routes() {
 	local r
 	for r in "${GW_ROUTES[@]}"; do
 		gw_route_fields "$r"
-		echo "$r_loc=$r_be;connect=$r_connect;read=$r_read${r_rewrite:+;rewrite=$r_rewrite}"
+		echo "$r_loc=$r_be;connect=$r_connect;read=$r_read${r_rewrite:+;rewrite=$r_rewrite}$(
+			[ "$r_retries" -gt 0 ] && echo ";retries=$r_retries")"
 	done
 }
 
@@ -335,8 +337,8 @@ gw_start() {
 		for r in "${GW_ROUTES[@]}"; do
 			gw_route_fields "$r"
 			[ -z "$r_extra" ] || { echo "$GW_KIND: nginx directives on $r_loc: $r_extra" >&2; return 1; }
-			gw_kind_go_like && [ "$r_retries" -gt 0 ] &&
-				{ echo "$GW_KIND: the proxy makes no retries ($r_loc retries=$r_retries)" >&2; return 1; }
+			[ "$GW_KIND" = go ] && [ "$r_retries" -gt 0 ] &&
+				{ echo "go: ReverseProxy makes no retries ($r_loc retries=$r_retries)" >&2; return 1; }
 		done
 	fi
 	: >"$GW_DIR/access.log"

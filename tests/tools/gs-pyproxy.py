@@ -13,7 +13,8 @@ proxies alike.  ROUTE is PREFIX=BACKEND[,BACKEND...][;KEY=VALUE...]:
 requests whose path is PREFIX or under it go to the backends (host:port,
 [v6]:port) in round robin.  Keys: connect=DURATION (connect timeout),
 read=DURATION (response head timeout), rewrite=PATH (the prefix is replaced
-by PATH), block=DURATION (once the request is written upstream, the handler
+by PATH), retries=N (a failed connect is tried again on the next backend,
+N times at most; default 0), block=DURATION (once the request is written upstream, the handler
 makes a blocking call of that long, as a synchronous library call in a
 coroutine does: the whole event loop stops, every connection waits).
 Other paths get 404.
@@ -69,7 +70,7 @@ class Route:
             raise ValueError(f"route {spec!r}: want PREFIX=BACKEND[,BACKEND...][;KEY=VALUE...]")
         self.prefix, self.backends, self.next = prefix, backends.split(","), 0
         self.connect, self.read, self.rewrite = opts.connect_timeout, opts.read_timeout, ""
-        self.block = 0.0
+        self.block, self.retries = 0.0, 0
         for kv in keys:
             k, eq, v = kv.partition("=")
             if k == "connect" and eq:
@@ -80,8 +81,11 @@ class Route:
                 self.rewrite = v
             elif k == "block" and eq:
                 self.block = duration(v)
+            elif k == "retries" and eq and v.isdigit():
+                self.retries = int(v)
             else:
-                raise ValueError(f"route {spec!r}: {kv!r}: want connect=, read=, rewrite= or block=")
+                raise ValueError(
+                    f"route {spec!r}: {kv!r}: want connect=, read=, rewrite=, retries= or block=")
 
     def covers(self, path):
         return path == self.prefix or path.startswith(self.prefix.rstrip("/") + "/")
@@ -301,6 +305,7 @@ class Proxy:
         out = head.framed(first, b"upgrade" if upgrade else b"keep-alive" if keep else b"close")
         if upgrade:
             out = out[:-2] + b"Upgrade: " + upgrade + b"\r\n\r\n"
+        retries = route.retries
         while True:
             ex.attempts += 1
             conn = self.pool.take(ex.backend) if keep else None
@@ -308,7 +313,14 @@ class Proxy:
             if reused:
                 ex.connect_s = 0.0
             else:
-                conn = await self.connect(route, ex)
+                try:
+                    conn = await self.connect(route, ex)
+                except UpstreamFailed:
+                    if not retries:
+                        raise
+                    retries -= 1
+                    ex.backend = route.pick()	# the next backend
+                    continue
             r, w = conn
             attempt_start = time.monotonic()
             try:

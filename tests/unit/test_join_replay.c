@@ -62,6 +62,13 @@
  * between the two is the one before the chain, and at a gateway that
  * keeps requests to their threads the chain stays on its thread.
  *
+ * tests/fixtures/pyloop_connect_retries_a.gsr: test_attr_haproxy_connect
+ * through the asyncio proxy (gs-pyproxy: one thread, retries on the next
+ * backend), its log in the .oracle file.  Two /synd2 requests read 0.3 ms
+ * apart ran their three connect timeouts in step, each pair of tries
+ * within 0.1 ms; the nearest end gave one of them both first tries and the
+ * other two tries only.
+ *
  * tests/fixtures/go_mixed_servers.gsr: test_scn_mixed through the Go proxy
  * (gs-goproxy): 100 concurrent requests for one path over a fast and a
  * hanging server (read timeout 1 s), 10 /ok; the Go proxy's log: 50 x 200
@@ -164,7 +171,7 @@ static void test_timeout_burst(void)
 	pipeline_free(&p);
 }
 
-/* One failed request of a HAProxy fixture, as HAProxy logged it. */
+/* One failed request of a fixture, as its gateway logged it. */
 struct logged {
 	char path[64];
 	unsigned attempts;
@@ -198,7 +205,7 @@ static void as_logged(const struct request *r, void *ctx)
 }
 
 /* The oracle beside a fixture (X.oracle for X.gsr): "path attempts
- * backend" per failed request, taken from HAProxy's log of the run. */
+ * backend" per failed request, taken from the gateway's log of the run. */
 static unsigned read_oracle(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -218,7 +225,7 @@ static unsigned read_oracle(const char *path)
 	return n;
 }
 
-/* Every failed request of the run joined as HAProxy logged it: as many
+/* Every failed request of the run joined as the gateway logged it: as many
  * attempts, the same last server, none ambiguous. */
 static void check_as_logged(const char *run)
 {
@@ -247,6 +254,11 @@ static void test_haproxy_connect_runs(void)
 		snprintf(name, sizeof(name), "haproxy_connect_retries_%c", *run);
 		check_as_logged(name);
 	}
+}
+
+static void test_pyloop_connect_run(void)
+{
+	check_as_logged("pyloop_connect_retries_a");
 }
 
 static unsigned go_200, go_504, go_ok, go_unjoined_200, go_other;
@@ -316,6 +328,7 @@ static void test_go_connections_dialed_ahead(void)
 int main(void)
 {
 	RUN_TEST(test_haproxy_connect_runs);
+	RUN_TEST(test_pyloop_connect_run);
 	RUN_TEST(test_go_late_answers);
 	RUN_TEST(test_go_answers_past_the_window);
 	RUN_TEST(test_go_connections_dialed_ahead);

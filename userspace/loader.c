@@ -316,6 +316,19 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
  * closed at once by 100 processes on 2 CPUs, lost 795,000 events with
  * 16 MiB and 587,000 with 64 MiB.  200,000 at once at N = 262,144 (16 MiB
  * before and now) lost 0, 1,111 and 7,811 in three runs. */
+/* The connection filter's slots, as a power of two: four or more per
+ * entry of the connection table (a bystander's socket then finds its slot
+ * empty at least three times in four with the table full), from 2^16 to
+ * 2^24 (64 MiB). */
+static uint32_t conn_filter_bits(uint32_t max_conns)
+{
+	uint32_t bits = 16;
+
+	while (bits < 24 && (1ull << bits) < 4ull * max_conns)
+		bits++;
+	return bits;
+}
+
 static uint32_t ring_bytes(uint32_t declared, uint32_t max_conns)
 {
 	uint64_t want = (uint64_t)max_conns / 4 * (sizeof(struct gs_conn_event) + 8), size = declared;
@@ -427,6 +440,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, const struct
 	loader_apply_plan(skel, p, c);
 	tls_configure(&l->tls, skel, o->tls, c != CAPTURE_OFF);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	skel->rodata->conn_filter_bits = conn_filter_bits(o->max_conns);
+	bpf_map__set_max_entries(skel->maps.conn_filter, 1u << skel->rodata->conn_filter_bits);
 	if (quiet && !log_verbose())
 		print = libbpf_set_print(NULL);
 	err = gatescope_bpf__load(skel);

@@ -1647,11 +1647,6 @@ static bool answers_another(const struct joiner *j, const struct request *r,
 	return false;
 }
 
-/* The failed attempt that ended latest before the chain's oldest began
- * (a retry follows a failure), unless it is another request's last
- * attempt: *prev; and the same when one the gateway closed itself may end
- * up to JOIN_CLOSE_SLACK_NS after: *closed_after.  One walk of the window
- * finds both. */
 /* What ended_before() asks of every candidate: the chain so far, and the
  * other failed requests' share of the connects. */
 struct chain_walk {
@@ -1732,6 +1727,11 @@ static struct attempt *in_step(struct joiner *j, const struct chain_walk *w, uin
 	return nnext == nend && rank < nend ? ended[rank] : prev;
 }
 
+/* The failed attempt that ended latest before the chain's oldest began
+ * (a retry follows a failure), unless it is another request's last
+ * attempt: *prev; and the same when one the gateway closed itself may end
+ * up to JOIN_CLOSE_SLACK_NS after: *closed_after.  One walk of the window
+ * finds both; of tries that ended together, in_step() says which. */
 static void ended_before(struct joiner *j, const struct request *r, const struct others *shared,
 			 struct attempt *const *chain, unsigned n, struct attempt **prev,
 			 struct attempt **closed_after)

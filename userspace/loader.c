@@ -304,18 +304,6 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
 	return share < WAKEUP_SHARE_MIN ? WAKEUP_SHARE_MIN : share;
 }
 
-/* The ring holds the close events of a quarter of the connection table at
- * once (a power of two, at least the 4 MiB the object declares): a burst
- * of closes (a gateway restart, a client fleet going away) outruns the
- * reader at first, and every event that does not fit is lost (counted).
- * Up to 16 MiB (67,000 close events; N = 262,144): a bigger table gets no
- * bigger ring, as every MiB of it is locked kernel memory and counts twice
- * in gatescope's RSS (the ring is mapped twice, so that a record may wrap
- * around its end).  A ring four times bigger does not save a burst the
- * reader cannot keep up with: make bench, 1,000,000 idle connections
- * closed at once by 100 processes on 2 CPUs, lost 795,000 events with
- * 16 MiB and 587,000 with 64 MiB.  200,000 at once at N = 262,144 (16 MiB
- * before and now) lost 0, 1,111 and 7,811 in three runs. */
 /* The connection filter's slots, as a power of two: four or more per
  * entry of the connection table (a bystander's socket then finds its slot
  * empty at least three times in four with the table full), from 2^16 to
@@ -329,6 +317,18 @@ static uint32_t conn_filter_bits(uint32_t max_conns)
 	return bits;
 }
 
+/* The ring holds the close events of a quarter of the connection table at
+ * once (a power of two, at least the 4 MiB the object declares): a burst
+ * of closes (a gateway restart, a client fleet going away) outruns the
+ * reader at first, and every event that does not fit is lost (counted).
+ * Up to 16 MiB (67,000 close events; N = 262,144): a bigger table gets no
+ * bigger ring, as every MiB of it is locked kernel memory and counts twice
+ * in gatescope's RSS (the ring is mapped twice, so that a record may wrap
+ * around its end).  A ring four times bigger does not save a burst the
+ * reader cannot keep up with: make bench, 1,000,000 idle connections
+ * closed at once by 100 processes on 2 CPUs, lost 795,000 events with
+ * 16 MiB and 587,000 with 64 MiB.  200,000 at once at N = 262,144 (16 MiB
+ * before and now) lost 0, 1,111 and 7,811 in three runs. */
 static uint32_t ring_bytes(uint32_t declared, uint32_t max_conns)
 {
 	uint64_t want = (uint64_t)max_conns / 4 * (sizeof(struct gs_conn_event) + 8), size = declared;

@@ -29,8 +29,9 @@ static __always_inline bool http_conn_announce(struct gs_conn_state *st, __u64 k
 	e->type = GS_EV_HTTP_CONN;
 	e->size = sizeof(*e);
 	e->sk = key;
-	e->ts_conn_start = c->ts_start;
-	e->ts_established = conn_since(st, GS_SINCE_ESTABLISHED);
+	/* 0: open before the start, its opening not seen (adopt.bpf.c). */
+	e->ts_conn_start = c->flags & GS_CONN_F_ADOPTED ? 0 : c->ts_start;
+	e->ts_established = c->flags & GS_CONN_F_ADOPTED ? 0 : conn_since(st, GS_SINCE_ESTABLISHED);
 	e->pid = c->pid;
 	e->conn_dir = c->direction;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));	/* ring memory is not zeroed */

@@ -42,6 +42,8 @@ enum gs_fin_by {
 #define GS_CONN_F_TLS		(1u << 4)	/* its first bytes were a TLS handshake record */
 #define GS_CONN_F_TLS_READ	(1u << 5)	/* its plaintext was read through libssl uprobes:
 						 * tls_{tx,rx}_bytes count it */
+#define GS_CONN_F_ADOPTED	(1u << 6)	/* open before gatescope started: ts_start is
+						 * when it was found, its connect is unknown */
 
 /* Values of the BPF map traced_pids: the process is traced; it has
  * connected out (a gateway, whose client connections are captured); the

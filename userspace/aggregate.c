@@ -101,7 +101,8 @@ static uint64_t connect_ns(double ms)
 
 static void stats_add_conn(struct backend_stats *s, const struct conn_outcome *o)
 {
-	s->connects++;
+	if (!o->adopted)
+		s->connects++;
 	switch (o->failure) {
 	case CONNECT_REFUSED: s->refused++; break;
 	case CONNECT_TIMEOUT: s->timeout++; break;

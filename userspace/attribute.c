@@ -81,7 +81,9 @@ static void connect_facts(struct verdict *v, const struct attempt *a)
 
 	if (!a->have_conn)
 		return;
-	if (e->flags & GS_CONN_F_ESTABLISHED)
+	if (e->flags & GS_CONN_F_ADOPTED)
+		evidence(v, "connection open before gatescope started");
+	else if (e->flags & GS_CONN_F_ESTABLISHED)
 		evidence(v, "connected in %.3f ms", ms(e->ts_start, e->ts_established));
 	else
 		evidence(v, "SYN sent, %u SYN retransmits, no SYN-ACK in %.3f ms", e->syn_retrans,

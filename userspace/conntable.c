@@ -41,7 +41,8 @@ void conn_classify(const struct gs_conn_event *e, struct conn_outcome *o)
 	o->resets_sent = e->rst_sent;
 	if (o->upstream && !o->established)
 		o->failure = connect_failure_of(e);
-	if (o->upstream && o->established && e->ts_established >= e->ts_start)
+	o->adopted = e->flags & GS_CONN_F_ADOPTED;
+	if (o->upstream && o->established && !o->adopted && e->ts_established >= e->ts_start)
 		o->connect_ms = (e->ts_established - e->ts_start) / 1e6;
 	/* The RST that refused a connect is a refusal, not a reset. */
 	if (o->failure == CONNECT_REFUSED && o->resets_received)

@@ -18,6 +18,7 @@ enum connect_failure {
 struct conn_outcome {
 	bool upstream;
 	bool established;
+	bool adopted;			/* open before the start: its connect not seen */
 	enum connect_failure failure;
 	double connect_ms;		/* SYN to ESTABLISHED, upstream only; < 0 if n/a */
 	unsigned resets_received;	/* RSTs on an established connection */

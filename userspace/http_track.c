@@ -390,7 +390,8 @@ static void downstream_response(struct http_conn *c, const struct http_head *h)
 static void upstream_request(struct http_conn *c, const struct http_head *h)
 {
 	const struct gs_http_event *e = c->cur;
-	bool fresh = c->nreq++ == 0;
+	/* A connection open before the start (no start time) was used before. */
+	bool fresh = c->nreq++ == 0 && c->ts_conn_start;
 	struct attempt a = {
 		.pid = e->pid, .tid = e->tid, .sk = c->sk,
 		.ts_start = fresh && c->ts_conn_start ? c->ts_conn_start : h->ts_start,
@@ -667,6 +668,8 @@ static void opaque_attempt(struct http_tracker *t, const struct gs_conn_event *e
 
 	if (o->established && !e->app_tx_bytes)
 		return;		/* opened and never used: no attempt */
+	if (o->adopted && !e->ts_last_tx)
+		return;		/* open before the start, unused since: none of ours */
 	memcpy(a.backend, o->peer, sizeof(a.backend));
 	a.opaque_answered = e->ts_last_rx > e->ts_last_tx;
 	if (!a.opaque_answered)

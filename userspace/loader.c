@@ -524,6 +524,31 @@ int loader_mark_gateway(struct loader *l, pid_t pid)
 	return 0;
 }
 
+/* Enter the traced processes' connections that were open before the
+ * start into the table (bpf/adopt.bpf.c): one walk of their open files,
+ * after the client-facing ports are in the filter (they tell a client
+ * connection from an upstream one). */
+int loader_adopt(struct loader *l, struct loader_adopted *out)
+{
+	struct bpf_link *link = l->skel->links.gs_adopt;
+	char buf[64];
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if (!link || (fd = bpf_iter_create(bpf_link__fd(link))) < 0)
+		return -1;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;	/* the walk writes nothing: it runs as it is read */
+	close(fd);
+	out->upstream = l->skel->bss->adopted_upstream;
+	out->downstream = l->skel->bss->adopted_downstream;
+	out->failed = l->skel->bss->adopt_failed;
+	/* Its work is done: its link need not stay. */
+	bpf_link__destroy(link);
+	l->skel->links.gs_adopt = NULL;
+	return 0;
+}
+
 int loader_ring_fd(const struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.events);

@@ -102,6 +102,14 @@ int loader_add_pid(struct loader *l, pid_t pid);
  * are captured from the start). */
 int loader_mark_gateway(struct loader *l, pid_t pid);
 int loader_add_port(struct loader *l, uint16_t port);
+
+/* Connections of the traced processes open before the start, now in the
+ * table (GS_CONN_F_ADOPTED); failed: did not fit. */
+struct loader_adopted {
+	uint32_t upstream, downstream, failed;
+};
+
+int loader_adopt(struct loader *l, struct loader_adopted *out);
 int loader_ring_fd(const struct loader *l);
 /* Kernel counters summed over CPUs. */
 void loader_stats(const struct loader *l, uint64_t out[GS_STAT__MAX]);

@@ -52,6 +52,7 @@ struct live {
 	size_t nports;
 	int sfd, tfd, efd;
 	uint64_t unaccounted;		/* connection inserts not live nor deleted, last sample */
+	uint64_t adopt_failed;		/* connections open at the start that did not fit */
 	int bpf_stats_fd;		/* --bpf-stats: the kernel times programs while it is open */
 	struct self_cost_sample {	/* the last sample of what gatescope costs */
 		uint64_t cpu_ns, bpf_ns, bpf_runs, requests;
@@ -137,6 +138,32 @@ static void note_gateway(struct live *lv, pid_t pid)
 		log_debug("pid %d has upstream connections: a gateway", pid);
 }
 
+/* The traced processes' connections that were open before the start
+ * (a gateway's upstream keep-alive pool, its clients' keep-alive
+ * connections) are followed from now on: without them, requests on
+ * them would go unseen and a 504 sent after an attempt on one would
+ * read as if the gateway never tried upstream. */
+static void adopt_open_conns(struct live *lv)
+{
+	struct loader_adopted ad;
+
+	if (loader_adopt(&lv->loader, &ad)) {
+		log_warn("cannot walk the connections open before the start (%s): requests on "
+			 "them are not seen, and a failed one may read as gateway/no_upstream",
+			 strerror(errno));
+		return;
+	}
+	lv->adopt_failed = ad.failed;
+	lv->pipe->stats.conns_adopted = ad.upstream + ad.downstream;
+	if (ad.upstream + ad.downstream)
+		log_info("%u connection%s open before the start followed from now on (%u upstream, "
+			 "%u client): their connect times are not known", ad.upstream + ad.downstream,
+			 ad.upstream + ad.downstream == 1 ? "" : "s", ad.upstream, ad.downstream);
+	if (ad.failed)
+		log_warn("%u connection%s open before the start not followed: the connection "
+			 "table is full (--max-conns)", ad.failed, ad.failed == 1 ? "" : "s");
+}
+
 /* New processes with a traced name (restarts, reloads) join the filter;
  * the listening ports are read again only when the set changed: a new
  * name-matched process, or a fork the kernel followed (a reload's
@@ -198,7 +225,7 @@ static void update_kernel_stats(struct live *lv)
 	loader_stats(&lv->loader, k);
 	/* A capture whose connection's identity record was lost is lost too. */
 	st->lost_events = k[GS_STAT_LOST_EVENTS] + lv->pipe->decoder.heads_unknown;
-	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL];
+	st->insert_failures = k[GS_STAT_CONN_INSERT_FAIL] + lv->adopt_failed;
 	st->closes_unseen = k[GS_STAT_CONN_REPLACED];
 	st->tls_sessions = k[GS_STAT_TLS_SESSIONS];
 	st->tls_unmapped = k[GS_STAT_TLS_UNMAPPED];
@@ -494,6 +521,7 @@ static int run_live(struct options *o, struct pipeline *pipe)
 		goto out;
 	for (size_t i = 0; lo.filter_pid && i < o->npids; i++)
 		note_gateway(&lv, o->pids[i]);
+	adopt_open_conns(&lv);
 	tls_attach_start(&lv.loader.tls, lo.filter_pid ? o->pids : NULL, o->npids);
 	if (o->metrics_addr &&
 	    !(lv.metrics = metrics_start(o->metrics_addr,

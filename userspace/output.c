@@ -348,6 +348,7 @@ static void json_summary(struct output *o, const struct report *r)
 	json_ku64(j, "evicted_conns", st->evicted_conns);
 	json_ku64(j, "closes_unseen", st->closes_unseen);
 	json_ku64(j, "conn_table_failures", st->insert_failures);
+	json_ku64(j, "conns_adopted", st->conns_adopted);
 	json_ku64(j, "pid_table_failures", st->pid_failures);
 	json_ku64(j, "missed_program_runs", st->missed_runs);
 	json_ku64(j, "forks_followed", st->forks_followed);
@@ -584,7 +585,7 @@ void output_connection(struct output *o, const struct gs_conn_event *e,
 	json_kstr(j, "local", c->local);
 	json_kstr(j, c->upstream ? "backend" : "client", c->peer);
 	json_kstr(j, "outcome", outcome_name(c));
-	json_ms_or_null(j, "connect_ms", e->ts_start, e->ts_established);
+	json_ms_or_null(j, "connect_ms", c->adopted ? 0 : e->ts_start, e->ts_established);
 	json_ku64(j, "syn_retransmits", e->syn_retrans);
 	json_ku64(j, "retransmits", e->retrans);
 	json_key(j, "resets");

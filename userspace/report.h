@@ -44,6 +44,7 @@ struct run_stats {
 	uint64_t evicted_conns;		/* connection table LRU evictions */
 	uint64_t closes_unseen;		/* connections whose end never reached the programs */
 	uint64_t insert_failures;	/* connection table updates that failed */
+	uint64_t conns_adopted;		/* connections open before the start, followed from it */
 	uint64_t pid_failures;		/* processes to trace that did not fit traced_pids */
 	uint64_t missed_runs;		/* program runs the kernel skipped (nested on a CPU) */
 	uint64_t forks_followed;	/* children of traced processes traced from their fork */

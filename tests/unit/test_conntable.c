@@ -236,6 +236,26 @@ static void test_ipv6_labels(void)
 	ASSERT_STREQ(o.peer, "[64:ff9b::c000:20a]:8080");
 }
 
+/* A connection open before gatescope started: found established, its
+ * connect never seen.  No connect time (ts_established equals the time it
+ * was found, which would read as a 0 ms connect), no connect counted. */
+static void test_adopted(void)
+{
+	struct gs_conn_event e = established4(0);
+	struct conn_outcome o;
+
+	e.flags |= GS_CONN_F_ADOPTED;
+	conn_classify(&e, &o);
+	ASSERT_TRUE(o.adopted);
+	ASSERT_TRUE(o.established);
+	ASSERT_EQ(o.failure, CONNECT_OK);
+	ASSERT_TRUE(o.connect_ms < 0);
+	e.flags &= ~GS_CONN_F_ADOPTED;
+	conn_classify(&e, &o);
+	ASSERT_TRUE(!o.adopted);
+	ASSERT_NEAR(o.connect_ms, 0, 1e-9);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -247,5 +267,6 @@ int main(void)
 	RUN_TEST(test_reset_sent);
 	RUN_TEST(test_downstream);
 	RUN_TEST(test_ipv6_labels);
+	RUN_TEST(test_adopted);
 	TEST_MAIN_END();
 }

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Connections that were open before gatescope started.  The tracer enters
+ * a connection into its table when it is opened (conn.bpf.c); one opened
+ * earlier would go unseen for its whole life, and a gateway started under
+ * load reuses exactly such connections: its upstream keep-alive pool and
+ * its clients' keep-alive connections.  A request sent on one would have
+ * no attempt, and a 504 of it would read "the gateway never tried
+ * upstream".  So, once at start-up, this iterator walks the open files of
+ * every traced process and enters its established TCP connections, marked
+ * GS_CONN_F_ADOPTED: their connect and establishment times are not known,
+ * their byte counts are taken from the socket (what was written and read
+ * before counts, so that the close's acknowledged-byte facts compare with
+ * them as for any connection).  Userspace runs it once (loader.c:
+ * loader_adopt) and reads the counts below. */
+#include "gs.bpf.h"
+
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define EEXIST		17
+
+/* What the walk found, read by userspace after it. */
+__u32 adopted_upstream;
+__u32 adopted_downstream;
+__u32 adopt_failed;
+
+/* The TCP socket behind an open file, or NULL.  Probe reads: the file's
+ * private data is untyped. */
+static __always_inline struct sock *file_tcp_sock(struct file *file)
+{
+	struct socket *sock;
+	struct sock *sk;
+
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED)
+		return NULL;
+	return sk;
+}
+
+/* Data bytes the process wrote and read so far.  Written: acknowledged
+ * (less an active open's SYN) plus in flight or queued; read: received
+ * less what waits in the receive queue. */
+static __always_inline void lifetime_bytes(const struct sock *sk, struct gs_conn_state *st)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u32 write_seq = BPF_CORE_READ(tp, write_seq);
+	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
+	__u32 rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	__u32 copied = BPF_CORE_READ(tp, copied_seq);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+
+	if (acked && st->ev.direction == GS_DIR_UPSTREAM)
+		acked--;
+	st->ev.app_tx_bytes = acked + (__u32)(write_seq - snd_una);
+	st->ev.app_rx_bytes = received - (__u32)(rcv_nxt - copied);
+	/* The next sendmsg counts from here (tx_sync). */
+	st->tx_seq = write_seq;
+	st->tx_call_end = write_seq;
+	st->tx_synced = 1;
+}
+
+static __always_inline void adopt(struct sock *sk, __u64 now)
+{
+	__u64 key = (__u64)sk;
+	struct gs_conn_state st = {};
+	bool down = port_is_listener(BPF_CORE_READ(sk, __sk_common.skc_num));
+
+	st.ev.direction = down ? GS_DIR_DOWNSTREAM : GS_DIR_UPSTREAM;
+	st.ev.ts_start = now;
+	st.ev.flags = GS_CONN_F_ESTABLISHED | GS_CONN_F_ADOPTED;
+	conn_since_set(&st, GS_SINCE_ESTABLISHED, now);
+	/* The owner is the first process to use it (claim_owner), as for
+	 * an accepted connection; a client connection's role is decided
+	 * then too. */
+	if (down)
+		st.role = ROLE_PENDING;
+	lifetime_bytes(sk, &st);
+	/* One followed already (opened after attach, or a parent's and a
+	 * child's descriptor of one socket) stays as it is. */
+	long err = bpf_map_update_elem(&conns, &key, &st, BPF_NOEXIST);
+
+	if (err) {
+		if (err != -EEXIST)
+			adopt_failed++;
+		return;
+	}
+	stat_inc(GS_STAT_CONN_INSERTS);
+	if (down)
+		adopted_downstream++;
+	else
+		adopted_upstream++;
+}
+
+SEC("iter/task_file")
+int gs_adopt(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	__u32 tgid;
+	struct sock *sk;
+
+	if (!task || !file)
+		return 0;
+	tgid = task->tgid;
+	if (filter_pid && !bpf_map_lookup_elem(&traced_pids, &tgid))
+		return 0;
+	sk = file_tcp_sock(file);
+	if (sk)
+		adopt(sk, bpf_ktime_get_ns());
+	return 0;
+}

@@ -63,12 +63,34 @@ static __always_inline void lifetime_bytes(const struct sock *sk, struct gs_conn
 	st->tx_synced = 1;
 }
 
+/* Did the process accept this connection (a client's), or open it (an
+ * upstream one)?  An accepted socket is a copy of its listener and keeps
+ * its accept backlog (sk_max_ack_backlog, the listen() argument); a socket
+ * that connected out never listened: 0.  (The port-lock bits do not tell:
+ * the copy drops SOCK_BINDPORT_LOCK.)  With client-facing ports known, an
+ * accepted one on another port is left out, as a connection accepted
+ * later would be. */
+enum adopt_as { ADOPT_NONE, ADOPT_UPSTREAM, ADOPT_DOWNSTREAM };
+
+static __always_inline enum adopt_as adopt_direction(const struct sock *sk)
+{
+	if (!BPF_CORE_READ(sk, sk_max_ack_backlog))
+		return ADOPT_UPSTREAM;
+	if (!port_is_listener(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return ADOPT_NONE;
+	return ADOPT_DOWNSTREAM;
+}
+
 static __always_inline void adopt(struct sock *sk, __u64 now)
 {
 	__u64 key = (__u64)sk;
 	struct gs_conn_state st = {};
-	bool down = port_is_listener(BPF_CORE_READ(sk, __sk_common.skc_num));
+	enum adopt_as as = adopt_direction(sk);
+	bool down = as == ADOPT_DOWNSTREAM;
+	long err;
 
+	if (as == ADOPT_NONE)
+		return;
 	st.ev.direction = down ? GS_DIR_DOWNSTREAM : GS_DIR_UPSTREAM;
 	st.ev.ts_start = now;
 	st.ev.flags = GS_CONN_F_ESTABLISHED | GS_CONN_F_ADOPTED;
@@ -81,9 +103,10 @@ static __always_inline void adopt(struct sock *sk, __u64 now)
 	lifetime_bytes(sk, &st);
 	/* One followed already (opened after attach, or a parent's and a
 	 * child's descriptor of one socket) stays as it is. */
-	long err = bpf_map_update_elem(&conns, &key, &st, BPF_NOEXIST);
-
+	conn_filter_add(key, 1);	/* before the entry can be seen (gs.bpf.h) */
+	err = bpf_map_update_elem(&conns, &key, &st, BPF_NOEXIST);
 	if (err) {
+		conn_filter_add(key, -1);	/* the entry there keeps its own count */
 		if (err != -EEXIST)
 			adopt_failed++;
 		return;

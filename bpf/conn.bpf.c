@@ -19,6 +19,8 @@
  * call GPL-only helpers.  See LICENSE. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+const volatile __u32 conn_filter_bits = 16;	/* loader.c: conn_filter_bits() */
+
 const volatile bool filter_pid = false;
 const volatile bool filter_listen = false;
 const volatile __u64 wakeup_bytes = 64 * 1024;
@@ -48,7 +50,11 @@ static __always_inline void conn_start(const struct sock *sk, __u8 direction, __
 	/* An entry already there is a freed socket's whose end never
 	 * reached gatescope (a program run the kernel skipped, or a destroy
 	 * not traced): it goes now, counted apart from the LRU's evictions. */
+	conn_filter_add(key, 1);	/* before the entry can be seen */
 	if (bpf_map_update_elem(&conns, &key, &st, BPF_NOEXIST)) {
+		/* Either way one count goes: the failed entry's, or the
+		 * replaced one's. */
+		conn_filter_add(key, -1);
 		if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
 			stat_inc(GS_STAT_CONN_INSERT_FAIL);
 			return;
@@ -231,8 +237,10 @@ static __always_inline bool conn_told(const struct gs_conn_state *st)
 /* Out of the table, counted (the live count is inserts less deletes). */
 static __always_inline void conn_delete(__u64 key)
 {
-	if (!bpf_map_delete_elem(&conns, &key))
+	if (!bpf_map_delete_elem(&conns, &key)) {
+		conn_filter_add(key, -1);
 		stat_inc(GS_STAT_CONN_DELETES);
+	}
 }
 
 /* Emit, forget (waited: fin is its closing entry). */

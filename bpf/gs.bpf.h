@@ -173,6 +173,23 @@ struct {
 	__type(value, struct gs_conn_state);
 } conns SEC(".maps") __weak;
 
+/* Which sockets may be in the connection table: a count per slot of a hash
+ * of the socket's address.  A socket whose slot counts 0 is not in it: an
+ * untraced process's socket I/O is turned away by one array load (the
+ * verifier inlines an array lookup), not a hash lookup.  A slot counts up
+ * before an entry goes in and down when one is deleted; an entry the LRU
+ * evicts leaves its count: a false "maybe" (then the table is asked), never
+ * a false "no".  The loader sizes it to 2^conn_filter_bits slots, four or
+ * more per entry of the table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
+	__type(value, __u32);
+} conn_filter SEC(".maps") __weak;
+
+extern const volatile __u32 conn_filter_bits;
+
 /* The process name of each thread that opened or claimed a connection,
  * as it was then: one copy per thread rather than per connection.  LRU:
  * threads come and go; a connection whose thread's entry was pushed out
@@ -373,10 +390,36 @@ static __always_inline bool port_is_listener(__u16 port)
 	return bpf_map_lookup_elem(&listen_ports, &port) != NULL;
 }
 
+/* The filter's count for a socket (multiplicative hashing of its address
+ * past the cache line: sockets are allocated far apart).  The address's
+ * low half is taken by a 32-bit move, which makes a socket pointer a number
+ * to the verifier (for a program loaded with CAP_PERFMON), where shifting
+ * the pointer itself is refused. */
+static __always_inline __u32 *conn_filter_count(__u64 key)
+{
+	__u64 low;
+	__u32 slot;
+
+	asm volatile("r1 = %[key]; w1 = w1; %[low] = r1" : [low] "=r"(low) : [key] "r"(key) : "r1");
+	slot = ((__u32)(low >> 6) * 2654435761u) >> (32 - conn_filter_bits);
+	return bpf_map_lookup_elem(&conn_filter, &slot);
+}
+
+static __always_inline void conn_filter_add(__u64 key, int n)
+{
+	__u32 *count = conn_filter_count(key);
+
+	if (count)
+		__sync_fetch_and_add(count, n);
+}
+
 static __always_inline struct gs_conn_state *conn_lookup(const void *sk)
 {
 	__u64 key = (__u64)sk;
+	__u32 *count = conn_filter_count(key);
 
+	if (count && !*count)
+		return NULL;	/* not in the table */
 	return bpf_map_lookup_elem(&conns, &key);
 }
 

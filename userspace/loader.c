@@ -304,6 +304,19 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
 	return share < WAKEUP_SHARE_MIN ? WAKEUP_SHARE_MIN : share;
 }
 
+/* The connection filter's slots, as a power of two: four or more per
+ * entry of the connection table (a bystander's socket then finds its slot
+ * empty at least three times in four with the table full), from 2^16 to
+ * 2^24 (64 MiB). */
+static uint32_t conn_filter_bits(uint32_t max_conns)
+{
+	uint32_t bits = 16;
+
+	while (bits < 24 && (1ull << bits) < 4ull * max_conns)
+		bits++;
+	return bits;
+}
+
 /* The ring holds the close events of a quarter of the connection table at
  * once (a power of two, at least the 4 MiB the object declares): a burst
  * of closes (a gateway restart, a client fleet going away) outruns the
@@ -427,6 +440,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, const struct
 	loader_apply_plan(skel, p, c);
 	tls_configure(&l->tls, skel, o->tls, c != CAPTURE_OFF);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	skel->rodata->conn_filter_bits = conn_filter_bits(o->max_conns);
+	bpf_map__set_max_entries(skel->maps.conn_filter, 1u << skel->rodata->conn_filter_bits);
 	if (quiet && !log_verbose())
 		print = libbpf_set_print(NULL);
 	err = gatescope_bpf__load(skel);

@@ -25,6 +25,12 @@ CLIENT=gslc$((GS_SUFFIX % 1000000))
 NAMES=$GS_TMP/names
 OUT=$GS_TMP/out.json
 TRACEFS=/sys/kernel/tracing
+# A fresh machine has no tracefs mounted: mount it for the run (instances
+# and probe events are the kernel's, whichever mount shows them), and
+# unmount it after.
+if [ ! -d "$TRACEFS/instances" ] && mount -t tracefs nodev "$TRACEFS" 2>/dev/null; then
+	trap 'umount "$TRACEFS" 2>/dev/null; gs_cleanup' EXIT
+fi
 cp "$(command -v curl)" "$GS_TMP/$CLIENT"
 mkdir -p "$GS_TMP/www" && echo ok >"$GS_TMP/www/index.html"
 gs_bg ip netns exec "$NS" python3 -m http.server --bind 127.0.0.1 --directory "$GS_TMP/www" \

@@ -18,6 +18,7 @@ gs_require_bpf $T
 if [ ! -e /sys/kernel/tracing/events ]; then
 	mount -t tracefs tracefs /sys/kernel/tracing ||
 		{ fail $T "tracefs is not mounted and could not be mounted for tcplife"; exit 1; }
+	trap 'umount /sys/kernel/tracing 2>/dev/null; gs_cleanup' EXIT	# as it was
 fi
 conn_setup tl || { fail $T "testbed setup"; exit 1; }
 gs_serve "$BNS" "$BE4" $PORT ok || { fail $T "server did not start"; exit 1; }

@@ -81,7 +81,20 @@ static __always_inline enum adopt_as adopt_direction(const struct sock *sk)
 	return ADOPT_DOWNSTREAM;
 }
 
-static __always_inline void adopt(struct sock *sk, __u64 now)
+/* Its owner: the process holding it (an accepted socket is held by the
+ * worker that accepted it, not shared), with its thread's name, as
+ * remember_comm() keeps it for a connection opened later. */
+static __always_inline void adopt_owner(struct gs_conn_live *c, struct task_struct *task)
+{
+	__u64 comm[GS_COMM_LEN / 8] = {};
+
+	c->pid = task->tgid;
+	c->tid = task->pid;
+	bpf_probe_read_kernel_str(comm, sizeof(comm), task->comm);
+	bpf_map_update_elem(&comms, &c->tid, comm, BPF_ANY);
+}
+
+static __always_inline void adopt(struct sock *sk, struct task_struct *task, __u64 now)
 {
 	__u64 key = (__u64)sk;
 	struct gs_conn_state st = {};
@@ -95,11 +108,11 @@ static __always_inline void adopt(struct sock *sk, __u64 now)
 	st.ev.ts_start = now;
 	st.ev.flags = GS_CONN_F_ESTABLISHED | GS_CONN_F_ADOPTED;
 	conn_since_set(&st, GS_SINCE_ESTABLISHED, now);
-	/* The owner is the first process to use it (claim_owner), as for
-	 * an accepted connection; a client connection's role is decided
-	 * then too. */
+	/* A client connection's role is decided at its first read or
+	 * write, as for one accepted later. */
 	if (down)
 		st.role = ROLE_PENDING;
+	adopt_owner(&st.ev, task);
 	lifetime_bytes(sk, &st);
 	/* One followed already (opened after attach, or a parent's and a
 	 * child's descriptor of one socket) stays as it is. */
@@ -133,6 +146,6 @@ int gs_adopt(struct bpf_iter__task_file *ctx)
 		return 0;
 	sk = file_tcp_sock(file);
 	if (sk)
-		adopt(sk, bpf_ktime_get_ns());
+		adopt(sk, task, bpf_ktime_get_ns());
 	return 0;
 }

@@ -394,7 +394,7 @@ static void upstream_request(struct http_conn *c, const struct http_head *h)
 	bool fresh = c->nreq++ == 0 && c->ts_conn_start;
 	struct attempt a = {
 		.pid = e->pid, .tid = e->tid, .sk = c->sk,
-		.ts_start = fresh && c->ts_conn_start ? c->ts_conn_start : h->ts_start,
+		.ts_start = fresh ? c->ts_conn_start : h->ts_start,
 		.ts_request = h->ts_start, .connect_ms = -1, .reused = !fresh,
 		.req_id = h->req_id, .fp = h->fp, .resp_body_end = HTTP_UNKNOWN,
 	};
@@ -403,7 +403,7 @@ static void upstream_request(struct http_conn *c, const struct http_head *h)
 	conn_peer(c, a.backend, sizeof(a.backend));
 	memcpy(a.method, h->method, sizeof(a.method));
 	copy_head_str(a.path, h->path, sizeof(a.path));
-	if (fresh && c->ts_established >= c->ts_conn_start && c->ts_conn_start)
+	if (fresh && c->ts_established >= c->ts_conn_start)
 		a.connect_ms = (c->ts_established - c->ts_conn_start) / 1e6;
 	if (!x)
 		return;

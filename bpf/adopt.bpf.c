@@ -94,6 +94,18 @@ static __always_inline void adopt_owner(struct gs_conn_live *c, struct task_stru
 	bpf_map_update_elem(&comms, &c->tid, comm, BPF_ANY);
 }
 
+/* Userspace learns it through the ring, like every other event, so that
+ * a recording holds it too. */
+static __always_inline void tell_adopted(__u64 key, const struct gs_conn_live *c, __u64 now)
+{
+	struct gs_adopted_event e = {
+		.type = GS_EV_ADOPTED, .size = sizeof(e), .sk = key, .ts = now,
+		.pid = c->pid, .direction = c->direction,
+	};
+
+	emit(&e, sizeof(e));
+}
+
 static __always_inline void adopt(struct sock *sk, struct task_struct *task, __u64 now)
 {
 	__u64 key = (__u64)sk;
@@ -125,6 +137,7 @@ static __always_inline void adopt(struct sock *sk, struct task_struct *task, __u
 		return;
 	}
 	stat_inc(GS_STAT_CONN_INSERTS);
+	tell_adopted(key, &st.ev, now);
 	if (down)
 		adopted_downstream++;
 	else

@@ -19,6 +19,7 @@ enum gs_event_type {
 	 * GS_EV_HTTP event the decoder makes of the two): */
 	GS_EV_HTTP_CONN = 3,	/* struct gs_http_conn_event */
 	GS_EV_HTTP_HEAD = 4,	/* struct gs_http_head_event */
+	GS_EV_ADOPTED = 5,	/* struct gs_adopted_event (also in --record files, version 4) */
 };
 
 enum gs_direction {
@@ -55,6 +56,20 @@ enum gs_fin_by {
 struct gs_event_hdr {
 	__u32 type;		/* enum gs_event_type */
 	__u32 size;		/* size of the whole event in bytes */
+};
+
+/* A connection that was open when gatescope started, followed from then
+ * on (bpf/adopt.bpf.c): one per connection, before any other event of it.
+ * Its own events say GS_CONN_F_ADOPTED; this one tells, from the start,
+ * which connections a process holds that gatescope has not seen opened. */
+struct gs_adopted_event {
+	__u32 type;		/* GS_EV_ADOPTED */
+	__u32 size;		/* sizeof(struct gs_adopted_event) */
+	__u64 sk;
+	__u64 ts;		/* when it was found */
+	__u32 pid;		/* the process holding it */
+	__u8 direction;		/* enum gs_direction */
+	__u8 pad[3];
 };
 
 struct gs_conn_event {

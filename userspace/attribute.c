@@ -536,6 +536,15 @@ void attribute(const struct request *r, struct verdict *v)
 				 r->status);
 			return;
 		}
+		if (r->pool_unread) {
+			/* Not proof either: a request may have gone over an
+			 * upstream connection gatescope could not read. */
+			set(v, CAUSE_UNKNOWN, "unjoined", "--");
+			evidence(v, "gateway answered %u with no upstream attempt seen; %u upstream connection%s of this process, open before gatescope started, %s not been seen carrying a request (HTTP/2, or not used since): this request may have gone over one",
+				 r->status, r->pool_unread, r->pool_unread == 1 ? "" : "s",
+				 r->pool_unread == 1 ? "has" : "have");
+			return;
+		}
 		set(v, CAUSE_GATEWAY, "no_upstream", "P-");
 		evidence(v, "gateway answered %u with no upstream attempt", r->status);
 		return;

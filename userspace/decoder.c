@@ -34,6 +34,9 @@ static bool event_size_range(uint32_t type, size_t *min, size_t *max)
 	case GS_EV_CONN:
 		*min = *max = sizeof(struct gs_conn_event);
 		return true;
+	case GS_EV_ADOPTED:
+		*min = *max = sizeof(struct gs_adopted_event);
+		return true;
 	case GS_EV_HTTP:
 		*min = GS_HTTP_HDR_SIZE;
 		*max = sizeof(struct gs_http_event);

@@ -14,9 +14,10 @@
 #include "conn_ident.h"
 
 #define GS_REC_MAGIC	"GSREC\0\0\1"
-#define GS_REC_VERSION	3	/* 3: HTTP/2 header blocks as decoded, masked fields
-				 * (h2_record.h); 2: TLS plaintext byte counts in
-				 * gs_conn_event; 1 and 2 are read too */
+#define GS_REC_VERSION	4	/* 4: GS_EV_ADOPTED events; 3: HTTP/2 header blocks
+				 * as decoded, masked fields (h2_record.h); 2: TLS
+				 * plaintext byte counts in gs_conn_event; 1 to 3
+				 * are read too */
 #define GS_EVENT_MAX	(64 * 1024)	/* no event is larger */
 
 /* Called for every valid event, in order. */

@@ -133,7 +133,96 @@ void http_track_free(struct http_tracker *t)
 	if (t->join)
 		join_watch_ends(t->join, NULL);
 	backend_side_free(&t->ends);
+	free(t->unread.sk);
+	free(t->unread.pid);
 	memset(t, 0, sizeof(*t));
+}
+
+/* The adopted pool's slot of sk: its own, or the free one where it would
+ * go (NULL: full). */
+#define POOL_FREE	0
+#define POOL_REMOVED	1
+
+static uint32_t pool_slot(const struct adopted_pool *p, uint64_t sk, bool *found)
+{
+	uint32_t i = (uint32_t)((sk >> 6) * 0x9e3779b97f4a7c15ull >> 32) & (p->cap - 1);
+
+	*found = false;
+	for (uint32_t n = 0; n < p->cap; n++, i = (i + 1) & (p->cap - 1)) {
+		if (p->sk[i] == sk) {
+			*found = true;
+			return i;
+		}
+		if (p->sk[i] == POOL_FREE)
+			return i;
+	}
+	return p->cap;
+}
+
+static bool pool_grow(struct adopted_pool *p)
+{
+	struct adopted_pool old = *p;
+	uint32_t cap = old.cap ? old.cap * 2 : 64;
+	bool found;
+
+	p->sk = calloc(cap, sizeof(*p->sk));
+	p->pid = calloc(cap, sizeof(*p->pid));
+	if (!p->sk || !p->pid) {
+		free(p->sk);
+		free(p->pid);
+		*p = old;
+		return false;
+	}
+	p->cap = cap;
+	p->used = 0;
+	for (uint32_t i = 0; i < old.cap; i++) {
+		uint32_t k;
+
+		if (old.sk[i] <= POOL_REMOVED)
+			continue;
+		k = pool_slot(p, old.sk[i], &found);
+		p->sk[k] = old.sk[i];
+		p->pid[k] = old.pid[i];
+		p->used++;
+	}
+	free(old.sk);
+	free(old.pid);
+	return true;
+}
+
+void http_track_adopted(struct http_tracker *t, const struct gs_adopted_event *e)
+{
+	struct adopted_pool *p = &t->unread;
+	bool found;
+	uint32_t k;
+
+	if (e->direction != GS_DIR_UPSTREAM || e->sk <= POOL_REMOVED)
+		return;
+	if ((p->used + 1) * 2 > p->cap && !pool_grow(p))
+		return;		/* no memory: that connection is not waited for */
+	k = pool_slot(p, e->sk, &found);
+	if (found || k == p->cap)
+		return;
+	p->sk[k] = e->sk;
+	p->pid[k] = e->pid;
+	p->used++;
+	join_pool_unread(t->join, e->pid, 1);
+}
+
+/* sk carried an HTTP/1 request, or closed: it is no longer unread. */
+static void pool_seen(struct http_tracker *t, uint64_t sk)
+{
+	struct adopted_pool *p = &t->unread;
+	bool found;
+	uint32_t k;
+
+	if (!p->cap)
+		return;
+	k = pool_slot(p, sk, &found);
+	if (!found)
+		return;
+	p->sk[k] = POOL_REMOVED;
+	join_pool_unread(t->join, p->pid[k], -1);
 }
 
 static struct http_conn *conn_find(struct http_tracker *t, uint64_t sk)
@@ -400,6 +489,8 @@ static void upstream_request(struct http_conn *c, const struct http_head *h)
 	};
 	struct xchg *x = xchg_push(c);
 
+	if (c->nreq == 1 && !c->ts_conn_start)
+		pool_seen(c->t, c->sk);	/* open at the start, and readable */
 	conn_peer(c, a.backend, sizeof(a.backend));
 	memcpy(a.method, h->method, sizeof(a.method));
 	copy_head_str(a.path, h->path, sizeof(a.path));
@@ -834,6 +925,8 @@ void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *
 	struct http_conn *c = conn_find(t, e->sk);
 
 	count_tls(t, e);
+	if (o->adopted)
+		pool_seen(t, e->sk);
 
 	if (!c) {
 		if (o->upstream)

@@ -19,6 +19,15 @@
 
 struct http_conn;
 
+/* Upstream connections that were open at the start (GS_EV_ADOPTED) and
+ * have not been seen carrying an HTTP/1 request since, by socket: open
+ * addressing, 0 free, 1 a removed entry. */
+struct adopted_pool {
+	uint64_t *sk;
+	uint32_t *pid;
+	uint32_t cap, used;		/* slots; slots not free (live or removed) */
+};
+
 struct http_tracker {
 	struct http_conn **buckets;
 	size_t nbuckets;
@@ -28,6 +37,7 @@ struct http_tracker {
 	unsigned freed_since_trim;	/* connections freed since memory was returned */
 	struct joiner *join;
 	struct backend_side ends;	/* which connections are a backend's side of an attempt */
+	struct adopted_pool unread;	/* upstream connections open at the start, unread */
 	/* Degradations, all reported: */
 	uint64_t evicted;		/* connections dropped from a full table */
 	uint64_t unparsable;		/* connections whose HTTP could not be parsed */
@@ -41,6 +51,11 @@ struct http_tracker {
 int http_track_init(struct http_tracker *t, size_t max_conns, struct joiner *join);
 void http_track_free(struct http_tracker *t);
 void http_track_event(struct http_tracker *t, const struct gs_http_event *e);
+/* A connection open at the start, now followed: an upstream one counts,
+ * for its process, as possibly carrying requests gatescope cannot read
+ * (an HTTP/2 one: its header compression began before the start) until
+ * an HTTP/1 request is seen on it or it closes (join_pool_unread). */
+void http_track_adopted(struct http_tracker *t, const struct gs_adopted_event *e);
 /* The connection closed: finish its exchanges with its TCP facts. */
 void http_track_conn_closed(struct http_tracker *t, const struct gs_conn_event *e,
 			    const struct conn_outcome *o);

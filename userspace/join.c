@@ -1952,6 +1952,32 @@ static bool overlaps(const struct request *r, uint32_t pid, uint64_t began, uint
 	return pid == r->pid && began <= answer_time(r) && (!end || end >= r->ts_start);
 }
 
+void join_pool_unread(struct joiner *j, uint32_t pid, int delta)
+{
+	uint32_t i = 0;
+
+	while (i < j->nunread && j->unread[i].pid != pid)
+		i++;
+	if (i == j->nunread) {
+		if (delta < 0 || i == JOIN_POOL_PROCS) {
+			j->unread_unplaced += delta;	/* a -1 here undoes an unplaced +1 */
+			return;
+		}
+		j->unread[j->nunread++] = (struct join_unread_pool){ .pid = pid };
+	}
+	j->unread[i].unread += delta;
+}
+
+/* How many upstream connections open at the start r's process holds
+ * unread. */
+static uint32_t pool_unread_of(const struct joiner *j, const struct request *r)
+{
+	for (uint32_t i = 0; i < j->nunread; i++)
+		if (j->unread[i].pid == r->pid)
+			return j->unread[i].unread + j->unread_unplaced;
+	return j->unread_unplaced;
+}
+
 /* Did r's process have an attempt under way while r was in flight?  Only
  * attempts begun by r's answer can have been: the index by when they
  * began is walked from the oldest up to it, not the whole table (a
@@ -2029,8 +2055,10 @@ static uint64_t try_join(struct joiner *j, struct request *r, uint64_t now)
 		claim_chain(r, pk.chain, pk.nchain);
 	else if (pk.last && pk.kind != JOIN_AMBIGUOUS)
 		claim_attempts(r, pk.last, j);
-	else if (!pk.last)
+	else if (!pk.last) {
 		r->others_in_flight = attempts_in_flight(j, r);
+		r->pool_unread = pool_unread_of(j, r);
+	}
 	r->joined = true;
 	return 0;
 }

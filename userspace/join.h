@@ -233,6 +233,8 @@ struct request {
 	uint32_t evicted_from;		/* evicted: the size of that table */
 	bool chunked_unterminated;	/* truncated: a chunked one, seen by how the gateway closed */
 	bool others_in_flight;		/* no attempt joined, yet the process had some under way */
+	uint32_t pool_unread;		/* no attempt joined, and the process held this many
+					 * upstream connections open at the start, unread */
 	/* HTTP/2 and gRPC (h2.c): */
 	uint8_t proto;			/* enum req_proto */
 	uint32_t h2_stream;		/* stream id */
@@ -302,6 +304,14 @@ struct join_threads {
 	uint32_t pid;
 	uint32_t own, other;
 };
+/* Per process, its upstream connections open at the start that have not
+ * been seen carrying a request (http_track_adopted): a request of it
+ * with no attempt may have gone over one of them.  Processes beyond the
+ * table count for every process (unplaced). */
+#define JOIN_POOL_PROCS 64
+struct join_unread_pool {
+	uint32_t pid, unread;
+};
 struct join_recent {
 	uint32_t pid;
 	uint64_t began, end;
@@ -334,6 +344,8 @@ struct joiner {
 	uint64_t held_last;		/* answer time of the last request held (join_due) */
 	uint64_t closes_after, closes_before;	/* where this gateway closes attempts it gave up on */
 	struct join_threads threads[JOIN_THREAD_PROCS];	/* per process: keeps threads? */
+	struct join_unread_pool unread[JOIN_POOL_PROCS];	/* per process: unread connections open at the start */
+	uint32_t nunread, unread_unplaced;
 	struct attempt handover[REQ_ATTEMPTS];	/* the attempts of the request handed over */
 	const struct backend_side *ends;	/* who is a gateway (NULL: everyone) */
 	request_sink on_request;
@@ -370,6 +382,9 @@ void join_request_finish(struct joiner *j, uint32_t id);
  * carried no readable request); returns its handle (never 0). */
 uint32_t join_attempt_start(struct joiner *j, const struct attempt *proto);
 struct attempt *join_attempt(struct joiner *j, uint32_t id);
+/* pid holds delta more (or fewer) upstream connections open at the start
+ * and not seen carrying a request (struct join_unread_pool). */
+void join_pool_unread(struct joiner *j, uint32_t pid, int delta);
 /* An attempt's connection closed (its TCP facts are in): requests waiting
  * for evidence are looked at again at the next poll. */
 void join_attempt_closed(struct joiner *j);

@@ -225,6 +225,9 @@ static void on_event(const struct gs_event_hdr *ev, void *ctx)
 	case GS_EV_HTTP:
 		on_http(p, (const struct gs_http_event *)ev);
 		break;
+	case GS_EV_ADOPTED:
+		http_track_adopted(&p->http, (const struct gs_adopted_event *)ev);
+		break;
 	default:
 		break;
 	}

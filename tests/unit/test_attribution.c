@@ -186,6 +186,17 @@ static void test_answers(void)
 	expect(&r, CAUSE_GATEWAY, "gateway_cutoff", "PD");
 	r = req(503);
 	expect(&r, CAUSE_GATEWAY, "no_upstream", "P-");
+	/* Its process holds upstream connections open since before the
+	 * start that were never seen carrying a request (HTTP/2 ones, or
+	 * not used since): no proof that it never tried upstream. */
+	r.pool_unread = 2;
+	expect(&r, CAUSE_UNKNOWN, "unjoined", "--");
+	{
+		struct verdict v;
+
+		attribute(&r, &v);
+		ASSERT_TRUE(strstr(v.evidence, "2 upstream connections") != NULL);
+	}
 }
 
 static void test_client_abort(void)

@@ -139,7 +139,8 @@ void http_track_free(struct http_tracker *t)
 }
 
 /* The adopted pool's slot of sk: its own, or the free one where it would
- * go (NULL: full). */
+ * go (cap: full).  Removed entries are passed over, never reused: the
+ * table grows (and drops them) at half full, counting them. */
 #define POOL_FREE	0
 #define POOL_REMOVED	1
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -388,6 +389,33 @@ static void arm_second_signal(void)
 	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 }
 
+/* Requests answered but not decided yet when the run ends (their join
+ * wait, or their last connection's TCP facts) would be decided without
+ * what is still to come: a gateway may close a timed-out upstream
+ * connection a moment after its 504 (the Go proxy: tens of ms), and
+ * without that close the request reads unknown/no_tcp_facts.  They get up
+ * to 1 s; a second Ctrl-C (or SIGTERM) decides them at once. */
+#define LAST_FACTS_WAIT_MS 1000
+#define LAST_FACTS_POLL_MS 20
+
+static void await_last_facts(struct live *lv)
+{
+	uint64_t until = mono_ns() + LAST_FACTS_WAIT_MS * 1000000ull;
+	struct pollfd sig = { .fd = lv->sfd, .events = POLLIN };
+	uint32_t n;
+
+	ring_buffer__consume(lv->rb);
+	if (!(n = pipeline_settle(lv->pipe)))
+		return;
+	log_info("waiting up to %d ms for %u answered request%s to be decided (their TCP facts; "
+		 "Ctrl-C: decide now)", LAST_FACTS_WAIT_MS, n, n == 1 ? "" : "s");
+	while (mono_ns() < until && poll(&sig, 1, LAST_FACTS_POLL_MS) == 0) {
+		ring_buffer__consume(lv->rb);
+		if (!pipeline_settle(lv->pipe))
+			break;
+	}
+}
+
 static int event_loop(struct live *lv)
 {
 	const struct options *o = lv->opts;
@@ -548,6 +576,8 @@ static int run_live(struct options *o, struct pipeline *pipe)
 	incident_set_origin(pipe->report, start_wall);
 	ret = event_loop(&lv);
 	output_stop(&pipe->out);	/* the terminal back before the total */
+	if (!ret)
+		await_last_facts(&lv);
 	arm_second_signal();
 	ring_buffer__consume(lv.rb);
 	update_kernel_stats(&lv);

@@ -304,6 +304,12 @@ static void collect_stats(struct pipeline *p)
 	memcpy(st->joins, p->join.st.by_kind, sizeof(st->joins));
 }
 
+uint32_t pipeline_settle(struct pipeline *p)
+{
+	join_poll(&p->join, mono_ns());
+	return p->join.npending;
+}
+
 static void report(struct pipeline *p, double ts, double span_s, bool total)
 {
 	/* Requests still waiting for their evidence: at the end, all of

@@ -47,6 +47,10 @@ int pipeline_init(struct pipeline *p, const struct options *o, FILE *out);
 void pipeline_free(struct pipeline *p);
 /* Print the interval report and start a new interval. */
 void pipeline_report(struct pipeline *p, double ts, double interval_s);
+/* Live: decide the requests that can be decided as of now; returns how
+ * many answered requests are still undecided (their join wait, or their
+ * connections' TCP facts). */
+uint32_t pipeline_settle(struct pipeline *p);
 /* Print the whole-run report. */
 void pipeline_total(struct pipeline *p, double ts, double run_s);
 /* The report of the run so far, as the last report left it (for the

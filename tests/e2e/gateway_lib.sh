@@ -240,6 +240,22 @@ gw_nginx_conf() {
 	echo "}"
 }
 
+# gw_nginx_grpc [SED-ARGS...]: from here on gw_nginx_conf writes nginx
+# speaking gRPC: h2c on the listener, grpc_pass (and the grpc_ timeouts)
+# to the backends; SED-ARGS (e.g. -e '1i worker_shutdown_timeout 1s;')
+# edit the config further.
+gw_nginx_grpc() {
+	eval "$(declare -f gw_nginx_conf | sed '1s/gw_nginx_conf/gw_nginx_plain_conf/')"
+	GW_NGINX_GRPC_SED=("$@")
+	gw_nginx_conf() {
+		gw_nginx_plain_conf | sed -E \
+			-e 's/^([[:space:]]*listen[[:space:]][^;]*);/\1 http2;/' \
+			-e '/proxy_http_version|proxy_set_header/d' \
+			-e 's/proxy_pass http:/grpc_pass grpc:/; s/proxy_(connect_timeout|read_timeout|next_upstream)/grpc_\1/' \
+			"${GW_NGINX_GRPC_SED[@]}"
+	}
+}
+
 # HAProxy: one backend per route, chosen by path prefix; the log line
 # carries what the normaliser needs ("|" between fields, no spaces).
 gw_haproxy_conf() {

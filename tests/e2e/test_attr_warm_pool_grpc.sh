@@ -26,14 +26,7 @@ GW_KEEPALIVE=4
 GW_WORKERS=1	# one pool
 SVC=/gs.test.Svc
 GW_NGINX_HTTP="log_format gsg '\$request_uri|\$status|\$upstream_status|\$upstream_addr|\$upstream_connect_time'; access_log $GS_TMP/nginx/grpc.log gsg;"
-# gateway_lib's nginx config, speaking gRPC (as test_grpc_nginx.sh).
-eval "$(declare -f gw_nginx_conf | sed '1s/gw_nginx_conf/grpc_plain_nginx_conf/')"
-gw_nginx_conf() {
-	grpc_plain_nginx_conf | sed -E \
-		-e 's/^([[:space:]]*listen[[:space:]][^;]*);/\1 http2;/' \
-		-e '/proxy_http_version|proxy_set_header/d' \
-		-e 's/proxy_pass http:/grpc_pass grpc:/; s/proxy_(connect_timeout|read_timeout|next_upstream)/grpc_\1/'
-}
+gw_nginx_grpc
 
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
 P1=$(gw_be_port 1)

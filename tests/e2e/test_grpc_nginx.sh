@@ -48,16 +48,7 @@ GW_KEEPALIVE=${GRPC_KEEPALIVE:-4}
 SVC=/gs.test.Svc
 # nginx's own record of every call, with the grpc-status trailer it sent.
 GW_NGINX_HTTP="log_format gsg '\$request_uri|\$status|\$upstream_status|\$sent_trailer_grpc_status|\$sent_http_grpc_status|\$upstream_addr'; access_log $GS_TMP/nginx/grpc.log gsg;"
-# gateway_lib's nginx config, speaking gRPC: h2c on the listener, grpc_pass
-# to the backends.
-eval "$(declare -f gw_nginx_conf | sed '1s/gw_nginx_conf/grpc_plain_nginx_conf/')"
-gw_nginx_conf() {
-	grpc_plain_nginx_conf | sed -E \
-		-e 's/^([[:space:]]*listen[[:space:]][^;]*);/\1 http2;/' \
-		-e '/proxy_http_version|proxy_set_header/d' \
-		-e 's/proxy_pass http:/grpc_pass grpc:/; s/proxy_(connect_timeout|read_timeout|next_upstream)/grpc_\1/' \
-		-e '1i worker_shutdown_timeout 1s;'
-}
+gw_nginx_grpc -e '1i worker_shutdown_timeout 1s;'
 
 gw_setup || { fail "$T" "testbed setup"; exit 1; }
 P1=$(gw_be_port 1) P2=$(gw_be_port 2)

@@ -155,7 +155,6 @@ static void adopt_open_conns(struct live *lv)
 		return;
 	}
 	lv->adopt_failed = ad.failed;
-	lv->pipe->stats.conns_adopted = ad.upstream + ad.downstream;
 	if (ad.upstream + ad.downstream)
 		log_info("%u connection%s open before the start followed from now on (%u upstream, "
 			 "%u client): their connect times are not known", ad.upstream + ad.downstream,

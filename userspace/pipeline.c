@@ -226,6 +226,7 @@ static void on_event(const struct gs_event_hdr *ev, void *ctx)
 		on_http(p, (const struct gs_http_event *)ev);
 		break;
 	case GS_EV_ADOPTED:
+		p->stats.conns_adopted++;	/* live and replayed alike */
 		http_track_adopted(&p->http, (const struct gs_adopted_event *)ev);
 		break;
 	default:

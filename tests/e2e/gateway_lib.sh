@@ -784,12 +784,20 @@ gw_attr_clients() {
 	done
 }
 
+# gw_attr_stop [now]: wait for the clients, then stop gatescope once the
+# gateway logged them and the last events were drained; "now": stop it as
+# soon as the clients are done (what gatescope does at its end is tested).
 gw_attr_stop() {
 	[ ${#GW_CLIENT_PIDS[@]} -gt 0 ] && wait "${GW_CLIENT_PIDS[@]}"
 	GW_CLIENT_PIDS=()
-	gw_wait_logged
-	sleep 0.5	# events are drained every 100 ms
-	gs_stop
+	if [ "${1:-}" = now ]; then
+		gs_stop
+		gw_wait_logged
+	else
+		gw_wait_logged
+		sleep 0.5	# events are drained every 100 ms
+		gs_stop
+	fi
 	gw_stop || echo "# $GW_KIND: its access log has lines the normaliser did not read" >&2
 	cp "$GW_NLOG" "$GW_ALOG"
 	grep -q '"type":"total"' "$GW_OUT" || { fail "$TK" "gatescope printed no total line"; cat "$GW_OUT.err"; exit 1; }

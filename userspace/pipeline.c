@@ -399,7 +399,7 @@ static int parse_name_line(const char *path, unsigned lineno, const char *s,
 int pipeline_load_backend_names(struct pipeline *p, const char *path)
 {
 	char line[512];
-	const char *why;
+	const char *why = "unreadable line";
 	unsigned lineno = 0;
 	struct agg_name *names = NULL;
 	size_t n = 0, cap = 0;

@@ -179,13 +179,19 @@ struct {
  * verifier inlines an array lookup), not a hash lookup.  A slot counts up
  * before an entry goes in and down when one is deleted; an entry the LRU
  * evicts leaves its count: a false "maybe" (then the table is asked), never
- * a false "no".  The loader sizes it to 2^conn_filter_bits slots, four or
- * more per entry of the table. */
+ * a false "no".  The loader sizes it to 2^conn_filter_bits slots (loader.c
+ * conn_filter_bits()).  The slots come GS_FILTER_LINE to an element, one
+ * cache line: an array rounds each element up to 8 bytes, which made a
+ * count per element take twice its 4. */
+struct gs_filter_line {
+	__u32 count[GS_FILTER_LINE];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << 16);
+	__uint(max_entries, (1 << 16) / GS_FILTER_LINE);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct gs_filter_line);
 } conn_filter SEC(".maps") __weak;
 
 extern const volatile __u32 conn_filter_bits;
@@ -399,10 +405,14 @@ static __always_inline __u32 *conn_filter_count(__u64 key)
 {
 	__u64 low;
 	__u32 slot;
+	struct gs_filter_line *line;
+	__u32 index;
 
 	asm volatile("r1 = %[key]; w1 = w1; %[low] = r1" : [low] "=r"(low) : [key] "r"(key) : "r1");
 	slot = ((__u32)(low >> 6) * 2654435761u) >> (32 - conn_filter_bits);
-	return bpf_map_lookup_elem(&conn_filter, &slot);
+	index = slot / GS_FILTER_LINE;
+	line = bpf_map_lookup_elem(&conn_filter, &index);
+	return line ? &line->count[slot % GS_FILTER_LINE] : NULL;
 }
 
 static __always_inline void conn_filter_add(__u64 key, int n)

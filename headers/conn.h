@@ -52,6 +52,10 @@ enum gs_fin_by {
 #define GS_PID_TRACED		1
 #define GS_PID_GATEWAY		2
 
+/* Slots of the connection filter (BPF map conn_filter) per element of it;
+ * the loader sizes the map in elements. */
+#define GS_FILTER_LINE		16
+
 /* Every event starts with this header (also in --record files). */
 struct gs_event_hdr {
 	__u32 type;		/* enum gs_event_type */

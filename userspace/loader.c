@@ -306,13 +306,21 @@ static uint64_t wakeup_share(uint64_t ring_bytes)
 
 /* The connection filter's slots, as a power of two: four or more per
  * entry of the connection table (a bystander's socket then finds its slot
- * empty at least three times in four with the table full), from 2^16 to
- * 2^24 (64 MiB). */
+ * empty at least three times in four with the table full), from 2^16
+ * (256 KiB, --max-conns up to 16,384) to 2^19 (2 MiB, from 131,072): the
+ * connection table takes ~176 bytes an entry, and all maps stay within
+ * 200 MiB at --max-conns 1048576 (tools/bench --only scale).  Past 2^19,
+ * a full table leaves fewer slots empty (one in seven at 1,048,576), and
+ * a socket in a taken slot is looked up in the table, as without a
+ * filter. */
+#define CONN_FILTER_BITS_MIN 16
+#define CONN_FILTER_BITS_MAX 19
+
 static uint32_t conn_filter_bits(uint32_t max_conns)
 {
-	uint32_t bits = 16;
+	uint32_t bits = CONN_FILTER_BITS_MIN;
 
-	while (bits < 24 && (1ull << bits) < 4ull * max_conns)
+	while (bits < CONN_FILTER_BITS_MAX && (1ull << bits) < 4ull * max_conns)
 		bits++;
 	return bits;
 }
@@ -441,7 +449,8 @@ static int load_path(struct loader *l, const struct loader_opts *o, const struct
 	tls_configure(&l->tls, skel, o->tls, c != CAPTURE_OFF);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	skel->rodata->conn_filter_bits = conn_filter_bits(o->max_conns);
-	bpf_map__set_max_entries(skel->maps.conn_filter, 1u << skel->rodata->conn_filter_bits);
+	bpf_map__set_max_entries(skel->maps.conn_filter,
+				 (1u << skel->rodata->conn_filter_bits) / GS_FILTER_LINE);
 	if (quiet && !log_verbose())
 		print = libbpf_set_print(NULL);
 	err = gatescope_bpf__load(skel);

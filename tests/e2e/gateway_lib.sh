@@ -240,6 +240,13 @@ gw_nginx_conf() {
 	echo "}"
 }
 
+# gw_require_grpc T: skip test T (and exit) without the Python gRPC
+# package the gRPC peer (tests/e2e/grpc_peer.py) needs.
+gw_require_grpc() {
+	/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
+		{ skip "$1" "python3-grpcio not installed (tools/install-deps.sh installs it)"; exit 0; }
+}
+
 # gw_nginx_grpc [SED-ARGS...]: from here on gw_nginx_conf writes nginx
 # speaking gRPC: h2c on the listener, grpc_pass (and the grpc_ timeouts)
 # to the backends; SED-ARGS (e.g. -e '1i worker_shutdown_timeout 1s;')

@@ -18,8 +18,7 @@
 T=attr_warm_pool_grpc
 gs_require_bpf "$T"
 command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
-/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
-	{ skip "$T" "python3-grpcio not installed (tools/install-deps.sh installs it)"; exit 0; }
+gw_require_grpc "$T"
 
 GW_BACKEND_SECONDS=60
 GW_KEEPALIVE=4
@@ -48,17 +47,12 @@ call Hang 2 --timeout 4 --arg 3000
 call Ok 2
 gw_end_run "$T" "$OUT" "$GW_DIR/grpc.log" "$(grep -c . "$GS_TMP/client.all")"
 
-python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
+PYTHONPATH="$GS_ROOT/tests/e2e" python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, sys
+from e2echeck import Checks, gs_output
 test, out, cfile, nlog = sys.argv[1:5]
-fails = 0
-def res(ok, name, why=""):
-    global fails
-    fails += not ok
-    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
-objs = [json.loads(l) for l in open(out) if l.startswith("{")]
-reqs = [o for o in objs if o.get("type") == "request"]
-total = [o for o in objs if o.get("type") == "total"][-1]
+res = Checks(test)
+objs, reqs, total = gs_output(out)
 method = lambda path: path.rsplit("/", 1)[-1]
 cl = collections.Counter((l.split()[1], l.split()[2]) for l in open(cfile) if l.split()[0] != "warm")
 res(cl == {("Hang", "UNAVAILABLE"): 2, ("Ok", "OK"): 2}, "the client got nginx's 504 twice, then 2 OKs",
@@ -91,6 +85,6 @@ res(sum(1 for o in hang for a in o["attempts"] or [] if a["opaque"]) == 1,
 ok = [o for o in reqs if method(o["route"]) == "Ok"]
 res(len(ok) == 2 and all(o["cause"] is None for o in ok), "the 2 OKs after are seen, unblamed",
     f"{[(o['status'], o['cause']) for o in ok]}")
-sys.exit(1 if fails else 0)
+res.exit()
 PY
 exit $((GS_FAILS > 0))

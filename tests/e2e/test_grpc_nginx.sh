@@ -39,8 +39,7 @@
 T=grpc_nginx
 gs_require_bpf "$T"
 command -v nginx >/dev/null || { skip "$T" "nginx not installed"; exit 0; }
-/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
-	{ skip "$T" "python3-grpcio not installed (tools/install-deps.sh installs it)"; exit 0; }
+gw_require_grpc "$T"
 
 GW_BACKEND_SECONDS=60
 # Upstream keep-alive: several streams, one after another, per connection.
@@ -109,20 +108,15 @@ cat "$GS_TMP"/client.[A-Z]* >"$GS_TMP/client.all"
 want=$(grep -c . "$GS_TMP/client.all")
 gw_end_run "$T" "$OUT" "$GW_DIR/grpc.log" "$want"
 
-python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" "$GW_DIR/error.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
+PYTHONPATH="$GS_ROOT/tests/e2e" python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_DIR/grpc.log" "$GW_DIR/error.log" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, sys
+from e2echeck import Checks, gs_output
 test, out, cfile, nlog, elog = sys.argv[1:6]
-fails = 0
-def res(ok, name, why=""):
-    global fails
-    fails += not ok
-    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
+res = Checks(test)
 # gRPC status -> the status gatescope reports (docs/reference.md, HTTP/2 and gRPC).
 GRPC_HTTP = {0: None, 1: 499, 3: 400, 4: 504, 5: 404, 7: 403, 8: 429, 12: 501, 14: 503, 16: 401}
 CODES = {"OK": 0, "DEADLINE_EXCEEDED": 4, "RESOURCE_EXHAUSTED": 8, "UNAVAILABLE": 14}
-objs = [json.loads(l) for l in open(out) if l.startswith("{")]
-reqs = [o for o in objs if o.get("type") == "request"]
-total = [o for o in objs if o.get("type") == "total"][-1]
+objs, reqs, total = gs_output(out)
 method = lambda path: path.rsplit("/", 1)[-1]
 
 # What gatescope says per call: (method, status or "abort", grpc_status).
@@ -255,6 +249,6 @@ aborts = gs[("Slow", "abort", None)]
 res((aborts < 3 and not pat) or
     (len(pat) == 1 and abs(pat[0]["seconds"] - 1.0) <= 0.05 and pat[0]["n"] == aborts),
     "the clients' patience is their 1 s deadline", f"{total['timeouts']}")
-sys.exit(1 if fails else 0)
+res.exit()
 PY
 exit $((GS_FAILS > 0))

@@ -29,8 +29,7 @@
 T=h2_haproxy
 gs_require_bpf "$T"
 command -v haproxy >/dev/null || { skip "$T" "haproxy not installed (tools/install-deps.sh)"; exit 0; }
-/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
-	{ skip "$T" "python3-grpcio not installed (tools/install-deps.sh installs it)"; exit 0; }
+gw_require_grpc "$T"
 
 GW_KIND=haproxy
 GW_KEEPALIVE=4
@@ -79,17 +78,12 @@ cat "$GS_TMP"/client.[A-Z]* >"$GS_TMP/client.all"
 want=$(grep -c . "$GS_TMP/client.all")
 gw_end_run "$T" "$OUT" "$GW_DIR/access.log" "$want"
 
-python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_NLOG" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
+PYTHONPATH="$GS_ROOT/tests/e2e" python3 - "$T" "$OUT" "$GS_TMP/client.all" "$GW_NLOG" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, sys
+from e2echeck import Checks, gs_output
 test, out, cfile, nlog = sys.argv[1:5]
-fails = 0
-def res(ok, name, why=""):
-    global fails
-    fails += not ok
-    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
-objs = [json.loads(l) for l in open(out) if l.startswith("{")]
-reqs = [o for o in objs if o.get("type") == "request"]
-total = [o for o in objs if o.get("type") == "total"][-1]
+res = Checks(test)
+objs, reqs, total = gs_output(out)
 method = lambda path: path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
 
 # The client's record: what each call ended with.
@@ -162,6 +156,6 @@ res(h["h2_broken_conns"] == 0 and h["unparsable_conns"] == 0,
     "every HTTP/2 connection decoded", f"{h}")
 res(h["h2_upstream_streams"] >= len(ok), "the upstream streams were followed", f"{h}")
 res(total["join_rate"] == 1.0, "join_rate 1", f"{total['join_rate']}")
-sys.exit(1 if fails else 0)
+res.exit()
 PY
 exit $((GS_FAILS > 0))

@@ -47,19 +47,14 @@ wait "${pids[@]}"
 want=$(($(wc -l <"$GS_TMP/client.h2c") + 100))
 gw_end_run "$T" "$OUT" "$GW_DIR/access.log" "$want"
 
-python3 - "$T" "$OUT" "$GW_NLOG" "$GS_TMP/client.h2c" "$GS_TMP/h2load.out" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
+PYTHONPATH="$GS_ROOT/tests/e2e" python3 - "$T" "$OUT" "$GW_NLOG" "$GS_TMP/client.h2c" "$GS_TMP/h2load.out" <<'PY' || GS_FAILS=$((GS_FAILS + 1))
 import collections, json, re, sys
+from e2echeck import Checks, gs_output
 test, out, nlog, cfile, h2l = sys.argv[1:6]
-fails = 0
-def res(ok, name, why):
-    global fails
-    fails += not ok
-    print(f"PASS {test}: {name}" if ok else f"FAIL {test}: {name}: {why}")
+res = Checks(test)
 def loc(p):
     return "/" + p.split("/")[1] + "/"
-objs = [json.loads(l) for l in open(out) if l.startswith("{")]
-reqs = [o for o in objs if o.get("type") == "request"]
-total = [o for o in objs if o.get("type") == "total"][-1]
+objs, reqs, total = gs_output(out)
 gs = collections.Counter((loc(o["route"]), o["status"]) for o in reqs)
 ng = collections.Counter((loc(l.split()[1]), int(l.split()[2])) for l in open(nlog))
 cl = collections.Counter((l.split()[0], int(l.split()[1])) for l in open(cfile))
@@ -77,6 +72,6 @@ res(h["h2_broken_conns"] == 0 and h["unparsable_conns"] == 0 and h["h2_conns"] >
     "every HTTP/2 connection decoded", f"{ {k: v for k, v in h.items() if k.startswith('h2') or k == 'unparsable_conns'} }")
 res(total.get("join_rate", 0) >= 0.99, "join_rate >= 0.99", f"{total.get('join_rate')}")
 res(total.get("lost_events") == 0, "no lost events", f"{total.get('lost_events')}")
-sys.exit(1 if fails else 0)
+res.exit()
 PY
 exit $((GS_FAILS > 0))
